@@ -1,0 +1,5 @@
+"""``python -m exsim`` runs the command line."""
+
+from exsim.cli import main
+
+main()

@@ -1,0 +1,136 @@
+"""The organization as a graph: sites joined by connectors, servers in sites.
+
+:class:`Organization` is built from a validated scenario and is what routing
+and the simulation read. Sites are the nodes of a networkx ``MultiDiGraph``;
+every site-linking connector (site, X.400, Dynamic RAS) is one edge in each
+direction, keyed by connector name, with its cost, kind and schedule. Gateways
+(IMS, MS Mail Connector) are not edges: they live on a server and carry address
+spaces out of the organization. The organization also plays the directory: it
+knows every mailbox and its proxy addresses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import networkx as nx
+
+from exsim.address import Proxies, proxies, site_dn
+from exsim.scenario import GATEWAY_KINDS, LINK_KINDS, Scenario
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """A mailbox in the directory, with the proxies its site addresses give it."""
+
+    alias: str
+    server: str
+    site: str
+    proxies: Proxies
+
+
+class Organization:
+    """Sites, servers, connectors and mailboxes of one scenario."""
+
+    def __init__(self, scenario: Scenario):
+        self.scenario = scenario
+        self.name = scenario.organization.name
+        self.sites = {site.name: site for site in scenario.sites}
+        self.servers = {server.name: server for server in scenario.servers}
+        self.connectors = {connector.name: connector for connector in scenario.connectors}
+        self.graph = nx.MultiDiGraph()
+        for site in scenario.sites:
+            self.graph.add_node(site.name, site=site, servers=self.servers_of(site.name))
+        for connector in scenario.connectors:
+            if connector.kind in LINK_KINDS:
+                a, b = connector.sites
+                for src, dst in ((a, b), (b, a)):
+                    self.graph.add_edge(
+                        src, dst, key=connector.name, connector=connector.name,
+                        cost=connector.cost, kind=connector.kind, schedule=connector.schedule,
+                    )
+
+    # --- where things are -------------------------------------------------
+    def site_of(self, server: str) -> str:
+        return self.servers[server].site
+
+    def servers_of(self, site: str) -> list[str]:
+        return [s.name for s in self.scenario.servers if s.site == site]
+
+    def connectors_on(self, server: str) -> list[str]:
+        """Connectors whose MTA (or gateway) runs on this server."""
+        return [name for name in self.connectors if server in self.hosts(name)]
+
+    def hosts(self, connector: str) -> list[str]:
+        """Servers whose MTA can send over the connector from their own site."""
+        c = self.connectors[connector]
+        if c.kind in GATEWAY_KINDS:
+            return [c.server]
+        if c.bridgeheads:
+            return list(c.bridgeheads)
+        return self.servers_of(c.sites[0]) + self.servers_of(c.sites[1])
+
+    def hosts_in(self, connector: str, site: str) -> list[str]:
+        """The connector's hosts in one site (the local bridgeheads)."""
+        return [s for s in self.hosts(connector) if self.site_of(s) == site]
+
+    def connector_sites(self, connector: str) -> tuple[str, ...]:
+        c = self.connectors[connector]
+        return tuple(c.sites) if c.kind in LINK_KINDS else (self.site_of(c.server),)
+
+    def gateways_in(self, site: str) -> list[str]:
+        return [
+            name for name, c in self.connectors.items()
+            if c.kind in GATEWAY_KINDS and self.site_of(c.server) == site
+        ]
+
+    def other_end(self, connector: str, site: str) -> str:
+        a, b = self.connectors[connector].sites
+        return b if site == a else a
+
+    def site_dn(self, site: str) -> str:
+        return site_dn(self.name, site)
+
+    # --- the directory ----------------------------------------------------
+    @cached_property
+    def mailboxes(self) -> dict[str, Mailbox]:
+        """Every mailbox by alias: the named ones, then ``<server>-uNNNN`` per anonymous user."""
+        boxes: dict[str, Mailbox] = {}
+        for server in self.scenario.servers:
+            site = self.sites[server.site]
+            named = [(m.alias, m.surname, m.given) for m in server.mailboxes]
+            anonymous = [
+                (f"{server.name}-u{n:04d}", f"User{n:04d}", server.name[:16])
+                for n in range(1, server.users + 1)
+            ]
+            for alias, surname, given in named + anonymous:
+                boxes[alias] = Mailbox(
+                    alias=alias, server=server.name, site=server.site,
+                    proxies=proxies(
+                        self.name, server.site, alias, surname, given,
+                        site.addresses.x400 or "", site.addresses.smtp, site.addresses.ms,
+                    ),
+                )
+        return boxes
+
+    @cached_property
+    def _proxy_index(self) -> dict[tuple[str, str], Mailbox]:
+        index: dict[tuple[str, str], Mailbox] = {}
+        for box in self.mailboxes.values():
+            index[("EX", box.proxies.ex.lower())] = box
+            index[("X400", box.proxies.x400.lower())] = box
+            if box.proxies.smtp:
+                index[("SMTP", box.proxies.smtp.lower())] = box
+            if box.proxies.ms:
+                index[("MS", box.proxies.ms.lower())] = box
+        return index
+
+    def find_mailbox(self, address_type: str, address: str) -> Mailbox | None:
+        """The mailbox owning a proxy address (or alias), as the directory would answer."""
+        if address_type == "ALIAS":
+            exact = self.mailboxes.get(address)
+            if exact:
+                return exact
+            return next((m for a, m in self.mailboxes.items() if a.lower() == address.lower()), None)
+        return self._proxy_index.get((address_type, address.lower()))

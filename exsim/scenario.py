@@ -1,0 +1,744 @@
+"""Scenario files: TOML in, a validated :class:`Scenario` out.
+
+This is the only module that knows the file format. A scenario names an
+organization, its sites (with site addresses), servers, connectors, the
+workload, timed events, sweep variables and run settings. Loading happens in
+three steps and reports *every* problem at once, each with the file, the line,
+the path inside the file (``servers[2].site``) and what to do about it:
+
+1. TOML syntax (``tomllib``; the first syntax error stops everything),
+2. the schema (pydantic models below; unknown keys get a did-you-mean),
+3. cross-references pydantic cannot see: unknown or duplicate names, sites no
+   connector reaches, servers in a site without an X.400 address, sweep paths
+   that match nothing.
+
+Every default lives in a ``Field`` with a description, so ``exsim schema``
+documents the format completely.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+
+from exsim.address import (
+    validate_ms_site_address,
+    validate_smtp_site_address,
+    validate_x400,
+)
+from exsim.schedule import Schedule, parse_schedule
+from exsim.units import Duration, Rate, Size
+
+VERSIONS = ("5.0", "5.0-sp1", "5.0-sp2")
+Version = Literal["5.0", "5.0-sp1", "5.0-sp2"]
+Profile = Literal["light", "medium", "heavy", "mmb"]
+Service = Literal["is", "mta", "ims", "msmail"]
+
+
+# --- problems ---------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a scenario file."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used, with every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+# --- field types ---------------------------------------------------------------
+
+def _checked(validate):  # type: ignore[no-untyped-def]
+    def check(value: str) -> str:
+        problems = validate(value)
+        if problems:
+            raise ValueError(f"invalid address {value!r}: " + "; ".join(problems))
+        return value
+    return AfterValidator(check)
+
+
+X400SiteAddress = Annotated[str, _checked(validate_x400)]
+SmtpSiteAddress = Annotated[str, _checked(validate_smtp_site_address)]
+MsSiteAddress = Annotated[str, _checked(validate_ms_site_address)]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]([^\x00-\x1f]*[^\s])?$")]
+Cost = Annotated[int, Field(ge=1, le=100)]
+ScheduleField = Annotated[
+    Schedule,
+    BeforeValidator(parse_schedule),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": ["always", "never", "remote"]},
+                {"type": "array", "items": {"type": "string"}},
+            ],
+            "description": "'always', 'never', 'remote' (the other side calls in) or a list of "
+            "weekly windows like 'Mon-Fri 18:00-06:00'; simulated time 0 is Monday 00:00",
+        }
+    ),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, validate_default=True)
+
+
+# --- organization -----------------------------------------------------------------
+
+class Organization(_Model):
+    name: Name = Field(description="Organization name, the /o= of every distinguished name")
+
+
+class SiteAddresses(_Model):
+    x400: X400SiteAddress | None = Field(
+        None,
+        description="X.400 site address in Exchange's string form, e.g. 'c=US;a= ;p=Contoso;o=Redmond'. "
+        "Setup's default has p=<organization>; without p= a site is open to the SP1 defect (KB Q166866).",
+    )
+    smtp: SmtpSiteAddress | None = Field(
+        None, description="SMTP site address, e.g. '@redmond.contoso.com'; users get alias@domain"
+    )
+    ms: MsSiteAddress | None = Field(
+        None, description="MS Mail site address NETWORK/POSTOFFICE/, e.g. 'CONTOSO/REDMOND/'"
+    )
+
+
+class Site(_Model):
+    name: Name = Field(description="Site name, the /ou= of its distinguished name")
+    addresses: SiteAddresses = Field(description="Site addresses, one per address type")
+    isolated: bool = Field(
+        False, description="True when no connector is meant to reach this site (otherwise an error)"
+    )
+
+
+class Mailbox(_Model):
+    alias: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")] = Field(
+        description="Mailbox alias, the local part of its SMTP address"
+    )
+    surname: str = Field(description="Surname (s=) of its X.400 address")
+    given: str | None = Field(None, description="Given name (g=) of its X.400 address")
+
+
+class Server(_Model):
+    name: Name = Field(description="Server (NetBIOS) name")
+    site: str = Field(description="Name of the site the server belongs to")
+    version: Version = Field(
+        "5.0", description="Exchange build: '5.0' (RTM 1457), '5.0-sp1' (1458), '5.0-sp2' (1460)"
+    )
+    users: int = Field(0, ge=0, description="Number of mailboxes homed on the server")
+    profile: Profile | None = Field(
+        None, description="Usage profile of its users; default: the workload's profile"
+    )
+    mailboxes: list[Mailbox] = Field(
+        default_factory=list, description="Named mailboxes, in addition to the anonymous users"
+    )
+    gateway_in_threads: int = Field(
+        1, ge=1, le=32, description="IS threads moving gateway-bound mail from the MTA into MTS-OUT"
+    )
+    gateway_out_threads: int = Field(
+        1, ge=1, le=32, description="IS threads moving MTS-IN mail from gateways to the MTA"
+    )
+    clock_offset: Duration = Field(
+        "0s", description="How far the server's clock is off (KB Q158399), e.g. '8d'"
+    )
+
+
+# --- connectors -------------------------------------------------------------------
+
+class AddressSpace(_Model):
+    type: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,8}$")] = Field(
+        description="Address type: SMTP, X400, MS, EX or another (custom) type"
+    )
+    pattern: str = Field(
+        "*",
+        description="Address space: '*' for everything, a domain such as '*.contoso.com', an X.400 "
+        "partial address such as 'c=GB;a=TMAILUK;p=*', or '' (blank, which '*' beats)",
+    )
+    cost: Cost = Field(1, description="Cost 1-100; 1 is always used, 100 only when nothing else works")
+    scope: Literal["organization", "site"] = Field(
+        "organization", description="'site' keeps the address space in its own site (Exchange's LOCAL)"
+    )
+
+
+class TargetServer(_Model):
+    server: str = Field(description="A server in the remote site that accepts the connection")
+    cost: int = Field(1, ge=0, le=100, description="0 tried first, 1-99 weighted, 100 only when all others failed")
+
+
+class Link(_Model):
+    bandwidth: Rate = Field("64kbps", description="Link bandwidth, e.g. '64kbps', '1.544Mbps', '10Mbps'")
+    latency: Duration = Field("50ms", description="One-way latency per transfer, e.g. '50ms'")
+    drop_probability: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Share of transfers that fail mid-way and are retried"
+    )
+
+
+class Override(_Model):
+    """MTA settings, per connector (the Override page); defaults are Exchange 5.0's."""
+
+    max_open_retries: int = Field(144, ge=0, description="Open attempts before queued mail is NDR'd")
+    open_interval: Duration = Field("600s", description="Wait between open attempts")
+    max_transfer_retries: int = Field(2, ge=0, description="Transfer attempts over an open association")
+    transfer_interval: Duration = Field("120s", description="Wait between transfer attempts")
+    association_lifetime: Duration = Field("300s", description="Idle association kept open this long")
+    disconnect: Duration = Field("120s", description="Time allowed for a graceful disconnect")
+    threshold_messages: int = Field(50, ge=1, description="Queued messages that open another association")
+    max_associations: int = Field(4, ge=1, description="Associations the MTA opens to one peer at most")
+    message_lifetime_urgent: Duration = Field("2d", description="Lifetime of urgent mail in the MTA")
+    message_lifetime_normal: Duration = Field("7d", description="Lifetime of normal mail in the MTA")
+    message_lifetime_nonurgent: Duration = Field(
+        "10d", description="Lifetime of non-urgent mail in the MTA"
+    )
+    rts_checkpoint_size: Size = Field("30KB", description="RTS checkpoint size")
+    rts_recovery_timeout: Duration = Field("60s", description="RTS recovery timeout")
+    rts_window_size: int = Field(5, ge=1, description="RTS window size")
+
+
+class Internet(_Model):
+    delay: Duration = Field("30s", description="Time the remote SMTP host takes to accept a message")
+    failure_probability: float = Field(
+        0.0, ge=0.0, le=1.0, description="Share of delivery attempts the Internet side refuses"
+    )
+
+
+class _LinkConnector(_Model):
+    name: Name = Field(description="Connector name as shown in the Administrator program")
+    sites: Annotated[list[str], Field(min_length=2, max_length=2)] = Field(
+        description="The two sites the connector joins (one edge each way)"
+    )
+    cost: Cost = Field(1, description="Connector cost 1-100, accumulated across sites in the GWART")
+    bridgeheads: list[str] = Field(
+        default_factory=list,
+        description="Messaging bridgehead server in each site, in the order of 'sites'",
+    )
+    address_spaces: list[AddressSpace] = Field(
+        default_factory=list,
+        description="Extra address spaces reached through this connector (beyond the remote site's own)",
+    )
+    schedule: ScheduleField = Field("always", description="Activation schedule")
+    link: Link = Field({}, description="The network link under the connector")
+    override: Override = Field({}, description="MTA retry and timeout settings")
+
+
+class SiteConnector(_LinkConnector):
+    kind: Literal["site"]
+    bridgeheads: list[str] = Field(
+        default_factory=list,
+        description="Optional bridgehead per site; empty means every server's MTA connects directly",
+    )
+    target_servers: list[TargetServer] = Field(
+        default_factory=list,
+        description="Servers each side connects to, with target costs; default: every server, cost 1",
+    )
+    link: Link = Field(
+        default={"bandwidth": "10Mbps", "latency": "5ms"},
+        description="LAN-speed link by default (site connectors need RPC connectivity)",
+    )
+
+
+class X400Connector(_LinkConnector):
+    kind: Literal["x400"]
+
+
+class RasConnector(_LinkConnector):
+    kind: Literal["ras"]
+    link: Link = Field(
+        default={"bandwidth": "28.8kbps", "latency": "200ms"},
+        description="Dial-up link by default (28.8 kbps modem)",
+    )
+
+
+class _GatewayConnector(_Model):
+    name: Name = Field(description="Connector name as shown in the Administrator program")
+    server: str = Field(description="Server hosting the gateway")
+    schedule: ScheduleField = Field("always", description="Activation schedule")
+    link: Link = Field({}, description="Link from the gateway to the foreign system")
+    override: Override = Field({}, description="MTA retry and timeout settings")
+
+
+class ImsConnector(_GatewayConnector):
+    kind: Literal["ims"]
+    address_spaces: list[AddressSpace] = Field(
+        default=[{"type": "SMTP", "pattern": "*", "cost": 1}],
+        description="Address spaces the IMS serves; default SMTP:* cost 1",
+    )
+    internet: Internet = Field({}, description="The Internet side the IMS delivers to")
+    retry_intervals: list[Duration] = Field(
+        default=["15m", "30m", "1h", "4h"],
+        description="IMS retry interval list, the last repeating; default .25, .5, 1, 4 hours",
+    )
+    message_timeout: Duration = Field(
+        "48h", description="Normal-priority delivery timeout before an NDR"
+    )
+
+
+class MsMailConnector(_GatewayConnector):
+    kind: Literal["msmail"]
+    address_spaces: list[AddressSpace] = Field(
+        default=[{"type": "MS", "pattern": "*", "cost": 1}],
+        description="MS Mail address spaces (postoffices) served; default MS:* cost 1",
+    )
+    postoffice: Internet = Field({}, description="The MS Mail postoffice side")
+
+
+Connector = Annotated[
+    Union[SiteConnector, X400Connector, RasConnector, ImsConnector, MsMailConnector],
+    Field(discriminator="kind"),
+]
+LINK_KINDS = ("site", "x400", "ras")
+GATEWAY_KINDS = ("ims", "msmail")
+
+
+# --- workload ---------------------------------------------------------------
+
+class RecipientMix(_Model):
+    """Where recipients are, as shares that must add up to 1."""
+
+    same_server: float = Field(0.4, ge=0, le=1)
+    same_site: float = Field(0.2, ge=0, le=1)
+    other_site: float = Field(0.2, ge=0, le=1)
+    internet: float = Field(0.15, ge=0, le=1)
+    msmail: float = Field(0.0, ge=0, le=1)
+    distribution_list: float = Field(0.05, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _shares_add_up(self) -> "RecipientMix":
+        total = sum(self.model_dump().values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"recipient shares add up to {total:g}, not 1")
+        return self
+
+
+class Workload(_Model):
+    profile: Profile = Field("medium", description="Default usage profile (LoadSim light/medium/heavy or MMB)")
+    spread: Literal["working_hours", "all_day"] = Field(
+        "working_hours", description="Send during working hours (an 8-hour day, as LoadSim) or all day"
+    )
+    working_hours: str = Field("09:00-17:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    recipients_per_message: float | None = Field(
+        None, gt=0, description="Mean recipients per message; default: the profile's"
+    )
+    mix: RecipientMix = Field({}, description="Where recipients are")
+    distribution_list_size: int = Field(10, ge=1, description="Members of each distribution list")
+    inbound_internet_per_hour: float = Field(0.0, ge=0, description="Inbound SMTP messages per hour, org-wide")
+    inbound_msmail_per_hour: float = Field(0.0, ge=0, description="Inbound MS Mail messages per hour, org-wide")
+
+
+# --- events -----------------------------------------------------------------
+
+class UpgradeEvent(_Model):
+    kind: Literal["upgrade"]
+    at: Duration = Field(description="When, from the start of the run")
+    server: str = Field(description="Server to upgrade, or '*' for every server")
+    version: Version
+
+
+class OutageEvent(_Model):
+    kind: Literal["outage"]
+    connector: str
+    start: Duration
+    end: Duration
+
+
+class ServiceStopEvent(_Model):
+    kind: Literal["service_stop"]
+    server: str
+    service: Service
+    start: Duration
+    end: Duration | None = Field(None, description="When the service starts again; none: stays stopped")
+
+
+class AddressChangeEvent(_Model):
+    kind: Literal["address_change"]
+    at: Duration
+    site: str
+    type: Literal["x400", "smtp", "ms"]
+    value: str
+
+
+Event = Annotated[
+    Union[UpgradeEvent, OutageEvent, ServiceStopEvent, AddressChangeEvent],
+    Field(discriminator="kind"),
+]
+
+
+# --- sweeps and run settings --------------------------------------------------
+
+class SweepVariable(_Model):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
+        description="Column name in the results"
+    )
+    path: str = Field(description="Scenario path, e.g. 'servers.*.version' or 'sites.Redmond.addresses.x400'")
+    values: Annotated[list[Any], Field(min_length=1)]
+    labels: list[str] | None = Field(None, description="Short labels for the values, shown in tables")
+    group: str | None = Field(None, description="Variables in one group advance together (lockstep)")
+
+
+class Sweep(_Model):
+    variables: list[SweepVariable] = Field(default_factory=list)
+    constraint: str | None = Field(None, description="Expression over variable names; false drops a combination")
+
+
+class Run(_Model):
+    duration: Duration = Field("1d", description="Simulated time per run")
+    warmup: Duration = Field("0s", description="Initial period left out of the statistics")
+    drain: Duration = Field("0s", description="Extra time with no new mail, so queued mail can settle")
+    seed: int = Field(1, ge=0)
+    replications: int = Field(1, ge=1)
+    time_series_interval: Duration = Field("1h", description="Resolution of queue and NDR time series")
+
+
+class Model(_Model):
+    """Choices where the sources are silent or ambiguous."""
+
+    q166866_gdi_site: Literal["transfer_in", "recipient"] = Field(
+        "transfer_in",
+        description="Whose GDI the SP1 gateway transfer-in uses: the site doing the transfer-in "
+        "(default, most plausible) or the 'recipient' site as the article words it",
+    )
+    recalculation_delay: Duration = Field(
+        "10m", description="Delay before a directory change reaches routing and the stores"
+    )
+    q165485_fixed_in_sp2: bool = Field(
+        False, description="Whether SP2 fixed the MS Mail outbound blank-PRMD problem (undocumented)"
+    )
+
+
+class Scenario(_Model):
+    """A validated scenario: an organization, its traffic, events and experiment settings."""
+
+    name: str = Field("scenario", description="Short name used in results")
+    description: str = Field("", description="What the scenario shows")
+    organization: Organization
+    sites: Annotated[list[Site], Field(min_length=1)]
+    servers: Annotated[list[Server], Field(min_length=1)]
+    connectors: list[Connector] = Field(default_factory=list)
+    workload: Workload = Field({})
+    events: list[Event] = Field(default_factory=list)
+    sweep: Sweep = Field({})
+    run: Run = Field({})
+    model: Model = Field({})
+
+    _source: str = PrivateAttr("<text>")
+    _raw: dict = PrivateAttr(default_factory=dict)
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    @property
+    def raw(self) -> dict:
+        """The file's data as parsed, before defaults: what sweeps rewrite."""
+        return self._raw
+
+    def site(self, name: str) -> Site:
+        return next(s for s in self.sites if s.name == name)
+
+    def server(self, name: str) -> Server:
+        return next(s for s in self.servers if s.name == name)
+
+    def connector(self, name: str):  # type: ignore[no-untyped-def]
+        return next(c for c in self.connectors if c.name == name)
+
+
+def json_schema() -> dict:
+    """The JSON Schema of the scenario format, defaults and descriptions included."""
+    schema = Scenario.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "exsim scenario"
+    return schema
+
+
+# --- locating paths in the TOML text -------------------------------------------
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY_LINE = re.compile(r'^\s*((?:[A-Za-z0-9_-]+|"[^"]*")(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"))*)\s*=')
+
+
+def _split_dotted(key: str) -> list[str]:
+    return [part.strip().strip('"') for part in re.findall(r'"[^"]*"|[^.]+', key)]
+
+
+class _Locator:
+    """Line numbers of keys and tables in a TOML text (tomllib keeps none)."""
+
+    def __init__(self, text: str):
+        self.lines: dict[tuple, int] = {}
+        arrays: dict[tuple, int] = {}
+        current: tuple = ()
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = _HEADER.match(line)
+            if header:
+                resolved: tuple = ()
+                for part in _split_dotted(header[2]):
+                    resolved += (part,)
+                    if resolved in arrays and resolved != tuple(_split_dotted(header[2])):
+                        resolved += (arrays[resolved],)
+                if header[1] == "[[":
+                    arrays[resolved] = arrays.get(resolved, -1) + 1
+                    current = resolved + (arrays[resolved],)
+                else:
+                    current = resolved
+                self.lines.setdefault(current, number)
+                continue
+            key = _KEY_LINE.match(line)
+            if key:
+                self.lines.setdefault(current + tuple(_split_dotted(key[1])), number)
+
+    def line_of(self, path: tuple) -> int | None:
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return None
+
+
+def format_path(path: tuple) -> str:
+    """``('servers', 2, 'site')`` -> ``'servers[2].site'``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+# --- loading ------------------------------------------------------------------
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _model_for(annotation: Any, raw: Any) -> Any:
+    """The pydantic model class that validates ``raw`` under ``annotation``."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _model_for(typing.get_args(annotation)[0], raw)
+    if origin in (Union, getattr(__import__("types"), "UnionType", Union)):
+        for option in typing.get_args(annotation):
+            if isinstance(option, type) and issubclass(option, BaseModel):
+                kind = option.model_fields.get("kind")
+                if kind is None or (isinstance(raw, dict) and raw.get("kind") in typing.get_args(kind.annotation)):
+                    return option
+        return None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _walk(loc: tuple, raw: Any) -> tuple[tuple, type | None]:
+    """Drop union tags from a pydantic error location; find the parent model of its last key."""
+    clean: list = []
+    model: Any = Scenario
+    node: Any = raw
+    annotation: Any = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            clean.append(part)
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            args = typing.get_args(annotation)
+            if typing.get_origin(annotation) is Annotated:
+                args = typing.get_args(args[0])
+            annotation = args[0] if args else None
+            model = _model_for(annotation, node)
+            continue
+        if model is None or part not in model.model_fields:
+            if isinstance(node, dict) and node.get("kind") == part:
+                continue  # the discriminator tag pydantic puts in the location
+            clean.append(part)
+            node = node.get(part) if isinstance(node, dict) else None
+            model = None
+            continue
+        clean.append(part)
+        annotation = model.model_fields[part].annotation
+        node = node.get(part) if isinstance(node, dict) else None
+        model = _model_for(annotation, node)
+    return tuple(clean), model
+
+
+def _schema_problems(exc: ValidationError, raw: dict, source: str, locator: _Locator) -> list[Problem]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        path, _ = _walk(tuple(error["loc"]), raw)
+        kind = error["type"]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if kind == "extra_forbidden":
+            _, parent = _walk(tuple(error["loc"])[:-1], raw)
+            key = str(path[-1])
+            choices = list(parent.model_fields) if parent else []
+            message = f"unknown key {key!r}{_did_you_mean(key, choices)}"
+            if not _did_you_mean(key, choices) and choices:
+                message += f" (allowed: {', '.join(choices)})"
+        elif kind == "missing":
+            message = f"missing required key {str(path[-1])!r}"
+        elif kind == "union_tag_invalid":
+            message = f"{message} (got {error.get('input', {}).get('kind')!r})" if isinstance(
+                error.get("input"), dict) else message
+        elif kind not in ("value_error",):
+            value = error.get("input")
+            if not isinstance(value, (dict, list)):
+                message = f"{message} (got {value!r})"
+        problems.append(Problem(source, locator.line_of(path), format_path(path), message))
+    return problems
+
+
+def _read(path_or_text: str | Path) -> tuple[str, str]:
+    """(text, source name); a path to a file or the TOML text itself."""
+    if isinstance(path_or_text, Path) or (
+        isinstance(path_or_text, str) and "\n" not in path_or_text and "=" not in path_or_text
+    ):
+        path = Path(path_or_text)
+        source = str(path)
+        if not path.exists():
+            raise ScenarioError([Problem(source, None, "", "no such file")])
+        if path.is_dir():
+            raise ScenarioError([Problem(source, None, "", "is a directory, not a scenario file")])
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ScenarioError([Problem(source, None, "", f"cannot read: {exc.strerror}")]) from None
+        try:
+            return data.decode("utf-8"), source
+        except UnicodeDecodeError:
+            raise ScenarioError(
+                [Problem(source, None, "", "not a text file (not UTF-8); a scenario is a TOML file")]
+            ) from None
+    return str(path_or_text), "<text>"
+
+
+def parse_toml(text: str, source: str) -> dict:
+    """TOML to a dict; a syntax error becomes a :class:`ScenarioError` with its line."""
+    if not text.strip():
+        raise ScenarioError([Problem(source, None, "", "the file is empty; a scenario needs [organization], [[sites]] and [[servers]]")])
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        line = int(match[1]) if match else None
+        if line is None and "end of document" in str(exc):
+            line = len(text.rstrip("\n").splitlines())
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ScenarioError([Problem(source, line, "", f"TOML syntax error: {message}")]) from None
+
+
+def load_scenario(path_or_text: str | Path, *, check: bool = True) -> Scenario:
+    """Read, validate and cross-check a scenario; raise :class:`ScenarioError` listing every problem."""
+    text, source = _read(path_or_text)
+    raw = parse_toml(text, source)
+    return validate_raw(raw, source, text)
+
+
+def validate_raw(raw: dict, source: str = "<scenario>", text: str = "") -> Scenario:
+    """Validate already-parsed data (a file, or a sweep point of one)."""
+    locator = _Locator(text)
+    problems: list[Problem] = []
+    scenario: Scenario | None = None
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        problems += _schema_problems(exc, raw, source, locator)
+    from exsim.checks import reference_problems  # cross-references, kept in their own module
+
+    for path, message in reference_problems(raw):
+        problems.append(Problem(source, locator.line_of(path), format_path(path), message))
+    if scenario is not None and not problems:
+        problems += _sweep_value_problems(raw, source, locator)
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.path))
+        raise ScenarioError(problems)
+    assert scenario is not None
+    scenario._source = source
+    scenario._raw = raw
+    return scenario
+
+
+def _sweep_value_problems(raw: dict, source: str, locator: _Locator) -> list[Problem]:
+    """Each sweep value, put in place alone, must give a valid scenario."""
+    import copy
+
+    problems = []
+    variables = raw.get("sweep", {}).get("variables", [])
+    for index, variable in enumerate(variables):
+        for k, value in enumerate(variable["values"]):
+            trial = copy.deepcopy(raw)
+            for location in resolve_path(trial, variable["path"]):
+                set_path(trial, location, value)
+            try:
+                Scenario.model_validate(trial)
+            except ValidationError as exc:
+                path = ("sweep", "variables", index, "values", k)
+                for problem in _schema_problems(exc, trial, source, _Locator("")):
+                    problems.append(Problem(
+                        source, locator.line_of(path), format_path(path),
+                        f"value {value!r} for {variable['path']!r} gives {problem.path}: {problem.message}",
+                    ))
+    return problems
+
+
+# --- scenario paths (sweeps) ------------------------------------------------------
+
+def resolve_path(raw: Any, path: str) -> list[tuple]:
+    """Concrete locations a dotted sweep path names in parsed scenario data.
+
+    Segments are keys of tables; in an array of tables a segment is an index,
+    the ``name`` of an element, or ``*`` for every element. The last segment
+    may name a key that is absent (its default then gets overridden).
+    """
+    parts = [p for p in path.split(".")]
+    found: list[tuple] = []
+
+    def walk(node: Any, rest: list[str], at: tuple) -> None:
+        if not rest:
+            found.append(at)
+            return
+        head, tail = rest[0], rest[1:]
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                name = item.get("name") if isinstance(item, dict) else None
+                if head == "*" or head == str(index) or head == name:
+                    walk(item, tail, at + (index,))
+        elif isinstance(node, dict):
+            if head == "*":
+                for key, value in node.items():
+                    walk(value, tail, at + (key,))
+            elif head in node:
+                walk(node[head], tail, at + (head,))
+            elif not tail:
+                found.append(at + (head,))
+
+    walk(raw, parts, ())
+    return found
+
+
+def set_path(raw: dict, location: tuple, value: Any) -> None:
+    node: Any = raw
+    for part in location[:-1]:
+        node = node[part]
+    node[location[-1]] = value

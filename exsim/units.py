@@ -1,0 +1,119 @@
+"""Quantities with units, as scenario files write them.
+
+Durations (``600s``, ``10m``, ``24h``, ``7d``, ``250ms``), sizes (``30KB``,
+``2MB``) and link rates (``64kbps``, ``1.544Mbps``) are parsed here into plain
+floats in SI base units the model uses throughout: seconds, bytes (as KB where
+a name says ``_kb``) and bits per second. A bare number is refused on purpose:
+``600`` could be seconds or minutes, and a scenario must say which.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+_NUMBER = r"(?P<value>[0-9]+(?:\.[0-9]+)?)\s*"
+
+DURATION_UNITS_S: dict[str, float] = {
+    "ms": 0.001,
+    "s": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 7 * 86400.0,
+}
+SIZE_UNITS_BYTES: dict[str, float] = {
+    "B": 1.0,
+    "KB": 1024.0,
+    "MB": 1024.0**2,
+    "GB": 1024.0**3,
+}
+RATE_UNITS_BPS: dict[str, float] = {
+    "bps": 1.0,
+    "kbps": 1e3,
+    "Mbps": 1e6,
+    "Gbps": 1e9,
+}
+
+
+def _parse(text: object, units: dict[str, float], what: str, example: str) -> float:
+    if isinstance(text, bool) or not isinstance(text, str):
+        if isinstance(text, (int, float)):
+            raise ValueError(
+                f"{what} {text!r} has no unit; write it with one, e.g. '{example}'"
+            )
+        raise ValueError(f"{what} must be a string with a unit, e.g. '{example}'")
+    match = re.fullmatch(_NUMBER + r"(?P<unit>[A-Za-z]+)", text.strip())
+    if match is None:
+        raise ValueError(f"{what} {text!r} is not a number with a unit, e.g. '{example}'")
+    unit = match["unit"]
+    factor = units.get(unit)
+    if factor is None:
+        # Sizes and rates are conventionally case-sensitive (Mb vs MB); accept
+        # an unambiguous case-insensitive match, refuse anything else.
+        folded = [u for u in units if u.lower() == unit.lower()]
+        if len(folded) != 1:
+            known = ", ".join(units)
+            raise ValueError(f"{what} {text!r}: unknown unit '{unit}' (use one of {known})")
+        factor = units[folded[0]]
+    return float(match["value"]) * factor
+
+
+def parse_duration_s(text: object) -> float:
+    """Seconds in a duration such as ``'600s'``, ``'10m'``, ``'24h'`` or ``'7d'``."""
+    return _parse(text, DURATION_UNITS_S, "duration", "600s")
+
+
+def parse_size_bytes(text: object) -> float:
+    """Bytes in a size such as ``'30KB'`` or ``'2MB'`` (binary multiples)."""
+    return _parse(text, SIZE_UNITS_BYTES, "size", "2MB")
+
+
+def parse_rate_bps(text: object) -> float:
+    """Bits per second in a link rate such as ``'64kbps'`` or ``'1.544Mbps'``."""
+    return _parse(text, RATE_UNITS_BPS, "rate", "64kbps")
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact unit spelling of a duration, e.g. ``86400 -> '1d'``."""
+    for unit in ("d", "h", "m", "s"):
+        factor = DURATION_UNITS_S[unit]
+        if seconds >= factor and float(seconds / factor).is_integer():
+            return f"{int(seconds // factor)}{unit}"
+    if float(seconds).is_integer():
+        return f"{int(seconds)}s"
+    return f"{seconds * 1000:g}ms"
+
+
+def _annotated(parser, pattern: str, serialize):  # type: ignore[no-untyped-def]
+    return Annotated[
+        float,
+        BeforeValidator(parser),
+        PlainSerializer(serialize, return_type=str),
+        WithJsonSchema({"type": "string", "pattern": pattern}),
+    ]
+
+
+def _format_size(n_bytes: float) -> str:
+    for unit in ("GB", "MB", "KB"):
+        if n_bytes >= SIZE_UNITS_BYTES[unit] and (n_bytes / SIZE_UNITS_BYTES[unit]).is_integer():
+            return f"{int(n_bytes // SIZE_UNITS_BYTES[unit])}{unit}"
+    return f"{n_bytes:g}B"
+
+
+def _format_rate(bps: float) -> str:
+    for unit in ("Gbps", "Mbps", "kbps"):
+        if bps >= RATE_UNITS_BPS[unit]:
+            return f"{bps / RATE_UNITS_BPS[unit]:g}{unit}"
+    return f"{bps:g}bps"
+
+
+Duration = _annotated(parse_duration_s, r"^[0-9]+(\.[0-9]+)?\s*(ms|s|m|min|h|d|w)$", format_duration)
+"""A duration in seconds, written with a unit in scenario files."""
+Size = _annotated(parse_size_bytes, r"^[0-9]+(\.[0-9]+)?\s*([KMG]?B)$", _format_size)
+"""A size in bytes, written with a unit in scenario files."""
+Rate = _annotated(parse_rate_bps, r"^[0-9]+(\.[0-9]+)?\s*([kMG]?bps)$", _format_rate)
+"""A link rate in bits per second, written with a unit in scenario files."""

@@ -1,0 +1,38 @@
+"""Shared fixtures: paths, and a small valid scenario to mutate."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "scenarios"
+
+BASE: dict = {
+    "organization": {"name": "Contoso"},
+    "sites": [
+        {"name": "Redmond", "addresses": {"x400": "c=US;a= ;p=Contoso;o=Redmond", "smtp": "@redmond.contoso.com"}},
+        {"name": "Dublin", "addresses": {"x400": "c=IE;a= ;p=Contoso;o=Dublin"}},
+    ],
+    "servers": [
+        {"name": "RED-EX1", "site": "Redmond", "users": 2},
+        {"name": "DUB-EX1", "site": "Dublin", "users": 2},
+    ],
+    "connectors": [
+        {"name": "Redmond-Dublin", "kind": "site", "sites": ["Redmond", "Dublin"]},
+        {"name": "IMS", "kind": "ims", "server": "RED-EX1"},
+    ],
+}
+
+
+@pytest.fixture
+def base() -> dict:
+    """A deep copy of a small valid scenario, as parsed TOML."""
+    return copy.deepcopy(BASE)
+
+
+def to_toml(data: dict) -> str:
+    return tomli_w.dumps(data)

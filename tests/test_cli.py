@@ -1,0 +1,60 @@
+"""The command line, run as a user would (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import SCENARIOS
+
+
+def exsim(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "exsim", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_validate_bundled_scenarios_exits_0():
+    result = exsim("validate", *(str(p) for p in sorted(SCENARIOS.glob("*.toml"))))
+    assert result.returncode == 0, result.stderr
+    assert "contoso.toml: valid (5 sites, 6 servers, 8 connectors)" in result.stdout
+
+
+def test_validate_bad_file_exits_2_with_every_problem_and_no_traceback(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[organization]\nname = "Contoso"\n[[sites]]\nname = "Dublin"\n'
+        'addresses = { x400 = "c=IE;a= " }\n[[servers]]\nname = "D1"\nsite = "Dubln"\nusres = 1\n'
+    )
+    result = exsim("validate", str(bad))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [l for l in result.stderr.splitlines() if l.startswith(str(bad))]
+    assert len(lines) == 3
+    assert f"{bad}:5: sites[0].addresses.x400:" in lines[0]
+    assert f"{bad}:8: servers[0].site: unknown site 'Dubln'; did you mean 'Dublin'?" == lines[1]
+    assert f"{bad}:9: servers[0].usres: unknown key 'usres'; did you mean 'users'?" == lines[2]
+
+
+def test_validate_mixed_files_exits_2(tmp_path):
+    result = exsim("validate", str(SCENARIOS / "contoso.toml"), str(tmp_path / "nope.toml"))
+    assert result.returncode == 2
+    assert "nope.toml: no such file" in result.stderr
+    assert "contoso.toml: valid" in result.stdout
+
+
+def test_usage_errors_exit_2():
+    assert exsim("validate").returncode == 2
+    assert exsim("no-such-command").returncode == 2
+
+
+def test_schema_is_json():
+    result = exsim("schema")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["title"] == "exsim scenario"
+
+
+def test_show_prints_the_organization():
+    result = exsim("show", str(SCENARIOS / "contoso.toml"))
+    assert result.returncode == 0
+    for word in ("Redmond", "TOK-EX1", "Dynamic RAS Tokyo-Sydney", "1458"):
+        assert word in result.stdout

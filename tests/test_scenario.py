@@ -1,0 +1,190 @@
+"""Scenario loading: schema, cross-references, and how problems are reported."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from exsim.scenario import ScenarioError, json_schema, load_scenario, resolve_path
+from tests.conftest import SCENARIOS, to_toml
+
+
+def problems_of(data_or_text) -> list[str]:
+    text = data_or_text if isinstance(data_or_text, str) else to_toml(data_or_text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(text)
+    return [str(p) for p in info.value.problems]
+
+
+@pytest.mark.parametrize("name", ["q166866.toml", "contoso.toml"])
+def test_bundled_scenarios_load(name):
+    scenario = load_scenario(SCENARIOS / name)
+    assert scenario.organization.name == "Contoso"
+    assert scenario.source.endswith(name)
+
+
+def test_defaults_come_from_exchange(base):
+    scenario = load_scenario(to_toml(base))
+    override = scenario.connectors[0].override
+    assert (override.max_open_retries, override.open_interval) == (144, 600.0)
+    assert (override.max_transfer_retries, override.transfer_interval) == (2, 120.0)
+    assert override.message_lifetime_normal == 7 * 86400
+    ims = scenario.connectors[1]
+    assert ims.retry_intervals == [900, 1800, 3600, 14400]
+    assert ims.message_timeout == 48 * 3600
+    assert [(a.type, a.pattern, a.cost) for a in ims.address_spaces] == [("SMTP", "*", 1)]
+    assert scenario.servers[0].version == "5.0"
+
+
+def test_three_deliberate_mistakes_give_three_lines_with_file_line_and_fix():
+    text = """\
+[organization]
+name = "Contoso"
+
+[[sites]]
+name = "Dublin"
+addresses = { x400 = "c=IRL;a= ;o=Dublin" }
+
+[[servers]]
+name = "DUB-EX1"
+site = "Dubln"
+usres = 10
+"""
+    lines = problems_of(text)
+    assert lines == [
+        "<text>:6: sites[0].addresses.x400: invalid address 'c=IRL;a= ;o=Dublin': c='IRL' must be 2 letters or 3 digits",
+        "<text>:10: servers[0].site: unknown site 'Dubln'; did you mean 'Dublin'?",
+        "<text>:11: servers[0].usres: unknown key 'usres'; did you mean 'users'?",
+    ]
+
+
+def test_unknown_references_everywhere(base):
+    base["connectors"][0]["sites"] = ["Redmond", "Dublni"]
+    base["connectors"][1]["server"] = "RED-EX9"
+    base["events"] = [{"kind": "upgrade", "at": "1h", "server": "DUB-EX2", "version": "5.0-sp1"}]
+    lines = problems_of(base)
+    assert any("connectors[0].sites[1]: unknown site 'Dublni'; did you mean 'Dublin'?" in l for l in lines)
+    assert any("connectors[1].server: unknown server 'RED-EX9'; did you mean 'RED-EX1'?" in l for l in lines)
+    assert any("events[0].server: unknown server 'DUB-EX2'; did you mean 'DUB-EX1'?" in l for l in lines)
+
+
+def test_duplicate_names(base):
+    base["servers"].append({"name": "red-ex1", "site": "Redmond"})
+    assert any("servers[2].name: duplicate server name 'red-ex1' (already servers[0])" in l for l in problems_of(base))
+
+
+def test_server_in_site_without_x400_address(base):
+    del base["sites"][1]["addresses"]["x400"]
+    assert any("servers[1].site: site 'Dublin' of server 'DUB-EX1' has no X.400 site address" in l
+               for l in problems_of(base))
+
+
+def test_unreached_site_is_an_error_unless_deliberate(base):
+    base["connectors"].pop(0)
+    assert any("sites[1].name: no connector links site 'Dublin'" in l for l in problems_of(base))
+    base["sites"][1]["isolated"] = True
+    load_scenario(to_toml(base))
+
+
+def test_invalid_x400_site_address(base):
+    base["sites"][0]["addresses"]["x400"] = "c=US;a= ;o=R;g=Jo"
+    assert any("sites[0].addresses.x400: invalid address" in l and "without a surname" in l for l in problems_of(base))
+
+
+def test_unknown_key_with_and_without_suggestion(base):
+    base["servers"][0]["verison"] = "5.0"
+    base["sites"][0]["colour"] = "red"
+    lines = problems_of(base)
+    assert any("servers[0].verison: unknown key 'verison'; did you mean 'version'?" in l for l in lines)
+    assert any("sites[0].colour: unknown key 'colour' (allowed: name, addresses, isolated)" in l for l in lines)
+
+
+def test_unknown_key_inside_a_connector_kind(base):
+    base["connectors"][1]["adress_spaces"] = []
+    assert any("connectors[1].adress_spaces: unknown key 'adress_spaces'; did you mean 'address_spaces'?" in l
+               for l in problems_of(base))
+
+
+def test_wrong_types_and_missing_units(base):
+    base["servers"][0]["users"] = "many"
+    base["connectors"][0]["link"] = {"latency": 50}
+    base["servers"][1]["version"] = "5.5"
+    lines = problems_of(base)
+    assert any("servers[0].users:" in l and "integer" in l for l in lines)
+    assert any("connectors[0].link.latency: duration 50 has no unit" in l for l in lines)
+    assert any("servers[1].version:" in l and "'5.0-sp1'" in l for l in lines)
+
+
+def test_missing_required_and_bad_connector_kind(base):
+    del base["servers"][0]["site"]
+    base["connectors"][0]["kind"] = "smoke-signal"
+    lines = problems_of(base)
+    assert any("servers[0].site: missing required key 'site'" in l for l in lines)
+    assert any("connectors[0]" in l and "smoke-signal" in l for l in lines)
+
+
+def test_x400_connector_needs_bridgeheads_in_the_right_sites(base):
+    base["connectors"][0] = {"name": "X", "kind": "x400", "sites": ["Redmond", "Dublin"],
+                             "bridgeheads": ["DUB-EX1", "RED-EX1"]}
+    lines = problems_of(base)
+    assert any("connectors[0].bridgeheads[0]: bridgehead 'DUB-EX1' is in site 'Dublin', not 'Redmond'" in l for l in lines)
+
+
+def test_recipient_mix_must_add_up(base):
+    base["workload"] = {"mix": {"same_server": 0.9}}
+    # 0.9 + the other defaults 0.2 + 0.2 + 0.15 + 0 + 0.05 = 1.5
+    assert any(l.endswith("workload.mix: recipient shares add up to 1.5, not 1") for l in problems_of(base))
+
+
+def test_sweep_path_that_matches_nothing_and_bad_values(base):
+    base["sweep"] = {"variables": [
+        {"name": "v", "path": "servers.*.version", "values": ["5.0", "5.0-sp9"]},
+        {"name": "w", "path": "sites.Dubln.addresses.x400", "values": ["c=US;a= ;o=X"]},
+    ], "constraint": "v == 1 and"}
+    lines = problems_of(base)
+    assert any("sweep.variables[1].path: sweep path 'sites.Dubln.addresses.x400' matches nothing" in l for l in lines)
+    assert any("sweep.constraint: constraint 'v == 1 and' is not a valid expression" in l for l in lines)
+
+
+def test_sweep_value_that_would_be_invalid(base):
+    base["sweep"] = {"variables": [{"name": "v", "path": "servers.*.version", "values": ["5.0", "5.0-sp9"]}]}
+    lines = problems_of(base)
+    assert len(lines) == 2  # the bad value, reported once for each server it lands on
+    assert all("sweep.variables[0].values[1]: value '5.0-sp9' for 'servers.*.version' gives servers[" in l for l in lines)
+
+
+def test_toml_syntax_error_has_its_line():
+    assert problems_of("[organization]\nname = \"x\"\nname 2\n[[sites]]\n")[0].startswith("<text>:3: TOML syntax error")
+    assert problems_of("[organization]\nname = \"x\"\nsites = [\n")[0].startswith("<text>:3: TOML syntax error")
+
+
+def test_files_that_are_not_scenarios(tmp_path):
+    with pytest.raises(ScenarioError, match="no such file"):
+        load_scenario(tmp_path / "missing.toml")
+    with pytest.raises(ScenarioError, match="is a directory"):
+        load_scenario(tmp_path)
+    binary = tmp_path / "b.toml"
+    binary.write_bytes(b"\xff\xfe\x00\x01")
+    with pytest.raises(ScenarioError, match="not a text file"):
+        load_scenario(binary)
+    empty = tmp_path / "e.toml"
+    empty.write_text("")
+    with pytest.raises(ScenarioError, match="empty"):
+        load_scenario(empty)
+
+
+def test_resolve_path_by_name_index_and_wildcard(base):
+    assert resolve_path(base, "servers.*.version") == [("servers", 0, "version"), ("servers", 1, "version")]
+    assert resolve_path(base, "sites.Dublin.addresses.x400") == [("sites", 1, "addresses", "x400")]
+    assert resolve_path(base, "servers.1.users") == [("servers", 1, "users")]
+    assert resolve_path(base, "sites.Nowhere.addresses.x400") == []
+
+
+def test_schema_documents_defaults():
+    schema = json_schema()
+    override = schema["$defs"]["Override"]["properties"]
+    assert override["max_open_retries"]["default"] == 144
+    assert override["open_interval"]["default"] == "600s"
+    assert "description" in override["open_interval"]
+    json.dumps(schema)  # serialisable as JSON

@@ -1,0 +1,35 @@
+"""Durations, sizes and rates with units."""
+
+import pytest
+
+from exsim.units import format_duration, parse_duration_s, parse_rate_bps, parse_size_bytes
+
+
+@pytest.mark.parametrize(
+    "text, seconds",
+    [("600s", 600), ("10m", 600), ("24h", 86400), ("7d", 604800), ("250ms", 0.25), ("1.5h", 5400)],
+)
+def test_durations(text, seconds):
+    assert parse_duration_s(text) == pytest.approx(seconds)
+
+
+def test_sizes_and_rates():
+    assert parse_size_bytes("30KB") == 30 * 1024
+    assert parse_size_bytes("2MB") == 2 * 1024 * 1024
+    assert parse_rate_bps("64kbps") == 64_000
+    assert parse_rate_bps("1.544Mbps") == pytest.approx(1_544_000)
+
+
+@pytest.mark.parametrize(
+    "value, fragment",
+    [(600, "has no unit"), ("600", "not a number with a unit"), ("10 parsecs", "unknown unit"), (None, "must be a string")],
+)
+def test_refused(value, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        parse_duration_s(value)
+
+
+def test_format_duration_round_trips():
+    for seconds in (86400, 3600, 600, 45, 0.25):
+        assert parse_duration_s(format_duration(seconds)) == pytest.approx(seconds)
+    assert format_duration(86400) == "1d"
