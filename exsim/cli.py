@@ -108,6 +108,72 @@ def show(scenario: str) -> None:
         out.print(table)
 
 
+def _router(scenario_path: str):  # type: ignore[no-untyped-def]
+    from exsim.org import Organization
+    from exsim.routing import Router
+
+    return Router(Organization(_load(scenario_path)))
+
+
+def _bad_argument(message: str) -> None:
+    err.print(message, markup=False)
+    raise SystemExit(EXIT_BAD_INPUT)
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path())
+@click.option("--site", "sites", multiple=True, help="Site whose GWART to print (repeatable; default: every site).")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def gwart(scenario: str, sites: tuple[str, ...], as_json: bool) -> None:
+    """Print a site's routing table (GWART) as the Administrator's Routing page showed it."""
+    from dataclasses import asdict
+
+    router = _router(scenario)
+    for site in sites:
+        if site not in router.gwarts:
+            _bad_argument(f"--site: unknown site {site!r} (sites: {', '.join(router.gwarts)})")
+    chosen = list(sites) or list(router.gwarts)
+    if as_json:
+        click.echo(json.dumps({s: [asdict(r) for r in router.gwarts[s]] for s in chosen}, indent=2))
+        return
+    for site in chosen:
+        table = Table(title=f"GWART of site {site}")
+        for column in ("type", "address space", "cost", "connector", "route (sites)"):
+            table.add_column(column)
+        for row in router.gwarts[site]:
+            table.add_row(row.type, row.space or "(blank)", str(row.cost), row.connector, " > ".join(row.route))
+        out.print(table)
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path())
+@click.option("--from", "from_server", required=True, help="Server whose MTA routes the message.")
+@click.option("--to", "address", required=True, help="Recipient: SMTP, X.400, MS, EX address or a mailbox alias.")
+@click.option("--at", "at", default="0s", show_default=True, help="Simulated time of the decision, e.g. '9h' (schedules).")
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
+def route(scenario: str, from_server: str, address: str, at: str, as_json: bool) -> None:
+    """Explain how a message to ADDRESS would be routed from a server."""
+    from dataclasses import asdict
+
+    from exsim.units import parse_duration_s
+
+    router = _router(scenario)
+    if from_server not in router.org.servers:
+        _bad_argument(f"--from: unknown server {from_server!r} (servers: {', '.join(router.org.servers)})")
+    try:
+        at_s = parse_duration_s(at)
+    except ValueError as exc:
+        _bad_argument(f"--at: {exc}")
+    plan = router.plan(from_server, address, at_s)
+    if as_json:
+        click.echo(json.dumps(asdict(plan), indent=2, default=str))
+        return
+    from exsim.explain import explain_plan
+
+    for line in explain_plan(plan):
+        out.print(line, markup=False)
+
+
 def org_prmd(x400: str | None) -> str:
     from exsim.address import parse_x400
 

@@ -58,3 +58,27 @@ def test_show_prints_the_organization():
     assert result.returncode == 0
     for word in ("Redmond", "TOK-EX1", "Dynamic RAS Tokyo-Sydney", "1458"):
         assert word in result.stdout
+
+
+def test_gwart_prints_every_site_and_json():
+    result = exsim("gwart", str(SCENARIOS / "contoso.toml"))
+    assert result.returncode == 0
+    for site in ("Redmond", "Dublin", "Paris", "Tokyo", "Sydney"):
+        assert f"GWART of site {site}" in result.stdout
+    rows = json.loads(exsim("gwart", str(SCENARIOS / "contoso.toml"), "--site", "Redmond", "--json").stdout)["Redmond"]
+    sydney = sorted((r["cost"], r["connector"]) for r in rows if r["space"] == "/o=Contoso/ou=Sydney")
+    assert sydney == [(8, "X.400 Redmond-Tokyo"), (10, "X.400 Redmond-Sydney")]
+    bad = exsim("gwart", str(SCENARIOS / "contoso.toml"), "--site", "Tokio")
+    assert bad.returncode == 2 and "unknown site 'Tokio'" in bad.stderr
+
+
+def test_route_explains_and_json():
+    result = exsim("route", str(SCENARIOS / "contoso.toml"), "--from", "RED-EX1", "--to", "BJones")
+    assert result.returncode == 0
+    assert "6. lowest cost: X.400 Redmond-Tokyo" in result.stdout
+    assert "Total cost: 8" in result.stdout
+    plan = json.loads(exsim("route", str(SCENARIOS / "contoso.toml"), "--from", "RED-EX1",
+                            "--to", "c=GB;a=BT;o=X;s=Y", "--json").stdout)
+    assert plan["outcome"].startswith("unroutable")
+    bad = exsim("route", str(SCENARIOS / "contoso.toml"), "--from", "NOPE", "--to", "x")
+    assert bad.returncode == 2 and "unknown server 'NOPE'" in bad.stderr

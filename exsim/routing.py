@@ -1,0 +1,569 @@
+"""Routing: each site's GWART, recipient resolution and route selection.
+
+Pure functions and plain data, no clock and no SimPy: the simulation asks this
+module and never re-implements it.
+
+* The **GWART** (gateway address routing table) of a site lists, for every
+  address space reachable from the site and every connector leaving it, the
+  cheapest route that starts with that connector (KB Q149121). Address spaces
+  are the other sites' distinguished names (type EX) and X.400 site addresses
+  (type X400), and the gateways' address spaces (SMTP for an IMS, MS for the
+  MS Mail Connector, ...). Costs accumulate across sites: the connector costs
+  along the way plus the address space's own cost (Q159186). A route never
+  passes back through the site it starts from (the circular routes Q159186
+  describes are filtered out).
+* **Resolution** turns a recipient address into GWART rows: the directory first
+  (a proxy of a mailbox in the organization is routed to the mailbox's site by
+  its EX address), then the most specific matching address space of the
+  recipient's type. ``*`` beats a blank address space whatever the costs
+  (Q193322).
+* **Selection** picks one connector among the candidates with the seven
+  successive filters of Q193322 (or, with "Use Lowest Cost Routes Only" on 5.0
+  SP1 and later, cost right after the schedule, Q166567). Equal survivors share
+  the load by a seeded random draw.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import networkx as nx
+import numpy as np
+
+from exsim.address import (
+    AddressError,
+    classify_recipient,
+    format_x400,
+    parse_dn,
+    parse_ms,
+    parse_smtp,
+    parse_x400,
+)
+from exsim.org import Mailbox, Organization
+from exsim.scenario import GATEWAY_KINDS, LINK_KINDS
+from exsim.schedule import Activation
+
+#: Hard limit on hops a message may make (Q160534).
+MAX_HOPS = 512
+LOCAL = "(local)"
+
+
+# --- the GWART ---------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class GwartRow:
+    """One GWART line: an address space, its cost, and the local connector to use."""
+
+    type: str
+    space: str
+    cost: int
+    connector: str
+    route: tuple[str, ...]
+    """Sites the route passes through, starting with the site owning the table."""
+    target: str
+    """What finally serves the address space: a destination site or a gateway."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    type: str
+    space: str
+    site: str
+    cost: int
+    served_by: str  # a site name (EX/X400 of that site) or a connector name
+
+
+def _targets(org: Organization) -> list[_Target]:
+    """Every address space in the organization, located at the site that serves it."""
+    targets: list[_Target] = []
+    for site in org.sites.values():
+        targets.append(_Target("EX", org.site_dn(site.name), site.name, 0, site.name))
+        if site.addresses.x400:
+            targets.append(_Target("X400", format_x400(parse_x400(site.addresses.x400)), site.name, 0, site.name))
+    for connector in org.connectors.values():
+        home_sites = org.connector_sites(connector.name)
+        for space in connector.address_spaces:
+            for home in home_sites:
+                targets.append(_Target(space.type, space.pattern, home, space.cost, connector.name))
+    return targets
+
+
+def _scope(org: Organization, target: _Target) -> str:
+    connector = org.connectors.get(target.served_by)
+    if connector is None:
+        return "organization"
+    for space in connector.address_spaces:
+        if (space.type, space.pattern, space.cost) == (target.type, target.space, target.cost):
+            return space.scope
+    return "organization"
+
+
+def compute_gwart(org: Organization, site: str) -> list[GwartRow]:
+    """The GWART of one site, sorted by type, address space, cost and connector."""
+    graph = nx.DiGraph()
+    for a, b, data in org.graph.edges(data=True):
+        if a != site and b != site:
+            weight = data["cost"]
+            if not graph.has_edge(a, b) or graph[a][b]["weight"] > weight:
+                graph.add_edge(a, b, weight=weight)
+    graph.add_nodes_from(n for n in org.graph.nodes if n != site)
+
+    # First hops: every link connector leaving the site, and the site's gateways.
+    first_hops: list[tuple[str, str, int]] = [
+        (key, neighbour, data["cost"])
+        for _, neighbour, key, data in org.graph.out_edges(site, keys=True, data=True)
+    ]
+    reach: dict[str, tuple[dict, dict]] = {}
+    for _, neighbour, _ in first_hops:
+        if neighbour not in reach:
+            reach[neighbour] = nx.single_source_dijkstra(graph, neighbour, weight="weight")
+
+    best: dict[tuple[str, str, str], GwartRow] = {}
+
+    def offer(row: GwartRow) -> None:
+        key = (row.type, row.space, row.connector)
+        held = best.get(key)
+        if held is None or (row.cost, row.route, row.target) < (held.cost, held.route, held.target):
+            best[key] = row
+
+    for target in _targets(org):
+        if _scope(org, target) == "site" and target.site != site:
+            continue
+        if target.site == site:
+            if target.served_by in org.connectors and org.connectors[target.served_by].kind in GATEWAY_KINDS:
+                offer(GwartRow(target.type, target.space, target.cost, target.served_by, (site,), target.served_by))
+            elif target.served_by in org.connectors:
+                # An extra address space on a link connector is reached over that connector.
+                offer(GwartRow(target.type, target.space, target.cost, target.served_by,
+                               (site, org.other_end(target.served_by, site)), target.served_by))
+            continue
+        for connector, neighbour, cost in first_hops:
+            distances, paths = reach[neighbour]
+            if target.site not in distances:
+                continue
+            offer(GwartRow(
+                target.type, target.space, cost + int(distances[target.site]) + target.cost,
+                connector, (site, *paths[target.site]), target.served_by,
+            ))
+    return sorted(best.values(), key=lambda r: (r.type, r.space.lower(), r.cost, r.connector))
+
+
+def compute_gwarts(org: Organization) -> dict[str, list[GwartRow]]:
+    return {site: compute_gwart(org, site) for site in org.sites}
+
+
+# --- matching addresses to address spaces --------------------------------------------
+
+BLANK = -1  # specificity of a blank address space: anything beats it, even '*'
+
+
+def _smtp_specificity(pattern: str, domain: str) -> int | None:
+    pattern = pattern.strip().lower().lstrip("@")
+    if pattern == "":
+        return BLANK
+    if pattern == "*":
+        return 0
+    regex = "^" + re.escape(pattern).replace(r"\*", ".*") + "$"
+    if re.match(regex, domain):
+        return len(pattern.replace("*", ""))
+    return None
+
+
+def _x400_specificity(pattern: str, address: dict[str, str]) -> int | None:
+    if pattern.strip() == "":
+        return BLANK
+    if pattern.strip() == "*":
+        return 0
+    try:
+        wanted = parse_x400(pattern).as_dict()
+    except AddressError:
+        return None
+    score = 0
+    for key, value in wanted.items():
+        have = address.get(key)
+        if value.strip() == "*":
+            if have is None:
+                return None
+            continue
+        if have is None or have.strip().lower() != value.strip().lower():
+            return None
+        score += 1
+    return score
+
+
+def _ms_specificity(pattern: str, parts: tuple[str, ...]) -> int | None:
+    if pattern.strip() == "":
+        return BLANK
+    wanted = [p.strip().upper() for p in pattern.strip().strip("/").split("/")]
+    if wanted == ["*"]:
+        return 0
+    score = 0
+    for index, value in enumerate(wanted):
+        if value == "*":
+            return score
+        if index >= len(parts) or parts[index] != value:
+            return None
+        score += 1
+    return score
+
+
+def _ex_specificity(pattern: str, dn: str) -> int | None:
+    if pattern.strip() == "":
+        return BLANK
+    pattern_l, dn_l = pattern.lower().rstrip("/"), dn.lower()
+    if dn_l == pattern_l or dn_l.startswith(pattern_l + "/"):
+        return len(pattern_l)
+    return None
+
+
+def _matcher(address_type: str, address: str) -> Callable[[str], int | None] | None:
+    if address_type == "SMTP":
+        domain = parse_smtp(address).domain
+        return lambda pattern: _smtp_specificity(pattern, domain)
+    if address_type == "X400":
+        parsed = parse_x400(address).as_dict()
+        return lambda pattern: _x400_specificity(pattern, parsed)
+    if address_type == "MS":
+        parts = parse_ms(address)
+        return lambda pattern: _ms_specificity(pattern, parts)
+    if address_type == "EX":
+        return lambda pattern: _ex_specificity(pattern, address)
+    return None
+
+
+def match_rows(rows: Iterable[GwartRow], address_type: str, address: str) -> list[GwartRow]:
+    """The rows of the most specific address spaces matching the address."""
+    matcher = _matcher(address_type, address)
+    if matcher is None:
+        return []
+    scored = [(score, row) for row in rows if row.type == address_type
+              and (score := matcher(row.space)) is not None]
+    if not scored:
+        return []
+    top = max(score for score, _ in scored)
+    return [row for score, row in scored if score == top]
+
+
+# --- resolution ------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What the MTA of ``site`` makes of a recipient address.
+
+    ``kind`` is ``mailbox`` (a mailbox in this site, delivered by its server),
+    ``route`` (leave the site by one of ``rows``) or ``unroutable``.
+    """
+
+    kind: str
+    address_type: str
+    address: str
+    site: str
+    mailbox: Mailbox | None = None
+    rows: tuple[GwartRow, ...] = ()
+    matched_as: str = ""
+    reason: str = ""
+
+
+UNRECOGNIZED = "The recipient name is not recognized"
+
+
+def resolve(org: Organization, gwart: Sequence[GwartRow], site: str, recipient: str) -> Resolution:
+    """Resolve a recipient address (any type, or an alias) in a site's GWART."""
+    try:
+        address_type, address = classify_recipient(recipient)
+        if address_type == "X400":
+            address = format_x400(parse_x400(address))
+        mailbox = org.find_mailbox(address_type, address)
+        if mailbox is None and address_type == "EX":
+            parse_dn(address)
+    except AddressError as exc:
+        return Resolution("unroutable", "?", recipient, site, reason=f"malformed address: {exc}")
+    if mailbox is not None:
+        if mailbox.site == site:
+            return Resolution("mailbox", address_type, address, site, mailbox=mailbox,
+                              matched_as=f"directory: mailbox {mailbox.alias} on {mailbox.server}")
+        dn = org.site_dn(mailbox.site)
+        rows = tuple(match_rows(gwart, "EX", dn))
+        if not rows:
+            return Resolution("unroutable", address_type, address, site, mailbox=mailbox,
+                              reason=f"no route from site {site} to site {mailbox.site}")
+        return Resolution("route", address_type, address, site, mailbox=mailbox, rows=rows,
+                          matched_as=f"directory: mailbox {mailbox.alias} in site {mailbox.site}, routed as EX:{dn}")
+    if address_type == "ALIAS":
+        return Resolution("unroutable", address_type, address, site, reason=f"no mailbox with alias {address!r}")
+    own = _own_site_space(org, site, address_type, address)
+    if own:
+        return Resolution("unroutable", address_type, address, site,
+                          reason=f"address is in the organization's own {address_type} address space ({own}) "
+                          "but no mailbox has it")
+    try:
+        rows = tuple(match_rows(gwart, address_type, address))
+    except AddressError as exc:
+        return Resolution("unroutable", address_type, address, site, reason=f"malformed address: {exc}")
+    if not rows:
+        return Resolution("unroutable", address_type, address, site,
+                          reason=f"no {address_type} address space in the GWART of {site} matches")
+    return Resolution("route", address_type, address, site, rows=rows,
+                      matched_as=f"GWART {address_type}:{rows[0].space or '(blank)'}")
+
+
+def _own_site_space(org: Organization, site: str, address_type: str, address: str) -> str | None:
+    """The organization's own address space an unknown address falls in, if any."""
+    addresses = org.sites[site].addresses
+    if address_type == "SMTP":
+        # The organization's SMTP domains are its own in every site: an unknown
+        # user there is not sent out to the Internet.
+        domain = parse_smtp(address).domain
+        for other in org.sites.values():
+            if other.addresses.smtp and other.addresses.smtp.lstrip("@").lower() == domain:
+                return other.addresses.smtp
+    if address_type == "X400" and addresses.x400:
+        site_x400 = format_x400(parse_x400(addresses.x400))
+        if (_x400_specificity(site_x400, parse_x400(address).as_dict()) or 0) > 0:
+            return site_x400
+    if address_type == "EX" and _ex_specificity(org.site_dn(site), address) is not None:
+        return org.site_dn(site)
+    return None
+
+
+# --- route selection ----------------------------------------------------------------------
+
+@dataclass(slots=True)
+class MessageRouteState:
+    """What a message carries that route selection looks at."""
+
+    arrived_on: str | None = None
+    visited_sites: tuple[str, ...] = ()
+    attempts: dict[str, int] = field(default_factory=dict)
+    hops: int = 0
+
+
+@dataclass(slots=True)
+class ConnectorStates:
+    """Connector state the simulation owns: which connectors are in open retry."""
+
+    open_retry: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class FilterStep:
+    name: str
+    survivors: tuple[str, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    chosen: GwartRow | None
+    steps: tuple[FilterStep, ...]
+    reason: str = ""
+    """Why nothing was chosen: 'loop' when only visited sites remained, 'retries', 'none'."""
+
+
+def _max_open_retries(org: Organization, connector: str) -> int:
+    return org.connectors[connector].override.max_open_retries
+
+
+def is_local(org: Organization, connector: str, server: str) -> bool:
+    """Whether the server's own MTA (or gateway) can use the connector."""
+    return server in org.hosts_in(connector, org.site_of(server))
+
+
+def select_route(
+    org: Organization,
+    candidates: Sequence[GwartRow],
+    server: str,
+    message: MessageRouteState,
+    states: ConnectorStates,
+    at_s: float,
+    rng: np.random.Generator | None = None,
+    lowest_cost_only: bool = False,
+) -> Selection:
+    """Choose one candidate row with the Q193322 filters (see the module docstring).
+
+    ``lowest_cost_only`` is the 5.0 SP1 "Use Lowest Cost Routes Only" flag
+    (Q166567): cost is decided right after the schedule. Equal survivors share
+    the load: one is drawn with ``rng`` (or the first by name without one).
+    """
+    steps: list[FilterStep] = []
+    rows = list(candidates)
+
+    def record(name: str, kept: list[GwartRow], note: str = "") -> list[GwartRow]:
+        steps.append(FilterStep(name, tuple(r.connector for r in kept), note))
+        return kept
+
+    if message.hops >= MAX_HOPS:
+        return Selection(None, (FilterStep("hop limit", (), f"{message.hops} hops >= {MAX_HOPS}"),), "loop")
+
+    visited = set(message.visited_sites)
+    rows = record(
+        "1. not the connector it arrived on, nor into a site already passed",
+        [r for r in rows if r.connector != message.arrived_on and not (set(r.route[1:]) & visited)],
+    )
+    if not rows:
+        return Selection(None, tuple(steps), "loop")
+    rows = record(
+        "2. not at max open retries",
+        [r for r in rows if message.attempts.get(r.connector, 0) < _max_open_retries(org, r.connector)],
+    )
+    if not rows:
+        return Selection(None, tuple(steps), "retries")
+
+    def schedule(rows: list[GwartRow]) -> list[GwartRow]:
+        states_ = {r.connector: org.connectors[r.connector].schedule.state_at(at_s) for r in rows}
+        best = min(states_.values())
+        note = ", ".join(f"{c}: {Activation(s).name.lower() if s != Activation.NEVER else 'never/remote'}"
+                         for c, s in sorted(states_.items()))
+        return record("3. active soonest", [r for r in rows if states_[r.connector] == best], note)
+
+    def attempts(rows: list[GwartRow]) -> list[GwartRow]:
+        fewest = min(message.attempts.get(r.connector, 0) for r in rows)
+        return record("4. fewest attempts", [r for r in rows if message.attempts.get(r.connector, 0) == fewest])
+
+    def open_retry(rows: list[GwartRow]) -> list[GwartRow]:
+        hosts = {tuple(org.hosts_in(r.connector, org.site_of(server))) for r in rows}
+        if not all(is_local(org, r.connector, server) for r in rows) and len(hosts) > 1:
+            return record("5. not in open retry", rows, "bypassed: candidates are on different servers")
+        kept = [r for r in rows if r.connector not in states.open_retry]
+        return record("5. not in open retry", kept or rows, "" if kept else "all retrying: kept all")
+
+    def cost(rows: list[GwartRow]) -> list[GwartRow]:
+        lowest = min(r.cost for r in rows)
+        return record("6. lowest cost", [r for r in rows if r.cost == lowest])
+
+    def local(rows: list[GwartRow]) -> list[GwartRow]:
+        kept = [r for r in rows if is_local(org, r.connector, server)]
+        return record("7. local over remote", kept or rows, "" if kept else "none local: kept remote")
+
+    order = (schedule, cost, attempts, open_retry, local) if lowest_cost_only else (
+        schedule, attempts, open_retry, cost, local)
+    for step in order:
+        rows = step(rows)
+    rows.sort(key=lambda r: r.connector)
+    if len(rows) > 1 and rng is not None:
+        chosen = rows[int(rng.integers(len(rows)))]
+        steps.append(FilterStep("load share", (chosen.connector,), f"random draw among {len(rows)} equal routes"))
+    else:
+        chosen = rows[0]
+    return Selection(chosen, tuple(steps))
+
+
+def select_target_server(
+    org: Organization, connector: str, dest_site: str, failed: Iterable[str] = (), rng: np.random.Generator | None = None
+) -> str | None:
+    """Which server in ``dest_site`` a site connector (or bridgehead link) connects to.
+
+    Target costs: 0 is always tried first; 1-99 are drawn with weight 1/cost;
+    100 only when every other target has failed.
+    """
+    c = org.connectors[connector]
+    failed = set(failed)
+    if c.kind not in LINK_KINDS:
+        return None
+    if c.kind != "site" or not getattr(c, "target_servers", None):
+        hosts = org.hosts_in(connector, dest_site)
+        hosts = [h for h in hosts if h not in failed] or hosts
+        return hosts[0] if hosts else None
+    targets = [(t.server, t.cost) for t in c.target_servers if org.site_of(t.server) == dest_site]
+    if not targets:
+        targets = [(s, 1) for s in org.servers_of(dest_site)]
+    live = [(s, k) for s, k in targets if s not in failed]
+    zero = [s for s, k in live if k == 0]
+    if zero:
+        return zero[0]
+    weighted = [(s, k) for s, k in live if 0 < k < 100]
+    if weighted:
+        if rng is None or len(weighted) == 1:
+            return min(weighted, key=lambda sk: (sk[1], sk[0]))[0]
+        weights = np.array([1.0 / k for _, k in weighted])
+        return weighted[int(rng.choice(len(weighted), p=weights / weights.sum()))][0]
+    last = [s for s, k in live if k == 100]
+    return last[0] if last else None
+
+
+# --- the whole path, for explanations -------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    from_server: str
+    to_server: str | None
+    via: str
+    """'RPC' inside a site, a connector name, or the gateway that takes the mail out."""
+    cost: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One routing decision of one MTA: what matched and which filters kept what."""
+
+    server: str
+    site: str
+    resolution: Resolution
+    selection: Selection | None
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    recipient: str
+    decisions: tuple[Decision, ...]
+    hops: tuple[Hop, ...]
+    total_cost: int
+    outcome: str
+    """'delivered to <server>', 'to gateway <name>', or 'unroutable: <why>'."""
+
+
+class Router:
+    """The GWARTs of one organization, computed once, with the decisions made on them."""
+
+    def __init__(self, org: Organization):
+        self.org = org
+        self.gwarts = compute_gwarts(org)
+
+    def resolve(self, site: str, recipient: str) -> Resolution:
+        return resolve(self.org, self.gwarts[site], site, recipient)
+
+    def plan(self, from_server: str, recipient: str, at_s: float = 0.0,
+             states: ConnectorStates | None = None) -> RoutePlan:
+        """Follow a recipient from a server to its destination, deciding at each site."""
+        org = self.org
+        states = states or ConnectorStates()
+        message = MessageRouteState()
+        server, decisions, hops, total = from_server, [], [], 0
+        while True:
+            site = org.site_of(server)
+            resolution = self.resolve(site, recipient)
+            if resolution.kind == "mailbox":
+                decisions.append(Decision(server, site, resolution, None))
+                target = resolution.mailbox.server  # type: ignore[union-attr]
+                if target != server:
+                    hops.append(Hop(server, target, "RPC"))
+                return RoutePlan(recipient, tuple(decisions), tuple(hops), total, f"delivered to {target}")
+            if resolution.kind == "unroutable":
+                decisions.append(Decision(server, site, resolution, None))
+                return RoutePlan(recipient, tuple(decisions), tuple(hops), total, f"unroutable: {resolution.reason}")
+            message.visited_sites = (*message.visited_sites, site)
+            selection = select_route(org, resolution.rows, server, message, states, at_s)
+            decisions.append(Decision(server, site, resolution, selection))
+            if selection.chosen is None:
+                why = {"loop": "loop detected", "retries": "every route at max retries"}.get(selection.reason, "no route")
+                return RoutePlan(recipient, tuple(decisions), tuple(hops), total, f"unroutable: {why}")
+            row = selection.chosen
+            connector = org.connectors[row.connector]
+            if not is_local(org, row.connector, server):
+                bridgehead = org.hosts_in(row.connector, site)[0]
+                hops.append(Hop(server, bridgehead, "RPC"))
+                server = bridgehead
+            if connector.kind in GATEWAY_KINDS:
+                hop_cost = row.cost
+                hops.append(Hop(server, None, row.connector, hop_cost))
+                return RoutePlan(recipient, tuple(decisions), tuple(hops), total + hop_cost,
+                                 f"to gateway {row.connector}")
+            next_site = row.route[1]
+            next_server = select_target_server(org, row.connector, next_site)
+            hops.append(Hop(server, next_server, row.connector, connector.cost))
+            total += connector.cost
+            message.arrived_on = row.connector
+            message.hops += 1
+            server = next_server  # type: ignore[assignment]

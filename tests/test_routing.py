@@ -1,0 +1,300 @@
+"""Routing: GWART rows, resolution and the Q193322 route-selection filters.
+
+Each expectation is worked out by hand in the comment beside it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from exsim.org import Organization
+from exsim.routing import (
+    ConnectorStates,
+    MessageRouteState,
+    Router,
+    compute_gwart,
+    select_route,
+    select_target_server,
+)
+from exsim.scenario import validate_raw
+from tests.conftest import SCENARIOS
+
+
+def site(name: str, p: str | None = "Contoso", smtp: bool = False) -> dict:
+    x400 = f"c=US;a= ;p={p};o={name}" if p else f"c=US;a= ;o={name}"
+    addresses = {"x400": x400}
+    if smtp:
+        addresses["smtp"] = f"@{name.lower()}.contoso.com"
+    return {"name": name, "addresses": addresses}
+
+
+def server(name: str, site_name: str, mailbox: str | None = None) -> dict:
+    entry = {"name": name, "site": site_name, "users": 0}
+    if mailbox:
+        entry["mailboxes"] = [{"alias": mailbox, "surname": mailbox}]
+    return entry
+
+
+def link(name: str, a: str, b: str, cost: int, kind: str = "x400", **extra) -> dict:
+    entry = {"name": name, "kind": kind, "sites": [a, b], "cost": cost, **extra}
+    if kind in ("x400", "ras") and "bridgeheads" not in extra:
+        entry["bridgeheads"] = [f"{a}1", f"{b}1"]
+    return entry
+
+
+def org_of(sites: list[str], links: list[dict], gateways: list[dict] = ()) -> Organization:
+    raw = {
+        "organization": {"name": "Contoso"},
+        "sites": [site(s, smtp=True) for s in sites],
+        "servers": [server(f"{s}1", s, mailbox=f"user{s}") for s in sites],
+        "connectors": links + list(gateways),
+    }
+    return Organization(validate_raw(raw))
+
+
+def rows_for(org: Organization, site_name: str, space: str) -> list[tuple[int, str, tuple]]:
+    return sorted((r.cost, r.connector, r.route) for r in compute_gwart(org, site_name) if r.space == space)
+
+
+RING = [link("AB", "A", "B", 1), link("BC", "B", "C", 1), link("CD", "C", "D", 1), link("DA", "D", "A", 1)]
+
+
+def test_ring_of_four_sites():
+    org = org_of(["A", "B", "C", "D"], RING)
+    # From A, C is two hops either way round: cost 1 + 1 = 2 by B and by D.
+    assert rows_for(org, "A", "/o=Contoso/ou=C") == [
+        (2, "AB", ("A", "B", "C")),
+        (2, "DA", ("A", "D", "C")),
+    ]
+    # B is next door via AB (1); the other way round is D, C, B: 1 + 1 + 1 = 3.
+    assert rows_for(org, "A", "/o=Contoso/ou=B") == [(1, "AB", ("A", "B")), (3, "DA", ("A", "D", "C", "B"))]
+
+
+def test_ring_plus_cheap_diagonal():
+    org = org_of(["A", "B", "C", "D"], RING + [link("AC", "A", "C", 1)])
+    # The diagonal reaches C for 1; round the ring it is still 2 each way.
+    assert rows_for(org, "A", "/o=Contoso/ou=C") == [
+        (1, "AC", ("A", "C")),
+        (2, "AB", ("A", "B", "C")),
+        (2, "DA", ("A", "D", "C")),
+    ]
+    plan = Router(org).plan("A1", "userC")
+    assert [h.via for h in plan.hops] == ["AC"]
+    assert plan.total_cost == 1
+
+
+def test_multi_hop_route_accumulates_cost():
+    org = org_of(["A", "B", "C"], [link("AB", "A", "B", 2), link("BC", "B", "C", 3)])
+    # A -> B (2) -> C (3): 5, and the X.400 site address of C costs the same.
+    assert rows_for(org, "A", "/o=Contoso/ou=C") == [(5, "AB", ("A", "B", "C"))]
+    assert rows_for(org, "A", "c=US;a= ;p=Contoso;o=C") == [(5, "AB", ("A", "B", "C"))]
+    plan = Router(org).plan("A1", "userC")
+    assert [(h.from_server, h.to_server, h.via) for h in plan.hops] == [("A1", "B1", "AB"), ("B1", "C1", "BC")]
+    assert plan.total_cost == 5
+    assert plan.outcome == "delivered to C1"
+
+
+def test_gateway_rows_accumulate_connector_and_address_space_costs():
+    ims = {"name": "IMS-C", "kind": "ims", "server": "C1",
+           "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": 4}]}
+    org = org_of(["A", "B", "C"], [link("AB", "A", "B", 2), link("BC", "B", "C", 3)], [ims])
+    # A: 2 + 3 + 4 = 9; C itself: the address-space cost 4 on its own IMS.
+    assert rows_for(org, "A", "*") == [(9, "AB", ("A", "B", "C"))]
+    assert rows_for(org, "C", "*") == [(4, "IMS-C", ("C",))]
+
+
+def test_site_scoped_address_space_stays_in_its_site():
+    ims = {"name": "IMS-B", "kind": "ims", "server": "B1",
+           "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": 1, "scope": "site"}]}
+    org = org_of(["A", "B"], [link("AB", "A", "B", 1)], [ims])
+    assert rows_for(org, "B", "*") == [(1, "IMS-B", ("B",))]
+    assert rows_for(org, "A", "*") == []
+    assert Router(org).plan("A1", "x@example.com").outcome.startswith("unroutable")
+
+
+def selection(org, rows, server, **kwargs):
+    return select_route(org, rows, server, kwargs.pop("message", MessageRouteState()),
+                        kwargs.pop("states", ConnectorStates()), kwargs.pop("at_s", 0.0), **kwargs)
+
+
+def two_links(cost1=1, cost2=1, **extra2) -> Organization:
+    return org_of(["A", "B"], [link("L1", "A", "B", cost1), link("L2", "A", "B", cost2, **extra2)])
+
+
+def test_equal_cost_connectors_share_the_load():
+    org = two_links()
+    rows = Router(org).resolve("A", "userB").rows
+    rng = np.random.default_rng(42)
+    picks = [selection(org, rows, "A1", rng=rng).chosen.connector for _ in range(4000)]
+    # Fair draw: expect 2000 each; binomial sd = sqrt(4000 * .5 * .5) = 31.6; allow 4 sd.
+    assert abs(picks.count("L1") - 2000) <= 127
+    assert picks.count("L1") + picks.count("L2") == 4000
+
+
+def test_connector_at_max_open_retries_is_skipped():
+    org = two_links(cost1=1, cost2=50)
+    rows = Router(org).resolve("A", "userB").rows
+    # L1 is cheaper, but this message has used up its 144 open retries on it.
+    message = MessageRouteState(attempts={"L1": 144})
+    assert selection(org, rows, "A1", message=message).chosen.connector == "L2"
+    assert selection(org, rows, "A1").chosen.connector == "L1"
+
+
+def test_never_scheduled_connector_is_passed_over_for_an_active_one():
+    org = two_links(cost1=1, cost2=50, schedule="never")
+    rows = Router(org).resolve("A", "userB").rows
+    assert selection(org, rows, "A1").chosen.connector == "L1"
+    org = org_of(["A", "B"], [link("L1", "A", "B", 1, schedule="never"), link("L2", "A", "B", 50)])
+    rows = Router(org).resolve("A", "userB").rows
+    assert selection(org, rows, "A1").chosen.connector == "L2"  # active now beats cheaper-but-never
+
+
+def test_fewest_attempts_before_cost_unless_lowest_cost_routes_only():
+    org = two_links(cost1=1, cost2=5)
+    rows = Router(org).resolve("A", "userB").rows
+    message = MessageRouteState(attempts={"L1": 1})
+    # Q193322: filter 4 (fewest attempts: L2 with 0) comes before filter 6 (cost).
+    assert selection(org, rows, "A1", message=message).chosen.connector == "L2"
+    # Q166567: with Use Lowest Cost Routes Only, cost comes first: L1.
+    assert selection(org, rows, "A1", message=MessageRouteState(attempts={"L1": 1}),
+                     lowest_cost_only=True).chosen.connector == "L1"
+
+
+def test_lowest_cost_only_still_prefers_an_active_schedule():
+    # L1 cheap but only active 22:00-06:00; at 12:00 Monday L2 (active now) wins even so.
+    org = org_of(["A", "B"], [link("L1", "A", "B", 1, schedule=["22:00-06:00"]), link("L2", "A", "B", 5)])
+    rows = Router(org).resolve("A", "userB").rows
+    assert selection(org, rows, "A1", at_s=12 * 3600, lowest_cost_only=True).chosen.connector == "L2"
+    assert selection(org, rows, "A1", at_s=23 * 3600, lowest_cost_only=True).chosen.connector == "L1"
+
+
+def test_open_retry_state_counts_only_for_connectors_on_this_server():
+    org = two_links()
+    rows = Router(org).resolve("A", "userB").rows
+    states = ConnectorStates(open_retry={"L1"})
+    assert selection(org, rows, "A1", states=states).chosen.connector == "L2"
+
+
+def test_local_connector_over_remote():
+    raw_sites = ["A", "B"]
+    raw = {
+        "organization": {"name": "Contoso"},
+        "sites": [site(s) for s in raw_sites],
+        "servers": [server("A1", "A"), server("A2", "A"), server("B1", "B", mailbox="userB")],
+        "connectors": [
+            link("Remote", "A", "B", 1, bridgeheads=["A2", "B1"]),
+            link("Local", "A", "B", 1, bridgeheads=["A1", "B1"]),
+        ],
+    }
+    org = Organization(validate_raw(raw))
+    rows = Router(org).resolve("A", "userB").rows
+    chosen = selection(org, rows, "A1")
+    assert chosen.chosen.connector == "Local"
+    assert chosen.steps[-1].name == "7. local over remote"
+    # Seen from A2 the other one is local.
+    assert selection(org, rows, "A2").chosen.connector == "Remote"
+
+
+def test_star_beats_blank_whatever_the_cost():
+    gateways = [
+        {"name": "Blank", "kind": "ims", "server": "A1", "address_spaces": [{"type": "SMTP", "pattern": "", "cost": 1}]},
+        {"name": "Star", "kind": "ims", "server": "A1", "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": 90}]},
+    ]
+    org = org_of(["A"], [], gateways)
+    resolution = Router(org).resolve("A", "someone@example.com")
+    assert [r.connector for r in resolution.rows] == ["Star"]
+    assert Router(org).plan("A1", "someone@example.com").outcome == "to gateway Star"
+
+
+def test_most_specific_smtp_space_wins():
+    gateways = [
+        {"name": "All", "kind": "ims", "server": "A1", "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": 1}]},
+        {"name": "Irish", "kind": "ims", "server": "A1", "address_spaces": [{"type": "SMTP", "pattern": "*.ie", "cost": 9}]},
+    ]
+    org = org_of(["A"], [], gateways)
+    assert [r.connector for r in Router(org).resolve("A", "jo@mail.example.ie").rows] == ["Irish"]
+    assert [r.connector for r in Router(org).resolve("A", "jo@example.com").rows] == ["All"]
+
+
+def test_x400_address_routed_by_its_o_and_p():
+    org = org_of(["A", "B"], [link("AB", "A", "B", 1)])
+    router = Router(org)
+    # Not in the directory, but inside B's X.400 site address c=US;a= ;p=Contoso;o=B.
+    plan = router.plan("A1", "c=US;a= ;p=Contoso;o=B;s=Nobody")
+    assert [h.via for h in plan.hops] == ["AB"]
+    assert plan.outcome.startswith("unroutable: address is in the organization's own X400 address space")
+    # A different PRMD or organization matches no site address.
+    assert router.plan("A1", "c=US;a= ;p=Fabrikam;o=B;s=Nobody").outcome.startswith("unroutable: no X400")
+    assert router.plan("A1", "c=US;a= ;p=Contoso;o=Z;s=Nobody").outcome.startswith("unroutable: no X400")
+    # The directory knows userB's proxy in any attribute order.
+    assert router.plan("A1", "s=userB;o=B;p=Contoso;a= ;c=US").outcome == "delivered to B1"
+
+
+def test_unroutable_addresses():
+    org = org_of(["A"], [])
+    router = Router(org)
+    assert router.resolve("A", "someone@example.com").kind == "unroutable"  # no IMS
+    assert router.resolve("A", "NoSuchAlias").reason == "no mailbox with alias 'NoSuchAlias'"
+    assert router.resolve("A", "ghost@a.contoso.com").kind == "unroutable"
+
+
+def test_address_space_change_alters_route():
+    def org_with(cost_b: int) -> Organization:
+        gateways = [
+            {"name": "IMS-A", "kind": "ims", "server": "A1", "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": 5}]},
+            {"name": "IMS-B", "kind": "ims", "server": "B1",
+             "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": cost_b}]},
+        ]
+        return org_of(["A", "B"], [link("AB", "A", "B", 1, kind="site", bridgeheads=[])], gateways)
+
+    # IMS-B at cost 1: 1 (AB) + 1 = 2 beats IMS-A's 5.
+    assert Router(org_with(1)).plan("A1", "x@example.com").outcome == "to gateway IMS-B"
+    # Raise IMS-B's address-space cost to 10: 1 + 10 = 11 loses to 5.
+    assert Router(org_with(10)).plan("A1", "x@example.com").outcome == "to gateway IMS-A"
+
+
+def test_route_never_reenters_a_site_already_passed():
+    org = org_of(["A", "B", "C", "D"], RING)
+    rows = Router(org).resolve("A", "userC").rows
+    # Having come through D already, the route by D is refused; by B is fine.
+    message = MessageRouteState(visited_sites=("D",))
+    assert selection(org, rows, "A1", message=message).chosen.connector == "AB"
+    message = MessageRouteState(visited_sites=("B", "D"))
+    result = selection(org, rows, "A1", message=message)
+    assert result.chosen is None and result.reason == "loop"
+    message = MessageRouteState(hops=512)
+    assert selection(org, rows, "A1", message=message).reason == "loop"
+
+
+def test_target_servers_cost_zero_first_then_weighted_then_hundred():
+    raw = {
+        "organization": {"name": "Contoso"},
+        "sites": [site("A"), site("B")],
+        "servers": [server("A1", "A"), server("B1", "B"), server("B2", "B"), server("B3", "B"), server("B4", "B")],
+        "connectors": [{"name": "SC", "kind": "site", "sites": ["A", "B"], "target_servers": [
+            {"server": "B1", "cost": 0}, {"server": "B2", "cost": 1}, {"server": "B3", "cost": 3},
+            {"server": "B4", "cost": 100}]}],
+    }
+    org = Organization(validate_raw(raw))
+    assert select_target_server(org, "SC", "B") == "B1"
+    rng = np.random.default_rng(7)
+    draws = [select_target_server(org, "SC", "B", failed={"B1"}, rng=rng) for _ in range(4000)]
+    # weights 1/1 : 1/3 -> B2 gets 3/4 = 3000 of 4000 (sd = sqrt(4000 * .75 * .25) = 27.4; 4 sd = 110)
+    assert abs(draws.count("B2") - 3000) <= 110 and draws.count("B4") == 0
+    assert select_target_server(org, "SC", "B", failed={"B1", "B2", "B3"}) == "B4"
+
+
+def test_contoso_routes_match_the_documented_costs():
+    router = Router(Organization(__import__("exsim").load_scenario(SCENARIOS / "contoso.toml")))
+    # Redmond -> Sydney: via Tokyo 3 + 5 = 8 beats the direct X.400 connector at 10.
+    plan = router.plan("RED-EX1", "BJones")
+    assert plan.total_cost == 8 and [h.via for h in plan.hops] == ["RPC", "X.400 Redmond-Tokyo", "Dynamic RAS Tokyo-Sydney"]
+    # Same site, other server: one RPC hop.
+    assert router.plan("RED-EX1", "AKumar").outcome == "delivered to RED-EX2"
+    # Cross-site next door: Site Connector cost 1.
+    assert router.plan("RED-EX1", "MOBrien").total_cost == 1
+    # Internet: local IMS cost 1; *.ie goes through Dublin: 1 + 1.
+    assert router.plan("RED-EX2", "x@example.com").outcome == "to gateway Internet Mail Service (RED-EX1)"
+    assert router.plan("RED-EX2", "x@example.ie").total_cost == 2
+    assert router.plan("RED-EX1", "c=GB;a=BT;o=X;s=Y").outcome.startswith("unroutable")
