@@ -200,6 +200,16 @@ def _sweep_problems(raw: dict) -> Iterator[Finding]:
                 yield ("sweep", "variables"), (
                     f"lockstep group {variable['group']!r} has variables with different numbers of values"
                 )
+    baseline = sweep.get("baseline")
+    if isinstance(baseline, dict):
+        by_name = {v.get("name"): v for v in variables if isinstance(v, dict)}
+        if len(baseline) != 1:
+            yield ("sweep", "baseline"), "baseline names exactly one variable, e.g. {version = '5.0'}"
+        for name, value in baseline.items():
+            if name not in by_name:
+                yield ("sweep", "baseline"), _unknown("sweep variable", name, list(by_name))
+            elif isinstance(by_name[name].get("values"), list) and value not in by_name[name]["values"]:
+                yield ("sweep", "baseline"), f"baseline value {value!r} is not one of {name}'s values"
     constraint = sweep.get("constraint")
     if isinstance(constraint, str):
         try:

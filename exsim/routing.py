@@ -337,7 +337,12 @@ class MessageRouteState:
     arrived_on: str | None = None
     visited_sites: tuple[str, ...] = ()
     attempts: dict[str, int] = field(default_factory=dict)
+    """Failed opens per connector: the first is the initial open, the rest are retries."""
     hops: int = 0
+
+    def retries(self, connector: str) -> int:
+        """The message's retry count on a connector (failed opens after the first)."""
+        return max(0, self.attempts.get(connector, 0) - 1)
 
 
 @dataclass(slots=True)
@@ -406,7 +411,7 @@ def select_route(
         return Selection(None, tuple(steps), "loop")
     rows = record(
         "2. not at max open retries",
-        [r for r in rows if message.attempts.get(r.connector, 0) < _max_open_retries(org, r.connector)],
+        [r for r in rows if message.retries(r.connector) < _max_open_retries(org, r.connector)],
     )
     if not rows:
         return Selection(None, tuple(steps), "retries")
@@ -520,9 +525,28 @@ class Router:
     def __init__(self, org: Organization):
         self.org = org
         self.gwarts = compute_gwarts(org)
+        self._resolved: dict[tuple[str, str], Resolution] = {}
+        self._mailboxes: dict[str, Mailbox | None] = {}
 
     def resolve(self, site: str, recipient: str) -> Resolution:
-        return resolve(self.org, self.gwarts[site], site, recipient)
+        """Resolution of a recipient in a site's GWART (cached: the tables do not change)."""
+        key = (site, recipient)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = resolve(self.org, self.gwarts[site], site, recipient)
+        return found
+
+    def mailbox(self, recipient: str) -> Mailbox | None:
+        """The organization's mailbox a recipient address names, if any (the directory)."""
+        if recipient not in self._mailboxes:
+            try:
+                address_type, address = classify_recipient(recipient)
+                if address_type == "X400":
+                    address = format_x400(parse_x400(address))
+                self._mailboxes[recipient] = self.org.find_mailbox(address_type, address)
+            except AddressError:
+                self._mailboxes[recipient] = None
+        return self._mailboxes[recipient]
 
     def plan(self, from_server: str, recipient: str, at_s: float = 0.0,
              states: ConnectorStates | None = None) -> RoutePlan:

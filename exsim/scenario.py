@@ -406,6 +406,10 @@ class SweepVariable(_Model):
 class Sweep(_Model):
     variables: list[SweepVariable] = Field(default_factory=list)
     constraint: str | None = Field(None, description="Expression over variable names; false drops a combination")
+    baseline: dict[str, Any] | None = Field(
+        None, description="One variable and its reference value, e.g. {version = '5.0'}: every other "
+        "value is compared with it by paired difference"
+    )
 
 
 class Run(_Model):
@@ -417,13 +421,30 @@ class Run(_Model):
     time_series_interval: Duration = Field("1h", description="Resolution of queue and NDR time series")
 
 
+class ServiceTimes(_Model):
+    """How long each component works on one message. No source gives Exchange 5.0
+    throughput figures, so these are era-plausible defaults (a 1997 Pentium Pro
+    server moved a few messages per second per component)."""
+
+    client_submit: Duration = Field("50ms", description="IS accepting a message from a client")
+    is_delivery: Duration = Field("40ms", description="IS delivering a message to local mailboxes")
+    mta_routing: Duration = Field("30ms", description="MTA resolving and routing one message")
+    gateway_in: Duration = Field("150ms", description="IS gateway-in thread moving a message into MTS-OUT")
+    gateway_out: Duration = Field("150ms", description="IS gateway-out thread moving a message from MTS-IN")
+    association_open: Duration = Field("1s", description="Opening an MTA association (plus link round trip)")
+    rpc_bandwidth: Rate = Field("10Mbps", description="LAN between servers of one site (MTA-to-MTA RPC)")
+    msmi_poll_interval: Duration = Field(
+        "5m", description="How often the MS Mail interchange polls its queue (and logs a failure)"
+    )
+
+
 class Model(_Model):
     """Choices where the sources are silent or ambiguous."""
 
-    q166866_gdi_site: Literal["transfer_in", "recipient"] = Field(
+    q166866_gdi_site: Literal["transfer_in", "originator"] = Field(
         "transfer_in",
-        description="Whose GDI the SP1 gateway transfer-in uses: the site doing the transfer-in "
-        "(default, most plausible) or the 'recipient' site as the article words it",
+        description="Whose GDI the SP1 gateway transfer-in checks for a PRMD: the site whose IS "
+        "does the transfer-in (default, most plausible) or the originator's home site",
     )
     recalculation_delay: Duration = Field(
         "10m", description="Delay before a directory change reaches routing and the stores"
@@ -431,6 +452,10 @@ class Model(_Model):
     q165485_fixed_in_sp2: bool = Field(
         False, description="Whether SP2 fixed the MS Mail outbound blank-PRMD problem (undocumented)"
     )
+    lowest_cost_routes_only: bool = Field(
+        False, description="The SP1+ MTA registry flag 'Use Lowest Cost Routes Only' (KB Q166567)"
+    )
+    service_times: ServiceTimes = Field({}, description="Per-message work of each component")
 
 
 class Scenario(_Model):

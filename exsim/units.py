@@ -62,8 +62,15 @@ def _parse(text: object, units: dict[str, float], what: str, example: str) -> fl
     return float(match["value"]) * factor
 
 
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)\s*")
+
+
 def parse_duration_s(text: object) -> float:
-    """Seconds in a duration such as ``'600s'``, ``'10m'``, ``'24h'`` or ``'7d'``."""
+    """Seconds in a duration such as ``'600s'``, ``'10m'``, ``'24h'``, ``'7d'`` or ``'1h30m'``."""
+    if isinstance(text, str) and len(_DURATION_PART.findall(text)) > 1:
+        if re.fullmatch(r"(?:[0-9]+(?:\.[0-9]+)?\s*[A-Za-z]+\s*)+", text.strip()) is None:
+            raise ValueError(f"duration {text!r} is not a number with a unit, e.g. '600s' or '1h30m'")
+        return sum(_parse(f"{n}{u}", DURATION_UNITS_S, "duration", "600s") for n, u in _DURATION_PART.findall(text))
     return _parse(text, DURATION_UNITS_S, "duration", "600s")
 
 
@@ -111,7 +118,7 @@ def _format_rate(bps: float) -> str:
     return f"{bps:g}bps"
 
 
-Duration = _annotated(parse_duration_s, r"^[0-9]+(\.[0-9]+)?\s*(ms|s|m|min|h|d|w)$", format_duration)
+Duration = _annotated(parse_duration_s, r"^([0-9]+(\.[0-9]+)?\s*(ms|s|m|min|h|d|w)\s*)+$", format_duration)
 """A duration in seconds, written with a unit in scenario files."""
 Size = _annotated(parse_size_bytes, r"^[0-9]+(\.[0-9]+)?\s*([KMG]?B)$", _format_size)
 """A size in bytes, written with a unit in scenario files."""

@@ -1,13 +1,16 @@
 """Exchange 5.0 builds and the transport defects each carries, as one table.
 
-The simulation never asks "is this SP1?"; it asks whether the server's build
-carries a given defect (:func:`carries`). Each defect is a small rule object
-named by its Knowledge Base article.
+The simulation never asks "is this SP1?": the component at the point where a
+defect bites asks :func:`defect_applies` whether the server's build, with the
+GDI in question, triggers it. Each defect is a small rule object named by its
+Knowledge Base article.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from exsim.address import GDI
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,38 +29,49 @@ BUILDS: dict[str, Build] = {
 
 @dataclass(frozen=True, slots=True)
 class Defect:
-    """A documented defect: which builds carry it and what it breaks."""
+    """A documented defect: the builds that carry it and the condition that triggers it."""
 
     kb: str
     title: str
     versions: frozenset[str]
-    component: str
+    where: str
+    """The point in the mail flow where it bites (used by the simulation to look it up)."""
+    needs_missing_prmd: bool = True
+
+    def triggered(self, version: str, gdi: GDI) -> bool:
+        return version in self.versions and (not self.needs_missing_prmd or not gdi.has_prmd)
 
 
-DEFECTS: dict[str, Defect] = {
-    "Q166866": Defect(
+DEFECTS: tuple[Defect, ...] = (
+    Defect(
         kb="Q166866",
-        title="IS gateway transfer-in of outbound SMTP fails when the site GDI has no PRMD",
+        title="IS gateway transfer-in of outbound SMTP fails when the site GDI has no PRMD "
+        "(events 1026 and 2007; NDR invalid-arguments), with or without the IMS running",
         versions=frozenset({"5.0-sp1"}),
-        component="MSExchangeIS",
+        where="gateway_in:ims",
     ),
-    "Q176194": Defect(
+    Defect(
         kb="Q176194",
-        title="Mail entering from MS Mail fails in the store when the site GDI has no PRMD (event 2025)",
+        title="Mail entering from MS Mail through the interchange fails in the store when the site "
+        "GDI has no PRMD (event 2025; NDR to the originator)",
         versions=frozenset({"5.0", "5.0-sp1"}),
-        component="MSExchangeIS",
+        where="gateway_out:msmail",
     ),
-    "Q165485": Defect(
+    Defect(
         kb="Q165485",
-        title="MS Mail interchange transfers nothing outbound when the site PRMD is blank (events 2335/2380)",
+        title="The MS Mail interchange transfers nothing outbound when the site PRMD is blank "
+        "(events 2335 and 2380 over and over; mail waits)",
         versions=frozenset({"5.0", "5.0-sp1", "5.0-sp2"}),
-        component="MSExchangeMSMI",
+        where="msmail_out",
     ),
-}
+)
 
 
-def carries(version: str, kb: str, *, q165485_fixed_in_sp2: bool = False) -> bool:
-    """Whether a server of this version carries the defect of article ``kb``."""
-    if kb == "Q165485" and q165485_fixed_in_sp2 and version == "5.0-sp2":
-        return False
-    return version in DEFECTS[kb].versions
+def defect_at(where: str, *, q165485_fixed_in_sp2: bool = False) -> Defect | None:
+    """The defect that can bite at a point of the mail flow, with scenario settings applied."""
+    for defect in DEFECTS:
+        if defect.where == where:
+            if defect.kb == "Q165485" and q165485_fixed_in_sp2:
+                return Defect(defect.kb, defect.title, defect.versions - {"5.0-sp2"}, defect.where)
+            return defect
+    return None

@@ -82,3 +82,39 @@ def test_route_explains_and_json():
     assert plan["outcome"].startswith("unroutable")
     bad = exsim("route", str(SCENARIOS / "contoso.toml"), "--from", "NOPE", "--to", "x")
     assert bad.returncode == 2 and "unknown server 'NOPE'" in bad.stderr
+
+
+def test_run_default_scenario_shows_only_sp1_without_prmd_failing(tmp_path):
+    result = exsim("run", "--out", str(tmp_path / "r"), "--workers", "2", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    import pandas as pd
+
+    runs = pd.read_csv(tmp_path / "r" / "runs.csv")
+    assert len(runs) == 6  # 3 versions x 2 site addresses
+    assert (runs["recipients"] == runs["delivered"] + runs["ndr"] + runs["pending"]).all()
+    failing = runs[runs["ndr"] > 0]
+    assert failing[["version", "site_address"]].values.tolist() == [["5.0-sp1", "without p="]]
+    row = failing.iloc[0]
+    assert row["internet_ndr"] == row["internet_recipients"] == row["ndr_invalid-arguments"] > 0
+    assert row["failure_rate"] == row["ndr"] / row["recipients"]
+    assert "NDR invalid args" in result.stdout
+    for name in ("runs.csv", "summary.csv", "summary.json", "events.csv", "scenario.toml"):
+        assert (tmp_path / "r" / name).exists()
+    events = pd.read_csv(tmp_path / "r" / "events.csv")
+    assert set(events["event_id"]) == {1026, 2007}
+    assert list(events.columns[2:]) == ["time_s", "server", "source", "event_id", "type", "category", "text"]
+    # A non-empty results directory is not overwritten silently.
+    again = exsim("run", "--out", str(tmp_path / "r"), "--quiet", cwd=tmp_path)
+    assert again.returncode == 2 and "not empty" in again.stderr
+
+
+def test_trace_first_ndr_tells_the_q166866_story():
+    result = exsim("trace", str(SCENARIOS / "q166866.toml"), "--first-ndr")
+    assert result.returncode == 0, result.stderr
+    story = result.stdout
+    for fragment in ("submitted by", "matched SMTP:*", "gateway transfer-in", "ecObjectInvalid 0xBB8",
+                     "event 1026", "event 2007", "ma_open returned error 22.",
+                     "One or more arguments in the recipient was detected as being invalid",
+                     "report: delivered to"):
+        assert fragment in story, fragment
+    assert exsim("trace", str(SCENARIOS / "q166866.toml")).returncode == 2

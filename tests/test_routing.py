@@ -135,9 +135,14 @@ def test_equal_cost_connectors_share_the_load():
 def test_connector_at_max_open_retries_is_skipped():
     org = two_links(cost1=1, cost2=50)
     rows = Router(org).resolve("A", "userB").rows
-    # L1 is cheaper, but this message has used up its 144 open retries on it.
-    message = MessageRouteState(attempts={"L1": 144})
+    # L1 is cheaper, but this message has failed 145 opens on it: the first
+    # open and 144 retries, all that max open retries (144) allows.
+    message = MessageRouteState(attempts={"L1": 145})
     assert selection(org, rows, "A1", message=message).chosen.connector == "L2"
+    # After the first open and 143 retries one retry is left: filter 2 keeps L1,
+    # then filter 4 (fewest attempts) prefers L2 with none.
+    step2 = selection(org, rows, "A1", message=MessageRouteState(attempts={"L1": 144})).steps[1]
+    assert step2.survivors == ("L1", "L2")
     assert selection(org, rows, "A1").chosen.connector == "L1"
 
 

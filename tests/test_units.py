@@ -7,7 +7,7 @@ from exsim.units import format_duration, parse_duration_s, parse_rate_bps, parse
 
 @pytest.mark.parametrize(
     "text, seconds",
-    [("600s", 600), ("10m", 600), ("24h", 86400), ("7d", 604800), ("250ms", 0.25), ("1.5h", 5400)],
+    [("600s", 600), ("10m", 600), ("24h", 86400), ("7d", 604800), ("250ms", 0.25), ("1.5h", 5400), ("1h30m", 5400), ("1d 12h", 129600)],
 )
 def test_durations(text, seconds):
     assert parse_duration_s(text) == pytest.approx(seconds)

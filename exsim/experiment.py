@@ -1,0 +1,416 @@
+"""Experiments: sweep points x replications, run anywhere, written to a results directory.
+
+* **Sweeps.** Each sweep variable sets one scenario path (``servers.*.version``,
+  ``sites.Redmond.addresses.x400``) to each of its values. Variables multiply
+  (Cartesian product) unless they share a ``group``, in which case they advance
+  together (lockstep). An optional ``constraint`` expression over the variable
+  names drops combinations.
+* **Seeds.** Replication k of the experiment gets its seed from
+  ``SeedSequence(seed, spawn_key=(k,))`` — from its position, never from the
+  order runs happen to finish in — and every sweep point uses the same seed for
+  replication k. That is common random numbers: replication k of the pre- and
+  post-SP1 points sees exactly the same traffic, so their difference is paired.
+* **Execution.** Serially, on a local process pool (``workers``), or on a Dask
+  distributed cluster (``scheduler``); results are identical in every case.
+* **Results directory.** ``runs.jsonl`` is a journal, one line appended and
+  flushed per finished run, so an interrupted experiment resumes where it
+  stopped; ``runs.csv``, ``summary.csv``, ``summary.json`` and ``events.csv``
+  are (re)written atomically from it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import math
+import os
+import platform
+import shutil
+import time
+import traceback
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import pandas as pd
+import tomli_w
+
+from exsim.logs import EVENT_COLUMNS
+from exsim.scenario import Scenario, resolve_path, set_path, validate_raw
+from exsim.stats import paired_difference, t_interval
+
+
+class ResultsDirectoryError(Exception):
+    """A results directory that cannot be used as asked (exists, not writable, ...)."""
+
+
+# --- sweeps -------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class SweepPoint:
+    index: int
+    values: dict[str, Any]
+    labels: dict[str, str]
+
+
+def _label(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def expand_sweep(scenario: Scenario) -> list[SweepPoint]:
+    """Every sweep point, in a fixed order (product over groups; lockstep inside a group)."""
+    variables = scenario.sweep.variables
+    if not variables:
+        return [SweepPoint(0, {}, {})]
+    groups: dict[str, list] = {}
+    for variable in variables:
+        groups.setdefault(variable.group or f"\0{variable.name}", []).append(variable)
+    axes = []
+    for members in groups.values():
+        size = len(members[0].values)
+        axes.append([[(v, i) for v in members] for i in range(size)])
+    points: list[SweepPoint] = []
+    for combination in itertools.product(*axes):
+        values: dict[str, Any] = {}
+        labels: dict[str, str] = {}
+        for variable, i in itertools.chain.from_iterable(combination):
+            values[variable.name] = variable.values[i]
+            labels[variable.name] = variable.labels[i] if variable.labels else _label(variable.values[i])
+        if scenario.sweep.constraint and not eval(  # noqa: S307 - names only, no builtins
+            scenario.sweep.constraint, {"__builtins__": {}}, dict(values)
+        ):
+            continue
+        points.append(SweepPoint(len(points), values, labels))
+    return points
+
+
+def point_scenario(scenario: Scenario, point: SweepPoint) -> Scenario:
+    """The scenario with a sweep point's values put in place (and no sweep of its own)."""
+    raw = copy.deepcopy(scenario.raw)
+    for variable in scenario.sweep.variables:
+        if variable.name in point.values:
+            for location in resolve_path(raw, variable.path):
+                set_path(raw, location, copy.deepcopy(point.values[variable.name]))
+    raw.pop("sweep", None)
+    return validate_raw(raw, scenario.source)
+
+
+def replication_seed(seed: int, replication: int) -> int:
+    """The seed of replication k: from the scenario seed and k only (common random numbers)."""
+    return int(np.random.SeedSequence(seed, spawn_key=(replication,)).generate_state(1)[0])
+
+
+# --- one run -------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    point: int
+    replication: int
+    seed: int
+
+
+def execute_run(raw: dict, source: str, spec: RunSpec, labels: dict[str, str],
+                tracking_dir: str | None = None) -> dict:
+    """Run one (sweep point, replication); never raises: a failure becomes an error record.
+
+    Takes plain data (the point's parsed scenario) so it can run in another
+    process or on a Dask worker.
+    """
+    from exsim.sim import simulate
+
+    record: dict[str, Any] = {"point": spec.point, **labels, "replication": spec.replication, "seed": spec.seed}
+    started = time.perf_counter()
+    try:
+        scenario = validate_raw(raw, source)
+        result = simulate(scenario, spec.seed, tracking_dir=Path(tracking_dir) if tracking_dir else None)
+    except Exception as exc:  # a failed run is recorded, not fatal to the sweep
+        record.update(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=5))
+        return {"row": record, "events": [], "ndr_samples": {}}
+    record.update(result.row())
+    record["error"] = ""
+    record["wall_s"] = round(time.perf_counter() - started, 3)
+    events = [
+        [spec.point, spec.replication, e.time_s, e.server, e.source, e.event_id, e.type, e.category, e.text]
+        for e in result.events
+    ]
+    return {"row": record, "events": events, "ndr_samples": result.ndr_samples}
+
+
+# --- the experiment ---------------------------------------------------------------------
+
+@dataclass
+class Experiment:
+    """Results of an experiment: ``runs`` (one row per run) and ``summary`` (per sweep point)."""
+
+    scenario: Scenario
+    points: list[SweepPoint]
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+    differences: pd.DataFrame
+    events: pd.DataFrame
+    out: Path | None
+    failed: int
+    wall_s: float
+    ndr_samples: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def variables(self) -> list[str]:
+        return [v.name for v in self.scenario.sweep.variables]
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def prepare_results_dir(out: Path, *, resume: bool, force: bool) -> None:
+    """Create the directory; refuse to overwrite a non-empty one unless told."""
+    if out.exists() and not out.is_dir():
+        raise ResultsDirectoryError(f"--out {out}: exists and is not a directory")
+    if out.exists() and any(out.iterdir()):
+        if force:
+            shutil.rmtree(out)
+        elif not resume:
+            raise ResultsDirectoryError(
+                f"--out {out}: directory is not empty; use --resume to finish it or --force to replace it"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def scenario_hash(raw: dict) -> str:
+    return hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _journal(out: Path | None) -> dict[tuple[int, int], dict]:
+    done: dict[tuple[int, int], dict] = {}
+    if out is None or not (out / "runs.jsonl").exists():
+        return done
+    for line in (out / "runs.jsonl").read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a kill: that run is simply run again
+        done[(entry["row"]["point"], entry["row"]["replication"])] = entry
+    return done
+
+
+def run_experiment(
+    scenario: Scenario,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    out: str | Path | None = None,
+    *,
+    replications: int | None = None,
+    seed: int | None = None,
+    tracking: bool = False,
+    resume: bool = False,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Experiment:
+    """Run every (sweep point, replication) of a scenario and summarise.
+
+    ``workers``: processes of a local pool (None: all cores; 1: in this process).
+    ``scheduler``: a Dask scheduler address, or ``"local"`` for a LocalCluster.
+    """
+    started = time.perf_counter()
+    base_seed = scenario.run.seed if seed is None else seed
+    n_reps = scenario.run.replications if replications is None else replications
+    points = expand_sweep(scenario)
+    out_path = Path(out) if out is not None else None
+    as_run = copy.deepcopy(scenario.raw)
+    as_run.setdefault("run", {}).update(seed=base_seed, replications=n_reps)
+    if out_path is not None:
+        prepare_results_dir(out_path, resume=resume, force=force)
+        if resume and (out_path / "scenario.toml").exists():
+            previous = (out_path / "scenario.toml").read_text()
+            if previous != tomli_w.dumps(as_run):
+                raise ResultsDirectoryError(
+                    f"--resume {out_path}: the results there are for a different scenario or settings; "
+                    "use another --out or --force"
+                )
+        _atomic_write(out_path / "scenario.toml", lambda p: p.write_text(tomli_w.dumps(as_run)))
+
+    done = _journal(out_path) if resume else {}
+    specs = [RunSpec(p.index, k, replication_seed(base_seed, k)) for p in points for k in range(n_reps)]
+    todo = [s for s in specs if (s.point, s.replication) not in done]
+    point_raw = {p.index: point_scenario(scenario, p).raw for p in points}
+    labels = {p.index: p.labels for p in points}
+    tracking_root = (out_path / "tracking") if (tracking and out_path is not None) else None
+
+    def tracking_dir(spec: RunSpec) -> str | None:
+        if tracking_root is None:
+            return None
+        return str(tracking_root / f"point{spec.point}-rep{spec.replication}")
+
+    journal = open(out_path / "runs.jsonl", "a", encoding="utf-8") if out_path is not None else None
+    finished = len(specs) - len(todo)
+    if progress:
+        progress(finished, len(specs))
+
+    def record(entry: dict) -> None:
+        nonlocal finished
+        done[(entry["row"]["point"], entry["row"]["replication"])] = entry
+        if journal is not None:
+            journal.write(json.dumps(entry, default=_json_default) + "\n")
+            journal.flush()
+            os.fsync(journal.fileno())
+        finished += 1
+        if progress:
+            progress(finished, len(specs))
+
+    try:
+        args = [(point_raw[s.point], scenario.source, s, labels[s.point], tracking_dir(s)) for s in todo]
+        for entry in _execute(args, workers, scheduler):
+            record(entry)
+    finally:
+        if journal is not None:
+            journal.close()
+
+    experiment = _summarise(scenario, points, done, out_path, time.perf_counter() - started)
+    if out_path is not None:
+        write_results(experiment, as_run, base_seed, n_reps)
+    return experiment
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _execute(args: list[tuple], workers: int | None, scheduler: str | None) -> Iterable[dict]:
+    if not args:
+        return
+    if scheduler is not None:
+        from exsim.cluster import execute_on_dask
+
+        yield from execute_on_dask(args, scheduler)
+        return
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    if workers <= 1 or len(args) == 1:
+        for arg in args:
+            yield execute_run(*arg)
+        return
+    with ProcessPoolExecutor(max_workers=min(workers, len(args))) as pool:
+        futures: list[Future] = [pool.submit(execute_run, *arg) for arg in args]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+# --- summaries and files ------------------------------------------------------------------
+
+BOOK_COLUMNS = ["recipients", "delivered", "ndr", "pending", "failure_rate", "latency_p50_s", "latency_p95_s"]
+
+
+def _summarise(scenario: Scenario, points: list[SweepPoint], done: dict, out: Path | None, wall_s: float) -> Experiment:
+    variables = [v.name for v in scenario.sweep.variables]
+    rows = [entry["row"] for _, entry in sorted(done.items())]
+    runs = pd.DataFrame(rows)
+    if runs.empty:
+        runs = pd.DataFrame(columns=["point", *variables, "replication", "seed", *BOOK_COLUMNS, "error"])
+    ndr_columns = sorted(c for c in runs.columns if c.startswith("ndr_"))
+    front = ["point", *variables, "replication", "seed", *BOOK_COLUMNS, *ndr_columns]
+    runs = runs[[*front, *[c for c in runs.columns if c not in front]]]
+    for column in ndr_columns:
+        runs[column] = runs[column].fillna(0).astype(int)
+    failed = int((runs["error"].fillna("") != "").sum()) if "error" in runs else 0
+    ok = runs[runs["error"].fillna("") == ""] if "error" in runs else runs
+
+    summary_rows = []
+    for point in points:
+        mine = ok[ok["point"] == point.index].sort_values("replication")
+        row: dict[str, Any] = {"point": point.index, **point.labels, "n": len(mine)}
+        for column in ("failure_rate", "latency_p50_s", "latency_p95_s"):
+            interval = t_interval(mine[column].tolist() if len(mine) else [])
+            row[f"{column}_mean"], row[f"{column}_lo"], row[f"{column}_hi"] = interval.mean, interval.lo, interval.hi
+        for column in ("recipients", "delivered", "ndr", "pending", *ndr_columns):
+            row[f"{column}_mean"] = float(mine[column].mean()) if len(mine) else float("nan")
+        if "internet_recipients" in mine and len(mine):
+            rate = (mine["internet_ndr"].fillna(0) / mine["internet_recipients"].replace(0, np.nan)).tolist()
+            interval = t_interval(rate)
+            row["internet_failure_rate_mean"], row["internet_failure_rate_lo"], row["internet_failure_rate_hi"] = (
+                interval.mean, interval.lo, interval.hi)
+        summary_rows.append(row)
+    summary = pd.DataFrame(summary_rows)
+    differences = _differences(scenario, points, ok)
+    events = pd.DataFrame(
+        [e for _, entry in sorted(done.items()) for e in entry["events"]],
+        columns=["point", "replication", *EVENT_COLUMNS],
+    )
+    samples: dict[str, dict] = {}
+    for _, entry in sorted(done.items()):
+        for text, sample in entry.get("ndr_samples", {}).items():
+            samples.setdefault(text, sample)
+    return Experiment(scenario, points, runs, summary, differences, events, out, failed, wall_s, samples)
+
+
+def _differences(scenario: Scenario, points: list[SweepPoint], ok: pd.DataFrame) -> pd.DataFrame:
+    """Paired difference of each point's failure rate from its baseline partner."""
+    baseline = scenario.sweep.baseline
+    if not baseline or ok.empty:
+        return pd.DataFrame()
+    (name, value), = baseline.items()
+    rows = []
+    by_labels = {tuple(sorted(p.values.items(), key=lambda kv: kv[0])): p for p in points
+                 if all(not isinstance(v, (dict, list)) for v in p.values.values())}
+    for point in points:
+        if point.values.get(name) == value:
+            continue
+        partner_values = dict(point.values, **{name: value})
+        partner = by_labels.get(tuple(sorted(partner_values.items(), key=lambda kv: kv[0])))
+        if partner is None:
+            continue
+        mine = ok[ok["point"] == point.index].set_index("replication")["failure_rate"]
+        theirs = ok[ok["point"] == partner.index].set_index("replication")["failure_rate"]
+        common = sorted(set(mine.index) & set(theirs.index))
+        interval = paired_difference([mine[k] for k in common], [theirs[k] for k in common])
+        rows.append({"point": point.index, **point.labels, "baseline_point": partner.index,
+                     f"{name}_baseline": partner.labels[name], "n": interval.n,
+                     "failure_rate_diff_mean": interval.mean, "failure_rate_diff_lo": interval.lo,
+                     "failure_rate_diff_hi": interval.hi})
+    return pd.DataFrame(rows)
+
+
+def write_results(experiment: Experiment, as_run: dict, seed: int, replications: int) -> None:
+    import simpy
+
+    import exsim
+
+    out = experiment.out
+    assert out is not None
+    sort = ["point", "replication"]
+    _atomic_write(out / "runs.csv", lambda p: experiment.runs.sort_values(sort).drop(
+        columns=[c for c in ("traceback", "wall_s") if c in experiment.runs], errors="ignore").to_csv(p, index=False))
+    _atomic_write(out / "summary.csv", lambda p: experiment.summary.to_csv(p, index=False))
+    _atomic_write(out / "events.csv", lambda p: experiment.events.sort_values(
+        ["point", "replication", "time_s"], kind="stable").to_csv(p, index=False))
+    if not experiment.differences.empty:
+        _atomic_write(out / "differences.csv", lambda p: experiment.differences.to_csv(p, index=False))
+    summary = {
+        "scenario": experiment.scenario.name,
+        "scenario_hash": scenario_hash(as_run),
+        "seed": seed,
+        "replications": replications,
+        "runs": len(experiment.runs),
+        "failed_runs": experiment.failed,
+        "wall_s": round(experiment.wall_s, 3),
+        "versions": {"exsim": exsim.__version__, "python": platform.python_version(), "simpy": simpy.__version__},
+        "points": _records(experiment.summary),
+        "differences": _records(experiment.differences),
+        "ndr_examples": experiment.ndr_samples,
+    }
+    _atomic_write(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2, default=_json_default)))
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]

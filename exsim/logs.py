@@ -1,0 +1,145 @@
+"""What an Exchange administrator read: the NT application event log and the
+message tracking log.
+
+Event texts are written in the shape Exchange 5.0 logged them (ids, sources,
+types and categories as in the Knowledge Base); the tracking log follows the
+tab-separated daily file format, one file per server per simulated day, named
+``YYYYMMDD.log`` in GMT. Simulated time 0 is Monday 9 June 1997, 00:00 GMT
+(the week SP1-era NDRs in KB Q166866 are dated).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+EPOCH = dt.datetime(1997, 6, 9, 0, 0, 0)
+
+IS_SOURCE = "MSExchangeIS Private"
+MTA_SOURCE = "MSExchangeMTA"
+IMC_SOURCE = "MSExchangeIMC"
+MSMI_SOURCE = "MSExchangeMSMI"
+
+
+def timestamp(time_s: float) -> dt.datetime:
+    return EPOCH + dt.timedelta(seconds=time_s)
+
+
+@dataclass(frozen=True, slots=True)
+class EventEntry:
+    time_s: float
+    server: str
+    source: str
+    event_id: int
+    type: str
+    category: str
+    text: str
+
+
+EVENT_COLUMNS = ("time_s", "server", "source", "event_id", "type", "category", "text")
+
+
+class EventLog:
+    """The application event logs of every server, in time order."""
+
+    def __init__(self) -> None:
+        self.entries: list[EventEntry] = []
+
+    def log(self, time_s: float, server: str, source: str, event_id: int, type_: str, category: str,
+            text: str) -> EventEntry:
+        entry = EventEntry(time_s, server, source, event_id, type_, category, text)
+        self.entries.append(entry)
+        return entry
+
+    # -- the events exsim's components write ---------------------------------
+    def q166866_transfer_in_failed(self, time_s: float, server: str) -> list[EventEntry]:
+        return [self.log(time_s, server, IS_SOURCE, 1026, "Warning", "Transport General",
+                 "An error occurred with the following call stack:\n"
+                 "FStartTransferIn EcDeliverGWMessage(): 0000000bb8\n"
+                 "EcTferInMessage(): 0000000bb8\n"
+                 "EcBilateralInfoEntryFromOmObj(): 0000000bb8"),
+                self.log(time_s, server, IS_SOURCE, 2007, "Error", "MTA Connections", "ma_open returned error 22.")]
+
+    def store_delivery_failed(self, time_s: float, server: str) -> list[EventEntry]:
+        return [self.log(time_s, server, IS_SOURCE, 2025, "Error", "Transport Delivering",
+                 "The delivery of a message failed due to error 00000bb8. A non-delivery report "
+                 "is being sent to the message's originator.\nEcDoDeliverMessage(): 00000bb8")]
+
+    def open_failed(self, time_s: float, server: str, entity: str, interval_s: float, block: int) -> None:
+        self.log(time_s, server, MTA_SOURCE, 289, "Warning", "X.400 Service",
+                 f"A connection to {entity} could not be opened.")
+        self.log(time_s, server, MTA_SOURCE, 301, "Information", "X.400 Service",
+                 f"An open retry delay timer started on the association to {entity} on control block "
+                 f"{block}. Another attempt to reopen the association will be made in {interval_s:g} seconds.")
+
+    def ndr_generated(self, time_s: float, server: str, reason: str, diagnostic: str, mts_id: str,
+                      recipient: str, number: int) -> None:
+        self.log(time_s, server, MTA_SOURCE, 290, "Warning", "Interface",
+                 f"A non-delivery report (reason code {reason} and diagnostic code {diagnostic}) is being "
+                 f"generated for message {mts_id}. It was originally destined for {recipient} "
+                 f"(recipient number {number}).")
+
+    def msmi_failed(self, time_s: float, server: str) -> None:
+        self.log(time_s, server, MSMI_SOURCE, 2335, "Error", "MSMI",
+                 "The MS Mail interchange could not convert an outbound message: the X.400 site "
+                 "address has no PRMD.")
+        self.log(time_s, server, MSMI_SOURCE, 2380, "Error", "MSMI",
+                 "An access violation occurred in the MS Mail interchange while processing an outbound message.")
+
+
+class TrackingLog:
+    """Message tracking files ``DIR/<server>/YYYYMMDD.log``, written as events happen."""
+
+    FIELDS = ("message id", "event #", "date/time", "gateway name", "partner name", "remote id",
+              "originator", "priority", "length", "seconds", "cost", "report mts-id",
+              "recipient count", "recipients", "report status")
+
+    def __init__(self, directory: Path | None):
+        self.directory = directory
+        self._files: dict[tuple[str, str], IO[str]] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self.directory is not None
+
+    def record(self, time_s: float, server: str, event: int, mts_id: str, *, gateway: str = "",
+               partner: str = "", remote_id: str = "", originator: str = "", priority: int = 1,
+               length: int = 0, seconds: float = 0.0, cost: int = 0, report_mts_id: str = "",
+               recipients: tuple[str, ...] = (), report_status: str = "") -> None:
+        if self.directory is None:
+            return
+        when = timestamp(time_s)
+        day = when.strftime("%Y%m%d")
+        handle = self._files.get((server, day))
+        if handle is None:
+            folder = self.directory / server
+            folder.mkdir(parents=True, exist_ok=True)
+            handle = open(folder / f"{day}.log", "a", encoding="utf-8")
+            self._files[(server, day)] = handle
+        fields = (mts_id, str(event), when.strftime("%Y/%m/%d %H:%M:%S GMT"), gateway, partner, remote_id,
+                  originator, str(priority), str(length), f"{seconds:.0f}", str(cost), report_mts_id,
+                  str(len(recipients)), ",".join(recipients), report_status)
+        handle.write("\t".join(fields) + "\n")
+
+    def close(self) -> None:
+        for handle in self._files.values():
+            handle.close()
+        self._files.clear()
+
+
+# Tracking event numbers (KB Q173364).
+TRANSFER_IN = 0
+SUBMISSION = 4
+TRANSFER_OUT = 7
+DELIVERED = 9
+REPORT_GENERATED = 34
+UNROUTABLE_REPORT_DISCARDED = 43
+LOCAL_DELIVERY = 1000
+GATEWAY_TRANSFER_OUT = 1003
+GATEWAY_TRANSFER_IN = 1004
+SMTP_QUEUED_OUTBOUND = 1010
+SMTP_TRANSFERRED_OUTBOUND = 1011
+SMTP_RECEIVED_INBOUND = 1012
+SMTP_TRANSFERRED_INBOUND = 1013

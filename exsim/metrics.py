@@ -1,0 +1,97 @@
+"""Streaming measurements of a run: outcome counters, latency quantiles, time series.
+
+Nothing here keeps a record per message: counters are integers, latency goes
+into a log-spaced histogram (quantiles within 1 % relative error), and time
+series are fixed-size arrays, so memory does not grow with simulated time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class LatencyHistogram:
+    """Log-spaced histogram of latencies from 1 ms to ~1 year; 1 % wide bins."""
+
+    LOW_S = 1e-3
+    RATIO = 1.01
+
+    def __init__(self) -> None:
+        self.bins = int(math.ceil(math.log(3.2e7 / self.LOW_S) / math.log(self.RATIO))) + 2
+        self.counts = np.zeros(self.bins, dtype=np.int64)
+        self.n = 0
+        self.total_s = 0.0
+        self._log_ratio = math.log(self.RATIO)
+
+    def add(self, latency_s: float) -> None:
+        if latency_s <= self.LOW_S:
+            index = 0
+        else:
+            index = min(self.bins - 1, 1 + int(math.log(latency_s / self.LOW_S) / self._log_ratio))
+        self.counts[index] += 1
+        self.n += 1
+        self.total_s += latency_s
+
+    def quantile(self, q: float) -> float:
+        """The q-quantile (0..1), as the geometric middle of its bin; NaN when empty."""
+        if self.n == 0:
+            return float("nan")
+        rank = q * (self.n - 1)
+        index = int(np.searchsorted(np.cumsum(self.counts), rank, side="right"))
+        if index == 0:
+            return self.LOW_S
+        return self.LOW_S * self.RATIO ** (index - 0.5)
+
+    @property
+    def mean(self) -> float:
+        return self.total_s / self.n if self.n else float("nan")
+
+
+@dataclass(slots=True)
+class Outcomes:
+    """Recipients by final outcome; pending is what is left."""
+
+    recipients: int = 0
+    delivered: int = 0
+    ndr: int = 0
+    ndr_by_diagnostic: Counter = field(default_factory=Counter)
+    ndr_by_text: Counter = field(default_factory=Counter)
+
+    @property
+    def pending(self) -> int:
+        return self.recipients - self.delivered - self.ndr
+
+    @property
+    def failure_rate(self) -> float:
+        return self.ndr / self.recipients if self.recipients else float("nan")
+
+
+class TimeSeries:
+    """Counts per interval of simulated time (NDRs, deliveries) and sampled queue lengths."""
+
+    def __init__(self, interval_s: float, horizon_s: float):
+        self.interval_s = interval_s
+        size = int(math.ceil(horizon_s / interval_s)) + 1
+        self.delivered = np.zeros(size, dtype=np.int64)
+        self.ndr = np.zeros(size, dtype=np.int64)
+        self.queue_samples: dict[str, np.ndarray] = {}
+        self._size = size
+
+    def _index(self, time_s: float) -> int:
+        return min(self._size - 1, int(time_s // self.interval_s))
+
+    def count_delivered(self, time_s: float) -> None:
+        self.delivered[self._index(time_s)] += 1
+
+    def count_ndr(self, time_s: float) -> None:
+        self.ndr[self._index(time_s)] += 1
+
+    def sample_queue(self, time_s: float, server: str, length: int) -> None:
+        series = self.queue_samples.get(server)
+        if series is None:
+            series = self.queue_samples[server] = np.zeros(self._size, dtype=np.int64)
+        series[self._index(time_s)] = length

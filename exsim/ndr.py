@@ -1,0 +1,58 @@
+"""Non-delivery reports: X.411 reason and diagnostic codes and Exchange's texts.
+
+An NDR names why (reason), in more detail (diagnostic), says so in words the
+user saw, and carries a footer naming the component that gave up, such as
+``MSEXCH:MSExchangeMTA:Redmond:RED-EX1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+REASONS: dict[int, str] = {
+    0: "transfer-failure",
+    1: "unable-to-transfer",
+    2: "conversion-not-performed",
+    5: "restricted-delivery",
+    6: "directory-operation-unsuccessful",
+}
+DIAGNOSTICS: dict[int, str] = {
+    0: "unrecognized-OR-name",
+    2: "MTS-congestion",
+    3: "loop-detected",
+    4: "recipient-unavailable",
+    5: "maximum-time-expired",
+    7: "content-too-long",
+    11: "invalid-arguments",
+    13: "size-constraint-violation",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NdrKind:
+    reason: int
+    diagnostic: int
+    text: str
+
+    @property
+    def reason_name(self) -> str:
+        return REASONS[self.reason]
+
+    @property
+    def diagnostic_name(self) -> str:
+        return DIAGNOSTICS[self.diagnostic]
+
+
+INVALID_ARGUMENTS = NdrKind(1, 11, "One or more arguments in the recipient was detected as being invalid")
+CONGESTION = NdrKind(0, 2, "The recipient could not be processed due to congestion in the message transfer service")
+MAX_TIME_EXPIRED = NdrKind(1, 5, "The maximum time for delivering the message expired")
+UNRECOGNIZED = NdrKind(1, 0, "The recipient name is not recognized")
+LOOP = NdrKind(1, 3, "The recipient was detected looping within the message transfer service")
+CONTENT_TOO_LONG = NdrKind(1, 7, "The content length of the message is too long for the recipient to take delivery")
+
+ALL = (INVALID_ARGUMENTS, CONGESTION, MAX_TIME_EXPIRED, UNRECOGNIZED, LOOP, CONTENT_TOO_LONG)
+
+
+def footer(service: str, site: str, server: str) -> str:
+    """The NDR footer naming the component that gave up, e.g. MSEXCH:MSExchangeMTA:Redmond:RED-EX1."""
+    return f"MSEXCH:{service}:{site}:{server}"

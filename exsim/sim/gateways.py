@@ -1,0 +1,170 @@
+"""Gateways: the Internet Mail Service (IMS) and the MS Mail Connector.
+
+A gateway runs on one server. Outbound, it takes mail from its MTS-OUT folder
+(filled by the store's gateway-in threads) and hands it to the foreign system
+behind it: the Internet for the IMS, an MS Mail postoffice for the connector.
+That side answers after a configurable delay and refuses a configurable share
+of attempts. Inbound, mail from the foreign system goes into MTS-IN, where the
+store's gateway-out threads pick it up.
+
+The IMS retries a refused delivery at its retry intervals (.25, .5, 1, 4 hours,
+the last repeating) and gives up with "maximum time expired" at its message
+timeout (48 h by default). Like the real 5.0 IMS it never hands queued mail
+back for rerouting (KB Q156063). The MS Mail interchange carries KB Q165485:
+with a blank PRMD in the site address it logs events 2335/2380 at every poll
+and transfers nothing, so the mail waits.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import simpy
+
+from exsim import logs
+from exsim.ndr import MAX_TIME_EXPIRED
+from exsim.sim.message import Envelope, Message
+
+if TYPE_CHECKING:
+    from exsim.sim.model import Simulation
+
+
+class Gateway:
+    """What the IMS and the MS Mail Connector share: MTS-OUT, a foreign side, retries."""
+
+    service = "ims"
+    component = "MSExchangeIMC"
+
+    def __init__(self, sim: Simulation, connector):  # type: ignore[no-untyped-def]
+        self.sim = sim
+        self.connector = connector
+        self.name: str = connector.name
+        self.kind: str = connector.kind
+        self.server: str = connector.server
+        self.mts_out: simpy.Store = simpy.Store(sim.env)
+        self.first_try: dict[int, float] = {}
+        sim.env.process(self._send_loop())
+
+    @property
+    def foreign(self):  # type: ignore[no-untyped-def]
+        return self.connector.internet
+
+    @property
+    def queued(self) -> int:
+        return len(self.mts_out.items)
+
+    def outbound(self, envelope: Envelope) -> None:
+        self.mts_out.put(envelope)
+
+    def retry_delay_s(self, failures: int) -> float:
+        intervals = self.connector.retry_intervals
+        return intervals[min(failures - 1, len(intervals) - 1)]
+
+    @property
+    def timeout_s(self) -> float:
+        return self.connector.message_timeout
+
+    def blocked(self, envelope: Envelope) -> bool:
+        """Whether a defect keeps this gateway from sending anything (Q165485)."""
+        return False
+
+    def _send_loop(self):  # type: ignore[no-untyped-def]
+        sim, env = self.sim, self.sim.env
+        while True:
+            envelope: Envelope = yield self.mts_out.get()
+            yield from sim.wait_running(self.server, self.service)
+            while self.blocked(envelope):
+                yield env.timeout(sim.times.msmi_poll_interval)
+                yield from sim.wait_running(self.server, self.service)
+            message = envelope.message
+            key = id(envelope)
+            self.first_try.setdefault(key, env.now)
+            self._record(logs.SMTP_QUEUED_OUTBOUND, envelope)
+            link = self.connector.link
+            yield env.timeout(link.latency + message.size_kb * 1024 * 8 / link.bandwidth + self.foreign.delay)
+            if self.foreign.failure_probability and sim.network_rng.random() < self.foreign.failure_probability:
+                env.process(self._retry(envelope))
+                continue
+            self.first_try.pop(key, None)
+            self._record(logs.SMTP_TRANSFERRED_OUTBOUND, envelope)
+            sim.trace(message, f"{self.name} on {self.server} delivered it to the {self._side()}")
+            sim.deliver(envelope, envelope.pending, f"{self._side()} via {self.name}")
+
+    def _retry(self, envelope: Envelope):  # type: ignore[no-untyped-def]
+        sim, env = self.sim, self.sim.env
+        failures = envelope.attempts.get(self.name, 0) + 1
+        envelope.attempts[self.name] = failures
+        first = self.first_try[id(envelope)]
+        delay = self.retry_delay_s(failures)
+        sim.trace(envelope.message, f"{self.name}: the {self._side()} refused it (attempt {failures}); "
+                  f"next try in {delay / 60:g} min")
+        if env.now + delay - first >= self.timeout_s:
+            yield env.timeout(max(0.0, first + self.timeout_s - env.now))
+            self.first_try.pop(id(envelope), None)
+            sim.fail(envelope, envelope.pending, MAX_TIME_EXPIRED, self.component, self.server,
+                     f"{self.name} gave up after {self.timeout_s / 3600:g} h")
+            return
+        yield env.timeout(delay)
+        self.mts_out.put(envelope)
+
+    def _record(self, event: int, envelope: Envelope) -> None:
+        message = envelope.message
+        self.sim.tracking.record(self.sim.env.now, self.server, event, message.mts_id, gateway=self.name,
+                                 originator=message.originator, length=int(message.size_kb * 1024),
+                                 recipients=tuple(r.address for r in envelope.recipients))
+
+    def _side(self) -> str:
+        return "Internet"
+
+    # --- inbound -------------------------------------------------------------------
+    def inbound(self, message: Message):  # type: ignore[no-untyped-def]
+        """Mail arriving from the foreign side (a generator: waits while the gateway is stopped)."""
+        sim, env = self.sim, self.sim.env
+        yield from sim.wait_running(self.server, self.service)
+        yield env.timeout(self.connector.link.latency + message.size_kb * 1024 * 8 / self.connector.link.bandwidth)
+        sim.tracking.record(env.now, self.server, logs.SMTP_RECEIVED_INBOUND, message.mts_id, gateway=self.name,
+                            originator=message.originator, recipients=tuple(r.address for r in message.recipients))
+        sim.trace(message, f"{self.name} on {self.server} received it from the {self._side()} "
+                  "and put it in MTS-IN")
+        sim.tracking.record(env.now, self.server, logs.SMTP_TRANSFERRED_INBOUND, message.mts_id,
+                            gateway=self.name, originator=message.originator,
+                            recipients=tuple(r.address for r in message.recipients))
+        sim.stores[self.server].mts_in.put(Envelope(message=message, recipients=list(message.recipients),
+                                                    queued_s=env.now))
+
+
+class InternetMailService(Gateway):
+    service = "ims"
+    component = "MSExchangeIMC"
+
+
+class MsMailConnector(Gateway):
+    service = "msmail"
+    component = "MSExchangeMSMI"
+
+    @property
+    def foreign(self):  # type: ignore[no-untyped-def]
+        return self.connector.postoffice
+
+    def retry_delay_s(self, failures: int) -> float:
+        return self.sim.times.msmi_poll_interval
+
+    @property
+    def timeout_s(self) -> float:
+        return self.connector.override.message_lifetime_normal
+
+    def blocked(self, envelope: Envelope) -> bool:
+        sim = self.sim
+        defect = sim.defect("msmail_out", self.server, envelope.message)
+        if defect is None:
+            return False
+        sim.events.msmi_failed(sim.env.now, self.server)
+        sim.trace(envelope.message, f"{self.name}: interchange cannot convert it, the site PRMD is blank "
+                  f"({defect.kb}); events 2335/2380; it stays queued")
+        return True
+
+    def _side(self) -> str:
+        return "MS Mail postoffice"
+
+
+GATEWAY_CLASSES = {"ims": InternetMailService, "msmail": MsMailConnector}

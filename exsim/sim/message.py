@@ -1,0 +1,73 @@
+"""Messages, their recipients, and envelopes (a message on its way to some of them).
+
+The MTA routes every recipient on its own, so a message travels as one or more
+:class:`Envelope` objects, each carrying the recipients that take the same next
+hop together with the routing state selection needs (the connector it came in
+on, the sites passed, failed opens per connector, hops). A :class:`Recipient`
+records its one final outcome; setting a second one is a bug and raises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from exsim.ndr import NdrKind
+from exsim.routing import MessageRouteState
+
+PENDING, DELIVERED, NDR = "pending", "delivered", "ndr"
+
+
+@dataclass(slots=True, eq=False)
+class Recipient:
+    address: str
+    kind: str
+    """Recipient class for statistics: same_server, same_site, other_site, internet, msmail,
+    distribution_list, inbound_internet, inbound_msmail, report."""
+    outcome: str = PENDING
+    time_s: float = 0.0
+    ndr: NdrKind | None = None
+    component: str = ""
+    detail: str = ""
+
+
+@dataclass(slots=True, eq=False)
+class Message:
+    id: int
+    mts_id: str
+    originator: str
+    origin_server: str | None
+    """Home server of an internal originator; None for mail from outside."""
+    submitted_s: float
+    size_kb: float
+    recipients: list[Recipient]
+    counted: bool = True
+    """False for mail submitted during the warm-up (left out of the statistics)."""
+    report_for: Message | None = None
+    inbound_via: str | None = None
+    traced: bool = False
+
+    @property
+    def is_report(self) -> bool:
+        return self.report_for is not None
+
+
+@dataclass(slots=True, eq=False)
+class Envelope(MessageRouteState):
+    """A message heading for some of its recipients, with its routing state."""
+
+    message: Message | None = None
+    recipients: list[Recipient] = field(default_factory=list)
+    gateway: str | None = None
+    queued_s: float = 0.0
+
+    def split(self, recipients: list[Recipient]) -> Envelope:
+        """A copy for a subset of the recipients (routing state copied, not shared)."""
+        return Envelope(
+            arrived_on=self.arrived_on, visited_sites=self.visited_sites, attempts=dict(self.attempts),
+            hops=self.hops, message=self.message, recipients=recipients, gateway=self.gateway,
+            queued_s=self.queued_s,
+        )
+
+    @property
+    def pending(self) -> list[Recipient]:
+        return [r for r in self.recipients if r.outcome == PENDING]

@@ -1,0 +1,392 @@
+"""One replication: wire the organization's components together and run it.
+
+:class:`Simulation` owns the SimPy environment, the organization and its
+router, every server's store and MTA, the gateways, the workload, the timed
+events, the logs and the counters. Components call back into it for the few
+things that are the organization's business rather than theirs: which version
+a server runs and which defect that brings, whether a service is running,
+and the books — every recipient ends delivered, non-delivered (with reason,
+diagnostic, text and the component that gave up) or pending.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import simpy
+
+from exsim import logs
+from exsim.address import GDI, parse_x400
+from exsim.metrics import LatencyHistogram, Outcomes, TimeSeries
+from exsim.ndr import NdrKind, footer
+from exsim.org import Mailbox, Organization
+from exsim.routing import ConnectorStates, Router
+from exsim.scenario import (
+    AddressChangeEvent,
+    OutageEvent,
+    Override,
+    Scenario,
+    ServiceStopEvent,
+    UpgradeEvent,
+    validate_raw,
+)
+from exsim.sim.gateways import GATEWAY_CLASSES, Gateway
+from exsim.sim.message import DELIVERED, NDR, PENDING, Envelope, Message, Recipient
+from exsim.sim.mta import MTA
+from exsim.sim.store import InformationStore
+from exsim.sim.workload import Workload, stream
+from exsim.versions import Defect, defect_at
+
+INFINITY = float("inf")
+
+
+@dataclass
+class RunResult:
+    """What one replication measured. Counts are recipients of user mail
+    (reports are counted apart, in ``reports``)."""
+
+    scenario: str
+    seed: int
+    end_s: float
+    outcomes: Outcomes
+    by_class: dict[str, Outcomes]
+    reports: Outcomes
+    latency: LatencyHistogram
+    events: list[logs.EventEntry]
+    series: TimeSeries
+    messages: int
+    first_ndr_message: int | None = None
+    traces: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
+    ndr_samples: dict[str, dict] = field(default_factory=dict)
+    """One example per NDR text: recipient, reason, diagnostic, footer, time."""
+
+    @property
+    def recipients(self) -> int:
+        return self.outcomes.recipients
+
+    @property
+    def delivered(self) -> int:
+        return self.outcomes.delivered
+
+    @property
+    def ndr(self) -> int:
+        return self.outcomes.ndr
+
+    @property
+    def pending(self) -> int:
+        return self.outcomes.pending
+
+    @property
+    def failure_rate(self) -> float:
+        return self.outcomes.failure_rate
+
+    def row(self) -> dict:
+        """The results-file columns of this run (PRODUCT.md ``runs.csv``)."""
+        row = {
+            "recipients": self.recipients, "delivered": self.delivered, "ndr": self.ndr,
+            "pending": self.pending, "failure_rate": self.failure_rate,
+            "latency_p50_s": self.latency.quantile(0.5), "latency_p95_s": self.latency.quantile(0.95),
+            "messages": self.messages, "reports": self.reports.recipients,
+        }
+        for diagnostic, count in sorted(self.outcomes.ndr_by_diagnostic.items()):
+            row[f"ndr_{diagnostic}"] = count
+        for kind, counts in sorted(self.by_class.items()):
+            row[f"{kind}_recipients"] = counts.recipients
+            row[f"{kind}_ndr"] = counts.ndr
+        return row
+
+
+class Availability:
+    """When services and connectors are stopped or down, from the scenario's events."""
+
+    def __init__(self, scenario: Scenario):
+        self.stopped: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        self.outages: dict[str, list[tuple[float, float]]] = {}
+        for event in scenario.events:
+            if isinstance(event, ServiceStopEvent):
+                end = event.end if event.end is not None else INFINITY
+                self.stopped.setdefault((event.server, event.service), []).append((event.start, end))
+            elif isinstance(event, OutageEvent):
+                self.outages.setdefault(event.connector, []).append((event.start, event.end))
+
+    @staticmethod
+    def _resume(windows: list[tuple[float, float]], t: float) -> float:
+        """``t`` when outside every window, else the end of the window holding t (chained)."""
+        moved = True
+        while moved:
+            moved = False
+            for start, end in windows:
+                if start <= t < end:
+                    t, moved = end, True
+        return t
+
+    def resume_at(self, server: str, service: str, t: float) -> float:
+        return self._resume(self.stopped.get((server, service), []), t)
+
+    def running(self, server: str, service: str, t: float) -> bool:
+        return self.resume_at(server, service, t) == t
+
+    def connector_up(self, connector: str, t: float) -> bool:
+        return self._resume(self.outages.get(connector, []), t) == t
+
+
+class Simulation:
+    def __init__(self, scenario: Scenario, seed: int | None = None, *, tracking_dir: Path | None = None,
+                 trace_messages: set[int] | None = None):
+        self.scenario = scenario
+        self.seed = scenario.run.seed if seed is None else seed
+        self.env = simpy.Environment()
+        self.times = scenario.model.service_times
+        self.default_override = Override()
+        self.org = Organization(scenario)
+        self.router = Router(self.org)
+        self.versions = {s.name: s.version for s in scenario.servers}
+        self.site_x400 = {s.name: s.addresses.x400 or "" for s in scenario.sites}
+        self._gdi_cache: dict[str, GDI] = {}
+        self.availability = Availability(scenario)
+        self.events = logs.EventLog()
+        self.tracking = logs.TrackingLog(tracking_dir)
+        self.routing_rng = stream(self.seed, 3)
+        self.network_rng = stream(self.seed, 4)
+        self.connector_states = {s: ConnectorStates() for s in self.org.servers}
+        self.horizon_s = scenario.run.duration + scenario.run.drain
+        self.series = TimeSeries(scenario.run.time_series_interval, self.horizon_s)
+        self.outcomes = Outcomes()
+        self.reports = Outcomes()
+        self.by_class: dict[str, Outcomes] = {}
+        self.latency = LatencyHistogram()
+        self.ndr_samples: dict[str, dict] = {}
+        self.first_ndr_message: int | None = None
+        self.trace_messages = trace_messages or set()
+        self.traces: dict[int, list[tuple[float, str]]] = {}
+        self._next_id = 0
+
+        self.stores = {s: InformationStore(self, s) for s in self.org.servers}
+        self.mtas = {s: MTA(self, s) for s in self.org.servers}
+        self.gateways: dict[str, Gateway] = {
+            c.name: GATEWAY_CLASSES[c.kind](self, c) for c in scenario.connectors if c.kind in GATEWAY_CLASSES
+        }
+        self.workload = Workload(self)
+        for event in scenario.events:
+            if isinstance(event, UpgradeEvent):
+                self.env.process(self._upgrade(event))
+            elif isinstance(event, AddressChangeEvent):
+                self.env.process(self._address_change(event))
+        self.env.process(self._sample_queues())
+
+    # --- state the components ask about -------------------------------------------------
+    def version(self, server: str) -> str:
+        return self.versions[server]
+
+    def running(self, server: str, service: str, t: float) -> bool:
+        return self.availability.running(server, service, t)
+
+    def connector_up(self, connector: str, t: float) -> bool:
+        return self.availability.connector_up(connector, t)
+
+    def wait_running(self, server: str, service: str):  # type: ignore[no-untyped-def]
+        """Wait (a generator) until the service runs; forever if it never starts again."""
+        resume = self.availability.resume_at(server, service, self.env.now)
+        if resume == INFINITY:
+            yield self.env.event()
+        elif resume > self.env.now:
+            yield self.env.timeout(resume - self.env.now)
+
+    def lowest_cost_only(self, server: str) -> bool:
+        return self.scenario.model.lowest_cost_routes_only and self.versions[server] != "5.0"
+
+    def lifetime_s(self, envelope: Envelope) -> float:
+        return self.default_override.message_lifetime_normal
+
+    def mailbox_of(self, address: str) -> Mailbox | None:
+        return self.router.mailbox(address)
+
+    def gdi(self, site: str) -> GDI:
+        gdi = self._gdi_cache.get(site)
+        if gdi is None:
+            gdi = self._gdi_cache[site] = parse_x400(self.site_x400[site]).gdi
+        return gdi
+
+    def gdi_for_defect(self, server: str, message: Message) -> GDI:
+        """The GDI a store defect looks at (scenario setting ``model.q166866_gdi_site``)."""
+        if self.scenario.model.q166866_gdi_site == "originator" and message.origin_server:
+            return self.gdi(self.org.site_of(message.origin_server))
+        return self.gdi(self.org.site_of(server))
+
+    def defect(self, where: str, server: str, message: Message) -> Defect | None:
+        """The defect that bites at this point for this server and message, if any."""
+        defect = defect_at(where, q165485_fixed_in_sp2=self.scenario.model.q165485_fixed_in_sp2)
+        if defect is None:
+            return None
+        gdi = self.gdi_for_defect(server, message) if defect.kb == "Q166866" else self.gdi(self.org.site_of(server))
+        return defect if defect.triggered(self.versions[server], gdi) else None
+
+    # --- messages and the books --------------------------------------------------------
+    def new_message(self, originator: str, origin_server: str | None, recipients: list[Recipient],
+                    size_kb: float, *, inbound_via: str | None = None, report_for: Message | None = None) -> Message:
+        self._next_id += 1
+        now = self.env.now
+        when = logs.timestamp(now).strftime("%y%m%d%H%M%S")
+        if origin_server is not None:
+            gdi = self.gdi(self.org.site_of(origin_server))
+            mts_id = f"{gdi};l={origin_server}-{when}Z-{self._next_id}"
+        else:
+            mts_id = f"c=US;a= ;p=INTERNET;l={inbound_via or 'GATEWAY'}-{when}Z-{self._next_id}"
+        message = Message(
+            id=self._next_id, mts_id=mts_id, originator=originator, origin_server=origin_server,
+            submitted_s=now, size_kb=size_kb, recipients=recipients,
+            counted=now >= self.scenario.run.warmup, report_for=report_for, inbound_via=inbound_via,
+            traced=self._next_id in self.trace_messages,
+        )
+        books = self.reports if report_for is not None else self.outcomes
+        if message.counted:
+            books.recipients += len(recipients)
+            if report_for is None:
+                for recipient in recipients:
+                    self._class(recipient.kind).recipients += 1
+        return message
+
+    def _class(self, kind: str) -> Outcomes:
+        counts = self.by_class.get(kind)
+        if counts is None:
+            counts = self.by_class[kind] = Outcomes()
+        return counts
+
+    def tracing(self, message: Message) -> bool:
+        return message.traced
+
+    def trace(self, message: Message, text: str) -> None:
+        """Add a line to the story of a traced message (a report's lines join its original's)."""
+        if message.traced:
+            root = message.report_for or message
+            prefix = "report: " if message.report_for else ""
+            self.traces.setdefault(root.id, []).append((self.env.now, prefix + text))
+
+    def trace_events(self, message: Message, entries: list[logs.EventEntry]) -> None:
+        for entry in entries:
+            text = entry.text.replace("\n", "\n      ")
+            self.trace(message, f"event {entry.event_id} ({entry.type}, {entry.source}, {entry.category}) "
+                       f"on {entry.server}:\n      {text}")
+
+    def deliver(self, envelope: Envelope, recipients: list[Recipient], where: str) -> None:
+        now = self.env.now
+        message = envelope.message
+        for recipient in recipients:
+            if recipient.outcome != PENDING:
+                raise RuntimeError(f"recipient {recipient.address} of message {message.id} already {recipient.outcome}")
+            recipient.outcome, recipient.time_s, recipient.detail = DELIVERED, now, where
+            if not message.counted:
+                continue
+            if message.is_report:
+                self.reports.delivered += 1
+                continue
+            self.outcomes.delivered += 1
+            self._class(recipient.kind).delivered += 1
+            self.latency.add(now - message.submitted_s)
+            self.series.count_delivered(now)
+        self.trace(message, f"delivered to {', '.join(r.address for r in recipients)} ({where}), "
+                   f"{now - message.submitted_s:.1f} s after submission")
+
+    def fail(self, envelope: Envelope, recipients: list[Recipient], kind: NdrKind, service: str,
+             server: str, detail: str) -> None:
+        """Non-deliver recipients: record the outcome, log, and send the originator a report."""
+        if not recipients:
+            return
+        now = self.env.now
+        message = envelope.message
+        site = self.org.site_of(server)
+        component = footer(service, site, server)
+        for number, recipient in enumerate(recipients, start=1):
+            if recipient.outcome != PENDING:
+                raise RuntimeError(f"recipient {recipient.address} of message {message.id} already {recipient.outcome}")
+            recipient.outcome, recipient.time_s = NDR, now
+            recipient.ndr, recipient.component, recipient.detail = kind, component, detail
+            if service == "MSExchangeMTA":
+                self.events.ndr_generated(now, server, kind.reason_name, kind.diagnostic_name, message.mts_id,
+                                          recipient.address, number)
+            if not message.counted:
+                continue
+            books = self.reports if message.is_report else self.outcomes
+            books.ndr += 1
+            books.ndr_by_diagnostic[kind.diagnostic_name] += 1
+            books.ndr_by_text[kind.text] += 1
+            if not message.is_report:
+                self._class(recipient.kind).ndr += 1
+                self.series.count_ndr(now)
+                if self.first_ndr_message is None:
+                    self.first_ndr_message = message.id
+                self.ndr_samples.setdefault(kind.text, {
+                    "recipient": recipient.address, "reason": kind.reason, "reason_name": kind.reason_name,
+                    "diagnostic": kind.diagnostic, "diagnostic_name": kind.diagnostic_name,
+                    "component": component, "time_s": now, "detail": detail,
+                })
+        self.trace(message, f"NDR for {', '.join(r.address for r in recipients)}: \"{kind.text}\" "
+                   f"(reason {kind.reason} {kind.reason_name}, diagnostic {kind.diagnostic} "
+                   f"{kind.diagnostic_name}); generated by {component}")
+        self.tracking.record(now, server, logs.REPORT_GENERATED, message.mts_id, partner=service,
+                             originator=message.originator, recipients=tuple(r.address for r in recipients),
+                             report_status="NDR")
+        if message.is_report:
+            # A report that cannot be delivered is dropped: no report on a report.
+            self.tracking.record(now, server, logs.UNROUTABLE_REPORT_DISCARDED, message.mts_id,
+                                 originator=message.originator)
+            return
+        self._send_report(message, server)
+
+    def _send_report(self, message: Message, server: str) -> None:
+        report = self.new_message(f"System Administrator ({server})", server,
+                                  [Recipient(message.originator, "report")], 2.0, report_for=message)
+        report.traced = message.traced
+        self.trace(message, f"report (NDR) sent from {server} back to {message.originator}")
+        envelope = Envelope(message=report, recipients=list(report.recipients), queued_s=self.env.now)
+        self.stores[server].route_from_store(envelope)
+
+    # --- timed events -------------------------------------------------------------------
+    def _upgrade(self, event: UpgradeEvent):  # type: ignore[no-untyped-def]
+        yield self.env.timeout(event.at)
+        for server in (self.org.servers if event.server == "*" else [event.server]):
+            self.versions[server] = event.version
+
+    def _address_change(self, event: AddressChangeEvent):  # type: ignore[no-untyped-def]
+        # The directory change reaches the GWART and the stores only after recalculation.
+        yield self.env.timeout(event.at + self.scenario.model.recalculation_delay)
+        raw = copy.deepcopy(self.scenario.raw)
+        for site in raw["sites"]:
+            if site["name"] == event.site:
+                site.setdefault("addresses", {})[event.type] = event.value
+        changed = validate_raw(raw, self.scenario.source)
+        self.org = Organization(changed)
+        self.router = Router(self.org)
+        if event.type == "x400":
+            self.site_x400[event.site] = event.value
+            self._gdi_cache.pop(event.site, None)
+
+    def _sample_queues(self):  # type: ignore[no-untyped-def]
+        interval = self.series.interval_s
+        while True:
+            for server in self.org.servers:
+                queued = self.mtas[server].queued + self.stores[server].queued
+                queued += sum(g.queued for g in self.gateways.values() if g.server == server)
+                self.series.sample_queue(self.env.now, server, queued)
+            yield self.env.timeout(interval)
+
+    # --- running -------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        try:
+            self.env.run(until=self.horizon_s)
+        finally:
+            self.tracking.close()
+        return RunResult(
+            scenario=self.scenario.name, seed=self.seed, end_s=self.horizon_s, outcomes=self.outcomes,
+            by_class=self.by_class, reports=self.reports, latency=self.latency, events=self.events.entries,
+            series=self.series, messages=self._next_id, first_ndr_message=self.first_ndr_message,
+            traces=self.traces, ndr_samples=self.ndr_samples,
+        )
+
+
+def simulate(scenario: Scenario, seed: int | None = None, *, tracking_dir: Path | None = None,
+             trace_messages: set[int] | None = None) -> RunResult:
+    """Run one replication of a scenario (as written: sweeps are run by experiments)."""
+    return Simulation(scenario, seed, tracking_dir=tracking_dir, trace_messages=trace_messages).run()

@@ -1,0 +1,293 @@
+"""The Message Transfer Agent (MTA) of one server, and its queues per next hop.
+
+The MTA routes every recipient of a message on its own (asking
+:mod:`exsim.routing`), then queues the message once per next hop: another
+server of the site (RPC), a site-linking connector, or a gateway (which on
+this server means the store's gateway-in queue). A :class:`NextHopQueue`
+opens an association when it has mail; when the open fails it logs events 289
+and 301, counts a failed open on every queued message, lets each message be
+routed again (which is how mail finds an alternate connector) and waits one
+open interval. Once a message has used up the max open retries of every
+candidate, routing has nothing left and the MTA returns it with an MTS
+congestion NDR — by default 144 x 600 s = 24 h after its first failed open.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import TYPE_CHECKING
+
+import simpy
+
+from exsim import logs
+from exsim.ndr import CONGESTION, LOOP, MAX_TIME_EXPIRED, UNRECOGNIZED
+from exsim.routing import is_local, select_route, select_target_server
+from exsim.scenario import GATEWAY_KINDS
+from exsim.schedule import Activation
+from exsim.sim.message import Envelope, Recipient
+
+if TYPE_CHECKING:
+    from exsim.sim.model import Simulation
+
+
+class MTA:
+    def __init__(self, sim: Simulation, server: str):
+        self.sim = sim
+        self.server = server
+        self.site = sim.org.site_of(server)
+        self.work: simpy.Store = simpy.Store(sim.env)
+        self.queues: dict[str, NextHopQueue] = {}
+        sim.env.process(self._route_loop())
+
+    @property
+    def queued(self) -> int:
+        return len(self.work.items) + sum(len(q.items) for q in self.queues.values())
+
+    def receive(self, envelope: Envelope) -> None:
+        envelope.queued_s = self.sim.env.now
+        self.work.put(envelope)
+
+    def _route_loop(self):  # type: ignore[no-untyped-def]
+        sim = self.sim
+        while True:
+            envelope = yield self.work.get()
+            yield from sim.wait_running(self.server, "mta")
+            yield sim.env.timeout(sim.times.mta_routing)
+            self.route(envelope)
+
+    # --- routing -----------------------------------------------------------------
+    def route(self, envelope: Envelope) -> None:
+        """Decide the next hop of every pending recipient and queue the envelope per hop."""
+        sim = self.sim
+        now = sim.env.now
+        message = envelope.message
+        lifetime = sim.lifetime_s(envelope)
+        if now - message.submitted_s > lifetime:
+            sim.fail(envelope, envelope.pending, MAX_TIME_EXPIRED, "MSExchangeMTA", self.server,
+                     f"older than the MTA message lifetime ({lifetime / 86400:g} days)")
+            return
+        if self.site not in envelope.visited_sites:
+            envelope.visited_sites = (*envelope.visited_sites, self.site)
+        groups: dict[tuple[str, str], list[Recipient]] = {}
+        router = sim.router
+        for recipient in envelope.pending:
+            resolution = router.resolve(self.site, recipient.address)
+            if resolution.kind == "mailbox":
+                target = resolution.mailbox.server
+                key = ("deliver", target) if target == self.server else ("rpc", target)
+                groups.setdefault(key, []).append(recipient)
+                continue
+            if resolution.kind == "unroutable":
+                sim.trace(message, f"MTA {self.server}: {recipient.address} unroutable ({resolution.reason})")
+                sim.fail(envelope, [recipient], UNRECOGNIZED, "MSExchangeMTA", self.server, resolution.reason)
+                continue
+            selection = select_route(
+                sim.org, resolution.rows, self.server, envelope, sim.connector_states[self.server], now,
+                sim.routing_rng, lowest_cost_only=sim.lowest_cost_only(self.server),
+            )
+            if selection.chosen is None:
+                kind = LOOP if selection.reason == "loop" else CONGESTION
+                sim.trace(message, f"MTA {self.server}: no route left for {recipient.address} ({selection.reason})")
+                sim.fail(envelope, [recipient], kind, "MSExchangeMTA", self.server,
+                         "every route at max open retries" if kind is CONGESTION else "loop detected")
+                continue
+            row = selection.chosen
+            if sim.tracing(message):
+                sim.trace(message, f"MTA {self.server}: {recipient.address} matched "
+                          f"{row.type}:{row.space or '(blank)'}; {len(resolution.rows)} candidate(s), "
+                          f"chose {row.connector} (cost {row.cost}, route {' > '.join(row.route)})")
+            if not is_local(sim.org, row.connector, self.server):
+                key = ("rpc", sim.org.hosts_in(row.connector, self.site)[0])
+            elif sim.org.connectors[row.connector].kind in GATEWAY_KINDS:
+                key = ("gateway", row.connector)
+            else:
+                key = ("link", row.connector)
+            groups.setdefault(key, []).append(recipient)
+        for (kind, target), recipients in groups.items():
+            part = envelope.split(recipients)
+            if kind == "deliver":
+                sim.stores[self.server].delivery.put(part)
+            elif kind == "gateway":
+                part.gateway = target
+                sim.trace(message, f"MTA {self.server}: queued for gateway {target}; the store's gateway-in "
+                          "threads take it from here")
+                sim.stores[self.server].gateway_in.put(part)
+            else:
+                self.queue(kind, target).put(part)
+
+    def queue(self, kind: str, target: str) -> NextHopQueue:
+        key = f"{kind}:{target}"
+        queue = self.queues.get(key)
+        if queue is None:
+            queue = self.queues[key] = NextHopQueue(self.sim, self, kind, target)
+        return queue
+
+
+class NextHopQueue:
+    """Mail waiting for one next hop (a server of the site, or a connector)."""
+
+    def __init__(self, sim: Simulation, mta: MTA, kind: str, target: str):
+        self.sim = sim
+        self.mta = mta
+        self.kind = kind
+        self.target = target
+        self.items: deque[Envelope] = deque()
+        self.connector = sim.org.connectors[target] if kind == "link" else None
+        override = self.connector.override if self.connector else sim.default_override
+        self.override = override
+        self.open_until = -1.0
+        self.failed_targets: set[str] = set()
+        self._wake: simpy.Event | None = None
+        self._block = len(mta.queues) + 1
+        sim.env.process(self._run())
+
+    @property
+    def entity(self) -> str:
+        org = self.sim.org
+        if self.connector is not None:
+            return f"/O={org.name}/OU={self.mta.site}/CN=Configuration/CN=Connections/CN={self.target}"
+        return f"/O={org.name}/OU={self.mta.site}/CN=Configuration/CN=Servers/CN={self.target}/CN=Microsoft MTA"
+
+    def put(self, envelope: Envelope) -> None:
+        self.items.append(envelope)
+        if self._wake is not None and not self._wake.triggered:
+            self._wake.succeed()
+
+    def _idle(self):  # type: ignore[no-untyped-def]
+        self._wake = self.sim.env.event()
+        yield self._wake
+        self._wake = None
+
+    def _peer(self) -> str | None:
+        """The server to connect to, or None when no peer can take an association now."""
+        sim = self.sim
+        now = sim.env.now
+        if self.connector is None:
+            return self.target if sim.running(self.target, "mta", now) else None
+        if not sim.connector_up(self.target, now):
+            return None
+        remote_site = sim.org.other_end(self.target, self.mta.site)
+        tried = set(self.failed_targets)
+        while True:
+            peer = select_target_server(sim.org, self.target, remote_site, tried, sim.routing_rng)
+            if peer is None or peer in tried:
+                return None
+            if sim.running(peer, "mta", now):
+                return peer
+            tried.add(peer)
+
+    def _run(self):  # type: ignore[no-untyped-def]
+        sim, env = self.sim, self.sim.env
+        while True:
+            if not self.items:
+                yield from self._idle()
+                continue
+            if self.connector is not None:
+                state = self.connector.schedule.state_at(env.now)
+                if state is Activation.LATER:
+                    yield env.timeout(self.connector.schedule.next_active_s(env.now) - env.now)
+                    continue
+                if state is not Activation.NOW:
+                    yield from self._idle()  # never / remote-initiated: this side does not call
+                    continue
+            attempt_started = env.now
+            if env.now > self.open_until:
+                latency = self.connector.link.latency if self.connector else 0.001
+                yield env.timeout(sim.times.association_open + 2 * latency)
+            peer = self._peer()
+            if peer is None:
+                self._open_failed()
+                # Open attempts start one open interval apart, however long a failed open took.
+                yield env.timeout(max(0.0, attempt_started + self.override.open_interval - env.now))
+                continue
+            sim.connector_states[self.mta.server].open_retry.discard(self._state_key)
+            yield from self._transfer_all(peer)
+            self.open_until = env.now + self.override.association_lifetime
+
+    @property
+    def _state_key(self) -> str:
+        return self.target if self.connector is not None else f"rpc:{self.target}"
+
+    def _open_failed(self) -> None:
+        sim = self.sim
+        now = sim.env.now
+        sim.events.open_failed(now, self.mta.server, self.entity, self.override.open_interval, self._block)
+        sim.connector_states[self.mta.server].open_retry.add(self._state_key)
+        waiting = list(self.items)
+        self.items.clear()
+        for envelope in waiting:
+            envelope.attempts[self._state_key] = envelope.attempts.get(self._state_key, 0) + 1
+            sim.trace(envelope.message, f"MTA {self.mta.server}: could not open {self._describe()} "
+                      f"(failed open {envelope.attempts[self._state_key]}); events 289/301; rerouting")
+            if self.connector is None:
+                self._retry_rpc(envelope)
+            else:
+                self.mta.route(envelope)
+
+    def _retry_rpc(self, envelope: Envelope) -> None:
+        """Inside a site there is no alternate route: wait, or give up after max open retries."""
+        sim = self.sim
+        if envelope.retries(self._state_key) >= self.override.max_open_retries:
+            sim.fail(envelope, envelope.pending, CONGESTION, "MSExchangeMTA", self.mta.server,
+                     f"could not open an association to {self.target}")
+        else:
+            self.items.append(envelope)
+
+    def _describe(self) -> str:
+        return f"connector {self.target}" if self.connector else "RPC inside the site"
+
+    def _transfer_all(self, peer: str):  # type: ignore[no-untyped-def]
+        sim, env = self.sim, self.sim.env
+        workers = min(self.override.max_associations, max(1, math.ceil(len(self.items) / self.override.threshold_messages)))
+        if workers == 1:
+            yield from self._association(peer)
+        else:
+            yield env.all_of([env.process(self._association(peer)) for _ in range(workers)])
+
+    def _association(self, peer: str):  # type: ignore[no-untyped-def]
+        sim, env = self.sim, self.sim.env
+        link = self.connector.link if self.connector else None
+        bandwidth = link.bandwidth if link else sim.times.rpc_bandwidth
+        latency = link.latency if link else 0.001
+        drop = link.drop_probability if link else 0.0
+        while self.items:
+            envelope = self.items.popleft()
+            seconds = latency + envelope.message.size_kb * 1024 * 8 / bandwidth
+            tries = 0
+            while True:
+                yield env.timeout(seconds)
+                if drop == 0.0 or sim.network_rng.random() >= drop:
+                    break
+                tries += 1
+                if tries > self.override.max_transfer_retries:
+                    break
+                yield env.timeout(self.override.transfer_interval)
+            if tries > self.override.max_transfer_retries:
+                # The association broke: the message goes back to the head of the queue.
+                self.items.appendleft(envelope)
+                self.open_until = -1.0
+                return
+            self._hand_over(envelope, peer, seconds)
+
+    def _hand_over(self, envelope: Envelope, peer: str, seconds: float) -> None:
+        sim = self.sim
+        message = envelope.message
+        cost = self.connector.cost if self.connector else 0
+        sim.tracking.record(sim.env.now, self.mta.server, logs.TRANSFER_OUT, message.mts_id,
+                            partner=peer, originator=message.originator, length=int(message.size_kb * 1024),
+                            seconds=seconds, cost=cost, recipients=tuple(r.address for r in envelope.recipients))
+        sim.tracking.record(sim.env.now, peer, logs.TRANSFER_IN, message.mts_id,
+                            partner=self.mta.server, originator=message.originator,
+                            recipients=tuple(r.address for r in envelope.recipients))
+        waited = sim.env.now - envelope.queued_s
+        sim.trace(message, f"MTA {self.mta.server} -> MTA {peer} over {self._describe()} "
+                  f"({waited:.1f} s after it was queued)")
+        if self.connector is not None:
+            envelope.arrived_on = self.target
+            envelope.hops += 1
+            if sim.org.site_of(peer) in envelope.visited_sites:
+                sim.fail(envelope, envelope.pending, LOOP, "MSExchangeMTA", peer,
+                         "re-entered a site it had passed (bilateral info)")
+                return
+        sim.mtas[peer].receive(envelope)

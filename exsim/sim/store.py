@@ -1,0 +1,136 @@
+"""The Information Store (IS) of one server.
+
+The IS takes mail from clients, delivers it to mailboxes on its server, and
+sits between the MTA and the gateways: its *gateway-in* threads move mail the
+MTA queued for a gateway into that gateway's MTS-OUT folder, and its
+*gateway-out* threads move mail a gateway put into MTS-IN on to the MTA (or
+straight to a mailbox on this server). Two of the documented 5.0 defects bite
+here, in the store, whatever the gateway itself is doing:
+
+* KB Q166866 (SP1): the gateway transfer-in of outbound SMTP builds a
+  bilateral-information entry from the site GDI; without a PRMD that fails
+  with ecObjectInvalid (0xBB8), events 1026 and 2007 are logged and the
+  recipients get an "invalid arguments" NDR.
+* KB Q176194 (RTM, SP1): mail coming in from MS Mail fails in the store when
+  the site GDI has no PRMD; event 2025 is logged and the originator gets an NDR.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import simpy
+
+from exsim import logs
+from exsim.ndr import INVALID_ARGUMENTS
+from exsim.sim.message import Envelope, Message
+
+if TYPE_CHECKING:
+    from exsim.sim.model import Simulation
+
+
+class InformationStore:
+    def __init__(self, sim: Simulation, server: str):
+        self.sim = sim
+        self.server = server
+        env = sim.env
+        self.delivery: simpy.Store = simpy.Store(env)
+        self.gateway_in: simpy.Store = simpy.Store(env)
+        self.mts_in: simpy.Store = simpy.Store(env)
+        config = sim.scenario.server(server)
+        env.process(self._deliver_loop())
+        for _ in range(config.gateway_in_threads):
+            env.process(self._gateway_in_loop())
+        for _ in range(config.gateway_out_threads):
+            env.process(self._gateway_out_loop())
+
+    @property
+    def queued(self) -> int:
+        return len(self.delivery.items) + len(self.gateway_in.items) + len(self.mts_in.items)
+
+    # --- clients ------------------------------------------------------------
+    def submit(self, message: Message):  # type: ignore[no-untyped-def]
+        """A client submits (a generator: waits while the IS is stopped)."""
+        sim = self.sim
+        yield from sim.wait_running(self.server, "is")
+        yield sim.env.timeout(sim.times.client_submit)
+        sim.tracking.record(sim.env.now, self.server, logs.SUBMISSION, message.mts_id,
+                            partner="Store", originator=message.originator, length=int(message.size_kb * 1024),
+                            recipients=tuple(r.address for r in message.recipients))
+        sim.trace(message, f"submitted by {message.originator} to the store on {self.server} "
+                  f"({len(message.recipients)} recipient(s), {message.size_kb:g} KB)")
+        self.route_from_store(Envelope(message=message, recipients=list(message.recipients),
+                                       queued_s=sim.env.now))
+
+    def route_from_store(self, envelope: Envelope) -> None:
+        """Recipients homed here are delivered by the IS; the rest go to the MTA."""
+        sim = self.sim
+        local, remote = [], []
+        for recipient in envelope.recipients:
+            box = sim.mailbox_of(recipient.address)
+            (local if box is not None and box.server == self.server else remote).append(recipient)
+        if local:
+            self.delivery.put(envelope.split(local))
+        if remote:
+            sim.trace(envelope.message, f"store on {self.server} hands {len(remote)} recipient(s) to its MTA")
+            sim.mtas[self.server].receive(envelope.split(remote))
+
+    # --- the store's own threads ------------------------------------------------
+    def _deliver_loop(self):  # type: ignore[no-untyped-def]
+        sim = self.sim
+        while True:
+            envelope: Envelope = yield self.delivery.get()
+            yield from sim.wait_running(self.server, "is")
+            yield sim.env.timeout(sim.times.is_delivery)
+            message = envelope.message
+            local = message.origin_server == self.server and message.inbound_via is None
+            sim.tracking.record(sim.env.now, self.server, logs.LOCAL_DELIVERY if local else logs.DELIVERED,
+                                message.mts_id, partner="Store", originator=message.originator,
+                                recipients=tuple(r.address for r in envelope.recipients))
+            sim.deliver(envelope, envelope.recipients, f"mailbox on {self.server}")
+
+    def _gateway_in_loop(self):  # type: ignore[no-untyped-def]
+        sim = self.sim
+        while True:
+            envelope: Envelope = yield self.gateway_in.get()
+            yield from sim.wait_running(self.server, "is")
+            yield sim.env.timeout(sim.times.gateway_in)
+            gateway = sim.gateways[envelope.gateway]
+            message = envelope.message
+            defect = sim.defect(f"gateway_in:{gateway.kind}", self.server, message)
+            if defect is not None:
+                gdi = sim.gdi_for_defect(self.server, message)
+                logged = sim.events.q166866_transfer_in_failed(sim.env.now, self.server)
+                sim.trace(message, f"store on {self.server}: gateway transfer-in to {gateway.name} FAILED: "
+                          f"building the bilateral-info entry from GDI '{gdi}' (no PRMD) returned "
+                          f"ecObjectInvalid 0xBB8 ({defect.kb}, {sim.version(self.server)})")
+                sim.trace_events(message, logged)
+                sim.fail(envelope, envelope.recipients, INVALID_ARGUMENTS, "MSExchangeIS", self.server,
+                         f"{defect.kb}: gateway transfer-in failed (ecObjectInvalid 0xBB8)")
+                continue
+            sim.tracking.record(sim.env.now, self.server, logs.GATEWAY_TRANSFER_OUT, message.mts_id,
+                                gateway=gateway.name, partner="Store", originator=message.originator,
+                                recipients=tuple(r.address for r in envelope.recipients))
+            sim.trace(message, f"store on {self.server}: gateway transfer-in into the MTS-OUT folder of {gateway.name}")
+            gateway.outbound(envelope)
+
+    def _gateway_out_loop(self):  # type: ignore[no-untyped-def]
+        sim = self.sim
+        while True:
+            envelope: Envelope = yield self.mts_in.get()
+            yield from sim.wait_running(self.server, "is")
+            yield sim.env.timeout(sim.times.gateway_out)
+            message = envelope.message
+            defect = sim.defect(f"gateway_out:{message.inbound_via}", self.server, message)
+            if defect is not None:
+                logged = sim.events.store_delivery_failed(sim.env.now, self.server)
+                sim.trace(message, f"store on {self.server}: delivery from {message.inbound_via} FAILED with "
+                          f"0xBB8 ({defect.kb}, {sim.version(self.server)})")
+                sim.trace_events(message, logged)
+                sim.fail(envelope, envelope.recipients, INVALID_ARGUMENTS, "MSExchangeIS", self.server,
+                         f"{defect.kb}: store delivery failed (error 00000bb8)")
+                continue
+            sim.tracking.record(sim.env.now, self.server, logs.GATEWAY_TRANSFER_IN, message.mts_id,
+                                gateway=message.inbound_via or "", partner="Store", originator=message.originator,
+                                recipients=tuple(r.address for r in envelope.recipients))
+            self.route_from_store(envelope)

@@ -1,0 +1,180 @@
+"""Users sending mail, and mail arriving from outside.
+
+Each server's users send as one Poisson stream at users x the profile's daily
+rate (LoadSim figures), either spread over the working day (an 8-hour window,
+every day of the week) or over all 24 hours. A message has 1 + Poisson(m - 1)
+addressed recipients, where m is the profile's mean; each addressed recipient
+is drawn from the recipient mix, and a distribution-list entry expands into
+that many organization mailboxes. Sizes follow the MMB weights.
+
+Randomness: one generator per purpose and per server, each spawned from the
+run's seed with a key derived from the server's *name*, so adding a server
+leaves every other server's traffic exactly as it was.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from exsim.sim.message import Recipient
+
+if TYPE_CHECKING:
+    from exsim.sim.model import Simulation
+
+DAY_S = 86400.0
+
+#: (messages sent per user per day, mean addressed recipients per message).
+#: LoadSim: recipients = received / sent per day; MMB: 4.7 per message.
+PROFILES: dict[str, tuple[float, float]] = {
+    "light": (6.7, 20.4 / 6.7),
+    "medium": (19.8, 55.9 / 19.8),
+    "heavy": (38.6, 118.9 / 38.6),
+    "mmb": (14.18, 4.7),
+}
+#: MMB message sizes in KB and their weights (the 10 KB message is an attachment).
+SIZES_KB = np.array([1.0, 2.0, 4.0, 10.0, 15.0, 16.0, 43.0])
+SIZE_WEIGHTS = np.array([60, 16, 4, 6, 4, 4, 2], dtype=float) / 96.0
+INTERNET_DOMAINS = tuple(f"example{n}.com" for n in range(1, 21)) + ("example.ie", "example.co.uk")
+MIX_KINDS = ("same_server", "same_site", "other_site", "internet", "msmail", "distribution_list")
+FALLBACK = {"other_site": "same_site", "same_site": "same_server"}
+
+
+def stream(seed: int, purpose: int, name: str = "") -> np.random.Generator:
+    """An independent generator for one purpose (and one named thing) of a run."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(purpose, zlib.crc32(name.encode()))))
+
+
+class Workload:
+    def __init__(self, sim: Simulation):
+        self.sim = sim
+        scenario = sim.scenario
+        self.config = scenario.workload
+        self.mix = np.array([getattr(self.config.mix, k) for k in MIX_KINDS])
+        self.mix = self.mix / self.mix.sum()
+        org = sim.org
+        self.aliases_on: dict[str, list[str]] = {s: [] for s in org.servers}
+        for alias, box in org.mailboxes.items():
+            self.aliases_on[box.server].append(alias)
+        self.all_aliases = [a for s in org.servers for a in self.aliases_on[s]]
+        self.aliases_in_site: dict[str, list[str]] = {}
+        for server, aliases in self.aliases_on.items():
+            self.aliases_in_site.setdefault(org.site_of(server), []).extend(aliases)
+        self._pools: dict[tuple[str, str], list[str]] = {}
+        self.ms_networks = [
+            space.pattern.split("/")[0].upper() if space.pattern not in ("", "*") else "MSNET"
+            for c in org.connectors.values() if c.kind == "msmail" for space in c.address_spaces
+        ] or ["MSNET"]
+        start, end = self.config.working_hours.split("-")
+        self.window = (_hm(start), _hm(end)) if self.config.spread == "working_hours" else (0.0, DAY_S)
+        for server in scenario.servers:
+            if self.aliases_on[server.name] and server.users + len(server.mailboxes) > 0:
+                sim.env.process(self._users(server.name, server.profile or self.config.profile,
+                                            server.users + len(server.mailboxes)))
+        ims = [g for g in sim.gateways.values() if g.kind == "ims"]
+        if self.config.inbound_internet_per_hour > 0 and ims and self.all_aliases:
+            sim.env.process(self._inbound(ims, self.config.inbound_internet_per_hour, "internet"))
+        msmail = [g for g in sim.gateways.values() if g.kind == "msmail"]
+        if self.config.inbound_msmail_per_hour > 0 and msmail and self.all_aliases:
+            sim.env.process(self._inbound(msmail, self.config.inbound_msmail_per_hour, "msmail"))
+
+    # --- arrival times -------------------------------------------------------------
+    def _arrivals(self, rng: np.random.Generator, per_day: float):  # type: ignore[no-untyped-def]
+        """Poisson arrival times within the daily sending window, up to the run's duration."""
+        start, end = self.window
+        active_s = (end - start) if end > start else (DAY_S - start + end)
+        rate = per_day / active_s
+        duration = self.sim.scenario.run.duration
+        active_clock = 0.0
+        while True:
+            active_clock += rng.exponential(1.0 / rate)
+            day, into = divmod(active_clock, active_s)
+            t = day * DAY_S + start + into
+            if t >= duration:
+                return
+            yield t
+
+    def _users(self, server: str, profile: str, users: int):  # type: ignore[no-untyped-def]
+        sim, env = self.sim, self.sim.env
+        rng = stream(sim.seed, 1, server)
+        sends, mean_recipients = PROFILES[profile]
+        if self.config.recipients_per_message:
+            mean_recipients = self.config.recipients_per_message
+        store = sim.stores[server]
+        for t in self._arrivals(rng, users * sends):
+            yield env.timeout(t - env.now)
+            originator = self.aliases_on[server][int(rng.integers(len(self.aliases_on[server])))]
+            count = 1 + int(rng.poisson(mean_recipients - 1.0)) if mean_recipients > 1 else 1
+            recipients: list[Recipient] = []
+            for kind in rng.choice(len(MIX_KINDS), size=count, p=self.mix):
+                recipients += self._recipients(MIX_KINDS[kind], server, originator, rng)
+            size = float(rng.choice(SIZES_KB, p=SIZE_WEIGHTS))
+            message = sim.new_message(originator, server, recipients, size)
+            env.process(store.submit(message))
+
+    def _recipients(self, kind: str, server: str, originator: str, rng: np.random.Generator) -> list[Recipient]:
+        if kind == "internet":
+            domain = INTERNET_DOMAINS[int(rng.integers(len(INTERNET_DOMAINS)))]
+            return [Recipient(f"user{int(rng.integers(1, 51))}@{domain}", kind)]
+        if kind == "msmail":
+            network = self.ms_networks[int(rng.integers(len(self.ms_networks)))]
+            return [Recipient(f"{network}/PO{int(rng.integers(1, 4))}/USER{int(rng.integers(1, 51))}", kind)]
+        if kind == "distribution_list":
+            size = self.config.distribution_list_size
+            picks = rng.integers(len(self.all_aliases), size=size)
+            return [Recipient(self.all_aliases[int(i)], kind) for i in picks]
+        pool = self._pool(kind, server)
+        if kind == "same_server":
+            if len(pool) < 2:
+                return [Recipient(originator, kind)]  # alone on the server: a note to self
+            # Uniform over everyone but the originator, without copying the pool:
+            # draw among len - 1 slots and let the last alias stand in for the originator.
+            pick = pool[int(rng.integers(len(pool) - 1))]
+            return [Recipient(pool[-1] if pick == originator else pick, kind)]
+        if not pool:  # nobody of that kind: the nearest kind that has someone
+            return self._recipients(FALLBACK[kind], server, originator, rng)
+        return [Recipient(pool[int(rng.integers(len(pool)))], kind)]
+
+    def _pool(self, kind: str, server: str) -> list[str]:
+        """Candidate aliases for an internal recipient kind, computed once per server."""
+        key = (kind, server)
+        pool = self._pools.get(key)
+        if pool is None:
+            org = self.sim.org
+            site = org.site_of(server)
+            if kind == "same_server":
+                pool = self.aliases_on[server]
+            elif kind == "same_site":
+                pool = [a for a in self.aliases_in_site[site] if org.mailboxes[a].server != server]
+            else:
+                pool = [a for s, aliases in self.aliases_in_site.items() if s != site for a in aliases]
+            self._pools[key] = pool
+        return pool
+
+    def _inbound(self, gateways, per_hour: float, via: str):  # type: ignore[no-untyped-def]
+        sim, env = self.sim, self.sim.env
+        rng = stream(sim.seed, 2, via)
+        duration = sim.scenario.run.duration
+        t = 0.0
+        while True:
+            t += rng.exponential(3600.0 / per_hour)
+            if t >= duration:
+                return
+            yield env.timeout(t - env.now)
+            gateway = gateways[int(rng.integers(len(gateways)))]
+            recipient = self.all_aliases[int(rng.integers(len(self.all_aliases)))]
+            if via == "internet":
+                originator = f"sender{int(rng.integers(1, 51))}@example{int(rng.integers(1, 21))}.com"
+            else:
+                originator = f"{self.ms_networks[0]}/PO1/USER{int(rng.integers(1, 51))}"
+            size = float(rng.choice(SIZES_KB, p=SIZE_WEIGHTS))
+            message = sim.new_message(originator, None, [Recipient(recipient, f"inbound_{via}")], size,
+                                      inbound_via=via)
+            env.process(gateway.inbound(message))
+
+
+def _hm(text: str) -> float:
+    hours, minutes = text.split(":")
+    return int(hours) * 3600.0 + int(minutes) * 60.0

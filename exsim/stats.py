@@ -1,0 +1,50 @@
+"""Confidence intervals over replications, and paired differences between sweep points.
+
+Replications of a sweep point are independent runs; their mean failure rate
+gets a Student-t interval. Because replication k of every sweep point sees the
+same traffic (common random numbers), two sweep points are compared by the
+per-replication *differences*, whose interval is much narrower than the two
+separate intervals would suggest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import stats as _scipy_stats
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    mean: float
+    lo: float
+    hi: float
+    n: int
+
+    @property
+    def half_width(self) -> float:
+        return (self.hi - self.lo) / 2
+
+
+def t_interval(values: Sequence[float], confidence: float = 0.95) -> Interval:
+    """Mean and two-sided Student-t interval; NaN bounds with fewer than two finite values."""
+    data = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    n = len(data)
+    if n == 0:
+        return Interval(float("nan"), float("nan"), float("nan"), 0)
+    mean = float(data.mean())
+    if n < 2:
+        return Interval(mean, float("nan"), float("nan"), n)
+    sem = float(data.std(ddof=1)) / math.sqrt(n)
+    half = float(_scipy_stats.t.ppf(0.5 + confidence / 2, df=n - 1)) * sem
+    return Interval(mean, mean - half, mean + half, n)
+
+
+def paired_difference(values: Sequence[float], baseline: Sequence[float], confidence: float = 0.95) -> Interval:
+    """Interval of mean(values[k] - baseline[k]) over replications k (paired by k)."""
+    if len(values) != len(baseline):
+        raise ValueError(f"paired samples differ in size: {len(values)} vs {len(baseline)}")
+    return t_interval([v - b for v, b in zip(values, baseline)], confidence)

@@ -1,0 +1,58 @@
+"""Small scenarios for simulation tests, built as data."""
+
+from __future__ import annotations
+
+import copy
+
+from exsim.scenario import Scenario, validate_raw
+
+NO_MIX = {"same_server": 0.0, "same_site": 0.0, "other_site": 0.0, "internet": 0.0, "msmail": 0.0,
+          "distribution_list": 0.0}
+
+
+def mix(**shares: float) -> dict:
+    return {**NO_MIX, **shares}
+
+
+def one_site(version: str = "5.0-sp1", prmd: bool = False, users: int = 20, duration: str = "2h",
+             shares: dict | None = None, **extra) -> dict:
+    """One site Redmond with RED-EX1 (hosting the IMS) and RED-EX2."""
+    x400 = "c=US;a= ;p=Contoso;o=Redmond" if prmd else "c=US;a= ;o=Redmond"
+    raw = {
+        "name": "small",
+        "organization": {"name": "Contoso"},
+        "sites": [{"name": "Redmond", "addresses": {"x400": x400, "smtp": "@redmond.contoso.com"}}],
+        "servers": [
+            {"name": "RED-EX1", "site": "Redmond", "version": version, "users": users},
+            {"name": "RED-EX2", "site": "Redmond", "version": version, "users": users},
+        ],
+        "connectors": [{"name": "IMS", "kind": "ims", "server": "RED-EX1"}],
+        "workload": {"profile": "heavy", "spread": "all_day",
+                     "mix": shares or mix(same_server=0.3, same_site=0.3, internet=0.4)},
+        "run": {"duration": duration, "drain": "1h", "seed": 11},
+    }
+    for key, value in extra.items():
+        raw[key] = value
+    return raw
+
+
+def two_sites(outage: tuple[str, str] | None = None, duration: str = "1h", drain: str = "30h", **run) -> dict:
+    """Sites A and B joined by one X.400 connector; A's users mail B."""
+    raw = {
+        "name": "two-sites",
+        "organization": {"name": "Contoso"},
+        "sites": [{"name": "A", "addresses": {"x400": "c=US;a= ;p=Contoso;o=A"}},
+                  {"name": "B", "addresses": {"x400": "c=US;a= ;p=Contoso;o=B"}}],
+        "servers": [{"name": "A1", "site": "A", "users": 20}, {"name": "B1", "site": "B", "users": 0,
+                                                               "mailboxes": [{"alias": "bob", "surname": "B"}]}],
+        "connectors": [{"name": "AB", "kind": "x400", "sites": ["A", "B"], "bridgeheads": ["A1", "B1"]}],
+        "workload": {"profile": "heavy", "spread": "all_day", "mix": mix(other_site=1.0)},
+        "run": {"duration": duration, "drain": drain, "seed": 5, "time_series_interval": "60s", **run},
+    }
+    if outage:
+        raw["events"] = [{"kind": "outage", "connector": "AB", "start": outage[0], "end": outage[1]}]
+    return raw
+
+
+def scenario(raw: dict) -> Scenario:
+    return validate_raw(copy.deepcopy(raw))
