@@ -258,6 +258,7 @@ def run(scenario: str | None, out_dir: str | None, resume: bool, force: bool, se
     import datetime
     import json as _json
 
+    from exsim.cluster import ClusterError
     from exsim.experiment import ResultsDirectoryError, run_experiment
 
     if resume and force:
@@ -287,6 +288,8 @@ def run(scenario: str | None, out_dir: str | None, resume: bool, force: bool, se
                                     replications=replications, seed=seed, tracking=tracking,
                                     resume=resume, force=force, progress=progress)
     except ResultsDirectoryError as exc:
+        _bad_argument(str(exc))
+    except ClusterError as exc:
         _bad_argument(str(exc))
     except OSError as exc:
         err.print(f"cannot write results to {out_dir}: {exc.strerror or exc}", markup=False)

@@ -74,3 +74,76 @@ def test_paired_difference_against_baseline(tmp_path):
     assert diff.loc[("5.0-sp1", "without p="), "failure_rate_diff_mean"] == pytest.approx(expected)
     assert expected > 0
     assert diff.loc[("5.0-sp2", "without p="), "failure_rate_diff_mean"] == 0
+
+
+def test_a_run_that_raises_is_recorded_and_does_not_stop_the_sweep(monkeypatch):
+    import exsim.sim
+
+    real = exsim.sim.simulate
+
+    def flaky(scenario, seed=None, **kwargs):
+        if scenario.servers[0].version == "5.0-sp2":
+            raise RuntimeError("disk on fire")
+        return real(scenario, seed, **kwargs)
+
+    monkeypatch.setattr(exsim.sim, "simulate", flaky)
+    experiment = run_experiment(validate_raw(swept(variables=[VERSION])), workers=1)
+    assert experiment.failed == 1
+    failed = experiment.runs[experiment.runs["error"].fillna("") != ""]
+    assert failed["version"].tolist() == ["5.0-sp2"]
+    assert "RuntimeError: disk on fire" in failed["error"].iloc[0]
+    assert (experiment.runs["error"].fillna("") == "").sum() == 2
+
+
+def test_dask_local_cluster_gives_the_serial_runs_csv(tmp_path):
+    scenario = validate_raw(swept(variables=[VERSION]))
+    run_experiment(scenario, workers=1, out=tmp_path / "serial", replications=2)
+    run_experiment(scenario, scheduler="local", out=tmp_path / "dask", replications=2)
+    assert (tmp_path / "serial" / "runs.csv").read_text() == (tmp_path / "dask" / "runs.csv").read_text()
+
+
+def test_killed_sweep_resumes_without_duplicates_or_losses(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import tomli_w
+
+    raw = swept(variables=[VERSION, ADDRESS])
+    raw["run"]["replications"] = 3
+    path = tmp_path / "s.toml"
+    path.write_text(tomli_w.dumps(raw))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "exsim", "run", str(path), "--out", str(out), "--workers", "1", "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = out / "runs.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if journal.exists() and len(journal.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done_before = len(journal.read_text().splitlines())
+    assert 3 <= done_before < 18
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 18 and not runs.duplicated(["point", "replication"]).any()
+    # Identical to an uninterrupted run.
+    fresh = subprocess.run([sys.executable, "-m", "exsim", "run", str(path), "--out", str(tmp_path / "fresh"),
+                            "--workers", "2", "--quiet"], capture_output=True, text=True)
+    assert fresh.returncode == 0
+    assert (out / "runs.csv").read_text() == (tmp_path / "fresh" / "runs.csv").read_text()
+
+
+def test_warmup_is_left_out_of_the_statistics():
+    raw = swept()
+    raw["run"]["warmup"] = raw["run"]["duration"]  # everything is sent during the warm-up
+    from exsim.sim import simulate
+
+    assert simulate(validate_raw(raw)).recipients == 0
+    raw["run"]["warmup"] = "0s"
+    assert simulate(validate_raw(raw)).recipients > 0

@@ -1,0 +1,34 @@
+"""Confidence intervals, checked against hand computation."""
+
+import math
+
+import pytest
+
+from exsim.stats import paired_difference, t_interval
+
+
+def test_t_interval_hand_computed():
+    # mean 2.5; s = sqrt(5/3) = 1.29099; sem = s / 2 = 0.645497; t(0.975, 3) = 3.182446
+    interval = t_interval([1, 2, 3, 4])
+    half = 3.182446 * 0.645497
+    assert interval.mean == 2.5
+    assert interval.lo == pytest.approx(2.5 - half, rel=1e-5)
+    assert interval.hi == pytest.approx(2.5 + half, rel=1e-5)
+    assert interval.n == 4
+
+
+def test_paired_difference_hand_computed():
+    # differences 2, 3, 2: mean 7/3; s = 0.57735; sem = 0.333333; t(0.975, 2) = 4.302653
+    interval = paired_difference([3, 5, 4], [1, 2, 2])
+    assert interval.mean == pytest.approx(7 / 3)
+    assert interval.half_width == pytest.approx(4.302653 * 0.333333, rel=1e-5)
+
+
+def test_degenerate_samples():
+    assert math.isnan(t_interval([]).mean)
+    single = t_interval([0.2])
+    assert single.mean == 0.2 and math.isnan(single.lo)
+    same = t_interval([0.1, 0.1, 0.1])
+    assert same.lo == pytest.approx(0.1) and same.hi == pytest.approx(0.1)
+    with pytest.raises(ValueError):
+        paired_difference([1, 2], [1])
