@@ -306,7 +306,8 @@ def run(scenario: str | None, out_dir: str | None, resume: bool, force: bool, se
     if plot:
         from exsim.plots import plot_results
 
-        plot_results(Path(out_dir))
+        for line in plot_results(Path(out_dir)):
+            out.print(line, markup=False)
     if experiment.failed:
         err.print(f"{experiment.failed} run(s) failed; see the 'error' column of {out_dir}/runs.csv", markup=False)
         raise SystemExit(EXIT_FAILURE)
@@ -346,6 +347,24 @@ def trace(scenario: str, message_id: int | None, first_ndr: bool, point: int | N
     out.print(f"Message {message_id} of scenario {loaded.name} (seed {result.seed})", markup=False)
     for time_s, text in lines:
         out.print(f"{timestamp(time_s):%a %H:%M:%S} (t={time_s:9.2f} s)  {text}", markup=False)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path())
+@click.option("--x", "x_variable", help="Swept variable for the failure curve's x axis.")
+def plot(directory: str, x_variable: str | None) -> None:
+    """Write the figures of a results directory into DIR/plots/."""
+    from exsim.plots import plot_results
+
+    folder = Path(directory)
+    if not (folder / "scenario.toml").is_file() or not (folder / "summary.csv").is_file():
+        _bad_argument(f"{directory}: not a results directory (no scenario.toml and summary.csv); "
+                      "make one with exsim run --out DIR")
+    summary_columns = (folder / "summary.csv").read_text().splitlines()[0].split(",")
+    if x_variable is not None and x_variable not in summary_columns:
+        _bad_argument(f"--x: {x_variable!r} is not a swept variable of these results")
+    for line in plot_results(folder, x_variable):
+        out.print(line, markup=False)
 
 
 def org_prmd(x400: str | None) -> str:

@@ -129,7 +129,7 @@ def execute_run(raw: dict, source: str, spec: RunSpec, labels: dict[str, str],
         result = simulate(scenario, spec.seed, tracking_dir=Path(tracking_dir) if tracking_dir else None)
     except Exception as exc:  # a failed run is recorded, not fatal to the sweep
         record.update(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=5))
-        return {"row": record, "events": [], "ndr_samples": {}}
+        return {"row": record, "events": [], "ndr_samples": {}, "series": {}, "latency": {}}
     record.update(result.row())
     record["error"] = ""
     record["wall_s"] = round(time.perf_counter() - started, 3)
@@ -137,7 +137,27 @@ def execute_run(raw: dict, source: str, spec: RunSpec, labels: dict[str, str],
         [spec.point, spec.replication, e.time_s, e.server, e.source, e.event_id, e.type, e.category, e.text]
         for e in result.events
     ]
-    return {"row": record, "events": events, "ndr_samples": result.ndr_samples}
+    return {"row": record, "events": events, "ndr_samples": result.ndr_samples,
+            "series": series_records(result, spec), "latency": latency_records(result, spec)}
+
+
+def series_records(result, spec: RunSpec) -> dict:  # type: ignore[no-untyped-def]
+    """The run's time series as columns: interval start, deliveries, NDRs, queued mail per server."""
+    series = result.series
+    return {
+        "t_s": [i * series.interval_s for i in range(len(series.delivered))],
+        "delivered": series.delivered.tolist(),
+        "ndr": series.ndr.tolist(),
+        **{f"queued_{server}": values.tolist() for server, values in sorted(series.queue_samples.items())},
+    }
+
+
+def latency_records(result, spec: RunSpec) -> dict:  # type: ignore[no-untyped-def]
+    """Non-empty latency histogram bins: upper edge in seconds and count."""
+    histogram = result.latency
+    nonzero = np.flatnonzero(histogram.counts)
+    return {"upper_s": [histogram.upper_edge(int(i)) for i in nonzero],
+            "count": histogram.counts[nonzero].tolist()}
 
 
 # --- the experiment ---------------------------------------------------------------------
@@ -156,6 +176,10 @@ class Experiment:
     failed: int
     wall_s: float
     ndr_samples: dict[str, dict] = field(default_factory=dict)
+    series: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per run and interval: deliveries, NDRs and queued mail per server."""
+    latency: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per run: latency histogram bins (upper edge in seconds, count)."""
 
     @property
     def variables(self) -> list[str]:
@@ -344,11 +368,26 @@ def _summarise(scenario: Scenario, points: list[SweepPoint], done: dict, out: Pa
         [e for _, entry in sorted(done.items()) for e in entry["events"]],
         columns=["point", "replication", *EVENT_COLUMNS],
     )
+    series = _long_frame(done, "series")
+    latency = _long_frame(done, "latency")
     samples: dict[str, dict] = {}
     for _, entry in sorted(done.items()):
         for text, sample in entry.get("ndr_samples", {}).items():
             samples.setdefault(text, sample)
-    return Experiment(scenario, points, runs, summary, differences, events, out, failed, wall_s, samples)
+    return Experiment(scenario, points, runs, summary, differences, events, out, failed, wall_s, samples,
+                      series, latency)
+
+
+def _long_frame(done: dict, key: str) -> pd.DataFrame:
+    frames = []
+    for (point, replication), entry in sorted(done.items()):
+        columns = entry.get(key) or {}
+        if columns:
+            frame = pd.DataFrame(columns)
+            frame.insert(0, "replication", replication)
+            frame.insert(0, "point", point)
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _differences(scenario: Scenario, points: list[SweepPoint], ok: pd.DataFrame) -> pd.DataFrame:
@@ -391,6 +430,10 @@ def write_results(experiment: Experiment, as_run: dict, seed: int, replications:
     _atomic_write(out / "summary.csv", lambda p: experiment.summary.to_csv(p, index=False))
     _atomic_write(out / "events.csv", lambda p: experiment.events.sort_values(
         ["point", "replication", "time_s"], kind="stable").to_csv(p, index=False))
+    if not experiment.series.empty:
+        _atomic_write(out / "series.csv", lambda p: experiment.series.to_csv(p, index=False))
+    if not experiment.latency.empty:
+        _atomic_write(out / "latency.csv", lambda p: experiment.latency.to_csv(p, index=False))
     if not experiment.differences.empty:
         _atomic_write(out / "differences.csv", lambda p: experiment.differences.to_csv(p, index=False))
     summary = {

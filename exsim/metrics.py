@@ -36,6 +36,10 @@ class LatencyHistogram:
         self.n += 1
         self.total_s += latency_s
 
+    def upper_edge(self, index: int) -> float:
+        """Upper edge of a bin in seconds."""
+        return self.LOW_S * self.RATIO ** index
+
     def quantile(self, q: float) -> float:
         """The q-quantile (0..1), as the geometric middle of its bin; NaN when empty."""
         if self.n == 0:

@@ -419,6 +419,7 @@ class Run(_Model):
     seed: int = Field(1, ge=0)
     replications: int = Field(1, ge=1)
     time_series_interval: Duration = Field("1h", description="Resolution of queue and NDR time series")
+    time_series: bool = Field(True, description="Collect time series (queues, NDRs and deliveries per interval)")
 
 
 class ServiceTimes(_Model):

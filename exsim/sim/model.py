@@ -152,7 +152,8 @@ class Simulation:
         self.network_rng = stream(self.seed, 4)
         self.connector_states = {s: ConnectorStates() for s in self.org.servers}
         self.horizon_s = scenario.run.duration + scenario.run.drain
-        self.series = TimeSeries(scenario.run.time_series_interval, self.horizon_s)
+        collect = scenario.run.time_series
+        self.series = TimeSeries(scenario.run.time_series_interval if collect else self.horizon_s, self.horizon_s)
         self.outcomes = Outcomes()
         self.reports = Outcomes()
         self.by_class: dict[str, Outcomes] = {}
@@ -174,7 +175,8 @@ class Simulation:
                 self.env.process(self._upgrade(event))
             elif isinstance(event, AddressChangeEvent):
                 self.env.process(self._address_change(event))
-        self.env.process(self._sample_queues())
+        if collect:
+            self.env.process(self._sample_queues())
 
     # --- state the components ask about -------------------------------------------------
     def version(self, server: str) -> str:
