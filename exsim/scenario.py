@@ -486,6 +486,20 @@ class Scenario(_Model):
         """The file's data as parsed, before defaults: what sweeps rewrite."""
         return self._raw
 
+    def modified(self, changes: dict[str, Any]) -> "Scenario":
+        """A validated copy with values set at scenario paths (as sweeps do), e.g.
+        ``scenario.modified({"run.duration": "4h", "servers.*.version": "5.0-sp1"})``."""
+        import copy
+
+        raw = copy.deepcopy(self._raw)
+        for path, value in changes.items():
+            locations = resolve_path(raw, path)
+            if not locations:
+                raise ScenarioError([Problem(self._source, None, path, "path matches nothing in the scenario")])
+            for location in locations:
+                set_path(raw, location, copy.deepcopy(value))
+        return validate_raw(raw, self._source)
+
     def site(self, name: str) -> Site:
         return next(s for s in self.sites if s.name == name)
 
@@ -734,8 +748,9 @@ def resolve_path(raw: Any, path: str) -> list[tuple]:
     """Concrete locations a dotted sweep path names in parsed scenario data.
 
     Segments are keys of tables; in an array of tables a segment is an index,
-    the ``name`` of an element, or ``*`` for every element. The last segment
-    may name a key that is absent (its default then gets overridden).
+    the ``name`` of an element, or ``*`` for every element. Tables and keys
+    that are absent are named all the same (setting them creates them); only
+    an array element that does not exist makes a path match nothing.
     """
     parts = [p for p in path.split(".")]
     found: list[tuple] = []
@@ -756,8 +771,9 @@ def resolve_path(raw: Any, path: str) -> list[tuple]:
                     walk(value, tail, at + (key,))
             elif head in node:
                 walk(node[head], tail, at + (head,))
-            elif not tail:
-                found.append(at + (head,))
+            else:
+                # An absent table or key: setting it creates it (the schema judges the result).
+                walk({}, tail, at + (head,))
 
     walk(raw, parts, ())
     return found
@@ -766,5 +782,5 @@ def resolve_path(raw: Any, path: str) -> list[tuple]:
 def set_path(raw: dict, location: tuple, value: Any) -> None:
     node: Any = raw
     for part in location[:-1]:
-        node = node[part]
+        node = node.setdefault(part, {}) if isinstance(node, dict) else node[part]
     node[location[-1]] = value

@@ -188,3 +188,15 @@ def test_schema_documents_defaults():
     assert override["open_interval"]["default"] == "600s"
     assert "description" in override["open_interval"]
     json.dumps(schema)  # serialisable as JSON
+
+
+def test_modified_sets_values_at_paths(base):
+    scenario = load_scenario(to_toml(base))
+    changed = scenario.modified({"servers.*.version": "5.0-sp1", "run.duration": "4h"})
+    assert [s.version for s in changed.servers] == ["5.0-sp1", "5.0-sp1"]
+    assert changed.run.duration == 4 * 3600
+    assert [s.version for s in scenario.servers] == ["5.0", "5.0"]  # the original is untouched
+    with pytest.raises(ScenarioError, match="matches nothing"):
+        scenario.modified({"sites.Nowhere.addresses.x400": "c=US;a= ;o=X"})
+    with pytest.raises(ScenarioError, match="servers\\[0\\].version"):
+        scenario.modified({"servers.*.version": "9.9"})
