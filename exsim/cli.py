@@ -259,7 +259,7 @@ def run(scenario: str | None, out_dir: str | None, resume: bool, force: bool, se
     import json as _json
 
     from exsim.cluster import ClusterError
-    from exsim.experiment import ResultsDirectoryError, run_experiment
+    from exsim.experiment import ExperimentInterrupted, ResultsDirectoryError, run_experiment
 
     if resume and force:
         _bad_argument("--resume and --force exclude each other")
@@ -289,6 +289,13 @@ def run(scenario: str | None, out_dir: str | None, resume: bool, force: bool, se
                                     resume=resume, force=force, progress=progress)
     except ResultsDirectoryError as exc:
         _bad_argument(str(exc))
+    except ExperimentInterrupted as exc:
+        if progress_bar is not None:
+            progress_bar.stop()
+        source = scenario if scenario else str(_bundled_default())
+        err.print(f"Interrupted: {exc.finished} of {exc.total} runs finished; their complete rows are in "
+                  f"{out_dir}/runs.csv.\nResume with: exsim run {source} --out {out_dir} --resume", markup=False)
+        raise SystemExit(130) from None
     except ClusterError as exc:
         _bad_argument(str(exc))
     except OSError as exc:

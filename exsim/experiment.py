@@ -48,6 +48,65 @@ class ResultsDirectoryError(Exception):
     """A results directory that cannot be used as asked (exists, not writable, ...)."""
 
 
+class ExperimentInterrupted(Exception):
+    """Ctrl-C: the runs finished so far are saved; the experiment can be resumed."""
+
+    def __init__(self, experiment: "Experiment", finished: int, total: int):
+        self.experiment, self.finished, self.total = experiment, finished, total
+        super().__init__(f"interrupted after {finished} of {total} runs")
+
+
+class _DeferredInterrupt:
+    """SIGINT raises KeyboardInterrupt, except inside :meth:`critical`, where it waits for the end."""
+
+    def __init__(self) -> None:
+        self.inside = False
+        self.pending = False
+
+    def __enter__(self) -> "_DeferredInterrupt":
+        import signal
+        import threading
+
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def _handler(self, signum: int, frame: object) -> None:
+        if self.inside:
+            self.pending = True
+        else:
+            raise KeyboardInterrupt
+
+    def critical(self):  # type: ignore[no-untyped-def]
+        from contextlib import contextmanager
+
+        @contextmanager
+        def section():  # type: ignore[no-untyped-def]
+            self.inside = True
+            try:
+                yield
+            finally:
+                self.inside = False
+            if self.pending:
+                raise KeyboardInterrupt
+
+        return section()
+
+
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl-C to the parent, which stops them."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 # --- sweeps -------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -287,10 +346,15 @@ def run_experiment(
         if progress:
             progress(finished, len(specs))
 
+    interrupted = False
     try:
         args = [(point_raw[s.point], scenario.source, s, labels[s.point], tracking_dir(s)) for s in todo]
-        for entry in _execute(args, workers, scheduler):
-            record(entry)
+        with _DeferredInterrupt() as guard:
+            for entry in _execute(args, workers, scheduler):
+                with guard.critical():  # a row is written whole or not at all
+                    record(entry)
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         if journal is not None:
             journal.close()
@@ -298,6 +362,8 @@ def run_experiment(
     experiment = _summarise(scenario, points, done, out_path, time.perf_counter() - started)
     if out_path is not None:
         write_results(experiment, as_run, base_seed, n_reps)
+    if interrupted:
+        raise ExperimentInterrupted(experiment, finished, len(specs))
     return experiment
 
 
@@ -322,10 +388,18 @@ def _execute(args: list[tuple], workers: int | None, scheduler: str | None) -> I
         for arg in args:
             yield execute_run(*arg)
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(args))) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(args)), initializer=_ignore_sigint)
+    try:
         futures: list[Future] = [pool.submit(execute_run, *arg) for arg in args]
         for future in as_completed(futures):
             yield future.result()
+    except BaseException:
+        # Interrupted (or abandoned): stop the workers now rather than finishing their runs.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 # --- summaries and files ------------------------------------------------------------------

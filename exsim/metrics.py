@@ -62,8 +62,11 @@ class Outcomes:
     recipients: int = 0
     delivered: int = 0
     ndr: int = 0
+    lost: int = 0
+    """Lost by Exchange in a crash; part of ``pending`` (never delivered, never reported)."""
     ndr_by_diagnostic: Counter = field(default_factory=Counter)
     ndr_by_text: Counter = field(default_factory=Counter)
+    ndr_by_component: Counter = field(default_factory=Counter)
 
     @property
     def pending(self) -> int:

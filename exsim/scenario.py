@@ -47,6 +47,17 @@ from exsim.schedule import Schedule, parse_schedule
 from exsim.units import Duration, Rate, Size
 
 VERSIONS = ("5.0", "5.0-sp1", "5.0-sp2")
+#: Usage profiles: (messages sent per user per day, mean addressed recipients per message).
+#: LoadSim light/medium/heavy: recipients = received / sent per day; MMB: 4.7 per message.
+PROFILES: dict[str, tuple[float, float]] = {
+    "light": (6.7, 20.4 / 6.7),
+    "medium": (19.8, 55.9 / 19.8),
+    "heavy": (38.6, 118.9 / 38.6),
+    "mmb": (14.18, 4.7),
+}
+#: Refuse runs estimated above this many recipients (hours of wall time) unless run.allow_long.
+MAX_RECIPIENTS_PER_RUN = 50_000_000
+RECIPIENTS_PER_SECOND = 30_000  # rough simulation speed, for the estimate in the message
 Version = Literal["5.0", "5.0-sp1", "5.0-sp2"]
 Profile = Literal["light", "medium", "heavy", "mmb"]
 Service = Literal["is", "mta", "ims", "msmail"]
@@ -195,7 +206,7 @@ class TargetServer(_Model):
 
 
 class Link(_Model):
-    bandwidth: Rate = Field("64kbps", description="Link bandwidth, e.g. '64kbps', '1.544Mbps', '10Mbps'")
+    bandwidth: Rate = Field("64kbps", gt=0, description="Link bandwidth, e.g. '64kbps', '1.544Mbps', '10Mbps'")
     latency: Duration = Field("50ms", description="One-way latency per transfer, e.g. '50ms'")
     drop_probability: float = Field(
         0.0, ge=0.0, lt=1.0, description="Share of transfers that fail mid-way and are retried"
@@ -206,7 +217,7 @@ class Override(_Model):
     """MTA settings, per connector (the Override page); defaults are Exchange 5.0's."""
 
     max_open_retries: int = Field(144, ge=0, description="Open attempts before queued mail is NDR'd")
-    open_interval: Duration = Field("600s", description="Wait between open attempts")
+    open_interval: Duration = Field("600s", gt=0, description="Wait between open attempts")
     max_transfer_retries: int = Field(2, ge=0, description="Transfer attempts over an open association")
     transfer_interval: Duration = Field("120s", description="Wait between transfer attempts")
     association_lifetime: Duration = Field("300s", description="Idle association kept open this long")
@@ -224,7 +235,7 @@ class Override(_Model):
 
 
 class Internet(_Model):
-    delay: Duration = Field("30s", description="Time the remote SMTP host takes to accept a message")
+    delay: Duration = Field("5s", description="Time the remote side takes to accept a message")
     failure_probability: float = Field(
         0.0, ge=0.0, le=1.0, description="Share of delivery attempts the Internet side refuses"
     )
@@ -280,6 +291,9 @@ class RasConnector(_LinkConnector):
 class _GatewayConnector(_Model):
     name: Name = Field(description="Connector name as shown in the Administrator program")
     server: str = Field(description="Server hosting the gateway")
+    outbound_connections: int = Field(
+        4, ge=1, le=64, description="Messages the gateway sends at once (a model parameter: the sources are silent)"
+    )
     schedule: ScheduleField = Field("always", description="Activation schedule")
     link: Link = Field({}, description="Link from the gateway to the foreign system")
     override: Override = Field({}, description="MTA retry and timeout settings")
@@ -363,6 +377,9 @@ class UpgradeEvent(_Model):
 
 
 class OutageEvent(_Model):
+    """A connector that cannot open for a window; for an IMS or MS Mail connector, the
+    foreign side (the Internet, the postoffice) refuses every delivery attempt."""
+
     kind: Literal["outage"]
     connector: str
     start: Duration
@@ -385,8 +402,18 @@ class AddressChangeEvent(_Model):
     value: str
 
 
+class CrashEvent(_Model):
+    """A server crash: every service stops at once. Queued mail survives on disk (the MTA's
+    .dat files, the store's database); mail a component held only in memory is lost by Exchange."""
+
+    kind: Literal["crash"]
+    server: str
+    at: Duration
+    restart_after: Duration = Field("30m", description="Time until the server is back up")
+
+
 Event = Annotated[
-    Union[UpgradeEvent, OutageEvent, ServiceStopEvent, AddressChangeEvent],
+    Union[UpgradeEvent, OutageEvent, ServiceStopEvent, AddressChangeEvent, CrashEvent],
     Field(discriminator="kind"),
 ]
 
@@ -413,13 +440,16 @@ class Sweep(_Model):
 
 
 class Run(_Model):
-    duration: Duration = Field("1d", description="Simulated time per run")
+    duration: Duration = Field("1d", gt=0, description="Simulated time per run")
     warmup: Duration = Field("0s", description="Initial period left out of the statistics")
     drain: Duration = Field("0s", description="Extra time with no new mail, so queued mail can settle")
     seed: int = Field(1, ge=0)
     replications: int = Field(1, ge=1)
-    time_series_interval: Duration = Field("1h", description="Resolution of queue and NDR time series")
+    time_series_interval: Duration = Field("1h", gt=0, description="Resolution of queue and NDR time series")
     time_series: bool = Field(True, description="Collect time series (queues, NDRs and deliveries per interval)")
+    allow_long: bool = Field(
+        False, description=f"Run even when the estimate exceeds {MAX_RECIPIENTS_PER_RUN:,} recipients per run"
+    )
 
 
 class ServiceTimes(_Model):
@@ -433,7 +463,7 @@ class ServiceTimes(_Model):
     gateway_in: Duration = Field("150ms", description="IS gateway-in thread moving a message into MTS-OUT")
     gateway_out: Duration = Field("150ms", description="IS gateway-out thread moving a message from MTS-IN")
     association_open: Duration = Field("1s", description="Opening an MTA association (plus link round trip)")
-    rpc_bandwidth: Rate = Field("10Mbps", description="LAN between servers of one site (MTA-to-MTA RPC)")
+    rpc_bandwidth: Rate = Field("10Mbps", gt=0, description="LAN between servers of one site (MTA-to-MTA RPC)")
     msmi_poll_interval: Duration = Field(
         "5m", description="How often the MS Mail interchange polls its queue (and logs a failure)"
     )
@@ -675,10 +705,11 @@ def _read(path_or_text: str | Path) -> tuple[str, str]:
 
 def parse_toml(text: str, source: str) -> dict:
     """TOML to a dict; a syntax error becomes a :class:`ScenarioError` with its line."""
+    empty = Problem(source, None, "", "the file is empty; a scenario needs [organization], [[sites]] and [[servers]]")
     if not text.strip():
-        raise ScenarioError([Problem(source, None, "", "the file is empty; a scenario needs [organization], [[sites]] and [[servers]]")])
+        raise ScenarioError([empty])
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         line = int(match[1]) if match else None
@@ -686,6 +717,9 @@ def parse_toml(text: str, source: str) -> dict:
             line = len(text.rstrip("\n").splitlines())
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ScenarioError([Problem(source, line, "", f"TOML syntax error: {message}")]) from None
+    if not data:  # only comments and blank lines
+        raise ScenarioError([empty])
+    return data
 
 
 def load_scenario(path_or_text: str | Path, *, check: bool = True) -> Scenario:
@@ -710,6 +744,7 @@ def validate_raw(raw: dict, source: str = "<scenario>", text: str = "") -> Scena
         problems.append(Problem(source, locator.line_of(path), format_path(path), message))
     if scenario is not None and not problems:
         problems += _sweep_value_problems(raw, source, locator)
+        problems += _size_problems(scenario, source, locator)
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.path))
         raise ScenarioError(problems)
@@ -717,6 +752,31 @@ def validate_raw(raw: dict, source: str = "<scenario>", text: str = "") -> Scena
     scenario._source = source
     scenario._raw = raw
     return scenario
+
+
+def estimated_recipients(scenario: Scenario) -> float:
+    """A rough count of the recipients one run simulates (users x rate x recipients x days)."""
+    workload = scenario.workload
+    days = scenario.run.duration / 86400
+    dl = workload.mix.distribution_list * (workload.distribution_list_size - 1)
+    total = 0.0
+    for server in scenario.servers:
+        sends, recipients = PROFILES[server.profile or workload.profile]
+        recipients = workload.recipients_per_message or recipients
+        total += (server.users + len(server.mailboxes)) * sends * recipients * (1 + dl) * days
+    total += (workload.inbound_internet_per_hour + workload.inbound_msmail_per_hour) * 24 * days
+    return total
+
+
+def _size_problems(scenario: Scenario, source: str, locator: _Locator) -> list[Problem]:
+    estimate = estimated_recipients(scenario)
+    if estimate <= MAX_RECIPIENTS_PER_RUN or scenario.run.allow_long:
+        return []
+    hours = estimate / RECIPIENTS_PER_SECOND / 3600
+    return [Problem(source, locator.line_of(("run", "duration")), "run.duration",
+                    f"one run would simulate about {estimate:,.0f} recipients (roughly {hours:,.0f} h at "
+                    f"{RECIPIENTS_PER_SECOND:,} recipients a second); shorten run.duration, lower the users, "
+                    "or set run.allow_long = true to run it anyway")]
 
 
 def _sweep_value_problems(raw: dict, source: str, locator: _Locator) -> list[Problem]:

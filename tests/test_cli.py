@@ -118,3 +118,11 @@ def test_trace_first_ndr_tells_the_q166866_story():
                      "report: delivered to"):
         assert fragment in story, fragment
     assert exsim("trace", str(SCENARIOS / "q166866.toml")).returncode == 2
+
+
+def test_unwritable_results_directory_fails_with_exit_1(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = exsim("run", str(SCENARIOS / "q166866.toml"), "--out", str(blocker / "r"), "--quiet")
+    assert result.returncode == 1
+    assert "cannot write results" in result.stderr and "Traceback" not in result.stderr

@@ -147,3 +147,35 @@ def test_warmup_is_left_out_of_the_statistics():
     assert simulate(validate_raw(raw)).recipients == 0
     raw["run"]["warmup"] = "0s"
     assert simulate(validate_raw(raw)).recipients > 0
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_saves_complete_rows_and_says_how_to_resume(tmp_path, workers):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import tomli_w
+
+    raw = swept(variables=[VERSION, ADDRESS])
+    raw["run"]["replications"] = 3
+    path = tmp_path / "s.toml"
+    path.write_text(tomli_w.dumps(raw))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "exsim", "run", str(path), "--out", str(out), "--workers", workers, "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    journal = out / "runs.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (journal.exists() and journal.read_text().count("\n") >= 2):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert f"--out {out} --resume" in stderr
+    saved = pd.read_csv(out / "runs.csv")
+    assert len(saved) == len(journal.read_text().splitlines()) < 18
+    assert (saved["recipients"] == saved["delivered"] + saved["ndr"] + saved["pending"]).all()
+    assert subprocess.run([*command, "--resume"], capture_output=True).returncode == 0
+    assert len(pd.read_csv(out / "runs.csv")) == 18

@@ -43,7 +43,8 @@ class Gateway:
         self.server: str = connector.server
         self.mts_out: simpy.Store = simpy.Store(sim.env)
         self.first_try: dict[int, float] = {}
-        sim.env.process(self._send_loop())
+        for _ in range(connector.outbound_connections):
+            sim.env.process(self._send_loop())
 
     @property
     def foreign(self):  # type: ignore[no-untyped-def]
@@ -81,8 +82,14 @@ class Gateway:
             self.first_try.setdefault(key, env.now)
             self._record(logs.SMTP_QUEUED_OUTBOUND, envelope)
             link = self.connector.link
+            started = env.now
             yield env.timeout(link.latency + message.size_kb * 1024 * 8 / link.bandwidth + self.foreign.delay)
-            if self.foreign.failure_probability and sim.network_rng.random() < self.foreign.failure_probability:
+            if sim.availability.crashed_between(self.server, started, env.now):
+                self.mts_out.put(envelope)  # still in MTS-OUT on disk: sent again after the restart
+                continue
+            refused = not sim.connector_up(self.name, env.now) or (
+                self.foreign.failure_probability and sim.network_rng.random() < self.foreign.failure_probability)
+            if refused:
                 env.process(self._retry(envelope))
                 continue
             self.first_try.pop(key, None)
@@ -92,6 +99,7 @@ class Gateway:
 
     def _retry(self, envelope: Envelope):  # type: ignore[no-untyped-def]
         sim, env = self.sim, self.sim.env
+        sim.counters["gateway_retries"] += 1
         failures = envelope.attempts.get(self.name, 0) + 1
         envelope.attempts[self.name] = failures
         first = self.first_try[id(envelope)]
@@ -120,8 +128,10 @@ class Gateway:
     def inbound(self, message: Message):  # type: ignore[no-untyped-def]
         """Mail arriving from the foreign side (a generator: waits while the gateway is stopped)."""
         sim, env = self.sim, self.sim.env
-        yield from sim.wait_running(self.server, self.service)
-        yield env.timeout(self.connector.link.latency + message.size_kb * 1024 * 8 / self.connector.link.bandwidth)
+        seconds = self.connector.link.latency + message.size_kb * 1024 * 8 / self.connector.link.bandwidth
+        # Cut off by a crash, the sending host simply tries again.
+        while not (yield from sim.work(self.server, self.service, seconds)):
+            pass
         sim.tracking.record(env.now, self.server, logs.SMTP_RECEIVED_INBOUND, message.mts_id, gateway=self.name,
                             originator=message.originator, recipients=tuple(r.address for r in message.recipients))
         sim.trace(message, f"{self.name} on {self.server} received it from the {self._side()} "

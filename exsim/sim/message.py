@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from exsim.ndr import NdrKind
 from exsim.routing import MessageRouteState
 
-PENDING, DELIVERED, NDR = "pending", "delivered", "ndr"
+PENDING, DELIVERED, NDR, LOST = "pending", "delivered", "ndr", "lost"
+"""Outcomes. LOST is mail Exchange itself lost in a crash: it counts as pending in the
+books (never delivered, never reported) and is reported apart as ``lost``."""
 
 
 @dataclass(slots=True, eq=False)

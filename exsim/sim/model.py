@@ -12,6 +12,7 @@ diagnostic, text and the component that gave up) or pending.
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from exsim.org import Mailbox, Organization
 from exsim.routing import ConnectorStates, Router
 from exsim.scenario import (
     AddressChangeEvent,
+    CrashEvent,
     OutageEvent,
     Override,
     Scenario,
@@ -33,13 +35,17 @@ from exsim.scenario import (
     validate_raw,
 )
 from exsim.sim.gateways import GATEWAY_CLASSES, Gateway
-from exsim.sim.message import DELIVERED, NDR, PENDING, Envelope, Message, Recipient
+from exsim.sim.message import DELIVERED, LOST, NDR, PENDING, Envelope, Message, Recipient
 from exsim.sim.mta import MTA
 from exsim.sim.store import InformationStore
 from exsim.sim.workload import Workload, stream
 from exsim.versions import Defect, defect_at
 
 INFINITY = float("inf")
+SERVICES = ("is", "mta", "ims", "msmail")
+#: What the faults cost, counted per run: failed association opens, transfer retries after a
+#: dropped transfer, gateway retries after a refused delivery, transfers cut by a crash.
+FAULT_COUNTERS = ("open_failures", "transfer_retries", "gateway_retries", "transfers_cut_by_crash")
 
 
 @dataclass
@@ -61,6 +67,8 @@ class RunResult:
     traces: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
     ndr_samples: dict[str, dict] = field(default_factory=dict)
     """One example per NDR text: recipient, reason, diagnostic, footer, time."""
+    counters: dict[str, int] = field(default_factory=dict)
+    """Fault costs: open failures, transfer retries, gateway retries, transfers cut by a crash."""
 
     @property
     def recipients(self) -> int:
@@ -82,13 +90,18 @@ class RunResult:
     def failure_rate(self) -> float:
         return self.outcomes.failure_rate
 
+    @property
+    def lost(self) -> int:
+        return self.outcomes.lost
+
     def row(self) -> dict:
         """The results-file columns of this run (PRODUCT.md ``runs.csv``)."""
         row = {
             "recipients": self.recipients, "delivered": self.delivered, "ndr": self.ndr,
             "pending": self.pending, "failure_rate": self.failure_rate,
             "latency_p50_s": self.latency.quantile(0.5), "latency_p95_s": self.latency.quantile(0.95),
-            "messages": self.messages, "reports": self.reports.recipients,
+            "lost": self.outcomes.lost, "messages": self.messages, "reports": self.reports.recipients,
+            **self.counters,
         }
         for diagnostic, count in sorted(self.outcomes.ndr_by_diagnostic.items()):
             row[f"ndr_{diagnostic}"] = count
@@ -104,7 +117,13 @@ class Availability:
     def __init__(self, scenario: Scenario):
         self.stopped: dict[tuple[str, str], list[tuple[float, float]]] = {}
         self.outages: dict[str, list[tuple[float, float]]] = {}
+        self.crashes: dict[str, list[tuple[float, float]]] = {}
         for event in scenario.events:
+            if isinstance(event, CrashEvent):
+                window = (event.at, event.at + event.restart_after)
+                self.crashes.setdefault(event.server, []).append(window)
+                for service in SERVICES:
+                    self.stopped.setdefault((event.server, service), []).append(window)
             if isinstance(event, ServiceStopEvent):
                 end = event.end if event.end is not None else INFINITY
                 self.stopped.setdefault((event.server, event.service), []).append((event.start, end))
@@ -130,6 +149,10 @@ class Availability:
 
     def connector_up(self, connector: str, t: float) -> bool:
         return self._resume(self.outages.get(connector, []), t) == t
+
+    def crashed_between(self, server: str, start: float, end: float) -> bool:
+        """Whether the server crashed after ``start`` and no later than ``end``."""
+        return any(start < at <= end for at, _ in self.crashes.get(server, ()))
 
 
 class Simulation:
@@ -159,6 +182,7 @@ class Simulation:
         self.by_class: dict[str, Outcomes] = {}
         self.latency = LatencyHistogram()
         self.ndr_samples: dict[str, dict] = {}
+        self.counters: Counter = Counter({name: 0 for name in FAULT_COUNTERS})
         self.first_ndr_message: int | None = None
         self.trace_messages = trace_messages or set()
         self.traces: dict[int, list[tuple[float, str]]] = {}
@@ -195,6 +219,31 @@ class Simulation:
             yield self.env.event()
         elif resume > self.env.now:
             yield self.env.timeout(resume - self.env.now)
+
+    def work(self, server: str, service: str, seconds: float):  # type: ignore[no-untyped-def]
+        """A component works on something (a generator): waits for its service, spends the
+        time, and returns False when the server crashed meanwhile (the work was in memory)."""
+        yield from self.wait_running(server, service)
+        started = self.env.now
+        yield self.env.timeout(seconds)
+        return not self.availability.crashed_between(server, started, self.env.now)
+
+    def lose(self, envelope: Envelope, recipients: list[Recipient], server: str, where: str) -> None:
+        """Exchange lost mail it held only in memory when the server crashed: counted and reported."""
+        message = envelope.message
+        for recipient in recipients:
+            self._settle(message, recipient, LOST, f"lost by Exchange: {where} on {server} when it crashed")
+            if message.counted:
+                books = self.reports if message.is_report else self.outcomes
+                books.lost += 1
+                if not message.is_report:
+                    self._class(recipient.kind).lost += 1
+        self.trace(message, f"LOST by Exchange: {where} on {server} held it only in memory when the server crashed")
+
+    def _settle(self, message: Message, recipient: Recipient, outcome: str, detail: str) -> None:
+        if recipient.outcome != PENDING:
+            raise RuntimeError(f"recipient {recipient.address} of message {message.id} already {recipient.outcome}")
+        recipient.outcome, recipient.time_s, recipient.detail = outcome, self.env.now, detail
 
     def lowest_cost_only(self, server: str) -> bool:
         return self.scenario.model.lowest_cost_routes_only and self.versions[server] != "5.0"
@@ -276,9 +325,7 @@ class Simulation:
         now = self.env.now
         message = envelope.message
         for recipient in recipients:
-            if recipient.outcome != PENDING:
-                raise RuntimeError(f"recipient {recipient.address} of message {message.id} already {recipient.outcome}")
-            recipient.outcome, recipient.time_s, recipient.detail = DELIVERED, now, where
+            self._settle(message, recipient, DELIVERED, where)
             if not message.counted:
                 continue
             if message.is_report:
@@ -301,10 +348,8 @@ class Simulation:
         site = self.org.site_of(server)
         component = footer(service, site, server)
         for number, recipient in enumerate(recipients, start=1):
-            if recipient.outcome != PENDING:
-                raise RuntimeError(f"recipient {recipient.address} of message {message.id} already {recipient.outcome}")
-            recipient.outcome, recipient.time_s = NDR, now
-            recipient.ndr, recipient.component, recipient.detail = kind, component, detail
+            self._settle(message, recipient, NDR, detail)
+            recipient.ndr, recipient.component = kind, component
             if service == "MSExchangeMTA":
                 self.events.ndr_generated(now, server, kind.reason_name, kind.diagnostic_name, message.mts_id,
                                           recipient.address, number)
@@ -312,6 +357,7 @@ class Simulation:
                 continue
             books = self.reports if message.is_report else self.outcomes
             books.ndr += 1
+            books.ndr_by_component[service] += 1
             books.ndr_by_diagnostic[kind.diagnostic_name] += 1
             books.ndr_by_text[kind.text] += 1
             if not message.is_report:
@@ -384,7 +430,7 @@ class Simulation:
             scenario=self.scenario.name, seed=self.seed, end_s=self.horizon_s, outcomes=self.outcomes,
             by_class=self.by_class, reports=self.reports, latency=self.latency, events=self.events.entries,
             series=self.series, messages=self._next_id, first_ndr_message=self.first_ndr_message,
-            traces=self.traces, ndr_samples=self.ndr_samples,
+            traces=self.traces, ndr_samples=self.ndr_samples, counters=dict(self.counters),
         )
 
 

@@ -52,8 +52,9 @@ class MTA:
         sim = self.sim
         while True:
             envelope = yield self.work.get()
-            yield from sim.wait_running(self.server, "mta")
-            yield sim.env.timeout(sim.times.mta_routing)
+            if not (yield from sim.work(self.server, "mta", sim.times.mta_routing)):
+                sim.lose(envelope, envelope.pending, self.server, "the MTA's routing (in memory)")
+                continue
             self.route(envelope)
 
     # --- routing -----------------------------------------------------------------
@@ -183,6 +184,7 @@ class NextHopQueue:
             if not self.items:
                 yield from self._idle()
                 continue
+            yield from sim.wait_running(self.mta.server, "mta")
             if self.connector is not None:
                 state = self.connector.schedule.state_at(env.now)
                 if state is Activation.LATER:
@@ -212,6 +214,7 @@ class NextHopQueue:
     def _open_failed(self) -> None:
         sim = self.sim
         now = sim.env.now
+        sim.counters["open_failures"] += 1
         sim.events.open_failed(now, self.mta.server, self.entity, self.override.open_interval, self._block)
         sim.connector_states[self.mta.server].open_retry.add(self._state_key)
         waiting = list(self.items)
@@ -256,10 +259,20 @@ class NextHopQueue:
             seconds = latency + envelope.message.size_kb * 1024 * 8 / bandwidth
             tries = 0
             while True:
+                started = env.now
                 yield env.timeout(seconds)
+                if any(sim.availability.crashed_between(s, started, env.now) for s in (self.mta.server, peer)):
+                    # A crash at either end breaks the association: the message is still in the
+                    # sender's queue on disk and goes again once an association opens.
+                    sim.trace(envelope.message, f"transfer to {peer} cut by a crash; it will be retried")
+                    self.items.appendleft(envelope)
+                    self.open_until = -1.0
+                    sim.counters["transfers_cut_by_crash"] += 1
+                    return
                 if drop == 0.0 or sim.network_rng.random() >= drop:
                     break
                 tries += 1
+                sim.counters["transfer_retries"] += 1
                 if tries > self.override.max_transfer_retries:
                     break
                 yield env.timeout(self.override.transfer_interval)

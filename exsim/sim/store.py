@@ -52,8 +52,9 @@ class InformationStore:
     def submit(self, message: Message):  # type: ignore[no-untyped-def]
         """A client submits (a generator: waits while the IS is stopped)."""
         sim = self.sim
-        yield from sim.wait_running(self.server, "is")
-        yield sim.env.timeout(sim.times.client_submit)
+        # A submission cut off by a crash never reached the store: the client sends it again.
+        while not (yield from sim.work(self.server, "is", sim.times.client_submit)):
+            pass
         sim.tracking.record(sim.env.now, self.server, logs.SUBMISSION, message.mts_id,
                             partner="Store", originator=message.originator, length=int(message.size_kb * 1024),
                             recipients=tuple(r.address for r in message.recipients))
@@ -80,8 +81,9 @@ class InformationStore:
         sim = self.sim
         while True:
             envelope: Envelope = yield self.delivery.get()
-            yield from sim.wait_running(self.server, "is")
-            yield sim.env.timeout(sim.times.is_delivery)
+            if not (yield from sim.work(self.server, "is", sim.times.is_delivery)):
+                sim.lose(envelope, envelope.pending, self.server, "the store's delivery thread")
+                continue
             message = envelope.message
             local = message.origin_server == self.server and message.inbound_via is None
             sim.tracking.record(sim.env.now, self.server, logs.LOCAL_DELIVERY if local else logs.DELIVERED,
@@ -93,8 +95,9 @@ class InformationStore:
         sim = self.sim
         while True:
             envelope: Envelope = yield self.gateway_in.get()
-            yield from sim.wait_running(self.server, "is")
-            yield sim.env.timeout(sim.times.gateway_in)
+            if not (yield from sim.work(self.server, "is", sim.times.gateway_in)):
+                sim.lose(envelope, envelope.pending, self.server, "a gateway-in thread")
+                continue
             gateway = sim.gateways[envelope.gateway]
             message = envelope.message
             defect = sim.defect(f"gateway_in:{gateway.kind}", self.server, message)
@@ -118,8 +121,9 @@ class InformationStore:
         sim = self.sim
         while True:
             envelope: Envelope = yield self.mts_in.get()
-            yield from sim.wait_running(self.server, "is")
-            yield sim.env.timeout(sim.times.gateway_out)
+            if not (yield from sim.work(self.server, "is", sim.times.gateway_out)):
+                sim.lose(envelope, envelope.pending, self.server, "a gateway-out thread")
+                continue
             message = envelope.message
             defect = sim.defect(f"gateway_out:{message.inbound_via}", self.server, message)
             if defect is not None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from exsim.scenario import PROFILES
 from exsim.sim.message import Recipient
 
 if TYPE_CHECKING:
@@ -26,14 +27,6 @@ if TYPE_CHECKING:
 
 DAY_S = 86400.0
 
-#: (messages sent per user per day, mean addressed recipients per message).
-#: LoadSim: recipients = received / sent per day; MMB: 4.7 per message.
-PROFILES: dict[str, tuple[float, float]] = {
-    "light": (6.7, 20.4 / 6.7),
-    "medium": (19.8, 55.9 / 19.8),
-    "heavy": (38.6, 118.9 / 38.6),
-    "mmb": (14.18, 4.7),
-}
 #: MMB message sizes in KB and their weights (the 10 KB message is an attachment).
 SIZES_KB = np.array([1.0, 2.0, 4.0, 10.0, 15.0, 16.0, 43.0])
 SIZE_WEIGHTS = np.array([60, 16, 4, 6, 4, 4, 2], dtype=float) / 96.0

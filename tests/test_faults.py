@@ -1,0 +1,53 @@
+"""The fault scenario: each of the five kinds of fault shows its Exchange behaviour."""
+
+from __future__ import annotations
+
+import pytest
+
+from exsim import load_scenario, simulate
+from tests.conftest import SCENARIOS
+
+H = 3600.0
+
+
+@pytest.fixture(scope="module")
+def result():
+    return simulate(load_scenario(SCENARIOS / "faults.toml"))
+
+
+def test_books_balance(result):
+    assert result.recipients == result.delivered + result.ndr + result.pending
+    assert result.pending == result.lost  # nothing else is left after the 6-hour drain
+
+
+def test_connector_outage_gives_congestion_ndrs_after_12_retries_of_5_minutes(result):
+    opens = [e.time_s for e in result.events if e.event_id == 289]
+    # Opens fail only while the link is down, or while RED-EX2 (a bridgehead) is crashed.
+    assert opens and all(2 * H <= t < 5 * H or 13 * H <= t < 13 * H + 20 * 60 for t in opens)
+    assert any(13 * H <= t for t in opens)
+    congestion = [e.time_s for e in result.events if e.event_id == 290 and "MTS-congestion" in e.text]
+    assert congestion and min(congestion) >= min(opens) + 12 * 300 - 1e-6
+    assert result.outcomes.ndr_by_diagnostic["MTS-congestion"] == len(congestion)
+
+
+def test_ims_stop_and_store_stop_delay_mail_without_ndrs(result):
+    # The only NDRs are the connector's congestion NDRs and the Internet timeouts.
+    assert set(result.outcomes.ndr_by_diagnostic) == {"MTS-congestion", "maximum-time-expired"}
+    queued = result.series.queue_samples["RED-EX1"]
+    interval = result.series.interval_s
+    # Internet mail piles up on RED-EX1 while its IMS is stopped (09:00-10:00) ...
+    assert queued[int(9.9 * H // interval)] > queued[int(8.9 * H // interval)]
+
+
+def test_internet_failure_ends_in_time_expired_ndrs_from_the_ims(result):
+    sample = result.ndr_samples["The maximum time for delivering the message expired"]
+    assert sample["component"] == "MSEXCH:MSExchangeIMC:Redmond:RED-EX1"
+    # Nothing fails before 4 h (the message timeout) after the Internet went down at 14:00.
+    assert 18 * H <= sample["time_s"]
+    assert result.counters["gateway_retries"] > 0
+
+
+def test_lossy_link_costs_transfer_retries_not_mail(result):
+    assert result.counters["transfer_retries"] > 0
+    other = result.by_class["other_site"]
+    assert other.delivered + other.ndr == other.recipients
