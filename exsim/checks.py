@@ -154,6 +154,9 @@ def _event_problems(raw: dict, sites: list[str], servers: list[str], connectors:
         yield from _reference(event.get("server"), servers, "server", at + ("server",), wildcard=True)
         yield from _reference(event.get("site"), sites, "site", at + ("site",))
         yield from _reference(event.get("connector"), connectors, "connector", at + ("connector",))
+        if isinstance(event.get("sites"), list):
+            for k, name in enumerate(event["sites"]):
+                yield from _reference(name, sites, "site", at + ("sites", k))
         start, end = event.get("start"), event.get("end")
         if isinstance(start, str) and isinstance(end, str):
             from exsim.units import parse_duration_s

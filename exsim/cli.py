@@ -374,6 +374,30 @@ def plot(directory: str, x_variable: str | None) -> None:
         out.print(line, markup=False)
 
 
+@cli.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path())
+@click.option("--replications", type=click.IntRange(min=1), help="Override the number of replications.")
+@click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
+def check(scenarios: tuple[str, ...], replications: int | None, seed: int | None) -> None:
+    """Run scenarios and compare the outcomes with their [[expect]] blocks (exit 0 only if all pass)."""
+    from exsim.check import evaluate
+
+    loaded = [(path, _load(path)) for path in scenarios]
+    for path, scenario in loaded:
+        if not scenario.expect:
+            _bad_argument(f"{path}: no [[expect]] entries to check")
+    failed = total = 0
+    for path, scenario in loaded:
+        out.print(f"{path}: {scenario.description or scenario.name}", markup=False)
+        for line in evaluate(scenario, replications=replications, seed=seed):
+            total += 1
+            failed += not line.passed
+            out.print(f"  {line}", markup=False)
+    out.print(f"{total - failed} passed, {failed} failed", markup=False)
+    if failed:
+        raise SystemExit(EXIT_FAILURE)
+
+
 def org_prmd(x400: str | None) -> str:
     from exsim.address import parse_x400
 

@@ -81,12 +81,15 @@ class EventLog:
                  f"generated for message {mts_id}. It was originally destined for {recipient} "
                  f"(recipient number {number}).")
 
-    def msmi_failed(self, time_s: float, server: str) -> None:
-        self.log(time_s, server, MSMI_SOURCE, 2335, "Error", "MSMI",
-                 "The MS Mail interchange could not convert an outbound message: the X.400 site "
-                 "address has no PRMD.")
-        self.log(time_s, server, MSMI_SOURCE, 2380, "Error", "MSMI",
-                 "An access violation occurred in the MS Mail interchange while processing an outbound message.")
+    def msmi_failed(self, time_s: float, server: str) -> list[EventEntry]:
+        return [
+            self.log(time_s, server, MSMI_SOURCE, 2335, "Information", "Session Data",
+                     "The MS Mail Connector Interchange opened an MTA session to take messages from the "
+                     "Exchange server."),
+            self.log(time_s, server, MSMI_SOURCE, 2380, "Error", "Session Error",
+                     "A memory access violation (a read from address 0x4) stopped the MS Mail Connector "
+                     "Interchange from processing a message."),
+        ]
 
 
 class TrackingLog:
@@ -134,6 +137,7 @@ TRANSFER_IN = 0
 SUBMISSION = 4
 TRANSFER_OUT = 7
 DELIVERED = 9
+MESSAGE_REROUTED = 29
 REPORT_GENERATED = 34
 UNROUTABLE_REPORT_DISCARDED = 43
 LOCAL_DELIVERY = 1000

@@ -100,8 +100,12 @@ def _scope(org: Organization, target: _Target) -> str:
     return "organization"
 
 
-def compute_gwart(org: Organization, site: str) -> list[GwartRow]:
-    """The GWART of one site, sorted by type, address space, cost and connector."""
+def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = frozenset()) -> list[GwartRow]:
+    """The GWART of one site, sorted by type, address space, cost and connector.
+
+    ``hidden_sites``: sites whose directory objects have not replicated here yet; their
+    address spaces are missing from the table (KB Q145976).
+    """
     graph = nx.DiGraph()
     for a, b, data in org.graph.edges(data=True):
         if a != site and b != site:
@@ -131,6 +135,8 @@ def compute_gwart(org: Organization, site: str) -> list[GwartRow]:
     for target in _targets(org):
         if _scope(org, target) == "site" and target.site != site:
             continue
+        if target.site in hidden_sites:
+            continue
         if target.site == site:
             if target.served_by in org.connectors and org.connectors[target.served_by].kind in GATEWAY_KINDS:
                 offer(GwartRow(target.type, target.space, target.cost, target.served_by, (site,), target.served_by))
@@ -150,8 +156,8 @@ def compute_gwart(org: Organization, site: str) -> list[GwartRow]:
     return sorted(best.values(), key=lambda r: (r.type, r.space.lower(), r.cost, r.connector))
 
 
-def compute_gwarts(org: Organization) -> dict[str, list[GwartRow]]:
-    return {site: compute_gwart(org, site) for site in org.sites}
+def compute_gwarts(org: Organization, hidden_sites: frozenset[str] = frozenset()) -> dict[str, list[GwartRow]]:
+    return {site: compute_gwart(org, site, hidden_sites) for site in org.sites}
 
 
 # --- matching addresses to address spaces --------------------------------------------
@@ -403,15 +409,18 @@ def select_route(
         return Selection(None, (FilterStep("hop limit", (), f"{message.hops} hops >= {MAX_HOPS}"),), "loop")
 
     visited = set(message.visited_sites)
+    refused = set(getattr(message, "refused", ()))
     rows = record(
         "1. not the connector it arrived on, nor into a site already passed",
-        [r for r in rows if r.connector != message.arrived_on and not (set(r.route[1:]) & visited)],
+        [r for r in rows if r.connector != message.arrived_on and r.connector not in refused
+         and not (set(r.route[1:]) & visited)],
     )
     if not rows:
         return Selection(None, tuple(steps), "loop")
     rows = record(
         "2. not at max open retries",
-        [r for r in rows if message.retries(r.connector) < _max_open_retries(org, r.connector)],
+        # Used up: the first open and max-open-retries retries have all failed.
+        [r for r in rows if message.attempts.get(r.connector, 0) <= _max_open_retries(org, r.connector)],
     )
     if not rows:
         return Selection(None, tuple(steps), "retries")
@@ -522,9 +531,9 @@ class RoutePlan:
 class Router:
     """The GWARTs of one organization, computed once, with the decisions made on them."""
 
-    def __init__(self, org: Organization):
+    def __init__(self, org: Organization, hidden_sites: frozenset[str] = frozenset()):
         self.org = org
-        self.gwarts = compute_gwarts(org)
+        self.gwarts = compute_gwarts(org, hidden_sites)
         self._resolved: dict[tuple[str, str], Resolution] = {}
         self._mailboxes: dict[str, Mailbox | None] = {}
 

@@ -179,7 +179,10 @@ class Server(_Model):
         1, ge=1, le=32, description="IS threads moving MTS-IN mail from gateways to the MTA"
     )
     clock_offset: Duration = Field(
-        "0s", description="How far the server's clock is off (KB Q158399), e.g. '8d'"
+        "0s", description="How far the server's clock is ahead (KB Q158399), e.g. '8d'"
+    )
+    mta_max_message_size: Size | None = Field(
+        None, description="Size limit set on the server's MTA object: larger mail is NDR'd at once (KB Q160534)"
     )
 
 
@@ -293,6 +296,9 @@ class _GatewayConnector(_Model):
     server: str = Field(description="Server hosting the gateway")
     outbound_connections: int = Field(
         4, ge=1, le=64, description="Messages the gateway sends at once (a model parameter: the sources are silent)"
+    )
+    max_message_size: Size | None = Field(
+        None, description="Larger messages are handed back to the MTA to be rerouted (KB Q160534)"
     )
     schedule: ScheduleField = Field("always", description="Activation schedule")
     link: Link = Field({}, description="Link from the gateway to the foreign system")
@@ -412,8 +418,18 @@ class CrashEvent(_Model):
     restart_after: Duration = Field("30m", description="Time until the server is back up")
 
 
+class ReplicationEvent(_Model):
+    """Directory replication still in progress: the listed sites' objects have not reached the
+    other sites yet. GWARTs calculated meanwhile on 5.0 RTM miss them (KB Q145976)."""
+
+    kind: Literal["replication"]
+    sites: Annotated[list[str], Field(min_length=1)] = Field(description="Sites not yet replicated")
+    start: Duration
+    end: Duration
+
+
 Event = Annotated[
-    Union[UpgradeEvent, OutageEvent, ServiceStopEvent, AddressChangeEvent, CrashEvent],
+    Union[UpgradeEvent, OutageEvent, ServiceStopEvent, AddressChangeEvent, CrashEvent, ReplicationEvent],
     Field(discriminator="kind"),
 ]
 
@@ -489,6 +505,71 @@ class Model(_Model):
     service_times: ServiceTimes = Field({}, description="Per-message work of each component")
 
 
+# --- expectations (exsim check) ----------------------------------------------------
+
+class _Bounds(_Model):
+    equals: float | None = Field(None, description="Expected value (within tolerance)")
+    at_least: float | None = None
+    at_most: float | None = None
+    tolerance: float = Field(0.0, ge=0, description="Allowed absolute difference from 'equals'")
+
+
+class _Expectation(_Model):
+    name: str = Field(description="What the expectation checks, in words")
+    point: dict[str, Any] | None = Field(
+        None, description="Sweep points it applies to, by variable label or value; default: every point"
+    )
+
+
+class OutcomeExpectation(_Expectation, _Bounds):
+    kind: Literal["outcome"]
+    metric: Literal["recipients", "delivered", "ndr", "pending", "lost", "failure_rate", "delivery_rate"]
+    recipient_class: str | None = Field(
+        None, description="same_server, same_site, other_site, internet, msmail, distribution_list, "
+        "inbound_internet, inbound_msmail; default: all user mail"
+    )
+
+
+class NdrExpectation(_Expectation):
+    kind: Literal["ndr"]
+    text: str = Field(description="The NDR text that must appear")
+    reason: int | None = None
+    diagnostic: int | None = None
+    component: str | None = Field(None, description="Start of the footer, e.g. 'MSEXCH:MSExchangeIS'")
+
+
+class EventExpectation(_Expectation, _Bounds):
+    kind: Literal["event"]
+    event_id: int
+    server: str | None = None
+    present: bool | None = Field(None, description="True: logged in every run; false: never logged")
+
+
+class NdrTimeExpectation(_Expectation):
+    kind: Literal["ndr_time"]
+    which: Literal["first", "last"] = "first"
+    text: str | None = Field(None, description="Only NDRs with this text")
+    after: Duration | None = Field(None, description="At or after this simulated time")
+    before: Duration | None = Field(None, description="At or before this simulated time")
+
+
+class TransfersExpectation(_Expectation, _Bounds):
+    kind: Literal["transfers"]
+    connector: str = Field(description="Connector whose transfers are counted ('RPC' inside a site)")
+
+
+class MailboxExpectation(_Expectation, _Bounds):
+    kind: Literal["mailbox"]
+    alias: str = Field(description="Mailbox whose deliveries are counted")
+
+
+Expectation = Annotated[
+    Union[OutcomeExpectation, NdrExpectation, EventExpectation, NdrTimeExpectation, TransfersExpectation,
+          MailboxExpectation],
+    Field(discriminator="kind"),
+]
+
+
 class Scenario(_Model):
     """A validated scenario: an organization, its traffic, events and experiment settings."""
 
@@ -503,6 +584,7 @@ class Scenario(_Model):
     sweep: Sweep = Field({})
     run: Run = Field({})
     model: Model = Field({})
+    expect: list[Expectation] = Field(default_factory=list, description="What `exsim check` verifies")
 
     _source: str = PrivateAttr("<text>")
     _raw: dict = PrivateAttr(default_factory=dict)

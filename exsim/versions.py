@@ -58,6 +58,14 @@ DEFECTS: tuple[Defect, ...] = (
         where="gateway_out:msmail",
     ),
     Defect(
+        kb="Q145976",
+        title="A GWART calculated while directory replication is incomplete lacks the sites not yet "
+        "replicated, so mail to them is misrouted and NDR'd until replication completes",
+        versions=frozenset({"5.0"}),
+        where="gwart_replication",
+        needs_missing_prmd=False,
+    ),
+    Defect(
         kb="Q165485",
         title="The MS Mail interchange transfers nothing outbound when the site PRMD is blank "
         "(events 2335 and 2380 over and over; mail waits)",

@@ -78,6 +78,10 @@ class Gateway:
                 yield env.timeout(sim.times.msmi_poll_interval)
                 yield from sim.wait_running(self.server, self.service)
             message = envelope.message
+            limit = self.connector.max_message_size
+            if limit is not None and message.size_kb * 1024 > limit:
+                self._refuse(envelope)
+                continue
             key = id(envelope)
             self.first_try.setdefault(key, env.now)
             self._record(logs.SMTP_QUEUED_OUTBOUND, envelope)
@@ -93,9 +97,29 @@ class Gateway:
                 env.process(self._retry(envelope))
                 continue
             self.first_try.pop(key, None)
+            sim.transfers[self.name] += 1
             self._record(logs.SMTP_TRANSFERRED_OUTBOUND, envelope)
             sim.trace(message, f"{self.name} on {self.server} delivered it to the {self._side()}")
             sim.deliver(envelope, envelope.pending, f"{self._side()} via {self.name}")
+
+    def _refuse(self, envelope: Envelope) -> None:
+        """Too large for this gateway: hand it back to the MTA to be rerouted (KB Q160534).
+
+        A reroute keeps only the hop count in the envelope, not the sites passed,
+        so a message can bounce between sites until the 512-hop limit stops it.
+        """
+        sim = self.sim
+        sim.counters["reroutes"] += 1
+        envelope.refused = (*envelope.refused, self.name)
+        envelope.visited_sites = ()
+        envelope.arrived_on = None
+        envelope.hops += 1
+        message = envelope.message
+        sim.tracking.record(sim.env.now, self.server, logs.MESSAGE_REROUTED, message.mts_id, gateway=self.name,
+                            originator=message.originator, length=int(message.size_kb * 1024))
+        sim.trace(message, f"{self.name}: {message.size_kb:g} KB is over its size limit; handed back to the "
+                  f"MTA on {self.server} to be rerouted (hop {envelope.hops})")
+        sim.mtas[self.server].receive(envelope)
 
     def _retry(self, envelope: Envelope):  # type: ignore[no-untyped-def]
         sim, env = self.sim, self.sim.env
@@ -104,6 +128,12 @@ class Gateway:
         envelope.attempts[self.name] = failures
         first = self.first_try[id(envelope)]
         delay = self.retry_delay_s(failures)
+        if delay <= 0:
+            # A retry interval of 0 means no retries at all (KB Q146669).
+            self.first_try.pop(id(envelope), None)
+            sim.fail(envelope, envelope.pending, MAX_TIME_EXPIRED, self.component, self.server,
+                     f"{self.name} does not retry (retry interval 0)")
+            return
         sim.trace(envelope.message, f"{self.name}: the {self._side()} refused it (attempt {failures}); "
                   f"next try in {delay / 60:g} min")
         if env.now + delay - first >= self.timeout_s:
@@ -168,9 +198,10 @@ class MsMailConnector(Gateway):
         defect = sim.defect("msmail_out", self.server, envelope.message)
         if defect is None:
             return False
-        sim.events.msmi_failed(sim.env.now, self.server)
-        sim.trace(envelope.message, f"{self.name}: interchange cannot convert it, the site PRMD is blank "
-                  f"({defect.kb}); events 2335/2380; it stays queued")
+        logged = sim.events.msmi_failed(sim.env.now, self.server)
+        sim.trace(envelope.message, f"{self.name}: the interchange fails on it, the site PRMD is blank "
+                  f"({defect.kb}); it stays queued")
+        sim.trace_events(envelope.message, logged)
         return True
 
     def _side(self) -> str:

@@ -47,6 +47,8 @@ class Message:
     report_for: Message | None = None
     inbound_via: str | None = None
     traced: bool = False
+    stamp_s: float = 0.0
+    """Submission time by the clock of the server that stamped it (clocks can be off, KB Q158399)."""
 
     @property
     def is_report(self) -> bool:
@@ -61,13 +63,15 @@ class Envelope(MessageRouteState):
     recipients: list[Recipient] = field(default_factory=list)
     gateway: str | None = None
     queued_s: float = 0.0
+    refused: tuple[str, ...] = ()
+    """Connectors in the current site that handed the message back (not chosen again here)."""
 
     def split(self, recipients: list[Recipient]) -> Envelope:
         """A copy for a subset of the recipients (routing state copied, not shared)."""
         return Envelope(
             arrived_on=self.arrived_on, visited_sites=self.visited_sites, attempts=dict(self.attempts),
             hops=self.hops, message=self.message, recipients=recipients, gateway=self.gateway,
-            queued_s=self.queued_s,
+            queued_s=self.queued_s, refused=self.refused,
         )
 
     @property

@@ -27,6 +27,7 @@ from exsim.routing import ConnectorStates, Router
 from exsim.scenario import (
     AddressChangeEvent,
     CrashEvent,
+    ReplicationEvent,
     OutageEvent,
     Override,
     Scenario,
@@ -45,7 +46,7 @@ INFINITY = float("inf")
 SERVICES = ("is", "mta", "ims", "msmail")
 #: What the faults cost, counted per run: failed association opens, transfer retries after a
 #: dropped transfer, gateway retries after a refused delivery, transfers cut by a crash.
-FAULT_COUNTERS = ("open_failures", "transfer_retries", "gateway_retries", "transfers_cut_by_crash")
+FAULT_COUNTERS = ("open_failures", "transfer_retries", "gateway_retries", "transfers_cut_by_crash", "reroutes")
 
 
 @dataclass
@@ -69,6 +70,12 @@ class RunResult:
     """One example per NDR text: recipient, reason, diagnostic, footer, time."""
     counters: dict[str, int] = field(default_factory=dict)
     """Fault costs: open failures, transfer retries, gateway retries, transfers cut by a crash."""
+    transfers: dict[str, int] = field(default_factory=dict)
+    """Transfers per connector ('RPC' inside a site): the routes mail took."""
+    mailbox_deliveries: dict[str, int] = field(default_factory=dict)
+    """User-mail recipients delivered per mailbox alias."""
+    ndr_times: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """First and last NDR time per NDR text."""
 
     @property
     def recipients(self) -> int:
@@ -183,6 +190,12 @@ class Simulation:
         self.latency = LatencyHistogram()
         self.ndr_samples: dict[str, dict] = {}
         self.counters: Counter = Counter({name: 0 for name in FAULT_COUNTERS})
+        self.transfers: Counter = Counter()
+        self.mailbox_deliveries: Counter = Counter()
+        self.ndr_times: dict[str, tuple[float, float]] = {}
+        self.clock = {s.name: s.clock_offset for s in scenario.servers}
+        self.replication = [e for e in scenario.events if isinstance(e, ReplicationEvent)]
+        self._partial_routers: dict[frozenset, Router] = {}
         self.first_ndr_message: int | None = None
         self.trace_messages = trace_messages or set()
         self.traces: dict[int, list[tuple[float, str]]] = {}
@@ -245,6 +258,24 @@ class Simulation:
             raise RuntimeError(f"recipient {recipient.address} of message {message.id} already {recipient.outcome}")
         recipient.outcome, recipient.time_s, recipient.detail = outcome, self.env.now, detail
 
+    def router_for(self, server: str) -> Router:
+        """The routing table this server's MTA works from right now (KB Q145976 on RTM)."""
+        if not self.replication:
+            return self.router
+        now = self.env.now
+        hidden = frozenset(site for e in self.replication if e.start <= now < e.end for site in e.sites)
+        defect = defect_at("gwart_replication")
+        if not hidden or defect is None or not defect.triggered(self.versions[server], self.gdi(self.org.site_of(server))):
+            return self.router
+        router = self._partial_routers.get(hidden)
+        if router is None or router.org is not self.org:
+            router = self._partial_routers[hidden] = Router(self.org, hidden)
+        return router
+
+    def message_age_s(self, server: str, message: Message) -> float:
+        """How old the message looks to this server: its clock against the message's stamp."""
+        return self.env.now + self.clock[server] - message.stamp_s
+
     def lowest_cost_only(self, server: str) -> bool:
         return self.scenario.model.lowest_cost_routes_only and self.versions[server] != "5.0"
 
@@ -290,6 +321,7 @@ class Simulation:
             submitted_s=now, size_kb=size_kb, recipients=recipients,
             counted=now >= self.scenario.run.warmup, report_for=report_for, inbound_via=inbound_via,
             traced=self._next_id in self.trace_messages,
+            stamp_s=now + (self.clock[origin_server] if origin_server is not None else 0.0),
         )
         books = self.reports if report_for is not None else self.outcomes
         if message.counted:
@@ -333,6 +365,8 @@ class Simulation:
                 continue
             self.outcomes.delivered += 1
             self._class(recipient.kind).delivered += 1
+            if where.startswith("mailbox"):
+                self.mailbox_deliveries[recipient.address] += 1
             self.latency.add(now - message.submitted_s)
             self.series.count_delivered(now)
         self.trace(message, f"delivered to {', '.join(r.address for r in recipients)} ({where}), "
@@ -363,6 +397,8 @@ class Simulation:
             if not message.is_report:
                 self._class(recipient.kind).ndr += 1
                 self.series.count_ndr(now)
+                first = self.ndr_times.get(kind.text, (now, now))[0]
+                self.ndr_times[kind.text] = (first, now)
                 if self.first_ndr_message is None:
                     self.first_ndr_message = message.id
                 self.ndr_samples.setdefault(kind.text, {
@@ -431,6 +467,8 @@ class Simulation:
             by_class=self.by_class, reports=self.reports, latency=self.latency, events=self.events.entries,
             series=self.series, messages=self._next_id, first_ndr_message=self.first_ndr_message,
             traces=self.traces, ndr_samples=self.ndr_samples, counters=dict(self.counters),
+            transfers=dict(self.transfers), mailbox_deliveries=dict(self.mailbox_deliveries),
+            ndr_times=dict(self.ndr_times),
         )
 
 

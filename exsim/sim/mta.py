@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from exsim import logs
-from exsim.ndr import CONGESTION, LOOP, MAX_TIME_EXPIRED, UNRECOGNIZED
+from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, LOOP, MAX_TIME_EXPIRED, UNRECOGNIZED
 from exsim.routing import is_local, select_route, select_target_server
 from exsim.scenario import GATEWAY_KINDS
 from exsim.schedule import Activation
@@ -64,14 +64,24 @@ class MTA:
         now = sim.env.now
         message = envelope.message
         lifetime = sim.lifetime_s(envelope)
-        if now - message.submitted_s > lifetime:
+        age = sim.message_age_s(self.server, message)
+        if age > lifetime:
+            # By this MTA's clock; a clock days ahead makes fresh mail look expired (KB Q158399).
+            sim.trace(message, f"MTA {self.server}: the message looks {age / 86400:.1f} days old by this "
+                      f"server's clock, past the {lifetime / 86400:g}-day lifetime")
             sim.fail(envelope, envelope.pending, MAX_TIME_EXPIRED, "MSExchangeMTA", self.server,
-                     f"older than the MTA message lifetime ({lifetime / 86400:g} days)")
+                     f"older than the MTA message lifetime ({lifetime / 86400:g} days) by {self.server}'s clock")
+            return
+        limit = sim.scenario.server(self.server).mta_max_message_size
+        if limit is not None and message.size_kb * 1024 > limit:
+            sim.trace(message, f"MTA {self.server}: {message.size_kb:g} KB is over the MTA's size limit")
+            sim.fail(envelope, envelope.pending, CONTENT_TOO_LONG, "MSExchangeMTA", self.server,
+                     f"larger than the MTA size limit on {self.server}")
             return
         if self.site not in envelope.visited_sites:
             envelope.visited_sites = (*envelope.visited_sites, self.site)
         groups: dict[tuple[str, str], list[Recipient]] = {}
-        router = sim.router
+        router = sim.router_for(self.server)
         for recipient in envelope.pending:
             resolution = router.resolve(self.site, recipient.address)
             if resolution.kind == "mailbox":
@@ -296,6 +306,8 @@ class NextHopQueue:
         waited = sim.env.now - envelope.queued_s
         sim.trace(message, f"MTA {self.mta.server} -> MTA {peer} over {self._describe()} "
                   f"({waited:.1f} s after it was queued)")
+        sim.transfers[self.target if self.connector is not None else "RPC"] += 1
+        envelope.refused = ()
         if self.connector is not None:
             envelope.arrived_on = self.target
             envelope.hops += 1

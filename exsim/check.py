@@ -1,0 +1,178 @@
+"""Checking a scenario against its ``[[expect]]`` block.
+
+Each expectation is evaluated on every sweep point it selects, over all
+replications (counts and rates are means over replications; an NDR, an event
+or a delivery must show up in the runs as asked). Every check gives one line:
+PASS or FAIL, what was expected, what was observed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from exsim.experiment import SweepPoint, expand_sweep, point_scenario, replication_seed
+from exsim.scenario import (
+    EventExpectation,
+    MailboxExpectation,
+    NdrExpectation,
+    NdrTimeExpectation,
+    OutcomeExpectation,
+    Scenario,
+    TransfersExpectation,
+)
+from exsim.sim import RunResult, simulate
+from exsim.units import format_duration
+
+
+@dataclass(frozen=True, slots=True)
+class CheckLine:
+    passed: bool
+    name: str
+    point: str
+    expected: str
+    observed: str
+
+    def __str__(self) -> str:
+        where = f" [{self.point}]" if self.point else ""
+        return f"{'PASS' if self.passed else 'FAIL'}  {self.name}{where}: expected {self.expected}; observed {self.observed}"
+
+
+def _selected(expectation, point: SweepPoint) -> bool:  # type: ignore[no-untyped-def]
+    if not expectation.point:
+        return True
+    return all(point.labels.get(k) == str(v) or point.values.get(k) == v for k, v in expectation.point.items())
+
+
+def _bounds(expectation, value: float) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
+    parts, ok = [], True
+    if expectation.equals is not None:
+        ok &= abs(value - expectation.equals) <= expectation.tolerance + 1e-12
+        parts.append(f"= {expectation.equals:g}" + (f" ± {expectation.tolerance:g}" if expectation.tolerance else ""))
+    if expectation.at_least is not None:
+        ok &= value >= expectation.at_least
+        parts.append(f">= {expectation.at_least:g}")
+    if expectation.at_most is not None:
+        ok &= value <= expectation.at_most
+        parts.append(f"<= {expectation.at_most:g}")
+    return bool(ok) and not math.isnan(value), " and ".join(parts) or "any value"
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _outcome(expectation: OutcomeExpectation, runs: list[RunResult]) -> tuple[bool, str, str]:
+    values = []
+    for run in runs:
+        books = run.outcomes if expectation.recipient_class is None else run.by_class.get(expectation.recipient_class)
+        if books is None:
+            values.append(0.0 if expectation.metric not in ("failure_rate", "delivery_rate") else float("nan"))
+            continue
+        if expectation.metric == "failure_rate":
+            values.append(books.failure_rate)
+        elif expectation.metric == "delivery_rate":
+            values.append(books.delivered / books.recipients if books.recipients else float("nan"))
+        else:
+            values.append(float(getattr(books, expectation.metric)))
+    value = _mean(values)
+    ok, expected = _bounds(expectation, value)
+    what = f"{expectation.metric} of {expectation.recipient_class or 'all user mail'}"
+    return ok, f"{what} {expected}", f"{value:g}"
+
+
+def _ndr(expectation: NdrExpectation, runs: list[RunResult]) -> tuple[bool, str, str]:
+    sample = next((r.ndr_samples[expectation.text] for r in runs if expectation.text in r.ndr_samples), None)
+    wanted = [f"NDR {expectation.text!r}"]
+    if expectation.reason is not None:
+        wanted.append(f"reason {expectation.reason}")
+    if expectation.diagnostic is not None:
+        wanted.append(f"diagnostic {expectation.diagnostic}")
+    if expectation.component is not None:
+        wanted.append(f"from {expectation.component}...")
+    if sample is None:
+        seen = sorted({t for r in runs for t in r.ndr_samples})
+        return False, ", ".join(wanted), f"no such NDR (NDR texts seen: {seen or 'none'})"
+    ok = ((expectation.reason is None or sample["reason"] == expectation.reason)
+          and (expectation.diagnostic is None or sample["diagnostic"] == expectation.diagnostic)
+          and (expectation.component is None or sample["component"].startswith(expectation.component)))
+    return ok, ", ".join(wanted), (f"reason {sample['reason']}, diagnostic {sample['diagnostic']}, "
+                                   f"from {sample['component']}")
+
+
+def _event(expectation: EventExpectation, runs: list[RunResult]) -> tuple[bool, str, str]:
+    counts = [sum(1 for e in r.events if e.event_id == expectation.event_id
+                  and (expectation.server is None or e.server == expectation.server)) for r in runs]
+    where = f"event {expectation.event_id}" + (f" on {expectation.server}" if expectation.server else "")
+    observed = f"{'/'.join(str(c) for c in counts)} logged"
+    if expectation.present is True:
+        return all(c > 0 for c in counts), f"{where} logged", observed
+    if expectation.present is False:
+        return all(c == 0 for c in counts), f"{where} never logged", observed
+    ok, expected = _bounds(expectation, _mean([float(c) for c in counts]))
+    return ok, f"{where} count {expected}", observed
+
+
+def _ndr_time(expectation: NdrTimeExpectation, runs: list[RunResult]) -> tuple[bool, str, str]:
+    times = []
+    for run in runs:
+        spans = [span for text, span in run.ndr_times.items() if expectation.text in (None, text)]
+        if spans:
+            times.append(min(s[0] for s in spans) if expectation.which == "first" else max(s[1] for s in spans))
+    label = f"{expectation.which} NDR" + (f" {expectation.text!r}" if expectation.text else "")
+    bounds = []
+    if expectation.after is not None:
+        bounds.append(f">= {format_duration(expectation.after)}")
+    if expectation.before is not None:
+        bounds.append(f"<= {format_duration(expectation.before)}")
+    expected = f"{label} at {' and '.join(bounds) or 'any time'}"
+    if not times:
+        return False, expected, "no NDR"
+    value = min(times) if expectation.which == "first" else max(times)
+    ok = ((expectation.after is None or value >= expectation.after - 1e-6)
+          and (expectation.before is None or value <= expectation.before + 1e-6))
+    return ok, expected, f"{value:.0f} s ({value / 3600:.2f} h)"
+
+
+def _counted(expectation, runs: list[RunResult], table: str, key: str, what: str) -> tuple[bool, str, str]:  # type: ignore[no-untyped-def]
+    value = _mean([float(getattr(r, table).get(key, 0)) for r in runs])
+    ok, expected = _bounds(expectation, value)
+    return ok, f"{what} {expected}", f"{value:g}"
+
+
+def evaluate(scenario: Scenario, *, replications: int | None = None, seed: int | None = None) -> list[CheckLine]:
+    """Run every sweep point (serially: KB scenarios are small) and check each expectation."""
+    n_reps = scenario.run.replications if replications is None else replications
+    base_seed = scenario.run.seed if seed is None else seed
+    lines: list[CheckLine] = []
+    points = expand_sweep(scenario)
+    results: dict[int, list[RunResult]] = {}
+    for point in points:
+        if not any(_selected(e, point) for e in scenario.expect):
+            continue
+        concrete = point_scenario(scenario, point)
+        results[point.index] = [simulate(concrete, replication_seed(base_seed, k)) for k in range(n_reps)]
+    for expectation in scenario.expect:
+        for point in points:
+            if not _selected(expectation, point):
+                continue
+            runs = results[point.index]
+            if isinstance(expectation, OutcomeExpectation):
+                ok, expected, observed = _outcome(expectation, runs)
+            elif isinstance(expectation, NdrExpectation):
+                ok, expected, observed = _ndr(expectation, runs)
+            elif isinstance(expectation, EventExpectation):
+                ok, expected, observed = _event(expectation, runs)
+            elif isinstance(expectation, NdrTimeExpectation):
+                ok, expected, observed = _ndr_time(expectation, runs)
+            elif isinstance(expectation, TransfersExpectation):
+                ok, expected, observed = _counted(expectation, runs, "transfers", expectation.connector,
+                                                  f"transfers over {expectation.connector}")
+            elif isinstance(expectation, MailboxExpectation):
+                ok, expected, observed = _counted(expectation, runs, "mailbox_deliveries", expectation.alias,
+                                                  f"deliveries to {expectation.alias}")
+            else:  # pragma: no cover - the schema admits no other kind
+                raise TypeError(type(expectation).__name__)
+            label = ", ".join(f"{k}={v}" for k, v in point.labels.items())
+            lines.append(CheckLine(ok, expectation.name, label, expected, observed))
+    return lines

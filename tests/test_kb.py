@@ -1,0 +1,57 @@
+"""The KB conformance scenarios pass `exsim check`, and a wrong expectation fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from exsim.check import evaluate
+from exsim.cli import cli
+from exsim.scenario import load_scenario
+from tests.conftest import ROOT, SCENARIOS
+
+KB = sorted((SCENARIOS / "kb").glob("*.toml"))
+
+
+def test_every_article_in_the_table_has_a_scenario_and_back():
+    table = (ROOT / "docs" / "kb.md").read_text()
+    listed = {line.split("]")[0].removeprefix("| [") for line in table.splitlines() if line.startswith("| [Q")}
+    assert listed == {p.stem for p in KB}
+    assert len(listed) == 12
+
+
+@pytest.mark.parametrize("path", KB, ids=[p.stem for p in KB])
+def test_kb_scenario_passes_its_expectations(path: Path):
+    scenario = load_scenario(path)
+    assert scenario.expect, "a KB scenario without expectations checks nothing"
+    assert path.read_text().startswith("# KB "), "each opens with what the article documents"
+    lines = evaluate(scenario)
+    failed = [str(line) for line in lines if not line.passed]
+    assert not failed, "\n".join(failed)
+
+
+def test_a_wrong_expectation_fails_and_the_command_exits_1(tmp_path):
+    text = (SCENARIOS / "kb" / "Q166866.toml").read_text()
+    # Claim RTM fails every outbound SMTP recipient: it does not.
+    wrong = text + '''
+[[expect]]
+name = "deliberately wrong"
+kind = "outcome"
+point = { version = "5.0", prmd = "without p=", ims = "running" }
+metric = "failure_rate"
+recipient_class = "internet"
+equals = 1.0
+'''
+    path = tmp_path / "wrong.toml"
+    path.write_text(wrong)
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 1
+    assert "FAIL  deliberately wrong [version=5.0, prmd=without p=, ims=running]: " \
+           "expected failure_rate of internet = 1; observed 0" in result.output
+
+
+def test_check_refuses_a_scenario_without_expectations():
+    result = CliRunner().invoke(cli, ["check", str(SCENARIOS / "contoso.toml")])
+    assert result.exit_code == 2 and "no [[expect]] entries" in result.output
