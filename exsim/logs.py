@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Sequence
 
 EPOCH = dt.datetime(1997, 6, 9, 0, 0, 0)
 
@@ -110,7 +110,8 @@ class TrackingLog:
     def record(self, time_s: float, server: str, event: int, mts_id: str, *, gateway: str = "",
                partner: str = "", remote_id: str = "", originator: str = "", priority: int = 1,
                length: int = 0, seconds: float = 0.0, cost: int = 0, report_mts_id: str = "",
-               recipients: tuple[str, ...] = (), report_status: str = "") -> None:
+               recipients: Sequence = (), report_status: str = "") -> None:
+        """One tracking line; ``recipients`` are addresses or objects with an ``address``."""
         if self.directory is None:
             return
         when = timestamp(time_s)
@@ -123,7 +124,7 @@ class TrackingLog:
             self._files[(server, day)] = handle
         fields = (mts_id, str(event), when.strftime("%Y/%m/%d %H:%M:%S GMT"), gateway, partner, remote_id,
                   originator, str(priority), str(length), f"{seconds:.0f}", str(cost), report_mts_id,
-                  str(len(recipients)), ",".join(recipients), report_status)
+                  str(len(recipients)), ",".join(getattr(r, "address", r) for r in recipients), report_status)
         handle.write("\t".join(fields) + "\n")
 
     def close(self) -> None:

@@ -27,14 +27,15 @@ class LatencyHistogram:
         self.total_s = 0.0
         self._log_ratio = math.log(self.RATIO)
 
-    def add(self, latency_s: float) -> None:
+    def add(self, latency_s: float, count: int = 1) -> None:
+        """Record ``count`` deliveries that took ``latency_s`` each."""
         if latency_s <= self.LOW_S:
             index = 0
         else:
             index = min(self.bins - 1, 1 + int(math.log(latency_s / self.LOW_S) / self._log_ratio))
-        self.counts[index] += 1
-        self.n += 1
-        self.total_s += latency_s
+        self.counts[index] += count
+        self.n += count
+        self.total_s += latency_s * count
 
     def upper_edge(self, index: int) -> float:
         """Upper edge of a bin in seconds."""
@@ -91,8 +92,8 @@ class TimeSeries:
     def _index(self, time_s: float) -> int:
         return min(self._size - 1, int(time_s // self.interval_s))
 
-    def count_delivered(self, time_s: float) -> None:
-        self.delivered[self._index(time_s)] += 1
+    def count_delivered(self, time_s: float, count: int = 1) -> None:
+        self.delivered[self._index(time_s)] += count
 
     def count_ndr(self, time_s: float) -> None:
         self.ndr[self._index(time_s)] += 1

@@ -39,6 +39,12 @@ class Organization:
         self.sites = {site.name: site for site in scenario.sites}
         self.servers = {server.name: server for server in scenario.servers}
         self.connectors = {connector.name: connector for connector in scenario.connectors}
+        # Lookups the simulation makes per message, computed once.
+        self._site_servers: dict[str, list[str]] = {site.name: [] for site in scenario.sites}
+        for server in scenario.servers:
+            self._site_servers[server.site].append(server.name)
+        self._hosts: dict[str, list[str]] = {}
+        self._hosts_in: dict[tuple[str, str], list[str]] = {}
         self.graph = nx.MultiDiGraph()
         for site in scenario.sites:
             self.graph.add_node(site.name, site=site, servers=self.servers_of(site.name))
@@ -56,7 +62,7 @@ class Organization:
         return self.servers[server].site
 
     def servers_of(self, site: str) -> list[str]:
-        return [s.name for s in self.scenario.servers if s.site == site]
+        return self._site_servers[site]
 
     def connectors_on(self, server: str) -> list[str]:
         """Connectors whose MTA (or gateway) runs on this server."""
@@ -64,16 +70,24 @@ class Organization:
 
     def hosts(self, connector: str) -> list[str]:
         """Servers whose MTA can send over the connector from their own site."""
-        c = self.connectors[connector]
-        if c.kind in GATEWAY_KINDS:
-            return [c.server]
-        if c.bridgeheads:
-            return list(c.bridgeheads)
-        return self.servers_of(c.sites[0]) + self.servers_of(c.sites[1])
+        found = self._hosts.get(connector)
+        if found is None:
+            c = self.connectors[connector]
+            if c.kind in GATEWAY_KINDS:
+                found = [c.server]
+            elif c.bridgeheads:
+                found = list(c.bridgeheads)
+            else:
+                found = self.servers_of(c.sites[0]) + self.servers_of(c.sites[1])
+            self._hosts[connector] = found
+        return found
 
     def hosts_in(self, connector: str, site: str) -> list[str]:
         """The connector's hosts in one site (the local bridgeheads)."""
-        return [s for s in self.hosts(connector) if self.site_of(s) == site]
+        found = self._hosts_in.get((connector, site))
+        if found is None:
+            found = self._hosts_in[(connector, site)] = [s for s in self.hosts(connector) if self.site_of(s) == site]
+        return found
 
     def connector_sites(self, connector: str) -> tuple[str, ...]:
         c = self.connectors[connector]

@@ -26,7 +26,7 @@ module and never re-implements it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Sequence
 
 import networkx as nx
@@ -275,8 +275,13 @@ class Resolution:
 UNRECOGNIZED = "The recipient name is not recognized"
 
 
-def resolve(org: Organization, gwart: Sequence[GwartRow], site: str, recipient: str) -> Resolution:
-    """Resolve a recipient address (any type, or an alias) in a site's GWART."""
+def resolve(org: Organization, gwart: Sequence[GwartRow], site: str, recipient: str,
+            ex_rows: Callable[[str], tuple[GwartRow, ...]] | None = None) -> Resolution:
+    """Resolve a recipient address (any type, or an alias) in a site's GWART.
+
+    ``ex_rows``: a memo of the GWART's rows for a site's distinguished name (the
+    same for every mailbox of that site); computed here when not given.
+    """
     try:
         address_type, address = classify_recipient(recipient)
         if address_type == "X400":
@@ -291,7 +296,7 @@ def resolve(org: Organization, gwart: Sequence[GwartRow], site: str, recipient: 
             return Resolution("mailbox", address_type, address, site, mailbox=mailbox,
                               matched_as=f"directory: mailbox {mailbox.alias} on {mailbox.server}")
         dn = org.site_dn(mailbox.site)
-        rows = tuple(match_rows(gwart, "EX", dn))
+        rows = tuple(match_rows(gwart, "EX", dn)) if ex_rows is None else ex_rows(dn)
         if not rows:
             return Resolution("unroutable", address_type, address, site, mailbox=mailbox,
                               reason=f"no route from site {site} to site {mailbox.site}")
@@ -373,10 +378,6 @@ class Selection:
     """Why nothing was chosen: 'loop' when only visited sites remained, 'retries', 'none'."""
 
 
-def _max_open_retries(org: Organization, connector: str) -> int:
-    return org.connectors[connector].override.max_open_retries
-
-
 def is_local(org: Organization, connector: str, server: str) -> bool:
     """Whether the server's own MTA (or gateway) can use the connector."""
     return server in org.hosts_in(connector, org.site_of(server))
@@ -391,77 +392,123 @@ def select_route(
     at_s: float,
     rng: np.random.Generator | None = None,
     lowest_cost_only: bool = False,
+    explain: bool = True,
 ) -> Selection:
     """Choose one candidate row with the Q193322 filters (see the module docstring).
 
     ``lowest_cost_only`` is the 5.0 SP1 "Use Lowest Cost Routes Only" flag
     (Q166567): cost is decided right after the schedule. Equal survivors share
     the load: one is drawn with ``rng`` (or the first by name without one).
+    ``explain=False`` skips recording the filter steps (the simulation's hot path).
     """
-    steps: list[FilterStep] = []
-    rows = list(candidates)
-
-    def record(name: str, kept: list[GwartRow], note: str = "") -> list[GwartRow]:
-        steps.append(FilterStep(name, tuple(r.connector for r in kept), note))
-        return kept
-
-    if message.hops >= MAX_HOPS:
-        return Selection(None, (FilterStep("hop limit", (), f"{message.hops} hops >= {MAX_HOPS}"),), "loop")
-
-    visited = set(message.visited_sites)
-    refused = set(getattr(message, "refused", ()))
-    rows = record(
-        "1. not the connector it arrived on, nor into a site already passed",
-        [r for r in rows if r.connector != message.arrived_on and r.connector not in refused
-         and not (set(r.route[1:]) & visited)],
-    )
+    steps: list[FilterStep] | None = [] if explain else None
+    rows, reason = route_survivors(org, candidates, server, message, states, at_s, lowest_cost_only, steps)
     if not rows:
-        return Selection(None, tuple(steps), "loop")
-    rows = record(
-        "2. not at max open retries",
-        # Used up: the first open and max-open-retries retries have all failed.
-        [r for r in rows if message.attempts.get(r.connector, 0) <= _max_open_retries(org, r.connector)],
-    )
-    if not rows:
-        return Selection(None, tuple(steps), "retries")
-
-    def schedule(rows: list[GwartRow]) -> list[GwartRow]:
-        states_ = {r.connector: org.connectors[r.connector].schedule.state_at(at_s) for r in rows}
-        best = min(states_.values())
-        note = ", ".join(f"{c}: {Activation(s).name.lower() if s != Activation.NEVER else 'never/remote'}"
-                         for c, s in sorted(states_.items()))
-        return record("3. active soonest", [r for r in rows if states_[r.connector] == best], note)
-
-    def attempts(rows: list[GwartRow]) -> list[GwartRow]:
-        fewest = min(message.attempts.get(r.connector, 0) for r in rows)
-        return record("4. fewest attempts", [r for r in rows if message.attempts.get(r.connector, 0) == fewest])
-
-    def open_retry(rows: list[GwartRow]) -> list[GwartRow]:
-        hosts = {tuple(org.hosts_in(r.connector, org.site_of(server))) for r in rows}
-        if not all(is_local(org, r.connector, server) for r in rows) and len(hosts) > 1:
-            return record("5. not in open retry", rows, "bypassed: candidates are on different servers")
-        kept = [r for r in rows if r.connector not in states.open_retry]
-        return record("5. not in open retry", kept or rows, "" if kept else "all retrying: kept all")
-
-    def cost(rows: list[GwartRow]) -> list[GwartRow]:
-        lowest = min(r.cost for r in rows)
-        return record("6. lowest cost", [r for r in rows if r.cost == lowest])
-
-    def local(rows: list[GwartRow]) -> list[GwartRow]:
-        kept = [r for r in rows if is_local(org, r.connector, server)]
-        return record("7. local over remote", kept or rows, "" if kept else "none local: kept remote")
-
-    order = (schedule, cost, attempts, open_retry, local) if lowest_cost_only else (
-        schedule, attempts, open_retry, cost, local)
-    for step in order:
-        rows = step(rows)
-    rows.sort(key=lambda r: r.connector)
+        return Selection(None, tuple(steps or ()), reason)
     if len(rows) > 1 and rng is not None:
-        chosen = rows[int(rng.integers(len(rows)))]
-        steps.append(FilterStep("load share", (chosen.connector,), f"random draw among {len(rows)} equal routes"))
+        chosen = rows[_draw(rng, len(rows))]
+        _record(steps, "load share", [chosen], f"random draw among {len(rows)} equal routes")
     else:
         chosen = rows[0]
-    return Selection(chosen, tuple(steps))
+    return Selection(chosen, tuple(steps or ()))
+
+
+def route_survivors(
+    org: Organization,
+    candidates: Sequence[GwartRow],
+    server: str,
+    message: MessageRouteState,
+    states: ConnectorStates,
+    at_s: float,
+    lowest_cost_only: bool = False,
+    steps: list[FilterStep] | None = None,
+) -> tuple[list[GwartRow], str]:
+    """The candidates left after the seven filters, sorted by connector name (equal routes),
+    or no rows and why: 'loop' or 'retries'. Each filter is recorded in ``steps`` if given."""
+    if message.hops >= MAX_HOPS:
+        if steps is not None:
+            steps.append(FilterStep("hop limit", (), f"{message.hops} hops >= {MAX_HOPS}"))
+        return [], "loop"
+
+    visited = message.visited_sites
+    refused = getattr(message, "refused", ())
+    arrived = message.arrived_on
+    rows = [r for r in candidates if r.connector != arrived and r.connector not in refused
+            and not any(site in visited for site in r.route[1:])]
+    _record(steps, "1. not the connector it arrived on, nor into a site already passed", rows)
+    if not rows:
+        return [], "loop"
+    attempts = message.attempts
+    # Used up: the first open and max-open-retries retries have all failed.
+    rows = [r for r in rows if attempts.get(r.connector, 0) <= org.connectors[r.connector].override.max_open_retries]
+    _record(steps, "2. not at max open retries", rows)
+    if not rows:
+        return [], "retries"
+    if len(rows) == 1 and steps is None:
+        return rows, ""  # filters 3-7 keep a lone candidate
+    for step in (_LOWEST_COST_ORDER if lowest_cost_only else _ORDER):
+        rows = step(rows, org, server, message, states, at_s, steps)
+    rows.sort(key=lambda r: r.connector)
+    return rows, ""
+
+
+def _record(steps: list[FilterStep] | None, name: str, kept: list[GwartRow], note: str = "") -> None:
+    if steps is not None:
+        steps.append(FilterStep(name, tuple(r.connector for r in kept), note))
+
+
+def _by_schedule(rows, org, server, message, states, at_s, steps):  # type: ignore[no-untyped-def]
+    activation = {r.connector: org.connectors[r.connector].schedule.state_at(at_s) for r in rows}
+    best = min(activation.values())
+    kept = [r for r in rows if activation[r.connector] == best]
+    if steps is not None:
+        note = ", ".join(f"{c}: {Activation(a).name.lower() if a != Activation.NEVER else 'never/remote'}"
+                         for c, a in sorted(activation.items()))
+        _record(steps, "3. active soonest", kept, note)
+    return kept
+
+
+def _by_attempts(rows, org, server, message, states, at_s, steps):  # type: ignore[no-untyped-def]
+    attempts = message.attempts
+    fewest = min(attempts.get(r.connector, 0) for r in rows)
+    kept = [r for r in rows if attempts.get(r.connector, 0) == fewest]
+    _record(steps, "4. fewest attempts", kept)
+    return kept
+
+
+def _by_open_retry(rows, org, server, message, states, at_s, steps):  # type: ignore[no-untyped-def]
+    site = org.site_of(server)
+    hosts = {tuple(org.hosts_in(r.connector, site)) for r in rows}
+    if len(hosts) > 1 and not all(is_local(org, r.connector, server) for r in rows):
+        _record(steps, "5. not in open retry", rows, "bypassed: candidates are on different servers")
+        return rows
+    kept = [r for r in rows if r.connector not in states.open_retry]
+    _record(steps, "5. not in open retry", kept or rows, "" if kept else "all retrying: kept all")
+    return kept or rows
+
+
+def _by_cost(rows, org, server, message, states, at_s, steps):  # type: ignore[no-untyped-def]
+    lowest = min(r.cost for r in rows)
+    kept = [r for r in rows if r.cost == lowest]
+    _record(steps, "6. lowest cost", kept)
+    return kept
+
+
+def _by_locality(rows, org, server, message, states, at_s, steps):  # type: ignore[no-untyped-def]
+    kept = [r for r in rows if is_local(org, r.connector, server)]
+    _record(steps, "7. local over remote", kept or rows, "" if kept else "none local: kept remote")
+    return kept or rows
+
+
+_ORDER = (_by_schedule, _by_attempts, _by_open_retry, _by_cost, _by_locality)
+_LOWEST_COST_ORDER = (_by_schedule, _by_cost, _by_attempts, _by_open_retry, _by_locality)
+
+
+def _draw(rng, n: int) -> int:  # type: ignore[no-untyped-def]
+    """A uniform index below n from a numpy Generator or a random.Random."""
+    if isinstance(rng, np.random.Generator):
+        return int(rng.integers(n))
+    return rng.randrange(n)
 
 
 def select_target_server(
@@ -491,8 +538,13 @@ def select_target_server(
     if weighted:
         if rng is None or len(weighted) == 1:
             return min(weighted, key=lambda sk: (sk[1], sk[0]))[0]
-        weights = np.array([1.0 / k for _, k in weighted])
-        return weighted[int(rng.choice(len(weighted), p=weights / weights.sum()))][0]
+        weights = [1.0 / k for _, k in weighted]
+        pick = rng.random() * sum(weights)
+        for (name, _), weight in zip(weighted, weights):
+            pick -= weight
+            if pick < 0:
+                return name
+        return weighted[-1][0]
     last = [s for s, k in live if k == 100]
     return last[0] if last else None
 
@@ -535,6 +587,8 @@ class Router:
         self.org = org
         self.gwarts = compute_gwarts(org, hidden_sites)
         self._resolved: dict[tuple[str, str], Resolution] = {}
+        self._rows: dict[tuple[GwartRow, ...], tuple[GwartRow, ...]] = {}
+        self._ex: dict[tuple[str, str], tuple[GwartRow, ...]] = {}
         self._mailboxes: dict[str, Mailbox | None] = {}
 
     def resolve(self, site: str, recipient: str) -> Resolution:
@@ -542,8 +596,29 @@ class Router:
         key = (site, recipient)
         found = self._resolved.get(key)
         if found is None:
-            found = self._resolved[key] = resolve(self.org, self.gwarts[site], site, recipient)
+            # Foreign SMTP addresses route by their domain alone: resolve each domain once.
+            local, at, domain = recipient.rpartition("@")
+            shared = None
+            if at and local and ":" not in recipient and self.mailbox(recipient) is None:
+                shared = self._resolved.get((site, "@" + domain.lower()))
+            if shared is not None:
+                found = replace(shared, address=recipient)
+            else:
+                found = resolve(self.org, self.gwarts[site], site, recipient, lambda dn: self._ex_rows(site, dn))
+                if at and local and ":" not in recipient and found.mailbox is None:
+                    self._resolved[(site, "@" + domain.lower())] = found
+            # Equal candidate lists become one object, so callers can cache decisions by identity.
+            rows = self._rows.setdefault(found.rows, found.rows)
+            if rows is not found.rows:
+                found = replace(found, rows=rows)
+            self._resolved[key] = found
         return found
+
+    def _ex_rows(self, site: str, dn: str) -> tuple[GwartRow, ...]:
+        rows = self._ex.get((site, dn))
+        if rows is None:
+            rows = self._ex[(site, dn)] = tuple(match_rows(self.gwarts[site], "EX", dn))
+        return rows
 
     def mailbox(self, recipient: str) -> Mailbox | None:
         """The organization's mailbox a recipient address names, if any (the directory)."""

@@ -271,10 +271,11 @@ def test_books_balance_on_random_organizations(raw):
 
 
 def test_crash_keeps_queued_mail_and_loses_only_what_was_in_memory():
-    # A slow MTA (10 s per message) under load is always busy: the crash at 1 h surely
-    # catches one message in the MTA's memory. Everything queued survives the restart.
-    raw = two_sites(duration="2h", drain="2h")
-    raw["model"] = {"service_times": {"mta_routing": "10s"}}
+    # A slow MTA (40 s per message) with 60 heavy users (a message every ~37 s) is
+    # saturated, so the crash at 1 h surely catches one message in the MTA's memory.
+    # Everything queued survives the restart and drains afterwards.
+    raw = two_sites(duration="2h", drain="8h")
+    raw["model"] = {"service_times": {"mta_routing": "40s"}}
     raw["servers"][0]["users"] = 60
     raw["events"] = [{"kind": "crash", "server": "A1", "at": "1h", "restart_after": "20m"}]
     result = simulate(scenario(raw), trace_messages=set(range(1, 1000)))

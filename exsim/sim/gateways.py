@@ -19,11 +19,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import simpy
-
 from exsim import logs
 from exsim.ndr import MAX_TIME_EXPIRED
 from exsim.sim.message import Envelope, Message
+from exsim.sim.queue import MailQueue
 
 if TYPE_CHECKING:
     from exsim.sim.model import Simulation
@@ -41,7 +40,7 @@ class Gateway:
         self.name: str = connector.name
         self.kind: str = connector.kind
         self.server: str = connector.server
-        self.mts_out: simpy.Store = simpy.Store(sim.env)
+        self.mts_out = MailQueue(sim.env)
         self.first_try: dict[int, float] = {}
         for _ in range(connector.outbound_connections):
             sim.env.process(self._send_loop())
@@ -52,7 +51,7 @@ class Gateway:
 
     @property
     def queued(self) -> int:
-        return len(self.mts_out.items)
+        return len(self.mts_out)
 
     def outbound(self, envelope: Envelope) -> None:
         self.mts_out.put(envelope)
@@ -72,7 +71,9 @@ class Gateway:
     def _send_loop(self):  # type: ignore[no-untyped-def]
         sim, env = self.sim, self.sim.env
         while True:
-            envelope: Envelope = yield self.mts_out.get()
+            while not self.mts_out.items:
+                yield self.mts_out.wait()
+            envelope: Envelope = self.mts_out.items.popleft()
             yield from sim.wait_running(self.server, self.service)
             while self.blocked(envelope):
                 yield env.timeout(sim.times.msmi_poll_interval)
@@ -99,7 +100,8 @@ class Gateway:
             self.first_try.pop(key, None)
             sim.transfers[self.name] += 1
             self._record(logs.SMTP_TRANSFERRED_OUTBOUND, envelope)
-            sim.trace(message, f"{self.name} on {self.server} delivered it to the {self._side()}")
+            if message.traced:
+                sim.trace(message, f"{self.name} on {self.server} delivered it to the {self._side()}")
             sim.deliver(envelope, envelope.pending, f"{self._side()} via {self.name}")
 
     def _refuse(self, envelope: Envelope) -> None:
@@ -115,10 +117,12 @@ class Gateway:
         envelope.arrived_on = None
         envelope.hops += 1
         message = envelope.message
-        sim.tracking.record(sim.env.now, self.server, logs.MESSAGE_REROUTED, message.mts_id, gateway=self.name,
-                            originator=message.originator, length=int(message.size_kb * 1024))
-        sim.trace(message, f"{self.name}: {message.size_kb:g} KB is over its size limit; handed back to the "
-                  f"MTA on {self.server} to be rerouted (hop {envelope.hops})")
+        if sim.tracking.enabled:
+            sim.tracking.record(sim.env.now, self.server, logs.MESSAGE_REROUTED, message.mts_id, gateway=self.name,
+                                originator=message.originator, length=int(message.size_kb * 1024))
+        if message.traced:
+            sim.trace(message, f"{self.name}: {message.size_kb:g} KB is over its size limit; handed back to the "
+                      f"MTA on {self.server} to be rerouted (hop {envelope.hops})")
         sim.mtas[self.server].receive(envelope)
 
     def _retry(self, envelope: Envelope):  # type: ignore[no-untyped-def]
@@ -134,8 +138,9 @@ class Gateway:
             sim.fail(envelope, envelope.pending, MAX_TIME_EXPIRED, self.component, self.server,
                      f"{self.name} does not retry (retry interval 0)")
             return
-        sim.trace(envelope.message, f"{self.name}: the {self._side()} refused it (attempt {failures}); "
-                  f"next try in {delay / 60:g} min")
+        if envelope.message.traced:
+            sim.trace(envelope.message, f"{self.name}: the {self._side()} refused it (attempt {failures}); "
+                      f"next try in {delay / 60:g} min")
         if env.now + delay - first >= self.timeout_s:
             yield env.timeout(max(0.0, first + self.timeout_s - env.now))
             self.first_try.pop(id(envelope), None)
@@ -147,9 +152,10 @@ class Gateway:
 
     def _record(self, event: int, envelope: Envelope) -> None:
         message = envelope.message
-        self.sim.tracking.record(self.sim.env.now, self.server, event, message.mts_id, gateway=self.name,
-                                 originator=message.originator, length=int(message.size_kb * 1024),
-                                 recipients=tuple(r.address for r in envelope.recipients))
+        if self.sim.tracking.enabled:
+            self.sim.tracking.record(self.sim.env.now, self.server, event, message.mts_id, gateway=self.name,
+                                     originator=message.originator, length=int(message.size_kb * 1024),
+                                     recipients=envelope.recipients)
 
     def _side(self) -> str:
         return "Internet"
@@ -162,13 +168,16 @@ class Gateway:
         # Cut off by a crash, the sending host simply tries again.
         while not (yield from sim.work(self.server, self.service, seconds)):
             pass
-        sim.tracking.record(env.now, self.server, logs.SMTP_RECEIVED_INBOUND, message.mts_id, gateway=self.name,
-                            originator=message.originator, recipients=tuple(r.address for r in message.recipients))
-        sim.trace(message, f"{self.name} on {self.server} received it from the {self._side()} "
-                  "and put it in MTS-IN")
-        sim.tracking.record(env.now, self.server, logs.SMTP_TRANSFERRED_INBOUND, message.mts_id,
-                            gateway=self.name, originator=message.originator,
-                            recipients=tuple(r.address for r in message.recipients))
+        if sim.tracking.enabled:
+            sim.tracking.record(env.now, self.server, logs.SMTP_RECEIVED_INBOUND, message.mts_id, gateway=self.name,
+                                originator=message.originator, recipients=message.recipients)
+        if message.traced:
+            sim.trace(message, f"{self.name} on {self.server} received it from the {self._side()} "
+                      "and put it in MTS-IN")
+        if sim.tracking.enabled:
+            sim.tracking.record(env.now, self.server, logs.SMTP_TRANSFERRED_INBOUND, message.mts_id,
+                                gateway=self.name, originator=message.originator,
+                                recipients=message.recipients)
         sim.stores[self.server].mts_in.put(Envelope(message=message, recipients=list(message.recipients),
                                                     queued_s=env.now))
 
@@ -199,8 +208,9 @@ class MsMailConnector(Gateway):
         if defect is None:
             return False
         logged = sim.events.msmi_failed(sim.env.now, self.server)
-        sim.trace(envelope.message, f"{self.name}: the interchange fails on it, the site PRMD is blank "
-                  f"({defect.kb}); it stays queued")
+        if envelope.message.traced:
+            sim.trace(envelope.message, f"{self.name}: the interchange fails on it, the site PRMD is blank "
+                      f"({defect.kb}); it stays queued")
         sim.trace_events(envelope.message, logged)
         return True
 

@@ -35,7 +35,8 @@ class Recipient:
 @dataclass(slots=True, eq=False)
 class Message:
     id: int
-    mts_id: str
+    mts_prefix: str
+    """GDI and server of the MTS-ID, e.g. ``c=US;a= ;p=Contoso;l=RED-EX1``."""
     originator: str
     origin_server: str | None
     """Home server of an internal originator; None for mail from outside."""
@@ -53,6 +54,13 @@ class Message:
     @property
     def is_report(self) -> bool:
         return self.report_for is not None
+
+    @property
+    def mts_id(self) -> str:
+        """``c=US;a= ;p=ORG;l=SERVER-970611170218Z-42``: made only when a log needs it."""
+        from exsim.logs import timestamp
+
+        return f"{self.mts_prefix}-{timestamp(self.submitted_s):%y%m%d%H%M%S}Z-{self.id}"
 
 
 @dataclass(slots=True, eq=False)

@@ -170,12 +170,17 @@ class Simulation:
         self.env = simpy.Environment()
         self.times = scenario.model.service_times
         self.default_override = Override()
+        #: Normal-priority message lifetime in the MTA (all simulated mail is normal priority).
+        self.lifetime_normal_s = self.default_override.message_lifetime_normal
         self.org = Organization(scenario)
         self.router = Router(self.org)
         self.versions = {s.name: s.version for s in scenario.servers}
         self.site_x400 = {s.name: s.addresses.x400 or "" for s in scenario.sites}
         self._gdi_cache: dict[str, GDI] = {}
         self.availability = Availability(scenario)
+        # Servers no stop or crash ever touches skip the availability checks.
+        touched = {server for server, _ in self.availability.stopped} | set(self.availability.crashes)
+        self.quiet = {s.name: s.name not in touched for s in scenario.servers}
         self.events = logs.EventLog()
         self.tracking = logs.TrackingLog(tracking_dir)
         self.routing_rng = stream(self.seed, 3)
@@ -236,6 +241,9 @@ class Simulation:
     def work(self, server: str, service: str, seconds: float):  # type: ignore[no-untyped-def]
         """A component works on something (a generator): waits for its service, spends the
         time, and returns False when the server crashed meanwhile (the work was in memory)."""
+        if self.quiet[server]:
+            yield self.env.timeout(seconds)
+            return True
         yield from self.wait_running(server, service)
         started = self.env.now
         yield self.env.timeout(seconds)
@@ -251,7 +259,8 @@ class Simulation:
                 books.lost += 1
                 if not message.is_report:
                     self._class(recipient.kind).lost += 1
-        self.trace(message, f"LOST by Exchange: {where} on {server} held it only in memory when the server crashed")
+        if message.traced:
+            self.trace(message, f"LOST by Exchange: {where} on {server} held it only in memory when the server crashed")
 
     def _settle(self, message: Message, recipient: Recipient, outcome: str, detail: str) -> None:
         if recipient.outcome != PENDING:
@@ -272,15 +281,8 @@ class Simulation:
             router = self._partial_routers[hidden] = Router(self.org, hidden)
         return router
 
-    def message_age_s(self, server: str, message: Message) -> float:
-        """How old the message looks to this server: its clock against the message's stamp."""
-        return self.env.now + self.clock[server] - message.stamp_s
-
     def lowest_cost_only(self, server: str) -> bool:
         return self.scenario.model.lowest_cost_routes_only and self.versions[server] != "5.0"
-
-    def lifetime_s(self, envelope: Envelope) -> float:
-        return self.default_override.message_lifetime_normal
 
     def mailbox_of(self, address: str) -> Mailbox | None:
         return self.router.mailbox(address)
@@ -310,14 +312,12 @@ class Simulation:
                     size_kb: float, *, inbound_via: str | None = None, report_for: Message | None = None) -> Message:
         self._next_id += 1
         now = self.env.now
-        when = logs.timestamp(now).strftime("%y%m%d%H%M%S")
         if origin_server is not None:
-            gdi = self.gdi(self.org.site_of(origin_server))
-            mts_id = f"{gdi};l={origin_server}-{when}Z-{self._next_id}"
+            prefix = f"{self.gdi(self.org.site_of(origin_server))};l={origin_server}"
         else:
-            mts_id = f"c=US;a= ;p=INTERNET;l={inbound_via or 'GATEWAY'}-{when}Z-{self._next_id}"
+            prefix = f"c=US;a= ;p=INTERNET;l={inbound_via or 'GATEWAY'}"
         message = Message(
-            id=self._next_id, mts_id=mts_id, originator=originator, origin_server=origin_server,
+            id=self._next_id, mts_prefix=prefix, originator=originator, origin_server=origin_server,
             submitted_s=now, size_kb=size_kb, recipients=recipients,
             counted=now >= self.scenario.run.warmup, report_for=report_for, inbound_via=inbound_via,
             traced=self._next_id in self.trace_messages,
@@ -337,9 +337,6 @@ class Simulation:
             counts = self.by_class[kind] = Outcomes()
         return counts
 
-    def tracing(self, message: Message) -> bool:
-        return message.traced
-
     def trace(self, message: Message, text: str) -> None:
         """Add a line to the story of a traced message (a report's lines join its original's)."""
         if message.traced:
@@ -350,27 +347,32 @@ class Simulation:
     def trace_events(self, message: Message, entries: list[logs.EventEntry]) -> None:
         for entry in entries:
             text = entry.text.replace("\n", "\n      ")
-            self.trace(message, f"event {entry.event_id} ({entry.type}, {entry.source}, {entry.category}) "
-                       f"on {entry.server}:\n      {text}")
+            if message.traced:
+                self.trace(message, f"event {entry.event_id} ({entry.type}, {entry.source}, {entry.category}) "
+                           f"on {entry.server}:\n      {text}")
 
     def deliver(self, envelope: Envelope, recipients: list[Recipient], where: str) -> None:
         now = self.env.now
         message = envelope.message
         for recipient in recipients:
             self._settle(message, recipient, DELIVERED, where)
-            if not message.counted:
-                continue
-            if message.is_report:
-                self.reports.delivered += 1
-                continue
-            self.outcomes.delivered += 1
+        if message.traced:
+            self.trace(message, f"delivered to {', '.join(r.address for r in recipients)} ({where}), "
+                       f"{now - message.submitted_s:.1f} s after submission")
+        if not message.counted:
+            return
+        if message.is_report:
+            self.reports.delivered += len(recipients)
+            return
+        count = len(recipients)
+        self.outcomes.delivered += count
+        to_mailbox = where.startswith("mailbox")
+        for recipient in recipients:
             self._class(recipient.kind).delivered += 1
-            if where.startswith("mailbox"):
+            if to_mailbox:
                 self.mailbox_deliveries[recipient.address] += 1
-            self.latency.add(now - message.submitted_s)
-            self.series.count_delivered(now)
-        self.trace(message, f"delivered to {', '.join(r.address for r in recipients)} ({where}), "
-                   f"{now - message.submitted_s:.1f} s after submission")
+        self.latency.add(now - message.submitted_s, count)
+        self.series.count_delivered(now, count)
 
     def fail(self, envelope: Envelope, recipients: list[Recipient], kind: NdrKind, service: str,
              server: str, detail: str) -> None:
@@ -406,16 +408,19 @@ class Simulation:
                     "diagnostic": kind.diagnostic, "diagnostic_name": kind.diagnostic_name,
                     "component": component, "time_s": now, "detail": detail,
                 })
-        self.trace(message, f"NDR for {', '.join(r.address for r in recipients)}: \"{kind.text}\" "
-                   f"(reason {kind.reason} {kind.reason_name}, diagnostic {kind.diagnostic} "
-                   f"{kind.diagnostic_name}); generated by {component}")
-        self.tracking.record(now, server, logs.REPORT_GENERATED, message.mts_id, partner=service,
-                             originator=message.originator, recipients=tuple(r.address for r in recipients),
-                             report_status="NDR")
+        if message.traced:
+            self.trace(message, f"NDR for {', '.join(r.address for r in recipients)}: \"{kind.text}\" "
+                       f"(reason {kind.reason} {kind.reason_name}, diagnostic {kind.diagnostic} "
+                       f"{kind.diagnostic_name}); generated by {component}")
+        if self.tracking.enabled:
+            self.tracking.record(now, server, logs.REPORT_GENERATED, message.mts_id, partner=service,
+                                 originator=message.originator, recipients=recipients,
+                                 report_status="NDR")
         if message.is_report:
             # A report that cannot be delivered is dropped: no report on a report.
-            self.tracking.record(now, server, logs.UNROUTABLE_REPORT_DISCARDED, message.mts_id,
-                                 originator=message.originator)
+            if self.tracking.enabled:
+                self.tracking.record(now, server, logs.UNROUTABLE_REPORT_DISCARDED, message.mts_id,
+                                     originator=message.originator)
             return
         self._send_report(message, server)
 
@@ -423,7 +428,8 @@ class Simulation:
         report = self.new_message(f"System Administrator ({server})", server,
                                   [Recipient(message.originator, "report")], 2.0, report_for=message)
         report.traced = message.traced
-        self.trace(message, f"report (NDR) sent from {server} back to {message.originator}")
+        if message.traced:
+            self.trace(message, f"report (NDR) sent from {server} back to {message.originator}")
         envelope = Envelope(message=report, recipients=list(report.recipients), queued_s=self.env.now)
         self.stores[server].route_from_store(envelope)
 

@@ -22,13 +22,16 @@ import simpy
 
 from exsim import logs
 from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, LOOP, MAX_TIME_EXPIRED, UNRECOGNIZED
-from exsim.routing import is_local, select_route, select_target_server
+from exsim.routing import MAX_HOPS, GwartRow, is_local, route_survivors, select_target_server
 from exsim.scenario import GATEWAY_KINDS
 from exsim.schedule import Activation
-from exsim.sim.message import Envelope, Recipient
+from exsim.sim.message import PENDING, Envelope, Recipient
+from exsim.sim.queue import MailQueue
 
 if TYPE_CHECKING:
     from exsim.sim.model import Simulation
+
+MISSING = object()
 
 
 class MTA:
@@ -36,13 +39,19 @@ class MTA:
         self.sim = sim
         self.server = server
         self.site = sim.org.site_of(server)
-        self.work: simpy.Store = simpy.Store(sim.env)
+        self.work = MailQueue(sim.env)
         self.queues: dict[str, NextHopQueue] = {}
+        self.size_limit = sim.scenario.server(server).mta_max_message_size
+        self.clock = sim.clock[server]
+        self._next_hop: dict[str, tuple[str, str]] = {}
+        self._next_hop_org = sim.org
+        self._survivors: dict[tuple, list[GwartRow]] = {}
+        self._fixed: dict[int, bool] = {}
         sim.env.process(self._route_loop())
 
     @property
     def queued(self) -> int:
-        return len(self.work.items) + sum(len(q.items) for q in self.queues.values())
+        return len(self.work) + sum(len(q.items) for q in self.queues.values())
 
     def receive(self, envelope: Envelope) -> None:
         envelope.queued_s = self.sim.env.now
@@ -50,9 +59,15 @@ class MTA:
 
     def _route_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
+        work = self.work
+        quiet = sim.quiet[self.server]
         while True:
-            envelope = yield self.work.get()
-            if not (yield from sim.work(self.server, "mta", sim.times.mta_routing)):
+            while not work.items:
+                yield work.wait()
+            envelope = work.items.popleft()
+            if quiet:
+                yield sim.env.timeout(sim.times.mta_routing)
+            elif not (yield from sim.work(self.server, "mta", sim.times.mta_routing)):
                 sim.lose(envelope, envelope.pending, self.server, "the MTA's routing (in memory)")
                 continue
             self.route(envelope)
@@ -63,26 +78,34 @@ class MTA:
         sim = self.sim
         now = sim.env.now
         message = envelope.message
-        lifetime = sim.lifetime_s(envelope)
-        age = sim.message_age_s(self.server, message)
+        lifetime = sim.lifetime_normal_s
+        age = now + self.clock - message.stamp_s
         if age > lifetime:
             # By this MTA's clock; a clock days ahead makes fresh mail look expired (KB Q158399).
-            sim.trace(message, f"MTA {self.server}: the message looks {age / 86400:.1f} days old by this "
-                      f"server's clock, past the {lifetime / 86400:g}-day lifetime")
+            if message.traced:
+                sim.trace(message, f"MTA {self.server}: the message looks {age / 86400:.1f} days old by this "
+                          f"server's clock, past the {lifetime / 86400:g}-day lifetime")
             sim.fail(envelope, envelope.pending, MAX_TIME_EXPIRED, "MSExchangeMTA", self.server,
                      f"older than the MTA message lifetime ({lifetime / 86400:g} days) by {self.server}'s clock")
             return
-        limit = sim.scenario.server(self.server).mta_max_message_size
+        limit = self.size_limit
         if limit is not None and message.size_kb * 1024 > limit:
-            sim.trace(message, f"MTA {self.server}: {message.size_kb:g} KB is over the MTA's size limit")
+            if message.traced:
+                sim.trace(message, f"MTA {self.server}: {message.size_kb:g} KB is over the MTA's size limit")
             sim.fail(envelope, envelope.pending, CONTENT_TOO_LONG, "MSExchangeMTA", self.server,
                      f"larger than the MTA size limit on {self.server}")
             return
         if self.site not in envelope.visited_sites:
             envelope.visited_sites = (*envelope.visited_sites, self.site)
         groups: dict[tuple[str, str], list[Recipient]] = {}
+        decided: dict[int, object] = {}
         router = sim.router_for(self.server)
-        for recipient in envelope.pending:
+        if self._next_hop_org is not sim.org:  # the organization changed: next hops may too
+            self._next_hop, self._next_hop_org = {}, sim.org
+            self._survivors, self._fixed = {}, {}
+        for recipient in envelope.recipients:
+            if recipient.outcome != PENDING:
+                continue
             resolution = router.resolve(self.site, recipient.address)
             if resolution.kind == "mailbox":
                 target = resolution.mailbox.server
@@ -90,42 +113,84 @@ class MTA:
                 groups.setdefault(key, []).append(recipient)
                 continue
             if resolution.kind == "unroutable":
-                sim.trace(message, f"MTA {self.server}: {recipient.address} unroutable ({resolution.reason})")
+                if message.traced:
+                    sim.trace(message, f"MTA {self.server}: {recipient.address} unroutable ({resolution.reason})")
                 sim.fail(envelope, [recipient], UNRECOGNIZED, "MSExchangeMTA", self.server, resolution.reason)
                 continue
-            selection = select_route(
-                sim.org, resolution.rows, self.server, envelope, sim.connector_states[self.server], now,
-                sim.routing_rng, lowest_cost_only=sim.lowest_cost_only(self.server),
-            )
-            if selection.chosen is None:
-                kind = LOOP if selection.reason == "loop" else CONGESTION
-                sim.trace(message, f"MTA {self.server}: no route left for {recipient.address} ({selection.reason})")
+            # Recipients with the same candidates share one decision per envelope.
+            row = decided.get(id(resolution.rows), MISSING)
+            if row is MISSING:
+                row = decided[id(resolution.rows)] = self._choose(envelope, resolution.rows, now)
+            if isinstance(row, str):
+                kind = LOOP if row == "loop" else CONGESTION
+                if message.traced:
+                    sim.trace(message, f"MTA {self.server}: no route left for {recipient.address} ({row})")
                 sim.fail(envelope, [recipient], kind, "MSExchangeMTA", self.server,
                          "every route at max open retries" if kind is CONGESTION else "loop detected")
                 continue
-            row = selection.chosen
-            if sim.tracing(message):
+            if message.traced:
                 sim.trace(message, f"MTA {self.server}: {recipient.address} matched "
                           f"{row.type}:{row.space or '(blank)'}; {len(resolution.rows)} candidate(s), "
                           f"chose {row.connector} (cost {row.cost}, route {' > '.join(row.route)})")
-            if not is_local(sim.org, row.connector, self.server):
-                key = ("rpc", sim.org.hosts_in(row.connector, self.site)[0])
-            elif sim.org.connectors[row.connector].kind in GATEWAY_KINDS:
-                key = ("gateway", row.connector)
-            else:
-                key = ("link", row.connector)
+            key = self._next_hop.get(row.connector)
+            if key is None:
+                key = self._next_hop[row.connector] = self._hop_for(row.connector)
             groups.setdefault(key, []).append(recipient)
+        whole = len(groups) == 1 and sum(len(r) for r in groups.values()) == len(envelope.recipients)
         for (kind, target), recipients in groups.items():
-            part = envelope.split(recipients)
+            part = envelope if whole else envelope.split(recipients)
             if kind == "deliver":
                 sim.stores[self.server].delivery.put(part)
             elif kind == "gateway":
                 part.gateway = target
-                sim.trace(message, f"MTA {self.server}: queued for gateway {target}; the store's gateway-in "
-                          "threads take it from here")
+                if message.traced:
+                    sim.trace(message, f"MTA {self.server}: queued for gateway {target}; the store's gateway-in "
+                              "threads take it from here")
                 sim.stores[self.server].gateway_in.put(part)
             else:
                 self.queue(kind, target).put(part)
+
+    def _choose(self, envelope: Envelope, rows: tuple[GwartRow, ...], now: float) -> GwartRow | str:
+        """The chosen row, or why there is none ('loop', 'retries').
+
+        The seven filters depend on the message only through its routing state and
+        on time only through schedules. For a message with a clean state (no failed
+        opens, nothing refused), no connector of this MTA in open retry and candidates
+        with fixed schedules, the survivors are the same every time: they are cached
+        by candidate list, arrival connector, sites passed and the cost-first flag.
+        """
+        sim = self.sim
+        states = sim.connector_states[self.server]
+        lowest = sim.lowest_cost_only(self.server)
+        clean = (not envelope.attempts and not envelope.refused and not states.open_retry
+                 and envelope.hops < MAX_HOPS and self._fixed_schedules(rows))
+        key = (id(rows), envelope.arrived_on, envelope.visited_sites, lowest)
+        survivors = self._survivors.get(key) if clean else None
+        if survivors is None:
+            survivors, reason = route_survivors(sim.org, rows, self.server, envelope, states, now, lowest)
+            if not survivors:
+                return reason
+            if clean:
+                self._survivors[key] = survivors
+        if len(survivors) == 1:
+            return survivors[0]
+        return survivors[sim.routing_rng.randrange(len(survivors))]
+
+    def _fixed_schedules(self, rows: tuple[GwartRow, ...]) -> bool:
+        fixed = self._fixed.get(id(rows))
+        if fixed is None:
+            connectors = self.sim.org.connectors
+            fixed = self._fixed[id(rows)] = all(connectors[r.connector].schedule.kind != "selected" for r in rows)
+        return fixed
+
+    def _hop_for(self, connector: str) -> tuple[str, str]:
+        """Where mail for a connector goes from this MTA: the bridgehead, the gateway, or the link."""
+        org = self.sim.org
+        if not is_local(org, connector, self.server):
+            return ("rpc", org.hosts_in(connector, self.site)[0])
+        if org.connectors[connector].kind in GATEWAY_KINDS:
+            return ("gateway", connector)
+        return ("link", connector)
 
     def queue(self, kind: str, target: str) -> NextHopQueue:
         key = f"{kind}:{target}"
@@ -188,26 +253,44 @@ class NextHopQueue:
                 return peer
             tried.add(peer)
 
+    def _calm(self) -> bool:
+        """No stop, crash or outage can touch this queue and its schedule is 'always':
+        the per-transfer checks can be skipped."""
+        sim = self.sim
+        if not sim.quiet[self.mta.server]:
+            return False
+        if self.connector is None:
+            return sim.quiet[self.target]
+        remote = sim.org.other_end(self.target, self.mta.site)
+        return (self.connector.schedule.kind == "always" and not sim.availability.outages.get(self.target)
+                and all(sim.quiet[s] for s in sim.org.servers_of(remote)))
+
     def _run(self):  # type: ignore[no-untyped-def]
         sim, env = self.sim, self.sim.env
+        calm = self._calm()
+        latency = self.connector.link.latency if self.connector else 0.001
+        peer: str | None = None
         while True:
             if not self.items:
-                yield from self._idle()
+                self._wake = env.event()
+                yield self._wake
+                self._wake = None
                 continue
-            yield from sim.wait_running(self.mta.server, "mta")
-            if self.connector is not None:
-                state = self.connector.schedule.state_at(env.now)
-                if state is Activation.LATER:
-                    yield env.timeout(self.connector.schedule.next_active_s(env.now) - env.now)
-                    continue
-                if state is not Activation.NOW:
-                    yield from self._idle()  # never / remote-initiated: this side does not call
-                    continue
+            if not calm:
+                yield from sim.wait_running(self.mta.server, "mta")
+                if self.connector is not None:
+                    state = self.connector.schedule.state_at(env.now)
+                    if state is Activation.LATER:
+                        yield env.timeout(self.connector.schedule.next_active_s(env.now) - env.now)
+                        continue
+                    if state is not Activation.NOW:
+                        yield from self._idle()  # never / remote-initiated: this side does not call
+                        continue
             attempt_started = env.now
-            if env.now > self.open_until:
-                latency = self.connector.link.latency if self.connector else 0.001
-                yield env.timeout(sim.times.association_open + 2 * latency)
-            peer = self._peer()
+            if env.now > self.open_until or peer is None or not calm:
+                if env.now > self.open_until:
+                    yield env.timeout(sim.times.association_open + 2 * latency)
+                peer = self._peer()  # an open association keeps its peer while all is calm
             if peer is None:
                 self._open_failed()
                 # Open attempts start one open interval apart, however long a failed open took.
@@ -231,8 +314,9 @@ class NextHopQueue:
         self.items.clear()
         for envelope in waiting:
             envelope.attempts[self._state_key] = envelope.attempts.get(self._state_key, 0) + 1
-            sim.trace(envelope.message, f"MTA {self.mta.server}: could not open {self._describe()} "
-                      f"(failed open {envelope.attempts[self._state_key]}); events 289/301; rerouting")
+            if envelope.message.traced:
+                sim.trace(envelope.message, f"MTA {self.mta.server}: could not open {self._describe()} "
+                          f"(failed open {envelope.attempts[self._state_key]}); events 289/301; rerouting")
             if self.connector is None:
                 self._retry_rpc(envelope)
             else:
@@ -251,9 +335,9 @@ class NextHopQueue:
         return f"connector {self.target}" if self.connector else "RPC inside the site"
 
     def _transfer_all(self, peer: str):  # type: ignore[no-untyped-def]
-        sim, env = self.sim, self.sim.env
-        workers = min(self.override.max_associations, max(1, math.ceil(len(self.items) / self.override.threshold_messages)))
-        if workers == 1:
+        env = self.sim.env
+        workers = min(self.override.max_associations, -(-len(self.items) // self.override.threshold_messages))
+        if workers <= 1:
             yield from self._association(peer)
         else:
             yield env.all_of([env.process(self._association(peer)) for _ in range(workers)])
@@ -264,6 +348,7 @@ class NextHopQueue:
         bandwidth = link.bandwidth if link else sim.times.rpc_bandwidth
         latency = link.latency if link else 0.001
         drop = link.drop_probability if link else 0.0
+        quiet = sim.quiet[self.mta.server] and sim.quiet[peer]
         while self.items:
             envelope = self.items.popleft()
             seconds = latency + envelope.message.size_kb * 1024 * 8 / bandwidth
@@ -271,10 +356,12 @@ class NextHopQueue:
             while True:
                 started = env.now
                 yield env.timeout(seconds)
-                if any(sim.availability.crashed_between(s, started, env.now) for s in (self.mta.server, peer)):
+                if not quiet and any(sim.availability.crashed_between(s, started, env.now)
+                                     for s in (self.mta.server, peer)):
                     # A crash at either end breaks the association: the message is still in the
                     # sender's queue on disk and goes again once an association opens.
-                    sim.trace(envelope.message, f"transfer to {peer} cut by a crash; it will be retried")
+                    if envelope.message.traced:
+                        sim.trace(envelope.message, f"transfer to {peer} cut by a crash; it will be retried")
                     self.items.appendleft(envelope)
                     self.open_until = -1.0
                     sim.counters["transfers_cut_by_crash"] += 1
@@ -297,15 +384,18 @@ class NextHopQueue:
         sim = self.sim
         message = envelope.message
         cost = self.connector.cost if self.connector else 0
-        sim.tracking.record(sim.env.now, self.mta.server, logs.TRANSFER_OUT, message.mts_id,
-                            partner=peer, originator=message.originator, length=int(message.size_kb * 1024),
-                            seconds=seconds, cost=cost, recipients=tuple(r.address for r in envelope.recipients))
-        sim.tracking.record(sim.env.now, peer, logs.TRANSFER_IN, message.mts_id,
-                            partner=self.mta.server, originator=message.originator,
-                            recipients=tuple(r.address for r in envelope.recipients))
+        if sim.tracking.enabled:
+            sim.tracking.record(sim.env.now, self.mta.server, logs.TRANSFER_OUT, message.mts_id,
+                                partner=peer, originator=message.originator, length=int(message.size_kb * 1024),
+                                seconds=seconds, cost=cost, recipients=envelope.recipients)
+        if sim.tracking.enabled:
+            sim.tracking.record(sim.env.now, peer, logs.TRANSFER_IN, message.mts_id,
+                                partner=self.mta.server, originator=message.originator,
+                                recipients=envelope.recipients)
         waited = sim.env.now - envelope.queued_s
-        sim.trace(message, f"MTA {self.mta.server} -> MTA {peer} over {self._describe()} "
-                  f"({waited:.1f} s after it was queued)")
+        if message.traced:
+            sim.trace(message, f"MTA {self.mta.server} -> MTA {peer} over {self._describe()} "
+                      f"({waited:.1f} s after it was queued)")
         sim.transfers[self.target if self.connector is not None else "RPC"] += 1
         envelope.refused = ()
         if self.connector is not None:

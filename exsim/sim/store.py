@@ -19,11 +19,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import simpy
-
 from exsim import logs
 from exsim.ndr import INVALID_ARGUMENTS
 from exsim.sim.message import Envelope, Message
+from exsim.sim.queue import MailQueue
 
 if TYPE_CHECKING:
     from exsim.sim.model import Simulation
@@ -34,9 +33,9 @@ class InformationStore:
         self.sim = sim
         self.server = server
         env = sim.env
-        self.delivery: simpy.Store = simpy.Store(env)
-        self.gateway_in: simpy.Store = simpy.Store(env)
-        self.mts_in: simpy.Store = simpy.Store(env)
+        self.delivery = MailQueue(env)
+        self.gateway_in = MailQueue(env)
+        self.mts_in = MailQueue(env)
         config = sim.scenario.server(server)
         env.process(self._deliver_loop())
         for _ in range(config.gateway_in_threads):
@@ -46,7 +45,7 @@ class InformationStore:
 
     @property
     def queued(self) -> int:
-        return len(self.delivery.items) + len(self.gateway_in.items) + len(self.mts_in.items)
+        return len(self.delivery) + len(self.gateway_in) + len(self.mts_in)
 
     # --- clients ------------------------------------------------------------
     def submit(self, message: Message):  # type: ignore[no-untyped-def]
@@ -55,11 +54,13 @@ class InformationStore:
         # A submission cut off by a crash never reached the store: the client sends it again.
         while not (yield from sim.work(self.server, "is", sim.times.client_submit)):
             pass
-        sim.tracking.record(sim.env.now, self.server, logs.SUBMISSION, message.mts_id,
-                            partner="Store", originator=message.originator, length=int(message.size_kb * 1024),
-                            recipients=tuple(r.address for r in message.recipients))
-        sim.trace(message, f"submitted by {message.originator} to the store on {self.server} "
-                  f"({len(message.recipients)} recipient(s), {message.size_kb:g} KB)")
+        if sim.tracking.enabled:
+            sim.tracking.record(sim.env.now, self.server, logs.SUBMISSION, message.mts_id,
+                                partner="Store", originator=message.originator, length=int(message.size_kb * 1024),
+                                recipients=message.recipients)
+        if message.traced:
+            sim.trace(message, f"submitted by {message.originator} to the store on {self.server} "
+                      f"({len(message.recipients)} recipient(s), {message.size_kb:g} KB)")
         self.route_from_store(Envelope(message=message, recipients=list(message.recipients),
                                        queued_s=sim.env.now))
 
@@ -70,31 +71,44 @@ class InformationStore:
         for recipient in envelope.recipients:
             box = sim.mailbox_of(recipient.address)
             (local if box is not None and box.server == self.server else remote).append(recipient)
+        if local and not remote:
+            self.delivery.put(envelope)
+            return
         if local:
             self.delivery.put(envelope.split(local))
         if remote:
-            sim.trace(envelope.message, f"store on {self.server} hands {len(remote)} recipient(s) to its MTA")
-            sim.mtas[self.server].receive(envelope.split(remote))
+            if envelope.message.traced:
+                sim.trace(envelope.message, f"store on {self.server} hands {len(remote)} recipient(s) to its MTA")
+            sim.mtas[self.server].receive(envelope if not local else envelope.split(remote))
 
     # --- the store's own threads ------------------------------------------------
     def _deliver_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
+        delivery = self.delivery
+        quiet = sim.quiet[self.server]
         while True:
-            envelope: Envelope = yield self.delivery.get()
-            if not (yield from sim.work(self.server, "is", sim.times.is_delivery)):
+            while not delivery.items:
+                yield delivery.wait()
+            envelope: Envelope = delivery.items.popleft()
+            if quiet:
+                yield sim.env.timeout(sim.times.is_delivery)
+            elif not (yield from sim.work(self.server, "is", sim.times.is_delivery)):
                 sim.lose(envelope, envelope.pending, self.server, "the store's delivery thread")
                 continue
             message = envelope.message
             local = message.origin_server == self.server and message.inbound_via is None
-            sim.tracking.record(sim.env.now, self.server, logs.LOCAL_DELIVERY if local else logs.DELIVERED,
-                                message.mts_id, partner="Store", originator=message.originator,
-                                recipients=tuple(r.address for r in envelope.recipients))
+            if sim.tracking.enabled:
+                sim.tracking.record(sim.env.now, self.server, logs.LOCAL_DELIVERY if local else logs.DELIVERED,
+                                    message.mts_id, partner="Store", originator=message.originator,
+                                    recipients=envelope.recipients)
             sim.deliver(envelope, envelope.recipients, f"mailbox on {self.server}")
 
     def _gateway_in_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
         while True:
-            envelope: Envelope = yield self.gateway_in.get()
+            while not self.gateway_in.items:
+                yield self.gateway_in.wait()
+            envelope: Envelope = self.gateway_in.items.popleft()
             if not (yield from sim.work(self.server, "is", sim.times.gateway_in)):
                 sim.lose(envelope, envelope.pending, self.server, "a gateway-in thread")
                 continue
@@ -104,23 +118,28 @@ class InformationStore:
             if defect is not None:
                 gdi = sim.gdi_for_defect(self.server, message)
                 logged = sim.events.q166866_transfer_in_failed(sim.env.now, self.server)
-                sim.trace(message, f"store on {self.server}: gateway transfer-in to {gateway.name} FAILED: "
-                          f"building the bilateral-info entry from GDI '{gdi}' (no PRMD) returned "
-                          f"ecObjectInvalid 0xBB8 ({defect.kb}, {sim.version(self.server)})")
+                if message.traced:
+                    sim.trace(message, f"store on {self.server}: gateway transfer-in to {gateway.name} FAILED: "
+                              f"building the bilateral-info entry from GDI '{gdi}' (no PRMD) returned "
+                              f"ecObjectInvalid 0xBB8 ({defect.kb}, {sim.version(self.server)})")
                 sim.trace_events(message, logged)
                 sim.fail(envelope, envelope.recipients, INVALID_ARGUMENTS, "MSExchangeIS", self.server,
                          f"{defect.kb}: gateway transfer-in failed (ecObjectInvalid 0xBB8)")
                 continue
-            sim.tracking.record(sim.env.now, self.server, logs.GATEWAY_TRANSFER_OUT, message.mts_id,
-                                gateway=gateway.name, partner="Store", originator=message.originator,
-                                recipients=tuple(r.address for r in envelope.recipients))
-            sim.trace(message, f"store on {self.server}: gateway transfer-in into the MTS-OUT folder of {gateway.name}")
+            if sim.tracking.enabled:
+                sim.tracking.record(sim.env.now, self.server, logs.GATEWAY_TRANSFER_OUT, message.mts_id,
+                                    gateway=gateway.name, partner="Store", originator=message.originator,
+                                    recipients=envelope.recipients)
+            if message.traced:
+                sim.trace(message, f"store on {self.server}: gateway transfer-in into the MTS-OUT folder of {gateway.name}")
             gateway.outbound(envelope)
 
     def _gateway_out_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
         while True:
-            envelope: Envelope = yield self.mts_in.get()
+            while not self.mts_in.items:
+                yield self.mts_in.wait()
+            envelope: Envelope = self.mts_in.items.popleft()
             if not (yield from sim.work(self.server, "is", sim.times.gateway_out)):
                 sim.lose(envelope, envelope.pending, self.server, "a gateway-out thread")
                 continue
@@ -128,13 +147,15 @@ class InformationStore:
             defect = sim.defect(f"gateway_out:{message.inbound_via}", self.server, message)
             if defect is not None:
                 logged = sim.events.store_delivery_failed(sim.env.now, self.server)
-                sim.trace(message, f"store on {self.server}: delivery from {message.inbound_via} FAILED with "
-                          f"0xBB8 ({defect.kb}, {sim.version(self.server)})")
+                if message.traced:
+                    sim.trace(message, f"store on {self.server}: delivery from {message.inbound_via} FAILED with "
+                              f"0xBB8 ({defect.kb}, {sim.version(self.server)})")
                 sim.trace_events(message, logged)
                 sim.fail(envelope, envelope.recipients, INVALID_ARGUMENTS, "MSExchangeIS", self.server,
                          f"{defect.kb}: store delivery failed (error 00000bb8)")
                 continue
-            sim.tracking.record(sim.env.now, self.server, logs.GATEWAY_TRANSFER_IN, message.mts_id,
-                                gateway=message.inbound_via or "", partner="Store", originator=message.originator,
-                                recipients=tuple(r.address for r in envelope.recipients))
+            if sim.tracking.enabled:
+                sim.tracking.record(sim.env.now, self.server, logs.GATEWAY_TRANSFER_IN, message.mts_id,
+                                    gateway=message.inbound_via or "", partner="Store", originator=message.originator,
+                                    recipients=envelope.recipients)
             self.route_from_store(envelope)
