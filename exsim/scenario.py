@@ -474,6 +474,7 @@ class ServiceTimes(_Model):
     server moved a few messages per second per component)."""
 
     client_submit: Duration = Field("50ms", description="IS accepting a message from a client")
+    client_threads: int = Field(8, ge=1, le=64, description="Client submissions the IS takes in at once")
     is_delivery: Duration = Field("40ms", description="IS delivering a message to local mailboxes")
     mta_routing: Duration = Field("30ms", description="MTA resolving and routing one message")
     gateway_in: Duration = Field("150ms", description="IS gateway-in thread moving a message into MTS-OUT")

@@ -12,6 +12,7 @@ diagnostic, text and the component that gave up) or pending.
 from __future__ import annotations
 
 import copy
+import gc
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,6 +201,7 @@ class Simulation:
         self.ndr_times: dict[str, tuple[float, float]] = {}
         self.clock = {s.name: s.clock_offset for s in scenario.servers}
         self.replication = [e for e in scenario.events if isinstance(e, ReplicationEvent)]
+        self._replication_over = max((e.end for e in self.replication), default=0.0)
         self._partial_routers: dict[frozenset, Router] = {}
         self.first_ndr_message: int | None = None
         self.trace_messages = trace_messages or set()
@@ -208,6 +210,8 @@ class Simulation:
 
         self.stores = {s: InformationStore(self, s) for s in self.org.servers}
         self.mtas = {s: MTA(self, s) for s in self.org.servers}
+        for server, mta in self.mtas.items():
+            mta.store = self.stores[server]
         self.gateways: dict[str, Gateway] = {
             c.name: GATEWAY_CLASSES[c.kind](self, c) for c in scenario.connectors if c.kind in GATEWAY_CLASSES
         }
@@ -270,6 +274,8 @@ class Simulation:
     def router_for(self, server: str) -> Router:
         """The routing table this server's MTA works from right now (KB Q145976 on RTM)."""
         if not self.replication:
+            return self.router
+        if self.env.now >= self._replication_over:
             return self.router
         now = self.env.now
         hidden = frozenset(site for e in self.replication if e.start <= now < e.end for site in e.sites)
@@ -355,7 +361,11 @@ class Simulation:
         now = self.env.now
         message = envelope.message
         for recipient in recipients:
-            self._settle(message, recipient, DELIVERED, where)
+            if recipient.outcome is not PENDING:
+                raise RuntimeError(f"recipient {recipient.address} of message {message.id} already {recipient.outcome}")
+            recipient.outcome = DELIVERED
+            recipient.time_s = now
+            recipient.detail = where
         if message.traced:
             self.trace(message, f"delivered to {', '.join(r.address for r in recipients)} ({where}), "
                        f"{now - message.submitted_s:.1f} s after submission")
@@ -464,9 +474,14 @@ class Simulation:
 
     # --- running -------------------------------------------------------------------------
     def run(self) -> RunResult:
+        # A run makes millions of short-lived objects and no reference cycles of its own:
+        # a larger first-generation threshold spares the collector ~10 % of the run time.
+        threshold = gc.get_threshold()
+        gc.set_threshold(100_000, *threshold[1:])
         try:
             self.env.run(until=self.horizon_s)
         finally:
+            gc.set_threshold(*threshold)
             self.tracking.close()
         return RunResult(
             scenario=self.scenario.name, seed=self.seed, end_s=self.horizon_s, outcomes=self.outcomes,

@@ -26,7 +26,7 @@ from exsim.routing import MAX_HOPS, GwartRow, is_local, route_survivors, select_
 from exsim.scenario import GATEWAY_KINDS
 from exsim.schedule import Activation
 from exsim.sim.message import PENDING, Envelope, Recipient
-from exsim.sim.queue import MailQueue
+from exsim.sim.queue import Handoff, MailQueue
 
 if TYPE_CHECKING:
     from exsim.sim.model import Simulation
@@ -40,11 +40,13 @@ class MTA:
         self.server = server
         self.site = sim.org.site_of(server)
         self.work = MailQueue(sim.env)
-        self.queues: dict[str, NextHopQueue] = {}
+        self.queues: dict[tuple[str, str], NextHopQueue] = {}
         self.size_limit = sim.scenario.server(server).mta_max_message_size
         self.clock = sim.clock[server]
         self._next_hop: dict[str, tuple[str, str]] = {}
-        self._next_hop_org = sim.org
+        self._mailbox_hop: dict[str, tuple[str, str]] = {}
+        self._router = sim.router
+        self._resolved: dict = {}
         self._survivors: dict[tuple, list[GwartRow]] = {}
         self._fixed: dict[int, bool] = {}
         sim.env.process(self._route_loop())
@@ -60,14 +62,15 @@ class MTA:
     def _route_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
         work = self.work
-        quiet = sim.quiet[self.server]
+        service = sim.times.mta_routing
+        if sim.quiet[self.server]:  # nothing ever stops this MTA: one event per message
+            while True:
+                self.route((yield work.served(service)))
         while True:
             while not work.items:
                 yield work.wait()
             envelope = work.items.popleft()
-            if quiet:
-                yield sim.env.timeout(sim.times.mta_routing)
-            elif not (yield from sim.work(self.server, "mta", sim.times.mta_routing)):
+            if not (yield from sim.work(self.server, "mta", service)):
                 sim.lose(envelope, envelope.pending, self.server, "the MTA's routing (in memory)")
                 continue
             self.route(envelope)
@@ -100,17 +103,26 @@ class MTA:
         groups: dict[tuple[str, str], list[Recipient]] = {}
         decided: dict[int, object] = {}
         router = sim.router_for(self.server)
-        if self._next_hop_org is not sim.org:  # the organization changed: next hops may too
-            self._next_hop, self._next_hop_org = {}, sim.org
-            self._survivors, self._fixed = {}, {}
+        if router is not self._router:  # routing was recalculated: forget what it decided
+            self._router, self._resolved = router, {}
+            self._next_hop, self._survivors, self._fixed = {}, {}, {}
+        resolved = self._resolved
         for recipient in envelope.recipients:
-            if recipient.outcome != PENDING:
+            if recipient.outcome is not PENDING:
                 continue
-            resolution = router.resolve(self.site, recipient.address)
+            resolution = resolved.get(recipient.address)
+            if resolution is None:
+                resolution = resolved[recipient.address] = router.resolve(self.site, recipient.address)
             if resolution.kind == "mailbox":
-                target = resolution.mailbox.server
-                key = ("deliver", target) if target == self.server else ("rpc", target)
-                groups.setdefault(key, []).append(recipient)
+                key = self._mailbox_hop.get(resolution.mailbox.server)
+                if key is None:
+                    target = resolution.mailbox.server
+                    key = self._mailbox_hop[target] = ("deliver" if target == self.server else "rpc", target)
+                group = groups.get(key)
+                if group is None:
+                    groups[key] = [recipient]
+                else:
+                    group.append(recipient)
                 continue
             if resolution.kind == "unroutable":
                 if message.traced:
@@ -140,13 +152,13 @@ class MTA:
         for (kind, target), recipients in groups.items():
             part = envelope if whole else envelope.split(recipients)
             if kind == "deliver":
-                sim.stores[self.server].delivery.put(part)
+                self.store.delivery.put(part)
             elif kind == "gateway":
                 part.gateway = target
                 if message.traced:
                     sim.trace(message, f"MTA {self.server}: queued for gateway {target}; the store's gateway-in "
                               "threads take it from here")
-                sim.stores[self.server].gateway_in.put(part)
+                self.store.gateway_in.put(part)
             else:
                 self.queue(kind, target).put(part)
 
@@ -193,10 +205,9 @@ class MTA:
         return ("link", connector)
 
     def queue(self, kind: str, target: str) -> NextHopQueue:
-        key = f"{kind}:{target}"
-        queue = self.queues.get(key)
+        queue = self.queues.get((kind, target))
         if queue is None:
-            queue = self.queues[key] = NextHopQueue(self.sim, self, kind, target)
+            queue = self.queues[(kind, target)] = NextHopQueue(self.sim, self, kind, target)
         return queue
 
 
@@ -226,9 +237,23 @@ class NextHopQueue:
         return f"/O={org.name}/OU={self.mta.site}/CN=Configuration/CN=Servers/CN={self.target}/CN=Microsoft MTA"
 
     def put(self, envelope: Envelope) -> None:
+        wake = self._wake
+        if wake is not None and not wake.triggered:
+            if isinstance(wake, Handoff):
+                if self.sim.env.now <= self.open_until:
+                    # The association is open and idle: the transfer starts now, in one event.
+                    wake.hand(envelope, self._transfer_s(envelope))
+                    return
+                wake.hand(None, 0.0)
+            else:
+                wake.succeed()
         self.items.append(envelope)
-        if self._wake is not None and not self._wake.triggered:
-            self._wake.succeed()
+
+    def _transfer_s(self, envelope: Envelope) -> float:
+        link = self.connector.link if self.connector else None
+        bandwidth = link.bandwidth if link else self.sim.times.rpc_bandwidth
+        latency = link.latency if link else 0.001
+        return latency + envelope.message.size_kb * 8192 / bandwidth
 
     def _idle(self):  # type: ignore[no-untyped-def]
         self._wake = self.sim.env.event()
@@ -270,8 +295,19 @@ class NextHopQueue:
         calm = self._calm()
         latency = self.connector.link.latency if self.connector else 0.001
         peer: str | None = None
+        drop = self.connector.link.drop_probability if self.connector else 0.0
         while True:
             if not self.items:
+                if calm and drop == 0.0 and peer is not None:
+                    # Idle on an open association: the next message arrives already transferred.
+                    self._wake = Handoff(env, 0.0)
+                    envelope = yield self._wake
+                    self._wake = None
+                    if envelope is not None:
+                        sim.connector_states[self.mta.server].open_retry.discard(self._state_key)
+                        self._hand_over(envelope, peer, self._transfer_s(envelope))
+                        self.open_until = env.now + self.override.association_lifetime
+                    continue
                 self._wake = env.event()
                 yield self._wake
                 self._wake = None
@@ -351,7 +387,7 @@ class NextHopQueue:
         quiet = sim.quiet[self.mta.server] and sim.quiet[peer]
         while self.items:
             envelope = self.items.popleft()
-            seconds = latency + envelope.message.size_kb * 1024 * 8 / bandwidth
+            seconds = latency + envelope.message.size_kb * 8192 / bandwidth
             tries = 0
             while True:
                 started = env.now

@@ -1,10 +1,12 @@
 """The folders and queues mail waits in between components (MTS-IN, MTS-OUT, MTA work queue).
 
-A :class:`MailQueue` is a FIFO with the one thing SimPy's ``Store`` does that the
-model needs — a consumer can wait until something arrives — and nothing else:
-putting is a plain method call that schedules no event, and a consumer waits
-on an event only when the queue is empty. Mail passes between components
-millions of times in a long run; halving the events per hand-off matters.
+A :class:`MailQueue` is a FIFO served by long-lived worker processes. It does
+the one thing SimPy's ``Store`` does that the model needs — a worker can wait
+until something arrives — with fewer events: putting is a plain call, and
+:meth:`MailQueue.served` gives a worker the next item *after* its service time
+in a single event, whether the item was already waiting or arrives later. Mail
+passes between components millions of times in a long run; one event per
+hand-off instead of three (put, get, service timeout) is most of the speed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,22 @@ from collections import deque
 from typing import Any
 
 import simpy
+
+
+class Handoff(simpy.Event):
+    """An event a worker waits on; it fires ``delay`` seconds after an item is handed to it,
+    with the item as its value (scheduled the way SimPy's own ``Timeout`` is)."""
+
+    __slots__ = ("delay",)
+
+    def __init__(self, env: simpy.Environment, delay: float):
+        super().__init__(env)
+        self.delay = delay
+
+    def hand(self, item: Any, delay: float | None = None) -> None:
+        self._ok = True
+        self._value = item
+        self.env.schedule(self, delay=self.delay if delay is None else delay)
 
 
 class MailQueue:
@@ -27,12 +45,26 @@ class MailQueue:
         return len(self.items)
 
     def put(self, item: Any) -> None:
-        self.items.append(item)
         if self._waiters:
-            self._waiters.popleft().succeed()
+            waiter = self._waiters.popleft()
+            if isinstance(waiter, Handoff):
+                waiter.hand(item)  # an idle worker takes it straight away
+                return
+            self.items.append(item)
+            waiter.succeed()
+            return
+        self.items.append(item)
 
     def wait(self) -> simpy.Event:
         """An event that fires when an item is put (the caller then takes it, if still there)."""
         event = self.env.event()
         self._waiters.append(event)
         return event
+
+    def served(self, service_s: float) -> simpy.Event:
+        """An event whose value is the next item, fired once ``service_s`` of work on it is done."""
+        if self.items:
+            return self.env.timeout(service_s, self.items.popleft())
+        handoff = Handoff(self.env, service_s)
+        self._waiters.append(handoff)
+        return handoff

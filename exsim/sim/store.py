@@ -36,8 +36,11 @@ class InformationStore:
         self.delivery = MailQueue(env)
         self.gateway_in = MailQueue(env)
         self.mts_in = MailQueue(env)
+        self.submissions = MailQueue(env)
         config = sim.scenario.server(server)
         env.process(self._deliver_loop())
+        for _ in range(sim.times.client_threads):
+            env.process(self._submit_loop())
         for _ in range(config.gateway_in_threads):
             env.process(self._gateway_in_loop())
         for _ in range(config.gateway_out_threads):
@@ -45,15 +48,32 @@ class InformationStore:
 
     @property
     def queued(self) -> int:
-        return len(self.delivery) + len(self.gateway_in) + len(self.mts_in)
+        return len(self.delivery) + len(self.gateway_in) + len(self.mts_in) + len(self.submissions)
 
     # --- clients ------------------------------------------------------------
-    def submit(self, message: Message):  # type: ignore[no-untyped-def]
-        """A client submits (a generator: waits while the IS is stopped)."""
+    def submit(self, message: Message) -> None:
+        """A client sends a message; the store's client threads take it in turn."""
+        self.submissions.put(message)
+
+    def _submit_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
-        # A submission cut off by a crash never reached the store: the client sends it again.
-        while not (yield from sim.work(self.server, "is", sim.times.client_submit)):
-            pass
+        submissions = self.submissions
+        service = sim.times.client_submit
+        quiet = sim.quiet[self.server]
+        while True:
+            if quiet:
+                message = yield submissions.served(service)
+            else:
+                while not submissions.items:
+                    yield submissions.wait()
+                message = submissions.items.popleft()
+                # A submission cut off by a crash never reached the store: the client sends it again.
+                while not (yield from sim.work(self.server, "is", service)):
+                    pass
+            self._accept(message)
+
+    def _accept(self, message: Message) -> None:
+        sim = self.sim
         if sim.tracking.enabled:
             sim.tracking.record(sim.env.now, self.server, logs.SUBMISSION, message.mts_id,
                                 partner="Store", originator=message.originator, length=int(message.size_kb * 1024),
@@ -87,14 +107,15 @@ class InformationStore:
         delivery = self.delivery
         quiet = sim.quiet[self.server]
         while True:
-            while not delivery.items:
-                yield delivery.wait()
-            envelope: Envelope = delivery.items.popleft()
-            if quiet:
-                yield sim.env.timeout(sim.times.is_delivery)
-            elif not (yield from sim.work(self.server, "is", sim.times.is_delivery)):
-                sim.lose(envelope, envelope.pending, self.server, "the store's delivery thread")
-                continue
+            if quiet:  # nothing ever stops this store: one event per delivery
+                envelope: Envelope = yield delivery.served(sim.times.is_delivery)
+            else:
+                while not delivery.items:
+                    yield delivery.wait()
+                envelope = delivery.items.popleft()
+                if not (yield from sim.work(self.server, "is", sim.times.is_delivery)):
+                    sim.lose(envelope, envelope.pending, self.server, "the store's delivery thread")
+                    continue
             message = envelope.message
             local = message.origin_server == self.server and message.inbound_via is None
             if sim.tracking.enabled:

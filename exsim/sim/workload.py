@@ -125,8 +125,7 @@ class Workload:
                 kind = MIX_KINDS[min(bisect.bisect(self.mix_cumulative, rng.random()), len(MIX_KINDS) - 1)]
                 recipients += self._recipients(kind, server, originator, rng)
             size = _size(rng)
-            message = sim.new_message(originator, server, recipients, size)
-            env.process(store.submit(message))
+            store.submit(sim.new_message(originator, server, recipients, size))
 
     def _recipients(self, kind: str, server: str, originator: str, rng: random.Random) -> list[Recipient]:
         if kind == "internet":
