@@ -73,6 +73,9 @@ class Envelope(MessageRouteState):
     queued_s: float = 0.0
     refused: tuple[str, ...] = ()
     """Connectors in the current site that handed the message back (not chosen again here)."""
+    final_server: str | None = None
+    """Set when every recipient is a mailbox on the server it is being sent to over RPC:
+    that server's MTA hands it to its store without routing it again."""
 
     def split(self, recipients: list[Recipient]) -> Envelope:
         """A copy for a subset of the recipients (routing state copied, not shared)."""

@@ -178,6 +178,7 @@ class Simulation:
         self.versions = {s.name: s.version for s in scenario.servers}
         self.site_x400 = {s.name: s.addresses.x400 or "" for s in scenario.sites}
         self._gdi_cache: dict[str, GDI] = {}
+        self._mts_prefix: dict[str, str] = {}
         self.availability = Availability(scenario)
         # Servers no stop or crash ever touches skip the availability checks.
         touched = {server for server, _ in self.availability.stopped} | set(self.availability.crashes)
@@ -319,7 +320,9 @@ class Simulation:
         self._next_id += 1
         now = self.env.now
         if origin_server is not None:
-            prefix = f"{self.gdi(self.org.site_of(origin_server))};l={origin_server}"
+            prefix = self._mts_prefix.get(origin_server)
+            if prefix is None:
+                prefix = self._mts_prefix[origin_server] = f"{self.gdi(self.org.site_of(origin_server))};l={origin_server}"
         else:
             prefix = f"c=US;a= ;p=INTERNET;l={inbound_via or 'GATEWAY'}"
         message = Message(
@@ -462,6 +465,7 @@ class Simulation:
         if event.type == "x400":
             self.site_x400[event.site] = event.value
             self._gdi_cache.pop(event.site, None)
+            self._mts_prefix.clear()
 
     def _sample_queues(self):  # type: ignore[no-untyped-def]
         interval = self.series.interval_s

@@ -98,6 +98,12 @@ class MTA:
             sim.fail(envelope, envelope.pending, CONTENT_TOO_LONG, "MSExchangeMTA", self.server,
                      f"larger than the MTA size limit on {self.server}")
             return
+        if envelope.final_server is not None:
+            if envelope.final_server == self.server:  # the sender resolved it to mailboxes here
+                envelope.final_server = None
+                self.store.delivery.put(envelope)
+                return
+            envelope.final_server = None
         if self.site not in envelope.visited_sites:
             envelope.visited_sites = (*envelope.visited_sites, self.site)
         groups: dict[tuple[str, str], list[Recipient]] = {}
@@ -117,7 +123,7 @@ class MTA:
                 key = self._mailbox_hop.get(resolution.mailbox.server)
                 if key is None:
                     target = resolution.mailbox.server
-                    key = self._mailbox_hop[target] = ("deliver" if target == self.server else "rpc", target)
+                    key = self._mailbox_hop[target] = ("deliver" if target == self.server else "final", target)
                 group = groups.get(key)
                 if group is None:
                     groups[key] = [recipient]
@@ -153,6 +159,9 @@ class MTA:
             part = envelope if whole else envelope.split(recipients)
             if kind == "deliver":
                 self.store.delivery.put(part)
+            elif kind == "final":
+                part.final_server = target
+                self.queue("rpc", target).put(part)
             elif kind == "gateway":
                 part.gateway = target
                 if message.traced:
