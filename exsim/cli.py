@@ -174,6 +174,24 @@ def route(scenario: str, from_server: str, address: str, at: str, as_json: bool)
         out.print(line, markup=False)
 
 
+def _with_baseline(scenario, text: str):  # type: ignore[no-untyped-def]
+    """The scenario with sweep.baseline set from ``VAR=VALUE`` (VALUE a label or a value)."""
+    name, eq, value = text.partition("=")
+    variables = {v.name: v for v in scenario.sweep.variables}
+    if not eq or name not in variables:
+        _bad_argument(f"--baseline: give VAR=VALUE with VAR one of the sweep variables "
+                      f"({', '.join(variables) or 'the scenario sweeps none'})")
+    variable = variables[name]
+    labels = variable.labels or [str(v) for v in variable.values]
+    if value in labels:
+        chosen = variable.values[labels.index(value)]
+    elif value in [str(v) for v in variable.values]:
+        chosen = variable.values[[str(v) for v in variable.values].index(value)]
+    else:
+        _bad_argument(f"--baseline: {value!r} is not a value of {name} ({', '.join(labels)})")
+    return scenario.modified({"sweep.baseline": {name: chosen}})
+
+
 def _bundled_default() -> Path:
     from importlib.resources import files
 
@@ -247,13 +265,14 @@ def print_experiment(experiment) -> None:  # type: ignore[no-untyped-def]
 @click.option("--replications", type=click.IntRange(min=1), help="Override the number of replications.")
 @click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: all cores).")
 @click.option("--scheduler", help="Dask scheduler address, or 'local' for a LocalCluster.")
+@click.option("--baseline", help="Compare every sweep point with this one by paired difference, e.g. version=5.0.")
 @click.option("--tracking", is_flag=True, help="Write message tracking logs into DIR/tracking/.")
 @click.option("--plot", is_flag=True, help="Also write the figures into DIR/plots/.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def run(scenario: str | None, out_dir: str | None, resume: bool, force: bool, seed: int | None,
-        replications: int | None, workers: int | None, scheduler: str | None, tracking: bool,
-        plot: bool, quiet: bool, as_json: bool) -> None:
+        replications: int | None, workers: int | None, scheduler: str | None, baseline: str | None,
+        tracking: bool, plot: bool, quiet: bool, as_json: bool) -> None:
     """Run a scenario (default: the bundled Q166866 scenario) and print the results table."""
     import datetime
     import json as _json
@@ -266,6 +285,8 @@ def run(scenario: str | None, out_dir: str | None, resume: bool, force: bool, se
     if resume and not out_dir:
         _bad_argument("--resume needs --out DIR (the directory to finish)")
     loaded = _load(scenario if scenario else str(_bundled_default()))
+    if baseline is not None:
+        loaded = _with_baseline(loaded, baseline)
     if out_dir is None:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         out_dir = str(Path("results") / f"{loaded.name}-{stamp}")

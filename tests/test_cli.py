@@ -126,3 +126,17 @@ def test_unwritable_results_directory_fails_with_exit_1(tmp_path):
     result = exsim("run", str(SCENARIOS / "q166866.toml"), "--out", str(blocker / "r"), "--quiet")
     assert result.returncode == 1
     assert "cannot write results" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_baseline_option_sets_the_paired_comparison(tmp_path):
+    result = exsim("run", str(SCENARIOS / "q166866.toml"), "--baseline", "site_address=with p=",
+                   "--out", str(tmp_path / "r"), "--quiet", "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    import pandas as pd
+
+    diff = pd.read_csv(tmp_path / "r" / "differences.csv")
+    assert set(diff["site_address_baseline"]) == {"with p="}
+    assert (diff[diff.version != "5.0-sp1"]["failure_rate_diff_mean"] == 0).all()
+    assert (diff[diff.version == "5.0-sp1"]["failure_rate_diff_mean"] > 0).all()
+    bad = exsim("run", str(SCENARIOS / "q166866.toml"), "--baseline", "colour=red", "--out", str(tmp_path / "x"))
+    assert bad.returncode == 2 and "--baseline" in bad.stderr and not (tmp_path / "x").exists()

@@ -395,6 +395,9 @@ class NextHopQueue:
         drop = link.drop_probability if link else 0.0
         quiet = sim.quiet[self.mta.server] and sim.quiet[peer]
         while self.items:
+            if not quiet and not (sim.running(self.mta.server, "mta", env.now) and sim.running(peer, "mta", env.now)):
+                self.open_until = -1.0  # an end went down between transfers: the association is gone
+                return
             envelope = self.items.popleft()
             seconds = latency + envelope.message.size_kb * 8192 / bandwidth
             tries = 0
