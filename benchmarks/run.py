@@ -4,7 +4,8 @@
 
 Prints, for the 10-site benchmark organization (``scenarios/bench10.toml``):
 
-* median recipients simulated per wall second for exsim, the bare-SimPy
+* median recipients simulated per wall second for exsim (time series off, and
+  on at a 10-minute resolution, to show what collecting them costs), the bare-SimPy
   reference (``reference_simpy.py``) and the Ciw network (``ciw_model.py``),
   run alternately so that machine noise hits all three alike, and the ratios;
 * exsim's peak resident memory for 1 and 10 simulated days (each in a fresh
@@ -45,10 +46,10 @@ print(result.recipients, wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrs
 """
 
 
-def exsim_rate() -> float:
+def exsim_rate(time_series: bool = False) -> float:
     from exsim import load_scenario, simulate
 
-    scenario = load_scenario(BENCH10)
+    scenario = load_scenario(BENCH10).modified({"run.time_series": time_series, "run.time_series_interval": "10m"})
     started = time.perf_counter()
     result = simulate(scenario)
     return result.recipients / (time.perf_counter() - started)
@@ -94,9 +95,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args()
 
-    rates: dict[str, list[float]] = {"exsim": [], "reference": [], "ciw": []}
+    rates: dict[str, list[float]] = {"exsim": [], "reference": [], "ciw": [], "exsim_time_series": []}
     for _ in range(args.repetitions):
         rates["exsim"].append(exsim_rate())
+        rates["exsim_time_series"].append(exsim_rate(time_series=True))
         rates["reference"].append(reference_rate())
         rate = ciw_rate()
         if rate is not None:
@@ -108,6 +110,7 @@ def main() -> None:
         "recipients_per_second": median,
         "exsim_over_reference": median["exsim"] / median["reference"],
         "exsim_over_ciw": median["exsim"] / median["ciw"] if median["ciw"] else None,
+        "time_series_slowdown": median["exsim"] / median["exsim_time_series"] - 1,
         "peak_rss_kb": {"1d": one_day[2], "10d": ten_days[2]},
         "rss_ratio_10d_over_1d": ten_days[2] / one_day[2],
         "sweep_wall_s": {"1 worker": wall_1, "2 workers": wall_2},
@@ -126,6 +129,7 @@ def main() -> None:
         ("Ciw completed customers / s", f"{median['ciw']:,.0f}" if median["ciw"] else "ciw not installed", ""),
         ("exsim / reference", f"{results['exsim_over_reference']:.2f}x", ">= 1.0x (aim 1.5x)"),
         ("exsim / Ciw", f"{results['exsim_over_ciw']:.2f}x" if results["exsim_over_ciw"] else "-", ""),
+        ("slowdown with time series on (10 min)", f"{results['time_series_slowdown']:+.1%}", "<= 10 %"),
         ("exsim peak RSS, 1 day", f"{one_day[2] / 1024:,.0f} MB", ""),
         ("exsim peak RSS, 10 days", f"{ten_days[2] / 1024:,.0f} MB", ""),
         ("RSS 10 days / 1 day", f"{results['rss_ratio_10d_over_1d']:.2f}", "<= 1.25"),
