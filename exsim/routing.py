@@ -602,7 +602,8 @@ class Router:
             if at and local and ":" not in recipient and self.mailbox(recipient) is None:
                 shared = self._resolved.get((site, "@" + domain.lower()))
             if shared is not None:
-                found = replace(shared, address=recipient)
+                found = Resolution(shared.kind, shared.address_type, recipient, site, None, shared.rows,
+                                   shared.matched_as, shared.reason)
             else:
                 found = resolve(self.org, self.gwarts[site], site, recipient, lambda dn: self._ex_rows(site, dn))
                 if at and local and ":" not in recipient and found.mailbox is None:
