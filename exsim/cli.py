@@ -275,7 +275,6 @@ def run(scenario: str | None, out_dir: str | None, resume: bool, force: bool, se
         tracking: bool, plot: bool, quiet: bool, as_json: bool) -> None:
     """Run a scenario (default: the bundled Q166866 scenario) and print the results table."""
     import datetime
-    import json as _json
 
     from exsim.cluster import ClusterError
     from exsim.experiment import ExperimentInterrupted, ResultsDirectoryError, run_experiment

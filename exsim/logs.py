@@ -19,7 +19,6 @@ EPOCH = dt.datetime(1997, 6, 9, 0, 0, 0)
 
 IS_SOURCE = "MSExchangeIS Private"
 MTA_SOURCE = "MSExchangeMTA"
-IMC_SOURCE = "MSExchangeIMC"
 MSMI_SOURCE = "MSExchangeMSMI"
 
 

@@ -50,8 +50,6 @@ UNRECOGNIZED = NdrKind(1, 0, "The recipient name is not recognized")
 LOOP = NdrKind(1, 3, "The recipient was detected looping within the message transfer service")
 CONTENT_TOO_LONG = NdrKind(1, 7, "The content length of the message is too long for the recipient to take delivery")
 
-ALL = (INVALID_ARGUMENTS, CONGESTION, MAX_TIME_EXPIRED, UNRECOGNIZED, LOOP, CONTENT_TOO_LONG)
-
 
 def footer(service: str, site: str, server: str) -> str:
     """The NDR footer naming the component that gave up, e.g. MSEXCH:MSExchangeMTA:Redmond:RED-EX1."""

@@ -227,7 +227,7 @@ def topology(scenario: Scenario, path: Path) -> Path:
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
     ax.scatter([], [], color="#f4a3a3", edgecolors="black", s=80, label="site without p= in its X.400 address")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    xs, ys = zip(*layout.values())
+    xs, ys = zip(*layout.values(), strict=True)
     for low_high, setter in ((xs, ax.set_xlim), (ys, ax.set_ylim)):
         low, high = min(low_high), max(low_high)
         pad = max(0.35, 0.2 * (high - low))  # room for the server lists, even when all sites line up

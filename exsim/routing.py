@@ -47,7 +47,6 @@ from exsim.schedule import Activation
 
 #: Hard limit on hops a message may make (Q160534).
 MAX_HOPS = 512
-LOCAL = "(local)"
 
 
 # --- the GWART ---------------------------------------------------------------------

@@ -46,7 +46,6 @@ from exsim.address import (
 from exsim.schedule import Schedule, parse_schedule
 from exsim.units import Duration, Rate, Size
 
-VERSIONS = ("5.0", "5.0-sp1", "5.0-sp2")
 #: Usage profiles: (messages sent per user per day, mean addressed recipients per message).
 #: LoadSim light/medium/heavy: recipients = received / sent per day; MMB: 4.7 per message.
 PROFILES: dict[str, tuple[float, float]] = {
@@ -224,17 +223,19 @@ class Override(_Model):
     max_transfer_retries: int = Field(2, ge=0, description="Transfer attempts over an open association")
     transfer_interval: Duration = Field("120s", description="Wait between transfer attempts")
     association_lifetime: Duration = Field("300s", description="Idle association kept open this long")
-    disconnect: Duration = Field("120s", description="Time allowed for a graceful disconnect")
+    disconnect: Duration = Field("120s", description="Time allowed for a graceful disconnect (not modelled)")
     threshold_messages: int = Field(50, ge=1, description="Queued messages that open another association")
     max_associations: int = Field(4, ge=1, description="Associations the MTA opens to one peer at most")
-    message_lifetime_urgent: Duration = Field("2d", description="Lifetime of urgent mail in the MTA")
+    message_lifetime_urgent: Duration = Field(
+        "2d", description="Lifetime of urgent mail in the MTA (not used: simulated mail is normal priority)"
+    )
     message_lifetime_normal: Duration = Field("7d", description="Lifetime of normal mail in the MTA")
     message_lifetime_nonurgent: Duration = Field(
-        "10d", description="Lifetime of non-urgent mail in the MTA"
+        "10d", description="Lifetime of non-urgent mail in the MTA (not used: simulated mail is normal priority)"
     )
-    rts_checkpoint_size: Size = Field("30KB", description="RTS checkpoint size")
-    rts_recovery_timeout: Duration = Field("60s", description="RTS recovery timeout")
-    rts_window_size: int = Field(5, ge=1, description="RTS window size")
+    rts_checkpoint_size: Size = Field("30KB", description="RTS checkpoint size (not modelled)")
+    rts_recovery_timeout: Duration = Field("60s", description="RTS recovery timeout (not modelled)")
+    rts_window_size: int = Field(5, ge=1, description="RTS window size (not modelled)")
 
 
 class Internet(_Model):
