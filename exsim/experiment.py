@@ -41,6 +41,7 @@ import tomli_w
 
 from exsim.logs import EVENT_COLUMNS
 from exsim.scenario import Scenario, resolve_path, set_path, validate_raw
+from exsim.sim.workload import replication_seed
 from exsim.stats import paired_difference, t_interval
 
 
@@ -156,11 +157,6 @@ def point_scenario(scenario: Scenario, point: SweepPoint) -> Scenario:
                 set_path(raw, location, copy.deepcopy(point.values[variable.name]))
     raw.pop("sweep", None)
     return validate_raw(raw, scenario.source)
-
-
-def replication_seed(seed: int, replication: int) -> int:
-    """The seed of replication k: from the scenario seed and k only (common random numbers)."""
-    return int(np.random.SeedSequence(seed, spawn_key=(replication,)).generate_state(1)[0])
 
 
 # --- one run -------------------------------------------------------------------------

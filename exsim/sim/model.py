@@ -40,7 +40,7 @@ from exsim.sim.gateways import GATEWAY_CLASSES, Gateway
 from exsim.sim.message import DELIVERED, LOST, NDR, PENDING, Envelope, Message, Recipient
 from exsim.sim.mta import MTA
 from exsim.sim.store import InformationStore
-from exsim.sim.workload import Workload, stream
+from exsim.sim.workload import Workload, replication_seed, stream
 from exsim.versions import Defect, defect_at
 
 INFINITY = float("inf")
@@ -167,7 +167,9 @@ class Simulation:
     def __init__(self, scenario: Scenario, seed: int | None = None, *, tracking_dir: Path | None = None,
                  trace_messages: set[int] | None = None):
         self.scenario = scenario
-        self.seed = scenario.run.seed if seed is None else seed
+        # Without a seed a run is replication 0 of the scenario's experiment (same traffic as
+        # the first row of `exsim run`); an explicit seed is used as it is.
+        self.seed = replication_seed(scenario.run.seed, 0) if seed is None else seed
         self.env = simpy.Environment()
         self.times = scenario.model.service_times
         self.default_override = Override()

@@ -39,6 +39,11 @@ MIX_KINDS = ("same_server", "same_site", "other_site", "internet", "msmail", "di
 FALLBACK = {"other_site": "same_site", "same_site": "same_server"}
 
 
+def replication_seed(seed: int, replication: int) -> int:
+    """The seed of replication k: from the scenario seed and k only (common random numbers)."""
+    return int(np.random.SeedSequence(seed, spawn_key=(replication,)).generate_state(1)[0])
+
+
 def stream(seed: int, purpose: int, name: str = "") -> random.Random:
     """An independent generator for one purpose (and one named thing) of a run.
 
