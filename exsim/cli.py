@@ -225,14 +225,15 @@ def print_experiment(experiment) -> None:  # type: ignore[no-untyped-def]
     ndr_columns = [c[:-5] for c in summary.columns if c.startswith("ndr_") and c.endswith("_mean")]
     table = Table(title=f"{experiment.scenario.name}: recipients by outcome (mean of {int(summary['n'].max())} "
                   f"replication(s); 95 % interval where n > 1)")
+    show_lost = "lost_mean" in summary and (summary["lost_mean"].fillna(0) > 0).any()
     for column in (*variables, "recipients", "delivered", *(SHORT_NDR.get(c[4:], c) for c in ndr_columns),
-                   "pending", "failure rate", "outbound SMTP failure"):
+                   "pending", *(["of which lost"] if show_lost else []), "failure rate", "outbound SMTP failure"):
         table.add_column(column, justify="left" if column in variables else "right")
     for row in summary.to_dict(orient="records"):
         cells = [str(row[v]) for v in variables]
         cells += [f"{row['recipients_mean']:.0f}", f"{row['delivered_mean']:.0f}"]
         cells += [f"{row[c + '_mean']:.0f}" for c in ndr_columns]
-        cells += [f"{row['pending_mean']:.0f}",
+        cells += [f"{row['pending_mean']:.0f}", *([f"{row['lost_mean']:.0f}"] if show_lost else []),
                   _fmt_rate(row["failure_rate_mean"], row["failure_rate_lo"], row["failure_rate_hi"]),
                   _fmt_rate(row.get("internet_failure_rate_mean", float("nan")),
                             row.get("internet_failure_rate_lo", float("nan")),

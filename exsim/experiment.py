@@ -424,7 +424,7 @@ def _summarise(scenario: Scenario, points: list[SweepPoint], done: dict, out: Pa
         for column in ("failure_rate", "latency_p50_s", "latency_p95_s"):
             interval = t_interval(mine[column].tolist() if len(mine) else [])
             row[f"{column}_mean"], row[f"{column}_lo"], row[f"{column}_hi"] = interval.mean, interval.lo, interval.hi
-        for column in ("recipients", "delivered", "ndr", "pending", *ndr_columns):
+        for column in ("recipients", "delivered", "ndr", "pending", "lost", *ndr_columns):
             row[f"{column}_mean"] = float(mine[column].mean()) if len(mine) else float("nan")
         if "internet_recipients" in mine and len(mine):
             rate = (mine["internet_ndr"].fillna(0) / mine["internet_recipients"].replace(0, np.nan)).tolist()
