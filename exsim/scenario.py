@@ -245,8 +245,15 @@ class Internet(_Model):
     )
 
 
-class _LinkConnector(_Model):
+class _Connector(_Model):
+    """What every connector has: a name, an activation schedule and the MTA's Override values."""
+
     name: Name = Field(description="Connector name as shown in the Administrator program")
+    schedule: ScheduleField = Field("always", description="Activation schedule")
+    override: Override = Field({}, description="MTA retry and timeout settings")
+
+
+class _LinkConnector(_Connector):
     sites: Annotated[list[str], Field(min_length=2, max_length=2)] = Field(
         description="The two sites the connector joins (one edge each way)"
     )
@@ -259,9 +266,7 @@ class _LinkConnector(_Model):
         default_factory=list,
         description="Extra address spaces reached through this connector (beyond the remote site's own)",
     )
-    schedule: ScheduleField = Field("always", description="Activation schedule")
     link: Link = Field({}, description="The network link under the connector")
-    override: Override = Field({}, description="MTA retry and timeout settings")
 
 
 class SiteConnector(_LinkConnector):
@@ -292,8 +297,7 @@ class RasConnector(_LinkConnector):
     )
 
 
-class _GatewayConnector(_Model):
-    name: Name = Field(description="Connector name as shown in the Administrator program")
+class _GatewayConnector(_Connector):
     server: str = Field(description="Server hosting the gateway")
     outbound_connections: int = Field(
         4, ge=1, le=64, description="Messages the gateway sends at once (a model parameter: the sources are silent)"
@@ -301,9 +305,7 @@ class _GatewayConnector(_Model):
     max_message_size: Size | None = Field(
         None, description="Larger messages are handed back to the MTA to be rerouted (KB Q160534)"
     )
-    schedule: ScheduleField = Field("always", description="Activation schedule")
     link: Link = Field({}, description="Link from the gateway to the foreign system")
-    override: Override = Field({}, description="MTA retry and timeout settings")
 
 
 class ImsConnector(_GatewayConnector):
