@@ -140,3 +140,11 @@ def test_baseline_option_sets_the_paired_comparison(tmp_path):
     assert (diff[diff.version == "5.0-sp1"]["failure_rate_diff_mean"] > 0).all()
     bad = exsim("run", str(SCENARIOS / "q166866.toml"), "--baseline", "colour=red", "--out", str(tmp_path / "x"))
     assert bad.returncode == 2 and "--baseline" in bad.stderr and not (tmp_path / "x").exists()
+
+
+def test_resume_refuses_results_of_another_scenario(tmp_path):
+    first = exsim("run", str(SCENARIOS / "kb" / "Q158399.toml"), "--out", str(tmp_path / "r"), "--quiet")
+    assert first.returncode == 0, first.stderr
+    other = exsim("run", str(SCENARIOS / "kb" / "Q146669.toml"), "--out", str(tmp_path / "r"), "--resume", "--quiet")
+    assert other.returncode == 2 and "different scenario" in other.stderr
+    assert "Traceback" not in other.stderr
