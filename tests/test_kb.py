@@ -55,3 +55,15 @@ equals = 1.0
 def test_check_refuses_a_scenario_without_expectations():
     result = CliRunner().invoke(cli, ["check", str(SCENARIOS / "contoso.toml")])
     assert result.exit_code == 2 and "no [[expect]] entries" in result.output
+
+
+def test_the_builds_table_in_the_model_docs_matches_the_defect_table():
+    from exsim.versions import DEFECTS
+
+    text = (ROOT / "docs" / "model.md").read_text()
+    rows = {line.split("|")[1].strip(): line.split("|")[2] for line in text.splitlines()
+            if line.startswith("| 5.0")}
+    versions = {"5.0": "5.0 (RTM, 1457)", "5.0-sp1": "5.0 SP1 (1458)", "5.0-sp2": "5.0 SP2 (1460)"}
+    for version, label in versions.items():
+        listed = {kb for kb in rows[label].replace(",", " ").split() if kb.startswith("Q")}
+        assert listed == {d.kb for d in DEFECTS if version in d.versions}, version
