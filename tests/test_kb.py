@@ -67,3 +67,20 @@ def test_the_builds_table_in_the_model_docs_matches_the_defect_table():
     for version, label in versions.items():
         listed = {kb for kb in rows[label].replace(",", " ").split() if kb.startswith("Q")}
         assert listed == {d.kb for d in DEFECTS if version in d.versions}, version
+
+
+def test_mailbox_expectation_counts_deliveries_to_one_mailbox(tmp_path):
+    # In Q193322 every recipient is bob@B: all of them must show up as deliveries to bob.
+    text = (SCENARIOS / "kb" / "Q193322.toml").read_text() + '''
+[[expect]]
+name = "bob gets mail"
+kind = "mailbox"
+alias = "bob"
+at_least = 100
+'''
+    path = tmp_path / "bob.toml"
+    path.write_text(text)
+    lines = [line for line in evaluate(load_scenario(path)) if line.name == "bob gets mail"]
+    assert len(lines) == 2 and all(line.passed for line in lines), [str(line) for line in lines]
+    delivered = [line for line in evaluate(load_scenario(path)) if line.name.startswith("everything is delivered")]
+    assert all(line.passed for line in delivered)
