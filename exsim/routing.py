@@ -597,16 +597,16 @@ class Router:
         if found is None:
             # Foreign SMTP addresses route by their domain alone: resolve each domain once.
             local, at, domain = recipient.rpartition("@")
-            shared = None
-            if at and local and ":" not in recipient and self.mailbox(recipient) is None:
-                shared = self._resolved.get((site, "@" + domain.lower()))
+            by_domain = (site, "@" + domain.lower()) if (
+                at and local and ":" not in recipient and self.mailbox(recipient) is None) else None
+            shared = self._resolved.get(by_domain) if by_domain else None
             if shared is not None:
                 found = Resolution(shared.kind, shared.address_type, recipient, site, None, shared.rows,
                                    shared.matched_as, shared.reason)
             else:
                 found = resolve(self.org, self.gwarts[site], site, recipient, lambda dn: self._ex_rows(site, dn))
-                if at and local and ":" not in recipient and found.mailbox is None:
-                    self._resolved[(site, "@" + domain.lower())] = found
+                if by_domain:
+                    self._resolved[by_domain] = found
             # Equal candidate lists become one object, so callers can cache decisions by identity.
             rows = self._rows.setdefault(found.rows, found.rows)
             if rows is not found.rows:

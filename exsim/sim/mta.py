@@ -309,12 +309,12 @@ class NextHopQueue:
             if not self.items:
                 if calm and drop == 0.0 and peer is not None:
                     # Idle on an open association: the next message arrives already transferred.
-                    self._wake = Handoff(env, 0.0)
-                    envelope = yield self._wake
+                    self._wake = wake = Handoff(env, 0.0)
+                    envelope = yield wake
                     self._wake = None
-                    if envelope is not None:
+                    if envelope is not None:  # put() started its transfer: wake.delay is how long it took
                         sim.connector_states[self.mta.server].open_retry.discard(self._state_key)
-                        self._hand_over(envelope, peer, self._transfer_s(envelope))
+                        self._hand_over(envelope, peer, wake.delay)
                         self.open_until = env.now + self.override.association_lifetime
                     continue
                 self._wake = env.event()

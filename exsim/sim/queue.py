@@ -28,9 +28,11 @@ class Handoff(simpy.Event):
         self.delay = delay
 
     def hand(self, item: Any, delay: float | None = None) -> None:
+        if delay is not None:
+            self.delay = delay
         self._ok = True
         self._value = item
-        self.env.schedule(self, delay=self.delay if delay is None else delay)
+        self.env.schedule(self, delay=self.delay)
 
 
 class MailQueue:
