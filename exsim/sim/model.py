@@ -258,6 +258,19 @@ class Simulation:
         yield self.env.timeout(seconds)
         return not self.availability.crashed_between(server, started, self.env.now)
 
+    def take(self, queue, server: str, service: str, seconds: float, lost_in: str | None):  # type: ignore[no-untyped-def]
+        """The next item of a component's queue once ``seconds`` of work on it are done (a generator),
+        on a server that stops or crashes. A crash during the work loses the envelope (returns None,
+        ``lost_in`` names the component) or, with ``lost_in=None``, the work is simply done again."""
+        while not queue.items:
+            yield queue.wait()
+        item = queue.items.popleft()
+        while not (yield from self.work(server, service, seconds)):
+            if lost_in is not None:
+                self.lose(item, item.pending, server, lost_in)
+                return None
+        return item
+
     def lose(self, envelope: Envelope, recipients: list[Recipient], server: str, where: str) -> None:
         """Exchange lost mail it held only in memory when the server crashed: counted and reported."""
         message = envelope.message

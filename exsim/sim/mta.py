@@ -67,13 +67,9 @@ class MTA:
             while True:
                 self.route((yield work.served(service)))
         while True:
-            while not work.items:
-                yield work.wait()
-            envelope = work.items.popleft()
-            if not (yield from sim.work(self.server, "mta", service)):
-                sim.lose(envelope, envelope.pending, self.server, "the MTA's routing (in memory)")
-                continue
-            self.route(envelope)
+            envelope = yield from sim.take(work, self.server, "mta", service, "the MTA's routing (in memory)")
+            if envelope is not None:
+                self.route(envelope)
 
     # --- routing -----------------------------------------------------------------
     def route(self, envelope: Envelope) -> None:

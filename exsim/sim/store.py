@@ -61,15 +61,9 @@ class InformationStore:
         service = sim.times.client_submit
         quiet = sim.quiet[self.server]
         while True:
-            if quiet:
-                message = yield submissions.served(service)
-            else:
-                while not submissions.items:
-                    yield submissions.wait()
-                message = submissions.items.popleft()
-                # A submission cut off by a crash never reached the store: the client sends it again.
-                while not (yield from sim.work(self.server, "is", service)):
-                    pass
+            # A submission cut off by a crash never reached the store: the client sends it again.
+            message = (yield submissions.served(service)) if quiet else (
+                yield from sim.take(submissions, self.server, "is", service, None))
             self._accept(message)
 
     def _accept(self, message: Message) -> None:
@@ -104,18 +98,13 @@ class InformationStore:
     # --- the store's own threads ------------------------------------------------
     def _deliver_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
-        delivery = self.delivery
-        quiet = sim.quiet[self.server]
+        delivery, service = self.delivery, sim.times.is_delivery
+        quiet = sim.quiet[self.server]  # nothing ever stops this store: one event per delivery
         while True:
-            if quiet:  # nothing ever stops this store: one event per delivery
-                envelope: Envelope = yield delivery.served(sim.times.is_delivery)
-            else:
-                while not delivery.items:
-                    yield delivery.wait()
-                envelope = delivery.items.popleft()
-                if not (yield from sim.work(self.server, "is", sim.times.is_delivery)):
-                    sim.lose(envelope, envelope.pending, self.server, "the store's delivery thread")
-                    continue
+            envelope = (yield delivery.served(service)) if quiet else (
+                yield from sim.take(delivery, self.server, "is", service, "the store's delivery thread"))
+            if envelope is None:
+                continue
             message = envelope.message
             local = message.origin_server == self.server and message.inbound_via is None
             if sim.tracking.enabled:
@@ -126,12 +115,11 @@ class InformationStore:
 
     def _gateway_in_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
+        queue, service, quiet = self.gateway_in, sim.times.gateway_in, sim.quiet[self.server]
         while True:
-            while not self.gateway_in.items:
-                yield self.gateway_in.wait()
-            envelope: Envelope = self.gateway_in.items.popleft()
-            if not (yield from sim.work(self.server, "is", sim.times.gateway_in)):
-                sim.lose(envelope, envelope.pending, self.server, "a gateway-in thread")
+            envelope = (yield queue.served(service)) if quiet else (
+                yield from sim.take(queue, self.server, "is", service, "a gateway-in thread"))
+            if envelope is None:
                 continue
             gateway = sim.gateways[envelope.gateway]
             message = envelope.message
@@ -157,12 +145,11 @@ class InformationStore:
 
     def _gateway_out_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
+        queue, service, quiet = self.mts_in, sim.times.gateway_out, sim.quiet[self.server]
         while True:
-            while not self.mts_in.items:
-                yield self.mts_in.wait()
-            envelope: Envelope = self.mts_in.items.popleft()
-            if not (yield from sim.work(self.server, "is", sim.times.gateway_out)):
-                sim.lose(envelope, envelope.pending, self.server, "a gateway-out thread")
+            envelope = (yield queue.served(service)) if quiet else (
+                yield from sim.take(queue, self.server, "is", service, "a gateway-out thread"))
+            if envelope is None:
                 continue
             message = envelope.message
             defect = sim.defect(f"gateway_out:{message.inbound_via}", self.server, message)
