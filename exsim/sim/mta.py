@@ -14,7 +14,6 @@ congestion NDR — by default 144 x 600 s = 24 h after its first failed open.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from typing import TYPE_CHECKING
 
