@@ -70,12 +70,16 @@ def build(org: dict):  # type: ignore[no-untyped-def]
 
     arrivals = [ciw.dists.Exponential(users[s] * SENDS_PER_DAY * MEAN_RECIPIENTS / work_s) for s in servers]
     arrivals += [None] * (n + 1 + len(ims))
-    service = [ciw.dists.Deterministic(CLIENT_SUBMIT + IS_DELIVERY)] * n + [ciw.dists.Deterministic(MTA_ROUTING)] * n
+    service = [ciw.dists.Deterministic(CLIENT_SUBMIT + IS_DELIVERY)] * n + [
+        ciw.dists.Deterministic(MTA_ROUTING)
+    ] * n
     service += [ciw.dists.Deterministic(LINK_LATENCY + MEAN_SIZE_KB * 8192 / 1.544e6)]
     service += [ciw.dists.Deterministic(GATEWAY_IN + INTERNET_DELAY)] * len(ims)
     servers_per_node = [1] * (2 * n) + [float("inf")] + [4] * len(ims)
     network = ciw.create_network(
-        arrival_distributions=arrivals, service_distributions=service, number_of_servers=servers_per_node,
+        arrival_distributions=arrivals,
+        service_distributions=service,
+        number_of_servers=servers_per_node,
         routing=ciw.routing.ProcessBased(route),
     )
     return network

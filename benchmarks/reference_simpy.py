@@ -141,5 +141,7 @@ if __name__ == "__main__":
     started = time.perf_counter()
     recipients, delivered = simulate(days)
     wall = time.perf_counter() - started
-    print(f"reference: {recipients} recipients, {delivered} delivered in {wall:.2f} s "
-          f"= {delivered / wall:,.0f} recipients per second")
+    print(
+        f"reference: {recipients} recipients, {delivered} delivered in {wall:.2f} s "
+        f"= {delivered / wall:,.0f} recipients per second"
+    )

@@ -49,7 +49,9 @@ print(result.recipients, wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrs
 def exsim_rate(time_series: bool = False) -> float:
     from exsim import load_scenario, simulate
 
-    scenario = load_scenario(BENCH10).modified({"run.time_series": time_series, "run.time_series_interval": "10m"})
+    scenario = load_scenario(BENCH10).modified(
+        {"run.time_series": time_series, "run.time_series_interval": "10m"}
+    )
     started = time.perf_counter()
     result = simulate(scenario)
     return result.recipients / (time.perf_counter() - started)
@@ -74,8 +76,9 @@ def ciw_rate() -> float | None:
 
 
 def fresh_run(scenario: Path, duration: str) -> tuple[int, float, int]:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(scenario), duration],
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(scenario), duration], capture_output=True, text=True, check=True
+    ).stdout.split()
     return int(out[0]), float(out[1]), int(out[2])
 
 
@@ -126,7 +129,11 @@ def main() -> None:
     rows = [
         ("exsim recipients / s (median)", f"{median['exsim']:,.0f}", "target >= reference"),
         ("bare-SimPy reference recipients / s", f"{median['reference']:,.0f}", ""),
-        ("Ciw completed customers / s", f"{median['ciw']:,.0f}" if median["ciw"] else "ciw not installed", ""),
+        (
+            "Ciw completed customers / s",
+            f"{median['ciw']:,.0f}" if median["ciw"] else "ciw not installed",
+            "",
+        ),
         ("exsim / reference", f"{results['exsim_over_reference']:.2f}x", ">= 1.0x (aim 1.5x)"),
         ("exsim / Ciw", f"{results['exsim_over_ciw']:.2f}x" if results["exsim_over_ciw"] else "-", ""),
         ("slowdown with time series on (10 min)", f"{results['time_series_slowdown']:+.1%}", "<= 10 %"),
@@ -139,8 +146,14 @@ def main() -> None:
     ]
     if args.big:
         big = results["big_week"]
-        rows += [("20 sites, 10,000 users, 7 days", f"{big['recipients']:,} recipients in {big['wall_s']:.0f} s", ""),
-                 ("  its peak RSS", f"{big['peak_rss_kb'] / 1024:,.0f} MB", "")]
+        rows += [
+            (
+                "20 sites, 10,000 users, 7 days",
+                f"{big['recipients']:,} recipients in {big['wall_s']:.0f} s",
+                "",
+            ),
+            ("  its peak RSS", f"{big['peak_rss_kb'] / 1024:,.0f} MB", ""),
+        ]
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'value':>34}  target")
     for name, value, target in rows:

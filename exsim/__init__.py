@@ -13,5 +13,13 @@ from exsim.experiment import Experiment, run_experiment
 from exsim.scenario import Scenario, ScenarioError, load_scenario
 from exsim.sim import RunResult, simulate
 
-__all__ = ["Experiment", "RunResult", "Scenario", "ScenarioError", "load_scenario", "run_experiment", "simulate"]
+__all__ = [
+    "Experiment",
+    "RunResult",
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "run_experiment",
+    "simulate",
+]
 __version__ = "0.1.0"

@@ -22,12 +22,35 @@ from typing import Literal
 
 # Canonical order in which Exchange printed the attributes.
 X400_KEYS: tuple[str, ...] = (
-    "c", "a", "p", "o", "ou1", "ou2", "ou3", "ou4", "cn", "s", "g", "i", "q",
+    "c",
+    "a",
+    "p",
+    "o",
+    "ou1",
+    "ou2",
+    "ou3",
+    "ou4",
+    "cn",
+    "s",
+    "g",
+    "i",
+    "q",
 )
 #: Longest value allowed per attribute, in characters (DDA type 8, value 128).
 X400_MAX_LENGTH: dict[str, int] = {
-    "c": 3, "a": 16, "p": 16, "o": 64, "ou1": 32, "ou2": 32, "ou3": 32, "ou4": 32,
-    "cn": 64, "s": 40, "g": 16, "i": 5, "q": 3,
+    "c": 3,
+    "a": 16,
+    "p": 16,
+    "o": 64,
+    "ou1": 32,
+    "ou2": 32,
+    "ou3": 32,
+    "ou4": 32,
+    "cn": 64,
+    "s": 40,
+    "g": 16,
+    "i": 5,
+    "q": 3,
 }
 DDA_TYPE_MAX_LENGTH = 8
 DDA_VALUE_MAX_LENGTH = 128
@@ -125,9 +148,7 @@ def parse_x400(text: str) -> ORAddress:
     values: dict[str, str] = {}
     for position, part in enumerate(body.split(";"), start=1):
         if "=" not in part:
-            raise AddressError(
-                f"part {position} {part!r} of X.400 address {text!r} is not key=value"
-            )
+            raise AddressError(f"part {position} {part!r} of X.400 address {text!r} is not key=value")
         raw_key, value = part.split("=", 1)
         key = raw_key.strip().lower()
         key = _KEY_ALIASES.get(key, key)
@@ -281,6 +302,7 @@ def validate_ms_site_address(site_address: str) -> list[str]:
 
 # --- EX distinguished names -----------------------------------------------
 
+
 def site_dn(organization: str, site: str) -> str:
     """The site's distinguished name, the EX address space in every GWART."""
     return f"/o={organization}/ou={site}"
@@ -308,6 +330,7 @@ def parse_dn(text: str) -> dict[str, str]:
 
 
 # --- Proxy generation -----------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Proxies:

@@ -82,16 +82,24 @@ def show(scenario: str) -> None:
     for site in org.sites.values():
         gdi_p = org_prmd(site.addresses.x400)
         sites.add_row(
-            site.name, site.addresses.x400 or "-", gdi_p, site.addresses.smtp or "-",
-            site.addresses.ms or "-", ", ".join(org.servers_of(site.name)),
+            site.name,
+            site.addresses.x400 or "-",
+            gdi_p,
+            site.addresses.smtp or "-",
+            site.addresses.ms or "-",
+            ", ".join(org.servers_of(site.name)),
         )
     servers = Table(title="Servers")
     for column in ("server", "site", "version", "build", "users", "hosts", "gw-in/out threads"):
         servers.add_column(column)
     for server in org.servers.values():
         servers.add_row(
-            server.name, server.site, server.version, str(BUILDS[server.version].build),
-            str(server.users + len(server.mailboxes)), ", ".join(org.connectors_on(server.name)) or "-",
+            server.name,
+            server.site,
+            server.version,
+            str(BUILDS[server.version].build),
+            str(server.users + len(server.mailboxes)),
+            ", ".join(org.connectors_on(server.name)) or "-",
             f"{server.gateway_in_threads}/{server.gateway_out_threads}",
         )
     connectors = Table(title="Connectors")
@@ -101,7 +109,12 @@ def show(scenario: str) -> None:
         where = " <-> ".join(c.sites) if hasattr(c, "sites") else c.server
         spaces = ", ".join(f"{a.type}:{a.pattern or '(blank)'} ({a.cost})" for a in c.address_spaces) or "-"
         connectors.add_row(
-            c.name, c.kind, where, str(c.cost) if hasattr(c, "cost") else "-", spaces, c.schedule.text,
+            c.name,
+            c.kind,
+            where,
+            str(c.cost) if hasattr(c, "cost") else "-",
+            spaces,
+            c.schedule.text,
             f"{c.link.bandwidth / 1000:g} kbps, {c.link.latency * 1000:g} ms",
         )
     for table in (sites, servers, connectors):
@@ -122,7 +135,9 @@ def _bad_argument(message: str) -> None:
 
 @cli.command()
 @click.argument("scenario", type=click.Path())
-@click.option("--site", "sites", multiple=True, help="Site whose GWART to print (repeatable; default: every site).")
+@click.option(
+    "--site", "sites", multiple=True, help="Site whose GWART to print (repeatable; default: every site)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def gwart(scenario: str, sites: tuple[str, ...], as_json: bool) -> None:
     """Print a site's routing table (GWART) as the Administrator's Routing page showed it."""
@@ -141,15 +156,25 @@ def gwart(scenario: str, sites: tuple[str, ...], as_json: bool) -> None:
         for column in ("type", "address space", "cost", "connector", "route (sites)"):
             table.add_column(column)
         for row in router.gwarts[site]:
-            table.add_row(row.type, row.space or "(blank)", str(row.cost), row.connector, " > ".join(row.route))
+            table.add_row(
+                row.type, row.space or "(blank)", str(row.cost), row.connector, " > ".join(row.route)
+            )
         out.print(table)
 
 
 @cli.command()
 @click.argument("scenario", type=click.Path())
 @click.option("--from", "from_server", required=True, help="Server whose MTA routes the message.")
-@click.option("--to", "address", required=True, help="Recipient: SMTP, X.400, MS, EX address or a mailbox alias.")
-@click.option("--at", "at", default="0s", show_default=True, help="Simulated time of the decision, e.g. '9h' (schedules).")
+@click.option(
+    "--to", "address", required=True, help="Recipient: SMTP, X.400, MS, EX address or a mailbox alias."
+)
+@click.option(
+    "--at",
+    "at",
+    default="0s",
+    show_default=True,
+    help="Simulated time of the decision, e.g. '9h' (schedules).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 def route(scenario: str, from_server: str, address: str, at: str, as_json: bool) -> None:
     """Explain how a message to ADDRESS would be routed from a server."""
@@ -179,8 +204,10 @@ def _with_baseline(scenario, text: str):  # type: ignore[no-untyped-def]
     name, eq, value = text.partition("=")
     variables = {v.name: v for v in scenario.sweep.variables}
     if not eq or name not in variables:
-        _bad_argument(f"--baseline: give VAR=VALUE with VAR one of the sweep variables "
-                      f"({', '.join(variables) or 'the scenario sweeps none'})")
+        _bad_argument(
+            f"--baseline: give VAR=VALUE with VAR one of the sweep variables "
+            f"({', '.join(variables) or 'the scenario sweeps none'})"
+        )
     variable = variables[name]
     labels = variable.labels or [str(v) for v in variable.values]
     if value in labels:
@@ -223,62 +250,106 @@ def print_experiment(experiment) -> None:  # type: ignore[no-untyped-def]
     summary = experiment.summary
     variables = experiment.variables
     ndr_columns = [c[:-5] for c in summary.columns if c.startswith("ndr_") and c.endswith("_mean")]
-    table = Table(title=f"{experiment.scenario.name}: recipients by outcome (mean of {int(summary['n'].max())} "
-                  f"replication(s); 95 % interval where n > 1)")
+    table = Table(
+        title=f"{experiment.scenario.name}: recipients by outcome (mean of {int(summary['n'].max())} "
+        f"replication(s); 95 % interval where n > 1)"
+    )
     show_lost = "lost_mean" in summary and (summary["lost_mean"].fillna(0) > 0).any()
-    for column in (*variables, "recipients", "delivered", *(SHORT_NDR.get(c[4:], c) for c in ndr_columns),
-                   "pending", *(["of which lost"] if show_lost else []), "failure rate", "outbound SMTP failure"):
+    for column in (
+        *variables,
+        "recipients",
+        "delivered",
+        *(SHORT_NDR.get(c[4:], c) for c in ndr_columns),
+        "pending",
+        *(["of which lost"] if show_lost else []),
+        "failure rate",
+        "outbound SMTP failure",
+    ):
         table.add_column(column, justify="left" if column in variables else "right")
     for row in summary.to_dict(orient="records"):
         cells = [str(row[v]) for v in variables]
         cells += [f"{row['recipients_mean']:.0f}", f"{row['delivered_mean']:.0f}"]
         cells += [f"{row[c + '_mean']:.0f}" for c in ndr_columns]
-        cells += [f"{row['pending_mean']:.0f}", *([f"{row['lost_mean']:.0f}"] if show_lost else []),
-                  _fmt_rate(row["failure_rate_mean"], row["failure_rate_lo"], row["failure_rate_hi"]),
-                  _fmt_rate(row.get("internet_failure_rate_mean", float("nan")),
-                            row.get("internet_failure_rate_lo", float("nan")),
-                            row.get("internet_failure_rate_hi", float("nan")))]
+        cells += [
+            f"{row['pending_mean']:.0f}",
+            *([f"{row['lost_mean']:.0f}"] if show_lost else []),
+            _fmt_rate(row["failure_rate_mean"], row["failure_rate_lo"], row["failure_rate_hi"]),
+            _fmt_rate(
+                row.get("internet_failure_rate_mean", float("nan")),
+                row.get("internet_failure_rate_lo", float("nan")),
+                row.get("internet_failure_rate_hi", float("nan")),
+            ),
+        ]
         table.add_row(*cells)
     out.print(table)
     if not experiment.differences.empty:
-        diff = Table(title="Paired difference in failure rate from the baseline (same traffic per replication)")
+        diff = Table(
+            title="Paired difference in failure rate from the baseline (same traffic per replication)"
+        )
         diff_vars = [c for c in experiment.differences.columns if c in variables]
         for column in (*diff_vars, "baseline", "n", "difference [95 % interval]"):
             diff.add_column(column)
         baseline_col = next(c for c in experiment.differences.columns if c.endswith("_baseline"))
         for row in experiment.differences.to_dict(orient="records"):
-            diff.add_row(*[str(row[v]) for v in diff_vars], str(row[baseline_col]), str(row["n"]),
-                         _fmt_rate(row["failure_rate_diff_mean"], row["failure_rate_diff_lo"],
-                                   row["failure_rate_diff_hi"]))
+            diff.add_row(
+                *[str(row[v]) for v in diff_vars],
+                str(row[baseline_col]),
+                str(row["n"]),
+                _fmt_rate(
+                    row["failure_rate_diff_mean"], row["failure_rate_diff_lo"], row["failure_rate_diff_hi"]
+                ),
+            )
         out.print(diff)
     for text, sample in experiment.ndr_samples.items():
-        out.print(f"NDR \"{text}\": reason {sample['reason']} ({sample['reason_name']}), diagnostic "
-                  f"{sample['diagnostic']} ({sample['diagnostic_name']}), generated by {sample['component']}",
-                  markup=False)
+        out.print(
+            f'NDR "{text}": reason {sample["reason"]} ({sample["reason_name"]}), diagnostic '
+            f"{sample['diagnostic']} ({sample['diagnostic_name']}), generated by {sample['component']}",
+            markup=False,
+        )
 
 
 @cli.command()
 @click.argument("scenario", required=False, type=click.Path())
-@click.option("--out", "out_dir", type=click.Path(), help="Results directory (default: results/<scenario>-<time>).")
+@click.option(
+    "--out", "out_dir", type=click.Path(), help="Results directory (default: results/<scenario>-<time>)."
+)
 @click.option("--resume", is_flag=True, help="Finish an interrupted experiment in --out.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
 @click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
 @click.option("--replications", type=click.IntRange(min=1), help="Override the number of replications.")
 @click.option("--workers", type=click.IntRange(min=1), help="Local worker processes (default: all cores).")
 @click.option("--scheduler", help="Dask scheduler address, or 'local' for a LocalCluster.")
-@click.option("--baseline", help="Compare every sweep point with this one by paired difference, e.g. version=5.0.")
+@click.option(
+    "--baseline", help="Compare every sweep point with this one by paired difference, e.g. version=5.0."
+)
 @click.option("--tracking", is_flag=True, help="Write message tracking logs into DIR/tracking/.")
 @click.option("--plot", is_flag=True, help="Also write the figures into DIR/plots/.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-def run(scenario: str | None, out_dir: str | None, resume: bool, force: bool, seed: int | None,
-        replications: int | None, workers: int | None, scheduler: str | None, baseline: str | None,
-        tracking: bool, plot: bool, quiet: bool, as_json: bool) -> None:
+def run(
+    scenario: str | None,
+    out_dir: str | None,
+    resume: bool,
+    force: bool,
+    seed: int | None,
+    replications: int | None,
+    workers: int | None,
+    scheduler: str | None,
+    baseline: str | None,
+    tracking: bool,
+    plot: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
     """Run a scenario (default: the bundled Q166866 scenario) and print the results table."""
     import datetime
 
     from exsim.cluster import ClusterError
-    from exsim.experiment import ExperimentInterrupted, ResultsDirectoryError, run_experiment
+    from exsim.experiment import (
+        ExperimentInterrupted,
+        ResultsDirectoryError,
+        run_experiment,
+    )
 
     if resume and force:
         _bad_argument("--resume and --force exclude each other")
@@ -294,10 +365,22 @@ def run(scenario: str | None, out_dir: str | None, resume: bool, force: bool, se
     show_progress = not quiet and not as_json and err.is_terminal
     try:
         if show_progress:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
-            progress_bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                                    TimeElapsedColumn(), TimeRemainingColumn(), console=err)
+            progress_bar = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=err,
+            )
             progress_bar.start()
             task = progress_bar.add_task("runs", total=None)
 
@@ -305,17 +388,29 @@ def run(scenario: str | None, out_dir: str | None, resume: bool, force: bool, se
                 progress_bar.update(task, completed=done, total=total)
         else:
             progress = None
-        experiment = run_experiment(loaded, workers=workers, scheduler=scheduler, out=out_dir,
-                                    replications=replications, seed=seed, tracking=tracking,
-                                    resume=resume, force=force, progress=progress)
+        experiment = run_experiment(
+            loaded,
+            workers=workers,
+            scheduler=scheduler,
+            out=out_dir,
+            replications=replications,
+            seed=seed,
+            tracking=tracking,
+            resume=resume,
+            force=force,
+            progress=progress,
+        )
     except ResultsDirectoryError as exc:
         _bad_argument(str(exc))
     except ExperimentInterrupted as exc:
         if progress_bar is not None:
             progress_bar.stop()
         source = scenario if scenario else str(_bundled_default())
-        err.print(f"Interrupted: {exc.finished} of {exc.total} runs finished; their complete rows are in "
-                  f"{out_dir}/runs.csv.\nResume with: exsim run {source} --out {out_dir} --resume", markup=False)
+        err.print(
+            f"Interrupted: {exc.finished} of {exc.total} runs finished; their complete rows are in "
+            f"{out_dir}/runs.csv.\nResume with: exsim run {source} --out {out_dir} --resume",
+            markup=False,
+        )
         raise SystemExit(130) from None
     except ClusterError as exc:
         _bad_argument(str(exc))
@@ -329,15 +424,19 @@ def run(scenario: str | None, out_dir: str | None, resume: bool, force: bool, se
         click.echo((Path(out_dir) / "summary.json").read_text())
     else:
         print_experiment(experiment)
-        out.print(f"Results in {out_dir}/ (runs.csv, summary.csv, summary.json, events.csv, scenario.toml)",
-                  markup=False)
+        out.print(
+            f"Results in {out_dir}/ (runs.csv, summary.csv, summary.json, events.csv, scenario.toml)",
+            markup=False,
+        )
     if plot:
         from exsim.plots import plot_results
 
         for line in plot_results(Path(out_dir)):
             out.print(line, markup=False)
     if experiment.failed:
-        err.print(f"{experiment.failed} run(s) failed; see the 'error' column of {out_dir}/runs.csv", markup=False)
+        err.print(
+            f"{experiment.failed} run(s) failed; see the 'error' column of {out_dir}/runs.csv", markup=False
+        )
         raise SystemExit(EXIT_FAILURE)
 
 
@@ -345,9 +444,13 @@ def run(scenario: str | None, out_dir: str | None, resume: bool, force: bool, se
 @click.argument("scenario", type=click.Path())
 @click.option("--message", "message_id", type=click.IntRange(min=1), help="Message number (1 = first sent).")
 @click.option("--first-ndr", is_flag=True, help="The first message that got a non-delivery report.")
-@click.option("--point", type=click.IntRange(min=0), help="Sweep point to run (default: the scenario as written).")
+@click.option(
+    "--point", type=click.IntRange(min=0), help="Sweep point to run (default: the scenario as written)."
+)
 @click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
-def trace(scenario: str, message_id: int | None, first_ndr: bool, point: int | None, seed: int | None) -> None:
+def trace(
+    scenario: str, message_id: int | None, first_ndr: bool, point: int | None, seed: int | None
+) -> None:
     """Tell one message's story, line by line in simulated time."""
     from exsim.experiment import expand_sweep, point_scenario
     from exsim.logs import timestamp
@@ -361,7 +464,9 @@ def trace(scenario: str, message_id: int | None, first_ndr: bool, point: int | N
         if point >= len(points):
             _bad_argument(f"--point: the scenario has {len(points)} sweep point(s) (0..{len(points) - 1})")
         loaded = point_scenario(loaded, points[point])
-        out.print("Sweep point " + ", ".join(f"{k} = {v}" for k, v in points[point].labels.items()), markup=False)
+        out.print(
+            "Sweep point " + ", ".join(f"{k} = {v}" for k, v in points[point].labels.items()), markup=False
+        )
     if first_ndr:
         message_id = simulate(loaded, seed).first_ndr_message
         if message_id is None:
@@ -386,8 +491,10 @@ def plot(directory: str, x_variable: str | None) -> None:
 
     folder = Path(directory)
     if not (folder / "scenario.toml").is_file() or not (folder / "summary.csv").is_file():
-        _bad_argument(f"{directory}: not a results directory (no scenario.toml and summary.csv); "
-                      "make one with exsim run --out DIR")
+        _bad_argument(
+            f"{directory}: not a results directory (no scenario.toml and summary.csv); "
+            "make one with exsim run --out DIR"
+        )
     summary_columns = (folder / "summary.csv").read_text().splitlines()[0].split(",")
     if x_variable is not None and x_variable not in summary_columns:
         _bad_argument(f"--x: {x_variable!r} is not a swept variable of these results")
@@ -401,7 +508,7 @@ def plot(directory: str, x_variable: str | None) -> None:
 @click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
 def check(scenarios: tuple[str, ...], replications: int | None, seed: int | None) -> None:
     """Run scenarios and compare the outcomes with their [[expect]] blocks (exit 0 only if all pass)."""
-    from exsim.check import evaluate
+    from exsim.expect import evaluate
 
     loaded = [(path, _load(path)) for path in scenarios]
     for path, scenario in loaded:

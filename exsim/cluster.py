@@ -27,8 +27,13 @@ def execute_on_dask(args: list[tuple], scheduler: str) -> Iterable[dict]:
     cluster = None
     try:
         if scheduler == "local":
-            cluster = LocalCluster(n_workers=min(len(args), os.cpu_count() or 1), threads_per_worker=1,
-                                   processes=True, dashboard_address=None, host="127.0.0.1")
+            cluster = LocalCluster(
+                n_workers=min(len(args), os.cpu_count() or 1),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                host="127.0.0.1",
+            )
             client = Client(cluster)
         else:
             client = Client(scheduler, timeout="10s")

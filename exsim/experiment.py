@@ -40,8 +40,8 @@ import pandas as pd
 import tomli_w
 
 from exsim.logs import EVENT_COLUMNS
+from exsim.randomness import replication_seed
 from exsim.scenario import Scenario, resolve_path, set_path, validate_raw
-from exsim.sim.workload import replication_seed
 from exsim.stats import paired_difference, t_interval
 
 
@@ -110,6 +110,7 @@ def _ignore_sigint() -> None:
 
 # --- sweeps -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class SweepPoint:
     index: int
@@ -161,6 +162,7 @@ def point_scenario(scenario: Scenario, point: SweepPoint) -> Scenario:
 
 # --- one run -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class RunSpec:
     point: int
@@ -168,8 +170,9 @@ class RunSpec:
     seed: int
 
 
-def execute_run(raw: dict, source: str, spec: RunSpec, labels: dict[str, str],
-                tracking_dir: str | None = None) -> dict:
+def execute_run(
+    raw: dict, source: str, spec: RunSpec, labels: dict[str, str], tracking_dir: str | None = None
+) -> dict:
     """Run one (sweep point, replication); never raises: a failure becomes an error record.
 
     Takes plain data (the point's parsed scenario) so it can run in another
@@ -177,7 +180,12 @@ def execute_run(raw: dict, source: str, spec: RunSpec, labels: dict[str, str],
     """
     from exsim.sim import simulate
 
-    record: dict[str, Any] = {"point": spec.point, **labels, "replication": spec.replication, "seed": spec.seed}
+    record: dict[str, Any] = {
+        "point": spec.point,
+        **labels,
+        "replication": spec.replication,
+        "seed": spec.seed,
+    }
     started = time.perf_counter()
     try:
         scenario = validate_raw(raw, source)
@@ -192,8 +200,13 @@ def execute_run(raw: dict, source: str, spec: RunSpec, labels: dict[str, str],
         [spec.point, spec.replication, e.time_s, e.server, e.source, e.event_id, e.type, e.category, e.text]
         for e in result.events
     ]
-    return {"row": record, "events": events, "ndr_samples": result.ndr_samples,
-            "series": series_records(result, spec), "latency": latency_records(result, spec)}
+    return {
+        "row": record,
+        "events": events,
+        "ndr_samples": result.ndr_samples,
+        "series": series_records(result, spec),
+        "latency": latency_records(result, spec),
+    }
 
 
 def series_records(result, spec: RunSpec) -> dict:  # type: ignore[no-untyped-def]
@@ -211,11 +224,14 @@ def latency_records(result, spec: RunSpec) -> dict:  # type: ignore[no-untyped-d
     """Non-empty latency histogram bins: upper edge in seconds and count."""
     histogram = result.latency
     nonzero = np.flatnonzero(histogram.counts)
-    return {"upper_s": [histogram.upper_edge(int(i)) for i in nonzero],
-            "count": histogram.counts[nonzero].tolist()}
+    return {
+        "upper_s": [histogram.upper_edge(int(i)) for i in nonzero],
+        "count": histogram.counts[nonzero].tolist(),
+    }
 
 
 # --- the experiment ---------------------------------------------------------------------
+
 
 @dataclass
 class Experiment:
@@ -403,7 +419,9 @@ def _execute(args: list[tuple], workers: int | None, scheduler: str | None) -> I
 BOOK_COLUMNS = ["recipients", "delivered", "ndr", "pending", "failure_rate", "latency_p50_s", "latency_p95_s"]
 
 
-def _summarise(scenario: Scenario, points: list[SweepPoint], done: dict, out: Path | None, wall_s: float) -> Experiment:
+def _summarise(
+    scenario: Scenario, points: list[SweepPoint], done: dict, out: Path | None, wall_s: float
+) -> Experiment:
     variables = [v.name for v in scenario.sweep.variables]
     rows = [entry["row"] for _, entry in sorted(done.items())]
     runs = pd.DataFrame(rows)
@@ -423,14 +441,21 @@ def _summarise(scenario: Scenario, points: list[SweepPoint], done: dict, out: Pa
         row: dict[str, Any] = {"point": point.index, **point.labels, "n": len(mine)}
         for column in ("failure_rate", "latency_p50_s", "latency_p95_s"):
             interval = t_interval(mine[column].tolist() if len(mine) else [])
-            row[f"{column}_mean"], row[f"{column}_lo"], row[f"{column}_hi"] = interval.mean, interval.lo, interval.hi
+            row[f"{column}_mean"], row[f"{column}_lo"], row[f"{column}_hi"] = (
+                interval.mean,
+                interval.lo,
+                interval.hi,
+            )
         for column in ("recipients", "delivered", "ndr", "pending", "lost", *ndr_columns):
             row[f"{column}_mean"] = float(mine[column].mean()) if len(mine) else float("nan")
         if "internet_recipients" in mine and len(mine):
             rate = (mine["internet_ndr"].fillna(0) / mine["internet_recipients"].replace(0, np.nan)).tolist()
             interval = t_interval(rate)
-            row["internet_failure_rate_mean"], row["internet_failure_rate_lo"], row["internet_failure_rate_hi"] = (
-                interval.mean, interval.lo, interval.hi)
+            (
+                row["internet_failure_rate_mean"],
+                row["internet_failure_rate_lo"],
+                row["internet_failure_rate_hi"],
+            ) = (interval.mean, interval.lo, interval.hi)
         summary_rows.append(row)
     summary = pd.DataFrame(summary_rows)
     differences = _differences(scenario, points, ok)
@@ -444,8 +469,9 @@ def _summarise(scenario: Scenario, points: list[SweepPoint], done: dict, out: Pa
     for _, entry in sorted(done.items()):
         for text, sample in entry.get("ndr_samples", {}).items():
             samples.setdefault(text, sample)
-    return Experiment(scenario, points, runs, summary, differences, events, out, failed, wall_s, samples,
-                      series, latency)
+    return Experiment(
+        scenario, points, runs, summary, differences, events, out, failed, wall_s, samples, series, latency
+    )
 
 
 def _long_frame(done: dict, key: str) -> pd.DataFrame:
@@ -465,10 +491,13 @@ def _differences(scenario: Scenario, points: list[SweepPoint], ok: pd.DataFrame)
     baseline = scenario.sweep.baseline
     if not baseline or ok.empty:
         return pd.DataFrame()
-    (name, value), = baseline.items()
+    ((name, value),) = baseline.items()
     rows = []
-    by_labels = {tuple(sorted(p.values.items(), key=lambda kv: kv[0])): p for p in points
-                 if all(not isinstance(v, (dict, list)) for v in p.values.values())}
+    by_labels = {
+        tuple(sorted(p.values.items(), key=lambda kv: kv[0])): p
+        for p in points
+        if all(not isinstance(v, (dict, list)) for v in p.values.values())
+    }
     for point in points:
         if point.values.get(name) == value:
             continue
@@ -480,10 +509,18 @@ def _differences(scenario: Scenario, points: list[SweepPoint], ok: pd.DataFrame)
         theirs = ok[ok["point"] == partner.index].set_index("replication")["failure_rate"]
         common = sorted(set(mine.index) & set(theirs.index))
         interval = paired_difference([mine[k] for k in common], [theirs[k] for k in common])
-        rows.append({"point": point.index, **point.labels, "baseline_point": partner.index,
-                     f"{name}_baseline": partner.labels[name], "n": interval.n,
-                     "failure_rate_diff_mean": interval.mean, "failure_rate_diff_lo": interval.lo,
-                     "failure_rate_diff_hi": interval.hi})
+        rows.append(
+            {
+                "point": point.index,
+                **point.labels,
+                "baseline_point": partner.index,
+                f"{name}_baseline": partner.labels[name],
+                "n": interval.n,
+                "failure_rate_diff_mean": interval.mean,
+                "failure_rate_diff_lo": interval.lo,
+                "failure_rate_diff_hi": interval.hi,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -495,11 +532,21 @@ def write_results(experiment: Experiment, as_run: dict, seed: int, replications:
     out = experiment.out
     assert out is not None
     sort = ["point", "replication"]
-    _atomic_write(out / "runs.csv", lambda p: experiment.runs.sort_values(sort).drop(
-        columns=[c for c in ("traceback", "wall_s") if c in experiment.runs], errors="ignore").to_csv(p, index=False))
+    _atomic_write(
+        out / "runs.csv",
+        lambda p: (
+            experiment.runs.sort_values(sort)
+            .drop(columns=[c for c in ("traceback", "wall_s") if c in experiment.runs], errors="ignore")
+            .to_csv(p, index=False)
+        ),
+    )
     _atomic_write(out / "summary.csv", lambda p: experiment.summary.to_csv(p, index=False))
-    _atomic_write(out / "events.csv", lambda p: experiment.events.sort_values(
-        ["point", "replication", "time_s"], kind="stable").to_csv(p, index=False))
+    _atomic_write(
+        out / "events.csv",
+        lambda p: experiment.events.sort_values(["point", "replication", "time_s"], kind="stable").to_csv(
+            p, index=False
+        ),
+    )
     if not experiment.series.empty:
         _atomic_write(out / "series.csv", lambda p: experiment.series.to_csv(p, index=False))
     if not experiment.latency.empty:
@@ -514,12 +561,18 @@ def write_results(experiment: Experiment, as_run: dict, seed: int, replications:
         "runs": len(experiment.runs),
         "failed_runs": experiment.failed,
         "wall_s": round(experiment.wall_s, 3),
-        "versions": {"exsim": exsim.__version__, "python": platform.python_version(), "simpy": simpy.__version__},
+        "versions": {
+            "exsim": exsim.__version__,
+            "python": platform.python_version(),
+            "simpy": simpy.__version__,
+        },
         "points": _records(experiment.summary),
         "differences": _records(experiment.differences),
         "ndr_examples": experiment.ndr_samples,
     }
-    _atomic_write(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2, default=_json_default)))
+    _atomic_write(
+        out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2, default=_json_default))
+    )
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

@@ -14,12 +14,16 @@ def explain_decision(decision: Decision) -> list[str]:
         return lines
     if res.kind == "unroutable":
         lines.append(f"  unroutable: {res.reason}")
-        lines.append("  -> NDR 'The recipient name is not recognized' (unable-to-transfer / unrecognized-OR-name)")
+        lines.append(
+            "  -> NDR 'The recipient name is not recognized' (unable-to-transfer / unrecognized-OR-name)"
+        )
         return lines
     lines.append(f"  matched {res.matched_as}; candidate rows:")
     for row in res.rows:
-        lines.append(f"    {row.type}:{row.space or '(blank)'}  cost {row.cost}  via {row.connector}"
-                     f"  [{' > '.join(row.route)}]")
+        lines.append(
+            f"    {row.type}:{row.space or '(blank)'}  cost {row.cost}  via {row.connector}"
+            f"  [{' > '.join(row.route)}]"
+        )
     selection = decision.selection
     if selection is not None:
         for step in selection.steps:

@@ -46,57 +46,135 @@ class EventLog:
     def __init__(self) -> None:
         self.entries: list[EventEntry] = []
 
-    def log(self, time_s: float, server: str, source: str, event_id: int, type_: str, category: str,
-            text: str) -> EventEntry:
+    def log(
+        self, time_s: float, server: str, source: str, event_id: int, type_: str, category: str, text: str
+    ) -> EventEntry:
         entry = EventEntry(time_s, server, source, event_id, type_, category, text)
         self.entries.append(entry)
         return entry
 
     # -- the events exsim's components write ---------------------------------
     def q166866_transfer_in_failed(self, time_s: float, server: str) -> list[EventEntry]:
-        return [self.log(time_s, server, IS_SOURCE, 1026, "Warning", "Transport General",
-                 "An error occurred with the following call stack:\n"
-                 "FStartTransferIn EcDeliverGWMessage(): 0000000bb8\n"
-                 "EcTferInMessage(): 0000000bb8\n"
-                 "EcBilateralInfoEntryFromOmObj(): 0000000bb8"),
-                self.log(time_s, server, IS_SOURCE, 2007, "Error", "MTA Connections", "ma_open returned error 22.")]
+        return [
+            self.log(
+                time_s,
+                server,
+                IS_SOURCE,
+                1026,
+                "Warning",
+                "Transport General",
+                "An error occurred with the following call stack:\n"
+                "FStartTransferIn EcDeliverGWMessage(): 0000000bb8\n"
+                "EcTferInMessage(): 0000000bb8\n"
+                "EcBilateralInfoEntryFromOmObj(): 0000000bb8",
+            ),
+            self.log(
+                time_s, server, IS_SOURCE, 2007, "Error", "MTA Connections", "ma_open returned error 22."
+            ),
+        ]
 
     def store_delivery_failed(self, time_s: float, server: str) -> list[EventEntry]:
-        return [self.log(time_s, server, IS_SOURCE, 2025, "Error", "Transport Delivering",
-                 "The delivery of a message failed due to error 00000bb8. A non-delivery report "
-                 "is being sent to the message's originator.\nEcDoDeliverMessage(): 00000bb8")]
+        return [
+            self.log(
+                time_s,
+                server,
+                IS_SOURCE,
+                2025,
+                "Error",
+                "Transport Delivering",
+                "The delivery of a message failed due to error 00000bb8. A non-delivery report "
+                "is being sent to the message's originator.\nEcDoDeliverMessage(): 00000bb8",
+            )
+        ]
 
     def open_failed(self, time_s: float, server: str, entity: str, interval_s: float, block: int) -> None:
-        self.log(time_s, server, MTA_SOURCE, 289, "Warning", "X.400 Service",
-                 f"A connection to {entity} could not be opened.")
-        self.log(time_s, server, MTA_SOURCE, 301, "Information", "X.400 Service",
-                 f"An open retry delay timer started on the association to {entity} on control block "
-                 f"{block}. Another attempt to reopen the association will be made in {interval_s:g} seconds.")
+        self.log(
+            time_s,
+            server,
+            MTA_SOURCE,
+            289,
+            "Warning",
+            "X.400 Service",
+            f"A connection to {entity} could not be opened.",
+        )
+        self.log(
+            time_s,
+            server,
+            MTA_SOURCE,
+            301,
+            "Information",
+            "X.400 Service",
+            f"An open retry delay timer started on the association to {entity} on control block "
+            f"{block}. Another attempt to reopen the association will be made in {interval_s:g} seconds.",
+        )
 
-    def ndr_generated(self, time_s: float, server: str, reason: str, diagnostic: str, mts_id: str,
-                      recipient: str, number: int) -> None:
-        self.log(time_s, server, MTA_SOURCE, 290, "Warning", "Interface",
-                 f"A non-delivery report (reason code {reason} and diagnostic code {diagnostic}) is being "
-                 f"generated for message {mts_id}. It was originally destined for {recipient} "
-                 f"(recipient number {number}).")
+    def ndr_generated(
+        self,
+        time_s: float,
+        server: str,
+        reason: str,
+        diagnostic: str,
+        mts_id: str,
+        recipient: str,
+        number: int,
+    ) -> None:
+        self.log(
+            time_s,
+            server,
+            MTA_SOURCE,
+            290,
+            "Warning",
+            "Interface",
+            f"A non-delivery report (reason code {reason} and diagnostic code {diagnostic}) is being "
+            f"generated for message {mts_id}. It was originally destined for {recipient} "
+            f"(recipient number {number}).",
+        )
 
     def msmi_failed(self, time_s: float, server: str) -> list[EventEntry]:
         return [
-            self.log(time_s, server, MSMI_SOURCE, 2335, "Information", "Session Data",
-                     "The MS Mail Connector Interchange opened an MTA session to take messages from the "
-                     "Exchange server."),
-            self.log(time_s, server, MSMI_SOURCE, 2380, "Error", "Session Error",
-                     "A memory access violation (a read from address 0x4) stopped the MS Mail Connector "
-                     "Interchange from processing a message."),
+            self.log(
+                time_s,
+                server,
+                MSMI_SOURCE,
+                2335,
+                "Information",
+                "Session Data",
+                "The MS Mail Connector Interchange opened an MTA session to take messages from the "
+                "Exchange server.",
+            ),
+            self.log(
+                time_s,
+                server,
+                MSMI_SOURCE,
+                2380,
+                "Error",
+                "Session Error",
+                "A memory access violation (a read from address 0x4) stopped the MS Mail Connector "
+                "Interchange from processing a message.",
+            ),
         ]
 
 
 class TrackingLog:
     """Message tracking files ``DIR/<server>/YYYYMMDD.log``, written as events happen."""
 
-    FIELDS = ("message id", "event #", "date/time", "gateway name", "partner name", "remote id",
-              "originator", "priority", "length", "seconds", "cost", "report mts-id",
-              "recipient count", "recipients", "report status")
+    FIELDS = (
+        "message id",
+        "event #",
+        "date/time",
+        "gateway name",
+        "partner name",
+        "remote id",
+        "originator",
+        "priority",
+        "length",
+        "seconds",
+        "cost",
+        "report mts-id",
+        "recipient count",
+        "recipients",
+        "report status",
+    )
 
     def __init__(self, directory: Path | None):
         self.directory = directory
@@ -106,10 +184,25 @@ class TrackingLog:
     def enabled(self) -> bool:
         return self.directory is not None
 
-    def record(self, time_s: float, server: str, event: int, mts_id: str, *, gateway: str = "",
-               partner: str = "", remote_id: str = "", originator: str = "", priority: int = 1,
-               length: int = 0, seconds: float = 0.0, cost: int = 0, report_mts_id: str = "",
-               recipients: Sequence = (), report_status: str = "") -> None:
+    def record(
+        self,
+        time_s: float,
+        server: str,
+        event: int,
+        mts_id: str,
+        *,
+        gateway: str = "",
+        partner: str = "",
+        remote_id: str = "",
+        originator: str = "",
+        priority: int = 1,
+        length: int = 0,
+        seconds: float = 0.0,
+        cost: int = 0,
+        report_mts_id: str = "",
+        recipients: Sequence = (),
+        report_status: str = "",
+    ) -> None:
         """One tracking line; ``recipients`` are addresses or objects with an ``address``."""
         if self.directory is None:
             return
@@ -121,9 +214,23 @@ class TrackingLog:
             folder.mkdir(parents=True, exist_ok=True)
             handle = open(folder / f"{day}.log", "a", encoding="utf-8")
             self._files[(server, day)] = handle
-        fields = (mts_id, str(event), when.strftime("%Y/%m/%d %H:%M:%S GMT"), gateway, partner, remote_id,
-                  originator, str(priority), str(length), f"{seconds:.0f}", str(cost), report_mts_id,
-                  str(len(recipients)), ",".join(getattr(r, "address", r) for r in recipients), report_status)
+        fields = (
+            mts_id,
+            str(event),
+            when.strftime("%Y/%m/%d %H:%M:%S GMT"),
+            gateway,
+            partner,
+            remote_id,
+            originator,
+            str(priority),
+            str(length),
+            f"{seconds:.0f}",
+            str(cost),
+            report_mts_id,
+            str(len(recipients)),
+            ",".join(getattr(r, "address", r) for r in recipients),
+            report_status,
+        )
         handle.write("\t".join(fields) + "\n")
 
     def close(self) -> None:

@@ -39,7 +39,7 @@ class LatencyHistogram:
 
     def upper_edge(self, index: int) -> float:
         """Upper edge of a bin in seconds."""
-        return self.LOW_S * self.RATIO ** index
+        return self.LOW_S * self.RATIO**index
 
     def quantile(self, q: float) -> float:
         """The q-quantile (0..1), as the geometric middle of its bin; NaN when empty."""

@@ -44,11 +44,15 @@ class NdrKind:
 
 
 INVALID_ARGUMENTS = NdrKind(1, 11, "One or more arguments in the recipient was detected as being invalid")
-CONGESTION = NdrKind(0, 2, "The recipient could not be processed due to congestion in the message transfer service")
+CONGESTION = NdrKind(
+    0, 2, "The recipient could not be processed due to congestion in the message transfer service"
+)
 MAX_TIME_EXPIRED = NdrKind(1, 5, "The maximum time for delivering the message expired")
 UNRECOGNIZED = NdrKind(1, 0, "The recipient name is not recognized")
 LOOP = NdrKind(1, 3, "The recipient was detected looping within the message transfer service")
-CONTENT_TOO_LONG = NdrKind(1, 7, "The content length of the message is too long for the recipient to take delivery")
+CONTENT_TOO_LONG = NdrKind(
+    1, 7, "The content length of the message is too long for the recipient to take delivery"
+)
 
 
 def footer(service: str, site: str, server: str) -> str:

@@ -53,8 +53,13 @@ class Organization:
                 a, b = connector.sites
                 for src, dst in ((a, b), (b, a)):
                     self.graph.add_edge(
-                        src, dst, key=connector.name, connector=connector.name,
-                        cost=connector.cost, kind=connector.kind, schedule=connector.schedule,
+                        src,
+                        dst,
+                        key=connector.name,
+                        connector=connector.name,
+                        cost=connector.cost,
+                        kind=connector.kind,
+                        schedule=connector.schedule,
                     )
 
     # --- where things are -------------------------------------------------
@@ -86,7 +91,9 @@ class Organization:
         """The connector's hosts in one site (the local bridgeheads)."""
         found = self._hosts_in.get((connector, site))
         if found is None:
-            found = self._hosts_in[(connector, site)] = [s for s in self.hosts(connector) if self.site_of(s) == site]
+            found = self._hosts_in[(connector, site)] = [
+                s for s in self.hosts(connector) if self.site_of(s) == site
+            ]
         return found
 
     def connector_sites(self, connector: str) -> tuple[str, ...]:
@@ -95,7 +102,8 @@ class Organization:
 
     def gateways_in(self, site: str) -> list[str]:
         return [
-            name for name, c in self.connectors.items()
+            name
+            for name, c in self.connectors.items()
             if c.kind in GATEWAY_KINDS and self.site_of(c.server) == site
         ]
 
@@ -120,10 +128,18 @@ class Organization:
             ]
             for alias, surname, given in named + anonymous:
                 boxes[alias] = Mailbox(
-                    alias=alias, server=server.name, site=server.site,
+                    alias=alias,
+                    server=server.name,
+                    site=server.site,
                     proxies=proxies(
-                        self.name, server.site, alias, surname, given,
-                        site.addresses.x400 or "", site.addresses.smtp, site.addresses.ms,
+                        self.name,
+                        server.site,
+                        alias,
+                        surname,
+                        given,
+                        site.addresses.x400 or "",
+                        site.addresses.smtp,
+                        site.addresses.ms,
                     ),
                 )
         return boxes

@@ -72,8 +72,12 @@ def failure_curve(scenario: Scenario, summary: pd.DataFrame, path: Path, x: str 
         dodge = (k - (len(groups) - 1) / 2) * 0.04
         positions = [order.index(o) + dodge for o in group.index]
         mean = group["failure_rate_mean"] * 100
-        ax.plot(positions, mean, marker=markers[k % len(markers)],
-                label=f"{version} {name}" if version and version != x else None)
+        ax.plot(
+            positions,
+            mean,
+            marker=markers[k % len(markers)],
+            label=f"{version} {name}" if version and version != x else None,
+        )
         lo, hi = group["failure_rate_lo"] * 100, group["failure_rate_hi"] * 100
         if lo.notna().any():
             ax.fill_between(positions, lo, hi, alpha=0.2)
@@ -93,12 +97,23 @@ def failure_matrix(scenario: Scenario, summary: pd.DataFrame, path: Path) -> Pat
     if version is None or not others:
         return "failure_matrix.png skipped: needs a version variable and an address-configuration variable"
     config = others[0]
-    table = summary.pivot_table(index=config, columns=version, values="failure_rate_mean", aggfunc="mean", sort=False)
+    table = summary.pivot_table(
+        index=config, columns=version, values="failure_rate_mean", aggfunc="mean", sort=False
+    )
     fig, ax = plt.subplots(figsize=(3.0 + 1.3 * len(table.columns), 1.6 + 0.7 * len(table.index)))
-    image = ax.imshow(table.values * 100, cmap="Reds", vmin=0, vmax=max(1.0, float(np.nanmax(table.values * 100))))
+    image = ax.imshow(
+        table.values * 100, cmap="Reds", vmin=0, vmax=max(1.0, float(np.nanmax(table.values * 100)))
+    )
     for (i, j), value in np.ndenumerate(table.values):
-        ax.text(j, i, f"{value:.1%}", ha="center", va="center", fontsize=11,
-                color="white" if value * 100 > 0.6 * image.get_clim()[1] else "black")
+        ax.text(
+            j,
+            i,
+            f"{value:.1%}",
+            ha="center",
+            va="center",
+            fontsize=11,
+            color="white" if value * 100 > 0.6 * image.get_clim()[1] else "black",
+        )
     ax.set_xticks(range(len(table.columns)), table.columns)
     ax.set_yticks(range(len(table.index)), table.index)
     ax.set_xlabel(version)
@@ -115,7 +130,11 @@ def _event_marks(scenario: Scenario) -> list[tuple[float, str]]:
         if event.kind == "upgrade":
             marks.append((event.at, f"{builds[event.version]} on {event.server}"))
         elif event.kind == "address_change":
-            what = "adds p=" if event.type == "x400" and parse_x400(event.value).gdi.has_prmd else f"new {event.type}"
+            what = (
+                "adds p="
+                if event.type == "x400" and parse_x400(event.value).gdi.has_prmd
+                else f"new {event.type}"
+            )
             marks.append((event.at, f"{event.site} {what}"))
         elif event.kind == "outage":
             marks.append((event.start, f"{event.connector} down"))
@@ -140,9 +159,16 @@ def rollout(scenario: Scenario, series: pd.DataFrame, path: Path, point: int = 0
         for ax in (top, bottom):
             ax.axvline(t_s / 3600, color="grey", linestyle="--", linewidth=0.8)
         # Stagger the labels so events close in time stay readable.
-        top.annotate(label, (t_s / 3600, 0.97 - 0.22 * (k % 3)), xycoords=("data", "axes fraction"), fontsize=7,
-                     va="top", ha="left", color="dimgrey",
-                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
+        top.annotate(
+            label,
+            (t_s / 3600, 0.97 - 0.22 * (k % 3)),
+            xycoords=("data", "axes fraction"),
+            fontsize=7,
+            va="top",
+            ha="left",
+            color="dimgrey",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+        )
     top.set_title(f"{scenario.name}: non-delivery reports over time (mean over replications)")
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
@@ -155,11 +181,17 @@ def latency(scenario: Scenario, latency_bins: pd.DataFrame, summary: pd.DataFram
     variables = [v.name for v in scenario.sweep.variables]
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for _, row in summary.iterrows():
-        mine = latency_bins[latency_bins["point"] == row["point"]].groupby("upper_s")["count"].sum().sort_index()
+        mine = (
+            latency_bins[latency_bins["point"] == row["point"]].groupby("upper_s")["count"].sum().sort_index()
+        )
         if mine.empty:
             continue
-        ax.step(mine.index, np.cumsum(mine.values) / mine.values.sum(), where="post",
-                label=_point_label(row, variables))
+        ax.step(
+            mine.index,
+            np.cumsum(mine.values) / mine.values.sum(),
+            where="post",
+            label=_point_label(row, variables),
+        )
     ax.set_xscale("log")
     ax.set_xlabel("delivery latency (s, log scale)")
     ax.set_ylabel("share of delivered recipients")
@@ -181,8 +213,13 @@ def queues(scenario: Scenario, series: pd.DataFrame, path: Path, point: int = 0)
     for event in scenario.events:
         if event.kind == "outage":
             ax.axvspan(event.start / 3600, event.end / 3600, color="tab:red", alpha=0.1)
-            ax.annotate(f"{event.connector} down", (event.start / 3600, 0.95), xycoords=("data", "axes fraction"),
-                        fontsize=7, color="tab:red")
+            ax.annotate(
+                f"{event.connector} down",
+                (event.start / 3600, 0.95),
+                xycoords=("data", "axes fraction"),
+                fontsize=7,
+                color="tab:red",
+            )
         elif event.kind == "service_stop":
             end = (event.end if event.end is not None else hours[-1] * 3600) / 3600
             ax.axvspan(event.start / 3600, end, color="tab:orange", alpha=0.1)
@@ -211,7 +248,9 @@ def topology(scenario: Scenario, path: Path) -> Path:
     for a, b, data in graph.edges(data=True):
         labels[(a, b)] = (labels.get((a, b), "") + f"\n{data['cost']}").strip()
     nx.draw_networkx_edge_labels(nx.Graph(graph), layout, edge_labels=labels, ax=ax, font_size=9)
-    no_prmd = [s.name for s in scenario.sites if s.addresses.x400 and not parse_x400(s.addresses.x400).gdi.has_prmd]
+    no_prmd = [
+        s.name for s in scenario.sites if s.addresses.x400 and not parse_x400(s.addresses.x400).gdi.has_prmd
+    ]
     colors = ["#f4a3a3" if s in no_prmd else "#cfe2f3" for s in graph.nodes]
     nx.draw_networkx_nodes(graph, layout, ax=ax, node_color=colors, node_size=1500, edgecolors="black")
     gateways: dict[str, list[str]] = {}
@@ -220,12 +259,24 @@ def topology(scenario: Scenario, path: Path) -> Path:
             gateways.setdefault(c.server, []).append("IMS" if c.kind == "ims" else "MS Mail")
     for site in scenario.sites:
         x, y = layout[site.name]
-        servers = [f"{s.name} ({s.version})" + "".join(f" +{g}" for g in gateways.get(s.name, []))
-                   for s in scenario.servers if s.site == site.name]
+        servers = [
+            f"{s.name} ({s.version})" + "".join(f" +{g}" for g in gateways.get(s.name, []))
+            for s in scenario.servers
+            if s.site == site.name
+        ]
         ax.text(x, y, site.name, ha="center", va="center", fontsize=9, fontweight="bold")
-        ax.text(x, y - 0.09, "\n".join(servers), ha="center", va="top", fontsize=7,
-                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
-    ax.scatter([], [], color="#f4a3a3", edgecolors="black", s=80, label="site without p= in its X.400 address")
+        ax.text(
+            x,
+            y - 0.09,
+            "\n".join(servers),
+            ha="center",
+            va="top",
+            fontsize=7,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+        )
+    ax.scatter(
+        [], [], color="#f4a3a3", edgecolors="black", s=80, label="site without p= in its X.400 address"
+    )
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     xs, ys = zip(*layout.values(), strict=True)
     for low_high, setter in ((xs, ax.set_xlim), (ys, ax.set_ylim)):
@@ -240,7 +291,9 @@ def topology(scenario: Scenario, path: Path) -> Path:
 def plot_results(directory: Path, x: str | None = None) -> list[str]:
     """Write every figure the results support; return one line per figure (path or why skipped)."""
     directory = Path(directory)
-    scenario = validate_raw(tomllib.loads((directory / "scenario.toml").read_text()), str(directory / "scenario.toml"))
+    scenario = validate_raw(
+        tomllib.loads((directory / "scenario.toml").read_text()), str(directory / "scenario.toml")
+    )
     read = lambda name: pd.read_csv(directory / name) if (directory / name).exists() else pd.DataFrame()  # noqa: E731
     summary, series, latency_bins = read("summary.csv"), read("series.csv"), read("latency.csv")
     plots = directory / "plots"

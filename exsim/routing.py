@@ -51,6 +51,7 @@ MAX_HOPS = 512
 
 # --- the GWART ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class GwartRow:
     """One GWART line: an address space, its cost, and the local connector to use."""
@@ -80,7 +81,9 @@ def _targets(org: Organization) -> list[_Target]:
     for site in org.sites.values():
         targets.append(_Target("EX", org.site_dn(site.name), site.name, 0, site.name))
         if site.addresses.x400:
-            targets.append(_Target("X400", format_x400(parse_x400(site.addresses.x400)), site.name, 0, site.name))
+            targets.append(
+                _Target("X400", format_x400(parse_x400(site.addresses.x400)), site.name, 0, site.name)
+            )
     for connector in org.connectors.values():
         home_sites = org.connector_sites(connector.name)
         for space in connector.address_spaces:
@@ -138,24 +141,44 @@ def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = f
             continue
         if target.site == site:
             if target.served_by in org.connectors and org.connectors[target.served_by].kind in GATEWAY_KINDS:
-                offer(GwartRow(target.type, target.space, target.cost, target.served_by, (site,), target.served_by))
+                offer(
+                    GwartRow(
+                        target.type, target.space, target.cost, target.served_by, (site,), target.served_by
+                    )
+                )
             elif target.served_by in org.connectors:
                 # An extra address space on a link connector is reached over that connector.
-                offer(GwartRow(target.type, target.space, target.cost, target.served_by,
-                               (site, org.other_end(target.served_by, site)), target.served_by))
+                offer(
+                    GwartRow(
+                        target.type,
+                        target.space,
+                        target.cost,
+                        target.served_by,
+                        (site, org.other_end(target.served_by, site)),
+                        target.served_by,
+                    )
+                )
             continue
         for connector, neighbour, cost in first_hops:
             distances, paths = reach[neighbour]
             if target.site not in distances:
                 continue
-            offer(GwartRow(
-                target.type, target.space, cost + int(distances[target.site]) + target.cost,
-                connector, (site, *paths[target.site]), target.served_by,
-            ))
+            offer(
+                GwartRow(
+                    target.type,
+                    target.space,
+                    cost + int(distances[target.site]) + target.cost,
+                    connector,
+                    (site, *paths[target.site]),
+                    target.served_by,
+                )
+            )
     return sorted(best.values(), key=lambda r: (r.type, r.space.lower(), r.cost, r.connector))
 
 
-def compute_gwarts(org: Organization, hidden_sites: frozenset[str] = frozenset()) -> dict[str, list[GwartRow]]:
+def compute_gwarts(
+    org: Organization, hidden_sites: frozenset[str] = frozenset()
+) -> dict[str, list[GwartRow]]:
     return {site: compute_gwart(org, site, hidden_sites) for site in org.sites}
 
 
@@ -243,8 +266,9 @@ def match_rows(rows: Iterable[GwartRow], address_type: str, address: str) -> lis
     matcher = _matcher(address_type, address)
     if matcher is None:
         return []
-    scored = [(score, row) for row in rows if row.type == address_type
-              and (score := matcher(row.space)) is not None]
+    scored = [
+        (score, row) for row in rows if row.type == address_type and (score := matcher(row.space)) is not None
+    ]
     if not scored:
         return []
     top = max(score for score, _ in scored)
@@ -252,6 +276,7 @@ def match_rows(rows: Iterable[GwartRow], address_type: str, address: str) -> lis
 
 
 # --- resolution ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
@@ -274,8 +299,13 @@ class Resolution:
 UNRECOGNIZED = "The recipient name is not recognized"
 
 
-def resolve(org: Organization, gwart: Sequence[GwartRow], site: str, recipient: str,
-            ex_rows: Callable[[str], tuple[GwartRow, ...]] | None = None) -> Resolution:
+def resolve(
+    org: Organization,
+    gwart: Sequence[GwartRow],
+    site: str,
+    recipient: str,
+    ex_rows: Callable[[str], tuple[GwartRow, ...]] | None = None,
+) -> Resolution:
     """Resolve a recipient address (any type, or an alias) in a site's GWART.
 
     ``ex_rows``: a memo of the GWART's rows for a site's distinguished name (the
@@ -292,31 +322,68 @@ def resolve(org: Organization, gwart: Sequence[GwartRow], site: str, recipient: 
         return Resolution("unroutable", "?", recipient, site, reason=f"malformed address: {exc}")
     if mailbox is not None:
         if mailbox.site == site:
-            return Resolution("mailbox", address_type, address, site, mailbox=mailbox,
-                              matched_as=f"directory: mailbox {mailbox.alias} on {mailbox.server}")
+            return Resolution(
+                "mailbox",
+                address_type,
+                address,
+                site,
+                mailbox=mailbox,
+                matched_as=f"directory: mailbox {mailbox.alias} on {mailbox.server}",
+            )
         dn = org.site_dn(mailbox.site)
         rows = tuple(match_rows(gwart, "EX", dn)) if ex_rows is None else ex_rows(dn)
         if not rows:
-            return Resolution("unroutable", address_type, address, site, mailbox=mailbox,
-                              reason=f"no route from site {site} to site {mailbox.site}")
-        return Resolution("route", address_type, address, site, mailbox=mailbox, rows=rows,
-                          matched_as=f"directory: mailbox {mailbox.alias} in site {mailbox.site}, routed as EX:{dn}")
+            return Resolution(
+                "unroutable",
+                address_type,
+                address,
+                site,
+                mailbox=mailbox,
+                reason=f"no route from site {site} to site {mailbox.site}",
+            )
+        return Resolution(
+            "route",
+            address_type,
+            address,
+            site,
+            mailbox=mailbox,
+            rows=rows,
+            matched_as=f"directory: mailbox {mailbox.alias} in site {mailbox.site}, routed as EX:{dn}",
+        )
     if address_type == "ALIAS":
-        return Resolution("unroutable", address_type, address, site, reason=f"no mailbox with alias {address!r}")
+        return Resolution(
+            "unroutable", address_type, address, site, reason=f"no mailbox with alias {address!r}"
+        )
     own = _own_site_space(org, site, address_type, address)
     if own:
-        return Resolution("unroutable", address_type, address, site,
-                          reason=f"address is in the organization's own {address_type} address space ({own}) "
-                          "but no mailbox has it")
+        return Resolution(
+            "unroutable",
+            address_type,
+            address,
+            site,
+            reason=f"address is in the organization's own {address_type} address space ({own}) "
+            "but no mailbox has it",
+        )
     try:
         rows = tuple(match_rows(gwart, address_type, address))
     except AddressError as exc:
         return Resolution("unroutable", address_type, address, site, reason=f"malformed address: {exc}")
     if not rows:
-        return Resolution("unroutable", address_type, address, site,
-                          reason=f"no {address_type} address space in the GWART of {site} matches")
-    return Resolution("route", address_type, address, site, rows=rows,
-                      matched_as=f"GWART {address_type}:{rows[0].space or '(blank)'}")
+        return Resolution(
+            "unroutable",
+            address_type,
+            address,
+            site,
+            reason=f"no {address_type} address space in the GWART of {site} matches",
+        )
+    return Resolution(
+        "route",
+        address_type,
+        address,
+        site,
+        rows=rows,
+        matched_as=f"GWART {address_type}:{rows[0].space or '(blank)'}",
+    )
 
 
 def _own_site_space(org: Organization, site: str, address_type: str, address: str) -> str | None:
@@ -339,6 +406,7 @@ def _own_site_space(org: Organization, site: str, address_type: str, address: st
 
 
 # --- route selection ----------------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class MessageRouteState:
@@ -432,20 +500,29 @@ def route_survivors(
     visited = message.visited_sites
     refused = getattr(message, "refused", ())
     arrived = message.arrived_on
-    rows = [r for r in candidates if r.connector != arrived and r.connector not in refused
-            and not any(site in visited for site in r.route[1:])]
+    rows = [
+        r
+        for r in candidates
+        if r.connector != arrived
+        and r.connector not in refused
+        and not any(site in visited for site in r.route[1:])
+    ]
     _record(steps, "1. not the connector it arrived on, nor into a site already passed", rows)
     if not rows:
         return [], "loop"
     attempts = message.attempts
     # Used up: the first open and max-open-retries retries have all failed.
-    rows = [r for r in rows if attempts.get(r.connector, 0) <= org.connectors[r.connector].override.max_open_retries]
+    rows = [
+        r
+        for r in rows
+        if attempts.get(r.connector, 0) <= org.connectors[r.connector].override.max_open_retries
+    ]
     _record(steps, "2. not at max open retries", rows)
     if not rows:
         return [], "retries"
     if len(rows) == 1 and steps is None:
         return rows, ""  # filters 3-7 keep a lone candidate
-    for step in (_LOWEST_COST_ORDER if lowest_cost_only else _ORDER):
+    for step in _LOWEST_COST_ORDER if lowest_cost_only else _ORDER:
         rows = step(rows, org, server, message, states, at_s, steps)
     rows.sort(key=lambda r: r.connector)
     return rows, ""
@@ -461,8 +538,10 @@ def _by_schedule(rows, org, server, message, states, at_s, steps):  # type: igno
     best = min(activation.values())
     kept = [r for r in rows if activation[r.connector] == best]
     if steps is not None:
-        note = ", ".join(f"{c}: {Activation(a).name.lower() if a != Activation.NEVER else 'never/remote'}"
-                         for c, a in sorted(activation.items()))
+        note = ", ".join(
+            f"{c}: {Activation(a).name.lower() if a != Activation.NEVER else 'never/remote'}"
+            for c, a in sorted(activation.items())
+        )
         _record(steps, "3. active soonest", kept, note)
     return kept
 
@@ -511,7 +590,11 @@ def _draw(rng, n: int) -> int:  # type: ignore[no-untyped-def]
 
 
 def select_target_server(
-    org: Organization, connector: str, dest_site: str, failed: Iterable[str] = (), rng: np.random.Generator | None = None
+    org: Organization,
+    connector: str,
+    dest_site: str,
+    failed: Iterable[str] = (),
+    rng: np.random.Generator | None = None,
 ) -> str | None:
     """Which server in ``dest_site`` a site connector (or bridgehead link) connects to.
 
@@ -549,6 +632,7 @@ def select_target_server(
 
 
 # --- the whole path, for explanations -------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class Hop:
@@ -597,14 +681,27 @@ class Router:
         if found is None:
             # Foreign SMTP addresses route by their domain alone: resolve each domain once.
             local, at, domain = recipient.rpartition("@")
-            by_domain = (site, "@" + domain.lower()) if (
-                at and local and ":" not in recipient and self.mailbox(recipient) is None) else None
+            by_domain = (
+                (site, "@" + domain.lower())
+                if (at and local and ":" not in recipient and self.mailbox(recipient) is None)
+                else None
+            )
             shared = self._resolved.get(by_domain) if by_domain else None
             if shared is not None:
-                found = Resolution(shared.kind, shared.address_type, recipient, site, None, shared.rows,
-                                   shared.matched_as, shared.reason)
+                found = Resolution(
+                    shared.kind,
+                    shared.address_type,
+                    recipient,
+                    site,
+                    None,
+                    shared.rows,
+                    shared.matched_as,
+                    shared.reason,
+                )
             else:
-                found = resolve(self.org, self.gwarts[site], site, recipient, lambda dn: self._ex_rows(site, dn))
+                found = resolve(
+                    self.org, self.gwarts[site], site, recipient, lambda dn: self._ex_rows(site, dn)
+                )
                 if by_domain:
                     self._resolved[by_domain] = found
             # Equal candidate lists become one object, so callers can cache decisions by identity.
@@ -632,8 +729,9 @@ class Router:
                 self._mailboxes[recipient] = None
         return self._mailboxes[recipient]
 
-    def plan(self, from_server: str, recipient: str, at_s: float = 0.0,
-             states: ConnectorStates | None = None) -> RoutePlan:
+    def plan(
+        self, from_server: str, recipient: str, at_s: float = 0.0, states: ConnectorStates | None = None
+    ) -> RoutePlan:
         """Follow a recipient from a server to its destination, deciding at each site."""
         org = self.org
         states = states or ConnectorStates()
@@ -650,12 +748,16 @@ class Router:
                 return RoutePlan(recipient, tuple(decisions), tuple(hops), total, f"delivered to {target}")
             if resolution.kind == "unroutable":
                 decisions.append(Decision(server, site, resolution, None))
-                return RoutePlan(recipient, tuple(decisions), tuple(hops), total, f"unroutable: {resolution.reason}")
+                return RoutePlan(
+                    recipient, tuple(decisions), tuple(hops), total, f"unroutable: {resolution.reason}"
+                )
             message.visited_sites = (*message.visited_sites, site)
             selection = select_route(org, resolution.rows, server, message, states, at_s)
             decisions.append(Decision(server, site, resolution, selection))
             if selection.chosen is None:
-                why = {"loop": "loop detected", "retries": "every route at max retries"}.get(selection.reason, "no route")
+                why = {"loop": "loop detected", "retries": "every route at max retries"}.get(
+                    selection.reason, "no route"
+                )
                 return RoutePlan(recipient, tuple(decisions), tuple(hops), total, f"unroutable: {why}")
             row = selection.chosen
             connector = org.connectors[row.connector]
@@ -666,8 +768,9 @@ class Router:
             if connector.kind in GATEWAY_KINDS:
                 hop_cost = row.cost
                 hops.append(Hop(server, None, row.connector, hop_cost))
-                return RoutePlan(recipient, tuple(decisions), tuple(hops), total + hop_cost,
-                                 f"to gateway {row.connector}")
+                return RoutePlan(
+                    recipient, tuple(decisions), tuple(hops), total + hop_cost, f"to gateway {row.connector}"
+                )
             next_site = row.route[1]
             next_server = select_target_server(org, row.connector, next_site)
             hops.append(Hop(server, next_server, row.connector, connector.cost))

@@ -71,9 +71,7 @@ def _day_index(name: str, window: str) -> int:
     try:
         return DAYS.index(name.lower())
     except ValueError:
-        raise ValueError(
-            f"unknown day {name!r} in schedule window {window!r} (use Mon..Sun)"
-        ) from None
+        raise ValueError(f"unknown day {name!r} in schedule window {window!r} (use Mon..Sun)") from None
 
 
 def parse_schedule(value: object) -> Schedule:

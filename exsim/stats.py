@@ -43,7 +43,9 @@ def t_interval(values: Sequence[float], confidence: float = 0.95) -> Interval:
     return Interval(mean, mean - half, mean + half, n)
 
 
-def paired_difference(values: Sequence[float], baseline: Sequence[float], confidence: float = 0.95) -> Interval:
+def paired_difference(
+    values: Sequence[float], baseline: Sequence[float], confidence: float = 0.95
+) -> Interval:
     """Interval of mean(values[k] - baseline[k]) over replications k (paired by k)."""
     if len(values) != len(baseline):
         raise ValueError(f"paired samples differ in size: {len(values)} vs {len(baseline)}")

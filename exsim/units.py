@@ -42,9 +42,7 @@ RATE_UNITS_BPS: dict[str, float] = {
 def _parse(text: object, units: dict[str, float], what: str, example: str) -> float:
     if isinstance(text, bool) or not isinstance(text, str):
         if isinstance(text, (int, float)):
-            raise ValueError(
-                f"{what} {text!r} has no unit; write it with one, e.g. '{example}'"
-            )
+            raise ValueError(f"{what} {text!r} has no unit; write it with one, e.g. '{example}'")
         raise ValueError(f"{what} must be a string with a unit, e.g. '{example}'")
     match = re.fullmatch(_NUMBER + r"(?P<unit>[A-Za-z]+)", text.strip())
     if match is None:
@@ -70,7 +68,9 @@ def parse_duration_s(text: object) -> float:
     if isinstance(text, str) and len(_DURATION_PART.findall(text)) > 1:
         if re.fullmatch(r"(?:[0-9]+(?:\.[0-9]+)?\s*[A-Za-z]+\s*)+", text.strip()) is None:
             raise ValueError(f"duration {text!r} is not a number with a unit, e.g. '600s' or '1h30m'")
-        return sum(_parse(f"{n}{u}", DURATION_UNITS_S, "duration", "600s") for n, u in _DURATION_PART.findall(text))
+        return sum(
+            _parse(f"{n}{u}", DURATION_UNITS_S, "duration", "600s") for n, u in _DURATION_PART.findall(text)
+        )
     return _parse(text, DURATION_UNITS_S, "duration", "600s")
 
 

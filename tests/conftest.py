@@ -14,7 +14,10 @@ SCENARIOS = ROOT / "scenarios"
 BASE: dict = {
     "organization": {"name": "Contoso"},
     "sites": [
-        {"name": "Redmond", "addresses": {"x400": "c=US;a= ;p=Contoso;o=Redmond", "smtp": "@redmond.contoso.com"}},
+        {
+            "name": "Redmond",
+            "addresses": {"x400": "c=US;a= ;p=Contoso;o=Redmond", "smtp": "@redmond.contoso.com"},
+        },
         {"name": "Dublin", "addresses": {"x400": "c=IE;a= ;p=Contoso;o=Dublin"}},
     ],
     "servers": [

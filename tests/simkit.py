@@ -6,16 +6,28 @@ import copy
 
 from exsim.scenario import Scenario, validate_raw
 
-NO_MIX = {"same_server": 0.0, "same_site": 0.0, "other_site": 0.0, "internet": 0.0, "msmail": 0.0,
-          "distribution_list": 0.0}
+NO_MIX = {
+    "same_server": 0.0,
+    "same_site": 0.0,
+    "other_site": 0.0,
+    "internet": 0.0,
+    "msmail": 0.0,
+    "distribution_list": 0.0,
+}
 
 
 def mix(**shares: float) -> dict:
     return {**NO_MIX, **shares}
 
 
-def one_site(version: str = "5.0-sp1", prmd: bool = False, users: int = 20, duration: str = "2h",
-             shares: dict | None = None, **extra) -> dict:
+def one_site(
+    version: str = "5.0-sp1",
+    prmd: bool = False,
+    users: int = 20,
+    duration: str = "2h",
+    shares: dict | None = None,
+    **extra,
+) -> dict:
     """One site Redmond with RED-EX1 (hosting the IMS) and RED-EX2."""
     x400 = "c=US;a= ;p=Contoso;o=Redmond" if prmd else "c=US;a= ;o=Redmond"
     raw = {
@@ -27,8 +39,11 @@ def one_site(version: str = "5.0-sp1", prmd: bool = False, users: int = 20, dura
             {"name": "RED-EX2", "site": "Redmond", "version": version, "users": users},
         ],
         "connectors": [{"name": "IMS", "kind": "ims", "server": "RED-EX1"}],
-        "workload": {"profile": "heavy", "spread": "all_day",
-                     "mix": shares or mix(same_server=0.3, same_site=0.3, internet=0.4)},
+        "workload": {
+            "profile": "heavy",
+            "spread": "all_day",
+            "mix": shares or mix(same_server=0.3, same_site=0.3, internet=0.4),
+        },
         "run": {"duration": duration, "drain": "1h", "seed": 11},
     }
     for key, value in extra.items():
@@ -41,10 +56,14 @@ def two_sites(outage: tuple[str, str] | None = None, duration: str = "1h", drain
     raw = {
         "name": "two-sites",
         "organization": {"name": "Contoso"},
-        "sites": [{"name": "A", "addresses": {"x400": "c=US;a= ;p=Contoso;o=A"}},
-                  {"name": "B", "addresses": {"x400": "c=US;a= ;p=Contoso;o=B"}}],
-        "servers": [{"name": "A1", "site": "A", "users": 20}, {"name": "B1", "site": "B", "users": 0,
-                                                               "mailboxes": [{"alias": "bob", "surname": "B"}]}],
+        "sites": [
+            {"name": "A", "addresses": {"x400": "c=US;a= ;p=Contoso;o=A"}},
+            {"name": "B", "addresses": {"x400": "c=US;a= ;p=Contoso;o=B"}},
+        ],
+        "servers": [
+            {"name": "A1", "site": "A", "users": 20},
+            {"name": "B1", "site": "B", "users": 0, "mailboxes": [{"alias": "bob", "surname": "B"}]},
+        ],
         "connectors": [{"name": "AB", "kind": "x400", "sites": ["A", "B"], "bridgeheads": ["A1", "B1"]}],
         "workload": {"profile": "heavy", "spread": "all_day", "mix": mix(other_site=1.0)},
         "run": {"duration": duration, "drain": drain, "seed": 5, "time_series_interval": "60s", **run},

@@ -66,10 +66,10 @@ def test_gdi_with_and_without_prmd():
 @pytest.mark.parametrize(
     "text",
     [
-        "c=US;a= ;p=Contoso;o=Redmond",      # setup's default shape
-        "c=US;a= ;o=Redmond",                # no PRMD: legal, o is present
-        "c=US;a= ;s=Smith",                  # a personal name alone
-        "c=826;a=TMAILUK;p=Contoso",         # numeric country
+        "c=US;a= ;p=Contoso;o=Redmond",  # setup's default shape
+        "c=US;a= ;o=Redmond",  # no PRMD: legal, o is present
+        "c=US;a= ;s=Smith",  # a personal name alone
+        "c=826;a=TMAILUK;p=Contoso",  # numeric country
         "c=US;a= ;p=P;o=O;ou1=A;ou2=B;cn=Jo Smith",
         "c=US;a= ;o=R;s=Smith;g=Jo;i=JQ;q=Jr",
     ],
@@ -110,7 +110,11 @@ def test_each_violation_is_reported_separately():
     assert any("c=" in p for p in problems) and any("surname" in p for p in problems)
 
 
-printable = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij0123456789 -.", min_size=1, max_size=16).map(str.strip).filter(bool)
+printable = (
+    st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij0123456789 -.", min_size=1, max_size=16)
+    .map(str.strip)
+    .filter(bool)
+)
 
 
 @given(c=st.sampled_from(["US", "GB", "826"]), p=st.none() | printable, o=printable, s=st.none() | printable)
@@ -122,7 +126,10 @@ def test_format_then_parse_is_identity(c, p, o, s):
 
 
 def test_proxy_generation_from_site_addresses():
-    assert x400_proxy("c=US;a= ;p=Contoso;o=Redmond", "Smith", "Jo") == "c=US;a= ;p=Contoso;o=Redmond;s=Smith;g=Jo"
+    assert (
+        x400_proxy("c=US;a= ;p=Contoso;o=Redmond", "Smith", "Jo")
+        == "c=US;a= ;p=Contoso;o=Redmond;s=Smith;g=Jo"
+    )
     assert smtp_proxy("JSmith", "@Redmond.Contoso.com") == "JSmith@redmond.contoso.com"
     assert ms_proxy("JSmith", "CONTOSO/REDMOND/") == "CONTOSO/REDMOND/JSMITH"
     box = proxies("Contoso", "Redmond", "JSmith", "Smith", "Jo", "c=US;a= ;o=Redmond", "@redmond.contoso.com")
@@ -143,7 +150,10 @@ def test_smtp_and_ms_parsing():
     with pytest.raises(AddressError, match="longer than 10"):
         parse_ms("NETWORKNAME1/PO1")
     assert parse_dn("/o=Contoso/ou=Redmond/cn=Recipients/cn=JSmith") == {
-        "o": "Contoso", "ou": "Redmond", "cn": "JSmith"}
+        "o": "Contoso",
+        "ou": "Redmond",
+        "cn": "JSmith",
+    }
 
 
 @pytest.mark.parametrize(

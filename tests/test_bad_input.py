@@ -46,7 +46,11 @@ def test_validate_explains_and_exits_2(path):
     result = invoke("validate", str(path))
     assert result.exit_code == 2, result.output
     assert expectation(path) in result.output
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert (
+        "Traceback" not in result.output
+        and result.exception is None
+        or isinstance(result.exception, SystemExit)
+    )
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
@@ -74,8 +78,11 @@ def test_paths_that_are_not_files(target, fragment, tmp_path):
 
 
 def test_long_run_is_allowed_when_asked(tmp_path):
-    text = (CORPUS / "duration_too_long.toml").read_text().replace('duration = "73000d"',
-                                                                     'duration = "73000d"\nallow_long = true')
+    text = (
+        (CORPUS / "duration_too_long.toml")
+        .read_text()
+        .replace('duration = "73000d"', 'duration = "73000d"\nallow_long = true')
+    )
     path = tmp_path / "long.toml"
     path.write_text(text)
     assert invoke("validate", str(path)).exit_code == 0

@@ -65,7 +65,9 @@ def test_gwart_prints_every_site_and_json():
     assert result.returncode == 0
     for site in ("Redmond", "Dublin", "Paris", "Tokyo", "Sydney"):
         assert f"GWART of site {site}" in result.stdout
-    rows = json.loads(exsim("gwart", str(SCENARIOS / "contoso.toml"), "--site", "Redmond", "--json").stdout)["Redmond"]
+    rows = json.loads(exsim("gwart", str(SCENARIOS / "contoso.toml"), "--site", "Redmond", "--json").stdout)[
+        "Redmond"
+    ]
     sydney = sorted((r["cost"], r["connector"]) for r in rows if r["space"] == "/o=Contoso/ou=Sydney")
     assert sydney == [(8, "X.400 Redmond-Tokyo"), (10, "X.400 Redmond-Sydney")]
     bad = exsim("gwart", str(SCENARIOS / "contoso.toml"), "--site", "Tokio")
@@ -77,8 +79,17 @@ def test_route_explains_and_json():
     assert result.returncode == 0
     assert "6. lowest cost: X.400 Redmond-Tokyo" in result.stdout
     assert "Total cost: 8" in result.stdout
-    plan = json.loads(exsim("route", str(SCENARIOS / "contoso.toml"), "--from", "RED-EX1",
-                            "--to", "c=GB;a=BT;o=X;s=Y", "--json").stdout)
+    plan = json.loads(
+        exsim(
+            "route",
+            str(SCENARIOS / "contoso.toml"),
+            "--from",
+            "RED-EX1",
+            "--to",
+            "c=GB;a=BT;o=X;s=Y",
+            "--json",
+        ).stdout
+    )
     assert plan["outcome"].startswith("unroutable")
     bad = exsim("route", str(SCENARIOS / "contoso.toml"), "--from", "NOPE", "--to", "x")
     assert bad.returncode == 2 and "unknown server 'NOPE'" in bad.stderr
@@ -112,10 +123,17 @@ def test_trace_first_ndr_tells_the_q166866_story():
     result = exsim("trace", str(SCENARIOS / "q166866.toml"), "--first-ndr")
     assert result.returncode == 0, result.stderr
     story = result.stdout
-    for fragment in ("submitted by", "matched SMTP:*", "gateway transfer-in", "ecObjectInvalid 0xBB8",
-                     "event 1026", "event 2007", "ma_open returned error 22.",
-                     "One or more arguments in the recipient was detected as being invalid",
-                     "report: delivered to"):
+    for fragment in (
+        "submitted by",
+        "matched SMTP:*",
+        "gateway transfer-in",
+        "ecObjectInvalid 0xBB8",
+        "event 1026",
+        "event 2007",
+        "ma_open returned error 22.",
+        "One or more arguments in the recipient was detected as being invalid",
+        "report: delivered to",
+    ):
         assert fragment in story, fragment
     assert exsim("trace", str(SCENARIOS / "q166866.toml")).returncode == 2
 
@@ -129,8 +147,17 @@ def test_unwritable_results_directory_fails_with_exit_1(tmp_path):
 
 
 def test_baseline_option_sets_the_paired_comparison(tmp_path):
-    result = exsim("run", str(SCENARIOS / "q166866.toml"), "--baseline", "site_address=with p=",
-                   "--out", str(tmp_path / "r"), "--quiet", "--workers", "2")
+    result = exsim(
+        "run",
+        str(SCENARIOS / "q166866.toml"),
+        "--baseline",
+        "site_address=with p=",
+        "--out",
+        str(tmp_path / "r"),
+        "--quiet",
+        "--workers",
+        "2",
+    )
     assert result.returncode == 0, result.stderr
     import pandas as pd
 
@@ -138,13 +165,17 @@ def test_baseline_option_sets_the_paired_comparison(tmp_path):
     assert set(diff["site_address_baseline"]) == {"with p="}
     assert (diff[diff.version != "5.0-sp1"]["failure_rate_diff_mean"] == 0).all()
     assert (diff[diff.version == "5.0-sp1"]["failure_rate_diff_mean"] > 0).all()
-    bad = exsim("run", str(SCENARIOS / "q166866.toml"), "--baseline", "colour=red", "--out", str(tmp_path / "x"))
+    bad = exsim(
+        "run", str(SCENARIOS / "q166866.toml"), "--baseline", "colour=red", "--out", str(tmp_path / "x")
+    )
     assert bad.returncode == 2 and "--baseline" in bad.stderr and not (tmp_path / "x").exists()
 
 
 def test_resume_refuses_results_of_another_scenario(tmp_path):
     first = exsim("run", str(SCENARIOS / "kb" / "Q158399.toml"), "--out", str(tmp_path / "r"), "--quiet")
     assert first.returncode == 0, first.stderr
-    other = exsim("run", str(SCENARIOS / "kb" / "Q146669.toml"), "--out", str(tmp_path / "r"), "--resume", "--quiet")
+    other = exsim(
+        "run", str(SCENARIOS / "kb" / "Q146669.toml"), "--out", str(tmp_path / "r"), "--resume", "--quiet"
+    )
     assert other.returncode == 2 and "different scenario" in other.stderr
     assert "Traceback" not in other.stderr

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from exsim.experiment import expand_sweep, point_scenario, replication_seed, run_experiment
+from exsim.experiment import expand_sweep, point_scenario, run_experiment
+from exsim.randomness import replication_seed
 from exsim.scenario import validate_raw
 from tests.simkit import mix, one_site
 
@@ -17,22 +18,35 @@ def swept(**sweep) -> dict:
 
 
 VERSION = {"name": "version", "path": "servers.*.version", "values": ["5.0", "5.0-sp1", "5.0-sp2"]}
-ADDRESS = {"name": "x400", "path": "sites.Redmond.addresses.x400",
-           "values": ["c=US;a= ;p=Contoso;o=Redmond", "c=US;a= ;o=Redmond"], "labels": ["with p=", "without p="]}
+ADDRESS = {
+    "name": "x400",
+    "path": "sites.Redmond.addresses.x400",
+    "values": ["c=US;a= ;p=Contoso;o=Redmond", "c=US;a= ;o=Redmond"],
+    "labels": ["with p=", "without p="],
+}
 
 
 def test_product_of_variables():
     points = expand_sweep(validate_raw(swept(variables=[VERSION, ADDRESS])))
     assert [tuple(p.labels.values()) for p in points] == [
-        ("5.0", "with p="), ("5.0", "without p="), ("5.0-sp1", "with p="),
-        ("5.0-sp1", "without p="), ("5.0-sp2", "with p="), ("5.0-sp2", "without p=")]
+        ("5.0", "with p="),
+        ("5.0", "without p="),
+        ("5.0-sp1", "with p="),
+        ("5.0-sp1", "without p="),
+        ("5.0-sp2", "with p="),
+        ("5.0-sp2", "without p="),
+    ]
 
 
 def test_lockstep_group_and_constraint():
     users = {"name": "users", "path": "servers.RED-EX1.users", "values": [1, 2, 3], "group": "g"}
     version = dict(VERSION, group="g")
     points = expand_sweep(validate_raw(swept(variables=[version, users])))
-    assert [(p.values["version"], p.values["users"]) for p in points] == [("5.0", 1), ("5.0-sp1", 2), ("5.0-sp2", 3)]
+    assert [(p.values["version"], p.values["users"]) for p in points] == [
+        ("5.0", 1),
+        ("5.0-sp1", 2),
+        ("5.0-sp2", 3),
+    ]
     points = expand_sweep(validate_raw(swept(variables=[VERSION, ADDRESS], constraint="version != '5.0'")))
     assert len(points) == 4 and all(p.values["version"] != "5.0" for p in points)
 
@@ -116,7 +130,18 @@ def test_killed_sweep_resumes_without_duplicates_or_losses(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text(tomli_w.dumps(raw))
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "exsim", "run", str(path), "--out", str(out), "--workers", "1", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "exsim",
+        "run",
+        str(path),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--quiet",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     journal = out / "runs.jsonl"
     deadline = time.time() + 120
@@ -133,8 +158,22 @@ def test_killed_sweep_resumes_without_duplicates_or_losses(tmp_path):
     runs = pd.read_csv(out / "runs.csv")
     assert len(runs) == 30 and not runs.duplicated(["point", "replication"]).any()
     # Identical to an uninterrupted run.
-    fresh = subprocess.run([sys.executable, "-m", "exsim", "run", str(path), "--out", str(tmp_path / "fresh"),
-                            "--workers", "2", "--quiet"], capture_output=True, text=True)
+    fresh = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "exsim",
+            "run",
+            str(path),
+            "--out",
+            str(tmp_path / "fresh"),
+            "--workers",
+            "2",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert fresh.returncode == 0
     assert (out / "runs.csv").read_text() == (tmp_path / "fresh" / "runs.csv").read_text()
 
@@ -163,7 +202,18 @@ def test_ctrl_c_saves_complete_rows_and_says_how_to_resume(tmp_path, workers):
     path = tmp_path / "s.toml"
     path.write_text(tomli_w.dumps(raw))
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "exsim", "run", str(path), "--out", str(out), "--workers", workers, "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "exsim",
+        "run",
+        str(path),
+        "--out",
+        str(out),
+        "--workers",
+        workers,
+        "--quiet",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     journal = out / "runs.jsonl"
     deadline = time.time() + 120

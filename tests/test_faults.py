@@ -60,5 +60,10 @@ def test_crashes_cut_a_transfer_and_lose_only_what_was_in_memory(result):
     # (within pending), and nothing else is.
     assert result.counters["transfers_cut_by_crash"] >= 1
     assert result.lost >= 1
-    assert result.by_class["other_site"].lost + result.by_class["internet"].lost + \
-        result.by_class["same_site"].lost + result.by_class["same_server"].lost == result.lost
+    assert (
+        result.by_class["other_site"].lost
+        + result.by_class["internet"].lost
+        + result.by_class["same_site"].lost
+        + result.by_class["same_server"].lost
+        == result.lost
+    )

@@ -10,8 +10,13 @@ from tests.simkit import mix, one_site, scenario
 
 def test_tracking_log_files_per_server_per_day(tmp_path):
     # 26 h of all-day mail: files for Monday 9 June 1997 and Tuesday 10 June.
-    raw = one_site(version="5.0", prmd=True, duration="26h", users=3,
-                   shares=mix(same_server=0.5, same_site=0.25, internet=0.25))
+    raw = one_site(
+        version="5.0",
+        prmd=True,
+        duration="26h",
+        users=3,
+        shares=mix(same_server=0.5, same_site=0.25, internet=0.25),
+    )
     simulate(scenario(raw), tracking_dir=tmp_path)
     for server in ("RED-EX1", "RED-EX2"):
         assert sorted(p.name for p in (tmp_path / server).iterdir()) == ["19970609.log", "19970610.log"]

@@ -24,7 +24,10 @@ def test_where_things_are():
     assert org.site_of("TOK-EX1") == "Tokyo"
     assert org.servers_of("Redmond") == ["RED-EX1", "RED-EX2"]
     assert set(org.connectors_on("RED-EX1")) == {
-        "Site Connector (Dublin)", "X.400 Redmond-Sydney", "Internet Mail Service (RED-EX1)"}
+        "Site Connector (Dublin)",
+        "X.400 Redmond-Sydney",
+        "Internet Mail Service (RED-EX1)",
+    }
     assert org.hosts_in("X.400 Redmond-Tokyo", "Redmond") == ["RED-EX2"]
     assert org.gateways_in("Dublin") == ["Internet Mail Service (DUB-EX1)"]
 

@@ -15,11 +15,20 @@ from tests.simkit import mix, one_site
 
 def test_every_figure_is_written_for_a_swept_scenario(tmp_path):
     raw = one_site(duration="2h", shares=mix(same_server=0.5, internet=0.5))
-    raw["events"] = [{"kind": "service_stop", "server": "RED-EX2", "service": "mta", "start": "30m", "end": "1h"}]
-    raw["sweep"] = {"variables": [
-        {"name": "version", "path": "servers.*.version", "values": ["5.0", "5.0-sp1"]},
-        {"name": "prmd", "path": "sites.Redmond.addresses.x400",
-         "values": ["c=US;a= ;p=Contoso;o=Redmond", "c=US;a= ;o=Redmond"], "labels": ["with p=", "without p="]}]}
+    raw["events"] = [
+        {"kind": "service_stop", "server": "RED-EX2", "service": "mta", "start": "30m", "end": "1h"}
+    ]
+    raw["sweep"] = {
+        "variables": [
+            {"name": "version", "path": "servers.*.version", "values": ["5.0", "5.0-sp1"]},
+            {
+                "name": "prmd",
+                "path": "sites.Redmond.addresses.x400",
+                "values": ["c=US;a= ;p=Contoso;o=Redmond", "c=US;a= ;o=Redmond"],
+                "labels": ["with p=", "without p="],
+            },
+        ]
+    }
     run_experiment(validate_raw(raw), workers=1, out=tmp_path, replications=2)
     made = plot_results(tmp_path)
     names = ["failure_curve", "failure_matrix", "rollout", "latency", "queues", "topology"]
@@ -38,5 +47,7 @@ def test_figures_that_do_not_apply_are_skipped_with_a_reason(tmp_path):
 
 
 def test_plot_command_refuses_a_directory_that_is_not_results(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "exsim", "plot", str(tmp_path)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "exsim", "plot", str(tmp_path)], capture_output=True, text=True
+    )
     assert result.returncode == 2 and "not a results directory" in result.stderr

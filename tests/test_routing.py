@@ -6,7 +6,6 @@ Each expectation is worked out by hand in the comment beside it.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from exsim.org import Organization
 from exsim.routing import (
@@ -90,14 +89,21 @@ def test_multi_hop_route_accumulates_cost():
     assert rows_for(org, "A", "/o=Contoso/ou=C") == [(5, "AB", ("A", "B", "C"))]
     assert rows_for(org, "A", "c=US;a= ;p=Contoso;o=C") == [(5, "AB", ("A", "B", "C"))]
     plan = Router(org).plan("A1", "userC")
-    assert [(h.from_server, h.to_server, h.via) for h in plan.hops] == [("A1", "B1", "AB"), ("B1", "C1", "BC")]
+    assert [(h.from_server, h.to_server, h.via) for h in plan.hops] == [
+        ("A1", "B1", "AB"),
+        ("B1", "C1", "BC"),
+    ]
     assert plan.total_cost == 5
     assert plan.outcome == "delivered to C1"
 
 
 def test_gateway_rows_accumulate_connector_and_address_space_costs():
-    ims = {"name": "IMS-C", "kind": "ims", "server": "C1",
-           "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": 4}]}
+    ims = {
+        "name": "IMS-C",
+        "kind": "ims",
+        "server": "C1",
+        "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": 4}],
+    }
     org = org_of(["A", "B", "C"], [link("AB", "A", "B", 2), link("BC", "B", "C", 3)], [ims])
     # A: 2 + 3 + 4 = 9; C itself: the address-space cost 4 on its own IMS.
     assert rows_for(org, "A", "*") == [(9, "AB", ("A", "B", "C"))]
@@ -105,8 +111,12 @@ def test_gateway_rows_accumulate_connector_and_address_space_costs():
 
 
 def test_site_scoped_address_space_stays_in_its_site():
-    ims = {"name": "IMS-B", "kind": "ims", "server": "B1",
-           "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": 1, "scope": "site"}]}
+    ims = {
+        "name": "IMS-B",
+        "kind": "ims",
+        "server": "B1",
+        "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": 1, "scope": "site"}],
+    }
     org = org_of(["A", "B"], [link("AB", "A", "B", 1)], [ims])
     assert rows_for(org, "B", "*") == [(1, "IMS-B", ("B",))]
     assert rows_for(org, "A", "*") == []
@@ -114,8 +124,15 @@ def test_site_scoped_address_space_stays_in_its_site():
 
 
 def selection(org, rows, server, **kwargs):
-    return select_route(org, rows, server, kwargs.pop("message", MessageRouteState()),
-                        kwargs.pop("states", ConnectorStates()), kwargs.pop("at_s", 0.0), **kwargs)
+    return select_route(
+        org,
+        rows,
+        server,
+        kwargs.pop("message", MessageRouteState()),
+        kwargs.pop("states", ConnectorStates()),
+        kwargs.pop("at_s", 0.0),
+        **kwargs,
+    )
 
 
 def two_links(cost1=1, cost2=1, **extra2) -> Organization:
@@ -162,8 +179,12 @@ def test_fewest_attempts_before_cost_unless_lowest_cost_routes_only():
     # Q193322: filter 4 (fewest attempts: L2 with 0) comes before filter 6 (cost).
     assert selection(org, rows, "A1", message=message).chosen.connector == "L2"
     # Q166567: with Use Lowest Cost Routes Only, cost comes first: L1.
-    assert selection(org, rows, "A1", message=MessageRouteState(attempts={"L1": 1}),
-                     lowest_cost_only=True).chosen.connector == "L1"
+    assert (
+        selection(
+            org, rows, "A1", message=MessageRouteState(attempts={"L1": 1}), lowest_cost_only=True
+        ).chosen.connector
+        == "L1"
+    )
 
 
 def test_lowest_cost_only_still_prefers_an_active_schedule():
@@ -203,8 +224,18 @@ def test_local_connector_over_remote():
 
 def test_star_beats_blank_whatever_the_cost():
     gateways = [
-        {"name": "Blank", "kind": "ims", "server": "A1", "address_spaces": [{"type": "SMTP", "pattern": "", "cost": 1}]},
-        {"name": "Star", "kind": "ims", "server": "A1", "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": 90}]},
+        {
+            "name": "Blank",
+            "kind": "ims",
+            "server": "A1",
+            "address_spaces": [{"type": "SMTP", "pattern": "", "cost": 1}],
+        },
+        {
+            "name": "Star",
+            "kind": "ims",
+            "server": "A1",
+            "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": 90}],
+        },
     ]
     org = org_of(["A"], [], gateways)
     resolution = Router(org).resolve("A", "someone@example.com")
@@ -214,8 +245,18 @@ def test_star_beats_blank_whatever_the_cost():
 
 def test_most_specific_smtp_space_wins():
     gateways = [
-        {"name": "All", "kind": "ims", "server": "A1", "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": 1}]},
-        {"name": "Irish", "kind": "ims", "server": "A1", "address_spaces": [{"type": "SMTP", "pattern": "*.ie", "cost": 9}]},
+        {
+            "name": "All",
+            "kind": "ims",
+            "server": "A1",
+            "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": 1}],
+        },
+        {
+            "name": "Irish",
+            "kind": "ims",
+            "server": "A1",
+            "address_spaces": [{"type": "SMTP", "pattern": "*.ie", "cost": 9}],
+        },
     ]
     org = org_of(["A"], [], gateways)
     assert [r.connector for r in Router(org).resolve("A", "jo@mail.example.ie").rows] == ["Irish"]
@@ -247,9 +288,18 @@ def test_unroutable_addresses():
 def test_address_space_change_alters_route():
     def org_with(cost_b: int) -> Organization:
         gateways = [
-            {"name": "IMS-A", "kind": "ims", "server": "A1", "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": 5}]},
-            {"name": "IMS-B", "kind": "ims", "server": "B1",
-             "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": cost_b}]},
+            {
+                "name": "IMS-A",
+                "kind": "ims",
+                "server": "A1",
+                "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": 5}],
+            },
+            {
+                "name": "IMS-B",
+                "kind": "ims",
+                "server": "B1",
+                "address_spaces": [{"type": "SMTP", "pattern": "*", "cost": cost_b}],
+            },
         ]
         return org_of(["A", "B"], [link("AB", "A", "B", 1, kind="site", bridgeheads=[])], gateways)
 
@@ -276,10 +326,26 @@ def test_target_servers_cost_zero_first_then_weighted_then_hundred():
     raw = {
         "organization": {"name": "Contoso"},
         "sites": [site("A"), site("B")],
-        "servers": [server("A1", "A"), server("B1", "B"), server("B2", "B"), server("B3", "B"), server("B4", "B")],
-        "connectors": [{"name": "SC", "kind": "site", "sites": ["A", "B"], "target_servers": [
-            {"server": "B1", "cost": 0}, {"server": "B2", "cost": 1}, {"server": "B3", "cost": 3},
-            {"server": "B4", "cost": 100}]}],
+        "servers": [
+            server("A1", "A"),
+            server("B1", "B"),
+            server("B2", "B"),
+            server("B3", "B"),
+            server("B4", "B"),
+        ],
+        "connectors": [
+            {
+                "name": "SC",
+                "kind": "site",
+                "sites": ["A", "B"],
+                "target_servers": [
+                    {"server": "B1", "cost": 0},
+                    {"server": "B2", "cost": 1},
+                    {"server": "B3", "cost": 3},
+                    {"server": "B4", "cost": 100},
+                ],
+            }
+        ],
     }
     org = Organization(validate_raw(raw))
     assert select_target_server(org, "SC", "B") == "B1"
@@ -294,7 +360,11 @@ def test_contoso_routes_match_the_documented_costs():
     router = Router(Organization(__import__("exsim").load_scenario(SCENARIOS / "contoso.toml")))
     # Redmond -> Sydney: via Tokyo 3 + 5 = 8 beats the direct X.400 connector at 10.
     plan = router.plan("RED-EX1", "BJones")
-    assert plan.total_cost == 8 and [h.via for h in plan.hops] == ["RPC", "X.400 Redmond-Tokyo", "Dynamic RAS Tokyo-Sydney"]
+    assert plan.total_cost == 8 and [h.via for h in plan.hops] == [
+        "RPC",
+        "X.400 Redmond-Tokyo",
+        "Dynamic RAS Tokyo-Sydney",
+    ]
     # Same site, other server: one RPC hop.
     assert router.plan("RED-EX1", "AKumar").outcome == "delivered to RED-EX2"
     # Cross-site next door: Site Connector cost 1.

@@ -71,13 +71,18 @@ def test_unknown_references_everywhere(base):
 
 def test_duplicate_names(base):
     base["servers"].append({"name": "red-ex1", "site": "Redmond"})
-    assert any("servers[2].name: duplicate server name 'red-ex1' (already servers[0])" in l for l in problems_of(base))
+    assert any(
+        "servers[2].name: duplicate server name 'red-ex1' (already servers[0])" in l
+        for l in problems_of(base)
+    )
 
 
 def test_server_in_site_without_x400_address(base):
     del base["sites"][1]["addresses"]["x400"]
-    assert any("servers[1].site: site 'Dublin' of server 'DUB-EX1' has no X.400 site address" in l
-               for l in problems_of(base))
+    assert any(
+        "servers[1].site: site 'Dublin' of server 'DUB-EX1' has no X.400 site address" in l
+        for l in problems_of(base)
+    )
 
 
 def test_unreached_site_is_an_error_unless_deliberate(base):
@@ -89,7 +94,10 @@ def test_unreached_site_is_an_error_unless_deliberate(base):
 
 def test_invalid_x400_site_address(base):
     base["sites"][0]["addresses"]["x400"] = "c=US;a= ;o=R;g=Jo"
-    assert any("sites[0].addresses.x400: invalid address" in l and "without a surname" in l for l in problems_of(base))
+    assert any(
+        "sites[0].addresses.x400: invalid address" in l and "without a surname" in l
+        for l in problems_of(base)
+    )
 
 
 def test_unknown_key_with_and_without_suggestion(base):
@@ -97,13 +105,17 @@ def test_unknown_key_with_and_without_suggestion(base):
     base["sites"][0]["colour"] = "red"
     lines = problems_of(base)
     assert any("servers[0].verison: unknown key 'verison'; did you mean 'version'?" in l for l in lines)
-    assert any("sites[0].colour: unknown key 'colour' (allowed: name, addresses, isolated)" in l for l in lines)
+    assert any(
+        "sites[0].colour: unknown key 'colour' (allowed: name, addresses, isolated)" in l for l in lines
+    )
 
 
 def test_unknown_key_inside_a_connector_kind(base):
     base["connectors"][1]["adress_spaces"] = []
-    assert any("connectors[1].adress_spaces: unknown key 'adress_spaces'; did you mean 'address_spaces'?" in l
-               for l in problems_of(base))
+    assert any(
+        "connectors[1].adress_spaces: unknown key 'adress_spaces'; did you mean 'address_spaces'?" in l
+        for l in problems_of(base)
+    )
 
 
 def test_wrong_types_and_missing_units(base):
@@ -125,10 +137,17 @@ def test_missing_required_and_bad_connector_kind(base):
 
 
 def test_x400_connector_needs_bridgeheads_in_the_right_sites(base):
-    base["connectors"][0] = {"name": "X", "kind": "x400", "sites": ["Redmond", "Dublin"],
-                             "bridgeheads": ["DUB-EX1", "RED-EX1"]}
+    base["connectors"][0] = {
+        "name": "X",
+        "kind": "x400",
+        "sites": ["Redmond", "Dublin"],
+        "bridgeheads": ["DUB-EX1", "RED-EX1"],
+    }
     lines = problems_of(base)
-    assert any("connectors[0].bridgeheads[0]: bridgehead 'DUB-EX1' is in site 'Dublin', not 'Redmond'" in l for l in lines)
+    assert any(
+        "connectors[0].bridgeheads[0]: bridgehead 'DUB-EX1' is in site 'Dublin', not 'Redmond'" in l
+        for l in lines
+    )
 
 
 def test_recipient_mix_must_add_up(base):
@@ -138,12 +157,17 @@ def test_recipient_mix_must_add_up(base):
 
 
 def test_sweep_path_that_matches_nothing_and_bad_values(base):
-    base["sweep"] = {"variables": [
-        {"name": "v", "path": "servers.*.version", "values": ["5.0", "5.0-sp9"]},
-        {"name": "w", "path": "sites.Dubln.addresses.x400", "values": ["c=US;a= ;o=X"]},
-    ], "constraint": "v == 1 and"}
+    base["sweep"] = {
+        "variables": [
+            {"name": "v", "path": "servers.*.version", "values": ["5.0", "5.0-sp9"]},
+            {"name": "w", "path": "sites.Dubln.addresses.x400", "values": ["c=US;a= ;o=X"]},
+        ],
+        "constraint": "v == 1 and",
+    }
     lines = problems_of(base)
-    assert any("sweep.variables[1].path: sweep path 'sites.Dubln.addresses.x400' matches nothing" in l for l in lines)
+    assert any(
+        "sweep.variables[1].path: sweep path 'sites.Dubln.addresses.x400' matches nothing" in l for l in lines
+    )
     assert any("sweep.constraint: constraint 'v == 1 and' is not a valid expression" in l for l in lines)
 
 
@@ -151,12 +175,17 @@ def test_sweep_value_that_would_be_invalid(base):
     base["sweep"] = {"variables": [{"name": "v", "path": "servers.*.version", "values": ["5.0", "5.0-sp9"]}]}
     lines = problems_of(base)
     assert len(lines) == 2  # the bad value, reported once for each server it lands on
-    assert all("sweep.variables[0].values[1]: value '5.0-sp9' for 'servers.*.version' gives servers[" in l for l in lines)
+    assert all(
+        "sweep.variables[0].values[1]: value '5.0-sp9' for 'servers.*.version' gives servers[" in l
+        for l in lines
+    )
 
 
 def test_toml_syntax_error_has_its_line():
-    assert problems_of("[organization]\nname = \"x\"\nname 2\n[[sites]]\n")[0].startswith("<text>:3: TOML syntax error")
-    assert problems_of("[organization]\nname = \"x\"\nsites = [\n")[0].startswith("<text>:3: TOML syntax error")
+    assert problems_of('[organization]\nname = "x"\nname 2\n[[sites]]\n')[0].startswith(
+        "<text>:3: TOML syntax error"
+    )
+    assert problems_of('[organization]\nname = "x"\nsites = [\n')[0].startswith("<text>:3: TOML syntax error")
 
 
 def test_files_that_are_not_scenarios(tmp_path):

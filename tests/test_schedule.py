@@ -16,9 +16,9 @@ def test_fixed_states():
 
 def test_window_crossing_midnight_on_weekdays():
     nights = parse_schedule(["Mon-Fri 22:00-06:00"])
-    assert nights.state_at(21 * H) is Activation.LATER        # Monday 21:00
-    assert nights.state_at(23 * H) is Activation.NOW          # Monday 23:00
-    assert nights.state_at(DAY + 5 * H) is Activation.NOW     # Tuesday 05:00
+    assert nights.state_at(21 * H) is Activation.LATER  # Monday 21:00
+    assert nights.state_at(23 * H) is Activation.NOW  # Monday 23:00
+    assert nights.state_at(DAY + 5 * H) is Activation.NOW  # Tuesday 05:00
     assert nights.next_active_s(12 * H) == 22 * H
     # Saturday 12:00: Friday's window ended Saturday 06:00; next is Monday 22:00.
     saturday_noon = 5 * DAY + 12 * H

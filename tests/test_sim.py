@@ -22,17 +22,23 @@ def event_count(result, event_id: int, server: str | None = None) -> int:
 
 def balanced(result) -> bool:
     classes = result.by_class.values()
-    return (result.recipients == result.delivered + result.ndr + result.pending
-            and sum(c.recipients for c in classes) == result.recipients
-            and sum(c.delivered for c in classes) == result.delivered
-            and sum(c.ndr for c in classes) == result.ndr)
+    return (
+        result.recipients == result.delivered + result.ndr + result.pending
+        and sum(c.recipients for c in classes) == result.recipients
+        and sum(c.delivered for c in classes) == result.delivered
+        and sum(c.ndr for c in classes) == result.ndr
+    )
 
 
 @pytest.mark.parametrize("version", ["5.0", "5.0-sp1", "5.0-sp2"])
 @pytest.mark.parametrize("prmd", [True, False])
 @pytest.mark.parametrize("ims_running", [True, False])
 def test_q166866_matrix(version, prmd, ims_running):
-    events = [] if ims_running else [{"kind": "service_stop", "server": "RED-EX1", "service": "ims", "start": "0s"}]
+    events = (
+        []
+        if ims_running
+        else [{"kind": "service_stop", "server": "RED-EX1", "service": "ims", "start": "0s"}]
+    )
     result = simulate(scenario(one_site(version=version, prmd=prmd, events=events)))
     internet = result.by_class["internet"]
     internal = [result.by_class[k] for k in ("same_server", "same_site")]
@@ -67,8 +73,15 @@ def failures_after(result, t_s: float) -> int:
 
 
 def test_adding_prmd_stops_new_failures_after_the_recalculation_delay():
-    change = [{"kind": "address_change", "at": "1h", "site": "Redmond", "type": "x400",
-               "value": "c=US;a= ;p=Contoso;o=Redmond"}]
+    change = [
+        {
+            "kind": "address_change",
+            "at": "1h",
+            "site": "Redmond",
+            "type": "x400",
+            "value": "c=US;a= ;p=Contoso;o=Redmond",
+        }
+    ]
     result = simulate(scenario(one_site(duration="3h", events=change)))
     # Failures go on until the change reaches the store: 1 h + 10 min recalculation.
     assert failures_after(result, 3000) > 0
@@ -123,7 +136,7 @@ def test_connector_down_2h_delivers_within_one_open_interval_of_its_return():
     other = result.by_class["other_site"]
     assert other.recipients > 0 and other.delivered == other.recipients
     # Deliveries per minute: nothing left after 2 h + one open interval (600 s) + a minute's slack.
-    late = result.series.delivered[int((7200 + 600 + 60) // 60):].sum()
+    late = result.series.delivered[int((7200 + 600 + 60) // 60) :].sum()
     assert late == 0
     assert result.series.delivered[: int(7200 // 60)].sum() == 0  # nothing got through during the outage
 
@@ -183,7 +196,9 @@ def test_adding_a_server_does_not_reshuffle_other_servers_traffic():
 
 def test_every_recipient_has_exactly_one_outcome_under_faults():
     raw = two_sites(outage=("10m", "40m"), duration="2h", drain="2h")
-    raw["events"].append({"kind": "service_stop", "server": "B1", "service": "mta", "start": "1h", "end": "1h30m"})
+    raw["events"].append(
+        {"kind": "service_stop", "server": "B1", "service": "mta", "start": "1h", "end": "1h30m"}
+    )
     result = simulate(scenario(raw))
     assert balanced(result)
     assert result.delivered == result.recipients  # the outage and the stop are both shorter than 24 h
@@ -201,41 +216,97 @@ def small_organizations(draw):
     for i in range(n_sites):
         name = f"S{i}"
         prmd = draw(st.booleans())
-        sites.append({"name": name, "addresses": {
-            "x400": f"c=US;a= ;p=Org;o={name}" if prmd else f"c=US;a= ;o={name}",
-            "smtp": f"@s{i}.example.org"}})
+        sites.append(
+            {
+                "name": name,
+                "addresses": {
+                    "x400": f"c=US;a= ;p=Org;o={name}" if prmd else f"c=US;a= ;o={name}",
+                    "smtp": f"@s{i}.example.org",
+                },
+            }
+        )
         for j in range(draw(st.integers(1, 2))):
-            servers.append({"name": f"{name}-{j}", "site": name, "users": draw(st.integers(0, 8)),
-                            "version": draw(st.sampled_from(["5.0", "5.0-sp1", "5.0-sp2"]))})
+            servers.append(
+                {
+                    "name": f"{name}-{j}",
+                    "site": name,
+                    "users": draw(st.integers(0, 8)),
+                    "version": draw(st.sampled_from(["5.0", "5.0-sp1", "5.0-sp2"])),
+                }
+            )
         if i:
-            connectors.append({"name": f"L{i}", "kind": draw(st.sampled_from(["site", "x400"])),
-                               "sites": [f"S{i - 1}", name], "bridgeheads": [f"S{i - 1}-0", f"{name}-0"]})
+            connectors.append(
+                {
+                    "name": f"L{i}",
+                    "kind": draw(st.sampled_from(["site", "x400"])),
+                    "sites": [f"S{i - 1}", name],
+                    "bridgeheads": [f"S{i - 1}-0", f"{name}-0"],
+                }
+            )
     if draw(st.booleans()):
-        connectors.append({"name": "IMS", "kind": "ims", "server": "S0-0",
-                           "internet": {"failure_probability": draw(st.sampled_from([0.0, 0.5]))},
-                           "message_timeout": "1h"})
+        connectors.append(
+            {
+                "name": "IMS",
+                "kind": "ims",
+                "server": "S0-0",
+                "internet": {"failure_probability": draw(st.sampled_from([0.0, 0.5]))},
+                "message_timeout": "1h",
+            }
+        )
     events = []
     retries = draw(st.integers(0, 3))
     for connector in connectors:
         connector["override"] = {"max_open_retries": retries, "open_interval": "5m"}
     if draw(st.booleans()):
-        events.append({"kind": "crash", "server": draw(st.sampled_from([s["name"] for s in servers])),
-                       "at": f"{draw(st.integers(1, 100))}m", "restart_after": f"{draw(st.integers(1, 40))}m"})
+        events.append(
+            {
+                "kind": "crash",
+                "server": draw(st.sampled_from([s["name"] for s in servers])),
+                "at": f"{draw(st.integers(1, 100))}m",
+                "restart_after": f"{draw(st.integers(1, 40))}m",
+            }
+        )
     if n_sites > 1 and draw(st.booleans()):
         start = draw(st.integers(0, 60))
-        events.append({"kind": "outage", "connector": "L1", "start": f"{start}m", "end": f"{start + draw(st.integers(1, 120))}m"})
+        events.append(
+            {
+                "kind": "outage",
+                "connector": "L1",
+                "start": f"{start}m",
+                "end": f"{start + draw(st.integers(1, 120))}m",
+            }
+        )
     if draw(st.booleans()):
-        events.append({"kind": "service_stop", "server": "S0-0", "service": draw(st.sampled_from(["is", "mta", "ims"])),
-                       "start": f"{draw(st.integers(0, 60))}m", "end": f"{draw(st.integers(61, 150))}m"})
+        events.append(
+            {
+                "kind": "service_stop",
+                "server": "S0-0",
+                "service": draw(st.sampled_from(["is", "mta", "ims"])),
+                "start": f"{draw(st.integers(0, 60))}m",
+                "end": f"{draw(st.integers(61, 150))}m",
+            }
+        )
     shares = draw(st.lists(st.integers(0, 4), min_size=6, max_size=6).filter(lambda xs: sum(xs) > 0))
     total = sum(shares)
     kinds = ("same_server", "same_site", "other_site", "internet", "msmail", "distribution_list")
     return {
-        "organization": {"name": "Org"}, "sites": sites, "servers": servers, "connectors": connectors,
+        "organization": {"name": "Org"},
+        "sites": sites,
+        "servers": servers,
+        "connectors": connectors,
         "events": events,
-        "workload": {"profile": "heavy", "spread": "all_day", "distribution_list_size": 3,
-                     "mix": {k: s / total for k, s in zip(kinds, shares)}, "inbound_internet_per_hour": 5},
-        "run": {"duration": "2h", "drain": draw(st.sampled_from(["0s", "1h"])), "seed": draw(st.integers(0, 1000))},
+        "workload": {
+            "profile": "heavy",
+            "spread": "all_day",
+            "distribution_list_size": 3,
+            "mix": {k: s / total for k, s in zip(kinds, shares)},
+            "inbound_internet_per_hour": 5,
+        },
+        "run": {
+            "duration": "2h",
+            "drain": draw(st.sampled_from(["0s", "1h"])),
+            "seed": draw(st.integers(0, 1000)),
+        },
     }
 
 
@@ -283,7 +354,9 @@ def test_crash_keeps_queued_mail_and_loses_only_what_was_in_memory():
     assert balanced(result)
     # A1's users only mail B, so the only work A1 holds in memory is the MTA's one routing
     # thread (a submission cut off by the crash is sent again by the client): one message lost.
-    lost_messages = [m for m, lines in result.traces.items() if any("LOST by Exchange" in t for _, t in lines)]
+    lost_messages = [
+        m for m, lines in result.traces.items() if any("LOST by Exchange" in t for _, t in lines)
+    ]
     assert len(lost_messages) == 1
     assert result.lost >= 1
     assert result.pending == result.lost  # nothing else left behind

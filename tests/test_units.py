@@ -2,12 +2,26 @@
 
 import pytest
 
-from exsim.units import format_duration, parse_duration_s, parse_rate_bps, parse_size_bytes
+from exsim.units import (
+    format_duration,
+    parse_duration_s,
+    parse_rate_bps,
+    parse_size_bytes,
+)
 
 
 @pytest.mark.parametrize(
     "text, seconds",
-    [("600s", 600), ("10m", 600), ("24h", 86400), ("7d", 604800), ("250ms", 0.25), ("1.5h", 5400), ("1h30m", 5400), ("1d 12h", 129600)],
+    [
+        ("600s", 600),
+        ("10m", 600),
+        ("24h", 86400),
+        ("7d", 604800),
+        ("250ms", 0.25),
+        ("1.5h", 5400),
+        ("1h30m", 5400),
+        ("1d 12h", 129600),
+    ],
 )
 def test_durations(text, seconds):
     assert parse_duration_s(text) == pytest.approx(seconds)
@@ -22,7 +36,12 @@ def test_sizes_and_rates():
 
 @pytest.mark.parametrize(
     "value, fragment",
-    [(600, "has no unit"), ("600", "not a number with a unit"), ("10 parsecs", "unknown unit"), (None, "must be a string")],
+    [
+        (600, "has no unit"),
+        ("600", "not a number with a unit"),
+        ("10 parsecs", "unknown unit"),
+        (None, "must be a string"),
+    ],
 )
 def test_refused(value, fragment):
     with pytest.raises(ValueError, match=fragment):

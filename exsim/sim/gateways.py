@@ -93,7 +93,9 @@ class Gateway:
                 self.mts_out.put(envelope)  # still in MTS-OUT on disk: sent again after the restart
                 continue
             refused = not sim.connector_up(self.name, env.now) or (
-                self.foreign.failure_probability and sim.network_rng.random() < self.foreign.failure_probability)
+                self.foreign.failure_probability
+                and sim.network_rng.random() < self.foreign.failure_probability
+            )
             if refused:
                 env.process(self._retry(envelope))
                 continue
@@ -118,11 +120,21 @@ class Gateway:
         envelope.hops += 1
         message = envelope.message
         if sim.tracking.enabled:
-            sim.tracking.record(sim.env.now, self.server, logs.MESSAGE_REROUTED, message.mts_id, gateway=self.name,
-                                originator=message.originator, length=int(message.size_kb * 1024))
+            sim.tracking.record(
+                sim.env.now,
+                self.server,
+                logs.MESSAGE_REROUTED,
+                message.mts_id,
+                gateway=self.name,
+                originator=message.originator,
+                length=int(message.size_kb * 1024),
+            )
         if message.traced:
-            sim.trace(message, f"{self.name}: {message.size_kb:g} KB is over its size limit; handed back to the "
-                      f"MTA on {self.server} to be rerouted (hop {envelope.hops})")
+            sim.trace(
+                message,
+                f"{self.name}: {message.size_kb:g} KB is over its size limit; handed back to the "
+                f"MTA on {self.server} to be rerouted (hop {envelope.hops})",
+            )
         sim.mtas[self.server].receive(envelope)
 
     def _retry(self, envelope: Envelope):  # type: ignore[no-untyped-def]
@@ -135,17 +147,32 @@ class Gateway:
         if delay <= 0:
             # A retry interval of 0 means no retries at all (KB Q146669).
             self.first_try.pop(id(envelope), None)
-            sim.fail(envelope, envelope.pending, MAX_TIME_EXPIRED, self.component, self.server,
-                     f"{self.name} does not retry (retry interval 0)")
+            sim.fail(
+                envelope,
+                envelope.pending,
+                MAX_TIME_EXPIRED,
+                self.component,
+                self.server,
+                f"{self.name} does not retry (retry interval 0)",
+            )
             return
         if envelope.message.traced:
-            sim.trace(envelope.message, f"{self.name}: the {self._side()} refused it (attempt {failures}); "
-                      f"next try in {delay / 60:g} min")
+            sim.trace(
+                envelope.message,
+                f"{self.name}: the {self._side()} refused it (attempt {failures}); "
+                f"next try in {delay / 60:g} min",
+            )
         if env.now + delay - first >= self.timeout_s:
             yield env.timeout(max(0.0, first + self.timeout_s - env.now))
             self.first_try.pop(id(envelope), None)
-            sim.fail(envelope, envelope.pending, MAX_TIME_EXPIRED, self.component, self.server,
-                     f"{self.name} gave up after {self.timeout_s / 3600:g} h")
+            sim.fail(
+                envelope,
+                envelope.pending,
+                MAX_TIME_EXPIRED,
+                self.component,
+                self.server,
+                f"{self.name} gave up after {self.timeout_s / 3600:g} h",
+            )
             return
         yield env.timeout(delay)
         self.mts_out.put(envelope)
@@ -153,9 +180,16 @@ class Gateway:
     def _record(self, event: int, envelope: Envelope) -> None:
         message = envelope.message
         if self.sim.tracking.enabled:
-            self.sim.tracking.record(self.sim.env.now, self.server, event, message.mts_id, gateway=self.name,
-                                     originator=message.originator, length=int(message.size_kb * 1024),
-                                     recipients=envelope.recipients)
+            self.sim.tracking.record(
+                self.sim.env.now,
+                self.server,
+                event,
+                message.mts_id,
+                gateway=self.name,
+                originator=message.originator,
+                length=int(message.size_kb * 1024),
+                recipients=envelope.recipients,
+            )
 
     def _side(self) -> str:
         return "Internet"
@@ -169,17 +203,33 @@ class Gateway:
         while not (yield from sim.work(self.server, self.service, seconds)):
             pass
         if sim.tracking.enabled:
-            sim.tracking.record(env.now, self.server, logs.SMTP_RECEIVED_INBOUND, message.mts_id, gateway=self.name,
-                                originator=message.originator, recipients=message.recipients)
+            sim.tracking.record(
+                env.now,
+                self.server,
+                logs.SMTP_RECEIVED_INBOUND,
+                message.mts_id,
+                gateway=self.name,
+                originator=message.originator,
+                recipients=message.recipients,
+            )
         if message.traced:
-            sim.trace(message, f"{self.name} on {self.server} received it from the {self._side()} "
-                      "and put it in MTS-IN")
+            sim.trace(
+                message,
+                f"{self.name} on {self.server} received it from the {self._side()} and put it in MTS-IN",
+            )
         if sim.tracking.enabled:
-            sim.tracking.record(env.now, self.server, logs.SMTP_TRANSFERRED_INBOUND, message.mts_id,
-                                gateway=self.name, originator=message.originator,
-                                recipients=message.recipients)
-        sim.stores[self.server].mts_in.put(Envelope(message=message, recipients=list(message.recipients),
-                                                    queued_s=env.now))
+            sim.tracking.record(
+                env.now,
+                self.server,
+                logs.SMTP_TRANSFERRED_INBOUND,
+                message.mts_id,
+                gateway=self.name,
+                originator=message.originator,
+                recipients=message.recipients,
+            )
+        sim.stores[self.server].mts_in.put(
+            Envelope(message=message, recipients=list(message.recipients), queued_s=env.now)
+        )
 
 
 class InternetMailService(Gateway):
@@ -209,8 +259,11 @@ class MsMailConnector(Gateway):
             return False
         logged = sim.events.msmi_failed(sim.env.now, self.server)
         if envelope.message.traced:
-            sim.trace(envelope.message, f"{self.name}: the interchange fails on it, the site PRMD is blank "
-                      f"({defect.kb}); it stays queued")
+            sim.trace(
+                envelope.message,
+                f"{self.name}: the interchange fails on it, the site PRMD is blank "
+                f"({defect.kb}); it stays queued",
+            )
         sim.trace_events(envelope.message, logged)
         return True
 

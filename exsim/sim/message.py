@@ -80,9 +80,15 @@ class Envelope(MessageRouteState):
     def split(self, recipients: list[Recipient]) -> Envelope:
         """A copy for a subset of the recipients (routing state copied, not shared)."""
         return Envelope(
-            arrived_on=self.arrived_on, visited_sites=self.visited_sites, attempts=dict(self.attempts),
-            hops=self.hops, message=self.message, recipients=recipients, gateway=self.gateway,
-            queued_s=self.queued_s, refused=self.refused,
+            arrived_on=self.arrived_on,
+            visited_sites=self.visited_sites,
+            attempts=dict(self.attempts),
+            hops=self.hops,
+            message=self.message,
+            recipients=recipients,
+            gateway=self.gateway,
+            queued_s=self.queued_s,
+            refused=self.refused,
         )
 
     @property

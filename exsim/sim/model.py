@@ -24,30 +24,45 @@ from exsim.address import GDI, parse_x400
 from exsim.metrics import LatencyHistogram, Outcomes, TimeSeries
 from exsim.ndr import NdrKind, footer
 from exsim.org import Mailbox, Organization
+from exsim.randomness import replication_seed, stream
 from exsim.routing import ConnectorStates, Router
 from exsim.scenario import (
     AddressChangeEvent,
     CrashEvent,
-    ReplicationEvent,
     OutageEvent,
     Override,
+    ReplicationEvent,
     Scenario,
     ServiceStopEvent,
     UpgradeEvent,
     validate_raw,
 )
 from exsim.sim.gateways import GATEWAY_CLASSES, Gateway
-from exsim.sim.message import DELIVERED, LOST, NDR, PENDING, Envelope, Message, Recipient
+from exsim.sim.message import (
+    DELIVERED,
+    LOST,
+    NDR,
+    PENDING,
+    Envelope,
+    Message,
+    Recipient,
+)
 from exsim.sim.mta import MTA
 from exsim.sim.store import InformationStore
-from exsim.sim.workload import Workload, replication_seed, stream
+from exsim.sim.workload import Workload
 from exsim.versions import Defect, defect_at
 
 INFINITY = float("inf")
 SERVICES = ("is", "mta", "ims", "msmail")
 #: What the faults cost, counted per run: failed association opens, transfer retries after a
 #: dropped transfer, gateway retries after a refused delivery, transfers cut by a crash.
-FAULT_COUNTERS = ("open_failures", "transfer_retries", "gateway_retries", "transfers_cut_by_crash", "reroutes")
+FAULT_COUNTERS = (
+    "open_failures",
+    "transfer_retries",
+    "gateway_retries",
+    "transfers_cut_by_crash",
+    "reroutes",
+)
 
 
 @dataclass
@@ -105,10 +120,16 @@ class RunResult:
     def row(self) -> dict:
         """The results-file columns of this run (PRODUCT.md ``runs.csv``)."""
         row = {
-            "recipients": self.recipients, "delivered": self.delivered, "ndr": self.ndr,
-            "pending": self.pending, "failure_rate": self.failure_rate,
-            "latency_p50_s": self.latency.quantile(0.5), "latency_p95_s": self.latency.quantile(0.95),
-            "lost": self.outcomes.lost, "messages": self.messages, "reports": self.reports.recipients,
+            "recipients": self.recipients,
+            "delivered": self.delivered,
+            "ndr": self.ndr,
+            "pending": self.pending,
+            "failure_rate": self.failure_rate,
+            "latency_p50_s": self.latency.quantile(0.5),
+            "latency_p95_s": self.latency.quantile(0.95),
+            "lost": self.outcomes.lost,
+            "messages": self.messages,
+            "reports": self.reports.recipients,
             **self.counters,
         }
         for diagnostic, count in sorted(self.outcomes.ndr_by_diagnostic.items()):
@@ -164,8 +185,14 @@ class Availability:
 
 
 class Simulation:
-    def __init__(self, scenario: Scenario, seed: int | None = None, *, tracking_dir: Path | None = None,
-                 trace_messages: set[int] | None = None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int | None = None,
+        *,
+        tracking_dir: Path | None = None,
+        trace_messages: set[int] | None = None,
+    ):
         self.scenario = scenario
         # Without a seed a run is replication 0 of the scenario's experiment (same traffic as
         # the first row of `exsim run`); an explicit seed is used as it is.
@@ -192,7 +219,9 @@ class Simulation:
         self.connector_states = {s: ConnectorStates() for s in self.org.servers}
         self.horizon_s = scenario.run.duration + scenario.run.drain
         collect = scenario.run.time_series
-        self.series = TimeSeries(scenario.run.time_series_interval if collect else self.horizon_s, self.horizon_s)
+        self.series = TimeSeries(
+            scenario.run.time_series_interval if collect else self.horizon_s, self.horizon_s
+        )
         self.outcomes = Outcomes()
         self.reports = Outcomes()
         self.by_class: dict[str, Outcomes] = {}
@@ -282,11 +311,16 @@ class Simulation:
                 if not message.is_report:
                     self._class(recipient.kind).lost += 1
         if message.traced:
-            self.trace(message, f"LOST by Exchange: {where} on {server} held it only in memory when the server crashed")
+            self.trace(
+                message,
+                f"LOST by Exchange: {where} on {server} held it only in memory when the server crashed",
+            )
 
     def _settle(self, message: Message, recipient: Recipient, outcome: str, detail: str) -> None:
         if recipient.outcome != PENDING:
-            raise RuntimeError(f"recipient {recipient.address} of message {message.id} already {recipient.outcome}")
+            raise RuntimeError(
+                f"recipient {recipient.address} of message {message.id} already {recipient.outcome}"
+            )
         recipient.outcome, recipient.time_s, recipient.detail = outcome, self.env.now, detail
 
     def router_for(self, server: str) -> Router:
@@ -298,7 +332,11 @@ class Simulation:
         now = self.env.now
         hidden = frozenset(site for e in self.replication if e.start <= now < e.end for site in e.sites)
         defect = defect_at("gwart_replication")
-        if not hidden or defect is None or not defect.triggered(self.versions[server], self.gdi(self.org.site_of(server))):
+        if (
+            not hidden
+            or defect is None
+            or not defect.triggered(self.versions[server], self.gdi(self.org.site_of(server)))
+        ):
             return self.router
         router = self._partial_routers.get(hidden)
         if router is None or router.org is not self.org:
@@ -328,24 +366,45 @@ class Simulation:
         defect = defect_at(where, q165485_fixed_in_sp2=self.scenario.model.q165485_fixed_in_sp2)
         if defect is None:
             return None
-        gdi = self.gdi_for_defect(server, message) if defect.kb == "Q166866" else self.gdi(self.org.site_of(server))
+        gdi = (
+            self.gdi_for_defect(server, message)
+            if defect.kb == "Q166866"
+            else self.gdi(self.org.site_of(server))
+        )
         return defect if defect.triggered(self.versions[server], gdi) else None
 
     # --- messages and the books --------------------------------------------------------
-    def new_message(self, originator: str, origin_server: str | None, recipients: list[Recipient],
-                    size_kb: float, *, inbound_via: str | None = None, report_for: Message | None = None) -> Message:
+    def new_message(
+        self,
+        originator: str,
+        origin_server: str | None,
+        recipients: list[Recipient],
+        size_kb: float,
+        *,
+        inbound_via: str | None = None,
+        report_for: Message | None = None,
+    ) -> Message:
         self._next_id += 1
         now = self.env.now
         if origin_server is not None:
             prefix = self._mts_prefix.get(origin_server)
             if prefix is None:
-                prefix = self._mts_prefix[origin_server] = f"{self.gdi(self.org.site_of(origin_server))};l={origin_server}"
+                prefix = self._mts_prefix[origin_server] = (
+                    f"{self.gdi(self.org.site_of(origin_server))};l={origin_server}"
+                )
         else:
             prefix = f"c=US;a= ;p=INTERNET;l={inbound_via or 'GATEWAY'}"
         message = Message(
-            id=self._next_id, mts_prefix=prefix, originator=originator, origin_server=origin_server,
-            submitted_s=now, size_kb=size_kb, recipients=recipients,
-            counted=now >= self.scenario.run.warmup, report_for=report_for, inbound_via=inbound_via,
+            id=self._next_id,
+            mts_prefix=prefix,
+            originator=originator,
+            origin_server=origin_server,
+            submitted_s=now,
+            size_kb=size_kb,
+            recipients=recipients,
+            counted=now >= self.scenario.run.warmup,
+            report_for=report_for,
+            inbound_via=inbound_via,
             traced=self._next_id in self.trace_messages,
             stamp_s=now + (self.clock[origin_server] if origin_server is not None else 0.0),
         )
@@ -378,21 +437,29 @@ class Simulation:
         for entry in entries:
             text = entry.text.replace("\n", "\n      ")
             if message.traced:
-                self.trace(message, f"event {entry.event_id} ({entry.type}, {entry.source}, {entry.category}) "
-                           f"on {entry.server}:\n      {text}")
+                self.trace(
+                    message,
+                    f"event {entry.event_id} ({entry.type}, {entry.source}, {entry.category}) "
+                    f"on {entry.server}:\n      {text}",
+                )
 
     def deliver(self, envelope: Envelope, recipients: list[Recipient], where: str) -> None:
         now = self.env.now
         message = envelope.message
         for recipient in recipients:
             if recipient.outcome is not PENDING:
-                raise RuntimeError(f"recipient {recipient.address} of message {message.id} already {recipient.outcome}")
+                raise RuntimeError(
+                    f"recipient {recipient.address} of message {message.id} already {recipient.outcome}"
+                )
             recipient.outcome = DELIVERED
             recipient.time_s = now
             recipient.detail = where
         if message.traced:
-            self.trace(message, f"delivered to {', '.join(r.address for r in recipients)} ({where}), "
-                       f"{now - message.submitted_s:.1f} s after submission")
+            self.trace(
+                message,
+                f"delivered to {', '.join(r.address for r in recipients)} ({where}), "
+                f"{now - message.submitted_s:.1f} s after submission",
+            )
         if not message.counted:
             return
         if message.is_report:
@@ -412,8 +479,15 @@ class Simulation:
         self.latency.add(now - message.submitted_s, count)
         self.series.count_delivered(now, count)
 
-    def fail(self, envelope: Envelope, recipients: list[Recipient], kind: NdrKind, service: str,
-             server: str, detail: str) -> None:
+    def fail(
+        self,
+        envelope: Envelope,
+        recipients: list[Recipient],
+        kind: NdrKind,
+        service: str,
+        server: str,
+        detail: str,
+    ) -> None:
         """Non-deliver recipients: record the outcome, log, and send the originator a report."""
         if not recipients:
             return
@@ -425,8 +499,15 @@ class Simulation:
             self._settle(message, recipient, NDR, detail)
             recipient.ndr, recipient.component = kind, component
             if service == "MSExchangeMTA":
-                self.events.ndr_generated(now, server, kind.reason_name, kind.diagnostic_name, message.mts_id,
-                                          recipient.address, number)
+                self.events.ndr_generated(
+                    now,
+                    server,
+                    kind.reason_name,
+                    kind.diagnostic_name,
+                    message.mts_id,
+                    recipient.address,
+                    number,
+                )
             if not message.counted:
                 continue
             books = self.reports if message.is_report else self.outcomes
@@ -441,30 +522,58 @@ class Simulation:
                 self.ndr_times[kind.text] = (first, now)
                 if self.first_ndr_message is None:
                     self.first_ndr_message = message.id
-                self.ndr_samples.setdefault(kind.text, {
-                    "recipient": recipient.address, "reason": kind.reason, "reason_name": kind.reason_name,
-                    "diagnostic": kind.diagnostic, "diagnostic_name": kind.diagnostic_name,
-                    "component": component, "time_s": now, "detail": detail,
-                })
+                self.ndr_samples.setdefault(
+                    kind.text,
+                    {
+                        "recipient": recipient.address,
+                        "reason": kind.reason,
+                        "reason_name": kind.reason_name,
+                        "diagnostic": kind.diagnostic,
+                        "diagnostic_name": kind.diagnostic_name,
+                        "component": component,
+                        "time_s": now,
+                        "detail": detail,
+                    },
+                )
         if message.traced:
-            self.trace(message, f"NDR for {', '.join(r.address for r in recipients)}: \"{kind.text}\" "
-                       f"(reason {kind.reason} {kind.reason_name}, diagnostic {kind.diagnostic} "
-                       f"{kind.diagnostic_name}); generated by {component}")
+            self.trace(
+                message,
+                f'NDR for {", ".join(r.address for r in recipients)}: "{kind.text}" '
+                f"(reason {kind.reason} {kind.reason_name}, diagnostic {kind.diagnostic} "
+                f"{kind.diagnostic_name}); generated by {component}",
+            )
         if self.tracking.enabled:
-            self.tracking.record(now, server, logs.REPORT_GENERATED, message.mts_id, partner=service,
-                                 originator=message.originator, recipients=recipients,
-                                 report_status="NDR")
+            self.tracking.record(
+                now,
+                server,
+                logs.REPORT_GENERATED,
+                message.mts_id,
+                partner=service,
+                originator=message.originator,
+                recipients=recipients,
+                report_status="NDR",
+            )
         if message.is_report:
             # A report that cannot be delivered is dropped: no report on a report.
             if self.tracking.enabled:
-                self.tracking.record(now, server, logs.UNROUTABLE_REPORT_DISCARDED, message.mts_id,
-                                     originator=message.originator)
+                self.tracking.record(
+                    now,
+                    server,
+                    logs.UNROUTABLE_REPORT_DISCARDED,
+                    message.mts_id,
+                    originator=message.originator,
+                )
             return
         self._send_report(message, server)
 
     def _send_report(self, message: Message, server: str) -> None:
-        report = self.new_message(f"System Administrator ({server})", server,
-                                  [Recipient(message.originator, "report")], 2.0, report_for=message)
+        report = self.new_message(
+            f"System Administrator ({server})",
+            server,
+            [Recipient(message.originator, "report")],
+            2.0,
+            report_for=message,
+        )
         report.traced = message.traced
         if message.traced:
             self.trace(message, f"report (NDR) sent from {server} back to {message.originator}")
@@ -474,7 +583,7 @@ class Simulation:
     # --- timed events -------------------------------------------------------------------
     def _upgrade(self, event: UpgradeEvent):  # type: ignore[no-untyped-def]
         yield self.env.timeout(event.at)
-        for server in (self.org.servers if event.server == "*" else [event.server]):
+        for server in self.org.servers if event.server == "*" else [event.server]:
             self.versions[server] = event.version
 
     def _address_change(self, event: AddressChangeEvent):  # type: ignore[no-untyped-def]
@@ -513,16 +622,32 @@ class Simulation:
             gc.set_threshold(*threshold)
             self.tracking.close()
         return RunResult(
-            scenario=self.scenario.name, seed=self.seed, end_s=self.horizon_s, outcomes=self.outcomes,
-            by_class=self.by_class, reports=self.reports, latency=self.latency, events=self.events.entries,
-            series=self.series, messages=self._next_id, first_ndr_message=self.first_ndr_message,
-            traces=self.traces, ndr_samples=self.ndr_samples, counters=dict(self.counters),
-            transfers=dict(self.transfers), mailbox_deliveries=dict(self.mailbox_deliveries),
+            scenario=self.scenario.name,
+            seed=self.seed,
+            end_s=self.horizon_s,
+            outcomes=self.outcomes,
+            by_class=self.by_class,
+            reports=self.reports,
+            latency=self.latency,
+            events=self.events.entries,
+            series=self.series,
+            messages=self._next_id,
+            first_ndr_message=self.first_ndr_message,
+            traces=self.traces,
+            ndr_samples=self.ndr_samples,
+            counters=dict(self.counters),
+            transfers=dict(self.transfers),
+            mailbox_deliveries=dict(self.mailbox_deliveries),
             ndr_times=dict(self.ndr_times),
         )
 
 
-def simulate(scenario: Scenario, seed: int | None = None, *, tracking_dir: Path | None = None,
-             trace_messages: set[int] | None = None) -> RunResult:
+def simulate(
+    scenario: Scenario,
+    seed: int | None = None,
+    *,
+    tracking_dir: Path | None = None,
+    trace_messages: set[int] | None = None,
+) -> RunResult:
     """Run one replication of a scenario (as written: sweeps are run by experiments)."""
     return Simulation(scenario, seed, tracking_dir=tracking_dir, trace_messages=trace_messages).run()

@@ -21,7 +21,13 @@ import simpy
 
 from exsim import logs
 from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, LOOP, MAX_TIME_EXPIRED, UNRECOGNIZED
-from exsim.routing import MAX_HOPS, GwartRow, is_local, route_survivors, select_target_server
+from exsim.routing import (
+    MAX_HOPS,
+    GwartRow,
+    is_local,
+    route_survivors,
+    select_target_server,
+)
 from exsim.scenario import GATEWAY_KINDS
 from exsim.schedule import Activation
 from exsim.sim.message import PENDING, Envelope, Recipient
@@ -81,17 +87,32 @@ class MTA:
         if age > lifetime:
             # By this MTA's clock; a clock days ahead makes fresh mail look expired (KB Q158399).
             if message.traced:
-                sim.trace(message, f"MTA {self.server}: the message looks {age / 86400:.1f} days old by this "
-                          f"server's clock, past the {lifetime / 86400:g}-day lifetime")
-            sim.fail(envelope, envelope.pending, MAX_TIME_EXPIRED, "MSExchangeMTA", self.server,
-                     f"older than the MTA message lifetime ({lifetime / 86400:g} days) by {self.server}'s clock")
+                sim.trace(
+                    message,
+                    f"MTA {self.server}: the message looks {age / 86400:.1f} days old by this "
+                    f"server's clock, past the {lifetime / 86400:g}-day lifetime",
+                )
+            sim.fail(
+                envelope,
+                envelope.pending,
+                MAX_TIME_EXPIRED,
+                "MSExchangeMTA",
+                self.server,
+                f"older than the MTA message lifetime ({lifetime / 86400:g} days) by {self.server}'s clock",
+            )
             return
         limit = self.size_limit
         if limit is not None and message.size_kb * 1024 > limit:
             if message.traced:
                 sim.trace(message, f"MTA {self.server}: {message.size_kb:g} KB is over the MTA's size limit")
-            sim.fail(envelope, envelope.pending, CONTENT_TOO_LONG, "MSExchangeMTA", self.server,
-                     f"larger than the MTA size limit on {self.server}")
+            sim.fail(
+                envelope,
+                envelope.pending,
+                CONTENT_TOO_LONG,
+                "MSExchangeMTA",
+                self.server,
+                f"larger than the MTA size limit on {self.server}",
+            )
             return
         if envelope.final_server is not None:
             if envelope.final_server == self.server:  # the sender resolved it to mailboxes here
@@ -118,7 +139,10 @@ class MTA:
                 key = self._mailbox_hop.get(resolution.mailbox.server)
                 if key is None:
                     target = resolution.mailbox.server
-                    key = self._mailbox_hop[target] = ("deliver" if target == self.server else "final", target)
+                    key = self._mailbox_hop[target] = (
+                        "deliver" if target == self.server else "final",
+                        target,
+                    )
                 group = groups.get(key)
                 if group is None:
                     groups[key] = [recipient]
@@ -127,7 +151,9 @@ class MTA:
                 continue
             if resolution.kind == "unroutable":
                 if message.traced:
-                    sim.trace(message, f"MTA {self.server}: {recipient.address} unroutable ({resolution.reason})")
+                    sim.trace(
+                        message, f"MTA {self.server}: {recipient.address} unroutable ({resolution.reason})"
+                    )
                 sim.fail(envelope, [recipient], UNRECOGNIZED, "MSExchangeMTA", self.server, resolution.reason)
                 continue
             # Recipients with the same candidates share one decision per envelope.
@@ -138,13 +164,22 @@ class MTA:
                 kind = LOOP if row == "loop" else CONGESTION
                 if message.traced:
                     sim.trace(message, f"MTA {self.server}: no route left for {recipient.address} ({row})")
-                sim.fail(envelope, [recipient], kind, "MSExchangeMTA", self.server,
-                         "every route at max open retries" if kind is CONGESTION else "loop detected")
+                sim.fail(
+                    envelope,
+                    [recipient],
+                    kind,
+                    "MSExchangeMTA",
+                    self.server,
+                    "every route at max open retries" if kind is CONGESTION else "loop detected",
+                )
                 continue
             if message.traced:
-                sim.trace(message, f"MTA {self.server}: {recipient.address} matched "
-                          f"{row.type}:{row.space or '(blank)'}; {len(resolution.rows)} candidate(s), "
-                          f"chose {row.connector} (cost {row.cost}, route {' > '.join(row.route)})")
+                sim.trace(
+                    message,
+                    f"MTA {self.server}: {recipient.address} matched "
+                    f"{row.type}:{row.space or '(blank)'}; {len(resolution.rows)} candidate(s), "
+                    f"chose {row.connector} (cost {row.cost}, route {' > '.join(row.route)})",
+                )
             key = self._next_hop.get(row.connector)
             if key is None:
                 key = self._next_hop[row.connector] = self._hop_for(row.connector)
@@ -160,8 +195,11 @@ class MTA:
             elif kind == "gateway":
                 part.gateway = target
                 if message.traced:
-                    sim.trace(message, f"MTA {self.server}: queued for gateway {target}; the store's gateway-in "
-                              "threads take it from here")
+                    sim.trace(
+                        message,
+                        f"MTA {self.server}: queued for gateway {target}; the store's gateway-in "
+                        "threads take it from here",
+                    )
                 self.store.gateway_in.put(part)
             else:
                 self.queue(kind, target).put(part)
@@ -178,8 +216,13 @@ class MTA:
         sim = self.sim
         states = sim.connector_states[self.server]
         lowest = sim.lowest_cost_only(self.server)
-        clean = (not envelope.attempts and not envelope.refused and not states.open_retry
-                 and envelope.hops < MAX_HOPS and self._fixed_schedules(rows))
+        clean = (
+            not envelope.attempts
+            and not envelope.refused
+            and not states.open_retry
+            and envelope.hops < MAX_HOPS
+            and self._fixed_schedules(rows)
+        )
         key = (id(rows), envelope.arrived_on, envelope.visited_sites, lowest)
         survivors = self._survivors.get(key) if clean else None
         if survivors is None:
@@ -196,7 +239,9 @@ class MTA:
         fixed = self._fixed.get(id(rows))
         if fixed is None:
             connectors = self.sim.org.connectors
-            fixed = self._fixed[id(rows)] = all(connectors[r.connector].schedule.kind != "selected" for r in rows)
+            fixed = self._fixed[id(rows)] = all(
+                connectors[r.connector].schedule.kind != "selected" for r in rows
+            )
         return fixed
 
     def _hop_for(self, connector: str) -> tuple[str, str]:
@@ -238,7 +283,9 @@ class NextHopQueue:
         org = self.sim.org
         if self.connector is not None:
             return f"/O={org.name}/OU={self.mta.site}/CN=Configuration/CN=Connections/CN={self.target}"
-        return f"/O={org.name}/OU={self.mta.site}/CN=Configuration/CN=Servers/CN={self.target}/CN=Microsoft MTA"
+        return (
+            f"/O={org.name}/OU={self.mta.site}/CN=Configuration/CN=Servers/CN={self.target}/CN=Microsoft MTA"
+        )
 
     def put(self, envelope: Envelope) -> None:
         wake = self._wake
@@ -291,8 +338,11 @@ class NextHopQueue:
         if self.connector is None:
             return sim.quiet[self.target]
         remote = sim.org.other_end(self.target, self.mta.site)
-        return (self.connector.schedule.kind == "always" and not sim.availability.outages.get(self.target)
-                and all(sim.quiet[s] for s in sim.org.servers_of(remote)))
+        return (
+            self.connector.schedule.kind == "always"
+            and not sim.availability.outages.get(self.target)
+            and all(sim.quiet[s] for s in sim.org.servers_of(remote))
+        )
 
     def _run(self):  # type: ignore[no-untyped-def]
         sim, env = self.sim, self.sim.env
@@ -355,8 +405,11 @@ class NextHopQueue:
         for envelope in waiting:
             envelope.attempts[self._state_key] = envelope.attempts.get(self._state_key, 0) + 1
             if envelope.message.traced:
-                sim.trace(envelope.message, f"MTA {self.mta.server}: could not open {self._describe()} "
-                          f"(failed open {envelope.attempts[self._state_key]}); events 289/301; rerouting")
+                sim.trace(
+                    envelope.message,
+                    f"MTA {self.mta.server}: could not open {self._describe()} "
+                    f"(failed open {envelope.attempts[self._state_key]}); events 289/301; rerouting",
+                )
             if self.connector is None:
                 self._retry_rpc(envelope)
             else:
@@ -366,8 +419,14 @@ class NextHopQueue:
         """Inside a site there is no alternate route: wait, or give up after max open retries."""
         sim = self.sim
         if envelope.retries(self._state_key) >= self.override.max_open_retries:
-            sim.fail(envelope, envelope.pending, CONGESTION, "MSExchangeMTA", self.mta.server,
-                     f"could not open an association to {self.target}")
+            sim.fail(
+                envelope,
+                envelope.pending,
+                CONGESTION,
+                "MSExchangeMTA",
+                self.mta.server,
+                f"could not open an association to {self.target}",
+            )
         else:
             self.items.append(envelope)
 
@@ -390,7 +449,9 @@ class NextHopQueue:
         drop = link.drop_probability if link else 0.0
         quiet = sim.quiet[self.mta.server] and sim.quiet[peer]
         while self.items:
-            if not quiet and not (sim.running(self.mta.server, "mta", env.now) and sim.running(peer, "mta", env.now)):
+            if not quiet and not (
+                sim.running(self.mta.server, "mta", env.now) and sim.running(peer, "mta", env.now)
+            ):
                 self.open_until = -1.0  # an end went down between transfers: the association is gone
                 return
             envelope = self.items.popleft()
@@ -399,8 +460,9 @@ class NextHopQueue:
             while True:
                 started = env.now
                 yield env.timeout(seconds)
-                if not quiet and any(sim.availability.crashed_between(s, started, env.now)
-                                     for s in (self.mta.server, peer)):
+                if not quiet and any(
+                    sim.availability.crashed_between(s, started, env.now) for s in (self.mta.server, peer)
+                ):
                     # A crash at either end breaks the association: the message is still in the
                     # sender's queue on disk and goes again once an association opens.
                     if envelope.message.traced:
@@ -428,24 +490,48 @@ class NextHopQueue:
         message = envelope.message
         cost = self.connector.cost if self.connector else 0
         if sim.tracking.enabled:
-            sim.tracking.record(sim.env.now, self.mta.server, logs.TRANSFER_OUT, message.mts_id,
-                                partner=peer, originator=message.originator, length=int(message.size_kb * 1024),
-                                seconds=seconds, cost=cost, recipients=envelope.recipients)
+            sim.tracking.record(
+                sim.env.now,
+                self.mta.server,
+                logs.TRANSFER_OUT,
+                message.mts_id,
+                partner=peer,
+                originator=message.originator,
+                length=int(message.size_kb * 1024),
+                seconds=seconds,
+                cost=cost,
+                recipients=envelope.recipients,
+            )
         if sim.tracking.enabled:
-            sim.tracking.record(sim.env.now, peer, logs.TRANSFER_IN, message.mts_id,
-                                partner=self.mta.server, originator=message.originator,
-                                recipients=envelope.recipients)
+            sim.tracking.record(
+                sim.env.now,
+                peer,
+                logs.TRANSFER_IN,
+                message.mts_id,
+                partner=self.mta.server,
+                originator=message.originator,
+                recipients=envelope.recipients,
+            )
         waited = sim.env.now - envelope.queued_s
         if message.traced:
-            sim.trace(message, f"MTA {self.mta.server} -> MTA {peer} over {self._describe()} "
-                      f"({waited:.1f} s after it was queued)")
+            sim.trace(
+                message,
+                f"MTA {self.mta.server} -> MTA {peer} over {self._describe()} "
+                f"({waited:.1f} s after it was queued)",
+            )
         sim.transfers[self.target if self.connector is not None else "RPC"] += 1
         envelope.refused = ()
         if self.connector is not None:
             envelope.arrived_on = self.target
             envelope.hops += 1
             if sim.org.site_of(peer) in envelope.visited_sites:
-                sim.fail(envelope, envelope.pending, LOOP, "MSExchangeMTA", peer,
-                         "re-entered a site it had passed (bilateral info)")
+                sim.fail(
+                    envelope,
+                    envelope.pending,
+                    LOOP,
+                    "MSExchangeMTA",
+                    peer,
+                    "re-entered a site it had passed (bilateral info)",
+                )
                 return
         sim.mtas[peer].receive(envelope)

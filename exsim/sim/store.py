@@ -62,21 +62,35 @@ class InformationStore:
         quiet = sim.quiet[self.server]
         while True:
             # A submission cut off by a crash never reached the store: the client sends it again.
-            message = (yield submissions.served(service)) if quiet else (
-                yield from sim.take(submissions, self.server, "is", service, None))
+            message = (
+                (yield submissions.served(service))
+                if quiet
+                else (yield from sim.take(submissions, self.server, "is", service, None))
+            )
             self._accept(message)
 
     def _accept(self, message: Message) -> None:
         sim = self.sim
         if sim.tracking.enabled:
-            sim.tracking.record(sim.env.now, self.server, logs.SUBMISSION, message.mts_id,
-                                partner="Store", originator=message.originator, length=int(message.size_kb * 1024),
-                                recipients=message.recipients)
+            sim.tracking.record(
+                sim.env.now,
+                self.server,
+                logs.SUBMISSION,
+                message.mts_id,
+                partner="Store",
+                originator=message.originator,
+                length=int(message.size_kb * 1024),
+                recipients=message.recipients,
+            )
         if message.traced:
-            sim.trace(message, f"submitted by {message.originator} to the store on {self.server} "
-                      f"({len(message.recipients)} recipient(s), {message.size_kb:g} KB)")
-        self.route_from_store(Envelope(message=message, recipients=list(message.recipients),
-                                       queued_s=sim.env.now))
+            sim.trace(
+                message,
+                f"submitted by {message.originator} to the store on {self.server} "
+                f"({len(message.recipients)} recipient(s), {message.size_kb:g} KB)",
+            )
+        self.route_from_store(
+            Envelope(message=message, recipients=list(message.recipients), queued_s=sim.env.now)
+        )
 
     def route_from_store(self, envelope: Envelope) -> None:
         """Recipients homed here are delivered by the IS; the rest go to the MTA."""
@@ -92,7 +106,9 @@ class InformationStore:
             self.delivery.put(envelope.split(local))
         if remote:
             if envelope.message.traced:
-                sim.trace(envelope.message, f"store on {self.server} hands {len(remote)} recipient(s) to its MTA")
+                sim.trace(
+                    envelope.message, f"store on {self.server} hands {len(remote)} recipient(s) to its MTA"
+                )
             sim.mtas[self.server].receive(envelope if not local else envelope.split(remote))
 
     # --- the store's own threads ------------------------------------------------
@@ -101,24 +117,38 @@ class InformationStore:
         delivery, service = self.delivery, sim.times.is_delivery
         quiet = sim.quiet[self.server]  # nothing ever stops this store: one event per delivery
         while True:
-            envelope = (yield delivery.served(service)) if quiet else (
-                yield from sim.take(delivery, self.server, "is", service, "the store's delivery thread"))
+            envelope = (
+                (yield delivery.served(service))
+                if quiet
+                else (
+                    yield from sim.take(delivery, self.server, "is", service, "the store's delivery thread")
+                )
+            )
             if envelope is None:
                 continue
             message = envelope.message
             local = message.origin_server == self.server and message.inbound_via is None
             if sim.tracking.enabled:
-                sim.tracking.record(sim.env.now, self.server, logs.LOCAL_DELIVERY if local else logs.DELIVERED,
-                                    message.mts_id, partner="Store", originator=message.originator,
-                                    recipients=envelope.recipients)
+                sim.tracking.record(
+                    sim.env.now,
+                    self.server,
+                    logs.LOCAL_DELIVERY if local else logs.DELIVERED,
+                    message.mts_id,
+                    partner="Store",
+                    originator=message.originator,
+                    recipients=envelope.recipients,
+                )
             sim.deliver(envelope, envelope.recipients, f"mailbox on {self.server}")
 
     def _gateway_in_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
         queue, service, quiet = self.gateway_in, sim.times.gateway_in, sim.quiet[self.server]
         while True:
-            envelope = (yield queue.served(service)) if quiet else (
-                yield from sim.take(queue, self.server, "is", service, "a gateway-in thread"))
+            envelope = (
+                (yield queue.served(service))
+                if quiet
+                else (yield from sim.take(queue, self.server, "is", service, "a gateway-in thread"))
+            )
             if envelope is None:
                 continue
             gateway = sim.gateways[envelope.gateway]
@@ -128,27 +158,49 @@ class InformationStore:
                 gdi = sim.gdi_for_defect(self.server, message)
                 logged = sim.events.q166866_transfer_in_failed(sim.env.now, self.server)
                 if message.traced:
-                    sim.trace(message, f"store on {self.server}: gateway transfer-in to {gateway.name} FAILED: "
-                              f"building the bilateral-info entry from GDI '{gdi}' (no PRMD) returned "
-                              f"ecObjectInvalid 0xBB8 ({defect.kb}, {sim.version(self.server)})")
+                    sim.trace(
+                        message,
+                        f"store on {self.server}: gateway transfer-in to {gateway.name} FAILED: "
+                        f"building the bilateral-info entry from GDI '{gdi}' (no PRMD) returned "
+                        f"ecObjectInvalid 0xBB8 ({defect.kb}, {sim.version(self.server)})",
+                    )
                 sim.trace_events(message, logged)
-                sim.fail(envelope, envelope.recipients, INVALID_ARGUMENTS, "MSExchangeIS", self.server,
-                         f"{defect.kb}: gateway transfer-in failed (ecObjectInvalid 0xBB8)")
+                sim.fail(
+                    envelope,
+                    envelope.recipients,
+                    INVALID_ARGUMENTS,
+                    "MSExchangeIS",
+                    self.server,
+                    f"{defect.kb}: gateway transfer-in failed (ecObjectInvalid 0xBB8)",
+                )
                 continue
             if sim.tracking.enabled:
-                sim.tracking.record(sim.env.now, self.server, logs.GATEWAY_TRANSFER_OUT, message.mts_id,
-                                    gateway=gateway.name, partner="Store", originator=message.originator,
-                                    recipients=envelope.recipients)
+                sim.tracking.record(
+                    sim.env.now,
+                    self.server,
+                    logs.GATEWAY_TRANSFER_OUT,
+                    message.mts_id,
+                    gateway=gateway.name,
+                    partner="Store",
+                    originator=message.originator,
+                    recipients=envelope.recipients,
+                )
             if message.traced:
-                sim.trace(message, f"store on {self.server}: gateway transfer-in into the MTS-OUT folder of {gateway.name}")
+                sim.trace(
+                    message,
+                    f"store on {self.server}: gateway transfer-in into the MTS-OUT folder of {gateway.name}",
+                )
             gateway.outbound(envelope)
 
     def _gateway_out_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
         queue, service, quiet = self.mts_in, sim.times.gateway_out, sim.quiet[self.server]
         while True:
-            envelope = (yield queue.served(service)) if quiet else (
-                yield from sim.take(queue, self.server, "is", service, "a gateway-out thread"))
+            envelope = (
+                (yield queue.served(service))
+                if quiet
+                else (yield from sim.take(queue, self.server, "is", service, "a gateway-out thread"))
+            )
             if envelope is None:
                 continue
             message = envelope.message
@@ -156,14 +208,30 @@ class InformationStore:
             if defect is not None:
                 logged = sim.events.store_delivery_failed(sim.env.now, self.server)
                 if message.traced:
-                    sim.trace(message, f"store on {self.server}: delivery from {message.inbound_via} FAILED with "
-                              f"0xBB8 ({defect.kb}, {sim.version(self.server)})")
+                    sim.trace(
+                        message,
+                        f"store on {self.server}: delivery from {message.inbound_via} FAILED with "
+                        f"0xBB8 ({defect.kb}, {sim.version(self.server)})",
+                    )
                 sim.trace_events(message, logged)
-                sim.fail(envelope, envelope.recipients, INVALID_ARGUMENTS, "MSExchangeIS", self.server,
-                         f"{defect.kb}: store delivery failed (error 00000bb8)")
+                sim.fail(
+                    envelope,
+                    envelope.recipients,
+                    INVALID_ARGUMENTS,
+                    "MSExchangeIS",
+                    self.server,
+                    f"{defect.kb}: store delivery failed (error 00000bb8)",
+                )
                 continue
             if sim.tracking.enabled:
-                sim.tracking.record(sim.env.now, self.server, logs.GATEWAY_TRANSFER_IN, message.mts_id,
-                                    gateway=message.inbound_via or "", partner="Store", originator=message.originator,
-                                    recipients=envelope.recipients)
+                sim.tracking.record(
+                    sim.env.now,
+                    self.server,
+                    logs.GATEWAY_TRANSFER_IN,
+                    message.mts_id,
+                    gateway=message.inbound_via or "",
+                    partner="Store",
+                    originator=message.originator,
+                    recipients=envelope.recipients,
+                )
             self.route_from_store(envelope)

@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import math
 import random
-import zlib
 from typing import TYPE_CHECKING
 
-import numpy as np
-
+from exsim.randomness import poisson, stream
 from exsim.scenario import PROFILES
 from exsim.sim.message import Recipient
 
@@ -37,31 +34,6 @@ SIZE_CUMULATIVE = tuple(itertools.accumulate(w / 96.0 for w in (60, 16, 4, 6, 4,
 INTERNET_DOMAINS = tuple(f"example{n}.com" for n in range(1, 21)) + ("example.ie", "example.co.uk")
 MIX_KINDS = ("same_server", "same_site", "other_site", "internet", "msmail", "distribution_list")
 FALLBACK = {"other_site": "same_site", "same_site": "same_server"}
-
-
-def replication_seed(seed: int, replication: int) -> int:
-    """The seed of replication k: from the scenario seed and k only (common random numbers)."""
-    return int(np.random.SeedSequence(seed, spawn_key=(replication,)).generate_state(1)[0])
-
-
-def stream(seed: int, purpose: int, name: str = "") -> random.Random:
-    """An independent generator for one purpose (and one named thing) of a run.
-
-    Seeded from ``numpy.random.SeedSequence(seed, spawn_key=(purpose, crc32(name)))``;
-    the draws themselves use the standard library's Mersenne Twister, which is
-    several times faster than NumPy for the one-at-a-time draws a simulation makes.
-    """
-    state = np.random.SeedSequence(seed, spawn_key=(purpose, zlib.crc32(name.encode()))).generate_state(4)
-    return random.Random(int.from_bytes(state.tobytes(), "little"))
-
-
-def poisson(rng: random.Random, mean: float) -> int:
-    """A Poisson draw by inversion (means here are small: a few recipients)."""
-    threshold, k, product = math.exp(-mean), 0, rng.random()
-    while product > threshold:
-        k += 1
-        product *= rng.random()
-    return k
 
 
 class Workload:
@@ -82,14 +54,21 @@ class Workload:
         self._pools: dict[tuple[str, str], list[str]] = {}
         self.ms_networks = [
             space.pattern.split("/")[0].upper() if space.pattern not in ("", "*") else "MSNET"
-            for c in org.connectors.values() if c.kind == "msmail" for space in c.address_spaces
+            for c in org.connectors.values()
+            if c.kind == "msmail"
+            for space in c.address_spaces
         ] or ["MSNET"]
         start, end = self.config.working_hours.split("-")
         self.window = (_hm(start), _hm(end)) if self.config.spread == "working_hours" else (0.0, DAY_S)
         for server in scenario.servers:
             if self.aliases_on[server.name] and server.users + len(server.mailboxes) > 0:
-                sim.env.process(self._users(server.name, server.profile or self.config.profile,
-                                            server.users + len(server.mailboxes)))
+                sim.env.process(
+                    self._users(
+                        server.name,
+                        server.profile or self.config.profile,
+                        server.users + len(server.mailboxes),
+                    )
+                )
         ims = [g for g in sim.gateways.values() if g.kind == "ims"]
         if self.config.inbound_internet_per_hour > 0 and ims and self.all_aliases:
             sim.env.process(self._inbound(ims, self.config.inbound_internet_per_hour, "internet"))
@@ -188,8 +167,9 @@ class Workload:
             else:
                 originator = f"{self.ms_networks[0]}/PO1/USER{rng.randrange(1, 51)}"
             size = _size(rng)
-            message = sim.new_message(originator, None, [Recipient(recipient, f"inbound_{via}")], size,
-                                      inbound_via=via)
+            message = sim.new_message(
+                originator, None, [Recipient(recipient, f"inbound_{via}")], size, inbound_via=via
+            )
             env.process(gateway.inbound(message))
 
 

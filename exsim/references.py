@@ -8,10 +8,12 @@ of the wrong type: the schema reports those, these checks skip them.
 
 from __future__ import annotations
 
-import difflib
 from typing import Iterator
 
 import networkx as nx
+
+from exsim.names import did_you_mean
+from exsim.scenario.paths import resolve_path
 
 Finding = tuple[tuple, str]
 
@@ -28,9 +30,9 @@ def _names(raw: dict, section: str) -> list[str]:
 
 
 def _unknown(what: str, name: object, known: list[str]) -> str:
-    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else (
-        f" (known: {', '.join(known)})" if known and len(known) <= 8 else "")
+    hint = did_you_mean(str(name), known) or (
+        f" (known: {', '.join(known)})" if known and len(known) <= 8 else ""
+    )
     return f"unknown {what} {name!r}{hint}"
 
 
@@ -41,14 +43,19 @@ def _duplicates(raw: dict, section: str, what: str) -> Iterator[Finding]:
         if not isinstance(name, str):
             continue
         if name.lower() in seen:
-            yield (section, index, "name"), (
-                f"duplicate {what} name {name!r} (already {section}[{seen[name.lower()]}]); names must be unique"
+            yield (
+                (section, index, "name"),
+                (
+                    f"duplicate {what} name {name!r} (already {section}[{seen[name.lower()]}]); names must be unique"
+                ),
             )
         else:
             seen[name.lower()] = index
 
 
-def _reference(value: object, known: list[str], what: str, path: tuple, *, wildcard: bool = False) -> Iterator[Finding]:
+def _reference(
+    value: object, known: list[str], what: str, path: tuple, *, wildcard: bool = False
+) -> Iterator[Finding]:
     if isinstance(value, str) and value not in known and not (wildcard and value == "*"):
         yield path, _unknown(what, value, known)
 
@@ -70,16 +77,19 @@ def reference_problems(raw: dict) -> list[Finding]:
 
     site_has_x400 = {
         item["name"]: isinstance(item.get("addresses"), dict) and bool(item["addresses"].get("x400"))
-        for _, item in _items(raw, "sites") if isinstance(item.get("name"), str)
+        for _, item in _items(raw, "sites")
+        if isinstance(item.get("name"), str)
     }
     for index, server in _items(raw, "servers"):
         site = server.get("site")
         if site in site_has_x400 and not site_has_x400[site]:
-            findings.append(((
-                "servers", index, "site"),
-                f"site {site!r} of server {server.get('name')!r} has no X.400 site address; "
-                f"add addresses.x400 to the site (e.g. 'c=US;a= ;p=<Org>;o={site}')",
-            ))
+            findings.append(
+                (
+                    ("servers", index, "site"),
+                    f"site {site!r} of server {server.get('name')!r} has no X.400 site address; "
+                    f"add addresses.x400 to the site (e.g. 'c=US;a= ;p=<Org>;o={site}')",
+                )
+            )
 
     findings += _connector_problems(raw, sites, servers, site_of)
     findings += _reachability_problems(raw, sites)
@@ -88,7 +98,9 @@ def reference_problems(raw: dict) -> list[Finding]:
     return findings
 
 
-def _connector_problems(raw: dict, sites: list[str], servers: list[str], site_of: dict[str, str]) -> Iterator[Finding]:
+def _connector_problems(
+    raw: dict, sites: list[str], servers: list[str], site_of: dict[str, str]
+) -> Iterator[Finding]:
     for index, connector in _items(raw, "connectors"):
         at = ("connectors", index)
         joined = connector.get("sites")
@@ -96,26 +108,42 @@ def _connector_problems(raw: dict, sites: list[str], servers: list[str], site_of
             for k, site in enumerate(joined):
                 yield from _reference(site, sites, "site", at + ("sites", k))
             if len(joined) == 2 and joined[0] == joined[1] and isinstance(joined[0], str):
-                yield at + ("sites",), f"connector joins site {joined[0]!r} to itself; name two different sites"
+                yield (
+                    at + ("sites",),
+                    f"connector joins site {joined[0]!r} to itself; name two different sites",
+                )
         server = connector.get("server")
         yield from _reference(server, servers, "server", at + ("server",))
         bridgeheads = connector.get("bridgeheads")
         if isinstance(bridgeheads, list):
             if connector.get("kind") in ("x400", "ras") and len(bridgeheads) != 2:
-                yield at + ("bridgeheads",), (
-                    f"a {connector.get('kind')} connector needs one bridgehead server per site "
-                    f"(2, in the order of 'sites'); got {len(bridgeheads)}"
+                yield (
+                    at + ("bridgeheads",),
+                    (
+                        f"a {connector.get('kind')} connector needs one bridgehead server per site "
+                        f"(2, in the order of 'sites'); got {len(bridgeheads)}"
+                    ),
                 )
             for k, name in enumerate(bridgeheads):
                 yield from _reference(name, servers, "server", at + ("bridgeheads", k))
-                if (isinstance(joined, list) and k < len(joined) and name in site_of
-                        and site_of[name] != joined[k]):
-                    yield at + ("bridgeheads", k), (
-                        f"bridgehead {name!r} is in site {site_of[name]!r}, not {joined[k]!r}; "
-                        "list bridgeheads in the order of 'sites'"
+                if (
+                    isinstance(joined, list)
+                    and k < len(joined)
+                    and name in site_of
+                    and site_of[name] != joined[k]
+                ):
+                    yield (
+                        at + ("bridgeheads", k),
+                        (
+                            f"bridgehead {name!r} is in site {site_of[name]!r}, not {joined[k]!r}; "
+                            "list bridgeheads in the order of 'sites'"
+                        ),
                     )
         elif connector.get("kind") in ("x400", "ras") and "bridgeheads" not in connector:
-            yield at, f"missing required key 'bridgeheads' (a {connector.get('kind')} connector runs on one MTA per site)"
+            yield (
+                at,
+                f"missing required key 'bridgeheads' (a {connector.get('kind')} connector runs on one MTA per site)",
+            )
         targets = connector.get("target_servers")
         if isinstance(targets, list):
             for k, target in enumerate(targets):
@@ -123,8 +151,11 @@ def _connector_problems(raw: dict, sites: list[str], servers: list[str], site_of
                     name = target.get("server")
                     yield from _reference(name, servers, "server", at + ("target_servers", k, "server"))
                     if isinstance(joined, list) and name in site_of and site_of[name] not in joined:
-                        yield at + ("target_servers", k, "server"), (
-                            f"target server {name!r} is in site {site_of[name]!r}, which this connector does not join"
+                        yield (
+                            at + ("target_servers", k, "server"),
+                            (
+                                f"target server {name!r} is in site {site_of[name]!r}, which this connector does not join"
+                            ),
                         )
 
 
@@ -137,18 +168,25 @@ def _reachability_problems(raw: dict, sites: list[str]) -> Iterator[Finding]:
         joined = connector.get("sites")
         if isinstance(joined, list) and len(joined) == 2 and all(s in sites for s in joined):
             graph.add_edge(*joined)
-    components = sorted(nx.connected_components(graph), key=lambda c: (-len(c), min(sites.index(s) for s in c)))
+    components = sorted(
+        nx.connected_components(graph), key=lambda c: (-len(c), min(sites.index(s) for s in c))
+    )
     main = components[0]
     for index, site in _items(raw, "sites"):
         name = site.get("name")
         if name in sites and name not in main and site.get("isolated") is not True:
-            yield ("sites", index, "name"), (
-                f"no connector links site {name!r} to site {sorted(main)[0]!r} and the rest; "
-                "add a site, x400 or ras connector, or set isolated = true if that is deliberate"
+            yield (
+                ("sites", index, "name"),
+                (
+                    f"no connector links site {name!r} to site {sorted(main)[0]!r} and the rest; "
+                    "add a site, x400 or ras connector, or set isolated = true if that is deliberate"
+                ),
             )
 
 
-def _event_problems(raw: dict, sites: list[str], servers: list[str], connectors: list[str]) -> Iterator[Finding]:
+def _event_problems(
+    raw: dict, sites: list[str], servers: list[str], connectors: list[str]
+) -> Iterator[Finding]:
     for index, event in _items(raw, "events"):
         at = ("events", index)
         yield from _reference(event.get("server"), servers, "server", at + ("server",), wildcard=True)
@@ -160,6 +198,7 @@ def _event_problems(raw: dict, sites: list[str], servers: list[str], connectors:
         start, end = event.get("start"), event.get("end")
         if isinstance(start, str) and isinstance(end, str):
             from exsim.units import parse_duration_s
+
             try:
                 if parse_duration_s(end) <= parse_duration_s(start):
                     yield at + ("end",), f"end {end!r} is not after start {start!r}"
@@ -168,8 +207,6 @@ def _event_problems(raw: dict, sites: list[str], servers: list[str], connectors:
 
 
 def _sweep_problems(raw: dict) -> Iterator[Finding]:
-    from exsim.scenario import resolve_path
-
     sweep = raw.get("sweep")
     if not isinstance(sweep, dict):
         return
@@ -197,11 +234,16 @@ def _sweep_problems(raw: dict) -> Iterator[Finding]:
             yield at + ("labels",), f"{len(labels)} labels for {len(values)} values; give one label per value"
     groups: dict[str, int] = {}
     for variable in variables:
-        if isinstance(variable, dict) and isinstance(variable.get("group"), str) and isinstance(variable.get("values"), list):
+        if (
+            isinstance(variable, dict)
+            and isinstance(variable.get("group"), str)
+            and isinstance(variable.get("values"), list)
+        ):
             size = len(variable["values"])
             if groups.setdefault(variable["group"], size) != size:
-                yield ("sweep", "variables"), (
-                    f"lockstep group {variable['group']!r} has variables with different numbers of values"
+                yield (
+                    ("sweep", "variables"),
+                    (f"lockstep group {variable['group']!r} has variables with different numbers of values"),
                 )
     baseline = sweep.get("baseline")
     if isinstance(baseline, dict):
@@ -230,4 +272,3 @@ def _free_names(expression: str) -> set[str]:
 
     allowed = {"and", "or", "not", "True", "False", "None", "in"}
     return {n.id for n in ast.walk(ast.parse(expression, mode="eval")) if isinstance(n, ast.Name)} - allowed
-

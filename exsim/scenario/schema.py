@@ -1,4 +1,4 @@
-"""Scenario files: TOML in, a validated :class:`Scenario` out.
+"""The scenario schema: pydantic models of every table a scenario file holds.
 
 This is the only module that knows the file format. A scenario names an
 organization, its sites (with site addresses), servers, connectors, the
@@ -18,12 +18,7 @@ documents the format completely.
 
 from __future__ import annotations
 
-import difflib
-import re
-import tomllib
-import typing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -33,7 +28,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     WithJsonSchema,
     model_validator,
 )
@@ -64,6 +58,7 @@ Service = Literal["is", "mta", "ims", "msmail"]
 
 # --- problems ---------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One thing wrong with a scenario file."""
@@ -88,12 +83,14 @@ class ScenarioError(ValueError):
 
 # --- field types ---------------------------------------------------------------
 
+
 def _checked(validate):  # type: ignore[no-untyped-def]
     def check(value: str) -> str:
         problems = validate(value)
         if problems:
             raise ValueError(f"invalid address {value!r}: " + "; ".join(problems))
         return value
+
     return AfterValidator(check)
 
 
@@ -123,6 +120,7 @@ class _Model(BaseModel):
 
 
 # --- organization -----------------------------------------------------------------
+
 
 class Organization(_Model):
     name: Name = Field(description="Organization name, the /o= of every distinguished name")
@@ -181,11 +179,13 @@ class Server(_Model):
         "0s", description="How far the server's clock is ahead (KB Q158399), e.g. '8d'"
     )
     mta_max_message_size: Size | None = Field(
-        None, description="Size limit set on the server's MTA object: larger mail is NDR'd at once (KB Q160534)"
+        None,
+        description="Size limit set on the server's MTA object: larger mail is NDR'd at once (KB Q160534)",
     )
 
 
 # --- connectors -------------------------------------------------------------------
+
 
 class AddressSpace(_Model):
     type: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,8}$")] = Field(
@@ -204,11 +204,15 @@ class AddressSpace(_Model):
 
 class TargetServer(_Model):
     server: str = Field(description="A server in the remote site that accepts the connection")
-    cost: int = Field(1, ge=0, le=100, description="0 tried first, 1-99 weighted, 100 only when all others failed")
+    cost: int = Field(
+        1, ge=0, le=100, description="0 tried first, 1-99 weighted, 100 only when all others failed"
+    )
 
 
 class Link(_Model):
-    bandwidth: Rate = Field("64kbps", gt=0, description="Link bandwidth, e.g. '64kbps', '1.544Mbps', '10Mbps'")
+    bandwidth: Rate = Field(
+        "64kbps", gt=0, description="Link bandwidth, e.g. '64kbps', '1.544Mbps', '10Mbps'"
+    )
     latency: Duration = Field("50ms", description="One-way latency per transfer, e.g. '50ms'")
     drop_probability: float = Field(
         0.0, ge=0.0, lt=1.0, description="Share of transfers that fail mid-way and are retried"
@@ -231,7 +235,8 @@ class Override(_Model):
     )
     message_lifetime_normal: Duration = Field("7d", description="Lifetime of normal mail in the MTA")
     message_lifetime_nonurgent: Duration = Field(
-        "10d", description="Lifetime of non-urgent mail in the MTA (not used: simulated mail is normal priority)"
+        "10d",
+        description="Lifetime of non-urgent mail in the MTA (not used: simulated mail is normal priority)",
     )
     rts_checkpoint_size: Size = Field("30KB", description="RTS checkpoint size (not modelled)")
     rts_recovery_timeout: Duration = Field("60s", description="RTS recovery timeout (not modelled)")
@@ -300,7 +305,10 @@ class RasConnector(_LinkConnector):
 class _GatewayConnector(_Connector):
     server: str = Field(description="Server hosting the gateway")
     outbound_connections: int = Field(
-        4, ge=1, le=64, description="Messages the gateway sends at once (a model parameter: the sources are silent)"
+        4,
+        ge=1,
+        le=64,
+        description="Messages the gateway sends at once (a model parameter: the sources are silent)",
     )
     max_message_size: Size | None = Field(
         None, description="Larger messages are handed back to the MTA to be rerouted (KB Q160534)"
@@ -319,9 +327,7 @@ class ImsConnector(_GatewayConnector):
         default=["15m", "30m", "1h", "4h"],
         description="IMS retry interval list, the last repeating; default .25, .5, 1, 4 hours",
     )
-    message_timeout: Duration = Field(
-        "48h", description="Normal-priority delivery timeout before an NDR"
-    )
+    message_timeout: Duration = Field("48h", description="Normal-priority delivery timeout before an NDR")
 
 
 class MsMailConnector(_GatewayConnector):
@@ -343,6 +349,7 @@ GATEWAY_KINDS = ("ims", "msmail")
 
 # --- workload ---------------------------------------------------------------
 
+
 class RecipientMix(_Model):
     """Where recipients are, as shares that must add up to 1."""
 
@@ -362,7 +369,9 @@ class RecipientMix(_Model):
 
 
 class Workload(_Model):
-    profile: Profile = Field("medium", description="Default usage profile (LoadSim light/medium/heavy or MMB)")
+    profile: Profile = Field(
+        "medium", description="Default usage profile (LoadSim light/medium/heavy or MMB)"
+    )
     spread: Literal["working_hours", "all_day"] = Field(
         "working_hours", description="Send during working hours (an 8-hour day, as LoadSim) or all day"
     )
@@ -372,11 +381,16 @@ class Workload(_Model):
     )
     mix: RecipientMix = Field({}, description="Where recipients are")
     distribution_list_size: int = Field(10, ge=1, description="Members of each distribution list")
-    inbound_internet_per_hour: float = Field(0.0, ge=0, description="Inbound SMTP messages per hour, org-wide")
-    inbound_msmail_per_hour: float = Field(0.0, ge=0, description="Inbound MS Mail messages per hour, org-wide")
+    inbound_internet_per_hour: float = Field(
+        0.0, ge=0, description="Inbound SMTP messages per hour, org-wide"
+    )
+    inbound_msmail_per_hour: float = Field(
+        0.0, ge=0, description="Inbound MS Mail messages per hour, org-wide"
+    )
 
 
 # --- events -----------------------------------------------------------------
+
 
 class UpgradeEvent(_Model):
     kind: Literal["upgrade"]
@@ -439,6 +453,7 @@ Event = Annotated[
 
 # --- sweeps and run settings --------------------------------------------------
 
+
 class SweepVariable(_Model):
     name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
         description="Column name in the results"
@@ -451,10 +466,13 @@ class SweepVariable(_Model):
 
 class Sweep(_Model):
     variables: list[SweepVariable] = Field(default_factory=list)
-    constraint: str | None = Field(None, description="Expression over variable names; false drops a combination")
+    constraint: str | None = Field(
+        None, description="Expression over variable names; false drops a combination"
+    )
     baseline: dict[str, Any] | None = Field(
-        None, description="One variable and its reference value, e.g. {version = '5.0'}: every other "
-        "value is compared with it by paired difference"
+        None,
+        description="One variable and its reference value, e.g. {version = '5.0'}: every other "
+        "value is compared with it by paired difference",
     )
 
 
@@ -465,7 +483,9 @@ class Run(_Model):
     seed: int = Field(1, ge=0)
     replications: int = Field(1, ge=1)
     time_series_interval: Duration = Field("1h", gt=0, description="Resolution of queue and NDR time series")
-    time_series: bool = Field(True, description="Collect time series (queues, NDRs and deliveries per interval)")
+    time_series: bool = Field(
+        True, description="Collect time series (queues, NDRs and deliveries per interval)"
+    )
     allow_long: bool = Field(
         False, description=f"Run even when the estimate exceeds {MAX_RECIPIENTS_PER_RUN:,} recipients per run"
     )
@@ -483,7 +503,9 @@ class ServiceTimes(_Model):
     gateway_in: Duration = Field("150ms", description="IS gateway-in thread moving a message into MTS-OUT")
     gateway_out: Duration = Field("150ms", description="IS gateway-out thread moving a message from MTS-IN")
     association_open: Duration = Field("1s", description="Opening an MTA association (plus link round trip)")
-    rpc_bandwidth: Rate = Field("10Mbps", gt=0, description="LAN between servers of one site (MTA-to-MTA RPC)")
+    rpc_bandwidth: Rate = Field(
+        "10Mbps", gt=0, description="LAN between servers of one site (MTA-to-MTA RPC)"
+    )
     msmi_poll_interval: Duration = Field(
         "5m", description="How often the MS Mail interchange polls its queue (and logs a failure)"
     )
@@ -511,6 +533,7 @@ class Model(_Model):
 
 # --- expectations (exsim check) ----------------------------------------------------
 
+
 class _Bounds(_Model):
     equals: float | None = Field(None, description="Expected value (within tolerance)")
     at_least: float | None = None
@@ -529,8 +552,9 @@ class OutcomeExpectation(_Expectation, _Bounds):
     kind: Literal["outcome"]
     metric: Literal["recipients", "delivered", "ndr", "pending", "lost", "failure_rate", "delivery_rate"]
     recipient_class: str | None = Field(
-        None, description="same_server, same_site, other_site, internet, msmail, distribution_list, "
-        "inbound_internet, inbound_msmail; default: all user mail"
+        None,
+        description="same_server, same_site, other_site, internet, msmail, distribution_list, "
+        "inbound_internet, inbound_msmail; default: all user mail",
     )
 
 
@@ -568,8 +592,14 @@ class MailboxExpectation(_Expectation, _Bounds):
 
 
 Expectation = Annotated[
-    Union[OutcomeExpectation, NdrExpectation, EventExpectation, NdrTimeExpectation, TransfersExpectation,
-          MailboxExpectation],
+    Union[
+        OutcomeExpectation,
+        NdrExpectation,
+        EventExpectation,
+        NdrTimeExpectation,
+        TransfersExpectation,
+        MailboxExpectation,
+    ],
     Field(discriminator="kind"),
 ]
 
@@ -607,11 +637,16 @@ class Scenario(_Model):
         ``scenario.modified({"run.duration": "4h", "servers.*.version": "5.0-sp1"})``."""
         import copy
 
+        from exsim.scenario.load import validate_raw  # loading builds on this module
+        from exsim.scenario.paths import resolve_path, set_path
+
         raw = copy.deepcopy(self._raw)
         for path, value in changes.items():
             locations = resolve_path(raw, path)
             if not locations:
-                raise ScenarioError([Problem(self._source, None, path, "path matches nothing in the scenario")])
+                raise ScenarioError(
+                    [Problem(self._source, None, path, "path matches nothing in the scenario")]
+                )
             for location in locations:
                 set_path(raw, location, copy.deepcopy(value))
         return validate_raw(raw, self._source)
@@ -632,301 +667,3 @@ def json_schema() -> dict:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "exsim scenario"
     return schema
-
-
-# --- locating paths in the TOML text -------------------------------------------
-
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEY_LINE = re.compile(r'^\s*((?:[A-Za-z0-9_-]+|"[^"]*")(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"))*)\s*=')
-
-
-def _split_dotted(key: str) -> list[str]:
-    return [part.strip().strip('"') for part in re.findall(r'"[^"]*"|[^.]+', key)]
-
-
-class _Locator:
-    """Line numbers of keys and tables in a TOML text (tomllib keeps none)."""
-
-    def __init__(self, text: str):
-        self.lines: dict[tuple, int] = {}
-        arrays: dict[tuple, int] = {}
-        current: tuple = ()
-        for number, line in enumerate(text.splitlines(), start=1):
-            header = _HEADER.match(line)
-            if header:
-                resolved: tuple = ()
-                for part in _split_dotted(header[2]):
-                    resolved += (part,)
-                    if resolved in arrays and resolved != tuple(_split_dotted(header[2])):
-                        resolved += (arrays[resolved],)
-                if header[1] == "[[":
-                    arrays[resolved] = arrays.get(resolved, -1) + 1
-                    current = resolved + (arrays[resolved],)
-                else:
-                    current = resolved
-                self.lines.setdefault(current, number)
-                continue
-            key = _KEY_LINE.match(line)
-            if key:
-                self.lines.setdefault(current + tuple(_split_dotted(key[1])), number)
-
-    def line_of(self, path: tuple) -> int | None:
-        for end in range(len(path), 0, -1):
-            if path[:end] in self.lines:
-                return self.lines[path[:end]]
-        return None
-
-
-def format_path(path: tuple) -> str:
-    """``('servers', 2, 'site')`` -> ``'servers[2].site'``."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-# --- loading ------------------------------------------------------------------
-
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _model_for(annotation: Any, raw: Any) -> Any:
-    """The pydantic model class that validates ``raw`` under ``annotation``."""
-    origin = typing.get_origin(annotation)
-    if origin is Annotated:
-        return _model_for(typing.get_args(annotation)[0], raw)
-    if origin in (Union, getattr(__import__("types"), "UnionType", Union)):
-        for option in typing.get_args(annotation):
-            if isinstance(option, type) and issubclass(option, BaseModel):
-                kind = option.model_fields.get("kind")
-                if kind is None or (isinstance(raw, dict) and raw.get("kind") in typing.get_args(kind.annotation)):
-                    return option
-        return None
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    return None
-
-
-def _walk(loc: tuple, raw: Any) -> tuple[tuple, type | None]:
-    """Drop union tags from a pydantic error location; find the parent model of its last key."""
-    clean: list = []
-    model: Any = Scenario
-    node: Any = raw
-    annotation: Any = Scenario
-    for part in loc:
-        if isinstance(part, int):
-            clean.append(part)
-            node = node[part] if isinstance(node, list) and part < len(node) else None
-            args = typing.get_args(annotation)
-            if typing.get_origin(annotation) is Annotated:
-                args = typing.get_args(args[0])
-            annotation = args[0] if args else None
-            model = _model_for(annotation, node)
-            continue
-        if model is None or part not in model.model_fields:
-            if isinstance(node, dict) and node.get("kind") == part:
-                continue  # the discriminator tag pydantic puts in the location
-            clean.append(part)
-            node = node.get(part) if isinstance(node, dict) else None
-            model = None
-            continue
-        clean.append(part)
-        annotation = model.model_fields[part].annotation
-        node = node.get(part) if isinstance(node, dict) else None
-        model = _model_for(annotation, node)
-    return tuple(clean), model
-
-
-def _schema_problems(exc: ValidationError, raw: dict, source: str, locator: _Locator) -> list[Problem]:
-    problems = []
-    for error in exc.errors(include_url=False):
-        path, _ = _walk(tuple(error["loc"]), raw)
-        kind = error["type"]
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if kind == "extra_forbidden":
-            _, parent = _walk(tuple(error["loc"])[:-1], raw)
-            key = str(path[-1])
-            choices = list(parent.model_fields) if parent else []
-            message = f"unknown key {key!r}{_did_you_mean(key, choices)}"
-            if not _did_you_mean(key, choices) and choices:
-                message += f" (allowed: {', '.join(choices)})"
-        elif kind == "missing":
-            message = f"missing required key {str(path[-1])!r}"
-        elif kind == "union_tag_invalid":
-            message = f"{message} (got {error.get('input', {}).get('kind')!r})" if isinstance(
-                error.get("input"), dict) else message
-        elif kind not in ("value_error",):
-            value = error.get("input")
-            if not isinstance(value, (dict, list)):
-                message = f"{message} (got {value!r})"
-        problems.append(Problem(source, locator.line_of(path), format_path(path), message))
-    return problems
-
-
-def _read(path_or_text: str | Path) -> tuple[str, str]:
-    """(text, source name); a path to a file or the TOML text itself."""
-    if isinstance(path_or_text, Path) or (
-        isinstance(path_or_text, str) and "\n" not in path_or_text and "=" not in path_or_text
-    ):
-        path = Path(path_or_text)
-        source = str(path)
-        if not path.exists():
-            raise ScenarioError([Problem(source, None, "", "no such file")])
-        if path.is_dir():
-            raise ScenarioError([Problem(source, None, "", "is a directory, not a scenario file")])
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ScenarioError([Problem(source, None, "", f"cannot read: {exc.strerror}")]) from None
-        try:
-            return data.decode("utf-8"), source
-        except UnicodeDecodeError:
-            raise ScenarioError(
-                [Problem(source, None, "", "not a text file (not UTF-8); a scenario is a TOML file")]
-            ) from None
-    return str(path_or_text), "<text>"
-
-
-def parse_toml(text: str, source: str) -> dict:
-    """TOML to a dict; a syntax error becomes a :class:`ScenarioError` with its line."""
-    empty = Problem(source, None, "", "the file is empty; a scenario needs [organization], [[sites]] and [[servers]]")
-    if not text.strip():
-        raise ScenarioError([empty])
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        line = int(match[1]) if match else None
-        if line is None and "end of document" in str(exc):
-            line = len(text.rstrip("\n").splitlines())
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise ScenarioError([Problem(source, line, "", f"TOML syntax error: {message}")]) from None
-    if not data:  # only comments and blank lines
-        raise ScenarioError([empty])
-    return data
-
-
-def load_scenario(path_or_text: str | Path, *, check: bool = True) -> Scenario:
-    """Read, validate and cross-check a scenario; raise :class:`ScenarioError` listing every problem."""
-    text, source = _read(path_or_text)
-    raw = parse_toml(text, source)
-    return validate_raw(raw, source, text)
-
-
-def validate_raw(raw: dict, source: str = "<scenario>", text: str = "") -> Scenario:
-    """Validate already-parsed data (a file, or a sweep point of one)."""
-    locator = _Locator(text)
-    problems: list[Problem] = []
-    scenario: Scenario | None = None
-    try:
-        scenario = Scenario.model_validate(raw)
-    except ValidationError as exc:
-        problems += _schema_problems(exc, raw, source, locator)
-    from exsim.checks import reference_problems  # cross-references, kept in their own module
-
-    for path, message in reference_problems(raw):
-        problems.append(Problem(source, locator.line_of(path), format_path(path), message))
-    if scenario is not None and not problems:
-        problems += _sweep_value_problems(raw, source, locator)
-        problems += _size_problems(scenario, source, locator)
-    if problems:
-        problems.sort(key=lambda p: (p.line or 0, p.path))
-        raise ScenarioError(problems)
-    assert scenario is not None
-    scenario._source = source
-    scenario._raw = raw
-    return scenario
-
-
-def estimated_recipients(scenario: Scenario) -> float:
-    """A rough count of the recipients one run simulates (users x rate x recipients x days)."""
-    workload = scenario.workload
-    days = scenario.run.duration / 86400
-    dl = workload.mix.distribution_list * (workload.distribution_list_size - 1)
-    total = 0.0
-    for server in scenario.servers:
-        sends, recipients = PROFILES[server.profile or workload.profile]
-        recipients = workload.recipients_per_message or recipients
-        total += (server.users + len(server.mailboxes)) * sends * recipients * (1 + dl) * days
-    total += (workload.inbound_internet_per_hour + workload.inbound_msmail_per_hour) * 24 * days
-    return total
-
-
-def _size_problems(scenario: Scenario, source: str, locator: _Locator) -> list[Problem]:
-    estimate = estimated_recipients(scenario)
-    if estimate <= MAX_RECIPIENTS_PER_RUN or scenario.run.allow_long:
-        return []
-    hours = estimate / RECIPIENTS_PER_SECOND / 3600
-    return [Problem(source, locator.line_of(("run", "duration")), "run.duration",
-                    f"one run would simulate about {estimate:,.0f} recipients (roughly {hours:,.0f} h at "
-                    f"{RECIPIENTS_PER_SECOND:,} recipients a second); shorten run.duration, lower the users, "
-                    "or set run.allow_long = true to run it anyway")]
-
-
-def _sweep_value_problems(raw: dict, source: str, locator: _Locator) -> list[Problem]:
-    """Each sweep value, put in place alone, must give a valid scenario."""
-    import copy
-
-    problems = []
-    variables = raw.get("sweep", {}).get("variables", [])
-    for index, variable in enumerate(variables):
-        for k, value in enumerate(variable["values"]):
-            trial = copy.deepcopy(raw)
-            for location in resolve_path(trial, variable["path"]):
-                set_path(trial, location, value)
-            try:
-                Scenario.model_validate(trial)
-            except ValidationError as exc:
-                path = ("sweep", "variables", index, "values", k)
-                for problem in _schema_problems(exc, trial, source, _Locator("")):
-                    problems.append(Problem(
-                        source, locator.line_of(path), format_path(path),
-                        f"value {value!r} for {variable['path']!r} gives {problem.path}: {problem.message}",
-                    ))
-    return problems
-
-
-# --- scenario paths (sweeps) ------------------------------------------------------
-
-def resolve_path(raw: Any, path: str) -> list[tuple]:
-    """Concrete locations a dotted sweep path names in parsed scenario data.
-
-    Segments are keys of tables; in an array of tables a segment is an index,
-    the ``name`` of an element, or ``*`` for every element. Tables and keys
-    that are absent are named all the same (setting them creates them); only
-    an array element that does not exist makes a path match nothing.
-    """
-    parts = [p for p in path.split(".")]
-    found: list[tuple] = []
-
-    def walk(node: Any, rest: list[str], at: tuple) -> None:
-        if not rest:
-            found.append(at)
-            return
-        head, tail = rest[0], rest[1:]
-        if isinstance(node, list):
-            for index, item in enumerate(node):
-                name = item.get("name") if isinstance(item, dict) else None
-                if head == "*" or head == str(index) or head == name:
-                    walk(item, tail, at + (index,))
-        elif isinstance(node, dict):
-            if head == "*":
-                for key, value in node.items():
-                    walk(value, tail, at + (key,))
-            elif head in node:
-                walk(node[head], tail, at + (head,))
-            else:
-                # An absent table or key: setting it creates it (the schema judges the result).
-                walk({}, tail, at + (head,))
-
-    walk(raw, parts, ())
-    return found
-
-
-def set_path(raw: dict, location: tuple, value: Any) -> None:
-    node: Any = raw
-    for part in location[:-1]:
-        node = node.setdefault(part, {}) if isinstance(node, dict) else node[part]
-    node[location[-1]] = value

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from exsim.experiment import SweepPoint, expand_sweep, point_scenario, replication_seed
+from exsim.experiment import SweepPoint, expand_sweep, point_scenario
+from exsim.randomness import replication_seed
 from exsim.scenario import (
     EventExpectation,
     MailboxExpectation,
@@ -41,14 +42,18 @@ class CheckLine:
 def _selected(expectation, point: SweepPoint) -> bool:  # type: ignore[no-untyped-def]
     if not expectation.point:
         return True
-    return all(point.labels.get(k) == str(v) or point.values.get(k) == v for k, v in expectation.point.items())
+    return all(
+        point.labels.get(k) == str(v) or point.values.get(k) == v for k, v in expectation.point.items()
+    )
 
 
 def _bounds(expectation, value: float) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
     parts, ok = [], True
     if expectation.equals is not None:
         ok &= abs(value - expectation.equals) <= expectation.tolerance + 1e-12
-        parts.append(f"= {expectation.equals:g}" + (f" ± {expectation.tolerance:g}" if expectation.tolerance else ""))
+        parts.append(
+            f"= {expectation.equals:g}" + (f" ± {expectation.tolerance:g}" if expectation.tolerance else "")
+        )
     if expectation.at_least is not None:
         ok &= value >= expectation.at_least
         parts.append(f">= {expectation.at_least:g}")
@@ -65,9 +70,15 @@ def _mean(values: list[float]) -> float:
 def _outcome(expectation: OutcomeExpectation, runs: list[RunResult]) -> tuple[bool, str, str]:
     values = []
     for run in runs:
-        books = run.outcomes if expectation.recipient_class is None else run.by_class.get(expectation.recipient_class)
+        books = (
+            run.outcomes
+            if expectation.recipient_class is None
+            else run.by_class.get(expectation.recipient_class)
+        )
         if books is None:
-            values.append(0.0 if expectation.metric not in ("failure_rate", "delivery_rate") else float("nan"))
+            values.append(
+                0.0 if expectation.metric not in ("failure_rate", "delivery_rate") else float("nan")
+            )
             continue
         if expectation.metric == "failure_rate":
             values.append(books.failure_rate)
@@ -93,16 +104,28 @@ def _ndr(expectation: NdrExpectation, runs: list[RunResult]) -> tuple[bool, str,
     if sample is None:
         seen = sorted({t for r in runs for t in r.ndr_samples})
         return False, ", ".join(wanted), f"no such NDR (NDR texts seen: {seen or 'none'})"
-    ok = ((expectation.reason is None or sample["reason"] == expectation.reason)
-          and (expectation.diagnostic is None or sample["diagnostic"] == expectation.diagnostic)
-          and (expectation.component is None or sample["component"].startswith(expectation.component)))
-    return ok, ", ".join(wanted), (f"reason {sample['reason']}, diagnostic {sample['diagnostic']}, "
-                                   f"from {sample['component']}")
+    ok = (
+        (expectation.reason is None or sample["reason"] == expectation.reason)
+        and (expectation.diagnostic is None or sample["diagnostic"] == expectation.diagnostic)
+        and (expectation.component is None or sample["component"].startswith(expectation.component))
+    )
+    return (
+        ok,
+        ", ".join(wanted),
+        (f"reason {sample['reason']}, diagnostic {sample['diagnostic']}, from {sample['component']}"),
+    )
 
 
 def _event(expectation: EventExpectation, runs: list[RunResult]) -> tuple[bool, str, str]:
-    counts = [sum(1 for e in r.events if e.event_id == expectation.event_id
-                  and (expectation.server is None or e.server == expectation.server)) for r in runs]
+    counts = [
+        sum(
+            1
+            for e in r.events
+            if e.event_id == expectation.event_id
+            and (expectation.server is None or e.server == expectation.server)
+        )
+        for r in runs
+    ]
     where = f"event {expectation.event_id}" + (f" on {expectation.server}" if expectation.server else "")
     observed = f"{'/'.join(str(c) for c in counts)} logged"
     if expectation.present is True:
@@ -118,7 +141,9 @@ def _ndr_time(expectation: NdrTimeExpectation, runs: list[RunResult]) -> tuple[b
     for run in runs:
         spans = [span for text, span in run.ndr_times.items() if expectation.text in (None, text)]
         if spans:
-            times.append(min(s[0] for s in spans) if expectation.which == "first" else max(s[1] for s in spans))
+            times.append(
+                min(s[0] for s in spans) if expectation.which == "first" else max(s[1] for s in spans)
+            )
     label = f"{expectation.which} NDR" + (f" {expectation.text!r}" if expectation.text else "")
     bounds = []
     if expectation.after is not None:
@@ -129,8 +154,9 @@ def _ndr_time(expectation: NdrTimeExpectation, runs: list[RunResult]) -> tuple[b
     if not times:
         return False, expected, "no NDR"
     value = min(times) if expectation.which == "first" else max(times)
-    ok = ((expectation.after is None or value >= expectation.after - 1e-6)
-          and (expectation.before is None or value <= expectation.before + 1e-6))
+    ok = (expectation.after is None or value >= expectation.after - 1e-6) and (
+        expectation.before is None or value <= expectation.before + 1e-6
+    )
     return ok, expected, f"{value:.0f} s ({value / 3600:.2f} h)"
 
 
@@ -140,7 +166,9 @@ def _counted(expectation, runs: list[RunResult], table: str, key: str, what: str
     return ok, f"{what} {expected}", f"{value:g}"
 
 
-def evaluate(scenario: Scenario, *, replications: int | None = None, seed: int | None = None) -> list[CheckLine]:
+def evaluate(
+    scenario: Scenario, *, replications: int | None = None, seed: int | None = None
+) -> list[CheckLine]:
     """Run every sweep point (serially: KB scenarios are small) and check each expectation."""
     n_reps = scenario.run.replications if replications is None else replications
     base_seed = scenario.run.seed if seed is None else seed
@@ -166,11 +194,21 @@ def evaluate(scenario: Scenario, *, replications: int | None = None, seed: int |
             elif isinstance(expectation, NdrTimeExpectation):
                 ok, expected, observed = _ndr_time(expectation, runs)
             elif isinstance(expectation, TransfersExpectation):
-                ok, expected, observed = _counted(expectation, runs, "transfers", expectation.connector,
-                                                  f"transfers over {expectation.connector}")
+                ok, expected, observed = _counted(
+                    expectation,
+                    runs,
+                    "transfers",
+                    expectation.connector,
+                    f"transfers over {expectation.connector}",
+                )
             elif isinstance(expectation, MailboxExpectation):
-                ok, expected, observed = _counted(expectation, runs, "mailbox_deliveries", expectation.alias,
-                                                  f"deliveries to {expectation.alias}")
+                ok, expected, observed = _counted(
+                    expectation,
+                    runs,
+                    "mailbox_deliveries",
+                    expectation.alias,
+                    f"deliveries to {expectation.alias}",
+                )
             else:  # pragma: no cover - the schema admits no other kind
                 raise TypeError(type(expectation).__name__)
             label = ", ".join(f"{k}={v}" for k, v in point.labels.items())

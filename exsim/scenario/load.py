@@ -1,0 +1,291 @@
+"""Loading a scenario file: TOML text in, a validated :class:`Scenario` out.
+
+Loading reports *every* problem at once, each with the file, the line, the
+path inside the file (``servers[2].site``) and what to do about it. tomllib
+keeps no line numbers, so :class:`Locator` finds them in the text.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from pydantic import BaseModel, ValidationError
+
+from exsim.names import did_you_mean
+from exsim.references import reference_problems
+from exsim.scenario.paths import resolve_path, set_path
+from exsim.scenario.schema import (
+    MAX_RECIPIENTS_PER_RUN,
+    PROFILES,
+    RECIPIENTS_PER_SECOND,
+    Problem,
+    Scenario,
+    ScenarioError,
+)
+
+# --- locating paths in the TOML text -------------------------------------------
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY_LINE = re.compile(r'^\s*((?:[A-Za-z0-9_-]+|"[^"]*")(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"))*)\s*=')
+
+
+def _split_dotted(key: str) -> list[str]:
+    return [part.strip().strip('"') for part in re.findall(r'"[^"]*"|[^.]+', key)]
+
+
+class Locator:
+    """Line numbers of keys and tables in a TOML text (tomllib keeps none)."""
+
+    def __init__(self, text: str):
+        self.lines: dict[tuple, int] = {}
+        arrays: dict[tuple, int] = {}
+        current: tuple = ()
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = _HEADER.match(line)
+            if header:
+                resolved: tuple = ()
+                for part in _split_dotted(header[2]):
+                    resolved += (part,)
+                    if resolved in arrays and resolved != tuple(_split_dotted(header[2])):
+                        resolved += (arrays[resolved],)
+                if header[1] == "[[":
+                    arrays[resolved] = arrays.get(resolved, -1) + 1
+                    current = resolved + (arrays[resolved],)
+                else:
+                    current = resolved
+                self.lines.setdefault(current, number)
+                continue
+            key = _KEY_LINE.match(line)
+            if key:
+                self.lines.setdefault(current + tuple(_split_dotted(key[1])), number)
+
+    def line_of(self, path: tuple) -> int | None:
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return None
+
+
+def format_path(path: tuple) -> str:
+    """``('servers', 2, 'site')`` -> ``'servers[2].site'``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+# --- loading ------------------------------------------------------------------
+
+
+def _model_for(annotation: Any, raw: Any) -> Any:
+    """The pydantic model class that validates ``raw`` under ``annotation``."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _model_for(typing.get_args(annotation)[0], raw)
+    if origin in (Union, getattr(__import__("types"), "UnionType", Union)):
+        for option in typing.get_args(annotation):
+            if isinstance(option, type) and issubclass(option, BaseModel):
+                kind = option.model_fields.get("kind")
+                if kind is None or (
+                    isinstance(raw, dict) and raw.get("kind") in typing.get_args(kind.annotation)
+                ):
+                    return option
+        return None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _walk(loc: tuple, raw: Any) -> tuple[tuple, type | None]:
+    """Drop union tags from a pydantic error location; find the parent model of its last key."""
+    clean: list = []
+    model: Any = Scenario
+    node: Any = raw
+    annotation: Any = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            clean.append(part)
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            args = typing.get_args(annotation)
+            if typing.get_origin(annotation) is Annotated:
+                args = typing.get_args(args[0])
+            annotation = args[0] if args else None
+            model = _model_for(annotation, node)
+            continue
+        if model is None or part not in model.model_fields:
+            if isinstance(node, dict) and node.get("kind") == part:
+                continue  # the discriminator tag pydantic puts in the location
+            clean.append(part)
+            node = node.get(part) if isinstance(node, dict) else None
+            model = None
+            continue
+        clean.append(part)
+        annotation = model.model_fields[part].annotation
+        node = node.get(part) if isinstance(node, dict) else None
+        model = _model_for(annotation, node)
+    return tuple(clean), model
+
+
+def _schema_problems(exc: ValidationError, raw: dict, source: str, locator: Locator) -> list[Problem]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        path, _ = _walk(tuple(error["loc"]), raw)
+        kind = error["type"]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if kind == "extra_forbidden":
+            _, parent = _walk(tuple(error["loc"])[:-1], raw)
+            key = str(path[-1])
+            choices = list(parent.model_fields) if parent else []
+            message = f"unknown key {key!r}{did_you_mean(key, choices)}"
+            if not did_you_mean(key, choices) and choices:
+                message += f" (allowed: {', '.join(choices)})"
+        elif kind == "missing":
+            message = f"missing required key {str(path[-1])!r}"
+        elif kind == "union_tag_invalid":
+            message = (
+                f"{message} (got {error.get('input', {}).get('kind')!r})"
+                if isinstance(error.get("input"), dict)
+                else message
+            )
+        elif kind not in ("value_error",):
+            value = error.get("input")
+            if not isinstance(value, (dict, list)):
+                message = f"{message} (got {value!r})"
+        problems.append(Problem(source, locator.line_of(path), format_path(path), message))
+    return problems
+
+
+def _read(path_or_text: str | Path) -> tuple[str, str]:
+    """(text, source name); a path to a file or the TOML text itself."""
+    if isinstance(path_or_text, Path) or (
+        isinstance(path_or_text, str) and "\n" not in path_or_text and "=" not in path_or_text
+    ):
+        path = Path(path_or_text)
+        source = str(path)
+        if not path.exists():
+            raise ScenarioError([Problem(source, None, "", "no such file")])
+        if path.is_dir():
+            raise ScenarioError([Problem(source, None, "", "is a directory, not a scenario file")])
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ScenarioError([Problem(source, None, "", f"cannot read: {exc.strerror}")]) from None
+        try:
+            return data.decode("utf-8"), source
+        except UnicodeDecodeError:
+            raise ScenarioError(
+                [Problem(source, None, "", "not a text file (not UTF-8); a scenario is a TOML file")]
+            ) from None
+    return str(path_or_text), "<text>"
+
+
+def parse_toml(text: str, source: str) -> dict:
+    """TOML to a dict; a syntax error becomes a :class:`ScenarioError` with its line."""
+    empty = Problem(
+        source, None, "", "the file is empty; a scenario needs [organization], [[sites]] and [[servers]]"
+    )
+    if not text.strip():
+        raise ScenarioError([empty])
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        line = int(match[1]) if match else None
+        if line is None and "end of document" in str(exc):
+            line = len(text.rstrip("\n").splitlines())
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ScenarioError([Problem(source, line, "", f"TOML syntax error: {message}")]) from None
+    if not data:  # only comments and blank lines
+        raise ScenarioError([empty])
+    return data
+
+
+def load_scenario(path_or_text: str | Path, *, check: bool = True) -> Scenario:
+    """Read, validate and cross-check a scenario; raise :class:`ScenarioError` listing every problem."""
+    text, source = _read(path_or_text)
+    raw = parse_toml(text, source)
+    return validate_raw(raw, source, text)
+
+
+def validate_raw(raw: dict, source: str = "<scenario>", text: str = "") -> Scenario:
+    """Validate already-parsed data (a file, or a sweep point of one)."""
+    locator = Locator(text)
+    problems: list[Problem] = []
+    scenario: Scenario | None = None
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        problems += _schema_problems(exc, raw, source, locator)
+    for path, message in reference_problems(raw):
+        problems.append(Problem(source, locator.line_of(path), format_path(path), message))
+    if scenario is not None and not problems:
+        problems += _sweep_value_problems(raw, source, locator)
+        problems += _size_problems(scenario, source, locator)
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.path))
+        raise ScenarioError(problems)
+    assert scenario is not None
+    scenario._source = source
+    scenario._raw = raw
+    return scenario
+
+
+def estimated_recipients(scenario: Scenario) -> float:
+    """A rough count of the recipients one run simulates (users x rate x recipients x days)."""
+    workload = scenario.workload
+    days = scenario.run.duration / 86400
+    dl = workload.mix.distribution_list * (workload.distribution_list_size - 1)
+    total = 0.0
+    for server in scenario.servers:
+        sends, recipients = PROFILES[server.profile or workload.profile]
+        recipients = workload.recipients_per_message or recipients
+        total += (server.users + len(server.mailboxes)) * sends * recipients * (1 + dl) * days
+    total += (workload.inbound_internet_per_hour + workload.inbound_msmail_per_hour) * 24 * days
+    return total
+
+
+def _size_problems(scenario: Scenario, source: str, locator: Locator) -> list[Problem]:
+    estimate = estimated_recipients(scenario)
+    if estimate <= MAX_RECIPIENTS_PER_RUN or scenario.run.allow_long:
+        return []
+    hours = estimate / RECIPIENTS_PER_SECOND / 3600
+    return [
+        Problem(
+            source,
+            locator.line_of(("run", "duration")),
+            "run.duration",
+            f"one run would simulate about {estimate:,.0f} recipients (roughly {hours:,.0f} h at "
+            f"{RECIPIENTS_PER_SECOND:,} recipients a second); shorten run.duration, lower the users, "
+            "or set run.allow_long = true to run it anyway",
+        )
+    ]
+
+
+def _sweep_value_problems(raw: dict, source: str, locator: Locator) -> list[Problem]:
+    """Each sweep value, put in place alone, must give a valid scenario."""
+    problems = []
+    variables = raw.get("sweep", {}).get("variables", [])
+    for index, variable in enumerate(variables):
+        for k, value in enumerate(variable["values"]):
+            trial = copy.deepcopy(raw)
+            for location in resolve_path(trial, variable["path"]):
+                set_path(trial, location, value)
+            try:
+                Scenario.model_validate(trial)
+            except ValidationError as exc:
+                path = ("sweep", "variables", index, "values", k)
+                for problem in _schema_problems(exc, trial, source, Locator("")):
+                    problems.append(
+                        Problem(
+                            source,
+                            locator.line_of(path),
+                            format_path(path),
+                            f"value {value!r} for {variable['path']!r} gives {problem.path}: {problem.message}",
+                        )
+                    )
+    return problems

@@ -1,0 +1,53 @@
+"""Paths into scenario data, as sweep variables and ``--set`` write them.
+
+``servers.RED-EX1.version`` names a key by the tables and array elements
+(by index, by ``name`` or ``*``) that lead to it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# --- scenario paths (sweeps) ------------------------------------------------------
+
+
+def resolve_path(raw: Any, path: str) -> list[tuple]:
+    """Concrete locations a dotted sweep path names in parsed scenario data.
+
+    Segments are keys of tables; in an array of tables a segment is an index,
+    the ``name`` of an element, or ``*`` for every element. Tables and keys
+    that are absent are named all the same (setting them creates them); only
+    an array element that does not exist makes a path match nothing.
+    """
+    parts = [p for p in path.split(".")]
+    found: list[tuple] = []
+
+    def walk(node: Any, rest: list[str], at: tuple) -> None:
+        if not rest:
+            found.append(at)
+            return
+        head, tail = rest[0], rest[1:]
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                name = item.get("name") if isinstance(item, dict) else None
+                if head == "*" or head == str(index) or head == name:
+                    walk(item, tail, at + (index,))
+        elif isinstance(node, dict):
+            if head == "*":
+                for key, value in node.items():
+                    walk(value, tail, at + (key,))
+            elif head in node:
+                walk(node[head], tail, at + (head,))
+            else:
+                # An absent table or key: setting it creates it (the schema judges the result).
+                walk({}, tail, at + (head,))
+
+    walk(raw, parts, ())
+    return found
+
+
+def set_path(raw: dict, location: tuple, value: Any) -> None:
+    node: Any = raw
+    for part in location[:-1]:
+        node = node.setdefault(part, {}) if isinstance(node, dict) else node[part]
+    node[location[-1]] = value
