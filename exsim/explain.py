@@ -20,9 +20,10 @@ def explain_decision(decision: Decision) -> list[str]:
         return lines
     lines.append(f"  matched {res.matched_as}; candidate rows:")
     for row in res.rows:
+        last = "  (cost 100 on the way: last resort)" if row.last_resort else ""
         lines.append(
             f"    {row.type}:{row.space or '(blank)'}  cost {row.cost}  via {row.connector}"
-            f"  [{' > '.join(row.route)}]"
+            f"  [{' > '.join(row.route)}]{last}"
         )
     selection = decision.selection
     if selection is not None:

@@ -21,6 +21,12 @@ module and never re-implements it.
   successive filters of Q193322 (or, with "Use Lowest Cost Routes Only" on 5.0
   SP1 and later, cost right after the schedule, Q166567). Equal survivors share
   the load by a seeded random draw.
+* **Cost 100** is not just a high number (Q262952): a route with cost 100 on any
+  of its connectors or on its address space is a *last resort*, used only once
+  every other route has failed, whatever the sums. The path search treats a
+  cost-100 link as dearer than any sum of ordinary costs, and selection sets
+  last-resort rows aside while another route can still be tried (see
+  :func:`route_survivors`).
 """
 
 from __future__ import annotations
@@ -47,6 +53,11 @@ from exsim.schedule import Activation
 
 #: Hard limit on hops a message may make (Q160534).
 MAX_HOPS = 512
+#: A connector or address space of this cost is used only when every other route has failed (Q262952).
+LAST_RESORT_COST = 100
+#: Path-search weight added per cost-100 link: more than any sum of ordinary costs, so a path
+#: avoids cost-100 links whenever one exists (the real sum is what the GWART shows).
+_LAST_RESORT_WEIGHT = 10**9
 
 
 # --- the GWART ---------------------------------------------------------------------
@@ -64,6 +75,9 @@ class GwartRow:
     """Sites the route passes through, starting with the site owning the table."""
     target: str
     """What finally serves the address space: a destination site or a gateway."""
+    last_resort: bool = False
+    """Cost 100 on a connector of the route or on the address space: used only when every
+    other route has failed (Q262952)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +125,7 @@ def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = f
     graph = nx.DiGraph()
     for a, b, data in org.graph.edges(data=True):
         if a != site and b != site:
-            weight = data["cost"]
+            weight = _weight(data["cost"])
             if not graph.has_edge(a, b) or graph[a][b]["weight"] > weight:
                 graph.add_edge(a, b, weight=weight)
     graph.add_nodes_from(n for n in org.graph.nodes if n != site)
@@ -131,7 +145,12 @@ def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = f
     def offer(row: GwartRow) -> None:
         key = (row.type, row.space, row.connector)
         held = best.get(key)
-        if held is None or (row.cost, row.route, row.target) < (held.cost, held.route, held.target):
+        if held is None or (row.last_resort, row.cost, row.route, row.target) < (
+            held.last_resort,
+            held.cost,
+            held.route,
+            held.target,
+        ):
             best[key] = row
 
     for target in _targets(org):
@@ -143,7 +162,13 @@ def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = f
             if target.served_by in org.connectors and org.connectors[target.served_by].kind in GATEWAY_KINDS:
                 offer(
                     GwartRow(
-                        target.type, target.space, target.cost, target.served_by, (site,), target.served_by
+                        target.type,
+                        target.space,
+                        target.cost,
+                        target.served_by,
+                        (site,),
+                        target.served_by,
+                        target.cost >= LAST_RESORT_COST,
                     )
                 )
             elif target.served_by in org.connectors:
@@ -156,6 +181,8 @@ def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = f
                         target.served_by,
                         (site, org.other_end(target.served_by, site)),
                         target.served_by,
+                        target.cost >= LAST_RESORT_COST
+                        or org.connectors[target.served_by].cost >= LAST_RESORT_COST,
                     )
                 )
             continue
@@ -163,17 +190,24 @@ def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = f
             distances, paths = reach[neighbour]
             if target.site not in distances:
                 continue
+            dearest, beyond = divmod(int(distances[target.site]), _LAST_RESORT_WEIGHT)
             offer(
                 GwartRow(
                     target.type,
                     target.space,
-                    cost + int(distances[target.site]) + target.cost,
+                    cost + beyond + target.cost,
                     connector,
                     (site, *paths[target.site]),
                     target.served_by,
+                    bool(dearest) or cost >= LAST_RESORT_COST or target.cost >= LAST_RESORT_COST,
                 )
             )
     return sorted(best.values(), key=lambda r: (r.type, r.space.lower(), r.cost, r.connector))
+
+
+def _weight(cost: int) -> int:
+    """Path-search weight of a link: its cost, or more than any ordinary sum for cost 100."""
+    return cost + _LAST_RESORT_WEIGHT if cost >= LAST_RESORT_COST else cost
 
 
 def compute_gwarts(
@@ -520,6 +554,7 @@ def route_survivors(
     _record(steps, "2. not at max open retries", rows)
     if not rows:
         return [], "retries"
+    rows = _by_last_resort(rows, org, message, at_s, steps)
     if len(rows) == 1 and steps is None:
         return rows, ""  # filters 3-7 keep a lone candidate
     for step in _LOWEST_COST_ORDER if lowest_cost_only else _ORDER:
@@ -531,6 +566,44 @@ def route_survivors(
 def _record(steps: list[FilterStep] | None, name: str, kept: list[GwartRow], note: str = "") -> None:
     if steps is not None:
         steps.append(FilterStep(name, tuple(r.connector for r in kept), note))
+
+
+def _by_last_resort(
+    rows: list[GwartRow],
+    org: Organization,
+    message: MessageRouteState,
+    at_s: float,
+    steps: list[FilterStep] | None,
+) -> list[GwartRow]:
+    """Cost 100 means "only when every other route has failed" (Q262952), whatever the sums.
+
+    A last-resort row is set aside while another candidate can still be tried: one this
+    message has not failed an open on yet, whose connector will call out (active now or
+    later; a 'never' or remote-initiated schedule never carries it from this side). Once
+    every other route has failed, the ordinary filters decide among all of them, and the
+    fewest-attempts filter then picks the untried last resort.
+    """
+    if not any(r.last_resort for r in rows):
+        return rows
+    attempts = message.attempts
+    untried = [
+        r.connector
+        for r in rows
+        if not r.last_resort
+        and not attempts.get(r.connector)
+        and org.connectors[r.connector].schedule.state_at(at_s) < Activation.NEVER
+    ]
+    kept = [r for r in rows if not r.last_resort] if untried else rows
+    if steps is not None:
+        held = sorted({r.connector for r in rows if r.last_resort})
+        note = (
+            f"{', '.join(held)} held back (cost 100) while {', '.join(sorted(set(untried)))} "
+            "can still be tried"
+            if untried
+            else f"every other route has failed: {', '.join(held)} (cost 100) may be used"
+        )
+        _record(steps, "2b. cost 100 only when every other route has failed", kept, note)
+    return kept
 
 
 def _by_schedule(rows, org, server, message, states, at_s, steps):  # type: ignore[no-untyped-def]

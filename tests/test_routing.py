@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from exsim.explain import explain_plan
 from exsim.org import Organization
 from exsim.routing import (
     ConnectorStates,
@@ -373,3 +374,67 @@ def test_contoso_routes_match_the_documented_costs():
     assert router.plan("RED-EX2", "x@example.com").outcome == "to gateway Internet Mail Service (RED-EX1)"
     assert router.plan("RED-EX2", "x@example.ie").total_cost == 2
     assert router.plan("RED-EX1", "c=GB;a=BT;o=X;s=Y").outcome.startswith("unroutable")
+
+
+def test_cost_100_connector_is_a_last_resort_whatever_the_sums():
+    # A-D direct at cost 100, or round A-B-C-D at 60 + 30 + 20 = 110. By the sums the
+    # direct link is cheaper (100 < 110); Q262952 says cost 100 is used only when every
+    # other route has failed, so the 110 route wins.
+    links = [
+        link("AD", "A", "D", 100),
+        link("AB", "A", "B", 60),
+        link("BC", "B", "C", 30),
+        link("CD", "C", "D", 20),
+    ]
+    org = org_of(["A", "B", "C", "D"], links)
+    rows = Router(org).resolve("A", "userD").rows
+    assert sorted((r.connector, r.cost, r.last_resort) for r in rows) == [
+        ("AB", 110, False),
+        ("AD", 100, True),
+    ]
+    chosen = selection(org, rows, "A1")
+    assert chosen.chosen.connector == "AB"
+    step = next(s for s in chosen.steps if s.name.startswith("2b."))
+    assert step.survivors == ("AB",) and "AD held back (cost 100)" in step.note
+    # Once the message has failed an open on AB, every other route has failed: the
+    # fewest-attempts filter takes AD (0 attempts) now.
+    failed = MessageRouteState(attempts={"AB": 1})
+    assert selection(org, rows, "A1", message=failed).chosen.connector == "AD"
+    # An other route that never calls out cannot hold the last resort back.
+    never = [link("AD", "A", "D", 100), link("AB", "A", "B", 1, schedule="never"), *links[2:]]
+    org = org_of(["A", "B", "C", "D"], never)
+    rows = Router(org).resolve("A", "userD").rows
+    assert selection(org, rows, "A1").chosen.connector == "AD"
+
+
+def test_cost_100_inside_a_route_is_avoided_by_the_path_search():
+    # From A everything goes over AB (cost 1). Beyond B, D is reached directly at 100 or
+    # through C at 50 + 60 = 110. The GWART row avoids the cost-100 link: 1 + 110 = 111,
+    # not 1 + 100 = 101, and is no last resort.
+    links = [
+        link("AB", "A", "B", 1),
+        link("BD", "B", "D", 100),
+        link("BC", "B", "C", 50),
+        link("CD", "C", "D", 60),
+    ]
+    org = org_of(["A", "B", "C", "D"], links)
+    assert rows_for(org, "A", "/o=Contoso/ou=D") == [(111, "AB", ("A", "B", "C", "D"))]
+    assert not Router(org).resolve("A", "userD").rows[0].last_resort
+    # Without the way round C, the only route crosses BD: its sum (101) stands, marked last resort.
+    org = org_of(["A", "B", "D"], links[:2])
+    (row,) = Router(org).resolve("A", "userD").rows
+    assert (row.cost, row.last_resort) == (101, True)
+
+
+def test_cost_100_address_space_is_a_last_resort_and_explained():
+    # IMS-A in A serves SMTP:* at cost 100; IMS-B in B at 60, over AB (50): 110 by the sums.
+    ims_a, ims_b = (
+        {"name": name, "kind": "ims", "server": host, "address_spaces": [{"type": "SMTP", "cost": cost}]}
+        for name, host, cost in (("IMS-A", "A1", 100), ("IMS-B", "B1", 60))
+    )
+    org = org_of(["A", "B"], [link("AB", "A", "B", 50)], [ims_a, ims_b])
+    plan = Router(org).plan("A1", "x@example.com")
+    assert plan.outcome == "to gateway IMS-B" and plan.total_cost == 110
+    text = "\n".join(explain_plan(plan))
+    assert "cost 100  via IMS-A  [A]  (cost 100 on the way: last resort)" in text
+    assert "2b. cost 100 only when every other route has failed: AB  (IMS-A held back" in text
