@@ -87,15 +87,27 @@ class EventLog:
             )
         ]
 
-    def open_failed(self, time_s: float, server: str, entity: str, interval_s: float, block: int) -> None:
+    def open_failed(
+        self,
+        time_s: float,
+        server: str,
+        entity: str,
+        interval_s: float,
+        block: int,
+        association_ended: bool = False,
+    ) -> None:
+        """The MTA could not open an association (289), or gave an open one up after max transfer
+        retries (1294, KB Q157630), and started its open retry timer (301)."""
         self.log(
             time_s,
             server,
             MTA_SOURCE,
-            289,
+            1294 if association_ended else 289,
             "Warning",
             "X.400 Service",
-            f"A connection to {entity} could not be opened.",
+            f"An association with entity {entity} ended abnormally."
+            if association_ended
+            else f"A connection to {entity} could not be opened.",
         )
         self.log(
             time_s,

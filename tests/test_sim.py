@@ -150,6 +150,40 @@ def test_overridden_open_retries_shorten_the_wait_for_the_congestion_ndr():
     assert min(e.time_s for e in result.events if e.event_id == 290) == pytest.approx(first + 1800, abs=1.0)
 
 
+def test_transfers_that_keep_failing_give_up_the_association_and_end_in_congestion_ndrs():
+    # Q157630: an association opens, but every transfer over it fails (drop_probability 1).
+    # The MTA sends again every transfer interval (30 s) up to max transfer retries (2), gives
+    # the association up (1294, 301) and counts one open retry, waits the open interval
+    # (300 s) and opens again (1 s). Give-ups are therefore 300 + 1 + 2 x 30 = 361 s apart
+    # (transfers take no time on this link). Mail queued at the first give-up has failed
+    # 1 open there, 2, 3 at the next ones; at the 4th its count is past max open retries (3)
+    # and routing has nothing left: the congestion NDR 3 x 361 = 1083 s after the first.
+    raw = two_sites(duration="10m", drain="3h")
+    raw["connectors"][0]["link"] = {"bandwidth": "1000Mbps", "latency": "0s", "drop_probability": 1.0}
+    raw["connectors"][0]["override"] = {
+        "max_open_retries": 3,
+        "open_interval": "5m",
+        "max_transfer_retries": 2,
+        "transfer_interval": "30s",
+    }
+    result = simulate(scenario(raw))
+    other = result.by_class["other_site"]
+    assert other.recipients > 0 and other.ndr == other.recipients and result.pending == 0
+    assert result.outcomes.ndr_by_text == {CONGESTION.text: other.recipients}
+    assert balanced(result)
+    give_ups = [e.time_s for e in result.events if e.event_id == 1294]
+    first = give_ups[0]
+    assert all((t - first) / 361 == pytest.approx(round((t - first) / 361), abs=1e-4) for t in give_ups)
+    timers = [e for e in result.events if e.event_id == 301]
+    assert [e.time_s for e in timers] == give_ups and "made in 300 seconds" in timers[0].text
+    assert event_count(result, 289) == 0  # every open succeeded
+    # Each give-up follows three failed transfers of the message at the head of the queue.
+    assert result.counters["transfer_retries"] == 3 * len(give_ups)
+    ndr_times = [e.time_s for e in result.events if e.event_id == 290]
+    assert min(ndr_times) == pytest.approx(first + 3 * 361, abs=0.01)
+    assert all(any(t == pytest.approx(g, abs=1e-6) for g in give_ups) for t in ndr_times)
+
+
 def test_unroutable_recipient_gets_recipient_name_not_recognized():
     raw = one_site(version="5.0", prmd=True)
     raw["connectors"] = []  # no IMS: nothing matches an SMTP address

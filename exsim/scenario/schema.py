@@ -215,7 +215,11 @@ class Link(_Model):
     )
     latency: Duration = Field("50ms", description="One-way latency per transfer, e.g. '50ms'")
     drop_probability: float = Field(
-        0.0, ge=0.0, lt=1.0, description="Share of transfers that fail mid-way and are retried"
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of transfers that fail mid-way; each is retried every transfer interval up "
+        "to max transfer retries, then the association is given up like a failed open (1 = every one)",
     )
 
 

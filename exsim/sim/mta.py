@@ -10,6 +10,12 @@ routed again (which is how mail finds an alternate connector) and waits one
 open interval. Once a message has used up the max open retries of every
 candidate, routing has nothing left and the MTA returns it with an MTS
 congestion NDR — by default 144 x 600 s = 24 h after its first failed open.
+
+An association that opens but cannot carry mail fails the same way (KB
+Q157630): a transfer that fails is sent again every transfer interval; when
+max transfer retries are used up the MTA gives the association up (events 1294
+and 301), counts one open retry on every queued message, reroutes them and
+waits one open interval before it opens again.
 """
 
 from __future__ import annotations
@@ -273,6 +279,8 @@ class NextHopQueue:
         override = self.connector.override if self.connector else sim.default_override
         self.override = override
         self.open_until = -1.0
+        self.broken = False
+        """An association ran out of transfer retries: the MTA gives it up and retries the open."""
         self.failed_targets: set[str] = set()
         self._wake: simpy.Event | None = None
         self._block = len(mta.queues) + 1
@@ -388,6 +396,13 @@ class NextHopQueue:
                 continue
             sim.connector_states[self.mta.server].open_retry.discard(self._state_key)
             yield from self._transfer_all(peer)
+            if self.broken:
+                # Max transfer retries used up: given up like a failed open, and the next open
+                # waits a whole open interval, as event 301 announces (KB Q157630).
+                self.broken, peer = False, None
+                self._association_failed()
+                yield env.timeout(self.override.open_interval)
+                continue
             self.open_until = env.now + self.override.association_lifetime
 
     @property
@@ -396,9 +411,30 @@ class NextHopQueue:
 
     def _open_failed(self) -> None:
         sim = self.sim
-        now = sim.env.now
         sim.counters["open_failures"] += 1
-        sim.events.open_failed(now, self.mta.server, self.entity, self.override.open_interval, self._block)
+        sim.events.open_failed(
+            sim.env.now, self.mta.server, self.entity, self.override.open_interval, self._block
+        )
+        self._retry_open("could not open", "events 289/301")
+
+    def _association_failed(self) -> None:
+        sim = self.sim
+        sim.events.open_failed(
+            sim.env.now,
+            self.mta.server,
+            self.entity,
+            self.override.open_interval,
+            self._block,
+            association_ended=True,
+        )
+        self._retry_open(
+            f"gave up the association after {self.override.max_transfer_retries} transfer retries on",
+            "events 1294/301",
+        )
+
+    def _retry_open(self, what: str, events: str) -> None:
+        """The connection failed: one failed open on every queued message, each routed again."""
+        sim = self.sim
         sim.connector_states[self.mta.server].open_retry.add(self._state_key)
         waiting = list(self.items)
         self.items.clear()
@@ -407,8 +443,8 @@ class NextHopQueue:
             if envelope.message.traced:
                 sim.trace(
                     envelope.message,
-                    f"MTA {self.mta.server}: could not open {self._describe()} "
-                    f"(failed open {envelope.attempts[self._state_key]}); events 289/301; rerouting",
+                    f"MTA {self.mta.server}: {what} {self._describe()} "
+                    f"(failed open {envelope.attempts[self._state_key]}); {events}; rerouting",
                 )
             if self.connector is None:
                 self._retry_rpc(envelope)
@@ -448,7 +484,7 @@ class NextHopQueue:
         latency = link.latency if link else 0.001
         drop = link.drop_probability if link else 0.0
         quiet = sim.quiet[self.mta.server] and sim.quiet[peer]
-        while self.items:
+        while self.items and not self.broken:
             if not quiet and not (
                 sim.running(self.mta.server, "mta", env.now) and sim.running(peer, "mta", env.now)
             ):
@@ -475,13 +511,17 @@ class NextHopQueue:
                     break
                 tries += 1
                 sim.counters["transfer_retries"] += 1
+                if envelope.message.traced:
+                    sim.trace(envelope.message, f"transfer to {peer} failed (try {tries})")
                 if tries > self.override.max_transfer_retries:
                     break
                 yield env.timeout(self.override.transfer_interval)
             if tries > self.override.max_transfer_retries:
-                # The association broke: the message goes back to the head of the queue.
+                # Max transfer retries used up: the message goes back to the head of the queue
+                # and the whole association is given up (every association of this queue stops).
                 self.items.appendleft(envelope)
                 self.open_until = -1.0
+                self.broken = True
                 return
             self._hand_over(envelope, peer, seconds)
 
