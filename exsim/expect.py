@@ -76,9 +76,7 @@ def _outcome(expectation: OutcomeExpectation, runs: list[RunResult]) -> tuple[bo
             else run.by_class.get(expectation.recipient_class)
         )
         if books is None:
-            values.append(
-                0.0 if expectation.metric not in ("failure_rate", "delivery_rate") else float("nan")
-            )
+            values.append(float("nan") if expectation.metric.endswith("_rate") else 0.0)
             continue
         if expectation.metric == "failure_rate":
             values.append(books.failure_rate)

@@ -192,7 +192,14 @@ def execute_run(
         result = simulate(scenario, spec.seed, tracking_dir=Path(tracking_dir) if tracking_dir else None)
     except Exception as exc:  # a failed run is recorded, not fatal to the sweep
         record.update(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=5))
-        return {"row": record, "events": [], "ndr_samples": {}, "series": {}, "latency": {}}
+        return {
+            "row": record,
+            "events": [],
+            "ndr_samples": {},
+            "misdelivery_samples": [],
+            "series": {},
+            "latency": {},
+        }
     record.update(result.row())
     record["error"] = ""
     record["wall_s"] = round(time.perf_counter() - started, 3)
@@ -204,18 +211,21 @@ def execute_run(
         "row": record,
         "events": events,
         "ndr_samples": result.ndr_samples,
+        "misdelivery_samples": result.misdelivery_samples,
         "series": series_records(result, spec),
         "latency": latency_records(result, spec),
     }
 
 
 def series_records(result, spec: RunSpec) -> dict:  # type: ignore[no-untyped-def]
-    """The run's time series as columns: interval start, deliveries, NDRs, queued mail per server."""
+    """The run's time series as columns: interval start, deliveries, NDRs, misdeliveries, queued mail
+    per server."""
     series = result.series
     return {
         "t_s": [i * series.interval_s for i in range(len(series.delivered))],
         "delivered": series.delivered.tolist(),
         "ndr": series.ndr.tolist(),
+        "misdelivered": series.misdelivered.tolist(),
         **{f"queued_{server}": values.tolist() for server, values in sorted(series.queue_samples.items())},
     }
 
@@ -251,6 +261,9 @@ class Experiment:
     """Per run and interval: deliveries, NDRs and queued mail per server."""
     latency: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Per run: latency histogram bins (upper edge in seconds, count)."""
+    misdelivery_samples: list[dict] = field(default_factory=list)
+    """One example per sweep point with misdeliveries: the address, the mailbox the directory
+    picked and why (KB Q176046)."""
 
     @property
     def variables(self) -> list[str]:
@@ -416,7 +429,27 @@ def _execute(args: list[tuple], workers: int | None, scheduler: str | None) -> I
 
 # --- summaries and files ------------------------------------------------------------------
 
-BOOK_COLUMNS = ["recipients", "delivered", "ndr", "pending", "failure_rate", "latency_p50_s", "latency_p95_s"]
+BOOK_COLUMNS = [
+    "recipients",
+    "delivered",
+    "misdelivered",
+    "ndr",
+    "pending",
+    "failure_rate",
+    "ndr_rate",
+    "misdelivery_rate",
+    "latency_p50_s",
+    "latency_p95_s",
+]
+
+
+def is_ndr_diagnostic_column(column: str) -> bool:
+    """Whether a runs.csv column is an ``ndr_<diagnostic>`` count (not ``ndr_rate``)."""
+    return column.startswith("ndr_") and not column.startswith("ndr_rate")
+
+
+#: Rates summarised with a mean and a 95 % interval per sweep point.
+RATE_COLUMNS = ("failure_rate", "ndr_rate", "misdelivery_rate", "latency_p50_s", "latency_p95_s")
 
 
 def _summarise(
@@ -427,7 +460,7 @@ def _summarise(
     runs = pd.DataFrame(rows)
     if runs.empty:
         runs = pd.DataFrame(columns=["point", *variables, "replication", "seed", *BOOK_COLUMNS, "error"])
-    ndr_columns = sorted(c for c in runs.columns if c.startswith("ndr_"))
+    ndr_columns = sorted(c for c in runs.columns if is_ndr_diagnostic_column(c))
     front = ["point", *variables, "replication", "seed", *BOOK_COLUMNS, *ndr_columns]
     runs = runs[[*front, *[c for c in runs.columns if c not in front]]]
     for column in ndr_columns:
@@ -439,14 +472,14 @@ def _summarise(
     for point in points:
         mine = ok[ok["point"] == point.index].sort_values("replication")
         row: dict[str, Any] = {"point": point.index, **point.labels, "n": len(mine)}
-        for column in ("failure_rate", "latency_p50_s", "latency_p95_s"):
+        for column in RATE_COLUMNS:
             interval = t_interval(mine[column].tolist() if len(mine) else [])
             row[f"{column}_mean"], row[f"{column}_lo"], row[f"{column}_hi"] = (
                 interval.mean,
                 interval.lo,
                 interval.hi,
             )
-        for column in ("recipients", "delivered", "ndr", "pending", "lost", *ndr_columns):
+        for column in ("recipients", "delivered", "misdelivered", "ndr", "pending", "lost", *ndr_columns):
             row[f"{column}_mean"] = float(mine[column].mean()) if len(mine) else float("nan")
         if "internet_recipients" in mine and len(mine):
             rate = (mine["internet_ndr"].fillna(0) / mine["internet_recipients"].replace(0, np.nan)).tolist()
@@ -469,8 +502,24 @@ def _summarise(
     for _, entry in sorted(done.items()):
         for text, sample in entry.get("ndr_samples", {}).items():
             samples.setdefault(text, sample)
+    misdeliveries: dict[int, dict] = {}
+    for (point, _), entry in sorted(done.items()):
+        for sample in entry.get("misdelivery_samples", [])[:1]:
+            misdeliveries.setdefault(point, {"point": point, **sample})
     return Experiment(
-        scenario, points, runs, summary, differences, events, out, failed, wall_s, samples, series, latency
+        scenario,
+        points,
+        runs,
+        summary,
+        differences,
+        events,
+        out,
+        failed,
+        wall_s,
+        samples,
+        series,
+        latency,
+        list(misdeliveries.values()),
     )
 
 
@@ -569,6 +618,7 @@ def write_results(experiment: Experiment, as_run: dict, seed: int, replications:
         "points": _records(experiment.summary),
         "differences": _records(experiment.differences),
         "ndr_examples": experiment.ndr_samples,
+        "misdelivery_examples": experiment.misdelivery_samples,
     }
     _atomic_write(
         out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2, default=_json_default))

@@ -58,10 +58,17 @@ class LatencyHistogram:
 
 @dataclass(slots=True)
 class Outcomes:
-    """Recipients by final outcome; pending is what is left."""
+    """Recipients by final outcome; pending is what is left.
+
+    ``recipients == delivered + misdelivered + ndr + pending`` always. A *misdelivered*
+    recipient's mail reached a mailbox, but not the one the sender meant: the directory
+    resolved the address to someone else (KB Q176046). Exchange reports nothing, so it is
+    a failure as surely as an NDR, only a silent one.
+    """
 
     recipients: int = 0
     delivered: int = 0
+    misdelivered: int = 0
     ndr: int = 0
     lost: int = 0
     """Lost by Exchange in a crash; part of ``pending`` (never delivered, never reported)."""
@@ -71,21 +78,31 @@ class Outcomes:
 
     @property
     def pending(self) -> int:
-        return self.recipients - self.delivered - self.ndr
+        return self.recipients - self.delivered - self.misdelivered - self.ndr
 
     @property
     def failure_rate(self) -> float:
+        """Recipients that failed, loudly (NDR) or silently (misdelivered), per recipient."""
+        return (self.ndr + self.misdelivered) / self.recipients if self.recipients else float("nan")
+
+    @property
+    def ndr_rate(self) -> float:
         return self.ndr / self.recipients if self.recipients else float("nan")
+
+    @property
+    def misdelivery_rate(self) -> float:
+        return self.misdelivered / self.recipients if self.recipients else float("nan")
 
 
 class TimeSeries:
-    """Counts per interval of simulated time (NDRs, deliveries) and sampled queue lengths."""
+    """Counts per interval of simulated time (NDRs, misdeliveries, deliveries) and sampled queue lengths."""
 
     def __init__(self, interval_s: float, horizon_s: float):
         self.interval_s = interval_s
         size = int(math.ceil(horizon_s / interval_s)) + 1
         self.delivered = np.zeros(size, dtype=np.int64)
         self.ndr = np.zeros(size, dtype=np.int64)
+        self.misdelivered = np.zeros(size, dtype=np.int64)
         self.queue_samples: dict[str, np.ndarray] = {}
         self._size = size
 
@@ -97,6 +114,9 @@ class TimeSeries:
 
     def count_ndr(self, time_s: float) -> None:
         self.ndr[self._index(time_s)] += 1
+
+    def count_misdelivered(self, time_s: float, count: int = 1) -> None:
+        self.misdelivered[self._index(time_s)] += count
 
     def sample_queue(self, time_s: float, server: str, length: int) -> None:
         series = self.queue_samples.get(server)

@@ -23,9 +23,10 @@ def event_count(result, event_id: int, server: str | None = None) -> int:
 def balanced(result) -> bool:
     classes = result.by_class.values()
     return (
-        result.recipients == result.delivered + result.ndr + result.pending
+        result.recipients == result.delivered + result.misdelivered + result.ndr + result.pending
         and sum(c.recipients for c in classes) == result.recipients
         and sum(c.delivered for c in classes) == result.delivered
+        and sum(c.misdelivered for c in classes) == result.misdelivered
         and sum(c.ndr for c in classes) == result.ndr
     )
 

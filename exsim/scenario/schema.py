@@ -554,7 +554,18 @@ class _Expectation(_Model):
 
 class OutcomeExpectation(_Expectation, _Bounds):
     kind: Literal["outcome"]
-    metric: Literal["recipients", "delivered", "ndr", "pending", "lost", "failure_rate", "delivery_rate"]
+    metric: Literal[
+        "recipients",
+        "delivered",
+        "misdelivered",
+        "ndr",
+        "pending",
+        "lost",
+        "failure_rate",
+        "ndr_rate",
+        "misdelivery_rate",
+        "delivery_rate",
+    ]
     recipient_class: str | None = Field(
         None,
         description="same_server, same_site, other_site, internet, msmail, distribution_list, "

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from exsim.ndr import NdrKind
 from exsim.routing import MessageRouteState
 
-PENDING, DELIVERED, NDR, LOST = "pending", "delivered", "ndr", "lost"
-"""Outcomes. LOST is mail Exchange itself lost in a crash: it counts as pending in the
-books (never delivered, never reported) and is reported apart as ``lost``."""
+PENDING, DELIVERED, MISDELIVERED, NDR, LOST = "pending", "delivered", "misdelivered", "ndr", "lost"
+"""Outcomes. MISDELIVERED is mail delivered to a mailbox the sender did not mean (the
+directory's fuzzy proxy search picked it, KB Q176046). LOST is mail Exchange itself lost
+in a crash: it counts as pending in the books (never delivered, never reported) and is
+reported apart as ``lost``."""
 
 
 @dataclass(slots=True, eq=False)
@@ -30,6 +32,15 @@ class Recipient:
     ndr: NdrKind | None = None
     component: str = ""
     detail: str = ""
+    intended: str | None = None
+    """Alias of the mailbox the sender meant, when the address is not that mailbox's exact
+    proxy; None for a recipient outside the organization (a foreign X.400 user)."""
+    misdirected: str = ""
+    """Set by the directory when a fuzzy match resolved the address to a mailbox other than
+    ``intended``: which mailbox, and why. Its delivery is then a misdelivery."""
+    one_off: bool = False
+    """Addressed by a proxy (SMTP or MS) typed as a one-off or taken from a personal address
+    book, rather than picked from the Global Address List (KB Q185024)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -50,6 +61,8 @@ class Message:
     traced: bool = False
     stamp_s: float = 0.0
     """Submission time by the clock of the server that stamped it (clocks can be off, KB Q158399)."""
+    client: str = ""
+    """The mail client that submitted it (exchange_4_0, exchange_5_0, outlook_97, outlook_98)."""
 
     @property
     def is_report(self) -> bool:

@@ -5,7 +5,7 @@ router, every server's store and MTA, the gateways, the workload, the timed
 events, the logs and the counters. Components call back into it for the few
 things that are the organization's business rather than theirs: which version
 a server runs and which defect that brings, whether a service is running,
-and the books — every recipient ends delivered, non-delivered (with reason,
+and the books — every recipient ends delivered, misdelivered, non-delivered (with reason,
 diagnostic, text and the component that gave up) or pending.
 """
 
@@ -41,6 +41,7 @@ from exsim.sim.gateways import GATEWAY_CLASSES, Gateway
 from exsim.sim.message import (
     DELIVERED,
     LOST,
+    MISDELIVERED,
     NDR,
     PENDING,
     Envelope,
@@ -81,6 +82,7 @@ class RunResult:
     series: TimeSeries
     messages: int
     first_ndr_message: int | None = None
+    first_misdelivery_message: int | None = None
     traces: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
     ndr_samples: dict[str, dict] = field(default_factory=dict)
     """One example per NDR text: recipient, reason, diagnostic, footer, time."""
@@ -92,6 +94,8 @@ class RunResult:
     """User-mail recipients delivered per mailbox alias (counted when a `mailbox` expectation asks)."""
     ndr_times: dict[str, tuple[float, float]] = field(default_factory=dict)
     """First and last NDR time per NDR text."""
+    misdelivery_samples: list[dict] = field(default_factory=list)
+    """The first few misdeliveries: the address, the mailbox it reached and why, where, when."""
 
     @property
     def recipients(self) -> int:
@@ -100,6 +104,10 @@ class RunResult:
     @property
     def delivered(self) -> int:
         return self.outcomes.delivered
+
+    @property
+    def misdelivered(self) -> int:
+        return self.outcomes.misdelivered
 
     @property
     def ndr(self) -> int:
@@ -122,9 +130,12 @@ class RunResult:
         row = {
             "recipients": self.recipients,
             "delivered": self.delivered,
+            "misdelivered": self.misdelivered,
             "ndr": self.ndr,
             "pending": self.pending,
             "failure_rate": self.failure_rate,
+            "ndr_rate": self.outcomes.ndr_rate,
+            "misdelivery_rate": self.outcomes.misdelivery_rate,
             "latency_p50_s": self.latency.quantile(0.5),
             "latency_p95_s": self.latency.quantile(0.95),
             "lost": self.outcomes.lost,
@@ -137,6 +148,7 @@ class RunResult:
         for kind, counts in sorted(self.by_class.items()):
             row[f"{kind}_recipients"] = counts.recipients
             row[f"{kind}_ndr"] = counts.ndr
+            row[f"{kind}_misdelivered"] = counts.misdelivered
         return row
 
 
@@ -238,6 +250,8 @@ class Simulation:
         self._replication_over = max((e.end for e in self.replication), default=0.0)
         self._partial_routers: dict[frozenset, Router] = {}
         self.first_ndr_message: int | None = None
+        self.first_misdelivery_message: int | None = None
+        self.misdelivery_samples: list[dict] = []
         self.trace_messages = trace_messages or set()
         self.traces: dict[int, list[tuple[float, str]]] = {}
         self._next_id = 0
@@ -444,22 +458,37 @@ class Simulation:
                 )
 
     def deliver(self, envelope: Envelope, recipients: list[Recipient], where: str) -> None:
+        """Deliver recipients. One the directory misdirected (``recipient.misdirected``) lands in
+        a mailbox all the same, as Exchange would log it, but the books count it misdelivered."""
         now = self.env.now
         message = envelope.message
+        wrong = 0
         for recipient in recipients:
             if recipient.outcome is not PENDING:
                 raise RuntimeError(
                     f"recipient {recipient.address} of message {message.id} already {recipient.outcome}"
                 )
-            recipient.outcome = DELIVERED
             recipient.time_s = now
             recipient.detail = where
+            if recipient.misdirected:
+                recipient.outcome = MISDELIVERED
+                wrong += 1
+            else:
+                recipient.outcome = DELIVERED
         if message.traced:
             self.trace(
                 message,
                 f"delivered to {', '.join(r.address for r in recipients)} ({where}), "
                 f"{now - message.submitted_s:.1f} s after submission",
             )
+            for recipient in recipients:
+                if recipient.misdirected:
+                    self.trace(message, f"MISDELIVERED: {recipient.address} reached {recipient.misdirected}")
+        if wrong:
+            self._misdelivered(message, [r for r in recipients if r.misdirected], where)
+            if wrong == len(recipients):
+                return
+            recipients = [r for r in recipients if not r.misdirected]
         if not message.counted:
             return
         if message.is_report:
@@ -478,6 +507,29 @@ class Simulation:
                 self.mailbox_deliveries[recipient.address] += 1
         self.latency.add(now - message.submitted_s, count)
         self.series.count_delivered(now, count)
+
+    def _misdelivered(self, message: Message, recipients: list[Recipient], where: str) -> None:
+        """The books of a silent failure: nobody is told, so only the simulation counts it."""
+        if not message.counted:
+            return
+        books = self.reports if message.is_report else self.outcomes
+        books.misdelivered += len(recipients)
+        if message.is_report:
+            return
+        for recipient in recipients:
+            self._class(recipient.kind).misdelivered += 1
+        self.series.count_misdelivered(self.env.now, len(recipients))
+        if self.first_misdelivery_message is None:
+            self.first_misdelivery_message = message.id
+        if len(self.misdelivery_samples) < 5:
+            self.misdelivery_samples.append(
+                {
+                    "recipient": recipients[0].address,
+                    "delivered_to": recipients[0].misdirected,
+                    "where": where,
+                    "time_s": self.env.now,
+                }
+            )
 
     def fail(
         self,
@@ -633,6 +685,8 @@ class Simulation:
             series=self.series,
             messages=self._next_id,
             first_ndr_message=self.first_ndr_message,
+            first_misdelivery_message=self.first_misdelivery_message,
+            misdelivery_samples=self.misdelivery_samples,
             traces=self.traces,
             ndr_samples=self.ndr_samples,
             counters=dict(self.counters),
