@@ -22,7 +22,7 @@ import time
 import ciw
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
-from reference_simpy import (  # noqa: E402 - same organization and parameters as the reference
+from reference_simpy import (
     CLIENT_SUBMIT,
     GATEWAY_IN,
     INTERNET_DELAY,
@@ -76,13 +76,12 @@ def build(org: dict):  # type: ignore[no-untyped-def]
     service += [ciw.dists.Deterministic(LINK_LATENCY + MEAN_SIZE_KB * 8192 / 1.544e6)]
     service += [ciw.dists.Deterministic(GATEWAY_IN + INTERNET_DELAY)] * len(ims)
     servers_per_node = [1] * (2 * n) + [float("inf")] + [4] * len(ims)
-    network = ciw.create_network(
+    return ciw.create_network(
         arrival_distributions=arrivals,
         service_distributions=service,
         number_of_servers=servers_per_node,
         routing=ciw.routing.ProcessBased(route),
     )
-    return network
 
 
 def simulate(days: float = 1.0) -> int:

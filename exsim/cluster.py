@@ -10,7 +10,7 @@ experiment sorts them, so the results equal a serial run's.
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class ClusterError(Exception):

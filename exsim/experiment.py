@@ -30,10 +30,11 @@ import platform
 import shutil
 import time
 import traceback
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,7 @@ class ResultsDirectoryError(Exception):
 class ExperimentInterrupted(Exception):
     """Ctrl-C: the runs finished so far are saved; the experiment can be resumed."""
 
-    def __init__(self, experiment: "Experiment", finished: int, total: int):
+    def __init__(self, experiment: Experiment, finished: int, total: int):
         self.experiment, self.finished, self.total = experiment, finished, total
         super().__init__(f"interrupted after {finished} of {total} runs")
 
@@ -64,7 +65,7 @@ class _DeferredInterrupt:
         self.inside = False
         self.pending = False
 
-    def __enter__(self) -> "_DeferredInterrupt":
+    def __enter__(self) -> _DeferredInterrupt:
         import signal
         import threading
 
@@ -355,7 +356,7 @@ def run_experiment(
             return None
         return str(tracking_root / f"point{spec.point}-rep{spec.replication}")
 
-    journal = open(out_path / "runs.jsonl", "a", encoding="utf-8") if out_path is not None else None
+    journal = open(out_path / "runs.jsonl", "a", encoding="utf-8") if out_path is not None else None  # noqa: SIM115 - closed in the finally below
     finished = len(specs) - len(todo)
     if progress:
         progress(finished, len(specs))

@@ -11,9 +11,10 @@ tab-separated daily file format, one file per server per simulated day, named
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO
 
 EPOCH = dt.datetime(1997, 6, 9, 0, 0, 0)
 
@@ -224,7 +225,7 @@ class TrackingLog:
         if handle is None:
             folder = self.directory / server
             folder.mkdir(parents=True, exist_ok=True)
-            handle = open(folder / f"{day}.log", "a", encoding="utf-8")
+            handle = open(folder / f"{day}.log", "a", encoding="utf-8")  # noqa: SIM115 - one open file per server-day, closed by close()
             self._files[(server, day)] = handle
         fields = (
             mts_id,

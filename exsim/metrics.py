@@ -21,7 +21,7 @@ class LatencyHistogram:
     RATIO = 1.01
 
     def __init__(self) -> None:
-        self.bins = int(math.ceil(math.log(3.2e7 / self.LOW_S) / math.log(self.RATIO))) + 2
+        self.bins = math.ceil(math.log(3.2e7 / self.LOW_S) / math.log(self.RATIO)) + 2
         self.counts = np.zeros(self.bins, dtype=np.int64)
         self.n = 0
         self.total_s = 0.0
@@ -99,7 +99,7 @@ class TimeSeries:
 
     def __init__(self, interval_s: float, horizon_s: float):
         self.interval_s = interval_s
-        size = int(math.ceil(horizon_s / interval_s)) + 1
+        size = math.ceil(horizon_s / interval_s) + 1
         self.delivered = np.zeros(size, dtype=np.int64)
         self.ndr = np.zeros(size, dtype=np.int64)
         self.misdelivered = np.zeros(size, dtype=np.int64)

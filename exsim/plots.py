@@ -23,13 +23,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import networkx as nx  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import networkx as nx
+import numpy as np
+import pandas as pd
 
-from exsim.address import parse_x400  # noqa: E402
-from exsim.scenario import Scenario, validate_raw  # noqa: E402
+from exsim.address import parse_x400
+from exsim.scenario import Scenario, validate_raw
 
 DPI = 110
 KIND_STYLE = {"site": ("tab:blue", "solid"), "x400": ("tab:green", "dashed"), "ras": ("tab:orange", "dotted")}

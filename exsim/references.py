@@ -8,7 +8,7 @@ of the wrong type: the schema reports those, these checks skip them.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import networkx as nx
 

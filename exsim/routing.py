@@ -32,8 +32,8 @@ module and never re-implements it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Sequence
 
 import networkx as nx
 import numpy as np
@@ -695,7 +695,7 @@ def select_target_server(
             return min(weighted, key=lambda sk: (sk[1], sk[0]))[0]
         weights = [1.0 / k for _, k in weighted]
         pick = rng.random() * sum(weights)
-        for (name, _), weight in zip(weighted, weights):
+        for (name, _), weight in zip(weighted, weights, strict=True):
             pick -= weight
             if pick < 0:
                 return name

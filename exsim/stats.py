@@ -10,8 +10,8 @@ separate intervals would suggest.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import stats as _scipy_stats
@@ -49,4 +49,4 @@ def paired_difference(
     """Interval of mean(values[k] - baseline[k]) over replications k (paired by k)."""
     if len(values) != len(baseline):
         raise ValueError(f"paired samples differ in size: {len(values)} vs {len(baseline)}")
-    return t_interval([v - b for v, b in zip(values, baseline)], confidence)
+    return t_interval([v - b for v, b in zip(values, baseline, strict=True)], confidence)

@@ -39,7 +39,7 @@ def test_ou_alone_means_ou1():
 
 
 @pytest.mark.parametrize(
-    "text, fragment",
+    ("text", "fragment"),
     [
         ("c=US;a= ;p=X;zz=1", "unknown X.400 attribute 'zz'"),
         ("c=US;a= ;c=GB;o=X", "appears twice"),
@@ -79,7 +79,7 @@ def test_valid_addresses(text):
 
 
 @pytest.mark.parametrize(
-    "text, fragment",
+    ("text", "fragment"),
     [
         ("a= ;o=Redmond", "missing mandatory attribute c="),
         ("c=US;o=Redmond", "missing mandatory attribute a="),
@@ -107,7 +107,8 @@ def test_invalid_addresses(text, fragment):
 def test_each_violation_is_reported_separately():
     problems = validate_x400("a= ;g=Jo")
     assert len(problems) == 2  # no c=, g without s=  (g counts as a name part)
-    assert any("c=" in p for p in problems) and any("surname" in p for p in problems)
+    assert any("c=" in p for p in problems)
+    assert any("surname" in p for p in problems)
 
 
 printable = (
@@ -157,7 +158,7 @@ def test_smtp_and_ms_parsing():
 
 
 @pytest.mark.parametrize(
-    "text, kind",
+    ("text", "kind"),
     [
         ("jo@example.com", "SMTP"),
         ("SMTP:jo@example.com", "SMTP"),

@@ -28,7 +28,7 @@ def test_validate_bad_file_exits_2_with_every_problem_and_no_traceback(tmp_path)
     result = exsim("validate", str(bad))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    lines = [l for l in result.stderr.splitlines() if l.startswith(str(bad))]
+    lines = [line for line in result.stderr.splitlines() if line.startswith(str(bad))]
     assert len(lines) == 3
     assert f"{bad}:5: sites[0].addresses.x400:" in lines[0]
     assert f"{bad}:8: servers[0].site: unknown site 'Dubln'; did you mean 'Dublin'?" == lines[1]
@@ -71,7 +71,8 @@ def test_gwart_prints_every_site_and_json():
     sydney = sorted((r["cost"], r["connector"]) for r in rows if r["space"] == "/o=Contoso/ou=Sydney")
     assert sydney == [(8, "X.400 Redmond-Tokyo"), (10, "X.400 Redmond-Sydney")]
     bad = exsim("gwart", str(SCENARIOS / "contoso.toml"), "--site", "Tokio")
-    assert bad.returncode == 2 and "unknown site 'Tokio'" in bad.stderr
+    assert bad.returncode == 2
+    assert "unknown site 'Tokio'" in bad.stderr
 
 
 def test_route_explains_and_json():
@@ -92,7 +93,8 @@ def test_route_explains_and_json():
     )
     assert plan["outcome"].startswith("unroutable")
     bad = exsim("route", str(SCENARIOS / "contoso.toml"), "--from", "NOPE", "--to", "x")
-    assert bad.returncode == 2 and "unknown server 'NOPE'" in bad.stderr
+    assert bad.returncode == 2
+    assert "unknown server 'NOPE'" in bad.stderr
 
 
 def test_run_default_scenario_shows_only_sp1_without_prmd_failing(tmp_path):
@@ -116,7 +118,8 @@ def test_run_default_scenario_shows_only_sp1_without_prmd_failing(tmp_path):
     assert list(events.columns[2:]) == ["time_s", "server", "source", "event_id", "type", "category", "text"]
     # A non-empty results directory is not overwritten silently.
     again = exsim("run", "--out", str(tmp_path / "r"), "--quiet", cwd=tmp_path)
-    assert again.returncode == 2 and "not empty" in again.stderr
+    assert again.returncode == 2
+    assert "not empty" in again.stderr
 
 
 def test_trace_first_ndr_tells_the_q166866_story():
@@ -143,7 +146,8 @@ def test_unwritable_results_directory_fails_with_exit_1(tmp_path):
     blocker.write_text("not a directory")
     result = exsim("run", str(SCENARIOS / "q166866.toml"), "--out", str(blocker / "r"), "--quiet")
     assert result.returncode == 1
-    assert "cannot write results" in result.stderr and "Traceback" not in result.stderr
+    assert "cannot write results" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_baseline_option_sets_the_paired_comparison(tmp_path):
@@ -168,7 +172,9 @@ def test_baseline_option_sets_the_paired_comparison(tmp_path):
     bad = exsim(
         "run", str(SCENARIOS / "q166866.toml"), "--baseline", "colour=red", "--out", str(tmp_path / "x")
     )
-    assert bad.returncode == 2 and "--baseline" in bad.stderr and not (tmp_path / "x").exists()
+    assert bad.returncode == 2
+    assert "--baseline" in bad.stderr
+    assert not (tmp_path / "x").exists()
 
 
 def test_resume_refuses_results_of_another_scenario(tmp_path):
@@ -177,5 +183,6 @@ def test_resume_refuses_results_of_another_scenario(tmp_path):
     other = exsim(
         "run", str(SCENARIOS / "kb" / "Q146669.toml"), "--out", str(tmp_path / "r"), "--resume", "--quiet"
     )
-    assert other.returncode == 2 and "different scenario" in other.stderr
+    assert other.returncode == 2
+    assert "different scenario" in other.stderr
     assert "Traceback" not in other.stderr

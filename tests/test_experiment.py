@@ -48,7 +48,8 @@ def test_lockstep_group_and_constraint():
         ("5.0-sp2", 3),
     ]
     points = expand_sweep(validate_raw(swept(variables=[VERSION, ADDRESS], constraint="version != '5.0'")))
-    assert len(points) == 4 and all(p.values["version"] != "5.0" for p in points)
+    assert len(points) == 4
+    assert all(p.values["version"] != "5.0" for p in points)
 
 
 def test_point_scenario_puts_values_in_place_by_wildcard_and_name():
@@ -156,7 +157,8 @@ def test_killed_sweep_resumes_without_duplicates_or_losses(tmp_path):
     resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     runs = pd.read_csv(out / "runs.csv")
-    assert len(runs) == 30 and not runs.duplicated(["point", "replication"]).any()
+    assert len(runs) == 30
+    assert not runs.duplicated(["point", "replication"]).any()
     # Identical to an uninterrupted run.
     fresh = subprocess.run(
         [
@@ -220,7 +222,7 @@ def test_ctrl_c_saves_complete_rows_and_says_how_to_resume(tmp_path, workers):
     while time.time() < deadline and not (journal.exists() and journal.read_text().count("\n") >= 2):
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
+    _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert f"--out {out} --resume" in stderr

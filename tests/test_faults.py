@@ -24,10 +24,12 @@ def test_connector_outage_gives_congestion_ndrs_after_12_retries_of_5_minutes(re
     opens = [e.time_s for e in result.events if e.event_id == 289]
     # Opens fail only while the link is down, or while RED-EX2 (a bridgehead) is crashed.
     crashes = [(5 * H + 90, 5 * H + 90 + 120), (5 * H + 680, 5 * H + 680 + 1200)]
-    assert opens and all(2 * H <= t < 5 * H or any(a <= t < b for a, b in crashes) for t in opens)
+    assert opens
+    assert all(2 * H <= t < 5 * H or any(a <= t < b for a, b in crashes) for t in opens)
     assert any(t >= crashes[0][0] for t in opens)
     congestion = [e.time_s for e in result.events if e.event_id == 290 and "MTS-congestion" in e.text]
-    assert congestion and min(congestion) >= min(opens) + 12 * 300 - 1e-6
+    assert congestion
+    assert min(congestion) >= min(opens) + 12 * 300 - 1e-6
     assert result.outcomes.ndr_by_diagnostic["MTS-congestion"] == len(congestion)
 
 
@@ -44,7 +46,7 @@ def test_internet_failure_ends_in_time_expired_ndrs_from_the_ims(result):
     sample = result.ndr_samples["The maximum time for delivering the message expired"]
     assert sample["component"] == "MSEXCH:MSExchangeIMC:Redmond:RED-EX1"
     # Nothing fails before 4 h (the message timeout) after the Internet went down at 14:00.
-    assert 18 * H <= sample["time_s"]
+    assert sample["time_s"] >= 18 * H
     assert result.counters["gateway_retries"] > 0
 
 

@@ -61,7 +61,8 @@ equals = 1.0
 
 def test_check_refuses_a_scenario_without_expectations():
     result = CliRunner().invoke(cli, ["check", str(SCENARIOS / "contoso.toml")])
-    assert result.exit_code == 2 and "no [[expect]] entries" in result.output
+    assert result.exit_code == 2
+    assert "no [[expect]] entries" in result.output
 
 
 def test_the_builds_table_in_the_model_docs_matches_the_defect_table():
@@ -94,7 +95,8 @@ at_least = 100
     path = tmp_path / "bob.toml"
     path.write_text(text)
     lines = [line for line in evaluate(load_scenario(path)) if line.name == "bob gets mail"]
-    assert len(lines) == 2 and all(line.passed for line in lines), [str(line) for line in lines]
+    assert len(lines) == 2, [str(line) for line in lines]
+    assert all(line.passed for line in lines), [str(line) for line in lines]
     delivered = [
         line for line in evaluate(load_scenario(path)) if line.name.startswith("everything is delivered")
     ]

@@ -42,7 +42,8 @@ def test_q166866_events_are_the_documented_ones():
     result = simulate(scenario(one_site(duration="1h")))
     by_id = {e.event_id: e for e in result.events}
     assert set(by_id) == {1026, 2007}
-    assert by_id[2007].type == "Error" and by_id[2007].category == "MTA Connections"
+    assert by_id[2007].type == "Error"
+    assert by_id[2007].category == "MTA Connections"
     assert by_id[2007].text == "ma_open returned error 22."
     assert by_id[1026].text.splitlines() == [
         "An error occurred with the following call stack:",

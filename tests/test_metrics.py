@@ -16,6 +16,6 @@ def test_misdelivered_is_a_failure_beside_the_ndrs():
 
 def test_rates_of_no_recipients_are_undefined():
     books = Outcomes()
-    assert (
-        math.isnan(books.failure_rate) and math.isnan(books.ndr_rate) and math.isnan(books.misdelivery_rate)
-    )
+    assert math.isnan(books.failure_rate)
+    assert math.isnan(books.ndr_rate)
+    assert math.isnan(books.misdelivery_rate)

@@ -35,7 +35,8 @@ def test_every_figure_is_written_for_a_swept_scenario(tmp_path):
     assert made == [str(tmp_path / "plots" / f"{n}.png") for n in names]
     for name in names:
         image = mpimg.imread(tmp_path / "plots" / f"{name}.png")
-        assert image.shape[0] > 300 and image.shape[1] > 500  # readable at 100 %, not a stub
+        assert image.shape[0] > 300
+        assert image.shape[1] > 500
 
 
 def test_figures_that_do_not_apply_are_skipped_with_a_reason(tmp_path):
@@ -50,4 +51,5 @@ def test_plot_command_refuses_a_directory_that_is_not_results(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "exsim", "plot", str(tmp_path)], capture_output=True, text=True
     )
-    assert result.returncode == 2 and "not a results directory" in result.stderr
+    assert result.returncode == 2
+    assert "not a results directory" in result.stderr

@@ -318,7 +318,8 @@ def test_route_never_reenters_a_site_already_passed():
     assert selection(org, rows, "A1", message=message).chosen.connector == "AB"
     message = MessageRouteState(visited_sites=("B", "D"))
     result = selection(org, rows, "A1", message=message)
-    assert result.chosen is None and result.reason == "loop"
+    assert result.chosen is None
+    assert result.reason == "loop"
     message = MessageRouteState(hops=512)
     assert selection(org, rows, "A1", message=message).reason == "loop"
 
@@ -353,7 +354,8 @@ def test_target_servers_cost_zero_first_then_weighted_then_hundred():
     rng = np.random.default_rng(7)
     draws = [select_target_server(org, "SC", "B", failed={"B1"}, rng=rng) for _ in range(4000)]
     # weights 1/1 : 1/3 -> B2 gets 3/4 = 3000 of 4000 (sd = sqrt(4000 * .75 * .25) = 27.4; 4 sd = 110)
-    assert abs(draws.count("B2") - 3000) <= 110 and draws.count("B4") == 0
+    assert abs(draws.count("B2") - 3000) <= 110
+    assert draws.count("B4") == 0
     assert select_target_server(org, "SC", "B", failed={"B1", "B2", "B3"}) == "B4"
 
 
@@ -361,7 +363,8 @@ def test_contoso_routes_match_the_documented_costs():
     router = Router(Organization(__import__("exsim").load_scenario(SCENARIOS / "contoso.toml")))
     # Redmond -> Sydney: via Tokyo 3 + 5 = 8 beats the direct X.400 connector at 10.
     plan = router.plan("RED-EX1", "BJones")
-    assert plan.total_cost == 8 and [h.via for h in plan.hops] == [
+    assert plan.total_cost == 8
+    assert [h.via for h in plan.hops] == [
         "RPC",
         "X.400 Redmond-Tokyo",
         "Dynamic RAS Tokyo-Sydney",
@@ -395,7 +398,8 @@ def test_cost_100_connector_is_a_last_resort_whatever_the_sums():
     chosen = selection(org, rows, "A1")
     assert chosen.chosen.connector == "AB"
     step = next(s for s in chosen.steps if s.name.startswith("2b."))
-    assert step.survivors == ("AB",) and "AD held back (cost 100)" in step.note
+    assert step.survivors == ("AB",)
+    assert "AD held back (cost 100)" in step.note
     # Once the message has failed an open on AB, every other route has failed: the
     # fewest-attempts filter takes AD (0 attempts) now.
     failed = MessageRouteState(attempts={"AB": 1})
@@ -434,7 +438,8 @@ def test_cost_100_address_space_is_a_last_resort_and_explained():
     )
     org = org_of(["A", "B"], [link("AB", "A", "B", 50)], [ims_a, ims_b])
     plan = Router(org).plan("A1", "x@example.com")
-    assert plan.outcome == "to gateway IMS-B" and plan.total_cost == 110
+    assert plan.outcome == "to gateway IMS-B"
+    assert plan.total_cost == 110
     text = "\n".join(explain_plan(plan))
     assert "cost 100  via IMS-A  [A]  (cost 100 on the way: last resort)" in text
     assert "2b. cost 100 only when every other route has failed: AB  (IMS-A held back" in text

@@ -64,30 +64,36 @@ def test_unknown_references_everywhere(base):
     base["connectors"][1]["server"] = "RED-EX9"
     base["events"] = [{"kind": "upgrade", "at": "1h", "server": "DUB-EX2", "version": "5.0-sp1"}]
     lines = problems_of(base)
-    assert any("connectors[0].sites[1]: unknown site 'Dublni'; did you mean 'Dublin'?" in l for l in lines)
-    assert any("connectors[1].server: unknown server 'RED-EX9'; did you mean 'RED-EX1'?" in l for l in lines)
-    assert any("events[0].server: unknown server 'DUB-EX2'; did you mean 'DUB-EX1'?" in l for l in lines)
+    assert any(
+        "connectors[0].sites[1]: unknown site 'Dublni'; did you mean 'Dublin'?" in line for line in lines
+    )
+    assert any(
+        "connectors[1].server: unknown server 'RED-EX9'; did you mean 'RED-EX1'?" in line for line in lines
+    )
+    assert any(
+        "events[0].server: unknown server 'DUB-EX2'; did you mean 'DUB-EX1'?" in line for line in lines
+    )
 
 
 def test_duplicate_names(base):
     base["servers"].append({"name": "red-ex1", "site": "Redmond"})
     assert any(
-        "servers[2].name: duplicate server name 'red-ex1' (already servers[0])" in l
-        for l in problems_of(base)
+        "servers[2].name: duplicate server name 'red-ex1' (already servers[0])" in line
+        for line in problems_of(base)
     )
 
 
 def test_server_in_site_without_x400_address(base):
     del base["sites"][1]["addresses"]["x400"]
     assert any(
-        "servers[1].site: site 'Dublin' of server 'DUB-EX1' has no X.400 site address" in l
-        for l in problems_of(base)
+        "servers[1].site: site 'Dublin' of server 'DUB-EX1' has no X.400 site address" in line
+        for line in problems_of(base)
     )
 
 
 def test_unreached_site_is_an_error_unless_deliberate(base):
     base["connectors"].pop(0)
-    assert any("sites[1].name: no connector links site 'Dublin'" in l for l in problems_of(base))
+    assert any("sites[1].name: no connector links site 'Dublin'" in line for line in problems_of(base))
     base["sites"][1]["isolated"] = True
     load_scenario(to_toml(base))
 
@@ -95,8 +101,8 @@ def test_unreached_site_is_an_error_unless_deliberate(base):
 def test_invalid_x400_site_address(base):
     base["sites"][0]["addresses"]["x400"] = "c=US;a= ;o=R;g=Jo"
     assert any(
-        "sites[0].addresses.x400: invalid address" in l and "without a surname" in l
-        for l in problems_of(base)
+        "sites[0].addresses.x400: invalid address" in line and "without a surname" in line
+        for line in problems_of(base)
     )
 
 
@@ -104,17 +110,17 @@ def test_unknown_key_with_and_without_suggestion(base):
     base["servers"][0]["verison"] = "5.0"
     base["sites"][0]["colour"] = "red"
     lines = problems_of(base)
-    assert any("servers[0].verison: unknown key 'verison'; did you mean 'version'?" in l for l in lines)
+    assert any("servers[0].verison: unknown key 'verison'; did you mean 'version'?" in line for line in lines)
     assert any(
-        "sites[0].colour: unknown key 'colour' (allowed: name, addresses, isolated)" in l for l in lines
+        "sites[0].colour: unknown key 'colour' (allowed: name, addresses, isolated)" in line for line in lines
     )
 
 
 def test_unknown_key_inside_a_connector_kind(base):
     base["connectors"][1]["adress_spaces"] = []
     assert any(
-        "connectors[1].adress_spaces: unknown key 'adress_spaces'; did you mean 'address_spaces'?" in l
-        for l in problems_of(base)
+        "connectors[1].adress_spaces: unknown key 'adress_spaces'; did you mean 'address_spaces'?" in line
+        for line in problems_of(base)
     )
 
 
@@ -123,17 +129,17 @@ def test_wrong_types_and_missing_units(base):
     base["connectors"][0]["link"] = {"latency": 50}
     base["servers"][1]["version"] = "5.5"
     lines = problems_of(base)
-    assert any("servers[0].users:" in l and "integer" in l for l in lines)
-    assert any("connectors[0].link.latency: duration 50 has no unit" in l for l in lines)
-    assert any("servers[1].version:" in l and "'5.0-sp1'" in l for l in lines)
+    assert any("servers[0].users:" in line and "integer" in line for line in lines)
+    assert any("connectors[0].link.latency: duration 50 has no unit" in line for line in lines)
+    assert any("servers[1].version:" in line and "'5.0-sp1'" in line for line in lines)
 
 
 def test_missing_required_and_bad_connector_kind(base):
     del base["servers"][0]["site"]
     base["connectors"][0]["kind"] = "smoke-signal"
     lines = problems_of(base)
-    assert any("servers[0].site: missing required key 'site'" in l for l in lines)
-    assert any("connectors[0]" in l and "smoke-signal" in l for l in lines)
+    assert any("servers[0].site: missing required key 'site'" in line for line in lines)
+    assert any("connectors[0]" in line and "smoke-signal" in line for line in lines)
 
 
 def test_x400_connector_needs_bridgeheads_in_the_right_sites(base):
@@ -145,15 +151,17 @@ def test_x400_connector_needs_bridgeheads_in_the_right_sites(base):
     }
     lines = problems_of(base)
     assert any(
-        "connectors[0].bridgeheads[0]: bridgehead 'DUB-EX1' is in site 'Dublin', not 'Redmond'" in l
-        for l in lines
+        "connectors[0].bridgeheads[0]: bridgehead 'DUB-EX1' is in site 'Dublin', not 'Redmond'" in line
+        for line in lines
     )
 
 
 def test_recipient_mix_must_add_up(base):
     base["workload"] = {"mix": {"same_server": 0.9}}
     # 0.9 + the other defaults 0.2 + 0.2 + 0.15 + 0 + 0.05 = 1.5
-    assert any(l.endswith("workload.mix: recipient shares add up to 1.5, not 1") for l in problems_of(base))
+    assert any(
+        line.endswith("workload.mix: recipient shares add up to 1.5, not 1") for line in problems_of(base)
+    )
 
 
 def test_sweep_path_that_matches_nothing_and_bad_values(base):
@@ -166,9 +174,12 @@ def test_sweep_path_that_matches_nothing_and_bad_values(base):
     }
     lines = problems_of(base)
     assert any(
-        "sweep.variables[1].path: sweep path 'sites.Dubln.addresses.x400' matches nothing" in l for l in lines
+        "sweep.variables[1].path: sweep path 'sites.Dubln.addresses.x400' matches nothing" in line
+        for line in lines
     )
-    assert any("sweep.constraint: constraint 'v == 1 and' is not a valid expression" in l for l in lines)
+    assert any(
+        "sweep.constraint: constraint 'v == 1 and' is not a valid expression" in line for line in lines
+    )
 
 
 def test_sweep_value_that_would_be_invalid(base):
@@ -176,8 +187,8 @@ def test_sweep_value_that_would_be_invalid(base):
     lines = problems_of(base)
     assert len(lines) == 2  # the bad value, reported once for each server it lands on
     assert all(
-        "sweep.variables[0].values[1]: value '5.0-sp9' for 'servers.*.version' gives servers[" in l
-        for l in lines
+        "sweep.variables[0].values[1]: value '5.0-sp9' for 'servers.*.version' gives servers[" in line
+        for line in lines
     )
 
 
@@ -227,5 +238,5 @@ def test_modified_sets_values_at_paths(base):
     assert [s.version for s in scenario.servers] == ["5.0", "5.0"]  # the original is untouched
     with pytest.raises(ScenarioError, match="matches nothing"):
         scenario.modified({"sites.Nowhere.addresses.x400": "c=US;a= ;o=X"})
-    with pytest.raises(ScenarioError, match="servers\\[0\\].version"):
+    with pytest.raises(ScenarioError, match=r"servers\[0\]\.version"):
         scenario.modified({"servers.*.version": "9.9"})

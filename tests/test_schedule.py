@@ -25,7 +25,16 @@ def test_window_crossing_midnight_on_weekdays():
     assert nights.next_active_s(saturday_noon) == 7 * DAY + 22 * H
 
 
-@pytest.mark.parametrize("bad", [["25:00-26:00"], ["Xyz 10:00-11:00"], ["10:00-10:00"], [], "sometimes"])
-def test_bad_schedules(bad):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        (["25:00-26:00"], "impossible time"),
+        (["Xyz 10:00-11:00"], "unknown day 'Xyz'"),
+        (["10:00-10:00"], "is empty"),
+        ([], "schedule must be"),
+        ("sometimes", "is not '\\[Day"),
+    ],
+)
+def test_bad_schedules(bad, says):
+    with pytest.raises(ValueError, match=says):
         parse_schedule(bad)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from exsim.ndr import CONGESTION, INVALID_ARGUMENTS, UNRECOGNIZED
 from exsim.sim import simulate
@@ -43,7 +45,8 @@ def test_q166866_matrix(version, prmd, ims_running):
     result = simulate(scenario(one_site(version=version, prmd=prmd, events=events)))
     internet = result.by_class["internet"]
     internal = [result.by_class[k] for k in ("same_server", "same_site")]
-    assert internet.recipients > 0 and all(c.recipients > 0 for c in internal)
+    assert internet.recipients > 0
+    assert all(c.recipients > 0 for c in internal)
     # Mail inside the organization is never affected.
     assert all(c.delivered == c.recipients for c in internal)
     assert balanced(result)
@@ -56,17 +59,21 @@ def test_q166866_matrix(version, prmd, ims_running):
         assert (sample["reason"], sample["diagnostic"]) == (1, 11)
         assert sample["component"] == "MSEXCH:MSExchangeIS:Redmond:RED-EX1"
         failed_transfers = event_count(result, 1026, "RED-EX1")
-        assert failed_transfers > 0 and failed_transfers == event_count(result, 2007, "RED-EX1")
+        assert failed_transfers > 0
+        assert failed_transfers == event_count(result, 2007, "RED-EX1")
         entry = next(e for e in result.events if e.event_id == 1026)
         assert (entry.type, entry.category) == ("Warning", "Transport General")
         assert "EcBilateralInfoEntryFromOmObj(): 0000000bb8" in entry.text
     else:
-        assert internet.ndr == 0 and event_count(result, 1026) == 0 and event_count(result, 2007) == 0
+        assert internet.ndr == 0
+        assert event_count(result, 1026) == 0
+        assert event_count(result, 2007) == 0
         if ims_running:
             assert internet.delivered == internet.recipients
         else:
             # With the IMS stopped the mail waits in MTS-OUT: pending, not lost.
-            assert internet.delivered == 0 and internet.pending == internet.recipients
+            assert internet.delivered == 0
+            assert internet.pending == internet.recipients
 
 
 def failures_after(result, t_s: float) -> int:
@@ -98,7 +105,7 @@ def test_upgrading_to_sp2_stops_failures_from_the_upgrade_on():
     assert result.by_class["internet"].delivered > 0
 
 
-@pytest.mark.parametrize("version, fails", [("5.0", True), ("5.0-sp1", True), ("5.0-sp2", False)])
+@pytest.mark.parametrize(("version", "fails"), [("5.0", True), ("5.0-sp1", True), ("5.0-sp2", False)])
 def test_q176194_inbound_ms_mail_without_prmd(version, fails):
     raw = one_site(version=version, prmd=False, shares=mix(same_server=1.0))
     raw["connectors"].append({"name": "MSMail", "kind": "msmail", "server": "RED-EX1"})
@@ -113,7 +120,8 @@ def test_q176194_inbound_ms_mail_without_prmd(version, fails):
         assert event_count(result, 2025, "RED-EX1") == inbound.recipients
         assert result.reports.recipients == inbound.recipients
     else:
-        assert inbound.delivered == inbound.recipients and event_count(result, 2025) == 0
+        assert inbound.delivered == inbound.recipients
+        assert event_count(result, 2025) == 0
 
 
 def test_connector_down_25h_ends_in_congestion_ndrs_after_144_open_retries():
@@ -121,7 +129,8 @@ def test_connector_down_25h_ends_in_congestion_ndrs_after_144_open_retries():
     # 30-min retry, so its NDR comes by 24 h 30 min, before the link returns at 25 h.
     result = simulate(scenario(two_sites(outage=("0s", "25h"), duration="30m")))
     other = result.by_class["other_site"]
-    assert other.recipients > 0 and other.ndr == other.recipients
+    assert other.recipients > 0
+    assert other.ndr == other.recipients
     assert result.outcomes.ndr_by_text == {CONGESTION.text: other.recipients}
     first_open_failure = min(e.time_s for e in result.events if e.event_id == 289)
     ndr_times = [e.time_s for e in result.events if e.event_id == 290]
@@ -135,11 +144,12 @@ def test_connector_down_25h_ends_in_congestion_ndrs_after_144_open_retries():
 def test_connector_down_2h_delivers_within_one_open_interval_of_its_return():
     result = simulate(scenario(two_sites(outage=("0s", "2h"), drain="3h")))
     other = result.by_class["other_site"]
-    assert other.recipients > 0 and other.delivered == other.recipients
+    assert other.recipients > 0
+    assert other.delivered == other.recipients
     # Deliveries per minute: nothing left after 2 h + one open interval (600 s) + a minute's slack.
-    late = result.series.delivered[int((7200 + 600 + 60) // 60) :].sum()
+    late = result.series.delivered[((7200 + 600 + 60) // 60) :].sum()
     assert late == 0
-    assert result.series.delivered[: int(7200 // 60)].sum() == 0  # nothing got through during the outage
+    assert result.series.delivered[: (7200 // 60)].sum() == 0  # nothing got through during the outage
 
 
 def test_overridden_open_retries_shorten_the_wait_for_the_congestion_ndr():
@@ -169,14 +179,17 @@ def test_transfers_that_keep_failing_give_up_the_association_and_end_in_congesti
     }
     result = simulate(scenario(raw))
     other = result.by_class["other_site"]
-    assert other.recipients > 0 and other.ndr == other.recipients and result.pending == 0
+    assert other.recipients > 0
+    assert other.ndr == other.recipients
+    assert result.pending == 0
     assert result.outcomes.ndr_by_text == {CONGESTION.text: other.recipients}
     assert balanced(result)
     give_ups = [e.time_s for e in result.events if e.event_id == 1294]
     first = give_ups[0]
     assert all((t - first) / 361 == pytest.approx(round((t - first) / 361), abs=1e-4) for t in give_ups)
     timers = [e for e in result.events if e.event_id == 301]
-    assert [e.time_s for e in timers] == give_ups and "made in 300 seconds" in timers[0].text
+    assert [e.time_s for e in timers] == give_ups
+    assert "made in 300 seconds" in timers[0].text
     assert event_count(result, 289) == 0  # every open succeeded
     # Each give-up follows three failed transfers of the message at the head of the queue.
     assert result.counters["transfer_retries"] == 3 * len(give_ups)
@@ -190,7 +203,8 @@ def test_unroutable_recipient_gets_recipient_name_not_recognized():
     raw["connectors"] = []  # no IMS: nothing matches an SMTP address
     result = simulate(scenario(raw))
     internet = result.by_class["internet"]
-    assert internet.recipients > 0 and internet.ndr == internet.recipients
+    assert internet.recipients > 0
+    assert internet.ndr == internet.recipients
     assert result.outcomes.ndr_by_text == {UNRECOGNIZED.text: internet.recipients}
     assert result.outcomes.ndr_by_diagnostic == {"unrecognized-OR-name": internet.recipients}
 
@@ -237,10 +251,6 @@ def test_every_recipient_has_exactly_one_outcome_under_faults():
     result = simulate(scenario(raw))
     assert balanced(result)
     assert result.delivered == result.recipients  # the outage and the stop are both shorter than 24 h
-
-
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 
 @st.composite
@@ -334,7 +344,7 @@ def small_organizations(draw):
             "profile": "heavy",
             "spread": "all_day",
             "distribution_list_size": 3,
-            "mix": {k: s / total for k, s in zip(kinds, shares)},
+            "mix": {k: s / total for k, s in zip(kinds, shares, strict=True)},
             "inbound_internet_per_hour": 5,
         },
         "run": {

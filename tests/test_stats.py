@@ -27,8 +27,10 @@ def test_paired_difference_hand_computed():
 def test_degenerate_samples():
     assert math.isnan(t_interval([]).mean)
     single = t_interval([0.2])
-    assert single.mean == 0.2 and math.isnan(single.lo)
+    assert single.mean == 0.2
+    assert math.isnan(single.lo)
     same = t_interval([0.1, 0.1, 0.1])
-    assert same.lo == pytest.approx(0.1) and same.hi == pytest.approx(0.1)
-    with pytest.raises(ValueError):
+    assert same.lo == pytest.approx(0.1)
+    assert same.hi == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="differ in size: 2 vs 1"):
         paired_difference([1, 2], [1])

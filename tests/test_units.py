@@ -11,7 +11,7 @@ from exsim.units import (
 
 
 @pytest.mark.parametrize(
-    "text, seconds",
+    ("text", "seconds"),
     [
         ("600s", 600),
         ("10m", 600),
@@ -35,7 +35,7 @@ def test_sizes_and_rates():
 
 
 @pytest.mark.parametrize(
-    "value, fragment",
+    ("value", "fragment"),
     [
         (600, "has no unit"),
         ("600", "not a number with a unit"),

@@ -27,7 +27,7 @@ from exsim.scenario.load import (
     validate_raw,
 )
 from exsim.scenario.paths import resolve_path, set_path
-from exsim.scenario.schema import *  # noqa: F401,F403  (the schema is this package's public face)
+from exsim.scenario.schema import *  # noqa: F403  (the schema is this package's public face)
 from exsim.scenario.schema import Problem, Scenario, ScenarioError, json_schema
 
 __all__ = [

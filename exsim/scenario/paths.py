@@ -19,7 +19,7 @@ def resolve_path(raw: Any, path: str) -> list[tuple]:
     that are absent are named all the same (setting them creates them); only
     an array element that does not exist makes a path match nothing.
     """
-    parts = [p for p in path.split(".")]
+    parts = path.split(".")
     found: list[tuple] = []
 
     def walk(node: Any, rest: list[str], at: tuple) -> None:

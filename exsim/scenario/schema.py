@@ -19,7 +19,7 @@ documents the format completely.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -344,7 +344,7 @@ class MsMailConnector(_GatewayConnector):
 
 
 Connector = Annotated[
-    Union[SiteConnector, X400Connector, RasConnector, ImsConnector, MsMailConnector],
+    SiteConnector | X400Connector | RasConnector | ImsConnector | MsMailConnector,
     Field(discriminator="kind"),
 ]
 LINK_KINDS = ("site", "x400", "ras")
@@ -365,7 +365,7 @@ class RecipientMix(_Model):
     distribution_list: float = Field(0.05, ge=0, le=1)
 
     @model_validator(mode="after")
-    def _shares_add_up(self) -> "RecipientMix":
+    def _shares_add_up(self) -> RecipientMix:
         total = sum(self.model_dump().values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"recipient shares add up to {total:g}, not 1")
@@ -450,7 +450,7 @@ class ReplicationEvent(_Model):
 
 
 Event = Annotated[
-    Union[UpgradeEvent, OutageEvent, ServiceStopEvent, AddressChangeEvent, CrashEvent, ReplicationEvent],
+    UpgradeEvent | OutageEvent | ServiceStopEvent | AddressChangeEvent | CrashEvent | ReplicationEvent,
     Field(discriminator="kind"),
 ]
 
@@ -607,14 +607,12 @@ class MailboxExpectation(_Expectation, _Bounds):
 
 
 Expectation = Annotated[
-    Union[
-        OutcomeExpectation,
-        NdrExpectation,
-        EventExpectation,
-        NdrTimeExpectation,
-        TransfersExpectation,
-        MailboxExpectation,
-    ],
+    OutcomeExpectation
+    | NdrExpectation
+    | EventExpectation
+    | NdrTimeExpectation
+    | TransfersExpectation
+    | MailboxExpectation,
     Field(discriminator="kind"),
 ]
 
@@ -647,7 +645,7 @@ class Scenario(_Model):
         """The file's data as parsed, before defaults: what sweeps rewrite."""
         return self._raw
 
-    def modified(self, changes: dict[str, Any]) -> "Scenario":
+    def modified(self, changes: dict[str, Any]) -> Scenario:
         """A validated copy with values set at scenario paths (as sweeps do), e.g.
         ``scenario.modified({"run.duration": "4h", "servers.*.version": "5.0-sp1"})``."""
         import copy

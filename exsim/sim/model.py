@@ -239,7 +239,7 @@ class Simulation:
         self.by_class: dict[str, Outcomes] = {}
         self.latency = LatencyHistogram()
         self.ndr_samples: dict[str, dict] = {}
-        self.counters: Counter = Counter({name: 0 for name in FAULT_COUNTERS})
+        self.counters: Counter = Counter(dict.fromkeys(FAULT_COUNTERS, 0))
         self.transfers: Counter = Counter()
         self.mailbox_deliveries: Counter = Counter()
         # Deliveries per mailbox are only counted when an expectation asks for them.

@@ -36,7 +36,7 @@ class Handoff(simpy.Event):
 
 
 class MailQueue:
-    __slots__ = ("env", "items", "_waiters")
+    __slots__ = ("_waiters", "env", "items")
 
     def __init__(self, env: simpy.Environment):
         self.env = env
