@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
+from exsim.constraint import parse_constraint
 from exsim.logs import EVENT_COLUMNS
 from exsim.randomness import replication_seed
 from exsim.scenario import Scenario, resolve_path, set_path, validate_raw
@@ -135,6 +136,12 @@ def expand_sweep(scenario: Scenario) -> list[SweepPoint]:
     for members in groups.values():
         size = len(members[0].values)
         axes.append([[(v, i) for v in members] for i in range(size)])
+    constraint = scenario.sweep.constraint
+    holds = (
+        parse_constraint(constraint, {v.name: v.values for v in variables}).holds
+        if constraint
+        else (lambda values: True)
+    )
     points: list[SweepPoint] = []
     for combination in itertools.product(*axes):
         values: dict[str, Any] = {}
@@ -142,9 +149,7 @@ def expand_sweep(scenario: Scenario) -> list[SweepPoint]:
         for variable, i in itertools.chain.from_iterable(combination):
             values[variable.name] = variable.values[i]
             labels[variable.name] = variable.labels[i] if variable.labels else _label(variable.values[i])
-        if scenario.sweep.constraint and not eval(  # noqa: S307 - names only, no builtins
-            scenario.sweep.constraint, {"__builtins__": {}}, dict(values)
-        ):
+        if not holds(values):
             continue
         points.append(SweepPoint(len(points), values, labels))
     return points

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import networkx as nx
 
+from exsim.constraint import ConstraintError, parse_constraint
 from exsim.names import did_you_mean
 from exsim.scenario.paths import resolve_path
 
@@ -257,18 +258,12 @@ def _sweep_problems(raw: dict) -> Iterator[Finding]:
                 yield ("sweep", "baseline"), f"baseline value {value!r} is not one of {name}'s values"
     constraint = sweep.get("constraint")
     if isinstance(constraint, str):
+        values = {
+            v["name"]: v["values"]
+            for v in variables
+            if isinstance(v, dict) and isinstance(v.get("name"), str) and isinstance(v.get("values"), list)
+        }
         try:
-            compile(constraint, "<constraint>", "eval")
-        except SyntaxError as exc:
-            yield ("sweep", "constraint"), f"constraint {constraint!r} is not a valid expression: {exc.msg}"
-        else:
-            unknown = sorted(_free_names(constraint) - set(names))
-            if unknown:
-                yield ("sweep", "constraint"), f"constraint uses unknown variable(s) {', '.join(unknown)}"
-
-
-def _free_names(expression: str) -> set[str]:
-    import ast
-
-    allowed = {"and", "or", "not", "True", "False", "None", "in"}
-    return {n.id for n in ast.walk(ast.parse(expression, mode="eval")) if isinstance(n, ast.Name)} - allowed
+            parse_constraint(constraint, values)
+        except ConstraintError as exc:
+            yield ("sweep", "constraint"), str(exc)

@@ -37,6 +37,8 @@ from exsim.address import (
     validate_smtp_site_address,
     validate_x400,
 )
+from exsim.constraint import MAX_DEPTH as MAX_CONSTRAINT_DEPTH
+from exsim.constraint import MAX_LENGTH as MAX_CONSTRAINT_LENGTH
 from exsim.schedule import Schedule, parse_schedule
 from exsim.units import Duration, Rate, Size
 
@@ -471,7 +473,13 @@ class SweepVariable(_Model):
 class Sweep(_Model):
     variables: list[SweepVariable] = Field(default_factory=list)
     constraint: str | None = Field(
-        None, description="Expression over variable names; false drops a combination"
+        None,
+        description="Expression over variable names; false drops a combination. Data, not code: "
+        "only variable names, string/number/true-false constants (True, False), comparisons "
+        "(== != < <= > >=, chains such as 1 <= users <= 3), in / not in (with a variable, or a "
+        "list or tuple of constants, on the right), and, or, not and parentheses; at most "
+        f"{MAX_CONSTRAINT_LENGTH} characters and {MAX_CONSTRAINT_DEPTH} levels of nesting. "
+        "Example: \"version != '5.0' and users in (10, 100)\"",
     )
     baseline: dict[str, Any] | None = Field(
         None,

@@ -1,0 +1,155 @@
+"""The sweep constraint language: what it keeps, and that it means what Python means."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exsim.constraint import MAX_DEPTH, MAX_LENGTH, ConstraintError, parse_constraint
+from exsim.experiment import expand_sweep
+from exsim.scenario import validate_raw
+from tests.simkit import mix, one_site
+
+VARIABLES = {"version": ["5.0", "5.0-sp1", "5.0-sp2"], "users": [1, 2, 3], "fast": [True, False]}
+
+
+def kept(text: str) -> list[tuple]:
+    constraint = parse_constraint(text, VARIABLES)
+    combos = itertools.product(*VARIABLES.values())
+    return [c for c in combos if constraint.holds(dict(zip(VARIABLES, c)))]
+
+
+def test_comparisons_membership_and_logic_keep_the_combinations_they_name():
+    # 3 versions x 3 user counts x 2 flags = 18 combinations.
+    assert len(kept("version != '5.0'")) == 12
+    assert {c[0] for c in kept("version in ('5.0', '5.0-sp2')")} == {"5.0", "5.0-sp2"}
+    assert {c[1] for c in kept("1 < users <= 3")} == {2, 3}
+    assert kept("version == '5.0-sp1' and users == 2 and not fast") == [("5.0-sp1", 2, False)]
+    assert len(kept("users == 1 or fast")) == 6 + 9 - 3  # users == 1: 6, fast: 9, both: 3
+    assert {c[1] for c in kept("users not in [2]")} == {1, 3}
+    assert len(kept("'sp' in version")) == 12  # substring, as in Python
+    assert len(kept("users > -1.5 and fast == True")) == 9
+
+
+def test_a_sweep_constraint_drops_combinations_from_the_points():
+    raw = one_site(duration="1h", shares=mix(same_server=1.0))
+    raw["sweep"] = {
+        "variables": [
+            {"name": "version", "path": "servers.*.version", "values": ["5.0", "5.0-sp1", "5.0-sp2"]},
+            {"name": "users", "path": "servers.RED-EX1.users", "values": [1, 2]},
+        ],
+        "constraint": "not (version == '5.0' and users == 2)",
+    }
+    points = expand_sweep(validate_raw(raw))
+    assert [(p.index, p.values["version"], p.values["users"]) for p in points] == [
+        (0, "5.0", 1),
+        (1, "5.0-sp1", 1),
+        (2, "5.0-sp1", 2),
+        (3, "5.0-sp2", 1),
+        (4, "5.0-sp2", 2),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        (
+            "().__class__.__bases__[0].__subclasses__()",
+            "attribute access is not allowed in a constraint (at '.__class__')",
+        ),
+        ("__import__('os').system('true')", "attribute access is not allowed in a constraint (at '.system')"),
+        ("__import__('os')", "a function call is not allowed in a constraint (at \"__import__('os')\")"),
+        ("(lambda: 1) == 1", "a lambda is not allowed"),
+        ("[v for v in (1, 2)] == users", "a comprehension is not allowed"),
+        ("any(users for _ in 'x')", "a function call is not allowed"),
+        ("version[0] == '5'", "subscripting is not allowed in a constraint (at 'version[0]')"),
+        ("9**9**9 == users", "the operator '**' is not allowed in a constraint (at '9**9**9')"),
+        ("users + 1 == 2", "the operator '+' is not allowed"),
+        ("users is 1", "the operator 'is' is not allowed"),
+        ("f'{users}' == '1'", "an f-string is not allowed"),
+        ("None == users", "the constant None is not allowed"),
+        ("users == 1 if fast else 2", "a conditional expression"),
+        ("(users, 1) == (1, 1)", "a list or tuple of anything but constants"),
+        ("version in ('5.0', users)", "a list or tuple of anything but constants"),
+        ("(1, 2)", "constraint '(1, 2)' is a list or tuple, not a condition"),
+        ("not [1]", "a list or tuple outside a comparison"),
+        ("verison == '5.0'", "constraint uses unknown variable(s) verison; did you mean 'version'?"),
+        ("version < 3", "constraint cannot compute version < 3 for the values '5.0' and 3"),
+        ("users in 3", "'in' needs a list, a tuple or a string on its right"),
+        ("version ==", "constraint 'version ==' is not a valid expression"),
+        ("users == 1\0", "is not a valid expression"),
+        (
+            "users == 1 or " * 10_000 + "fast",
+            f"constraint is 140,004 characters long; the limit is {MAX_LENGTH:,}",
+        ),
+        ("(" * 400 + "fast" + ")" * 400, f"constraint nests brackets more than {MAX_DEPTH} deep"),
+        ("not " * 200 + "fast", f"constraint nests operators more than {MAX_DEPTH} deep"),
+    ],
+)
+def test_everything_outside_the_language_is_refused_and_named(text, fragment):
+    with pytest.raises(ConstraintError) as info:
+        parse_constraint(text, VARIABLES)
+    assert fragment in str(info.value)
+
+
+def test_the_limits_leave_room_for_real_constraints():
+    nested = "(" * MAX_DEPTH + "fast" + ")" * MAX_DEPTH
+    assert parse_constraint(nested, VARIABLES).holds({"fast": True})
+    long = " or ".join(f"users == {k}" for k in range(67))  # 991 characters
+    assert len(long) == 991 and parse_constraint(long, VARIABLES).holds({"users": 66})
+
+
+# --- the walker means what Python means -------------------------------------------------
+# Python's own evaluator is the independent oracle here, on expressions this test
+# builds from the language's grammar (never on user text).
+
+CONSTANTS = st.sampled_from(["'5.0'", "'5.0-sp1'", "'sp'", "1", "2", "-1", "2.5", "True", "False"])
+NUMBERS = st.sampled_from(["1", "2", "-1", "2.5", "0"])
+STRINGS = st.sampled_from(["'5.0'", "'5.0-sp1'", "'sp'", "'5.0-sp2'"])
+
+
+def _comparison() -> st.SearchStrategy[str]:
+    ordered = st.one_of(
+        st.tuples(st.just("users"), st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), NUMBERS),
+        st.tuples(STRINGS, st.sampled_from(["<", ">=", "==", "!="]), st.just("version")),
+        st.tuples(st.just("fast"), st.sampled_from(["==", "!="]), CONSTANTS),
+    )
+    membership = st.one_of(
+        st.tuples(
+            st.just("version"), st.sampled_from(["in", "not in"]), st.lists(STRINGS, min_size=1, max_size=3)
+        ),
+        st.tuples(
+            st.just("users"), st.sampled_from(["in", "not in"]), st.lists(NUMBERS, min_size=1, max_size=3)
+        ),
+        st.tuples(STRINGS, st.sampled_from(["in", "not in"]), st.just(["version"])),
+    )
+    return st.one_of(
+        ordered.map(" ".join),
+        membership.map(
+            lambda t: f"{t[0]} {t[1]} {t[2][0] if t[2] == ['version'] else '(' + ', '.join(t[2]) + ',)'}"
+        ),
+        st.just("fast"),
+    )
+
+
+EXPRESSIONS = st.recursive(
+    _comparison(),
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from(["and", "or"]), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        inner.map(lambda e: f"not {e}"),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(EXPRESSIONS)
+def test_the_walker_agrees_with_python_on_every_combination(text):
+    constraint = parse_constraint(text, VARIABLES)
+    for combo in itertools.product(*VARIABLES.values()):
+        values = dict(zip(VARIABLES, combo))
+        expected = bool(eval(text, {"__builtins__": {}}, values))  # the test's own grammar, not user text
+        assert constraint.holds(values) is expected, (text, values)
