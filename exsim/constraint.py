@@ -182,7 +182,7 @@ def _evaluate(node: ast.expr, values: Mapping[str, Any]) -> Any:
         return result
     if isinstance(node, ast.Compare):
         left = _evaluate(node.left, values)
-        for op, comparator in zip(node.ops, node.comparators):
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
             right = _evaluate(comparator, values)
             if not _COMPARISONS[type(op)][1](left, right):
                 return False
@@ -325,7 +325,7 @@ def _possible(node: ast.expr, variables: Mapping[str, Sequence[Any]]) -> Sequenc
 def _try_comparison(text: str, node: ast.Compare, variables: Mapping[str, Sequence[Any]]) -> None:
     """Refuse a comparison some values of its variables make impossible (``'5.0' < 3``)."""
     operands = [node.left, *node.comparators]
-    for op, left, right in zip(node.ops, operands, operands[1:]):
+    for op, left, right in zip(node.ops, operands[:-1], operands[1:], strict=True):
         lefts, rights = _possible(left, variables), _possible(right, variables)
         if len(lefts) * len(rights) > _MAX_TRIALS:
             continue

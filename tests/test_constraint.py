@@ -19,7 +19,7 @@ VARIABLES = {"version": ["5.0", "5.0-sp1", "5.0-sp2"], "users": [1, 2, 3], "fast
 def kept(text: str) -> list[tuple]:
     constraint = parse_constraint(text, VARIABLES)
     combos = itertools.product(*VARIABLES.values())
-    return [c for c in combos if constraint.holds(dict(zip(VARIABLES, c)))]
+    return [c for c in combos if constraint.holds(dict(zip(VARIABLES, c, strict=True)))]
 
 
 def test_comparisons_membership_and_logic_keep_the_combinations_they_name():
@@ -54,7 +54,7 @@ def test_a_sweep_constraint_drops_combinations_from_the_points():
 
 
 @pytest.mark.parametrize(
-    "text, fragment",
+    ("text", "fragment"),
     [
         (
             "().__class__.__bases__[0].__subclasses__()",
@@ -99,7 +99,8 @@ def test_the_limits_leave_room_for_real_constraints():
     nested = "(" * MAX_DEPTH + "fast" + ")" * MAX_DEPTH
     assert parse_constraint(nested, VARIABLES).holds({"fast": True})
     long = " or ".join(f"users == {k}" for k in range(67))  # 991 characters
-    assert len(long) == 991 and parse_constraint(long, VARIABLES).holds({"users": 66})
+    assert len(long) == 991
+    assert parse_constraint(long, VARIABLES).holds({"users": 66})
 
 
 # --- the walker means what Python means -------------------------------------------------
@@ -150,6 +151,6 @@ EXPRESSIONS = st.recursive(
 def test_the_walker_agrees_with_python_on_every_combination(text):
     constraint = parse_constraint(text, VARIABLES)
     for combo in itertools.product(*VARIABLES.values()):
-        values = dict(zip(VARIABLES, combo))
-        expected = bool(eval(text, {"__builtins__": {}}, values))  # the test's own grammar, not user text
+        values = dict(zip(VARIABLES, combo, strict=True))
+        expected = bool(eval(text, {"__builtins__": {}}, values))  # noqa: S307 - the test's own grammar, not user text
         assert constraint.holds(values) is expected, (text, values)

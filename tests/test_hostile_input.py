@@ -110,7 +110,7 @@ def test_a_constraint_that_would_run_code_is_refused_and_nothing_runs(name, tmp_
 
 
 @pytest.mark.parametrize(
-    "constraint, fragment",
+    ("constraint", "fragment"),
     [
         (
             "().__class__.__bases__[0].__subclasses__()",
@@ -165,4 +165,5 @@ def test_a_valid_constraint_still_selects_points(tmp_path):
     result = invoke("run", str(path), "--out", str(out), "--quiet", "--workers", "1")
     assert result.exit_code == 0, result.output
     runs = (out / "runs.csv").read_text().splitlines()
-    assert len(runs) == 2 and ",5.0-sp1," in runs[1]  # the header and the one point kept
+    assert len(runs) == 2  # the header and the one point kept
+    assert ",5.0-sp1," in runs[1]
