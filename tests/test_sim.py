@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exsim.ndr import CONGESTION, INVALID_ARGUMENTS, UNRECOGNIZED
+from exsim.ndr import CONGESTION, INVALID_ARGUMENTS, MAX_TIME_EXPIRED, UNRECOGNIZED
 from exsim.sim import simulate
 from tests.simkit import mix, one_site, scenario, two_sites
 
@@ -196,6 +196,71 @@ def test_transfers_that_keep_failing_give_up_the_association_and_end_in_congesti
     ndr_times = [e.time_s for e in result.events if e.event_id == 290]
     assert min(ndr_times) == pytest.approx(first + 3 * 361, abs=0.01)
     assert all(any(t == pytest.approx(g, abs=1e-6) for g in give_ups) for t in ndr_times)
+
+
+def expired_after_submission(result) -> list[float]:
+    """Per traced message NDR'd 'maximum time expired': NDR time minus submission time."""
+    waits = []
+    for lines in result.traces.values():
+        ndr = [t for t, text in lines if MAX_TIME_EXPIRED.text in text and text.startswith("NDR for")]
+        if ndr:
+            waits.append(ndr[0] - lines[0][0])
+    return waits
+
+
+@pytest.mark.parametrize(
+    "clock, lifetime, wait_h",
+    [
+        # The connector's Override shortens the lifetime to 2 h; clocks are right: 2 h.
+        ("0s", "2h", 2.0),
+        # Default 7-day lifetime, but the bridgehead's clock is 167 h ahead: mail from A2
+        # (clock right) looks 167 h old on arrival there and reaches 168 h one hour later.
+        ("167h", None, 1.0),
+    ],
+)
+def test_mail_waiting_for_a_never_active_connector_expires_where_it_waits(clock, lifetime, wait_h):
+    # Q158399 / DOMAIN 5: the MTA returns mail older than its message lifetime wherever it
+    # waits, here in the queue of a connector scheduled "never" (routing chose it: it is
+    # the only route). Each message is NDR'd by A1's MTA exactly wait_h after submission
+    # (the store takes submissions in 0 s here, so submission and stamp coincide).
+    raw = two_sites(duration="30m", drain="3h")
+    raw["servers"][0]["users"] = 0
+    raw["servers"][0]["clock_offset"] = clock
+    raw["servers"].insert(1, {"name": "A2", "site": "A", "users": 20})
+    raw["connectors"][0]["schedule"] = "never"
+    if lifetime:
+        raw["connectors"][0]["override"] = {"message_lifetime_normal": lifetime}
+    raw["model"] = {"service_times": {"client_submit": "0s"}}
+    result = simulate(scenario(raw), trace_messages=set(range(1, 400)))
+    other = result.by_class["other_site"]
+    assert other.recipients > 0 and other.ndr == other.recipients and balanced(result)
+    assert result.outcomes.ndr_by_text == {MAX_TIME_EXPIRED.text: other.recipients}
+    assert result.ndr_samples[MAX_TIME_EXPIRED.text]["component"] == "MSEXCH:MSExchangeMTA:A:A1"
+    waits = expired_after_submission(result)
+    assert len(waits) > 0 and all(w == pytest.approx(wait_h * 3600, abs=1e-3) for w in waits)
+
+
+@pytest.mark.parametrize("via", ["internet", "msmail"])
+def test_inbound_mail_delivered_by_a_store_whose_clock_is_8_days_ahead_expires(via):
+    # Q158399: mail from another host "arrives in the system ... but will not be delivered"
+    # when the receiving server's clock is more than the 7-day lifetime ahead. The foreign
+    # side's clock is right, so the message looks 8 days old at RED-EX1 (whose store
+    # delivers to its own mailboxes without the MTA): every inbound recipient gets the
+    # maximum-time NDR, from RED-EX1, the moment the store takes the message from MTS-IN.
+    raw = one_site(version="5.0-sp2", prmd=True, duration="1h", shares=mix(same_server=1.0))
+    raw["servers"][0]["clock_offset"] = "8d"
+    raw["servers"][1]["users"] = 0  # every mailbox on RED-EX1
+    raw["connectors"].append({"name": "MSMail", "kind": "msmail", "server": "RED-EX1"})
+    raw["workload"][f"inbound_{via}_per_hour"] = 30
+    result = simulate(scenario(raw))
+    inbound = result.by_class[f"inbound_{via}"]
+    assert inbound.recipients > 0 and inbound.ndr == inbound.recipients and balanced(result)
+    assert result.outcomes.ndr_by_text == {MAX_TIME_EXPIRED.text: inbound.recipients}
+    sample = result.ndr_samples[MAX_TIME_EXPIRED.text]
+    assert sample["component"] == "MSEXCH:MSExchangeMTA:Redmond:RED-EX1"
+    assert (sample["reason"], sample["diagnostic"]) == (1, 5)
+    # Its own users' mail, stamped by the same clock, is fine.
+    assert result.by_class["same_server"].delivered == result.by_class["same_server"].recipients > 0
 
 
 def test_unroutable_recipient_gets_recipient_name_not_recognized():

@@ -22,7 +22,7 @@ import simpy
 from exsim import logs
 from exsim.address import GDI, parse_x400
 from exsim.metrics import LatencyHistogram, Outcomes, TimeSeries
-from exsim.ndr import NdrKind, footer
+from exsim.ndr import MAX_TIME_EXPIRED, NdrKind, footer
 from exsim.org import Mailbox, Organization
 from exsim.randomness import replication_seed, stream
 from exsim.routing import ConnectorStates, Router
@@ -54,6 +54,9 @@ from exsim.sim.workload import Workload
 from exsim.versions import Defect, defect_at
 
 INFINITY = float("inf")
+#: A message this close to its lifetime counts as having reached it: a lifetime timer set for
+#: the instant fires at a time that may differ from it in the last bits of a float.
+LIFETIME_SLACK_S = 1e-6
 SERVICES = ("is", "mta", "ims", "msmail")
 #: What the faults cost, counted per run: failed association opens, transfer retries after a
 #: dropped transfer, gateway retries after a refused delivery, transfers cut by a crash.
@@ -530,6 +533,38 @@ class Simulation:
                     "time_s": self.env.now,
                 }
             )
+
+    def past_lifetime(self, envelope: Envelope, server: str, lifetime_s: float | None = None) -> bool:
+        """Whether the message has reached the MTA message lifetime by ``server``'s clock; if it
+        has, its pending recipients get "The maximum time for delivering the message expired"
+        from that server's MTA (KB Q158399).
+
+        The age is the server's time (its clock may be off, ``clock_offset``) minus the stamp
+        the message got from the clock of the server that created it, so a server whose clock
+        is days ahead sees mail from elsewhere as old while its own users' mail looks fresh.
+        ``lifetime_s``: a connector's Override lifetime; default the MTA's (7 days, normal
+        priority).
+        """
+        lifetime = self.lifetime_normal_s if lifetime_s is None else lifetime_s
+        message = envelope.message
+        age = self.env.now + self.clock[server] - message.stamp_s
+        if age < lifetime - LIFETIME_SLACK_S:
+            return False
+        if message.traced:
+            self.trace(
+                message,
+                f"{server}: the message looks {age / 86400:.2f} days old by this server's clock, "
+                f"at the {lifetime / 86400:g}-day lifetime",
+            )
+        self.fail(
+            envelope,
+            envelope.pending,
+            MAX_TIME_EXPIRED,
+            "MSExchangeMTA",
+            server,
+            f"older than the MTA message lifetime ({lifetime / 86400:g} days) by {server}'s clock",
+        )
+        return True
 
     def fail(
         self,

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from exsim import logs
-from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, LOOP, MAX_TIME_EXPIRED, UNRECOGNIZED
+from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, LOOP, UNRECOGNIZED
 from exsim.routing import (
     MAX_HOPS,
     GwartRow,
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from exsim.sim.model import Simulation
 
 MISSING = object()
+INFINITY = float("inf")
 
 
 class MTA:
@@ -88,24 +89,7 @@ class MTA:
         sim = self.sim
         now = sim.env.now
         message = envelope.message
-        lifetime = sim.lifetime_normal_s
-        age = now + self.clock - message.stamp_s
-        if age > lifetime:
-            # By this MTA's clock; a clock days ahead makes fresh mail look expired (KB Q158399).
-            if message.traced:
-                sim.trace(
-                    message,
-                    f"MTA {self.server}: the message looks {age / 86400:.1f} days old by this "
-                    f"server's clock, past the {lifetime / 86400:g}-day lifetime",
-                )
-            sim.fail(
-                envelope,
-                envelope.pending,
-                MAX_TIME_EXPIRED,
-                "MSExchangeMTA",
-                self.server,
-                f"older than the MTA message lifetime ({lifetime / 86400:g} days) by {self.server}'s clock",
-            )
+        if sim.past_lifetime(envelope, self.server):  # by this MTA's clock (KB Q158399)
             return
         limit = self.size_limit
         if limit is not None and message.size_kb * 1024 > limit:
@@ -267,7 +251,13 @@ class MTA:
 
 
 class NextHopQueue:
-    """Mail waiting for one next hop (a server of the site, or a connector)."""
+    """Mail waiting for one next hop (a server of the site, or a connector).
+
+    Mail that waits here until it reaches the message lifetime (the connector's Override
+    lifetime, by this MTA's clock) is returned with "maximum time expired" where it waits,
+    even when the connector never becomes active: a timer is kept for the earliest lifetime
+    end among the queued messages.
+    """
 
     def __init__(self, sim: Simulation, mta: MTA, kind: str, target: str):
         self.sim = sim
@@ -279,6 +269,9 @@ class NextHopQueue:
         override = self.connector.override if self.connector else sim.default_override
         self.override = override
         self.open_until = -1.0
+        self.lifetime = override.message_lifetime_normal
+        self._lifetime_end = INFINITY
+        self._lifetime_timer: simpy.Event | None = None
         self.broken = False
         """An association ran out of transfer retries: the MTA gives it up and retries the open."""
         self.failed_targets: set[str] = set()
@@ -306,7 +299,35 @@ class NextHopQueue:
                 wake.hand(None, 0.0)
             else:
                 wake.succeed()
-        self.items.append(envelope)
+        self._hold(envelope)
+
+    def _hold(self, envelope: Envelope, first: bool = False) -> None:
+        """Queue the envelope (at the head: ``first``), watching its lifetime."""
+        if first:
+            self.items.appendleft(envelope)
+        else:
+            self.items.append(envelope)
+        end = envelope.message.stamp_s + self.lifetime - self.mta.clock
+        if end < self._lifetime_end:
+            self._watch_lifetime(end)
+
+    def _watch_lifetime(self, end: float) -> None:
+        env = self.sim.env
+        self._lifetime_end = end
+        timer = self._lifetime_timer = env.timeout(max(0.0, end - env.now))
+        timer.callbacks.append(self._expire)
+
+    def _expire(self, timer: simpy.Event) -> None:
+        """The earliest lifetime end came: return what reached it, watch the next one."""
+        if timer is not self._lifetime_timer:
+            return  # an earlier end replaced this timer
+        self._lifetime_timer, self._lifetime_end = None, INFINITY
+        sim, server = self.sim, self.mta.server
+        waiting = list(self.items)
+        self.items.clear()
+        for envelope in waiting:
+            if not sim.past_lifetime(envelope, server, self.lifetime):
+                self._hold(envelope)
 
     def _transfer_s(self, envelope: Envelope) -> float:
         link = self.connector.link if self.connector else None
@@ -464,7 +485,7 @@ class NextHopQueue:
                 f"could not open an association to {self.target}",
             )
         else:
-            self.items.append(envelope)
+            self._hold(envelope)
 
     def _describe(self) -> str:
         return f"connector {self.target}" if self.connector else "RPC inside the site"
@@ -503,7 +524,7 @@ class NextHopQueue:
                     # sender's queue on disk and goes again once an association opens.
                     if envelope.message.traced:
                         sim.trace(envelope.message, f"transfer to {peer} cut by a crash; it will be retried")
-                    self.items.appendleft(envelope)
+                    self._hold(envelope, first=True)
                     self.open_until = -1.0
                     sim.counters["transfers_cut_by_crash"] += 1
                     return
@@ -519,7 +540,7 @@ class NextHopQueue:
             if tries > self.override.max_transfer_retries:
                 # Max transfer retries used up: the message goes back to the head of the queue
                 # and the whole association is given up (every association of this queue stops).
-                self.items.appendleft(envelope)
+                self._hold(envelope, first=True)
                 self.open_until = -1.0
                 self.broken = True
                 return

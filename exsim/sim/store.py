@@ -93,8 +93,15 @@ class InformationStore:
         )
 
     def route_from_store(self, envelope: Envelope) -> None:
-        """Recipients homed here are delivered by the IS; the rest go to the MTA."""
+        """Recipients homed here are delivered by the IS; the rest go to the MTA.
+
+        Mail from outside (SMTP, MS Mail) is held to the message lifetime by this server's
+        clock like mail the MTA routes: on a server whose clock is more than the lifetime
+        ahead it expires even when the store delivers it itself (KB Q158399).
+        """
         sim = self.sim
+        if sim.past_lifetime(envelope, self.server):
+            return
         local, remote = [], []
         for recipient in envelope.recipients:
             box = sim.mailbox_of(recipient.address)
