@@ -209,7 +209,7 @@ def expired_after_submission(result) -> list[float]:
 
 
 @pytest.mark.parametrize(
-    "clock, lifetime, wait_h",
+    ("clock", "lifetime", "wait_h"),
     [
         # The connector's Override shortens the lifetime to 2 h; clocks are right: 2 h.
         ("0s", "2h", 2.0),
@@ -233,11 +233,14 @@ def test_mail_waiting_for_a_never_active_connector_expires_where_it_waits(clock,
     raw["model"] = {"service_times": {"client_submit": "0s"}}
     result = simulate(scenario(raw), trace_messages=set(range(1, 400)))
     other = result.by_class["other_site"]
-    assert other.recipients > 0 and other.ndr == other.recipients and balanced(result)
+    assert other.recipients > 0
+    assert other.ndr == other.recipients
+    assert balanced(result)
     assert result.outcomes.ndr_by_text == {MAX_TIME_EXPIRED.text: other.recipients}
     assert result.ndr_samples[MAX_TIME_EXPIRED.text]["component"] == "MSEXCH:MSExchangeMTA:A:A1"
     waits = expired_after_submission(result)
-    assert len(waits) > 0 and all(w == pytest.approx(wait_h * 3600, abs=1e-3) for w in waits)
+    assert len(waits) > 0
+    assert all(w == pytest.approx(wait_h * 3600, abs=1e-3) for w in waits)
 
 
 @pytest.mark.parametrize("via", ["internet", "msmail"])
@@ -254,7 +257,9 @@ def test_inbound_mail_delivered_by_a_store_whose_clock_is_8_days_ahead_expires(v
     raw["workload"][f"inbound_{via}_per_hour"] = 30
     result = simulate(scenario(raw))
     inbound = result.by_class[f"inbound_{via}"]
-    assert inbound.recipients > 0 and inbound.ndr == inbound.recipients and balanced(result)
+    assert inbound.recipients > 0
+    assert inbound.ndr == inbound.recipients
+    assert balanced(result)
     assert result.outcomes.ndr_by_text == {MAX_TIME_EXPIRED.text: inbound.recipients}
     sample = result.ndr_samples[MAX_TIME_EXPIRED.text]
     assert sample["component"] == "MSEXCH:MSExchangeMTA:Redmond:RED-EX1"
