@@ -203,6 +203,7 @@ def execute_run(
             "events": [],
             "ndr_samples": {},
             "misdelivery_samples": [],
+            "ndr_generators": {},
             "series": {},
             "latency": {},
         }
@@ -218,20 +219,22 @@ def execute_run(
         "events": events,
         "ndr_samples": result.ndr_samples,
         "misdelivery_samples": result.misdelivery_samples,
+        "ndr_generators": {text: dict(counts) for text, counts in result.ndr_generators.items()},
         "series": series_records(result, spec),
         "latency": latency_records(result, spec),
     }
 
 
 def series_records(result, spec: RunSpec) -> dict:  # type: ignore[no-untyped-def]
-    """The run's time series as columns: interval start, deliveries, NDRs, misdeliveries, queued mail
-    per server."""
+    """The run's time series as columns: interval start, deliveries, NDRs (in all and per generating
+    server, ``ndr_by_<server>``), misdeliveries, mail held per server (``queued_<server>``)."""
     series = result.series
     return {
         "t_s": [i * series.interval_s for i in range(len(series.delivered))],
         "delivered": series.delivered.tolist(),
         "ndr": series.ndr.tolist(),
         "misdelivered": series.misdelivered.tolist(),
+        **{f"ndr_by_{server}": values.tolist() for server, values in sorted(series.ndr_by_server.items())},
         **{f"queued_{server}": values.tolist() for server, values in sorted(series.queue_samples.items())},
     }
 
@@ -270,6 +273,9 @@ class Experiment:
     misdelivery_samples: list[dict] = field(default_factory=list)
     """One example per sweep point with misdeliveries: the address, the mailbox the directory
     picked and why (KB Q176046)."""
+    ndr_generators: list[dict] = field(default_factory=list)
+    """Every (NDR text, generating component) pair: recipients NDR'd over all runs, and in how many
+    of the runs and at which sweep points it happened."""
 
     @property
     def variables(self) -> list[str]:
@@ -526,7 +532,25 @@ def _summarise(
         series,
         latency,
         list(misdeliveries.values()),
+        _ndr_generators(done),
     )
+
+
+def _ndr_generators(done: dict) -> list[dict]:
+    """Totals per (NDR text, component) over every run, most frequent first."""
+    totals: dict[tuple[str, str], dict] = {}
+    for (point, _), entry in sorted(done.items()):
+        for text, counts in entry.get("ndr_generators", {}).items():
+            for component, count in counts.items():
+                row = totals.setdefault(
+                    (text, component),
+                    {"text": text, "component": component, "recipients": 0, "runs": 0, "points": []},
+                )
+                row["recipients"] += count
+                row["runs"] += 1
+                if point not in row["points"]:
+                    row["points"].append(point)
+    return sorted(totals.values(), key=lambda row: (-row["recipients"], row["text"], row["component"]))
 
 
 def _long_frame(done: dict, key: str) -> pd.DataFrame:
@@ -625,6 +649,7 @@ def write_results(experiment: Experiment, as_run: dict, seed: int, replications:
         "differences": _records(experiment.differences),
         "ndr_examples": experiment.ndr_samples,
         "misdelivery_examples": experiment.misdelivery_samples,
+        "ndr_generators": experiment.ndr_generators,
     }
     _atomic_write(
         out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2, default=_json_default))

@@ -95,7 +95,13 @@ class Outcomes:
 
 
 class TimeSeries:
-    """Counts per interval of simulated time (NDRs, misdeliveries, deliveries) and sampled queue lengths."""
+    """Counts per interval of simulated time (NDRs, misdeliveries, deliveries) and sampled queue lengths.
+
+    NDRs are also counted per generating server (``ndr_by_server``), so a figure can
+    show which server's store, MTA or gateway returned the mail, not only how much.
+    A queue sample is everything a server holds at that instant: the store's and
+    MTA's queues, its gateways' MTS-OUT folders and the mail they wait to retry.
+    """
 
     def __init__(self, interval_s: float, horizon_s: float):
         self.interval_s = interval_s
@@ -104,6 +110,7 @@ class TimeSeries:
         self.ndr = np.zeros(size, dtype=np.int64)
         self.misdelivered = np.zeros(size, dtype=np.int64)
         self.queue_samples: dict[str, np.ndarray] = {}
+        self.ndr_by_server: dict[str, np.ndarray] = {}
         self._size = size
 
     def _index(self, time_s: float) -> int:
@@ -112,8 +119,14 @@ class TimeSeries:
     def count_delivered(self, time_s: float, count: int = 1) -> None:
         self.delivered[self._index(time_s)] += count
 
-    def count_ndr(self, time_s: float) -> None:
-        self.ndr[self._index(time_s)] += 1
+    def count_ndr(self, time_s: float, server: str) -> None:
+        """One recipient NDR'd by a component on ``server``."""
+        index = self._index(time_s)
+        self.ndr[index] += 1
+        series = self.ndr_by_server.get(server)
+        if series is None:
+            series = self.ndr_by_server[server] = np.zeros(self._size, dtype=np.int64)
+        series[index] += 1
 
     def count_misdelivered(self, time_s: float, count: int = 1) -> None:
         self.misdelivered[self._index(time_s)] += count

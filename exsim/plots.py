@@ -1,309 +1,909 @@
-"""Figures from a results directory, written into ``DIR/plots/`` (matplotlib, Agg).
+"""Figures of a results directory; each function returns a matplotlib ``Figure``.
 
-* ``failure_curve.png`` — failure rate with its 95 % band against a swept
-  variable, one line per version;
-* ``failure_matrix.png`` — mean failure rate for address configuration x version;
-* ``rollout.png`` — NDRs per hour and cumulative NDRs over simulated time, with
-  the scenario's upgrades, address changes, outages and service stops marked;
-* ``latency.png`` — delivery-latency distributions (CDF) per sweep point;
-* ``queues.png`` — mail queued per server over time, outages shaded;
-* ``topology.png`` — sites and connectors (costs on the edges), servers and
-  gateways, sites whose X.400 address lacks ``p=`` marked.
+* :func:`failure_curve` — failure rate (95 % interval) against one swept
+  variable, a series per value of a second one; a categorical variable is drawn
+  as points with interval bars (never joined by a line);
+* :func:`failure_matrix` — address configuration x version: the overall failure
+  rate and the outbound Internet failure share, intervals where n > 1;
+* :func:`rollout` — NDRs per hour stacked by the server that generated them
+  (misdeliveries too, when the results have them), with every timed event
+  labelled, on a weekday-and-hour axis of simulated time;
+* :func:`latency` — latency CDF of *delivered* mail per sweep point, next to
+  the failure share of each point (the mail the curves leave out);
+* :func:`queues` — every message each server holds over time (store and MTA
+  queues, gateway MTS-OUT, gateway retry waits), outages and stops shaded and
+  labelled;
+* :func:`topology` — sites, connectors with their costs, servers with their
+  versions at the start and end of the run, gateways with their address spaces.
 
-A figure that the results cannot support (a matrix without a version variable,
-say) is skipped with the reason, never drawn empty.
+A figure of one sweep point names the point in its title. By default it draws
+every point when there are few (small multiples), otherwise the point with the
+most failures. A figure the results cannot support, or whose data are all zero,
+raises :class:`NothingToPlot` with a one-line reason; :func:`plot_results`
+turns that into the line ``exsim plot`` prints.
+
+Nothing here picks a matplotlib backend: the figures are plain ``Figure``
+objects (shown inline by a notebook, saved by :func:`plot_results`); the
+command line chooses Agg.
 """
 
 from __future__ import annotations
 
-import tomllib
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 from exsim.address import parse_x400
-from exsim.scenario import Scenario, validate_raw
+from exsim.logs import timestamp
+from exsim.results import Results, read_results
+from exsim.scenario import Scenario
 
 DPI = 110
 KIND_STYLE = {"site": ("tab:blue", "solid"), "x400": ("tab:green", "dashed"), "ras": ("tab:orange", "dotted")}
+FIGURES = ("failure_curve", "failure_matrix", "rollout", "latency", "queues", "topology")
+#: Up to this many sweep points, a per-point figure draws them all (small multiples).
+SMALL_MULTIPLES = 4
+BUILD_NAMES = {"5.0": "RTM", "5.0-sp1": "SP1", "5.0-sp2": "SP2"}
 
 
-def _version_variable(scenario: Scenario) -> str | None:
+class NothingToPlot(Exception):
+    """The results cannot support this figure (or its data are all zero); the message says why."""
+
+
+class AveragingRefused(Exception):
+    """Drawing the figure would average over a variable that changes the failure rate."""
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)  # a canvas to measure text with; saving picks its own by file type
+    return fig
+
+
+# --- sweep variables -----------------------------------------------------------------------
+
+
+def _variable(scenario: Scenario, name: str):  # type: ignore[no-untyped-def]
+    return next(v for v in scenario.sweep.variables if v.name == name)
+
+
+def is_numeric(scenario: Scenario, name: str) -> bool:
+    """A variable whose values are numbers (and not relabelled): an axis, not categories."""
+    variable = _variable(scenario, name)
+    return variable.labels is None and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in variable.values
+    )
+
+
+def version_variable(scenario: Scenario) -> str | None:
+    """The sweep variable that sets server versions, if any."""
     for variable in scenario.sweep.variables:
         if variable.name == "version" or variable.path.endswith(".version"):
             return variable.name
     return None
 
 
-def _save(fig, path: Path) -> Path:  # type: ignore[no-untyped-def]
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+def changes_failure_rate(summary: pd.DataFrame, variable: str, kept: list[str]) -> bool:
+    """Whether ``variable`` moves the mean failure rate while the ``kept`` variables stay fixed.
+
+    Replication k of every sweep point sees the same traffic (common random
+    numbers), so a variable with no effect gives exactly the same mean at each
+    of its values: any difference counts. (A variable that changes the traffic
+    itself may differ by chance; ``--average`` is there for that.)
+    """
+    groups = summary.groupby(kept, sort=False) if kept else [((), summary)]
+    for _, group in groups:
+        mean = group["failure_rate_mean"].dropna()
+        if len(mean) and mean.max() - mean.min() > 1e-9:
+            return True
+    return False
 
 
-def _point_label(row: pd.Series, variables: list[str]) -> str:
-    return ", ".join(f"{v}={row[v]}" for v in variables) if variables else "as written"
+def _averaged(
+    results: Results, kept: list[str], average: bool, figure: str, facets: bool = False
+) -> tuple[list[str], list[str]]:
+    """The variables a figure averages over, and those it draws as small multiples instead.
 
-
-def failure_curve(scenario: Scenario, summary: pd.DataFrame, path: Path, x: str | None = None) -> Path | str:
-    variables = [v.name for v in scenario.sweep.variables]
-    version = _version_variable(scenario)
-    candidates = [v for v in variables if v != version]
-    x = x or (candidates[0] if candidates else version)
-    if x is None:
-        return "failure_curve.png skipped: the scenario sweeps no variable"
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    groups = summary.groupby(version, sort=False) if version and version != x else [("all", summary)]
-    order = list(dict.fromkeys(summary[x].astype(str)))
-    groups = list(groups)
-    markers = "osD^v<>"
-    for k, (name, group) in enumerate(groups):
-        group = group.assign(_x=group[x].astype(str)).groupby("_x", sort=False).mean(numeric_only=True)
-        group = group.reindex([o for o in order if o in group.index])
-        # Dodge the lines a little so versions with equal rates stay visible.
-        dodge = (k - (len(groups) - 1) / 2) * 0.04
-        positions = [order.index(o) + dodge for o in group.index]
-        mean = group["failure_rate_mean"] * 100
-        ax.plot(
-            positions,
-            mean,
-            marker=markers[k % len(markers)],
-            label=f"{version} {name}" if version and version != x else None,
-        )
-        lo, hi = group["failure_rate_lo"] * 100, group["failure_rate_hi"] * 100
-        if lo.notna().any():
-            ax.fill_between(positions, lo, hi, alpha=0.2)
-    ax.set_xticks(range(len(order)), order)
-    ax.set_xlabel(x)
-    ax.set_ylabel("failure rate (% of recipients NDR'd)")
-    ax.set_title(f"{scenario.name}: failure rate by {x}" + (" and version (95 % band)" if version else ""))
-    if version and version != x:
-        ax.legend(title="server build")
-    ax.grid(alpha=0.3)
-    return _save(fig, path)
-
-
-def failure_matrix(scenario: Scenario, summary: pd.DataFrame, path: Path) -> Path | str:
-    version = _version_variable(scenario)
-    others = [v.name for v in scenario.sweep.variables if v.name != version]
-    if version is None or not others:
-        return "failure_matrix.png skipped: needs a version variable and an address-configuration variable"
-    config = others[0]
-    table = summary.pivot_table(
-        index=config, columns=version, values="failure_rate_mean", aggfunc="mean", sort=False
+    A variable that changes the failure rate is never averaged silently: it
+    becomes one panel per value when ``facets`` allows (a default figure), else
+    the figure is refused unless ``average`` says to average anyway.
+    """
+    others = [v for v in results.variables if v not in kept]
+    moving = [v for v in others if changes_failure_rate(results.summary, v, kept)]
+    if not moving or average:
+        return others, []
+    if facets and results.summary.groupby(moving, sort=False).ngroups <= SMALL_MULTIPLES:
+        return [v for v in others if v not in moving], moving
+    raise AveragingRefused(
+        f"{figure} would average over {', '.join(moving)} (it changes the failure rate), mixing "
+        f"configurations into a rate none of them has; put it on the axis with --x, or pass "
+        f"--average to average anyway"
     )
-    fig, ax = plt.subplots(figsize=(3.0 + 1.3 * len(table.columns), 1.6 + 0.7 * len(table.index)))
-    image = ax.imshow(
-        table.values * 100, cmap="Reds", vmin=0, vmax=max(1.0, float(np.nanmax(table.values * 100)))
-    )
-    for (i, j), value in np.ndenumerate(table.values):
-        ax.text(
-            j,
-            i,
-            f"{value:.1%}",
-            ha="center",
-            va="center",
-            fontsize=11,
-            color="white" if value * 100 > 0.6 * image.get_clim()[1] else "black",
+
+
+def _panels(summary: pd.DataFrame, facets: list[str]) -> list[tuple[str, pd.DataFrame]]:
+    """(title, rows) per small multiple: one per combination of the faceted variables."""
+    if not facets:
+        return [("", summary)]
+    return [
+        (
+            ", ".join(
+                f"{v}={k}" for v, k in zip(facets, key if isinstance(key, tuple) else (key,), strict=True)
+            ),
+            rows,
         )
-    ax.set_xticks(range(len(table.columns)), table.columns)
-    ax.set_yticks(range(len(table.index)), table.index)
-    ax.set_xlabel(version)
-    ax.set_ylabel(config)
-    ax.set_title(f"{scenario.name}: mean failure rate")
-    fig.colorbar(image, ax=ax, label="failure rate (%)")
-    return _save(fig, path)
+        for key, rows in summary.groupby(facets, sort=False)
+    ]
 
 
-def _event_marks(scenario: Scenario) -> list[tuple[float, str]]:
+def _mean_over(others: list[str]) -> str:
+    return f" (mean over {', '.join(others)})" if others else ""
+
+
+# --- choosing sweep points ------------------------------------------------------------------
+
+
+def _failures(summary: pd.DataFrame) -> pd.Series:
+    """Mean failed recipients per run, per point: NDRs plus misdeliveries where counted."""
+    failed = summary["ndr_mean"].fillna(0).copy()
+    if "misdelivered_mean" in summary:
+        failed += summary["misdelivered_mean"].fillna(0)
+    return failed.set_axis(summary["point"])
+
+
+def choose_points(results: Results, point: int | None = None, score: pd.Series | None = None) -> list[int]:
+    """The sweep points a per-point figure draws.
+
+    One named point; else every point when there are few; else the point with
+    the most failures (ties: the highest ``score``, then the lowest index).
+    """
+    points = results.summary["point"].tolist()
+    if point is not None:
+        if point not in points:
+            raise NothingToPlot(f"point {point} is not in these results (points {points[0]}..{points[-1]})")
+        return [point]
+    if len(points) <= SMALL_MULTIPLES:
+        return points
+    failures = _failures(results.summary)
+    key = pd.DataFrame({"failures": failures, "score": score if score is not None else 0.0})
+    key = key.fillna(0).sort_values(["failures", "score"], ascending=False, kind="stable")
+    return [int(key.index[0])]
+
+
+def _point_title(results: Results, point: int, by_default: bool) -> str:
+    label = results.point_label(point)
+    if len(results.summary) == 1:
+        return label
+    if by_default and len(results.summary) > SMALL_MULTIPLES:
+        return f"point {point} ({label}; the point with the most failures)"
+    return f"point {point} ({label})"
+
+
+def _per_interval_mean(series: pd.DataFrame, point: int) -> pd.DataFrame:
+    return series[series["point"] == point].groupby("t_s").mean(numeric_only=True)
+
+
+# --- simulated time ------------------------------------------------------------------------
+
+
+def _time_axis(ax, end_h: float) -> None:  # type: ignore[no-untyped-def]
+    """Ticks in weekday and hour of simulated time (t = 0 is Monday 00:00)."""
+    for step in (1, 2, 3, 6, 12, 24, 48):
+        if end_h / step <= 9:
+            break
+    ticks = np.arange(0, end_h + 1e-9, step)
+    ax.set_xticks(ticks, [timestamp(t * 3600).strftime("%a %H:%M") for t in ticks])
+    ax.set_xlim(0, end_h)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A timed event as drawn: a line at ``start_s``, or a shaded span to ``end_s``."""
+
+    start_s: float
+    end_s: float | None
+    label: str
+    color: str
+
+
+def event_marks(scenario: Scenario) -> list[Mark]:
+    """Every timed event of the scenario, as a labelled mark, in time order."""
     marks = []
-    builds = {"5.0": "RTM", "5.0-sp1": "SP1", "5.0-sp2": "SP2"}
+    horizon = scenario.run.duration
     for event in scenario.events:
         if event.kind == "upgrade":
-            marks.append((event.at, f"{builds[event.version]} on {event.server}"))
+            who = "every server" if event.server == "*" else event.server
+            marks.append(Mark(event.at, None, f"{BUILD_NAMES[event.version]} on {who}", "dimgrey"))
         elif event.kind == "address_change":
             what = (
                 "adds p="
                 if event.type == "x400" and parse_x400(event.value).gdi.has_prmd
-                else f"new {event.type}"
+                else f"new {event.type} address"
             )
-            marks.append((event.at, f"{event.site} {what}"))
+            marks.append(Mark(event.at, None, f"{event.site} {what}", "tab:purple"))
         elif event.kind == "outage":
-            marks.append((event.start, f"{event.connector} down"))
+            marks.append(Mark(event.start, event.end, f"{event.connector} down", "tab:red"))
         elif event.kind == "service_stop":
-            marks.append((event.start, f"{event.server} {event.service} stopped"))
-    return marks
+            end = event.end if event.end is not None else horizon
+            marks.append(Mark(event.start, end, f"{event.server} {event.service} stopped", "tab:orange"))
+        elif event.kind == "crash":
+            marks.append(
+                Mark(event.at, event.at + event.restart_after, f"{event.server} crashed", "tab:brown")
+            )
+        elif event.kind == "replication":
+            marks.append(Mark(event.start, event.end, f"{', '.join(event.sites)} not replicated", "tab:cyan"))
+    return sorted(marks, key=lambda m: m.start_s)
 
 
-def rollout(scenario: Scenario, series: pd.DataFrame, path: Path, point: int = 0) -> Path | str:
-    if series.empty:
-        return "rollout.png skipped: no time series in the results"
-    mine = series[series["point"] == point].groupby("t_s").mean(numeric_only=True)
-    hours = mine.index.to_numpy() / 3600
-    interval_h = (hours[1] - hours[0]) if len(hours) > 1 else 1.0
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
-    top.bar(hours, mine["ndr"] / interval_h, width=interval_h, align="edge", color="tab:red", alpha=0.8)
-    top.set_ylabel("NDRs per hour")
-    bottom.plot(hours, np.cumsum(mine["ndr"]), color="tab:red")
-    bottom.set_ylabel("cumulative NDRs")
-    bottom.set_xlabel("simulated time (hours from Monday 00:00)")
-    for k, (t_s, label) in enumerate(sorted(_event_marks(scenario))):
-        for ax in (top, bottom):
-            ax.axvline(t_s / 3600, color="grey", linestyle="--", linewidth=0.8)
-        # Stagger the labels so events close in time stay readable.
-        top.annotate(
-            label,
-            (t_s / 3600, 0.97 - 0.22 * (k % 3)),
-            xycoords=("data", "axes fraction"),
-            fontsize=7,
-            va="top",
-            ha="left",
-            color="dimgrey",
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
-        )
-    top.set_title(f"{scenario.name}: non-delivery reports over time (mean over replications)")
-    for ax in (top, bottom):
+def _overlaps(a: Bbox, b: Bbox, pad: float = 1.0) -> bool:
+    return a.x0 < b.x1 + pad and b.x0 < a.x1 + pad and a.y0 < b.y1 + pad and b.y0 < a.y1 + pad
+
+
+def _event_lane(fig: Figure, lane, axes: list, marks: list[Mark], end_h: float) -> None:  # type: ignore[no-untyped-def]
+    """Label each mark in ``lane`` (an axes above the plots) on the first row where it fits."""
+    lane.set_xlim(0, end_h)
+    lane.set_yticks([])
+    lane.tick_params(axis="x", labelbottom=False, length=0)
+    for side in ("top", "right", "left"):
+        lane.spines[side].set_visible(False)
+    if not marks:
+        lane.set_visible(False)
+        return
+    for mark in marks:
+        for ax in (*axes, lane):
+            if mark.end_s is None:
+                ax.axvline(mark.start_s / 3600, color=mark.color, linestyle="--", linewidth=0.9)
+            else:
+                ax.axvspan(mark.start_s / 3600, mark.end_s / 3600, color=mark.color, alpha=0.15, lw=0)
+    fig.draw_without_rendering()  # settle the layout, so text extents are final
+    renderer = fig.canvas.get_renderer()
+    rows: list[list[Bbox]] = []
+    texts = []
+    right = lane.get_window_extent(renderer).x1
+    for mark in marks:
+        x = mark.start_s / 3600
+        text = lane.text(x, 0, " " + mark.label, fontsize=7, color=mark.color, va="center", ha="left")
+        text.set_in_layout(False)
+        box = text.get_window_extent(renderer)
+        if box.x1 > right:  # near the right edge: the label ends at its event instead
+            text.set_ha("right")
+            text.set_text(mark.label + " ")
+            box = text.get_window_extent(renderer)
+        row = next((i for i, boxes in enumerate(rows) if not any(_overlaps(box, b) for b in boxes)), None)
+        if row is None:
+            rows.append([])
+            row = len(rows) - 1
+        rows[row].append(box)
+        texts.append((text, row))
+    lane.set_ylim(len(rows), 0)
+    for text, row in texts:
+        text.set_y(row + 0.5)
+
+
+def _lane_figure(panels: int, marks: list[Mark], width: float = 10, panel_height: float = 2.6):  # type: ignore[no-untyped-def]
+    """A figure with an event lane on top and ``panels`` axes below sharing the time axis."""
+    lane_rows = max(1, min(len(marks), 8))
+    lane_h = 0.22 * lane_rows + 0.1 if marks else 0.05
+    fig = _figure(width, lane_h + panel_height * panels + 0.8)
+    grid = fig.add_gridspec(panels + 1, 1, height_ratios=[lane_h, *[panel_height] * panels])
+    lane = fig.add_subplot(grid[0])
+    axes = [fig.add_subplot(grid[i + 1], sharex=lane) for i in range(panels)]
+    return fig, lane, axes
+
+
+def _timeline(results: Results, point: int | None, score: pd.Series):  # type: ignore[no-untyped-def]
+    """A figure over simulated time: the event lane, and one panel per chosen sweep point."""
+    chosen = choose_points(results, point, score)
+    fig, lane, axes = _lane_figure(len(chosen), event_marks(results.scenario))
+    return fig, lane, axes, chosen
+
+
+def _finish_timeline(results: Results, fig: Figure, lane, axes: list, title: str, note: str) -> None:  # type: ignore[no-untyped-def]
+    """Weekday-and-hour ticks under the last panel, the title, and the events labelled."""
+    end_h = results.series["t_s"].max() / 3600
+    _time_axis(axes[-1], end_h)
+    axes[-1].set_xlabel(f"simulated time (weekday and hour; {note})")
+    fig.suptitle(title, fontsize=10)
+    _event_lane(fig, lane, axes, event_marks(results.scenario), end_h)
+
+
+# --- the figures ---------------------------------------------------------------------------
+
+
+def failure_curve(results: Results, x: str | None = None, average: bool = False) -> Figure:
+    """Failure rate against ``x`` (default: the first non-version variable), one series per version.
+
+    Other variables are averaged only if they do not change the failure rate (or
+    ``average``); by default those that do become small multiples.
+    """
+    scenario, summary = results.scenario, results.summary
+    variables = results.variables
+    if not variables:
+        raise NothingToPlot("failure_curve.png skipped: the scenario sweeps no variable")
+    version = version_variable(scenario)
+    chosen = x
+    if x is None:
+        x = next((v for v in variables if v != version), version)
+    if x not in variables:
+        raise NothingToPlot(f"failure_curve.png skipped: {x!r} is not a swept variable")
+    hue = version if version not in (None, x) else next((v for v in variables if v != x), None)
+    kept = [x, *([hue] if hue else [])]
+    others, facets = _averaged(results, kept, average, "failure_curve.png", facets=chosen is None)
+    numeric = is_numeric(scenario, x)
+    panels = _panels(summary, facets)
+    fig = _figure(8 if len(panels) == 1 else 5 * min(len(panels), 2), 4.6 * math.ceil(len(panels) / 2))
+    axes = fig.subplots(math.ceil(len(panels) / 2), min(len(panels), 2), squeeze=False).flatten()
+    order = list(dict.fromkeys(summary[x].astype(str)))
+    markers = "osD^v<>"
+    top = float((summary["failure_rate_hi"].fillna(summary["failure_rate_mean"]) * 100).max())
+    for ax, (title, rows) in zip(axes, panels, strict=True):
+        groups = list(rows.groupby(hue, sort=False)) if hue else [(None, rows)]
+        for k, (name, group) in enumerate(groups):
+            group = group.assign(_x=group[x].astype(str)).groupby("_x", sort=False).mean(numeric_only=True)
+            group = group.reindex([o for o in order if o in group.index])
+            mean = group["failure_rate_mean"] * 100
+            lo = (group["failure_rate_lo"] * 100).fillna(mean)
+            hi = (group["failure_rate_hi"] * 100).fillna(mean)
+            label = f"{hue} = {name}" if hue else None
+            if numeric:
+                positions = [float(o) for o in group.index]
+                ax.plot(positions, mean, marker=markers[k % len(markers)], label=label)
+                ax.fill_between(positions, lo, hi, alpha=0.2)
+            else:
+                # Categories: points with interval bars, dodged so equal rates stay visible; no
+                # line between them, since nothing lies between two configurations.
+                dodge = (k - (len(groups) - 1) / 2) * 0.12
+                positions = [order.index(o) + dodge for o in group.index]
+                ax.errorbar(
+                    positions,
+                    mean,
+                    yerr=[mean - lo, hi - mean],
+                    fmt=markers[k % len(markers)],
+                    linestyle="none",
+                    capsize=4,
+                    markersize=7,
+                    label=label,
+                )
+        if not numeric:
+            ax.set_xticks(range(len(order)), order)
+            ax.set_xlim(-0.6, len(order) - 0.4)
+        ax.set_ylim(min(-1.0, -0.04 * top), max(5.0, top * 1.08))
+        ax.set_xlabel(x)
+        ax.set_ylabel("failure rate (% of recipients)")
+        if title:
+            ax.set_title(title, fontsize=9)
+        if hue:
+            ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    return _save(fig, path)
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    n = int(summary["n"].max())
+    fig.suptitle(
+        f"{scenario.name}: failure rate by {x}{_mean_over(others)}"
+        + (f", one panel per {', '.join(facets)}" if facets else "")
+        + f"\nmean of {n} replication(s)"
+        + (", bars: 95 % interval" if n > 1 else ""),
+        fontsize=11,
+    )
+    return fig
 
 
-def latency(scenario: Scenario, latency_bins: pd.DataFrame, summary: pd.DataFrame, path: Path) -> Path | str:
+def failure_matrix(results: Results, average: bool = False) -> Figure:
+    """Address configuration x version: overall failure rate and outbound Internet failure share."""
+    scenario, summary = results.scenario, results.summary
+    version = version_variable(scenario)
+    others = [v for v in results.variables if v != version]
+    if version is None or not others:
+        raise NothingToPlot(
+            "failure_matrix.png skipped: needs a version variable and an address-configuration variable"
+        )
+    config = others[0]
+    averaged, facets = _averaged(results, [config, version], average, "failure_matrix.png", facets=True)
+    kinds = [("failure_rate", "all recipients: failure rate")]
+    if "internet_failure_rate_mean" in summary:
+        kinds.append(("internet_failure_rate", "outbound Internet recipients: share failed"))
+    rows = list(dict.fromkeys(summary[config]))
+    columns = list(dict.fromkeys(summary[version]))
+    panels = _panels(summary, facets)
+    fig = _figure(2.2 + 2.4 * len(columns) * len(kinds), (1.4 + 0.75 * len(rows)) * len(panels) + 0.6)
+    axes = fig.subplots(len(panels), len(kinds), squeeze=False)
+    n = int(summary["n"].max())
+    for (facet, subset), row_axes in zip(panels, axes, strict=True):
+        cells = subset.groupby([config, version], sort=False).mean(numeric_only=True)
+        for ax, (column, title) in zip(row_axes, kinds, strict=True):
+            grid = np.full((len(rows), len(columns)), np.nan)
+            for i, row in enumerate(rows):
+                for j, col in enumerate(columns):
+                    if (row, col) not in cells.index:
+                        continue
+                    cell = cells.loc[(row, col)]
+                    grid[i, j] = cell[f"{column}_mean"]
+                    text = "-" if math.isnan(grid[i, j]) else f"{grid[i, j]:.1%}"
+                    lo, hi = cell.get(f"{column}_lo", np.nan), cell.get(f"{column}_hi", np.nan)
+                    if n > 1 and not math.isnan(lo) and not math.isclose(lo, hi):
+                        text += f"\n[{lo:.1%}, {hi:.1%}]"
+                    color = "white" if grid[i, j] > 0.6 else "black"
+                    ax.text(j, i, text, ha="center", va="center", fontsize=9, color=color)
+            ax.imshow(np.nan_to_num(grid) * 100, cmap="Reds", vmin=0, vmax=100, aspect="auto")
+            ax.set_xticks(range(len(columns)), columns)
+            ax.set_yticks(range(len(rows)), rows)
+            ax.set_xlabel(version)
+            ax.set_ylabel(config)
+            ax.set_title(f"{title}" + (f"\n{facet}" if facet else ""), fontsize=9)
+    fig.suptitle(
+        f"{scenario.name}: failed recipients by {config} and {version}{_mean_over(averaged)}\n"
+        f"mean of {n} replication(s)" + ("; 95 % interval below each rate" if n > 1 else ""),
+        fontsize=11,
+    )
+    return fig
+
+
+def _stack_columns(series: pd.DataFrame) -> list[tuple[str, str, bool]]:
+    """(column, legend label, is misdelivery) for each layer of the rollout stack."""
+    layers = [(c, f"NDRs from {c.removeprefix('ndr_by_')}", False) for c in series if c.startswith("ndr_by_")]
+    if not layers and "ndr" in series:
+        layers = [("ndr", "NDRs (generator not recorded)", False)]
+    misdelivered = [c for c in series if c.startswith("misdelivered_by_")]
+    layers += [(c, f"misdelivered at {c.removeprefix('misdelivered_by_')}", True) for c in misdelivered]
+    if not misdelivered and "misdelivered" in series:
+        layers.append(("misdelivered", "misdelivered (all servers)", True))
+    return layers
+
+
+def rollout(results: Results, point: int | None = None) -> Figure:
+    """NDRs (and misdeliveries) per hour, stacked by generating server, with the timed events."""
+    scenario, series = results.scenario, results.series
+    if series.empty:
+        raise NothingToPlot("rollout.png skipped: no time series in the results")
+    layers = _stack_columns(series)
+    totals = series.groupby("point")[[c for c, _, _ in layers]].sum().sum(axis=1)
+    if not totals.any():
+        raise NothingToPlot("rollout.png skipped: no recipient failed at any sweep point (nothing to stack)")
+    fig, lane, axes, chosen = _timeline(results, point, totals)
+    step_h = (series["t_s"].drop_duplicates().sort_values().diff().min() or 3600) / 3600
+    colors = dict(zip([c for c, _, m in layers if not m], [f"C{i}" for i in range(10)] * 3, strict=False))
+    for ax, p in zip(axes, chosen, strict=True):
+        mine = _per_interval_mean(series, p)
+        edges = np.append(mine.index.to_numpy(), mine.index[-1] + step_h * 3600) / 3600
+        bottom = np.zeros(len(mine))
+        drawn = False
+        for column, label, misdelivery in layers:
+            if column not in mine or not mine[column].any():
+                continue
+            values = mine[column].to_numpy() / step_h
+            ax.stairs(
+                bottom + values,
+                edges,
+                baseline=bottom,
+                fill=True,
+                label=label,
+                color=colors.get(column, "black"),
+                hatch="///" if misdelivery else None,
+                alpha=0.85,
+            )
+            bottom = bottom + values
+            drawn = True
+        if not drawn:
+            ax.text(0.5, 0.5, "no failures at this point", transform=ax.transAxes, ha="center", color="grey")
+        ax.set_ylabel("per hour")
+        ax.set_title(_point_title(results, p, point is None), fontsize=9, loc="left")
+        ax.grid(alpha=0.3)
+        ax.set_ylim(bottom=0)
+        if drawn:
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+        if ax is not axes[-1]:
+            ax.tick_params(labelbottom=False)
+    n = int(results.summary["n"].max())
+    _finish_timeline(
+        results,
+        fig,
+        lane,
+        axes,
+        f"{scenario.name}: failed recipients per hour, by the server whose component generated "
+        f"the NDR (mean of {n} replication(s))",
+        "the run starts Monday 00:00",
+    )
+    return fig
+
+
+def latency(results: Results) -> Figure:
+    """Latency CDF of delivered mail per point, beside each point's failure share."""
+    scenario, latency_bins, summary = results.scenario, results.latency, results.summary
     if latency_bins.empty:
-        return "latency.png skipped: no deliveries"
-    variables = [v.name for v in scenario.sweep.variables]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+        raise NothingToPlot("latency.png skipped: no mail was delivered")
+    fig = _figure(11, 4.8)
+    left, right = fig.subplots(1, 2, width_ratios=[3, 2])
+    labels = []
     for _, row in summary.iterrows():
         mine = (
             latency_bins[latency_bins["point"] == row["point"]].groupby("upper_s")["count"].sum().sort_index()
         )
+        label = f"{row['point']}: {results.point_label(row['point'])}"
+        labels.append(label)
         if mine.empty:
             continue
-        ax.step(
-            mine.index,
-            np.cumsum(mine.values) / mine.values.sum(),
-            where="post",
-            label=_point_label(row, variables),
+        # Wider lines first: a curve identical to a later one still shows around it.
+        width = 1.2 + 2.5 * (1 - len(labels) / len(summary))
+        left.step(
+            mine.index, np.cumsum(mine.values) / mine.values.sum(), where="post", label=label, linewidth=width
         )
-    ax.set_xscale("log")
-    ax.set_xlabel("delivery latency (s, log scale)")
-    ax.set_ylabel("share of delivered recipients")
-    ax.set_title(f"{scenario.name}: delivery latency distribution per sweep point")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="lower right")
-    return _save(fig, path)
+    left.set_xscale("log")
+    left.set_xlabel("delivery latency (s, log scale)")
+    left.set_ylabel("share of delivered recipients")
+    left.set_title(
+        "delivered mail only: NDR'd, misdelivered and pending mail are not in these curves", fontsize=9
+    )
+    left.grid(alpha=0.3, which="both")
+    left.legend(fontsize=7, loc="lower right")
+    mean = summary["failure_rate_mean"].to_numpy() * 100
+    lo = (summary["failure_rate_lo"] * 100).fillna(pd.Series(mean)).to_numpy()
+    hi = (summary["failure_rate_hi"] * 100).fillna(pd.Series(mean)).to_numpy()
+    y = np.arange(len(summary))
+    right.errorbar(
+        mean, y, xerr=[mean - lo, hi - mean], fmt="o", color="tab:red", capsize=3, linestyle="none"
+    )
+    right.set_yticks(y, labels, fontsize=7)
+    right.invert_yaxis()
+    right.set_xlim(left=0, right=max(5.0, float(np.nanmax(hi)) * 1.15) if len(hi) else 5.0)
+    right.set_xlabel("failure rate (% of recipients)")
+    right.set_title("left out of the curves: failed recipients per point", fontsize=9)
+    right.grid(alpha=0.3)
+    fig.suptitle(f"{scenario.name}: delivery latency per sweep point (delivered mail only)", fontsize=11)
+    return fig
 
 
-def queues(scenario: Scenario, series: pd.DataFrame, path: Path, point: int = 0) -> Path | str:
+def queues(results: Results, point: int | None = None) -> Figure:
+    """Messages held per server over time, outages and service stops shaded and labelled."""
+    scenario, series = results.scenario, results.series
     columns = [c for c in series.columns if c.startswith("queued_")]
     if series.empty or not columns:
-        return "queues.png skipped: no queue samples in the results"
-    mine = series[series["point"] == point].groupby("t_s").mean(numeric_only=True)
-    hours = mine.index.to_numpy() / 3600
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    for column in columns:
-        ax.plot(hours, mine[column], label=column.removeprefix("queued_"))
-    for event in scenario.events:
-        if event.kind == "outage":
-            ax.axvspan(event.start / 3600, event.end / 3600, color="tab:red", alpha=0.1)
-            ax.annotate(
-                f"{event.connector} down",
-                (event.start / 3600, 0.95),
-                xycoords=("data", "axes fraction"),
-                fontsize=7,
-                color="tab:red",
+        raise NothingToPlot("queues.png skipped: no queue samples in the results")
+    peak = series.groupby("point")[columns].max().max(axis=1)
+    if not peak.any():
+        raise NothingToPlot("queues.png skipped: no server held any mail at any sample")
+    fig, lane, axes, chosen = _timeline(results, point, peak)
+    for ax, p in zip(axes, chosen, strict=True):
+        mine = _per_interval_mean(series, p)
+        hours = mine.index.to_numpy() / 3600
+        for k, column in enumerate(columns):
+            ax.step(
+                hours, mine[column], where="post", label=column.removeprefix("queued_"), color=f"C{k % 10}"
             )
-        elif event.kind == "service_stop":
-            end = (event.end if event.end is not None else hours[-1] * 3600) / 3600
-            ax.axvspan(event.start / 3600, end, color="tab:orange", alpha=0.1)
-    ax.set_xlabel("simulated time (hours from Monday 00:00)")
-    ax.set_ylabel("messages queued (store, MTA and gateways)")
-    ax.set_title(f"{scenario.name}: mail waiting on each server (sampled each interval)")
-    ax.legend(fontsize=7, ncols=2)
-    ax.grid(alpha=0.3)
-    return _save(fig, path)
+        ax.set_ylabel("messages held")
+        ax.set_title(_point_title(results, p, point is None), fontsize=9, loc="left")
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+        if ax is not axes[-1]:
+            ax.tick_params(labelbottom=False)
+    _finish_timeline(
+        results,
+        fig,
+        lane,
+        axes,
+        f"{scenario.name}: messages each server holds (store and MTA queues, gateway MTS-OUT and "
+        "retry waits; mean over replications)",
+        "sampled at the start of each interval",
+    )
+    return fig
 
 
-def topology(scenario: Scenario, path: Path) -> Path:
+# --- topology ------------------------------------------------------------------------------
+
+
+def final_versions(scenario: Scenario) -> dict[str, list[tuple[float, str]]]:
+    """Per server, its version at the start and after each upgrade event: [(time_s, version)]."""
+    history = {s.name: [(0.0, s.version)] for s in scenario.servers}
+    for event in sorted((e for e in scenario.events if e.kind == "upgrade"), key=lambda e: e.at):
+        for name in history if event.server == "*" else [event.server]:
+            if name in history and history[name][-1][1] != event.version:
+                history[name].append((event.at, event.version))
+    return history
+
+
+def _swept_versions(scenario: Scenario) -> list[str] | None:
+    version = version_variable(scenario)
+    return [str(v) for v in _variable(scenario, version).values] if version else None
+
+
+def _server_lines(scenario: Scenario, site: str) -> list[str]:
+    history = final_versions(scenario)
+    swept = _swept_versions(scenario)
+    lines = [
+        f"X.400 site address swept ({v.name}): " + " / ".join(v.labels or [str(x) for x in v.values])
+        for v in scenario.sweep.variables
+        if v.path in (f"sites.{site}.addresses.x400", "sites.*.addresses.x400")
+    ]
+    for server in (s for s in scenario.servers if s.site == site):
+        if swept:
+            version = "swept: " + " / ".join(swept)
+        else:
+            steps = history[server.name]
+            version = steps[0][1]
+            for at, v in steps[1:]:
+                version += f" → {v} ({timestamp(at):%a %H:%M})"
+            if len(steps) == 1:
+                version += " throughout"
+        lines.append(f"{server.name}: {version}")
+        for c in scenario.connectors:
+            if c.kind in ("ims", "msmail") and c.server == server.name:
+                spaces = ", ".join(f"{a.type}:{a.pattern or '(blank)'} ({a.cost})" for a in c.address_spaces)
+                lines.append(f"  gateway {c.name}: {spaces}")
+    return lines
+
+
+def _segment_hits_box(p: np.ndarray, q: np.ndarray, box: Bbox) -> bool:
+    """Whether the segment p-q (display coordinates) crosses the box (Liang-Barsky clipping)."""
+    t0, t1 = 0.0, 1.0
+    d = q - p
+    for edge_p, edge_q in (
+        (-d[0], p[0] - box.x0),
+        (d[0], box.x1 - p[0]),
+        (-d[1], p[1] - box.y0),
+        (d[1], box.y1 - p[1]),
+    ):
+        if edge_p == 0:
+            if edge_q < 0:
+                return False
+            continue
+        t = edge_q / edge_p
+        if edge_p < 0:
+            t0 = max(t0, t)
+        else:
+            t1 = min(t1, t)
+        if t0 > t1:
+            return False
+    return True
+
+
+def text_box(text, renderer) -> Bbox:  # type: ignore[no-untyped-def]
+    """The display extent of a text including its box (what the eye sees as the label)."""
+    patch = text.get_bbox_patch()
+    if patch is None:
+        return text.get_window_extent(renderer)
+    text.update_bbox_position_size(renderer)
+    return patch.get_window_extent(renderer)
+
+
+def topology_artists(fig: Figure) -> dict[str, list]:
+    """The topology figure's parts, for checking overlaps: nodes, labels, costs (text) and edges
+    (pairs of data points)."""
+    return fig._exsim_topology  # type: ignore[attr-defined]
+
+
+def topology(results: Results | Scenario) -> Figure:
+    """Sites and connectors (costs on the edges), servers with versions and gateway address spaces."""
+    scenario = results.scenario if isinstance(results, Results) else results
     graph = nx.MultiGraph()
     for site in scenario.sites:
         graph.add_node(site.name)
     for connector in scenario.connectors:
         if connector.kind in KIND_STYLE:
             graph.add_edge(*connector.sites, key=connector.name, kind=connector.kind, cost=connector.cost)
-    layout = nx.spring_layout(nx.Graph(graph), seed=3) if len(graph) > 2 else nx.circular_layout(graph)
-    fig, ax = plt.subplots(figsize=(10, 6.5))
-    for kind, (color, style) in KIND_STYLE.items():
-        edges = [(a, b) for a, b, data in graph.edges(data=True) if data["kind"] == kind]
-        nx.draw_networkx_edges(nx.Graph(edges), layout, ax=ax, edge_color=color, style=style, width=2)
-        ax.plot([], [], color=color, linestyle=style, label=f"{kind} connector")
-    labels: dict = {}
+    simple = nx.Graph(graph)
+    layout = (
+        nx.kamada_kawai_layout(simple)
+        if len(graph) > 2 and simple.number_of_edges()
+        else nx.circular_layout(graph)
+    )
+    if len(graph) == 1:
+        layout = {next(iter(graph)): np.array([0.0, 0.0])}
+    fig = _figure(11, 7) if len(graph) > 2 else _figure(9, 4.5)
+    ax = fig.add_subplot()
+    ax.axis("off")
+    xs = [p[0] for p in layout.values()]
+    ys = [p[1] for p in layout.values()]
+    span = max(max(xs) - min(xs), max(ys) - min(ys), 1.0)
+    ax.set_xlim(min(xs) - 0.55 * span, max(xs) + 0.55 * span)
+    ax.set_ylim(min(ys) - 0.45 * span, max(ys) + 0.45 * span)
+    edges = []
+    pair_count: dict[tuple, int] = {}
     for a, b, data in graph.edges(data=True):
-        labels[(a, b)] = (labels.get((a, b), "") + f"\n{data['cost']}").strip()
-    nx.draw_networkx_edge_labels(nx.Graph(graph), layout, edge_labels=labels, ax=ax, font_size=9)
-    no_prmd = [
+        color, style = KIND_STYLE[data["kind"]]
+        key = tuple(sorted((a, b)))
+        k = pair_count[key] = pair_count.get(key, 0) + 1
+        # Parallel connectors between two sites are drawn side by side.
+        pa, pb = np.array(layout[a]), np.array(layout[b])
+        normal = np.array([-(pb - pa)[1], (pb - pa)[0]])
+        normal = normal / (np.linalg.norm(normal) or 1) * 0.03 * span * (k - 1)
+        pa, pb = pa + normal, pb + normal
+        ax.plot([pa[0], pb[0]], [pa[1], pb[1]], color=color, linestyle=style, linewidth=2, zorder=1)
+        edges.append((pa, pb, data))
+    for kind, (color, style) in KIND_STYLE.items():
+        if any(data["kind"] == kind for _, _, data in edges):
+            ax.plot([], [], color=color, linestyle=style, label=f"{kind} connector (cost on the line)")
+    no_prmd = {
         s.name for s in scenario.sites if s.addresses.x400 and not parse_x400(s.addresses.x400).gdi.has_prmd
-    ]
-    colors = ["#f4a3a3" if s in no_prmd else "#cfe2f3" for s in graph.nodes]
-    nx.draw_networkx_nodes(graph, layout, ax=ax, node_color=colors, node_size=1500, edgecolors="black")
-    gateways: dict[str, list[str]] = {}
-    for c in scenario.connectors:
-        if c.kind in ("ims", "msmail"):
-            gateways.setdefault(c.server, []).append("IMS" if c.kind == "ims" else "MS Mail")
+    }
+    nodes = []
     for site in scenario.sites:
         x, y = layout[site.name]
-        servers = [
-            f"{s.name} ({s.version})" + "".join(f" +{g}" for g in gateways.get(s.name, []))
-            for s in scenario.servers
-            if s.site == site.name
-        ]
-        ax.text(x, y, site.name, ha="center", va="center", fontsize=9, fontweight="bold")
-        ax.text(
-            x,
-            y - 0.09,
-            "\n".join(servers),
+        nodes.append(
+            ax.text(
+                x,
+                y,
+                site.name,
+                ha="center",
+                va="center",
+                fontsize=10,
+                fontweight="bold",
+                zorder=3,
+                bbox={
+                    "boxstyle": "round,pad=0.6",
+                    "facecolor": "#f4a3a3" if site.name in no_prmd else "#cfe2f3",
+                    "edgecolor": "black",
+                },
+            )
+        )
+    ax.scatter([], [], color="#f4a3a3", edgecolors="black", s=80, marker="s", label="site address without p=")
+    ax.scatter([], [], color="#cfe2f3", edgecolors="black", s=80, marker="s", label="site address with p=")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    title = f"{scenario.name}: sites, connectors and costs; servers with their version at the start and end"
+    if _swept_versions(scenario):
+        title += "\n(versions are swept: see the summary for each point)"
+    ax.set_title(title, fontsize=10)
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    to_display = ax.transData.transform
+    segments = [(to_display(pa), to_display(pb)) for pa, pb, _ in edges]
+    taken = [text_box(n, renderer) for n in nodes]
+    axes_box = ax.get_window_extent(renderer)
+
+    def free(box: Bbox, skip: int | None = None) -> bool:
+        inside = (
+            fig.bbox.x0 <= box.x0
+            and box.x1 <= axes_box.x1 + 5
+            and fig.bbox.y0 <= box.y0
+            and box.y1 <= axes_box.y1
+        )
+        return (
+            inside
+            and not any(_overlaps(box, other, pad=3) for other in taken)
+            and not any(
+                _segment_hits_box(p, q, box.expanded(1.05, 1.1))
+                for i, (p, q) in enumerate(segments)
+                if i != skip
+            )
+        )
+
+    costs = []
+    for i, (pa, pb, data) in enumerate(edges):
+        label = ax.text(
+            0,
+            0,
+            str(data["cost"]),
+            fontsize=9,
+            ha="center",
+            va="center",
+            zorder=4,
+            bbox={"facecolor": "white", "edgecolor": KIND_STYLE[data["kind"]][0], "pad": 1.5},
+        )
+        for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.25, 0.75, 0.2, 0.8):
+            label.set_position(pa + (pb - pa) * t)
+            box = text_box(label, renderer)
+            if free(box, skip=i):
+                break
+        taken.append(text_box(label, renderer))
+        costs.append(label)
+    labels = []
+    for site, node in zip(scenario.sites, nodes, strict=True):
+        lines = _server_lines(scenario, site.name)
+        if not lines:
+            continue
+        label = ax.text(
+            0,
+            0,
+            "\n".join(lines),
+            fontsize=7,
             ha="center",
             va="top",
-            fontsize=7,
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+            zorder=4,
+            bbox={"facecolor": "white", "edgecolor": "lightgrey", "alpha": 0.95, "pad": 2},
         )
-    ax.scatter(
-        [], [], color="#f4a3a3", edgecolors="black", s=80, label="site without p= in its X.400 address"
-    )
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    xs, ys = zip(*layout.values(), strict=True)
-    for low_high, setter in ((xs, ax.set_xlim), (ys, ax.set_ylim)):
-        low, high = min(low_high), max(low_high)
-        pad = max(0.35, 0.2 * (high - low))  # room for the server lists, even when all sites line up
-        setter(low - pad, high + pad)
-    ax.set_title(f"{scenario.name}: sites, connectors (cost on each edge), servers (+gateways)")
-    ax.axis("off")
-    return _save(fig, path)
+        node_box = text_box(node, renderer)
+        cx, cy = (node_box.x0 + node_box.x1) / 2, (node_box.y0 + node_box.y1) / 2
+        to_data = ax.transData.inverted().transform
+        best = None
+        for distance in range(0, 400, 12):
+            for angle in (270, 90, 0, 180, 315, 225, 45, 135, 300, 240, 60, 120, 20, 160, 200, 340):
+                rad = math.radians(angle)
+                gap_x = math.cos(rad) * (distance + node_box.width / 2)
+                gap_y = math.sin(rad) * (distance + node_box.height / 2)
+                va = "top" if angle > 180 else ("bottom" if 0 < angle < 180 else "center")
+                ha = (
+                    "left"
+                    if (angle < 90 or angle > 270) and angle not in (90, 270)
+                    else ("right" if 90 < angle < 270 else "center")
+                )
+                label.set_ha(ha)
+                label.set_va(va)
+                label.set_position(to_data((cx + gap_x, cy + gap_y)))
+                box = text_box(label, renderer)
+                if free(box):
+                    best = box
+                    break
+            if best is not None:
+                break
+        if best is None:  # nowhere free: keep the last position, the test will say so
+            best = text_box(label, renderer)
+        taken.append(best)
+        labels.append(label)
+    fig._exsim_topology = {
+        "nodes": nodes,
+        "costs": costs,
+        "labels": labels,
+        "edges": [(pa, pb) for pa, pb, _ in edges],
+    }  # type: ignore[attr-defined]
+    fig.set_layout_engine("none")  # the placement above measured this layout: keep it
+    return fig
 
 
-def plot_results(directory: Path, x: str | None = None) -> list[str]:
-    """Write every figure the results support; return one line per figure (path or why skipped)."""
-    directory = Path(directory)
-    scenario = validate_raw(
-        tomllib.loads((directory / "scenario.toml").read_text()), str(directory / "scenario.toml")
-    )
-    read = lambda name: pd.read_csv(directory / name) if (directory / name).exists() else pd.DataFrame()  # noqa: E731
-    summary, series, latency_bins = read("summary.csv"), read("series.csv"), read("latency.csv")
-    plots = directory / "plots"
+# --- all of them ---------------------------------------------------------------------------
+
+
+def make_figures(
+    results: Results, x: str | None = None, average: bool = False, point: int | None = None
+) -> dict[str, Figure | str]:
+    """Every figure by name, or the one-line reason it was skipped."""
+    makers = {
+        "failure_curve": lambda: failure_curve(results, x, average),
+        "failure_matrix": lambda: failure_matrix(results, average),
+        "rollout": lambda: rollout(results, point),
+        "latency": lambda: latency(results),
+        "queues": lambda: queues(results, point),
+        "topology": lambda: topology(results),
+    }
+    made: dict[str, Figure | str] = {}
+    for name, make in makers.items():
+        try:
+            made[name] = make()
+        except NothingToPlot as exc:
+            made[name] = str(exc)
+        except AveragingRefused as exc:
+            if x is not None:
+                raise  # asked for explicitly: the command line refuses
+            made[name] = f"{name}.png skipped: {exc}"  # e.g. "failure_curve.png would average ..."
+    return made
+
+
+def plot_results(
+    directory: Path, x: str | None = None, average: bool = False, point: int | None = None
+) -> list[str]:
+    """Write every figure the results support into DIR/plots/; one line per figure (path or why
+    skipped)."""
+    results = read_results(directory)
+    plots = Path(directory) / "plots"
     plots.mkdir(exist_ok=True)
-    made = [
-        failure_curve(scenario, summary, plots / "failure_curve.png", x),
-        failure_matrix(scenario, summary, plots / "failure_matrix.png"),
-        rollout(scenario, series, plots / "rollout.png"),
-        latency(scenario, latency_bins, summary, plots / "latency.png"),
-        queues(scenario, series, plots / "queues.png"),
-        topology(scenario, plots / "topology.png"),
-    ]
-    return [str(item) for item in made]
+    lines = []
+    for name, figure in make_figures(results, x, average, point).items():
+        if isinstance(figure, str):
+            (plots / f"{name}.png").unlink(missing_ok=True)  # never leave a stale figure behind
+            lines.append(figure)
+            continue
+        path = plots / f"{name}.png"
+        figure.savefig(path, dpi=DPI)
+        lines.append(str(path))
+    return lines
+
+
+__all__ = [
+    "AveragingRefused",
+    "NothingToPlot",
+    "choose_points",
+    "event_marks",
+    "failure_curve",
+    "failure_matrix",
+    "latency",
+    "make_figures",
+    "plot_results",
+    "queues",
+    "rollout",
+    "topology",
+]

@@ -50,3 +50,13 @@ def paired_difference(
     if len(values) != len(baseline):
         raise ValueError(f"paired samples differ in size: {len(values)} vs {len(baseline)}")
     return t_interval([v - b for v, b in zip(values, baseline, strict=True)], confidence)
+
+
+def format_rate(mean: float, lo: float, hi: float) -> str:
+    """A rate as a percentage with its 95 % interval, ``"9.90% [8.10%, 11.70%]"``; the interval is left
+    out when there is none (one replication) and ``-`` stands for no recipients of that kind."""
+    if mean != mean:  # NaN: no recipients of that kind
+        return "-"
+    if lo != lo or math.isclose(lo, hi):
+        return f"{mean:.2%}"
+    return f"{mean:.2%} [{lo:.2%}, {hi:.2%}]"

@@ -39,3 +39,16 @@ def base() -> dict:
 
 def to_toml(data: dict) -> str:
     return tomli_w.dumps(data)
+
+
+@pytest.fixture(scope="session")
+def two_ims_results(tmp_path_factory):
+    """A results directory of :func:`tests.simkit.two_ims`: 8 sweep points x 2 replications, with
+    series, latency, events and NDRs from two servers (about 2 s of simulation)."""
+    from exsim.experiment import run_experiment
+    from exsim.scenario import validate_raw
+    from tests.simkit import two_ims
+
+    out = tmp_path_factory.mktemp("two_ims")
+    run_experiment(validate_raw(two_ims()), workers=1, out=out, replications=2)
+    return out

@@ -75,3 +75,44 @@ def two_sites(outage: tuple[str, str] | None = None, duration: str = "1h", drain
 
 def scenario(raw: dict) -> Scenario:
     return validate_raw(copy.deepcopy(raw))
+
+
+def two_ims(duration: str = "1h") -> dict:
+    """Redmond (RED-EX1 with an IMS, RED-EX2) and Dublin (DUB-EX1 with its own IMS), joined by a
+    site connector; on SP1 each site's IMS server returns the Internet mail of its own site when
+    that site's X.400 address lacks p=. Swept: version x Redmond's address x Dublin's address.
+    An Internet outage on Redmond's IMS and a stop of RED-EX2's MTA give the figures spans to mark."""
+    raw = one_site(duration=duration, users=10, shares=mix(same_server=0.4, internet=0.6))
+    raw["run"]["time_series_interval"] = "1m"
+    raw["sites"].append(
+        {"name": "Dublin", "addresses": {"x400": "c=IE;a= ;o=Dublin", "smtp": "@dublin.contoso.com"}}
+    )
+    raw["servers"].append({"name": "DUB-EX1", "site": "Dublin", "version": "5.0-sp1", "users": 10})
+    raw["connectors"] += [
+        {"name": "Site Connector Redmond-Dublin", "kind": "site", "sites": ["Redmond", "Dublin"]},
+        {"name": "IMS Dublin", "kind": "ims", "server": "DUB-EX1"},
+    ]
+    raw["events"] = [
+        {"kind": "outage", "connector": "IMS", "start": "10m", "end": "25m"},
+        {"kind": "service_stop", "server": "RED-EX2", "service": "mta", "start": "20m", "end": "30m"},
+    ]
+    labels = ["with p=", "without p="]
+    raw["sweep"] = {
+        "variables": [
+            {"name": "version", "path": "servers.*.version", "values": ["5.0-sp1", "5.0-sp2"]},
+            {
+                "name": "redmond",
+                "path": "sites.Redmond.addresses.x400",
+                "values": ["c=US;a= ;p=Contoso;o=Redmond", "c=US;a= ;o=Redmond"],
+                "labels": labels,
+            },
+            {
+                "name": "dublin",
+                "path": "sites.Dublin.addresses.x400",
+                "values": ["c=IE;a= ;p=Contoso;o=Dublin", "c=IE;a= ;o=Dublin"],
+                "labels": labels,
+            },
+        ],
+        "baseline": {"version": "5.0-sp2"},
+    }
+    return raw

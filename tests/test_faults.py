@@ -69,3 +69,13 @@ def test_crashes_cut_a_transfer_and_lose_only_what_was_in_memory(result):
         + result.by_class["same_server"].lost
         == result.lost
     )
+
+
+def test_mail_waiting_for_an_ims_retry_counts_as_held(result):
+    # From 14:00 the Internet refuses everything; nothing times out before 18:00 (4 h), so every
+    # refused message waits for its next retry on RED-EX1, outside MTS-OUT. The samples must count
+    # them: the mail held grows hour by hour through the outage, from nothing before it.
+    queued = result.series.queue_samples["RED-EX1"]
+    interval = result.series.interval_s
+    hourly = [int(queued[int(h * H // interval)]) for h in (13.5, 15, 16, 17)]
+    assert hourly[0] == 0 and hourly[1] < hourly[2] < hourly[3]

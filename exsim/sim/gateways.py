@@ -42,6 +42,8 @@ class Gateway:
         self.server: str = connector.server
         self.mts_out = MailQueue(sim.env)
         self.first_try: dict[int, float] = {}
+        self.retry_waits = 0
+        """Messages refused by the foreign side, waiting out their retry interval (held, not in MTS-OUT)."""
         for _ in range(connector.outbound_connections):
             sim.env.process(self._send_loop())
 
@@ -51,7 +53,8 @@ class Gateway:
 
     @property
     def queued(self) -> int:
-        return len(self.mts_out)
+        """Every message the gateway holds: MTS-OUT and the ones waiting to be retried."""
+        return len(self.mts_out) + self.retry_waits
 
     def outbound(self, envelope: Envelope) -> None:
         self.mts_out.put(envelope)
@@ -162,8 +165,10 @@ class Gateway:
                 f"{self.name}: the {self._side()} refused it (attempt {failures}); "
                 f"next try in {delay / 60:g} min",
             )
+        self.retry_waits += 1
         if env.now + delay - first >= self.timeout_s:
             yield env.timeout(max(0.0, first + self.timeout_s - env.now))
+            self.retry_waits -= 1
             self.first_try.pop(id(envelope), None)
             sim.fail(
                 envelope,
@@ -175,6 +180,7 @@ class Gateway:
             )
             return
         yield env.timeout(delay)
+        self.retry_waits -= 1
         self.mts_out.put(envelope)
 
     def _record(self, event: int, envelope: Envelope) -> None:

@@ -99,6 +99,9 @@ class RunResult:
     """First and last NDR time per NDR text."""
     misdelivery_samples: list[dict] = field(default_factory=list)
     """The first few misdeliveries: the address, the mailbox it reached and why, where, when."""
+    ndr_generators: dict[str, Counter] = field(default_factory=dict)
+    """Per NDR text, recipients NDR'd by each generating component (the NDR's footer, e.g.
+    'MSExchangeIS (DUB-EX1)'): two servers can return the same text for different reasons."""
 
     @property
     def recipients(self) -> int:
@@ -248,6 +251,7 @@ class Simulation:
         # Deliveries per mailbox are only counted when an expectation asks for them.
         self.count_mailboxes = any(e.kind == "mailbox" for e in scenario.expect)
         self.ndr_times: dict[str, tuple[float, float]] = {}
+        self.ndr_generators: dict[str, Counter] = {}
         self.clock = {s.name: s.clock_offset for s in scenario.servers}
         self.replication = [e for e in scenario.events if isinstance(e, ReplicationEvent)]
         self._replication_over = max((e.end for e in self.replication), default=0.0)
@@ -604,9 +608,13 @@ class Simulation:
             books.ndr_by_text[kind.text] += 1
             if not message.is_report:
                 self._class(recipient.kind).ndr += 1
-                self.series.count_ndr(now)
+                self.series.count_ndr(now, server)
                 first = self.ndr_times.get(kind.text, (now, now))[0]
                 self.ndr_times[kind.text] = (first, now)
+                generators = self.ndr_generators.get(kind.text)
+                if generators is None:
+                    generators = self.ndr_generators[kind.text] = Counter()
+                generators[component] += 1
                 if self.first_ndr_message is None:
                     self.first_ndr_message = message.id
                 self.ndr_samples.setdefault(
@@ -728,6 +736,7 @@ class Simulation:
             transfers=dict(self.transfers),
             mailbox_deliveries=dict(self.mailbox_deliveries),
             ndr_times=dict(self.ndr_times),
+            ndr_generators=self.ndr_generators,
         )
 
 

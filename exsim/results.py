@@ -1,0 +1,96 @@
+"""Reading a results directory back: the scenario as run and its tables.
+
+``exsim plot`` and ``exsim report`` start from a directory that ``exsim run``
+wrote, perhaps on another machine; everything they show comes from the files
+listed here, never from running the simulation again.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from exsim.scenario import Scenario, validate_raw
+
+#: What each file of a results directory holds (README "Results" says the same to users).
+RESULTS_FILES = {
+    "scenario.toml": "the scenario as run (seed and replications filled in)",
+    "runs.jsonl": "journal: one line per finished run, appended at once (what --resume reads)",
+    "runs.csv": "one row per sweep point and replication",
+    "summary.csv": "mean and 95 % interval per sweep point",
+    "summary.json": "the summary, paired differences, NDR texts with their generators, versions, wall time",
+    "differences.csv": "paired difference of each point from its baseline partner (with a baseline)",
+    "events.csv": "the NT application event log of every server in every run",
+    "series.csv": "per run and interval: deliveries, NDRs per generating server, mail held per server",
+    "latency.csv": "per run: the delivered-latency histogram (bin upper edge, count)",
+    "tracking/": "message tracking logs, one file per server and simulated day (with --tracking)",
+    "plots/": "the figures (with --plot or exsim plot)",
+    "report.html": "the self-contained report (with --report or exsim report)",
+}
+
+
+@dataclass
+class Results:
+    """A results directory, read: the scenario as run and every table in it (empty when absent)."""
+
+    directory: Path
+    scenario: Scenario
+    summary: pd.DataFrame
+    runs: pd.DataFrame
+    series: pd.DataFrame
+    latency: pd.DataFrame
+    events: pd.DataFrame
+    differences: pd.DataFrame
+    meta: dict
+    """summary.json: versions, wall time, NDR examples and generators."""
+
+    @property
+    def variables(self) -> list[str]:
+        return [v.name for v in self.scenario.sweep.variables]
+
+    def point_label(self, point: int) -> str:
+        """``version=5.0-sp1, site_address=without p=`` (or ``as written`` without a sweep)."""
+        row = self.summary[self.summary["point"] == point]
+        if row.empty or not self.variables:
+            return "as written"
+        return ", ".join(f"{v}={row.iloc[0][v]}" for v in self.variables)
+
+
+def read_results(directory: str | Path) -> Results:
+    """Read a results directory written by ``exsim run --out DIR``."""
+    directory = Path(directory)
+    source = directory / "scenario.toml"
+    scenario = validate_raw(tomllib.loads(source.read_text()), str(source))
+
+    def read(name: str) -> pd.DataFrame:
+        path = directory / name
+        if not path.exists() or path.stat().st_size == 0:
+            return pd.DataFrame()
+        # Sweep labels stay text ("5.0" is a build, not a number).
+        return pd.read_csv(path, dtype={v.name: str for v in scenario.sweep.variables})
+
+    meta_path = directory / "summary.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    return Results(
+        directory,
+        scenario,
+        read("summary.csv"),
+        read("runs.csv"),
+        read("series.csv"),
+        read("latency.csv"),
+        read("events.csv"),
+        read("differences.csv"),
+        meta,
+    )
+
+
+def listing(directory: str | Path) -> list[str]:
+    """The files and folders a results directory really holds (folders end in ``/``), sorted."""
+    directory = Path(directory)
+    return sorted(
+        p.name + ("/" if p.is_dir() else "") for p in directory.iterdir() if not p.name.startswith(".")
+    )
