@@ -62,7 +62,7 @@ def _number(value: Any, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _summary_table(results: Results) -> dict:
+def _summary_table(results: Results) -> dict[str, Any]:
     summary = results.summary
     columns = [*results.variables, "n", "recipients", "delivered"]
     has_misdelivered = "misdelivered_mean" in summary
@@ -93,7 +93,7 @@ def _summary_table(results: Results) -> dict:
     return {"columns": columns, "rows": rows}
 
 
-def _differences_table(results: Results) -> dict | None:
+def _differences_table(results: Results) -> dict[str, Any] | None:
     differences = results.differences
     if differences.empty:
         return None
@@ -113,7 +113,7 @@ def _differences_table(results: Results) -> dict | None:
     return {"columns": [*variables, baseline.replace("_", " "), "n", "difference [95 %]"], "rows": rows}
 
 
-def _ndrs(results: Results) -> list[dict]:
+def _ndrs(results: Results) -> list[dict[str, Any]]:
     examples = results.meta.get("ndr_examples", {})
     generators = results.meta.get("ndr_generators", [])
     ndrs = []
@@ -129,7 +129,7 @@ def _ndrs(results: Results) -> list[dict]:
     return ndrs
 
 
-def _event_excerpts(results: Results, per_id: int = 3) -> list[dict]:
+def _event_excerpts(results: Results, per_id: int = 3) -> list[dict[str, Any]]:
     events = results.events
     if events.empty:
         return []
@@ -158,7 +158,7 @@ def _event_excerpts(results: Results, per_id: int = 3) -> list[dict]:
     return groups
 
 
-def _organization(results: Results) -> dict:
+def _organization(results: Results) -> dict[str, Any]:
     scenario = results.scenario
     sites = [
         {

@@ -11,6 +11,7 @@ import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -45,7 +46,7 @@ class Results:
     latency: pd.DataFrame
     events: pd.DataFrame
     differences: pd.DataFrame
-    meta: dict
+    meta: dict[str, Any]
     """summary.json: versions, wall time, NDR examples and generators."""
 
     @property

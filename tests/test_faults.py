@@ -78,4 +78,5 @@ def test_mail_waiting_for_an_ims_retry_counts_as_held(result):
     queued = result.series.queue_samples["RED-EX1"]
     interval = result.series.interval_s
     hourly = [int(queued[int(h * H // interval)]) for h in (13.5, 15, 16, 17)]
-    assert hourly[0] == 0 and hourly[1] < hourly[2] < hourly[3]
+    assert hourly[0] == 0
+    assert hourly[1] < hourly[2] < hourly[3]

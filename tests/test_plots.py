@@ -33,7 +33,8 @@ def test_every_figure_is_a_figure_and_plot_results_saves_each(two_ims_results):
     assert made == [str(two_ims_results / "plots" / f"{n}.png") for n in plots.FIGURES]
     for name in plots.FIGURES:
         image = mpimg.imread(two_ims_results / "plots" / f"{name}.png")
-        assert image.shape[0] > 300 and image.shape[1] > 500  # readable at 100 %, not a stub
+        assert image.shape[0] > 300
+        assert image.shape[1] > 500
     figures = plots.make_figures(read_results(two_ims_results), average=True)
     assert all(isinstance(f, Figure) for f in figures.values())
 
@@ -90,7 +91,8 @@ def test_timed_events_are_labelled_without_overlap(results):
         assert not a.overlaps(b)
     # The time axis reads in weekday and hour.
     ticks = [t.get_text() for t in figure.axes[-1].get_xticklabels()]
-    assert ticks[0] == "Mon 00:00" and all(t.startswith("Mon ") for t in ticks)
+    assert ticks[0] == "Mon 00:00"
+    assert all(t.startswith("Mon ") for t in ticks)
 
 
 def test_event_labels_of_the_rollout_week_do_not_overlap():
@@ -110,7 +112,7 @@ def test_event_labels_of_the_rollout_week_do_not_overlap():
 def test_a_figure_with_nothing_to_show_is_skipped_with_a_reason(tmp_path):
     run_experiment(validate_raw(one_site(duration="30m", version="5.0")), workers=1, out=tmp_path)
     results = read_results(tmp_path)
-    with pytest.raises(plots.NothingToPlot, match="rollout.png skipped: no recipient failed"):
+    with pytest.raises(plots.NothingToPlot, match=r"rollout\.png skipped: no recipient failed"):
         plots.rollout(results)
     made = plots.plot_results(tmp_path)
     assert made[0] == "failure_curve.png skipped: the scenario sweeps no variable"
@@ -143,7 +145,8 @@ def test_averaging_over_a_variable_that_changes_the_rate_is_refused(results, two
     refused = subprocess.run(command, capture_output=True, text=True, check=False)
     assert refused.returncode == 2
     assert refused.stderr.strip().startswith("--x version: failure_curve.png would average over dublin")
-    assert "--average" in refused.stderr and "Traceback" not in refused.stderr
+    assert "--average" in refused.stderr
+    assert "Traceback" not in refused.stderr
     allowed = subprocess.run([*command, "--average"], capture_output=True, text=True, check=False)
     assert allowed.returncode == 0, allowed.stderr
 
@@ -190,7 +193,8 @@ def test_topology_labels_overlap_no_node_edge_or_cost(name):
     nodes = [t.get_bbox_patch().get_window_extent(renderer) for t in parts["nodes"]]
     costs = [t.get_bbox_patch().get_window_extent(renderer) for t in parts["costs"]]
     labels = [t.get_bbox_patch().get_window_extent(renderer) for t in parts["labels"]]
-    assert len(nodes) == len(scenario.sites) and len(costs) == len(edges)
+    assert len(nodes) == len(scenario.sites)
+    assert len(costs) == len(edges)
     for label in labels:
         assert not any(label.overlaps(other) for other in nodes + costs)
         assert not any(_segment_crosses(p, q, label) for p, q in edges)
@@ -207,7 +211,8 @@ def test_topology_shows_gateway_address_spaces_and_versions_at_the_end():
     assert "SMTP:* (1)" in text
     # Tokyo's server: RTM, SP1 on Wednesday evening, SP2 on Saturday noon (scenarios/rollout.toml).
     line = next(line for line in text.splitlines() if line.startswith("TOK-EX1"))
-    assert line.startswith("TOK-EX1: 5.0 → 5.0-sp1 (Wed") and line.endswith("→ 5.0-sp2 (Sat 12:00)")
+    assert line.startswith("TOK-EX1: 5.0 → 5.0-sp1 (Wed")
+    assert line.endswith("→ 5.0-sp2 (Sat 12:00)")
     history = plots.final_versions(scenario)
     assert history["RED-EX1"][-1][1] == "5.0-sp1"
 

@@ -82,11 +82,13 @@ def test_report_has_every_table_and_figure(report, two_ims_results):
     results = read_results(two_ims_results)
     assert page.tables["table-summary"] == len(results.summary) == 8
     assert page.tables["table-differences"] == len(results.differences)
-    assert page.tables["table-servers"] == 3 and page.tables["table-connectors"] == 3
+    assert page.tables["table-servers"] == 3
+    assert page.tables["table-connectors"] == 3
     images = [a["src"] for tag, a in page.tags if tag == "img"]
     made = plots.make_figures(results)
     drawn = [name for name, f in made.items() if not isinstance(f, str)]
-    assert len(images) == len(drawn) and all(i.startswith("data:image/svg+xml;base64,") for i in images)
+    assert len(images) == len(drawn)
+    assert all(i.startswith("data:image/svg+xml;base64,") for i in images)
     text = " ".join(page.text)
     for reason in (f for f in made.values() if isinstance(f, str)):
         assert reason in text  # a skipped figure says why
@@ -115,7 +117,8 @@ def test_report_counts_every_ndr_generator(report, two_ims_results):
     assert sum(counted.values()) == runs["ndr"].sum()
     text = " ".join(page.text)
     for component, count in counted.items():
-        assert component in text and str(count) in text
+        assert component in text
+        assert str(count) in text
 
 
 def test_report_has_an_excerpt_per_event_id(report, two_ims_results):
@@ -125,7 +128,8 @@ def test_report_has_an_excerpt_per_event_id(report, two_ims_results):
         f"event-{s.replace(' ', '-')}-{i}" for s, i in events[["source", "event_id"]].itertuples(index=False)
     }
     headings = {a["id"] for tag, a in page.tags if tag == "h3" and a.get("id", "").startswith("event-")}
-    assert ids and headings == ids
+    assert ids
+    assert headings == ids
 
 
 def test_report_command_writes_where_told_and_refuses_a_non_results_directory(two_ims_results, tmp_path):
@@ -137,11 +141,14 @@ def test_report_command_writes_where_told_and_refuses_a_non_results_directory(tw
         check=False,
     )
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.strip() == f"Report: {target}" and target.stat().st_size > 10_000
+    assert ok.stdout.strip() == f"Report: {target}"
+    assert target.stat().st_size > 10_000
     bad = subprocess.run(
         [sys.executable, "-m", "exsim", "report", str(tmp_path)], capture_output=True, text=True, check=False
     )
-    assert bad.returncode == 2 and "not a results directory" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2
+    assert "not a results directory" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_run_prints_every_ndr_generator_the_file_list_and_the_wall_time(tmp_path):
@@ -225,7 +232,8 @@ def test_report_opens_in_headless_chromium_offline_without_errors(report):
             page.route("**/*", route)
             page.goto(path.resolve().as_uri())
             page.wait_for_load_state("load")
-            assert blocked == [] and problems == []
+            assert blocked == []
+            assert problems == []
             assert page.title() == "exsim report: small"
             tables = page.locator("table")
             assert tables.count() == sum(1 for tag, _ in page_html.tags if tag == "table")
@@ -241,7 +249,8 @@ def test_report_opens_in_headless_chromium_offline_without_errors(report):
             summary.locator("thead th").nth(column).click()
             cells = summary.locator(f"tbody tr td:nth-child({column + 1})").all_inner_texts()
             rates = [float(c.split("%")[0]) for c in cells]
-            assert rates == sorted(rates) and rates[-1] > 0
+            assert rates == sorted(rates)
+            assert rates[-1] > 0
             summary.locator("thead th").nth(column).click()
             cells = summary.locator(f"tbody tr td:nth-child({column + 1})").all_inner_texts()
             assert [float(c.split("%")[0]) for c in cells] == sorted(rates, reverse=True)
