@@ -257,3 +257,12 @@ def test_report_opens_in_headless_chromium_offline_without_errors(report):
             assert problems == []
         finally:
             browser.close()
+
+
+def test_readme_results_section_names_every_file_of_a_results_directory():
+    from exsim.results import RESULTS_FILES
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Results") : readme.index("## The model in brief")]
+    for name in RESULTS_FILES:
+        assert f"`{name}`" in section, name
