@@ -73,6 +73,8 @@ def schema() -> None:
 def show(scenario: str) -> None:
     """Print the organization as tables: sites, servers, connectors."""
     from exsim.org import Organization
+    from exsim.routing import address_space_end
+    from exsim.scenario import LINK_KINDS
     from exsim.versions import BUILDS
 
     org = Organization(_load(scenario))
@@ -107,7 +109,14 @@ def show(scenario: str) -> None:
         connectors.add_column(column)
     for c in org.connectors.values():
         where = " <-> ".join(c.sites) if hasattr(c, "sites") else c.server
-        spaces = ", ".join(f"{a.type}:{a.pattern or '(blank)'} ({a.cost})" for a in c.address_spaces) or "-"
+        spaces = (
+            ", ".join(
+                f"{a.type}:{a.pattern or '(blank)'} ({a.cost})"
+                + (f" held by {address_space_end(org, c.name, a)}" if c.kind in LINK_KINDS else "")
+                for a in c.address_spaces
+            )
+            or "-"
+        )
         connectors.add_row(
             c.name,
             c.kind,
@@ -143,6 +152,8 @@ def gwart(scenario: str, sites: tuple[str, ...], as_json: bool) -> None:
     """Print a site's routing table (GWART) as the Administrator's Routing page showed it."""
     from dataclasses import asdict
 
+    from exsim.routing import ignored_address_spaces
+
     router = _router(scenario)
     for site in sites:
         if site not in router.gwarts:
@@ -160,6 +171,13 @@ def gwart(scenario: str, sites: tuple[str, ...], as_json: bool) -> None:
                 row.type, row.space or "(blank)", str(row.cost), row.connector, " > ".join(row.route)
             )
         out.print(table)
+        for ignored in ignored_address_spaces(router.org):
+            if ignored.site == site:
+                out.print(
+                    f"Ignored: {ignored.type}:{ignored.pattern or '(blank)'} on {site}'s end of "
+                    f"{ignored.connector}: {ignored.reason}.",
+                    markup=False,
+                )
 
 
 @cli.command()

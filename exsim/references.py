@@ -15,6 +15,7 @@ import networkx as nx
 from exsim.constraint import ConstraintError, parse_constraint
 from exsim.names import did_you_mean
 from exsim.scenario.paths import resolve_path
+from exsim.scenario.schema import LINK_KINDS
 
 Finding = tuple[tuple, str]
 
@@ -145,6 +146,20 @@ def _connector_problems(
                 at,
                 f"missing required key 'bridgeheads' (a {connector.get('kind')} connector runs on one MTA per site)",
             )
+        spaces = connector.get("address_spaces")
+        if isinstance(spaces, list) and isinstance(joined, list) and connector.get("kind") in LINK_KINDS:
+            ends = [s for s in joined if isinstance(s, str)]
+            for k, space in enumerate(spaces):
+                if (
+                    isinstance(space, dict)
+                    and isinstance(space.get("site"), str)
+                    and space["site"] not in ends
+                ):
+                    yield (
+                        at + ("address_spaces", k, "site"),
+                        f"{space['site']!r} is not an end of this connector (its ends: {', '.join(ends)})"
+                        + did_you_mean(space["site"], ends),
+                    )
         targets = connector.get("target_servers")
         if isinstance(targets, list):
             for k, target in enumerate(targets):

@@ -11,7 +11,12 @@ module and never re-implements it.
   MS Mail Connector, ...). Costs accumulate across sites: the connector costs
   along the way plus the address space's own cost (Q159186). A route never
   passes back through the site it starts from (the circular routes Q159186
-  describes are filtered out).
+  describes are filtered out). An extra address space on a site-linking
+  connector belongs to one end of it (each end is its own connector object):
+  that site sends matching mail out over the link, other sites reach it through
+  that site but never through the far end, and the far end does not have it.
+  A site connector's address spaces are ignored between sites that replicate
+  their directories, except site-scoped ones (Q182128).
 * **Resolution** turns a recipient address into GWART rows: the directory first
   (a proxy of a mailbox in the organization is routed to the mailbox's site by
   its EX address), then the most specific matching address space of the
@@ -87,10 +92,59 @@ class _Target:
     site: str
     cost: int
     served_by: str  # a site name (EX/X400 of that site) or a connector name
+    scope: str = "organization"
+    exit: str | None = None
+    """For an address space on one end of a site-linking connector: the site at the far end,
+    where the mail goes from ``site`` over that connector."""
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoredAddressSpace:
+    """An address space on a site connector that routing leaves out, and why (KB Q182128)."""
+
+    connector: str
+    site: str
+    """The end whose connector object holds it."""
+    type: str
+    pattern: str
+    reason: str
+
+
+def address_space_end(org: Organization, connector: str, space) -> str:  # type: ignore[no-untyped-def]
+    """The site whose end of a link connector holds an address space (default: the first site)."""
+    return space.site or org.connectors[connector].sites[0]
+
+
+def _ignored(connector, space) -> str | None:  # type: ignore[no-untyped-def]
+    """Why a link connector's address space is left out of every GWART, or None."""
+    if connector.kind == "site" and connector.directory_replication and space.scope != "site":
+        return (
+            "the two sites replicate their directories, so the remote site's replicated GWART "
+            "says what it reaches, not a site connector's address space (KB Q182128)"
+        )
+    return None
+
+
+def ignored_address_spaces(org: Organization) -> list[IgnoredAddressSpace]:
+    """Address spaces configured on site connectors that no GWART uses."""
+    found = []
+    for connector in org.connectors.values():
+        if connector.kind in LINK_KINDS:
+            for space in connector.address_spaces:
+                reason = _ignored(connector, space)
+                if reason:
+                    end = address_space_end(org, connector.name, space)
+                    found.append(IgnoredAddressSpace(connector.name, end, space.type, space.pattern, reason))
+    return found
 
 
 def _targets(org: Organization) -> list[_Target]:
-    """Every address space in the organization, located at the site that serves it."""
+    """Every address space in the organization, located at the site that serves it.
+
+    A gateway's address spaces are served by its server's site. An address space on a
+    site-linking connector is held by one end: that site sends matching mail out over the
+    connector to the other end (its ``exit``).
+    """
     targets: list[_Target] = []
     for site in org.sites.values():
         targets.append(_Target("EX", org.site_dn(site.name), site.name, 0, site.name))
@@ -99,21 +153,18 @@ def _targets(org: Organization) -> list[_Target]:
                 _Target("X400", format_x400(parse_x400(site.addresses.x400)), site.name, 0, site.name)
             )
     for connector in org.connectors.values():
-        home_sites = org.connector_sites(connector.name)
         for space in connector.address_spaces:
-            for home in home_sites:
-                targets.append(_Target(space.type, space.pattern, home, space.cost, connector.name))
+            if connector.kind in GATEWAY_KINDS:
+                home, exit_ = org.site_of(connector.server), None
+            elif _ignored(connector, space):
+                continue
+            else:
+                home = address_space_end(org, connector.name, space)
+                exit_ = org.other_end(connector.name, home)
+            targets.append(
+                _Target(space.type, space.pattern, home, space.cost, connector.name, space.scope, exit_)
+            )
     return targets
-
-
-def _scope(org: Organization, target: _Target) -> str:
-    connector = org.connectors.get(target.served_by)
-    if connector is None:
-        return "organization"
-    for space in connector.address_spaces:
-        if (space.type, space.pattern, space.cost) == (target.type, target.space, target.cost):
-            return space.scope
-    return "organization"
 
 
 def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = frozenset()) -> list[GwartRow]:
@@ -135,10 +186,15 @@ def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = f
         (key, neighbour, data["cost"])
         for _, neighbour, key, data in org.graph.out_edges(site, keys=True, data=True)
     ]
-    reach: dict[str, tuple[dict, dict]] = {}
-    for _, neighbour, _ in first_hops:
-        if neighbour not in reach:
-            reach[neighbour] = nx.single_source_dijkstra(graph, neighbour, weight="weight")
+    reach: dict[tuple[str, str | None], tuple[dict, dict]] = {}
+
+    def paths_from(neighbour: str, avoiding: str | None) -> tuple[dict, dict]:
+        """Cheapest paths from a neighbour, optionally never through one site."""
+        key = (neighbour, avoiding)
+        if key not in reach:
+            view = graph if avoiding is None else nx.subgraph_view(graph, filter_node=lambda n: n != avoiding)
+            reach[key] = nx.single_source_dijkstra(view, neighbour, weight="weight")
+        return reach[key]
 
     best: dict[tuple[str, str, str], GwartRow] = {}
 
@@ -154,40 +210,31 @@ def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = f
             best[key] = row
 
     for target in _targets(org):
-        if _scope(org, target) == "site" and target.site != site:
+        if target.scope == "site" and target.site != site:
             continue
         if target.site in hidden_sites:
             continue
+        # Cost 100 on the address space, or on the link connector that holds it (Q262952).
+        last = target.cost >= LAST_RESORT_COST or (
+            target.exit is not None and org.connectors[target.served_by].cost >= LAST_RESORT_COST
+        )
         if target.site == site:
-            if target.served_by in org.connectors and org.connectors[target.served_by].kind in GATEWAY_KINDS:
-                offer(
-                    GwartRow(
-                        target.type,
-                        target.space,
-                        target.cost,
-                        target.served_by,
-                        (site,),
-                        target.served_by,
-                        target.cost >= LAST_RESORT_COST,
-                    )
+            if target.served_by == site:
+                continue  # the site's own EX and X.400 addresses: its mailboxes, not a route
+            # A gateway of this site, or this site's own end of a link connector (out over it).
+            route = (site,) if target.exit is None else (site, target.exit)
+            offer(
+                GwartRow(
+                    target.type, target.space, target.cost, target.served_by, route, target.served_by, last
                 )
-            elif target.served_by in org.connectors:
-                # An extra address space on a link connector is reached over that connector.
-                offer(
-                    GwartRow(
-                        target.type,
-                        target.space,
-                        target.cost,
-                        target.served_by,
-                        (site, org.other_end(target.served_by, site)),
-                        target.served_by,
-                        target.cost >= LAST_RESORT_COST
-                        or org.connectors[target.served_by].cost >= LAST_RESORT_COST,
-                    )
-                )
+            )
             continue
+        if target.exit == site:
+            continue  # another site's end of a link pointing into this one: it would send mail back
         for connector, neighbour, cost in first_hops:
-            distances, paths = reach[neighbour]
+            if neighbour == target.exit:
+                continue  # mail would reach the far end first and come back over the link
+            distances, paths = paths_from(neighbour, target.exit)
             if target.site not in distances:
                 continue
             dearest, beyond = divmod(int(distances[target.site]), _LAST_RESORT_WEIGHT)
@@ -197,9 +244,9 @@ def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = f
                     target.space,
                     cost + beyond + target.cost,
                     connector,
-                    (site, *paths[target.site]),
+                    (site, *paths[target.site]) + ((target.exit,) if target.exit else ()),
                     target.served_by,
-                    bool(dearest) or cost >= LAST_RESORT_COST or target.cost >= LAST_RESORT_COST,
+                    bool(dearest) or cost >= LAST_RESORT_COST or last,
                 )
             )
     return sorted(best.values(), key=lambda r: (r.type, r.space.lower(), r.cost, r.connector))

@@ -75,6 +75,47 @@ def test_gwart_prints_every_site_and_json():
     assert "unknown site 'Tokio'" in bad.stderr
 
 
+def test_gwart_notes_site_connector_address_spaces_it_ignores(tmp_path):
+    # A's end of a site connector holds SMTP:*.fabrikam.com; B has an IMS (KB Q182128).
+    text = """
+[organization]
+name = "Contoso"
+[[sites]]
+name = "A"
+addresses = { x400 = "c=US;a= ;p=Contoso;o=A" }
+[[sites]]
+name = "B"
+addresses = { x400 = "c=US;a= ;p=Contoso;o=B" }
+[[servers]]
+name = "A1"
+site = "A"
+[[servers]]
+name = "B1"
+site = "B"
+[[connectors]]
+name = "AB"
+kind = "KIND"
+sites = ["A", "B"]
+bridgeheads = ["A1", "B1"]
+address_spaces = [{ type = "SMTP", pattern = "*.fabrikam.com" }]
+[[connectors]]
+name = "IMS-B"
+kind = "ims"
+server = "B1"
+"""
+    path = tmp_path / "ends.toml"
+    path.write_text(text.replace("KIND", "site"))
+    site_connector = exsim("gwart", str(path), "--site", "A")
+    assert site_connector.returncode == 0, site_connector.stderr
+    assert "*.fabrikam.com" not in site_connector.stdout.split("Ignored:")[0]
+    assert "Ignored: SMTP:*.fabrikam.com on A's end of AB: the two sites replicate" in site_connector.stdout
+    path.write_text(text.replace("KIND", "x400"))
+    x400 = exsim("gwart", str(path), "--site", "A", "--json")
+    rows = [(r["space"], r["connector"], r["route"]) for r in json.loads(x400.stdout)["A"]]
+    assert ("*.fabrikam.com", "AB", ["A", "B"]) in rows
+    assert "Ignored" not in exsim("gwart", str(path), "--site", "A").stdout
+
+
 def test_route_explains_and_json():
     result = exsim("route", str(SCENARIOS / "contoso.toml"), "--from", "RED-EX1", "--to", "BJones")
     assert result.returncode == 0

@@ -443,3 +443,91 @@ def test_cost_100_address_space_is_a_last_resort_and_explained():
     text = "\n".join(explain_plan(plan))
     assert "cost 100  via IMS-A  [A]  (cost 100 on the way: last resort)" in text
     assert "2b. cost 100 only when every other route has failed: AB  (IMS-A held back" in text
+
+
+# --- address spaces on site-linking connectors (KB Q182128, Q149121) -----------------
+
+
+def fabrikam_space(**extra) -> dict:
+    return {"type": "SMTP", "pattern": "*.fabrikam.com", "cost": 1, **extra}
+
+
+IMS_B = {"name": "IMS-B", "kind": "ims", "server": "B1"}
+
+
+def test_link_address_space_is_advertised_only_by_the_end_that_holds_it():
+    # A's end of the X.400 connector AB holds SMTP:*.fabrikam.com (no 'site': the first of
+    # 'sites'); B has an IMS for everything else.
+    org = org_of(["A", "B"], [link("AB", "A", "B", 1, address_spaces=[fabrikam_space()])], [IMS_B])
+    # A: out over AB to B, at the address space's own cost 1.
+    assert rows_for(org, "A", "*.fabrikam.com") == [(1, "AB", ("A", "B"))]
+    # B: the space would point back over AB into B itself, so B's table does not have it.
+    assert rows_for(org, "B", "*.fabrikam.com") == []
+    # From A the mail crosses AB; at B it matches the IMS's SMTP:* and leaves: no loop.
+    plan = Router(org).plan("A1", "jo@mail.fabrikam.com")
+    assert [h.via for h in plan.hops] == ["AB", "IMS-B"]
+    assert plan.outcome == "to gateway IMS-B"
+    # Sent from B it goes straight to B's own IMS.
+    assert Router(org).plan("B1", "jo@mail.fabrikam.com").outcome == "to gateway IMS-B"
+
+
+def test_link_address_space_end_named_by_site():
+    # Chain C - A - B. The space on AB held by A's end reaches C through A: CA (1) + its own 1.
+    held_by_a = org_of(
+        ["A", "B", "C"],
+        [link("AB", "A", "B", 1, address_spaces=[fabrikam_space(site="A")]), link("CA", "C", "A", 1)],
+        [IMS_B],
+    )
+    assert rows_for(held_by_a, "C", "*.fabrikam.com") == [(2, "CA", ("C", "A", "B"))]
+    assert [h.via for h in Router(held_by_a).plan("C1", "jo@mail.fabrikam.com").hops] == [
+        "CA",
+        "AB",
+        "IMS-B",
+    ]
+    # Held by B's end it points from B out over AB to A: only B advertises it; C's only way
+    # to B runs through A, where the route would come back, so neither A nor C has it.
+    held_by_b = org_of(
+        ["A", "B", "C"],
+        [link("AB", "A", "B", 1, address_spaces=[fabrikam_space(site="B")]), link("CA", "C", "A", 1)],
+        [IMS_B],
+    )
+    assert rows_for(held_by_b, "B", "*.fabrikam.com") == [(1, "AB", ("B", "A"))]
+    assert rows_for(held_by_b, "A", "*.fabrikam.com") == []
+    assert rows_for(held_by_b, "C", "*.fabrikam.com") == []
+
+
+def test_remote_route_to_a_link_address_space_avoids_the_far_end():
+    # Ring A-B-C-D-A. A's end of AB holds the space. From C, the way to A through B would
+    # then cross AB back into B: only the way through D counts: CD 1 + DA 1 + 1 = 3.
+    ring = [dict(RING[0], address_spaces=[fabrikam_space()]), *RING[1:]]
+    org = org_of(["A", "B", "C", "D"], ring)
+    assert rows_for(org, "C", "*.fabrikam.com") == [(3, "CD", ("C", "D", "A", "B"))]
+    # From D: DA 1 + 1 = 2 (the way round by C and B would end in B itself).
+    assert rows_for(org, "D", "*.fabrikam.com") == [(2, "DA", ("D", "A", "B"))]
+
+
+def test_site_connector_address_spaces_ignored_between_replicated_sites():
+    from exsim.routing import ignored_address_spaces
+
+    def org_with(kind: str, scope: str = "organization", replicated: bool = True) -> Organization:
+        extra = {"address_spaces": [fabrikam_space(scope=scope)]}
+        if kind == "site":
+            extra |= {"bridgeheads": [], "directory_replication": replicated}
+        return org_of(["A", "B"], [link("AB", "A", "B", 1, kind=kind, **extra)], [IMS_B])
+
+    # Site connector, replicated sites: the space is in no GWART; B's replicated table rules.
+    site = org_with("site")
+    assert rows_for(site, "A", "*.fabrikam.com") == []
+    assert [(i.connector, i.site, i.type, i.pattern) for i in ignored_address_spaces(site)] == [
+        ("AB", "A", "SMTP", "*.fabrikam.com")
+    ]
+    # A site-scoped (Local) one is kept, in A's table only.
+    local = org_with("site", scope="site")
+    assert rows_for(local, "A", "*.fabrikam.com") == [(1, "AB", ("A", "B"))]
+    assert ignored_address_spaces(local) == []
+    # Sites that do not replicate: the site connector's space counts.
+    assert rows_for(org_with("site", replicated=False), "A", "*.fabrikam.com") == [(1, "AB", ("A", "B"))]
+    # An X.400 connector's address spaces never depend on replication.
+    x400 = org_with("x400")
+    assert rows_for(x400, "A", "*.fabrikam.com") == [(1, "AB", ("A", "B"))]
+    assert ignored_address_spaces(x400) == []

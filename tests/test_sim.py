@@ -268,6 +268,24 @@ def test_inbound_mail_delivered_by_a_store_whose_clock_is_8_days_ahead_expires(v
     assert result.by_class["same_server"].delivered == result.by_class["same_server"].recipients > 0
 
 
+def test_mail_following_a_link_address_space_is_delivered_not_looped():
+    # A's end of the X.400 connector AB holds SMTP:*.com; B's IMS serves SMTP:*. A's users
+    # mail the Internet: A sends *.com mail over AB to B, whose GWART has no row pointing
+    # back over AB (KB Q182128), so B's IMS takes it. Nothing loops; everything leaves.
+    raw = two_sites(duration="30m", drain="1h")
+    raw["workload"]["mix"] = mix(internet=1.0)
+    raw["connectors"][0]["address_spaces"] = [{"type": "SMTP", "pattern": "*.com", "cost": 1}]
+    raw["connectors"].append({"name": "IMS-B", "kind": "ims", "server": "B1"})
+    result = simulate(scenario(raw))
+    internet = result.by_class["internet"]
+    assert internet.recipients > 0
+    assert result.outcomes.ndr_by_diagnostic == {}
+    assert internet.delivered == internet.recipients and balanced(result)
+    # Every Internet message crossed AB (the .com ones by the address space, the others by
+    # the IMS's SMTP:* row, cost 1 + 1, which A also has only over AB).
+    assert result.transfers["AB"] == result.messages
+
+
 def test_unroutable_recipient_gets_recipient_name_not_recognized():
     raw = one_site(version="5.0", prmd=True)
     raw["connectors"] = []  # no IMS: nothing matches an SMTP address

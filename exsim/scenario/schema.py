@@ -204,6 +204,20 @@ class AddressSpace(_Model):
     )
 
 
+class LinkAddressSpace(AddressSpace):
+    """An address space on one end of a site-linking connector.
+
+    In Exchange each end of a link is its own connector object, configured by its own
+    site: the site holding an address space advertises it, pointing out over the link
+    to the other site, and never back the way mail came in (KB Q182128, Q149121)."""
+
+    site: str | None = Field(
+        None,
+        description="The end (one of the connector's 'sites') whose connector object holds the "
+        "address space; default: the first of 'sites'. List the space twice to put it on both ends.",
+    )
+
+
 class TargetServer(_Model):
     server: str = Field(description="A server in the remote site that accepts the connection")
     cost: int = Field(
@@ -273,9 +287,10 @@ class _LinkConnector(_Connector):
         default_factory=list,
         description="Messaging bridgehead server in each site, in the order of 'sites'",
     )
-    address_spaces: list[AddressSpace] = Field(
+    address_spaces: list[LinkAddressSpace] = Field(
         default_factory=list,
-        description="Extra address spaces reached through this connector (beyond the remote site's own)",
+        description="Extra address spaces reached through this connector (beyond the remote site's own), "
+        "each held by one end: that site sends matching mail out over the connector",
     )
     link: Link = Field({}, description="The network link under the connector")
 
@@ -293,6 +308,12 @@ class SiteConnector(_LinkConnector):
     link: Link = Field(
         default={"bandwidth": "10Mbps", "latency": "5ms"},
         description="LAN-speed link by default (site connectors need RPC connectivity)",
+    )
+    directory_replication: bool = Field(
+        True,
+        description="Whether the two sites replicate their directories (the usual case in one "
+        "organization). Then the connector's address spaces are ignored except site-scoped ones: "
+        "the remote site's replicated GWART says what it reaches (KB Q182128)",
     )
 
 
