@@ -491,7 +491,16 @@ def _summarise(
                 interval.lo,
                 interval.hi,
             )
-        for column in ("recipients", "delivered", "misdelivered", "ndr", "pending", "lost", *ndr_columns):
+        for column in (
+            "recipients",
+            "delivered",
+            "misdelivered",
+            "ndr",
+            "pending",
+            "lost",
+            "unreported_ndr",
+            *ndr_columns,
+        ):
             row[f"{column}_mean"] = float(mine[column].mean()) if len(mine) else float("nan")
         if "internet_recipients" in mine and len(mine):
             rate = (mine["internet_ndr"].fillna(0) / mine["internet_recipients"].replace(0, np.nan)).tolist()

@@ -97,19 +97,46 @@ class EventLog:
         block: int,
         association_ended: bool = False,
     ) -> None:
-        """The MTA could not open an association (289), or gave an open one up after max transfer
-        retries (1294, KB Q157630), and started its open retry timer (301)."""
+        """The MTA could not open an association (289, with 4284 and 4287, the pair a network
+        that is down brings, KB Q175354), or gave an open one up after max transfer retries
+        (1294, KB Q157630), and started its open retry timer (301). While mail waits this comes
+        again every open interval."""
+        if association_ended:
+            self.association_ended(time_s, server, entity)
+            self._open_retry_timer(time_s, server, entity, interval_s, block)
+            return
         self.log(
             time_s,
             server,
             MTA_SOURCE,
-            1294 if association_ended else 289,
+            4284,
             "Warning",
             "X.400 Service",
-            f"An association with entity {entity} ended abnormally."
-            if association_ended
-            else f"A connection to {entity} could not be opened.",
+            "An error has occurred during connection/disconnection. Error code=8511.",
         )
+        self.log(
+            time_s,
+            server,
+            MTA_SOURCE,
+            4287,
+            "Warning",
+            "X.400 Service",
+            "An internal MTA error occurred. Contact Microsoft Product Support Services. Error code=8640.",
+        )
+        self.log(
+            time_s,
+            server,
+            MTA_SOURCE,
+            289,
+            "Warning",
+            "X.400 Service",
+            f"A connection to {entity} could not be opened.",
+        )
+        self._open_retry_timer(time_s, server, entity, interval_s, block)
+
+    def _open_retry_timer(
+        self, time_s: float, server: str, entity: str, interval_s: float, block: int
+    ) -> None:
         self.log(
             time_s,
             server,
@@ -119,6 +146,45 @@ class EventLog:
             "X.400 Service",
             f"An open retry delay timer started on the association to {entity} on control block "
             f"{block}. Another attempt to reopen the association will be made in {interval_s:g} seconds.",
+        )
+
+    def association_ended(self, time_s: float, server: str, entity: str) -> None:
+        """An open association broke: its transfers kept failing, or an end crashed (KB Q157630)."""
+        self.log(
+            time_s,
+            server,
+            MTA_SOURCE,
+            1294,
+            "Warning",
+            "X.400 Service",
+            f"An association with entity {entity} ended abnormally.",
+        )
+
+    def delivery_failed(self, time_s: float, server: str, mts_id: str, reason: str, diagnostic: str) -> None:
+        """The MTA could not pass a message on, before its NDRs (event 62, KB Q197058)."""
+        self.log(
+            time_s,
+            server,
+            MTA_SOURCE,
+            62,
+            "Warning",
+            "X.400 Service",
+            f"A delivery failure occurred for the message with message transfer service identifier "
+            f"{mts_id}. X.400 reason code {reason}. Diagnostic {diagnostic}. Contact Microsoft Product "
+            "Support Services.",
+        )
+
+    def report_unroutable(self, time_s: float, server: str, mts_id: str) -> None:
+        """The MTA could not send a report on its way back: the report is lost (event 141, KB Q197058)."""
+        self.log(
+            time_s,
+            server,
+            MTA_SOURCE,
+            141,
+            "Warning",
+            "X.400 Service",
+            f"The MTA is unable to route a report for message {mts_id}. Check the routing table for a "
+            "possible incorrect routing configuration.",
         )
 
     def ndr_generated(
@@ -137,7 +203,7 @@ class EventLog:
             MTA_SOURCE,
             290,
             "Warning",
-            "Interface",
+            "X.400 Service",
             f"A non-delivery report (reason code {reason} and diagnostic code {diagnostic}) is being "
             f"generated for message {mts_id}. It was originally destined for {recipient} "
             f"(recipient number {number}).",

@@ -72,6 +72,9 @@ class Outcomes:
     ndr: int = 0
     lost: int = 0
     """Lost by Exchange in a crash; part of ``pending`` (never delivered, never reported)."""
+    unreported_ndr: int = 0
+    """NDR'd, but the report was lost on its way back (KB Q197058): part of ``ndr``, a failure
+    the originator never learns of."""
     ndr_by_diagnostic: Counter = field(default_factory=Counter)
     ndr_by_text: Counter = field(default_factory=Counter)
     ndr_by_component: Counter = field(default_factory=Counter)

@@ -72,6 +72,15 @@ DEFECTS: tuple[Defect, ...] = (
         versions=frozenset({"5.0", "5.0-sp1", "5.0-sp2"}),
         where="msmail_out",
     ),
+    Defect(
+        kb="Q197058",
+        title="A message refused by a remote MTA's smaller size limit is NDR'd (events 62 and 290), but "
+        "the report cannot be routed back (event 141) and is lost: the originator never learns; "
+        "fixed after SP2 by an MTA hotfix (5.0.1461.76)",
+        versions=frozenset({"5.0", "5.0-sp1", "5.0-sp2"}),
+        where="mta_size_limit_report",
+        needs_missing_prmd=False,
+    ),
 )
 
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exsim.ndr import CONGESTION, INVALID_ARGUMENTS, MAX_TIME_EXPIRED, UNRECOGNIZED
+from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, INVALID_ARGUMENTS, MAX_TIME_EXPIRED, UNRECOGNIZED
 from exsim.sim import simulate
 from tests.simkit import mix, one_site, scenario, two_sites
 
@@ -286,6 +286,75 @@ def test_mail_following_a_link_address_space_is_delivered_not_looped():
     assert result.transfers["AB"] == result.messages
 
 
+def size_limited(server: str, version: str) -> dict:
+    """A's users mail bob on B (MMB sizes 1-43 KB); one server's MTA takes at most 3 KB."""
+    raw = two_sites(duration="1h", drain="2h")
+    raw["workload"]["profile"] = "mmb"
+    for entry in raw["servers"]:
+        entry["version"] = version
+    index = [s["name"] for s in raw["servers"]].index(server)
+    raw["servers"][index]["mta_max_message_size"] = "3KB"
+    return raw
+
+
+@pytest.mark.parametrize("version", ["5.0", "5.0-sp2"])
+def test_q197058_ndr_from_a_remote_mta_size_limit_is_lost(version):
+    # B1's MTA refuses what A1's MTA sends it above 3 KB (4, 10, 15, 16 and 43 KB messages):
+    # it logs 62 per message and 290 per recipient, generates the report, cannot route it
+    # back (141) and loses it. The originators never learn: every NDR is unreported.
+    result = simulate(scenario(size_limited("B1", version)))
+    other = result.by_class["other_site"]
+    refused = event_count(result, 62, "B1")
+    assert refused > 0 and other.ndr > 0
+    assert result.outcomes.ndr_by_text == {CONTENT_TOO_LONG.text: other.ndr}
+    assert event_count(result, 290, "B1") == other.ndr
+    assert other.unreported_ndr == other.ndr == result.outcomes.unreported_ndr
+    # One report per refused message: generated, logged as unroutable, lost; none delivered.
+    assert event_count(result, 141, "B1") == refused == result.reports.recipients
+    assert result.reports.delivered == 0 and result.reports.ndr == 0
+    assert result.reports.lost == result.reports.pending == refused
+    # The user mail's books: everything else delivered, nothing left waiting.
+    assert other.delivered + other.ndr == other.recipients and balanced(result)
+    assert result.row()["unreported_ndr"] == other.ndr
+
+
+def test_size_limit_on_the_originators_own_mta_returns_the_ndr():
+    # The same limit on A1, the senders' own server: the store hands the message to its own
+    # MTA, which refuses it (62, 290) and the report reaches the originator (no 141).
+    result = simulate(scenario(size_limited("A1", "5.0-sp2")))
+    other = result.by_class["other_site"]
+    assert other.ndr > 0 and other.unreported_ndr == 0
+    assert event_count(result, 62, "A1") == result.reports.recipients > 0
+    assert event_count(result, 141) == 0
+    assert result.reports.delivered == result.reports.recipients
+
+
+def test_failed_opens_log_4284_and_4287_every_open_interval_while_mail_waits():
+    # The link is down for 3 h; mail is sent in the first 30 min and waits. Each failed open
+    # logs 4284 and 4287 with 289 and 301 (KB Q175354, Q157630), one open interval (600 s)
+    # apart, until the link returns and the queue empties: then nothing more is logged.
+    result = simulate(scenario(two_sites(outage=("0s", "3h"), duration="30m", drain="4h")))
+    times = {i: [e.time_s for e in result.events if e.event_id == i] for i in (4284, 4287, 289, 301)}
+    assert len(times[4284]) > 1
+    assert times[4284] == times[4287] == times[289] == times[301]
+    gaps = {round(b - a, 6) for a, b in zip(times[4284], times[4284][1:])}
+    assert gaps == {600.0}
+    assert max(times[4284]) < 3 * 3600 and max(times[4284]) + 600 >= 3 * 3600
+    assert all(e.source == "MSExchangeMTA" and e.category == "X.400 Service" for e in result.events)
+
+
+def test_association_ended_abnormally_1294_when_its_transfers_keep_failing():
+    # With no transfer retries, every dropped transfer ends the association (KB Q157630):
+    # one event 1294 per drop; the message goes again on a new association and arrives.
+    raw = two_sites(duration="1h", drain="2h")
+    raw["connectors"][0]["link"] = {"drop_probability": 0.3}
+    raw["connectors"][0]["override"] = {"max_transfer_retries": 0}
+    result = simulate(scenario(raw))
+    dropped = result.counters["transfer_retries"]
+    assert dropped > 0 and event_count(result, 1294, "A1") == dropped
+    assert result.delivered == result.recipients
+
+
 def test_unroutable_recipient_gets_recipient_name_not_recognized():
     raw = one_site(version="5.0", prmd=True)
     raw["connectors"] = []  # no IMS: nothing matches an SMTP address
@@ -507,5 +576,7 @@ def test_transfer_cut_by_a_crash_is_sent_again():
     raw["events"] = [{"kind": "crash", "server": "A1", "at": "1h", "restart_after": "10m"}]
     result = simulate(scenario(raw))
     assert result.counters["transfers_cut_by_crash"] >= 1
+    # Each cut ends an association abnormally: event 1294 on the sender (KB Q157630).
+    assert event_count(result, 1294, "A1") == result.counters["transfers_cut_by_crash"]
     assert balanced(result)
     assert result.delivered + result.lost == result.recipients

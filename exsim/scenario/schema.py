@@ -590,6 +590,7 @@ class OutcomeExpectation(_Expectation, _Bounds):
         "ndr",
         "pending",
         "lost",
+        "unreported_ndr",
         "failure_rate",
         "ndr_rate",
         "misdelivery_rate",

@@ -89,6 +89,9 @@ class Envelope(MessageRouteState):
     final_server: str | None = None
     """Set when every recipient is a mailbox on the server it is being sent to over RPC:
     that server's MTA hands it to its store without routing it again."""
+    from_mta: str | None = None
+    """The MTA that transferred it to the MTA now holding it; None when it came from this
+    server's own store (a submission, a gateway)."""
 
     def split(self, recipients: list[Recipient]) -> Envelope:
         """A copy for a subset of the recipients (routing state copied, not shared)."""

@@ -145,6 +145,7 @@ class RunResult:
             "latency_p50_s": self.latency.quantile(0.5),
             "latency_p95_s": self.latency.quantile(0.95),
             "lost": self.outcomes.lost,
+            "unreported_ndr": self.outcomes.unreported_ndr,
             "messages": self.messages,
             "reports": self.reports.recipients,
             **self.counters,
@@ -321,11 +322,15 @@ class Simulation:
                 return None
         return item
 
-    def lose(self, envelope: Envelope, recipients: list[Recipient], server: str, where: str) -> None:
-        """Exchange lost mail it held only in memory when the server crashed: counted and reported."""
+    def lose(
+        self, envelope: Envelope, recipients: list[Recipient], server: str, where: str, why: str | None = None
+    ) -> None:
+        """Exchange lost mail: counted and reported. By default ``where`` (a component) held it
+        only in memory when the server crashed; ``why`` says otherwise."""
         message = envelope.message
+        detail = f"lost by Exchange: {where} on {server} " + (why or "when it crashed")
         for recipient in recipients:
-            self._settle(message, recipient, LOST, f"lost by Exchange: {where} on {server} when it crashed")
+            self._settle(message, recipient, LOST, detail)
             if message.counted:
                 books = self.reports if message.is_report else self.outcomes
                 books.lost += 1
@@ -334,7 +339,8 @@ class Simulation:
         if message.traced:
             self.trace(
                 message,
-                f"LOST by Exchange: {where} on {server} held it only in memory when the server crashed",
+                f"LOST by Exchange: {where} on {server} "
+                + (why or "held it only in memory when the server crashed"),
             )
 
     def _settle(self, message: Message, recipient: Recipient, outcome: str, detail: str) -> None:
@@ -578,8 +584,12 @@ class Simulation:
         service: str,
         server: str,
         detail: str,
+        report_lost: bool = False,
     ) -> None:
-        """Non-deliver recipients: record the outcome, log, and send the originator a report."""
+        """Non-deliver recipients: record the outcome, log, and send the originator a report.
+
+        ``report_lost``: the report is generated but cannot be routed back and is lost
+        (KB Q197058), so these recipients failed without the originator knowing."""
         if not recipients:
             return
         now = self.env.now
@@ -606,6 +616,9 @@ class Simulation:
             books.ndr_by_component[service] += 1
             books.ndr_by_diagnostic[kind.diagnostic_name] += 1
             books.ndr_by_text[kind.text] += 1
+            if report_lost and not message.is_report:
+                books.unreported_ndr += 1
+                self._class(recipient.kind).unreported_ndr += 1
             if not message.is_report:
                 self._class(recipient.kind).ndr += 1
                 self.series.count_ndr(now, server)
@@ -659,9 +672,11 @@ class Simulation:
                     originator=message.originator,
                 )
             return
-        self._send_report(message, server)
+        self._send_report(message, server, lost=report_lost)
 
-    def _send_report(self, message: Message, server: str) -> None:
+    def _send_report(self, message: Message, server: str, lost: bool = False) -> None:
+        """Send the originator a report of the NDRs; with ``lost``, the MTA generates it but
+        cannot route it back (event 141, KB Q197058) and it is gone."""
         report = self.new_message(
             f"System Administrator ({server})",
             server,
@@ -673,6 +688,19 @@ class Simulation:
         if message.traced:
             self.trace(message, f"report (NDR) sent from {server} back to {message.originator}")
         envelope = Envelope(message=report, recipients=list(report.recipients), queued_s=self.env.now)
+        if lost:
+            self.events.report_unroutable(self.env.now, server, message.mts_id)
+            if self.tracking.enabled:
+                self.tracking.record(
+                    self.env.now,
+                    server,
+                    logs.UNROUTABLE_REPORT_DISCARDED,
+                    report.mts_id,
+                    originator=report.originator,
+                    report_mts_id=message.mts_id,
+                )
+            self.lose(envelope, envelope.recipients, server, "the MTA", "could not route the report back")
+            return
         self.stores[server].route_from_store(envelope)
 
     # --- timed events -------------------------------------------------------------------

@@ -67,8 +67,10 @@ class MTA:
     def queued(self) -> int:
         return len(self.work) + sum(len(q.items) for q in self.queues.values())
 
-    def receive(self, envelope: Envelope) -> None:
+    def receive(self, envelope: Envelope, from_mta: str | None = None) -> None:
+        """Take a message for routing: from this server's store or gateway, or ``from_mta``."""
         envelope.queued_s = self.sim.env.now
+        envelope.from_mta = from_mta
         self.work.put(envelope)
 
     def _route_loop(self):  # type: ignore[no-untyped-def]
@@ -95,6 +97,18 @@ class MTA:
         if limit is not None and message.size_kb * 1024 > limit:
             if message.traced:
                 sim.trace(message, f"MTA {self.server}: {message.size_kb:g} KB is over the MTA's size limit")
+            sim.events.delivery_failed(
+                now,
+                self.server,
+                message.mts_id,
+                CONTENT_TOO_LONG.reason_name,
+                CONTENT_TOO_LONG.diagnostic_name,
+            )
+            # Refused on the way in from another MTA, the report is lost on 5.0 (KB Q197058).
+            report_lost = (
+                envelope.from_mta is not None
+                and sim.defect("mta_size_limit_report", self.server, message) is not None
+            )
             sim.fail(
                 envelope,
                 envelope.pending,
@@ -102,6 +116,7 @@ class MTA:
                 "MSExchangeMTA",
                 self.server,
                 f"larger than the MTA size limit on {self.server}",
+                report_lost=report_lost,
             )
             return
         if envelope.final_server is not None:
@@ -527,6 +542,9 @@ class NextHopQueue:
                     self._hold(envelope, first=True)
                     self.open_until = -1.0
                     sim.counters["transfers_cut_by_crash"] += 1
+                    if not sim.availability.crashed_between(self.mta.server, started, env.now):
+                        # The sender's MTA is still up and sees its association end (KB Q157630).
+                        sim.events.association_ended(env.now, self.mta.server, self.entity)
                     return
                 if drop == 0.0 or sim.network_rng.random() >= drop:
                     break
@@ -595,4 +613,4 @@ class NextHopQueue:
                     "re-entered a site it had passed (bilateral info)",
                 )
                 return
-        sim.mtas[peer].receive(envelope)
+        sim.mtas[peer].receive(envelope, self.mta.server)
