@@ -343,18 +343,6 @@ def test_failed_opens_log_4284_and_4287_every_open_interval_while_mail_waits():
     assert all(e.source == "MSExchangeMTA" and e.category == "X.400 Service" for e in result.events)
 
 
-def test_association_ended_abnormally_1294_when_its_transfers_keep_failing():
-    # With no transfer retries, every dropped transfer ends the association (KB Q157630):
-    # one event 1294 per drop; the message goes again on a new association and arrives.
-    raw = two_sites(duration="1h", drain="2h")
-    raw["connectors"][0]["link"] = {"drop_probability": 0.3}
-    raw["connectors"][0]["override"] = {"max_transfer_retries": 0}
-    result = simulate(scenario(raw))
-    dropped = result.counters["transfer_retries"]
-    assert dropped > 0 and event_count(result, 1294, "A1") == dropped
-    assert result.delivered == result.recipients
-
-
 def test_unroutable_recipient_gets_recipient_name_not_recognized():
     raw = one_site(version="5.0", prmd=True)
     raw["connectors"] = []  # no IMS: nothing matches an SMTP address
@@ -576,7 +564,21 @@ def test_transfer_cut_by_a_crash_is_sent_again():
     raw["events"] = [{"kind": "crash", "server": "A1", "at": "1h", "restart_after": "10m"}]
     result = simulate(scenario(raw))
     assert result.counters["transfers_cut_by_crash"] >= 1
-    # Each cut ends an association abnormally: event 1294 on the sender (KB Q157630).
-    assert event_count(result, 1294, "A1") == result.counters["transfers_cut_by_crash"]
     assert balanced(result)
     assert result.delivered + result.lost == result.recipients
+
+
+def test_far_end_crash_ends_the_association_abnormally_1294():
+    # As above, but the receiving end B1 crashes at 1 h: the transfer in flight is cut, and
+    # A1's MTA, still up, sees its association end abnormally: one event 1294 per cut.
+    raw = two_sites(duration="2h", drain="6h")
+    raw["servers"][0]["users"] = 60
+    raw["connectors"][0]["link"] = {"bandwidth": "600bps", "latency": "100ms"}
+    raw["events"] = [{"kind": "crash", "server": "B1", "at": "1h", "restart_after": "10m"}]
+    result = simulate(scenario(raw))
+    cut = result.counters["transfers_cut_by_crash"]
+    assert cut >= 1 and event_count(result, 1294, "A1") == cut
+    # Seen when the cut transfer would have ended: after the crash, within the longest
+    # transfer (43 KB at 600 bps, about 587 s).
+    assert all(3600 < e.time_s <= 3600 + 600 for e in result.events if e.event_id == 1294)
+    assert balanced(result)
