@@ -554,28 +554,29 @@ def test_crash_keeps_queued_mail_and_loses_only_what_was_in_memory():
     assert result.row()["lost"] == result.lost
 
 
-def test_transfer_cut_by_a_crash_is_sent_again():
-    # A 600 bps link carries a message in ~55 s on average while one arrives every ~37 s:
-    # the link is never idle, so the crash of the sender at 1 h surely cuts a transfer in
-    # flight. It is sent again after the restart: nothing is lost on the wire.
+def busy_link_crash(server: str) -> dict:
+    """A 600 bps link carries a message in ~55 s on average while one arrives every ~37 s:
+    the link is never idle, so a crash of either end at 1 h surely cuts a transfer in flight."""
     raw = two_sites(duration="2h", drain="6h")
     raw["servers"][0]["users"] = 60
     raw["connectors"][0]["link"] = {"bandwidth": "600bps", "latency": "100ms"}
-    raw["events"] = [{"kind": "crash", "server": "A1", "at": "1h", "restart_after": "10m"}]
-    result = simulate(scenario(raw))
+    raw["events"] = [{"kind": "crash", "server": server, "at": "1h", "restart_after": "10m"}]
+    return raw
+
+
+def test_transfer_cut_by_a_crash_is_sent_again():
+    # The sender A1 crashes; the cut message is sent again after the restart: nothing is
+    # lost on the wire.
+    result = simulate(scenario(busy_link_crash("A1")))
     assert result.counters["transfers_cut_by_crash"] >= 1
     assert balanced(result)
     assert result.delivered + result.lost == result.recipients
 
 
 def test_far_end_crash_ends_the_association_abnormally_1294():
-    # As above, but the receiving end B1 crashes at 1 h: the transfer in flight is cut, and
-    # A1's MTA, still up, sees its association end abnormally: one event 1294 per cut.
-    raw = two_sites(duration="2h", drain="6h")
-    raw["servers"][0]["users"] = 60
-    raw["connectors"][0]["link"] = {"bandwidth": "600bps", "latency": "100ms"}
-    raw["events"] = [{"kind": "crash", "server": "B1", "at": "1h", "restart_after": "10m"}]
-    result = simulate(scenario(raw))
+    # The receiving end B1 crashes at 1 h: the transfer in flight is cut, and A1's MTA,
+    # still up, sees its association end abnormally: one event 1294 per cut.
+    result = simulate(scenario(busy_link_crash("B1")))
     cut = result.counters["transfers_cut_by_crash"]
     assert cut >= 1 and event_count(result, 1294, "A1") == cut
     # Seen when the cut transfer would have ended: after the crash, within the longest
