@@ -11,11 +11,11 @@ import json
 import sys
 from pathlib import Path
 
+# Only what every command needs is imported here: ``exsim --help`` must start at once.
+# The scenario loader (pydantic, networkx), pandas, SciPy and matplotlib are imported by
+# the commands that use them.
 import click
 from rich.console import Console
-from rich.table import Table
-
-from exsim.scenario import ScenarioError, json_schema, load_scenario
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -25,6 +25,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _load(path: str):  # type: ignore[no-untyped-def]
+    from exsim.scenario import ScenarioError, load_scenario
+
     try:
         return load_scenario(Path(path))
     except ScenarioError as exc:
@@ -43,6 +45,8 @@ def cli() -> None:
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path())
 def validate(scenarios: tuple[str, ...]) -> None:
     """Check scenario files; list every problem (exit 2) or say each is valid."""
+    from exsim.scenario import ScenarioError, load_scenario
+
     bad = 0
     for path in scenarios:
         try:
@@ -65,6 +69,8 @@ def validate(scenarios: tuple[str, ...]) -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of the scenario format (for editor completion)."""
+    from exsim.scenario import json_schema
+
     click.echo(json.dumps(json_schema(), indent=2))
 
 
@@ -72,6 +78,8 @@ def schema() -> None:
 @click.argument("scenario", type=click.Path())
 def show(scenario: str) -> None:
     """Print the organization as tables: sites, servers, connectors."""
+    from rich.table import Table
+
     from exsim.org import Organization
     from exsim.routing import address_space_end
     from exsim.scenario import LINK_KINDS
@@ -151,6 +159,8 @@ def _bad_argument(message: str) -> None:
 def gwart(scenario: str, sites: tuple[str, ...], as_json: bool) -> None:
     """Print a site's routing table (GWART) as the Administrator's Routing page showed it."""
     from dataclasses import asdict
+
+    from rich.table import Table
 
     from exsim.routing import ignored_address_spaces
 
@@ -261,6 +271,8 @@ def _fmt_rate(mean: float, lo: float, hi: float) -> str:
 
 def print_experiment(experiment) -> None:  # type: ignore[no-untyped-def]
     """The results table: one row per sweep point."""
+    from rich.table import Table
+
     summary = experiment.summary
     variables = experiment.variables
     from exsim.experiment import is_ndr_diagnostic_column

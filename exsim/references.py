@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import networkx as nx
-
 from exsim.constraint import ConstraintError, parse_constraint
 from exsim.names import did_you_mean
 from exsim.scenario.paths import resolve_path
@@ -178,6 +176,8 @@ def _connector_problems(
 def _reachability_problems(raw: dict, sites: list[str]) -> Iterator[Finding]:
     if len(sites) < 2:
         return
+    import networkx as nx  # here, not at the top: a one-site scenario validates without it
+
     graph = nx.Graph()
     graph.add_nodes_from(sites)
     for _, connector in _items(raw, "connectors"):
