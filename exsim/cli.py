@@ -283,6 +283,10 @@ def print_experiment(experiment) -> None:  # type: ignore[no-untyped-def]
         f"replication(s); 95 % interval where n > 1)"
     )
     show_lost = "lost_mean" in summary and (summary["lost_mean"].fillna(0) > 0).any()
+    # NDRs whose report Exchange lost on the way back: failures the originator never saw (Q197058).
+    show_unreported = (
+        "unreported_ndr_mean" in summary and (summary["unreported_ndr_mean"].fillna(0) > 0).any()
+    )
     # NDRs (loud failures) and misdeliveries (silent ones, KB Q176046) side by side.
     show_split = "misdelivered_mean" in summary and (summary["misdelivered_mean"].fillna(0) > 0).any()
     for column in (
@@ -291,6 +295,7 @@ def print_experiment(experiment) -> None:  # type: ignore[no-untyped-def]
         "delivered",
         "misdelivered",
         *(SHORT_NDR.get(c[4:], c) for c in ndr_columns),
+        *(["NDRs never reported"] if show_unreported else []),
         "pending",
         *(["of which lost"] if show_lost else []),
         "failure rate",
@@ -306,6 +311,7 @@ def print_experiment(experiment) -> None:  # type: ignore[no-untyped-def]
             f"{row.get('misdelivered_mean', 0.0):.0f}",
         ]
         cells += [f"{row[c + '_mean']:.0f}" for c in ndr_columns]
+        cells += [f"{row['unreported_ndr_mean']:.0f}"] if show_unreported else []
         cells += [
             f"{row['pending_mean']:.0f}",
             *([f"{row['lost_mean']:.0f}"] if show_lost else []),

@@ -73,6 +73,17 @@ def two_sites(outage: tuple[str, str] | None = None, duration: str = "1h", drain
     return raw
 
 
+def size_limited(server: str, version: str) -> dict:
+    """A's users mail bob on B (MMB sizes 1-43 KB); one server's MTA takes at most 3 KB."""
+    raw = two_sites(duration="1h", drain="2h")
+    raw["workload"]["profile"] = "mmb"
+    for entry in raw["servers"]:
+        entry["version"] = version
+    index = [s["name"] for s in raw["servers"]].index(server)
+    raw["servers"][index]["mta_max_message_size"] = "3KB"
+    return raw
+
+
 def scenario(raw: dict) -> Scenario:
     return validate_raw(copy.deepcopy(raw))
 

@@ -163,6 +163,24 @@ def test_run_default_scenario_shows_only_sp1_without_prmd_failing(tmp_path):
     assert "not empty" in again.stderr
 
 
+def test_run_shows_ndrs_whose_report_was_lost(tmp_path):
+    # KB Q197058: B1's MTA refuses A1's larger mail by size; every such NDR's report is lost.
+    import pandas as pd
+
+    from tests.conftest import to_toml
+    from tests.simkit import size_limited
+
+    path = tmp_path / "q197058.toml"
+    path.write_text(to_toml(size_limited("B1", "5.0-sp2")))
+    result = exsim("run", str(path), "--out", str(tmp_path / "r"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    runs = pd.read_csv(tmp_path / "r" / "runs.csv")
+    assert runs["unreported_ndr"].iloc[0] == runs["ndr"].iloc[0] > 0
+    assert "NDRs never reported" in result.stdout
+    events = pd.read_csv(tmp_path / "r" / "events.csv")
+    assert (events["event_id"] == 141).sum() == runs["reports"].iloc[0]
+
+
 def test_trace_first_ndr_tells_the_q166866_story():
     result = exsim("trace", str(SCENARIOS / "q166866.toml"), "--first-ndr")
     assert result.returncode == 0, result.stderr

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, INVALID_ARGUMENTS, MAX_TIME_EXPIRED, UNRECOGNIZED
 from exsim.sim import simulate
-from tests.simkit import mix, one_site, scenario, two_sites
+from tests.simkit import mix, one_site, scenario, size_limited, two_sites
 
 
 def event_count(result, event_id: int, server: str | None = None) -> int:
@@ -285,17 +285,6 @@ def test_mail_following_a_link_address_space_is_delivered_not_looped():
     # Every Internet message crossed AB (the .com ones by the address space, the others by
     # the IMS's SMTP:* row, cost 1 + 1, which A also has only over AB).
     assert result.transfers["AB"] == result.messages
-
-
-def size_limited(server: str, version: str) -> dict:
-    """A's users mail bob on B (MMB sizes 1-43 KB); one server's MTA takes at most 3 KB."""
-    raw = two_sites(duration="1h", drain="2h")
-    raw["workload"]["profile"] = "mmb"
-    for entry in raw["servers"]:
-        entry["version"] = version
-    index = [s["name"] for s in raw["servers"]].index(server)
-    raw["servers"][index]["mta_max_message_size"] = "3KB"
-    return raw
 
 
 @pytest.mark.parametrize("version", ["5.0", "5.0-sp2"])
