@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 # Only what every command needs is imported here: ``exsim --help`` must start at once.
 # The scenario loader (pydantic, networkx), pandas, SciPy and matplotlib are imported by
@@ -145,7 +147,7 @@ def _router(scenario_path: str):  # type: ignore[no-untyped-def]
     return Router(Organization(_load(scenario_path)))
 
 
-def _bad_argument(message: str) -> None:
+def _bad_argument(message: str) -> NoReturn:
     err.print(message, markup=False)
     raise SystemExit(EXIT_BAD_INPUT)
 
@@ -453,8 +455,10 @@ def run(
             progress_bar.start()
             task = progress_bar.add_task("runs", total=None)
 
-            def progress(done: int, total: int) -> None:
+            def show(done: int, total: int) -> None:
                 progress_bar.update(task, completed=done, total=total)
+
+            progress: Callable[[int, int], None] | None = show
         else:
             progress = None
         experiment = run_experiment(
@@ -553,6 +557,7 @@ def trace(
         if message_id is None:
             err.print("no message got a non-delivery report in this run", markup=False)
             raise SystemExit(EXIT_FAILURE)
+    assert message_id is not None  # given, or found above: the argument check allows nothing else
     result = simulate(loaded, seed, trace_messages={message_id})
     lines = result.traces.get(message_id)
     if not lines:
@@ -664,7 +669,7 @@ def org_prmd(x400: str | None) -> str:
     if not x400:
         return "-"
     gdi = parse_x400(x400).gdi
-    return gdi.p.strip() if gdi.has_prmd else "[bold red]none[/]"
+    return gdi.p.strip() if gdi.p is not None and gdi.has_prmd else "[bold red]none[/]"
 
 
 def main() -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
 
 
 class ClusterError(Exception):
     """The cluster cannot be used (Dask missing, scheduler unreachable)."""
 
 
-def execute_on_dask(args: list[tuple], scheduler: str) -> Iterable[dict]:
+def execute_on_dask(args: list[tuple[Any, ...]], scheduler: str) -> Iterable[dict[str, Any]]:
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 EPOCH = dt.datetime(1997, 6, 9, 0, 0, 0)
 
@@ -279,7 +279,7 @@ class TrackingLog:
         seconds: float = 0.0,
         cost: int = 0,
         report_mts_id: str = "",
-        recipients: Sequence = (),
+        recipients: Sequence[Any] = (),
         report_status: str = "",
     ) -> None:
         """One tracking line; ``recipients`` are addresses or objects with an ``address``."""
@@ -307,7 +307,7 @@ class TrackingLog:
             str(cost),
             report_mts_id,
             str(len(recipients)),
-            ",".join(getattr(r, "address", r) for r in recipients),
+            ",".join(str(getattr(r, "address", r)) for r in recipients),
             report_status,
         )
         handle.write("\t".join(fields) + "\n")

@@ -49,7 +49,7 @@ class LatencyHistogram:
         index = int(np.searchsorted(np.cumsum(self.counts), rank, side="right"))
         if index == 0:
             return self.LOW_S
-        return self.LOW_S * self.RATIO ** (index - 0.5)
+        return float(self.LOW_S * self.RATIO ** (index - 0.5))
 
     @property
     def mean(self) -> float:
@@ -75,9 +75,9 @@ class Outcomes:
     unreported_ndr: int = 0
     """NDR'd, but the report was lost on its way back (KB Q197058): part of ``ndr``, a failure
     the originator never learns of."""
-    ndr_by_diagnostic: Counter = field(default_factory=Counter)
-    ndr_by_text: Counter = field(default_factory=Counter)
-    ndr_by_component: Counter = field(default_factory=Counter)
+    ndr_by_diagnostic: Counter[str] = field(default_factory=Counter)
+    ndr_by_text: Counter[str] = field(default_factory=Counter)
+    ndr_by_component: Counter[str] = field(default_factory=Counter)
 
     @property
     def pending(self) -> int:

@@ -31,7 +31,7 @@ class Interval:
 
 def t_interval(values: Sequence[float], confidence: float = 0.95) -> Interval:
     """Mean and two-sided Student-t interval; NaN bounds with fewer than two finite values."""
-    data = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    data = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
     n = len(data)
     if n == 0:
         return Interval(float("nan"), float("nan"), float("nan"), 0)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+Location = tuple[str | int, ...]
+"""A concrete place in parsed scenario data: the keys and array indexes that lead to it."""
+
 # --- scenario paths (sweeps) ------------------------------------------------------
 
 
-def resolve_path(raw: Any, path: str) -> list[tuple]:
+def resolve_path(raw: Any, path: str) -> list[Location]:
     """Concrete locations a dotted sweep path names in parsed scenario data.
 
     Segments are keys of tables; in an array of tables a segment is an index,
@@ -20,9 +23,9 @@ def resolve_path(raw: Any, path: str) -> list[tuple]:
     an array element that does not exist makes a path match nothing.
     """
     parts = path.split(".")
-    found: list[tuple] = []
+    found: list[Location] = []
 
-    def walk(node: Any, rest: list[str], at: tuple) -> None:
+    def walk(node: Any, rest: list[str], at: Location) -> None:
         if not rest:
             found.append(at)
             return
@@ -46,7 +49,8 @@ def resolve_path(raw: Any, path: str) -> list[tuple]:
     return found
 
 
-def set_path(raw: dict, location: tuple, value: Any) -> None:
+def set_path(raw: dict[str, Any], location: Location, value: Any) -> None:
+    """Set the value at one location, creating the tables on the way."""
     node: Any = raw
     for part in location[:-1]:
         node = node.setdefault(part, {}) if isinstance(node, dict) else node[part]
