@@ -9,23 +9,27 @@ of the wrong type: the schema reports those, these checks skip them.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from exsim.constraint import ConstraintError, parse_constraint
 from exsim.names import did_you_mean
-from exsim.scenario.paths import resolve_path
+from exsim.scenario.paths import Location, resolve_path
 from exsim.scenario.schema import LINK_KINDS
 
-Finding = tuple[tuple, str]
+Raw = dict[str, Any]
+"""Parsed scenario data, as the TOML reader gives it."""
+Finding = tuple[Location, str]
+"""Where a problem is (a path into the data) and what it is."""
 
 
-def _items(raw: dict, section: str) -> list[tuple[int, dict]]:
+def _items(raw: Raw, section: str) -> list[tuple[int, dict[str, Any]]]:
     value = raw.get(section)
     if not isinstance(value, list):
         return []
     return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
 
 
-def _names(raw: dict, section: str) -> list[str]:
+def _names(raw: Raw, section: str) -> list[str]:
     return [item["name"] for _, item in _items(raw, section) if isinstance(item.get("name"), str)]
 
 
@@ -36,7 +40,7 @@ def _unknown(what: str, name: object, known: list[str]) -> str:
     return f"unknown {what} {name!r}{hint}"
 
 
-def _duplicates(raw: dict, section: str, what: str) -> Iterator[Finding]:
+def _duplicates(raw: Raw, section: str, what: str) -> Iterator[Finding]:
     seen: dict[str, int] = {}
     for index, item in _items(raw, section):
         name = item.get("name")
@@ -54,13 +58,13 @@ def _duplicates(raw: dict, section: str, what: str) -> Iterator[Finding]:
 
 
 def _reference(
-    value: object, known: list[str], what: str, path: tuple, *, wildcard: bool = False
+    value: object, known: list[str], what: str, path: Location, *, wildcard: bool = False
 ) -> Iterator[Finding]:
     if isinstance(value, str) and value not in known and not (wildcard and value == "*"):
         yield path, _unknown(what, value, known)
 
 
-def reference_problems(raw: dict) -> list[Finding]:
+def reference_problems(raw: object) -> list[Finding]:
     """Every cross-reference problem in parsed scenario data."""
     if not isinstance(raw, dict):
         return []
@@ -99,7 +103,7 @@ def reference_problems(raw: dict) -> list[Finding]:
 
 
 def _connector_problems(
-    raw: dict, sites: list[str], servers: list[str], site_of: dict[str, str]
+    raw: Raw, sites: list[str], servers: list[str], site_of: dict[str, str]
 ) -> Iterator[Finding]:
     for index, connector in _items(raw, "connectors"):
         at = ("connectors", index)
@@ -173,7 +177,7 @@ def _connector_problems(
                         )
 
 
-def _reachability_problems(raw: dict, sites: list[str]) -> Iterator[Finding]:
+def _reachability_problems(raw: Raw, sites: list[str]) -> Iterator[Finding]:
     if len(sites) < 2:
         return
     import networkx as nx  # here, not at the top: a one-site scenario validates without it
@@ -201,7 +205,7 @@ def _reachability_problems(raw: dict, sites: list[str]) -> Iterator[Finding]:
 
 
 def _event_problems(
-    raw: dict, sites: list[str], servers: list[str], connectors: list[str]
+    raw: Raw, sites: list[str], servers: list[str], connectors: list[str]
 ) -> Iterator[Finding]:
     for index, event in _items(raw, "events"):
         at = ("events", index)
@@ -222,7 +226,7 @@ def _event_problems(
                 pass  # the schema reports the malformed duration
 
 
-def _sweep_problems(raw: dict) -> Iterator[Finding]:
+def _sweep_problems(raw: Raw) -> Iterator[Finding]:
     sweep = raw.get("sweep")
     if not isinstance(sweep, dict):
         return
@@ -263,7 +267,7 @@ def _sweep_problems(raw: dict) -> Iterator[Finding]:
                 )
     baseline = sweep.get("baseline")
     if isinstance(baseline, dict):
-        by_name = {v.get("name"): v for v in variables if isinstance(v, dict)}
+        by_name = {v["name"]: v for v in variables if isinstance(v, dict) and isinstance(v.get("name"), str)}
         if len(baseline) != 1:
             yield ("sweep", "baseline"), "baseline names exactly one variable, e.g. {version = '5.0'}"
         for name, value in baseline.items():

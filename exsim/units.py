@@ -95,15 +95,6 @@ def format_duration(seconds: float) -> str:
     return f"{seconds * 1000:g}ms"
 
 
-def _annotated(parser, pattern: str, serialize):  # type: ignore[no-untyped-def]
-    return Annotated[
-        float,
-        BeforeValidator(parser),
-        PlainSerializer(serialize, return_type=str),
-        WithJsonSchema({"type": "string", "pattern": pattern}),
-    ]
-
-
 def _format_size(n_bytes: float) -> str:
     for unit in ("GB", "MB", "KB"):
         if n_bytes >= SIZE_UNITS_BYTES[unit] and (n_bytes / SIZE_UNITS_BYTES[unit]).is_integer():
@@ -118,9 +109,28 @@ def _format_rate(bps: float) -> str:
     return f"{bps:g}bps"
 
 
-Duration = _annotated(parse_duration_s, r"^([0-9]+(\.[0-9]+)?\s*(ms|s|m|min|h|d|w)\s*)+$", format_duration)
+# Each unit type is a float to the code and a string with a unit in the file: parsed on the
+# way in, written back with its unit (so a results directory's scenario.toml reads like the
+# input), and described by its pattern in the JSON Schema. Spelled out for each so that type
+# checkers see a float.
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration_s),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?\s*(ms|s|m|min|h|d|w)\s*)+$"}),
+]
 """A duration in seconds, written with a unit in scenario files."""
-Size = _annotated(parse_size_bytes, r"^[0-9]+(\.[0-9]+)?\s*([KMG]?B)$", _format_size)
+Size = Annotated[
+    float,
+    BeforeValidator(parse_size_bytes),
+    PlainSerializer(_format_size, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?\s*([KMG]?B)$"}),
+]
 """A size in bytes, written with a unit in scenario files."""
-Rate = _annotated(parse_rate_bps, r"^[0-9]+(\.[0-9]+)?\s*([kMG]?bps)$", _format_rate)
+Rate = Annotated[
+    float,
+    BeforeValidator(parse_rate_bps),
+    PlainSerializer(_format_rate, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?\s*([kMG]?bps)$"}),
+]
 """A link rate in bits per second, written with a unit in scenario files."""

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from exsim.names import did_you_mean
 from exsim.references import reference_problems
-from exsim.scenario.paths import resolve_path, set_path
+from exsim.scenario.paths import Location, resolve_path, set_path
 from exsim.scenario.schema import (
     MAX_RECIPIENTS_PER_RUN,
     PROFILES,
@@ -42,13 +42,13 @@ class Locator:
     """Line numbers of keys and tables in a TOML text (tomllib keeps none)."""
 
     def __init__(self, text: str):
-        self.lines: dict[tuple, int] = {}
-        arrays: dict[tuple, int] = {}
-        current: tuple = ()
+        self.lines: dict[Location, int] = {}
+        arrays: dict[Location, int] = {}
+        current: Location = ()
         for number, line in enumerate(text.splitlines(), start=1):
             header = _HEADER.match(line)
             if header:
-                resolved: tuple = ()
+                resolved: Location = ()
                 for part in _split_dotted(header[2]):
                     resolved += (part,)
                     if resolved in arrays and resolved != tuple(_split_dotted(header[2])):
@@ -64,14 +64,14 @@ class Locator:
             if key:
                 self.lines.setdefault(current + tuple(_split_dotted(key[1])), number)
 
-    def line_of(self, path: tuple) -> int | None:
+    def line_of(self, path: Location) -> int | None:
         for end in range(len(path), 0, -1):
             if path[:end] in self.lines:
                 return self.lines[path[:end]]
         return None
 
 
-def format_path(path: tuple) -> str:
+def format_path(path: Location) -> str:
     """``('servers', 2, 'site')`` -> ``'servers[2].site'``."""
     out = ""
     for part in path:
@@ -101,9 +101,9 @@ def _model_for(annotation: Any, raw: Any) -> Any:
     return None
 
 
-def _walk(loc: tuple, raw: Any) -> tuple[tuple, type | None]:
+def _walk(loc: Location, raw: Any) -> tuple[Location, type[BaseModel] | None]:
     """Drop union tags from a pydantic error location; find the parent model of its last key."""
-    clean: list = []
+    clean: list[str | int] = []
     model: Any = Scenario
     node: Any = raw
     annotation: Any = Scenario
@@ -131,7 +131,9 @@ def _walk(loc: tuple, raw: Any) -> tuple[tuple, type | None]:
     return tuple(clean), model
 
 
-def _schema_problems(exc: ValidationError, raw: dict, source: str, locator: Locator) -> list[Problem]:
+def _schema_problems(
+    exc: ValidationError, raw: dict[str, Any], source: str, locator: Locator
+) -> list[Problem]:
     problems = []
     for error in exc.errors(include_url=False):
         path, _ = _walk(tuple(error["loc"]), raw)
@@ -184,7 +186,7 @@ def _read(path_or_text: str | Path) -> tuple[str, str]:
     return str(path_or_text), "<text>"
 
 
-def parse_toml(text: str, source: str) -> dict:
+def parse_toml(text: str, source: str) -> dict[str, Any]:
     """TOML to a dict; a syntax error becomes a :class:`ScenarioError` with its line."""
     empty = Problem(
         source, None, "", "the file is empty; a scenario needs [organization], [[sites]] and [[servers]]"
@@ -212,7 +214,7 @@ def load_scenario(path_or_text: str | Path, *, check: bool = True) -> Scenario:
     return validate_raw(raw, source, text)
 
 
-def validate_raw(raw: dict, source: str = "<scenario>", text: str = "") -> Scenario:
+def validate_raw(raw: dict[str, Any], source: str = "<scenario>", text: str = "") -> Scenario:
     """Validate already-parsed data (a file, or a sweep point of one)."""
     locator = Locator(text)
     problems: list[Problem] = []
@@ -266,7 +268,7 @@ def _size_problems(scenario: Scenario, source: str, locator: Locator) -> list[Pr
     ]
 
 
-def _sweep_value_problems(raw: dict, source: str, locator: Locator) -> list[Problem]:
+def _sweep_value_problems(raw: dict[str, Any], source: str, locator: Locator) -> list[Problem]:
     """Each sweep value, put in place alone, must give a valid scenario."""
     problems = []
     variables = raw.get("sweep", {}).get("variables", [])

@@ -18,6 +18,7 @@ documents the format completely.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -86,7 +87,9 @@ class ScenarioError(ValueError):
 # --- field types ---------------------------------------------------------------
 
 
-def _checked(validate):  # type: ignore[no-untyped-def]
+def _checked(validate: Callable[[str], list[str]]) -> AfterValidator:
+    """A field check from an address validator that lists what is wrong (nothing when valid)."""
+
     def check(value: str) -> str:
         problems = validate(value)
         if problems:
@@ -115,6 +118,16 @@ ScheduleField = Annotated[
         }
     ),
 ]
+
+
+def as_written(value: object) -> Any:
+    """A field's default as a scenario file would write it (``"50ms"``, ``{}``).
+
+    The models validate their defaults (``validate_default``), so the value becomes the
+    field's type like any other input, and the JSON Schema shows it the way a user
+    writes it. Typed ``Any`` for that reason: it is input, not yet the field's type.
+    """
+    return value
 
 
 class _Model(BaseModel):
@@ -178,7 +191,7 @@ class Server(_Model):
         1, ge=1, le=32, description="IS threads moving MTS-IN mail from gateways to the MTA"
     )
     clock_offset: Duration = Field(
-        "0s", description="How far the server's clock is ahead (KB Q158399), e.g. '8d'"
+        as_written("0s"), description="How far the server's clock is ahead (KB Q158399), e.g. '8d'"
     )
     mta_max_message_size: Size | None = Field(
         None,
@@ -227,9 +240,9 @@ class TargetServer(_Model):
 
 class Link(_Model):
     bandwidth: Rate = Field(
-        "64kbps", gt=0, description="Link bandwidth, e.g. '64kbps', '1.544Mbps', '10Mbps'"
+        as_written("64kbps"), gt=0, description="Link bandwidth, e.g. '64kbps', '1.544Mbps', '10Mbps'"
     )
-    latency: Duration = Field("50ms", description="One-way latency per transfer, e.g. '50ms'")
+    latency: Duration = Field(as_written("50ms"), description="One-way latency per transfer, e.g. '50ms'")
     drop_probability: float = Field(
         0.0,
         ge=0.0,
@@ -243,28 +256,37 @@ class Override(_Model):
     """MTA settings, per connector (the Override page); defaults are Exchange 5.0's."""
 
     max_open_retries: int = Field(144, ge=0, description="Open attempts before queued mail is NDR'd")
-    open_interval: Duration = Field("600s", gt=0, description="Wait between open attempts")
+    open_interval: Duration = Field(as_written("600s"), gt=0, description="Wait between open attempts")
     max_transfer_retries: int = Field(2, ge=0, description="Transfer attempts over an open association")
-    transfer_interval: Duration = Field("120s", description="Wait between transfer attempts")
-    association_lifetime: Duration = Field("300s", description="Idle association kept open this long")
-    disconnect: Duration = Field("120s", description="Time allowed for a graceful disconnect (not modelled)")
+    transfer_interval: Duration = Field(as_written("120s"), description="Wait between transfer attempts")
+    association_lifetime: Duration = Field(
+        as_written("300s"), description="Idle association kept open this long"
+    )
+    disconnect: Duration = Field(
+        as_written("120s"), description="Time allowed for a graceful disconnect (not modelled)"
+    )
     threshold_messages: int = Field(50, ge=1, description="Queued messages that open another association")
     max_associations: int = Field(4, ge=1, description="Associations the MTA opens to one peer at most")
     message_lifetime_urgent: Duration = Field(
-        "2d", description="Lifetime of urgent mail in the MTA (not used: simulated mail is normal priority)"
+        as_written("2d"),
+        description="Lifetime of urgent mail in the MTA (not used: simulated mail is normal priority)",
     )
-    message_lifetime_normal: Duration = Field("7d", description="Lifetime of normal mail in the MTA")
+    message_lifetime_normal: Duration = Field(
+        as_written("7d"), description="Lifetime of normal mail in the MTA"
+    )
     message_lifetime_nonurgent: Duration = Field(
-        "10d",
+        as_written("10d"),
         description="Lifetime of non-urgent mail in the MTA (not used: simulated mail is normal priority)",
     )
-    rts_checkpoint_size: Size = Field("30KB", description="RTS checkpoint size (not modelled)")
-    rts_recovery_timeout: Duration = Field("60s", description="RTS recovery timeout (not modelled)")
+    rts_checkpoint_size: Size = Field(as_written("30KB"), description="RTS checkpoint size (not modelled)")
+    rts_recovery_timeout: Duration = Field(
+        as_written("60s"), description="RTS recovery timeout (not modelled)"
+    )
     rts_window_size: int = Field(5, ge=1, description="RTS window size (not modelled)")
 
 
 class Internet(_Model):
-    delay: Duration = Field("5s", description="Time the remote side takes to accept a message")
+    delay: Duration = Field(as_written("5s"), description="Time the remote side takes to accept a message")
     failure_probability: float = Field(
         0.0, ge=0.0, le=1.0, description="Share of delivery attempts the Internet side refuses"
     )
@@ -274,8 +296,8 @@ class _Connector(_Model):
     """What every connector has: a name, an activation schedule and the MTA's Override values."""
 
     name: Name = Field(description="Connector name as shown in the Administrator program")
-    schedule: ScheduleField = Field("always", description="Activation schedule")
-    override: Override = Field({}, description="MTA retry and timeout settings")
+    schedule: ScheduleField = Field(as_written("always"), description="Activation schedule")
+    override: Override = Field(as_written({}), description="MTA retry and timeout settings")
 
 
 class _LinkConnector(_Connector):
@@ -292,7 +314,7 @@ class _LinkConnector(_Connector):
         description="Extra address spaces reached through this connector (beyond the remote site's own), "
         "each held by one end: that site sends matching mail out over the connector",
     )
-    link: Link = Field({}, description="The network link under the connector")
+    link: Link = Field(as_written({}), description="The network link under the connector")
 
 
 class SiteConnector(_LinkConnector):
@@ -306,7 +328,7 @@ class SiteConnector(_LinkConnector):
         description="Servers each side connects to, with target costs; default: every server, cost 1",
     )
     link: Link = Field(
-        default={"bandwidth": "10Mbps", "latency": "5ms"},
+        default=as_written({"bandwidth": "10Mbps", "latency": "5ms"}),
         description="LAN-speed link by default (site connectors need RPC connectivity)",
     )
     directory_replication: bool = Field(
@@ -324,7 +346,7 @@ class X400Connector(_LinkConnector):
 class RasConnector(_LinkConnector):
     kind: Literal["ras"]
     link: Link = Field(
-        default={"bandwidth": "28.8kbps", "latency": "200ms"},
+        default=as_written({"bandwidth": "28.8kbps", "latency": "200ms"}),
         description="Dial-up link by default (28.8 kbps modem)",
     )
 
@@ -340,30 +362,32 @@ class _GatewayConnector(_Connector):
     max_message_size: Size | None = Field(
         None, description="Larger messages are handed back to the MTA to be rerouted (KB Q160534)"
     )
-    link: Link = Field({}, description="Link from the gateway to the foreign system")
+    link: Link = Field(as_written({}), description="Link from the gateway to the foreign system")
 
 
 class ImsConnector(_GatewayConnector):
     kind: Literal["ims"]
     address_spaces: list[AddressSpace] = Field(
-        default=[{"type": "SMTP", "pattern": "*", "cost": 1}],
+        default=as_written([{"type": "SMTP", "pattern": "*", "cost": 1}]),
         description="Address spaces the IMS serves; default SMTP:* cost 1",
     )
-    internet: Internet = Field({}, description="The Internet side the IMS delivers to")
+    internet: Internet = Field(as_written({}), description="The Internet side the IMS delivers to")
     retry_intervals: list[Duration] = Field(
-        default=["15m", "30m", "1h", "4h"],
+        default=as_written(["15m", "30m", "1h", "4h"]),
         description="IMS retry interval list, the last repeating; default .25, .5, 1, 4 hours",
     )
-    message_timeout: Duration = Field("48h", description="Normal-priority delivery timeout before an NDR")
+    message_timeout: Duration = Field(
+        as_written("48h"), description="Normal-priority delivery timeout before an NDR"
+    )
 
 
 class MsMailConnector(_GatewayConnector):
     kind: Literal["msmail"]
     address_spaces: list[AddressSpace] = Field(
-        default=[{"type": "MS", "pattern": "*", "cost": 1}],
+        default=as_written([{"type": "MS", "pattern": "*", "cost": 1}]),
         description="MS Mail address spaces (postoffices) served; default MS:* cost 1",
     )
-    postoffice: Internet = Field({}, description="The MS Mail postoffice side")
+    postoffice: Internet = Field(as_written({}), description="The MS Mail postoffice side")
 
 
 Connector = Annotated[
@@ -406,7 +430,7 @@ class Workload(_Model):
     recipients_per_message: float | None = Field(
         None, gt=0, description="Mean recipients per message; default: the profile's"
     )
-    mix: RecipientMix = Field({}, description="Where recipients are")
+    mix: RecipientMix = Field(as_written({}), description="Where recipients are")
     distribution_list_size: int = Field(10, ge=1, description="Members of each distribution list")
     inbound_internet_per_hour: float = Field(
         0.0, ge=0, description="Inbound SMTP messages per hour, org-wide"
@@ -459,7 +483,7 @@ class CrashEvent(_Model):
     kind: Literal["crash"]
     server: str
     at: Duration
-    restart_after: Duration = Field("30m", description="Time until the server is back up")
+    restart_after: Duration = Field(as_written("30m"), description="Time until the server is back up")
 
 
 class ReplicationEvent(_Model):
@@ -510,12 +534,16 @@ class Sweep(_Model):
 
 
 class Run(_Model):
-    duration: Duration = Field("1d", gt=0, description="Simulated time per run")
-    warmup: Duration = Field("0s", description="Initial period left out of the statistics")
-    drain: Duration = Field("0s", description="Extra time with no new mail, so queued mail can settle")
+    duration: Duration = Field(as_written("1d"), gt=0, description="Simulated time per run")
+    warmup: Duration = Field(as_written("0s"), description="Initial period left out of the statistics")
+    drain: Duration = Field(
+        as_written("0s"), description="Extra time with no new mail, so queued mail can settle"
+    )
     seed: int = Field(1, ge=0)
     replications: int = Field(1, ge=1)
-    time_series_interval: Duration = Field("1h", gt=0, description="Resolution of queue and NDR time series")
+    time_series_interval: Duration = Field(
+        as_written("1h"), gt=0, description="Resolution of queue and NDR time series"
+    )
     time_series: bool = Field(
         True, description="Collect time series (queues, NDRs and deliveries per interval)"
     )
@@ -529,18 +557,26 @@ class ServiceTimes(_Model):
     throughput figures, so these are era-plausible defaults (a 1997 Pentium Pro
     server moved a few messages per second per component)."""
 
-    client_submit: Duration = Field("50ms", description="IS accepting a message from a client")
+    client_submit: Duration = Field(as_written("50ms"), description="IS accepting a message from a client")
     client_threads: int = Field(8, ge=1, le=64, description="Client submissions the IS takes in at once")
-    is_delivery: Duration = Field("40ms", description="IS delivering a message to local mailboxes")
-    mta_routing: Duration = Field("30ms", description="MTA resolving and routing one message")
-    gateway_in: Duration = Field("150ms", description="IS gateway-in thread moving a message into MTS-OUT")
-    gateway_out: Duration = Field("150ms", description="IS gateway-out thread moving a message from MTS-IN")
-    association_open: Duration = Field("1s", description="Opening an MTA association (plus link round trip)")
+    is_delivery: Duration = Field(
+        as_written("40ms"), description="IS delivering a message to local mailboxes"
+    )
+    mta_routing: Duration = Field(as_written("30ms"), description="MTA resolving and routing one message")
+    gateway_in: Duration = Field(
+        as_written("150ms"), description="IS gateway-in thread moving a message into MTS-OUT"
+    )
+    gateway_out: Duration = Field(
+        as_written("150ms"), description="IS gateway-out thread moving a message from MTS-IN"
+    )
+    association_open: Duration = Field(
+        as_written("1s"), description="Opening an MTA association (plus link round trip)"
+    )
     rpc_bandwidth: Rate = Field(
-        "10Mbps", gt=0, description="LAN between servers of one site (MTA-to-MTA RPC)"
+        as_written("10Mbps"), gt=0, description="LAN between servers of one site (MTA-to-MTA RPC)"
     )
     msmi_poll_interval: Duration = Field(
-        "5m", description="How often the MS Mail interchange polls its queue (and logs a failure)"
+        as_written("5m"), description="How often the MS Mail interchange polls its queue (and logs a failure)"
     )
 
 
@@ -553,7 +589,7 @@ class Model(_Model):
         "does the transfer-in (default, most plausible) or the originator's home site",
     )
     recalculation_delay: Duration = Field(
-        "10m", description="Delay before a directory change reaches routing and the stores"
+        as_written("10m"), description="Delay before a directory change reaches routing and the stores"
     )
     q165485_fixed_in_sp2: bool = Field(
         False, description="Whether SP2 fixed the MS Mail outbound blank-PRMD problem (undocumented)"
@@ -561,7 +597,7 @@ class Model(_Model):
     lowest_cost_routes_only: bool = Field(
         False, description="The SP1+ MTA registry flag 'Use Lowest Cost Routes Only' (KB Q166567)"
     )
-    service_times: ServiceTimes = Field({}, description="Per-message work of each component")
+    service_times: ServiceTimes = Field(as_written({}), description="Per-message work of each component")
 
 
 # --- expectations (exsim check) ----------------------------------------------------
@@ -656,22 +692,22 @@ class Scenario(_Model):
     sites: Annotated[list[Site], Field(min_length=1)]
     servers: Annotated[list[Server], Field(min_length=1)]
     connectors: list[Connector] = Field(default_factory=list)
-    workload: Workload = Field({})
+    workload: Workload = Field(as_written({}))
     events: list[Event] = Field(default_factory=list)
-    sweep: Sweep = Field({})
-    run: Run = Field({})
-    model: Model = Field({})
+    sweep: Sweep = Field(as_written({}))
+    run: Run = Field(as_written({}))
+    model: Model = Field(as_written({}))
     expect: list[Expectation] = Field(default_factory=list, description="What `exsim check` verifies")
 
     _source: str = PrivateAttr("<text>")
-    _raw: dict = PrivateAttr(default_factory=dict)
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @property
     def source(self) -> str:
         return self._source
 
     @property
-    def raw(self) -> dict:
+    def raw(self) -> dict[str, Any]:
         """The file's data as parsed, before defaults: what sweeps rewrite."""
         return self._raw
 
@@ -700,11 +736,11 @@ class Scenario(_Model):
     def server(self, name: str) -> Server:
         return next(s for s in self.servers if s.name == name)
 
-    def connector(self, name: str):  # type: ignore[no-untyped-def]
+    def connector(self, name: str) -> Connector:
         return next(c for c in self.connectors if c.name == name)
 
 
-def json_schema() -> dict:
+def json_schema() -> dict[str, Any]:
     """The JSON Schema of the scenario format, defaults and descriptions included."""
     schema = Scenario.model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
