@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -62,8 +64,24 @@ def test_point_scenario_puts_values_in_place_by_wildcard_and_name():
 
 
 def test_replication_seeds_depend_on_position_only():
-    assert replication_seed(5, 0) == replication_seed(5, 0)
-    assert len({replication_seed(5, k) for k in range(10)}) == 10
+    import subprocess
+    import sys
+
+    here = [replication_seed(5, k) for k in range(10)]
+    # Another interpreter, with another string-hash seed, another order of calls and
+    # replications asked for out of order: the same seed for the same (seed, k).
+    program = "from exsim.randomness import replication_seed as r; print([r(5, k) for k in (9, 3, 0)])"
+    for hash_seed in ("1", "2"):
+        other = subprocess.run(
+            [sys.executable, "-c", program],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        )
+        assert other.stdout.strip() == str([here[9], here[3], here[0]])
+    assert len(set(here)) == 10  # distinct replications get distinct seeds
+    assert replication_seed(6, 0) != here[0]  # and the scenario's seed matters
 
 
 def test_one_and_two_workers_give_identical_runs_csv(tmp_path):

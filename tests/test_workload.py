@@ -1,0 +1,87 @@
+"""The workload against the figures it is built from (LoadSim profiles, the MMB benchmark).
+
+The published figures, written here from the sources rather than read from the
+code: a LoadSim user sends 6.7 (light), 19.8 (medium) or 38.6 (heavy) messages a
+day and receives 20.4, 55.9 or 118.9; the MMB user sends 14.18 a day at 4.7
+recipients a message; LoadSim sends within an 8-hour working day; MMB's message
+sizes are 1, 2, 4, 10, 15, 16 and 43 KB with weights 60, 16, 4, 6, 4, 4 and 2.
+
+Every recipient is on the sender's own server here, so each addressed recipient
+is one delivery and nothing can fail: the books count the workload exactly.
+Sends are a Poisson stream, so a day's count is within a few standard
+deviations (sqrt of the expected count) of the expectation.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from exsim.sim import simulate
+from exsim.sim.workload import _size
+from tests.simkit import mix, scenario
+
+#: profile: (messages sent per user per day, recipients received per user per day)
+LOADSIM_MMB = {
+    "light": (6.7, 20.4),
+    "medium": (19.8, 55.9),
+    "heavy": (38.6, 118.9),
+    "mmb": (14.18, 14.18 * 4.7),
+}
+
+
+def one_server_day(profile: str, users: int, spread: str = "all_day") -> dict:
+    return {
+        "name": f"{profile}-day",
+        "organization": {"name": "Contoso"},
+        "sites": [{"name": "Redmond", "addresses": {"x400": "c=US;a= ;p=Contoso;o=Redmond"}}],
+        "servers": [{"name": "RED-EX1", "site": "Redmond", "users": users}],
+        "workload": {"profile": profile, "spread": spread, "mix": mix(same_server=1.0)},
+        "run": {"duration": "1d", "drain": "10m", "seed": 3, "time_series_interval": "1h"},
+    }
+
+
+@pytest.mark.parametrize(("profile", "users"), [("light", 300), ("medium", 100), ("heavy", 50), ("mmb", 140)])
+def test_a_day_of_sends_and_recipients_follows_the_profile(profile, users):
+    sends, received = LOADSIM_MMB[profile]
+    result = simulate(scenario(one_server_day(profile, users)))
+    expected_messages = users * sends  # about 2,000 in each case
+    assert abs(result.messages - expected_messages) < 4 * math.sqrt(expected_messages)
+    # Recipients per message: 1 + Poisson(m - 1), so the mean over ~2,000 messages is within
+    # 4 standard errors of m = received / sent.
+    per_message = received / sends
+    standard_error = math.sqrt((per_message - 1) / result.messages)
+    assert result.recipients / result.messages == pytest.approx(per_message, abs=4 * standard_error)
+    assert result.delivered == result.recipients
+
+
+def test_working_hours_spread_sends_a_day_of_mail_in_eight_hours():
+    raw = one_server_day("medium", 100, spread="working_hours")
+    raw["run"]["time_series"] = True
+    result = simulate(scenario(raw))
+    expected_messages = 100 * 19.8
+    assert abs(result.messages - expected_messages) < 4 * math.sqrt(expected_messages)
+    by_hour = result.series.delivered[:24]
+    # Local delivery takes well under a second, so deliveries mark the sending window
+    # 09:00-17:00 (hour 17 holds only what was sent in the last moments before 17:00).
+    assert by_hour[:9].sum() == 0
+    assert by_hour[18:].sum() == 0
+    assert by_hour[9:17].sum() >= result.delivered - by_hour[17]
+    assert by_hour[17] < 0.01 * result.delivered
+    assert all(by_hour[hour] > 0 for hour in range(9, 17))
+
+
+def test_message_sizes_follow_the_mmb_weights():
+    sizes_kb = [1, 2, 4, 10, 15, 16, 43]
+    weights = np.array([60, 16, 4, 6, 4, 4, 2]) / 96
+    rng = random.Random(7)
+    draws = 20_000
+    counts = np.zeros(len(sizes_kb))
+    for _ in range(draws):
+        counts[sizes_kb.index(_size(rng))] += 1  # in KB
+    # Each share is binomial: within 4 standard deviations of its weight.
+    tolerance = 4 * np.sqrt(weights * (1 - weights) / draws)
+    assert np.all(np.abs(counts / draws - weights) < tolerance), counts / draws
