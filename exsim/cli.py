@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 # Only what every command needs is imported here: ``exsim --help`` must start at once.
 # The scenario loader (pydantic, networkx), pandas, SciPy and matplotlib are imported by
@@ -19,11 +19,17 @@ from typing import NoReturn
 import click
 from rich.console import Console
 
+if TYPE_CHECKING:
+    from rich.text import Text
+
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
-# Piped output gets a generous width so tables are not wrapped into 80 columns.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Piped output gets a generous width so tables are not wrapped into 80 columns. Markup is
+# off for everything printed: names, labels and messages come from scenario files, and a
+# site called '[/]' or '[bold]' is printed as it is spelt, never read as styling (styles
+# are given as rich.text.Text objects instead).
+out = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def _load(path: str):  # type: ignore[no-untyped-def]
@@ -430,8 +436,10 @@ def run(
     if baseline is not None:
         loaded = _with_baseline(loaded, baseline)
     if out_dir is None:
+        from exsim.names import safe_file_name
+
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out_dir = str(Path("results") / f"{loaded.name}-{stamp}")
+        out_dir = str(Path("results") / f"{safe_file_name(loaded.name)}-{stamp}")
     progress_bar = None
     show_progress = not quiet and not as_json and err.is_terminal
     try:
@@ -663,13 +671,15 @@ def check(scenarios: tuple[str, ...], replications: int | None, seed: int | None
         raise SystemExit(EXIT_FAILURE)
 
 
-def org_prmd(x400: str | None) -> str:
+def org_prmd(x400: str | None) -> str | Text:
+    from rich.text import Text
+
     from exsim.address import parse_x400
 
     if not x400:
         return "-"
     gdi = parse_x400(x400).gdi
-    return gdi.p.strip() if gdi.p is not None and gdi.has_prmd else "[bold red]none[/]"
+    return gdi.p.strip() if gdi.p is not None and gdi.has_prmd else Text("none", style="bold red")
 
 
 def main() -> None:

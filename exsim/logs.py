@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from exsim.names import safe_file_name
+
 EPOCH = dt.datetime(1997, 6, 9, 0, 0, 0)
 
 IS_SOURCE = "MSExchangeIS Private"
@@ -235,7 +237,10 @@ class EventLog:
 
 
 class TrackingLog:
-    """Message tracking files ``DIR/<server>/YYYYMMDD.log``, written as events happen."""
+    """Message tracking files ``DIR/<server>/YYYYMMDD.log``, written as events happen.
+
+    ``<server>`` is the server's name made a safe file name (:func:`safe_file_name`): a
+    name from a scenario file never picks where a file goes."""
 
     FIELDS = (
         "message id",
@@ -289,7 +294,7 @@ class TrackingLog:
         day = when.strftime("%Y%m%d")
         handle = self._files.get((server, day))
         if handle is None:
-            folder = self.directory / server
+            folder = self.directory / safe_file_name(server)
             folder.mkdir(parents=True, exist_ok=True)
             handle = open(folder / f"{day}.log", "a", encoding="utf-8")  # noqa: SIM115 - one open file per server-day, closed by close()
             self._files[(server, day)] = handle

@@ -8,11 +8,12 @@ of the wrong type: the schema reports those, these checks skip them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from exsim.columns import is_reserved_column
 from exsim.constraint import ConstraintError, parse_constraint
-from exsim.names import did_you_mean
+from exsim.names import did_you_mean, name_key
 from exsim.scenario.paths import Location, resolve_path
 from exsim.scenario.schema import LINK_KINDS
 
@@ -20,6 +21,8 @@ Raw = dict[str, Any]
 """Parsed scenario data, as the TOML reader gives it."""
 Finding = tuple[Location, str]
 """Where a problem is (a path into the data) and what it is."""
+LineOf = Callable[[Location], int | None]
+"""The line of a path in the scenario file, when known."""
 
 
 def _items(raw: Raw, section: str) -> list[tuple[int, dict[str, Any]]]:
@@ -40,21 +43,26 @@ def _unknown(what: str, name: object, known: list[str]) -> str:
     return f"unknown {what} {name!r}{hint}"
 
 
-def _duplicates(raw: Raw, section: str, what: str) -> Iterator[Finding]:
-    seen: dict[str, int] = {}
+def _duplicates(raw: Raw, section: str, what: str, line_of: LineOf) -> Iterator[Finding]:
+    """Names of one kind must differ by more than case or Unicode form (see :func:`name_key`)."""
+    seen: dict[str, tuple[int, str]] = {}
     for index, item in _items(raw, section):
         name = item.get("name")
         if not isinstance(name, str):
             continue
-        if name.lower() in seen:
-            yield (
-                (section, index, "name"),
-                (
-                    f"duplicate {what} name {name!r} (already {section}[{seen[name.lower()]}]); names must be unique"
-                ),
-            )
-        else:
-            seen[name.lower()] = index
+        key = name_key(name)
+        if key not in seen:
+            seen[key] = (index, name)
+            continue
+        first, first_name = seen[key]
+        line = line_of((section, first, "name"))
+        where = f"{section}[{first}]" + (f", line {line}" if line else "")
+        same = (
+            f"already at {where}"
+            if first_name == name
+            else f"the same as {first_name!r} at {where}, ignoring case and Unicode form"
+        )
+        yield (section, index, "name"), f"duplicate {what} name {name!r} ({same}); names must be unique"
 
 
 def _reference(
@@ -64,14 +72,15 @@ def _reference(
         yield path, _unknown(what, value, known)
 
 
-def reference_problems(raw: object) -> list[Finding]:
-    """Every cross-reference problem in parsed scenario data."""
+def reference_problems(raw: object, line_of: LineOf = lambda path: None) -> list[Finding]:
+    """Every cross-reference problem in parsed scenario data; ``line_of`` locates a path in the
+    file, for messages that point at a second place (the first of two duplicate names)."""
     if not isinstance(raw, dict):
         return []
     findings: list[Finding] = []
     sites, servers, connectors = _names(raw, "sites"), _names(raw, "servers"), _names(raw, "connectors")
     for section, what in (("sites", "site"), ("servers", "server"), ("connectors", "connector")):
-        findings += _duplicates(raw, section, what)
+        findings += _duplicates(raw, section, what, line_of)
 
     site_of: dict[str, str] = {}
     for index, server in _items(raw, "servers"):
@@ -242,6 +251,12 @@ def _sweep_problems(raw: Raw) -> Iterator[Finding]:
         if isinstance(name, str):
             if name in names:
                 yield at + ("name",), f"duplicate sweep variable {name!r}"
+            elif is_reserved_column(name):
+                yield (
+                    at + ("name",),
+                    f"sweep variable name {name!r} is taken by a column of the results "
+                    "(runs.csv, summary.csv); choose another name",
+                )
             names.append(name)
         path = variable.get("path")
         if isinstance(path, str):

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from exsim.cli import cli
+from exsim.names import safe_file_name
 
 # The constraint sits on line 22 of this file; the messages must say so.
 TEMPLATE = """\
@@ -167,3 +168,232 @@ def test_a_valid_constraint_still_selects_points(tmp_path):
     runs = (out / "runs.csv").read_text().splitlines()
     assert len(runs) == 2  # the header and the one point kept
     assert ",5.0-sp1," in runs[1]
+
+
+# --- names are data --------------------------------------------------------------------
+# Two sites joined by a site connector, a server in each, an IMS on the first: every name
+# is filled in by the test. The lines: site names 7 and 11, server names 15 and 20,
+# connector names 25 and 30.
+NAMED = """\
+name = {scenario}
+
+[organization]
+name = "Contoso"
+
+[[sites]]
+name = {site_a}
+addresses = {{ x400 = "c=US;a= ;p=Contoso;o=Redmond", smtp = "@redmond.contoso.com" }}
+
+[[sites]]
+name = {site_b}
+addresses = {{ x400 = "c=US;a= ;p=Contoso;o=Dublin" }}
+
+[[servers]]
+name = {server_a}
+site = {site_a}
+users = 20
+
+[[servers]]
+name = {server_b}
+site = {site_b}
+users = 20
+
+[[connectors]]
+name = {connector_a}
+kind = "site"
+sites = [{site_a}, {site_b}]
+
+[[connectors]]
+name = {connector_b}
+kind = "ims"
+server = {server_a}
+
+[workload]
+profile = "heavy"
+spread = "all_day"
+mix = {{ same_server = 0.2, same_site = 0.0, other_site = 0.5, internet = 0.3, msmail = 0.0, distribution_list = 0.0 }}
+
+[run]
+duration = "10m"
+"""
+PLAIN = {
+    "scenario": "names",
+    "site_a": "Redmond",
+    "site_b": "Dublin",
+    "server_a": "RED-EX1",
+    "server_b": "DUB-EX1",
+    "connector_a": "Site Connector",
+    "connector_b": "IMS",
+}
+
+
+def named_scenario(directory: Path, **names: str) -> Path:
+    path = directory / "named.toml"
+    values = {**PLAIN, **names}
+    path.write_text(NAMED.format(**{k: json.dumps(v) for k, v in values.items()}))
+    return path
+
+
+def files_below(directory: Path) -> set[Path]:
+    return {p for p in directory.rglob("*") if p.is_file()}
+
+
+def test_a_server_name_cannot_put_tracking_logs_outside_the_results(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    path = named_scenario(work, server_a="RED/../../../../escaped", server_b="DUB\\..\\..\\escaped")
+    out = work / "out"
+    result = invoke("run", str(path), "--out", str(out), "--tracking", "--quiet", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert files_below(tmp_path) - files_below(out) == {path}, "a file was written outside --out"
+    folders = sorted(p.name for p in (out / "tracking" / "point0-rep0").iterdir())
+    # The names as safe file names: separators and '..' replaced, a hash of the name appended.
+    assert folders == sorted(
+        [safe_file_name("RED/../../../../escaped"), safe_file_name("DUB\\..\\..\\escaped")]
+    )
+    assert all(f.startswith(("RED_", "DUB_")) and "/" not in f and ".." not in f for f in folders)
+
+
+def test_a_scenario_name_cannot_put_the_default_results_directory_elsewhere(tmp_path, monkeypatch):
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    path = named_scenario(work, scenario="../../../escaped")
+    monkeypatch.chdir(work)
+    result = invoke("run", str(path), "--quiet", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    made = list((work / "results").iterdir())
+    assert len(made) == 1
+    assert made[0].name.startswith(safe_file_name("../../../escaped") + "-")
+    assert files_below(tmp_path) - files_below(made[0]) == {path}
+
+
+@pytest.mark.parametrize(
+    ("names", "fragment"),
+    [
+        (
+            {"site_b": "STRASSE", "site_a": "Straße"},
+            "named.toml:11: sites[1].name: duplicate site name 'STRASSE' "
+            "(the same as 'Straße' at sites[0], line 7, ignoring case and Unicode form)",
+        ),
+        (
+            # 'Zürich' composed (NFC) and decomposed (NFD): two spellings of one name.
+            {"server_a": "Z\u00fcrich", "server_b": "Zu\u0308rich"},
+            "named.toml:20: servers[1].name: duplicate server name 'Zu\u0308rich' "
+            "(the same as 'Z\u00fcrich' at servers[0], line 15, ignoring case and Unicode form)",
+        ),
+        (
+            {"connector_b": "site connector"},
+            "named.toml:30: connectors[1].name: duplicate connector name 'site connector' "
+            "(the same as 'Site Connector' at connectors[0], line 25",
+        ),
+        (
+            {"site_a": "Red\u202emond"},
+            "named.toml:7: sites[0].name: name 'Red\\u202emond' contains U+202E RIGHT-TO-LEFT OVERRIDE",
+        ),
+        ({"server_b": "DUB\u2066EX1"}, "contains U+2066 LEFT-TO-RIGHT ISOLATE"),
+        ({"connector_a": "Site\u200bConnector"}, "contains U+200B ZERO WIDTH SPACE"),
+        ({"server_a": "RED\u0085EX1"}, "contains U+0085 control character"),
+        ({"scenario": "names\u202e"}, "named.toml:1: name: name 'names\\u202e' contains U+202E"),
+    ],
+    ids=[
+        "case_fold",
+        "nfc_nfd",
+        "case",
+        "bidi_override",
+        "bidi_isolate",
+        "zero_width",
+        "c1_control",
+        "scenario",
+    ],
+)
+def test_names_that_are_the_same_or_hide_characters_are_refused(names, fragment, tmp_path):
+    path = named_scenario(tmp_path, **names)
+    for command in (("validate", str(path)), ("run", str(path), "--out", str(tmp_path / "out"))):
+        result = invoke(*command)
+        assert_refused(result, fragment)
+    assert not (tmp_path / "out").exists()
+
+
+MARKUP = {
+    "scenario": "names[/]",
+    "site_a": "Red[/]mond",
+    "site_b": "Dub[bold]lin",
+    "server_a": "RED[/]EX1",
+    "server_b": "DUB[red]EX1",
+    "connector_a": "Site[/]Connector",
+    "connector_b": "IMS[bold]",
+}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("show",),
+        ("gwart",),
+        ("gwart", "--site", "Red[/]mond"),
+        ("route", "--from", "DUB[red]EX1", "--to", "someone@example.com"),
+        ("trace", "--message", "1"),
+    ],
+    ids=["show", "gwart", "gwart_site", "route", "trace"],
+)
+def test_rich_markup_in_names_is_printed_as_spelt(command, tmp_path):
+    path = named_scenario(tmp_path, **MARKUP)
+    result = invoke(command[0], str(path), *command[1:])
+    assert result.exit_code == 0, result.output
+    shown = [name for name in MARKUP.values() if name in result.output]
+    assert len(shown) >= 2, result.output  # each command names at least a site and a server
+    assert "Red[/]mond" in result.output or "DUB[red]EX1" in result.output
+
+
+def test_rich_markup_in_names_is_printed_as_spelt_by_run_and_validate(tmp_path):
+    path = named_scenario(tmp_path, **MARKUP)
+    result = invoke("run", str(path), "--out", str(tmp_path / "out"), "--quiet", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert "names[/]: recipients by outcome" in result.output  # the table's title
+    bad = named_scenario(tmp_path, **{**MARKUP, "server_b": "[/]DUB"})
+    result = invoke("validate", str(bad))
+    assert_refused(result, "servers[1].name: String should match pattern")
+    assert "'[/]DUB'" in result.output
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text(path.read_text().replace('site = "Dub[bold]lin"', 'site = "Dub[bold]lim"'))
+    result = invoke("validate", str(unknown))
+    assert_refused(result, "unknown site 'Dub[bold]lim'; did you mean 'Dub[bold]lin'?")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "point",
+        "replication",
+        "seed",
+        "error",
+        "recipients",
+        "delivered",
+        "misdelivered",
+        "ndr",
+        "pending",
+        "failure_rate",
+        "ndr_expired",
+        "lost",
+        "users_mean",
+        "n",
+    ],
+)
+def test_a_sweep_variable_cannot_take_a_results_column_name(name, tmp_path):
+    path = scenario_with_constraint(tmp_path, "version == '5.0'")
+    path.write_text(
+        path.read_text().replace('name = "version"', f'name = "{name}"').replace("version ==", f"{name} ==")
+    )
+    result = invoke("validate", str(path))
+    # [[sweep.variables]] opens on line 24, its name is on line 25.
+    assert_refused(
+        result,
+        f"{path}:25: sweep.variables[0].name: sweep variable name {name!r} is taken by a column of the results",
+    )
+
+
+def test_an_ordinary_sweep_variable_name_is_accepted(tmp_path):
+    path = scenario_with_constraint(tmp_path, "release == '5.0'")
+    path.write_text(path.read_text().replace('name = "version"', 'name = "release"'))
+    result = invoke("validate", str(path))
+    assert result.exit_code == 0, result.output

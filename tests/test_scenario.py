@@ -78,7 +78,7 @@ def test_unknown_references_everywhere(base):
 def test_duplicate_names(base):
     base["servers"].append({"name": "red-ex1", "site": "Redmond"})
     assert any(
-        "servers[2].name: duplicate server name 'red-ex1' (already servers[0])" in line
+        "servers[2].name: duplicate server name 'red-ex1' (the same as 'RED-EX1' at servers[0], line " in line
         for line in problems_of(base)
     )
 

@@ -223,7 +223,7 @@ def validate_raw(raw: dict[str, Any], source: str = "<scenario>", text: str = ""
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
         problems += _schema_problems(exc, raw, source, locator)
-    for path, message in reference_problems(raw):
+    for path, message in reference_problems(raw, locator.line_of):
         problems.append(Problem(source, locator.line_of(path), format_path(path), message))
     if scenario is not None and not problems:
         problems += _sweep_value_problems(raw, source, locator)

@@ -40,6 +40,7 @@ from exsim.address import (
 )
 from exsim.constraint import MAX_DEPTH as MAX_CONSTRAINT_DEPTH
 from exsim.constraint import MAX_LENGTH as MAX_CONSTRAINT_LENGTH
+from exsim.names import refused_characters
 from exsim.schedule import Schedule, parse_schedule
 from exsim.units import Duration, Rate, Size
 
@@ -102,7 +103,24 @@ def _checked(validate: Callable[[str], list[str]]) -> AfterValidator:
 X400SiteAddress = Annotated[str, _checked(validate_x400)]
 SmtpSiteAddress = Annotated[str, _checked(validate_smtp_site_address)]
 MsSiteAddress = Annotated[str, _checked(validate_ms_site_address)]
-Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]([^\x00-\x1f]*[^\s])?$")]
+
+
+def _plain_text(value: str) -> str:
+    """Refuse control and format characters in a name: a right-to-left override, for one,
+    makes a name display as something other than what it is."""
+    refused = refused_characters(value)
+    if refused:
+        raise ValueError(
+            f"name {value!r} contains {', '.join(refused)}; a name may not hold control or format characters"
+        )
+    return value
+
+
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]([^\x00-\x1f]*[^\s])?$"),
+    AfterValidator(_plain_text),
+]
 Cost = Annotated[int, Field(ge=1, le=100)]
 ScheduleField = Annotated[
     Schedule,
@@ -686,7 +704,10 @@ Expectation = Annotated[
 class Scenario(_Model):
     """A validated scenario: an organization, its traffic, events and experiment settings."""
 
-    name: str = Field("scenario", description="Short name used in results")
+    name: Annotated[str, AfterValidator(_plain_text)] = Field(
+        "scenario",
+        description="Short name used in results (and, made a safe file name, in the results directory's)",
+    )
     description: str = Field("", description="What the scenario shows")
     organization: Organization
     sites: Annotated[list[Site], Field(min_length=1)]
