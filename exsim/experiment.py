@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import copy
-import functools
 import hashlib
 import itertools
 import json
@@ -41,6 +40,7 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
+from exsim.columns import BOOK_COLUMNS, is_ndr_diagnostic_column
 from exsim.constraint import parse_constraint
 from exsim.logs import EVENT_COLUMNS
 from exsim.randomness import replication_seed
@@ -441,52 +441,6 @@ def _execute(args: list[tuple], workers: int | None, scheduler: str | None) -> I
 
 
 # --- summaries and files ------------------------------------------------------------------
-
-BOOK_COLUMNS = [
-    "recipients",
-    "delivered",
-    "misdelivered",
-    "ndr",
-    "pending",
-    "failure_rate",
-    "ndr_rate",
-    "misdelivery_rate",
-    "latency_p50_s",
-    "latency_p95_s",
-]
-
-
-# The columns the experiment puts around a run's own (execute_run's record; "n" is summary.csv's).
-OWN_COLUMNS = ("point", "replication", "seed", "error", "traceback", "wall_s", "n")
-# Columns derived from others: per traffic class (runs.csv), statistics (summary.csv), baselines.
-DERIVED_SUFFIXES = ("_recipients", "_ndr", "_misdelivered", "_mean", "_lo", "_hi", "_baseline")
-
-
-@functools.cache
-def _result_columns() -> frozenset[str]:
-    """The columns :meth:`RunResult.row` always writes, read off an empty result."""
-    from exsim.metrics import LatencyHistogram, Outcomes, TimeSeries
-    from exsim.sim.model import FAULT_COUNTERS, RunResult
-
-    empty = RunResult("", 0, 0.0, Outcomes(), {}, Outcomes(), LatencyHistogram(), [], TimeSeries(1.0, 1.0), 0)
-    return frozenset(empty.row()) | frozenset(FAULT_COUNTERS)
-
-
-def is_reserved_column(name: str) -> bool:
-    """Whether a sweep variable may not be called ``name``: its column in runs.csv or
-    summary.csv would collide with one the results have of their own."""
-    return (
-        name in OWN_COLUMNS
-        or name in BOOK_COLUMNS
-        or name in _result_columns()
-        or is_ndr_diagnostic_column(name)
-        or name.endswith(DERIVED_SUFFIXES)
-    )
-
-
-def is_ndr_diagnostic_column(column: str) -> bool:
-    """Whether a runs.csv column is an ``ndr_<diagnostic>`` count (not ``ndr_rate``)."""
-    return column.startswith("ndr_") and not column.startswith("ndr_rate")
 
 
 #: Rates summarised with a mean and a 95 % interval per sweep point.
