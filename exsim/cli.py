@@ -283,7 +283,7 @@ def print_experiment(experiment) -> None:  # type: ignore[no-untyped-def]
 
     summary = experiment.summary
     variables = experiment.variables
-    from exsim.experiment import is_ndr_diagnostic_column
+    from exsim.columns import is_ndr_diagnostic_column
 
     ndr_columns = [c[:-5] for c in summary.columns if is_ndr_diagnostic_column(c) and c.endswith("_mean")]
     table = Table(
