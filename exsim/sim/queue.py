@@ -7,6 +7,12 @@ until something arrives — with fewer events: putting is a plain call, and
 in a single event, whether the item was already waiting or arrives later. Mail
 passes between components millions of times in a long run; one event per
 hand-off instead of three (put, get, service timeout) is most of the speed.
+
+SimPy has no public way to give an event a value *and* a delay at once, so
+:class:`Handoff` sets the two private fields its ``Timeout`` sets itself
+(``_ok``, ``_value``). That is why pyproject.toml keeps SimPy below 4.2, and why
+``tests/test_queue.py`` reads the result back through the public API: a release
+that renames the fields fails that test rather than the simulation.
 """
 
 from __future__ import annotations
