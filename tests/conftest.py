@@ -7,6 +7,13 @@ from pathlib import Path
 
 import pytest
 import tomli_w
+from hypothesis import settings
+
+# Property tests are deterministic and take the time they take: the same examples on every
+# run (a failure seen once is seen again), no example database carried between runs, and no
+# per-example deadline -- Hypothesis' default 200 ms fails tests on a busy machine, not on a bug.
+settings.register_profile("exsim", derandomize=True, database=None, deadline=None)
+settings.load_profile("exsim")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"

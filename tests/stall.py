@@ -1,0 +1,78 @@
+"""Stop a sweep at a known run, so a signal lands between the same two runs every time.
+
+Tests of Ctrl-C, SIGTERM and ``kill -9`` need the sweep to be *mid-way* when the
+signal comes. Waiting for "a few rows" and hoping the rest take longer is a race
+a busy machine loses. Instead, :func:`stalled_sweep_env` gives a subprocess an
+environment whose ``sitecustomize`` (imported by every interpreter that starts
+with it, pool workers included) wraps ``exsim.sim.simulate``: the first
+``runs_before`` calls, counted across processes by files created exclusively in
+a gate directory, run normally; every later call marks itself stalled and waits
+forever. The test waits for those marks, so it signals a sweep that has finished
+exactly ``runs_before`` runs and cannot finish another.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+SITECUSTOMIZE = """
+import os
+import time
+
+_gate = os.environ.get("EXSIM_TEST_STALL_DIR")
+if _gate:
+    import exsim.sim
+
+    _real = exsim.sim.simulate
+    _limit = int(os.environ["EXSIM_TEST_STALL_AFTER"])
+
+    def _simulate(*args, **kwargs):
+        number = 0
+        while True:  # claim the next run number, across processes
+            try:
+                os.close(os.open(os.path.join(_gate, f"run-{number}"), os.O_CREAT | os.O_EXCL))
+                break
+            except FileExistsError:
+                number += 1
+        if number >= _limit:
+            open(os.path.join(_gate, f"stalled-{number}"), "w").close()
+            while True:
+                time.sleep(3600)
+        return _real(*args, **kwargs)
+
+    exsim.sim.simulate = _simulate
+"""
+
+
+def stalled_sweep_env(tmp_path: Path, runs_before: int) -> tuple[dict[str, str], Path]:
+    """An environment for ``exsim run`` that stalls after ``runs_before`` runs; and the gate."""
+    site = tmp_path / "stall-site"
+    gate = tmp_path / "stall-gate"
+    site.mkdir()
+    gate.mkdir()
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    root = str(Path(__file__).resolve().parent.parent)
+    path = os.pathsep.join(p for p in (str(site), root, os.environ.get("PYTHONPATH", "")) if p)
+    env = {
+        **os.environ,
+        "PYTHONPATH": path,
+        "EXSIM_TEST_STALL_DIR": str(gate),
+        "EXSIM_TEST_STALL_AFTER": str(runs_before),
+    }
+    return env, gate
+
+
+def stalled(gate: Path) -> int:
+    """How many runs are stalled (each holds one worker for good)."""
+    return len(list(gate.glob("stalled-*")))
+
+
+def wait_for(condition, what: str, limit_s: float = 300.0) -> None:
+    """Wait for a condition of the sweep; fail, rather than hang, if it never comes."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
