@@ -513,9 +513,13 @@ class ConnectorStates:
 
 @dataclass(frozen=True, slots=True)
 class FilterStep:
+    """One selection filter as applied: the connectors it kept and those it dropped, with why."""
+
     name: str
     survivors: tuple[str, ...]
     note: str = ""
+    dropped: tuple[tuple[str, str], ...] = ()
+    """(connector, why) for each candidate this filter removed, e.g. ("X", "cost 10 > 8")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -555,7 +559,14 @@ def select_route(
         return Selection(None, tuple(steps or ()), reason)
     if len(rows) > 1 and rng is not None:
         chosen = rows[_draw(rng, len(rows))]
-        _record(steps, "load share", [chosen], f"random draw among {len(rows)} equal routes")
+        _record(
+            steps,
+            "load share",
+            [chosen],
+            f"random draw among {len(rows)} equal routes",
+            before=rows,
+            why=lambda r: "not drawn (equal routes share the load)",
+        )
     else:
         chosen = rows[0]
     return Selection(chosen, tuple(steps or ()))
@@ -581,24 +592,44 @@ def route_survivors(
     visited = message.visited_sites
     refused = getattr(message, "refused", ())
     arrived = message.arrived_on
-    rows = [
-        r
-        for r in candidates
-        if r.connector != arrived
-        and r.connector not in refused
-        and not any(site in visited for site in r.route[1:])
-    ]
-    _record(steps, "1. not the connector it arrived on, nor into a site already passed", rows)
+
+    def loops(r: GwartRow) -> str:
+        if r.connector == arrived:
+            return "the connector the message arrived on"
+        if r.connector in refused:
+            return "refused this message already (too large)"
+        back = [site for site in r.route[1:] if site in visited]
+        return f"route goes back into site {back[0]}, already passed" if back else ""
+
+    before = list(candidates)
+    rows = [r for r in before if not loops(r)]
+    _record(
+        steps,
+        "1. not the connector it arrived on, nor into a site already passed",
+        rows,
+        before=before,
+        why=loops,
+    )
     if not rows:
         return [], "loop"
     attempts = message.attempts
     # Used up: the first open and max-open-retries retries have all failed.
+    before = rows
     rows = [
         r
         for r in rows
         if attempts.get(r.connector, 0) <= org.connectors[r.connector].override.max_open_retries
     ]
-    _record(steps, "2. not at max open retries", rows)
+    _record(
+        steps,
+        "2. not at max open retries",
+        rows,
+        before=before,
+        why=lambda r: (
+            f"{attempts.get(r.connector, 0)} failed opens > max open retries "
+            f"{org.connectors[r.connector].override.max_open_retries}"
+        ),
+    )
     if not rows:
         return [], "retries"
     rows = _by_last_resort(rows, org, message, at_s, steps)
@@ -610,9 +641,18 @@ def route_survivors(
     return rows, ""
 
 
-def _record(steps: list[FilterStep] | None, name: str, kept: list[GwartRow], note: str = "") -> None:
+def _record(
+    steps: list[FilterStep] | None,
+    name: str,
+    kept: list[GwartRow],
+    note: str = "",
+    before: Sequence[GwartRow] = (),
+    why: Callable[[GwartRow], str] | None = None,
+) -> None:
+    """Record a filter step: the survivors and, given the rows before it, each dropped row and why."""
     if steps is not None:
-        steps.append(FilterStep(name, tuple(r.connector for r in kept), note))
+        dropped = tuple((r.connector, why(r) if why else "") for r in before if r not in kept)
+        steps.append(FilterStep(name, tuple(r.connector for r in kept), note, dropped))
 
 
 def _by_last_resort(
@@ -649,7 +689,16 @@ def _by_last_resort(
             if untried
             else f"every other route has failed: {', '.join(held)} (cost 100) may be used"
         )
-        _record(steps, "2b. cost 100 only when every other route has failed", kept, note)
+        _record(
+            steps,
+            "2b. cost 100 only when every other route has failed",
+            kept,
+            note,
+            before=rows,
+            why=lambda r: (
+                f"cost 100 (last resort) while {', '.join(sorted(set(untried)))} can still be tried"
+            ),
+        )
     return kept
 
 
@@ -658,11 +707,18 @@ def _by_schedule(rows, org, server, message, states, at_s, steps):  # type: igno
     best = min(activation.values())
     kept = [r for r in rows if activation[r.connector] == best]
     if steps is not None:
-        note = ", ".join(
-            f"{c}: {Activation(a).name.lower() if a != Activation.NEVER else 'never/remote'}"
-            for c, a in sorted(activation.items())
+        note = ", ".join(f"{c}: {_activation_name(a)}" for c, a in sorted(activation.items()))
+        _record(
+            steps,
+            "3. active soonest",
+            kept,
+            note,
+            before=rows,
+            why=lambda r: (
+                f"schedule {_activation_name(activation[r.connector])} while another is "
+                f"{_activation_name(best)}"
+            ),
         )
-        _record(steps, "3. active soonest", kept, note)
     return kept
 
 
@@ -670,7 +726,13 @@ def _by_attempts(rows, org, server, message, states, at_s, steps):  # type: igno
     attempts = message.attempts
     fewest = min(attempts.get(r.connector, 0) for r in rows)
     kept = [r for r in rows if attempts.get(r.connector, 0) == fewest]
-    _record(steps, "4. fewest attempts", kept)
+    _record(
+        steps,
+        "4. fewest attempts",
+        kept,
+        before=rows,
+        why=lambda r: f"{attempts.get(r.connector, 0)} failed opens > {fewest}",
+    )
     return kept
 
 
@@ -681,21 +743,39 @@ def _by_open_retry(rows, org, server, message, states, at_s, steps):  # type: ig
         _record(steps, "5. not in open retry", rows, "bypassed: candidates are on different servers")
         return rows
     kept = [r for r in rows if r.connector not in states.open_retry]
-    _record(steps, "5. not in open retry", kept or rows, "" if kept else "all retrying: kept all")
+    _record(
+        steps,
+        "5. not in open retry",
+        kept or rows,
+        "" if kept else "all retrying: kept all",
+        before=rows,
+        why=lambda r: "its connector is in open retry",
+    )
     return kept or rows
 
 
 def _by_cost(rows, org, server, message, states, at_s, steps):  # type: ignore[no-untyped-def]
     lowest = min(r.cost for r in rows)
     kept = [r for r in rows if r.cost == lowest]
-    _record(steps, "6. lowest cost", kept)
+    _record(steps, "6. lowest cost", kept, before=rows, why=lambda r: f"cost {r.cost} > {lowest}")
     return kept
 
 
 def _by_locality(rows, org, server, message, states, at_s, steps):  # type: ignore[no-untyped-def]
     kept = [r for r in rows if is_local(org, r.connector, server)]
-    _record(steps, "7. local over remote", kept or rows, "" if kept else "none local: kept remote")
+    _record(
+        steps,
+        "7. local over remote",
+        kept or rows,
+        "" if kept else "none local: kept remote",
+        before=rows,
+        why=lambda r: f"on {', '.join(org.hosts_in(r.connector, org.site_of(server)))}, not on {server}",
+    )
     return kept or rows
+
+
+def _activation_name(state: int) -> str:
+    return Activation(state).name.lower() if state != Activation.NEVER else "never/remote"
 
 
 _ORDER = (_by_schedule, _by_attempts, _by_open_retry, _by_cost, _by_locality)
@@ -751,6 +831,17 @@ def select_target_server(
     return last[0] if last else None
 
 
+def _target_reason(org: Organization, connector: str, server: str | None) -> str:
+    """Why a link connector reaches that server in the next site (for explanations)."""
+    c = org.connectors[connector]
+    for target in getattr(c, "target_servers", None) or ():
+        if target.server == server:
+            return f"target server cost {target.cost}"
+    if c.kind == "site":
+        return "any server of the site: no target servers listed"
+    return "the connector's bridgehead there"
+
+
 # --- the whole path, for explanations -------------------------------------------------
 
 
@@ -761,6 +852,9 @@ class Hop:
     via: str
     """'RPC' inside a site, a connector name, or the gateway that takes the mail out."""
     cost: int = 0
+    why: str = ""
+    """Which server decided this hop and on what grounds (the chosen connector, its host, the
+    target server in the next site, the mailbox's home server)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -864,7 +958,15 @@ class Router:
                 decisions.append(Decision(server, site, resolution, None))
                 target = resolution.mailbox.server  # type: ignore[union-attr]
                 if target != server:
-                    hops.append(Hop(server, target, "RPC"))
+                    hops.append(
+                        Hop(
+                            server,
+                            target,
+                            "RPC",
+                            why=f"{server}'s MTA finds {resolution.mailbox.alias}'s mailbox on {target} "  # type: ignore[union-attr]
+                            f"in the directory: delivered inside site {site} by RPC",
+                        )
+                    )
                 return RoutePlan(recipient, tuple(decisions), tuple(hops), total, f"delivered to {target}")
             if resolution.kind == "unroutable":
                 decisions.append(Decision(server, site, resolution, None))
@@ -883,17 +985,43 @@ class Router:
             connector = org.connectors[row.connector]
             if not is_local(org, row.connector, server):
                 bridgehead = org.hosts_in(row.connector, site)[0]
-                hops.append(Hop(server, bridgehead, "RPC"))
+                hops.append(
+                    Hop(
+                        server,
+                        bridgehead,
+                        "RPC",
+                        why=f"{server}'s MTA chose {row.connector}, which runs on {bridgehead}: "
+                        f"handed to {bridgehead}'s MTA by RPC inside site {site}",
+                    )
+                )
                 server = bridgehead
             if connector.kind in GATEWAY_KINDS:
                 hop_cost = row.cost
-                hops.append(Hop(server, None, row.connector, hop_cost))
+                hops.append(
+                    Hop(
+                        server,
+                        None,
+                        row.connector,
+                        hop_cost,
+                        f"{server} runs the gateway {row.connector}, which takes the mail out of the "
+                        "organization",
+                    )
+                )
                 return RoutePlan(
                     recipient, tuple(decisions), tuple(hops), total + hop_cost, f"to gateway {row.connector}"
                 )
             next_site = row.route[1]
             next_server = select_target_server(org, row.connector, next_site)
-            hops.append(Hop(server, next_server, row.connector, connector.cost))
+            hops.append(
+                Hop(
+                    server,
+                    next_server,
+                    row.connector,
+                    connector.cost,
+                    f"{server}'s MTA sends over {row.connector}; {next_server} receives it in site "
+                    f"{next_site} ({_target_reason(org, row.connector, next_server)})",
+                )
+            )
             total += connector.cost
             message.arrived_on = row.connector
             message.hops += 1

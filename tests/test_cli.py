@@ -119,7 +119,7 @@ server = "B1"
 def test_route_explains_and_json():
     result = exsim("route", str(SCENARIOS / "contoso.toml"), "--from", "RED-EX1", "--to", "BJones")
     assert result.returncode == 0
-    assert "6. lowest cost: X.400 Redmond-Tokyo" in result.stdout
+    assert "6. lowest cost:\n    dropped X.400 Redmond-Sydney: cost 10 > 8" in result.stdout
     assert "Total cost: 8" in result.stdout
     plan = json.loads(
         exsim(

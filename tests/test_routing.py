@@ -442,7 +442,44 @@ def test_cost_100_address_space_is_a_last_resort_and_explained():
     assert plan.total_cost == 110
     text = "\n".join(explain_plan(plan))
     assert "cost 100  via IMS-A  [A]  (cost 100 on the way: last resort)" in text
-    assert "2b. cost 100 only when every other route has failed: AB  (IMS-A held back" in text
+    assert "2b. cost 100 only when every other route has failed:  (IMS-A held back" in text
+    assert "    dropped IMS-A: cost 100 (last resort) while AB can still be tried" in text
+
+
+def test_route_explanation_says_what_each_filter_dropped_and_why():
+    router = Router(Organization(__import__("exsim").load_scenario(SCENARIOS / "contoso.toml")))
+    # From RED-EX2 (not the X.400 bridgehead RED-EX1) to BJones in Sydney: the candidates are
+    # Redmond-Tokyo at 3 + 5 = 8 and Redmond-Sydney at 10; lowest cost drops the direct one.
+    plan = router.plan("RED-EX2", "BJones")
+    at_redmond = plan.decisions[0].selection
+    (cost_step,) = [s for s in at_redmond.steps if s.dropped]
+    assert cost_step.name == "6. lowest cost"
+    assert cost_step.dropped == (("X.400 Redmond-Sydney", "cost 10 > 8"),)
+    lines = explain_plan(plan)
+    assert "    dropped X.400 Redmond-Sydney: cost 10 > 8" in lines
+    # Only filter 7 is left after cost, with one candidate: one line says it is skipped.
+    assert "  filter 7 skipped: one candidate left (X.400 Redmond-Tokyo)" in lines
+    # In Tokyo filter 1 drops the connector the mail arrived on, leaving one candidate.
+    assert "    dropped X.400 Redmond-Tokyo: the connector the message arrived on" in lines
+    assert "  filters 3-7 skipped: one candidate left (Dynamic RAS Tokyo-Sydney)" in lines
+    assert lines[-1] == (
+        "Why this route: at RED-EX2 X.400 Redmond-Tokyo won on 'lowest cost' "
+        "(X.400 Redmond-Sydney: cost 10 > 8); then at TOK-EX1 Dynamic RAS Tokyo-Sydney won on "
+        "'not the connector it arrived on, nor into a site already passed' "
+        "(X.400 Redmond-Tokyo: the connector the message arrived on); then delivered to SYD-EX1."
+    )
+    # Every hop names the server that decided it; the RPC hop inside Redmond included.
+    internet = router.plan("RED-EX2", "x@example.com")
+    assert [h.why for h in internet.hops] == [
+        "RED-EX2's MTA chose Internet Mail Service (RED-EX1), which runs on RED-EX1: handed to "
+        "RED-EX1's MTA by RPC inside site Redmond",
+        "RED-EX1 runs the gateway Internet Mail Service (RED-EX1), which takes the mail out of the "
+        "organization",
+    ]
+    assert router.plan("RED-EX1", "AKumar").hops[0].why == (
+        "RED-EX1's MTA finds AKumar's mailbox on RED-EX2 in the directory: delivered inside site "
+        "Redmond by RPC"
+    )
 
 
 # --- address spaces on site-linking connectors (KB Q182128, Q149121) -----------------
