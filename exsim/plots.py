@@ -51,6 +51,7 @@ FIGURES = ("failure_curve", "failure_matrix", "rollout", "latency", "queues", "t
 #: Up to this many sweep points, a per-point figure draws them all (small multiples).
 SMALL_MULTIPLES = 4
 BUILD_NAMES = {"5.0": "RTM", "5.0-sp1": "SP1", "5.0-sp2": "SP2"}
+SERVICE_NAMES = {"is": "Information Store", "mta": "MTA", "ims": "IMS", "msmail": "MS Mail Connector"}
 
 
 class NothingToPlot(Exception):
@@ -180,7 +181,7 @@ def choose_points(results: Results, point: int | None = None, score: pd.Series |
 def _point_title(results: Results, point: int, by_default: bool) -> str:
     label = results.point_label(point)
     if len(results.summary) == 1:
-        return label
+        return "the scenario as written (no sweep)" if label == "as written" else label
     if by_default and len(results.summary) > SMALL_MULTIPLES:
         return f"point {point} ({label}; the point with the most failures)"
     return f"point {point} ({label})"
@@ -232,7 +233,8 @@ def event_marks(scenario: Scenario) -> list[Mark]:
             marks.append(Mark(event.start, event.end, f"{event.connector} down", "tab:red"))
         elif event.kind == "service_stop":
             end = event.end if event.end is not None else horizon
-            marks.append(Mark(event.start, end, f"{event.server} {event.service} stopped", "tab:orange"))
+            service = SERVICE_NAMES.get(event.service, event.service)
+            marks.append(Mark(event.start, end, f"{event.server} {service} stopped", "tab:orange"))
         elif event.kind == "crash":
             marks.append(
                 Mark(event.at, event.at + event.restart_after, f"{event.server} crashed", "tab:brown")
@@ -269,13 +271,23 @@ def _event_lane(fig: Figure, lane, axes: list, marks: list[Mark], end_h: float) 
     right = lane.get_window_extent(renderer).x1
     for mark in marks:
         x = mark.start_s / 3600
-        text = lane.text(x, 0, " " + mark.label, fontsize=7, color=mark.color, va="center", ha="left")
+        text = lane.text(
+            x,
+            0,
+            " " + mark.label,
+            fontsize=7,
+            color=mark.color,
+            va="center",
+            ha="left",
+            # A white ground, so the lines of later events do not cross the words.
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9, "pad": 0.5},
+        )
         text.set_in_layout(False)
-        box = text.get_window_extent(renderer)
+        box = text_box(text, renderer)
         if box.x1 > right:  # near the right edge: the label ends at its event instead
             text.set_ha("right")
             text.set_text(mark.label + " ")
-            box = text.get_window_extent(renderer)
+            box = text_box(text, renderer)
         row = next((i for i, boxes in enumerate(rows) if not any(_overlaps(box, b) for b in boxes)), None)
         if row is None:
             rows.append([])
@@ -525,7 +537,7 @@ def latency(results: Results) -> Figure:
         mine = (
             latency_bins[latency_bins["point"] == row["point"]].groupby("upper_s")["count"].sum().sort_index()
         )
-        label = f"{row['point']}: {results.point_label(row['point'])}"
+        label = f"{int(row['point'])}: {results.point_label(int(row['point']))}"
         labels.append(label)
         if mine.empty:
             continue
@@ -722,6 +734,12 @@ def topology(results: Results | Scenario) -> Figure:
     no_prmd = {
         s.name for s in scenario.sites if s.addresses.x400 and not parse_x400(s.addresses.x400).gdi.has_prmd
     }
+    swept = {
+        site.name
+        for site in scenario.sites
+        for v in scenario.sweep.variables
+        if v.path in (f"sites.{site.name}.addresses.x400", "sites.*.addresses.x400")
+    }
     nodes = []
     for site in scenario.sites:
         x, y = layout[site.name]
@@ -737,13 +755,17 @@ def topology(results: Results | Scenario) -> Figure:
                 zorder=3,
                 bbox={
                     "boxstyle": "round,pad=0.6",
-                    "facecolor": "#f4a3a3" if site.name in no_prmd else "#cfe2f3",
+                    "facecolor": "#e0e0e0"
+                    if site.name in swept
+                    else ("#f4a3a3" if site.name in no_prmd else "#cfe2f3"),
                     "edgecolor": "black",
                 },
             )
         )
     ax.scatter([], [], color="#f4a3a3", edgecolors="black", s=80, marker="s", label="site address without p=")
     ax.scatter([], [], color="#cfe2f3", edgecolors="black", s=80, marker="s", label="site address with p=")
+    if swept:
+        ax.scatter([], [], color="#e0e0e0", edgecolors="black", s=80, marker="s", label="site address swept")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     title = f"{scenario.name}: sites, connectors and costs; servers with their version at the start and end"
     if _swept_versions(scenario):

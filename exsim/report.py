@@ -24,6 +24,7 @@ from typing import Any
 import jinja2
 
 from exsim import plots
+from exsim.experiment import is_ndr_diagnostic_column
 from exsim.logs import timestamp
 from exsim.results import RESULTS_FILES, Results, listing, read_results
 from exsim.stats import format_rate
@@ -67,7 +68,9 @@ def _summary_table(results: Results) -> dict[str, Any]:
     columns = [*results.variables, "n", "recipients", "delivered"]
     has_misdelivered = "misdelivered_mean" in summary
     columns += ["misdelivered"] if has_misdelivered else []
-    ndr_columns = [c for c in summary.columns if c.startswith("ndr_") and c.endswith("_mean")]
+    ndr_columns = [
+        c for c in summary.columns if is_ndr_diagnostic_column(c) and c.endswith("_mean") and c != "ndr_mean"
+    ]
     columns += ["NDR", *(c[4:-5] for c in ndr_columns), "pending", "failure rate [95 %]"]
     columns += ["outbound SMTP failure [95 %]"] if "internet_failure_rate_mean" in summary else []
     rows = []

@@ -85,8 +85,8 @@ def test_timed_events_are_labelled_without_overlap(results):
     figure.draw_without_rendering()
     renderer = figure.canvas.get_renderer()
     lane = figure.axes[0]
-    labels = {t.get_text().strip(): t.get_window_extent(renderer) for t in lane.texts}
-    assert set(labels) == {"IMS down", "RED-EX2 mta stopped"}
+    labels = {t.get_text().strip(): plots.text_box(t, renderer) for t in lane.texts}
+    assert set(labels) == {"IMS down", "RED-EX2 MTA stopped"}
     for a, b in itertools.combinations(labels.values(), 2):
         assert not a.overlaps(b)
     # The time axis reads in weekday and hour.
@@ -103,7 +103,7 @@ def test_event_labels_of_the_rollout_week_do_not_overlap():
     plots._event_lane(figure, lane, axes, marks, scenario.run.duration / 3600)
     figure.draw_without_rendering()
     renderer = figure.canvas.get_renderer()
-    boxes = [t.get_window_extent(renderer) for t in lane.texts]
+    boxes = [plots.text_box(t, renderer) for t in lane.texts]
     assert len(boxes) == len(marks)
     for a, b in itertools.combinations(boxes, 2):
         assert not a.overlaps(b)
