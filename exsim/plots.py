@@ -424,7 +424,7 @@ def failure_matrix(results: Results, average: bool = False) -> Figure:
     rows = list(dict.fromkeys(summary[config]))
     columns = list(dict.fromkeys(summary[version]))
     panels = _panels(summary, facets)
-    fig = _figure(2.2 + 2.4 * len(columns) * len(kinds), (1.4 + 0.75 * len(rows)) * len(panels) + 0.6)
+    fig = _figure(2.5 + 1.6 * len(columns) * len(kinds), (1.4 + 0.75 * len(rows)) * len(panels) + 0.6)
     axes = fig.subplots(len(panels), len(kinds), squeeze=False)
     n = int(summary["n"].max())
     for (facet, subset), row_axes in zip(panels, axes, strict=True):
