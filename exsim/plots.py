@@ -29,6 +29,7 @@ command line chooses Agg.
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +63,18 @@ class AveragingRefused(Exception):
     """Drawing the figure would average over a variable that changes the failure rate."""
 
 
+class NotebookFigure(Figure):
+    """A ``Figure`` that a notebook shows inline as the value of a cell, even when pyplot (and with
+    it the notebook's inline backend hook) was never imported."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=DPI)
+        return buffer.getvalue()
+
+
 def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    fig = NotebookFigure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)  # a canvas to measure text with; saving picks its own by file type
     return fig
 

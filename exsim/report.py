@@ -24,7 +24,7 @@ from typing import Any
 import jinja2
 
 from exsim import plots
-from exsim.experiment import is_ndr_diagnostic_column
+from exsim.columns import is_ndr_diagnostic_column
 from exsim.logs import timestamp
 from exsim.results import RESULTS_FILES, Results, listing, read_results
 from exsim.stats import format_rate

@@ -39,6 +39,12 @@ def test_every_figure_is_a_figure_and_plot_results_saves_each(two_ims_results):
     assert all(isinstance(f, Figure) for f in figures.values())
 
 
+def test_a_figure_shows_itself_in_a_notebook(results):
+    png = plots.latency(results)._repr_png_()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(png) > 10_000
+
+
 def test_importing_the_plots_chooses_no_backend():
     code = "import matplotlib, exsim.plots, exsim.report; print(matplotlib.rcParams._get_backend_or_none())"
     environment = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
