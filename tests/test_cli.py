@@ -1,16 +1,18 @@
-"""The command line, run as a user would (a subprocess)."""
+"""The command line, run in-process (``tests.clikit.exsim``) as the console script would run it.
+
+The last test runs the installed ``exsim`` script itself, once.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+from tests.clikit import exsim
 from tests.conftest import SCENARIOS
-
-
-def exsim(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "exsim", *args], capture_output=True, text=True, cwd=cwd)
 
 
 def test_validate_bundled_scenarios_exits_0():
@@ -245,3 +247,15 @@ def test_resume_refuses_results_of_another_scenario(tmp_path):
     assert other.returncode == 2
     assert "different scenario" in other.stderr
     assert "Traceback" not in other.stderr
+
+
+def test_installed_console_script_runs():
+    # The one command that goes through the installed entry point in a process of its own:
+    # the script pip wrote must reach exsim.cli:main and pass the exit code back.
+    script = shutil.which("exsim", path=str(Path(sys.executable).parent))
+    assert script is not None, "the exsim console script is not installed next to this Python"
+    ok = subprocess.run([script, "validate", str(SCENARIOS / "contoso.toml")], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "contoso.toml: valid" in ok.stdout
+    bad = subprocess.run([script, "no-such-command"], capture_output=True, text=True)
+    assert bad.returncode == 2

@@ -16,6 +16,7 @@ from exsim import load_scenario, plots
 from exsim.experiment import run_experiment
 from exsim.results import read_results
 from exsim.scenario import validate_raw
+from tests.clikit import exsim
 from tests.conftest import SCENARIOS
 from tests.simkit import one_site
 
@@ -147,13 +148,13 @@ def test_averaging_over_a_variable_that_changes_the_rate_is_refused(results, two
     )
     with pytest.raises(plots.AveragingRefused, match="average over dublin"):
         plots.failure_curve(results, x="version")
-    command = [sys.executable, "-m", "exsim", "plot", str(two_ims_results), "--x", "version"]
-    refused = subprocess.run(command, capture_output=True, text=True, check=False)
+    command = ["plot", str(two_ims_results), "--x", "version"]
+    refused = exsim(*command)
     assert refused.returncode == 2
     assert refused.stderr.strip().startswith("--x version: failure_curve.png would average over dublin")
     assert "--average" in refused.stderr
     assert "Traceback" not in refused.stderr
-    allowed = subprocess.run([*command, "--average"], capture_output=True, text=True, check=False)
+    allowed = exsim(*command, "--average")
     assert allowed.returncode == 0, allowed.stderr
 
 

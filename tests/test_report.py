@@ -6,8 +6,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import tomli_w
 from exsim import plots
 from exsim.report import write_report
 from exsim.results import listing, read_results
+from tests.clikit import exsim
 from tests.simkit import two_ims
 
 CHROMIUM = Path(os.environ.get("EXSIM_CHROMIUM", "/usr/bin/chromium"))
@@ -134,18 +133,11 @@ def test_report_has_an_excerpt_per_event_id(report, two_ims_results):
 
 def test_report_command_writes_where_told_and_refuses_a_non_results_directory(two_ims_results, tmp_path):
     target = tmp_path / "handout.html"
-    ok = subprocess.run(
-        [sys.executable, "-m", "exsim", "report", str(two_ims_results), "-o", str(target)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    ok = exsim("report", str(two_ims_results), "-o", str(target))
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip() == f"Report: {target}"
     assert target.stat().st_size > 10_000
-    bad = subprocess.run(
-        [sys.executable, "-m", "exsim", "report", str(tmp_path)], capture_output=True, text=True, check=False
-    )
+    bad = exsim("report", str(tmp_path))
     assert bad.returncode == 2
     assert "not a results directory" in bad.stderr
     assert "Traceback" not in bad.stderr
@@ -158,12 +150,7 @@ def test_run_prints_every_ndr_generator_the_file_list_and_the_wall_time(tmp_path
     source = tmp_path / "two.toml"
     source.write_text(tomli_w.dumps(raw))
     out = tmp_path / "out"
-    result = subprocess.run(
-        [sys.executable, "-m", "exsim", "run", str(source), "--out", str(out), "--quiet", "--report"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = exsim("run", str(source), "--out", str(out), "--quiet", "--report")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     counts = {}
