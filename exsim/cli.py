@@ -538,19 +538,29 @@ def run(
 @click.option("--message", "message_id", type=click.IntRange(min=1), help="Message number (1 = first sent).")
 @click.option("--first-ndr", is_flag=True, help="The first message that got a non-delivery report.")
 @click.option(
+    "--first-misdelivery",
+    is_flag=True,
+    help="The first message the directory delivered to a mailbox its sender did not mean (KB Q176046).",
+)
+@click.option(
     "--point", type=click.IntRange(min=0), help="Sweep point to run (default: the scenario as written)."
 )
 @click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
 def trace(
-    scenario: str, message_id: int | None, first_ndr: bool, point: int | None, seed: int | None
+    scenario: str,
+    message_id: int | None,
+    first_ndr: bool,
+    first_misdelivery: bool,
+    point: int | None,
+    seed: int | None,
 ) -> None:
     """Tell one message's story, line by line in simulated time."""
     from exsim.experiment import expand_sweep, point_scenario
     from exsim.logs import timestamp
     from exsim.sim import simulate
 
-    if (message_id is None) == (not first_ndr):
-        _bad_argument("give exactly one of --message N or --first-ndr")
+    if (message_id is not None) + first_ndr + first_misdelivery != 1:
+        _bad_argument("give exactly one of --message N, --first-ndr or --first-misdelivery")
     loaded = _load(scenario)
     if point is not None:
         points = expand_sweep(loaded)
@@ -560,10 +570,12 @@ def trace(
         out.print(
             "Sweep point " + ", ".join(f"{k} = {v}" for k, v in points[point].labels.items()), markup=False
         )
-    if first_ndr:
-        message_id = simulate(loaded, seed).first_ndr_message
+    if first_ndr or first_misdelivery:
+        found = simulate(loaded, seed)
+        message_id = found.first_ndr_message if first_ndr else found.first_misdelivery_message
         if message_id is None:
-            err.print("no message got a non-delivery report in this run", markup=False)
+            what = "got a non-delivery report" if first_ndr else "was misdelivered"
+            err.print(f"no message {what} in this run", markup=False)
             raise SystemExit(EXIT_FAILURE)
     assert message_id is not None  # given, or found above: the argument check allows nothing else
     result = simulate(loaded, seed, trace_messages={message_id})

@@ -107,8 +107,34 @@ def reference_problems(raw: object, line_of: LineOf = lambda path: None) -> list
     findings += _connector_problems(raw, sites, servers, site_of)
     findings += _reachability_problems(raw, sites)
     findings += _event_problems(raw, sites, servers, connectors)
+    findings += _foreign_problems(raw, connectors)
     findings += _sweep_problems(raw)
     return findings
+
+
+def _foreign_problems(raw: dict, connectors: list[str]) -> Iterator[Finding]:
+    """A foreign X.400 system names an x400_foreign connector; names are unique."""
+    yield from _duplicates(raw, "foreign_x400", "foreign X.400 system")
+    workload = raw.get("workload")
+    mix = workload.get("mix") if isinstance(workload, dict) else None
+    share = mix.get("foreign_x400") if isinstance(mix, dict) else None
+    if isinstance(share, (int, float)) and share > 0 and not _items(raw, "foreign_x400"):
+        yield (
+            ("workload", "mix", "foreign_x400"),
+            "recipients for foreign X.400 systems, but the scenario declares no [[foreign_x400]] system",
+        )
+    kinds = {c.get("name"): c.get("kind") for _, c in _items(raw, "connectors")}
+    foreign = [name for name in connectors if kinds.get(name) == "x400_foreign"]
+    for index, system in _items(raw, "foreign_x400"):
+        at = ("foreign_x400", index, "connector")
+        name = system.get("connector")
+        if isinstance(name, str) and name in connectors and name not in foreign:
+            yield (
+                at,
+                f"connector {name!r} is of kind {kinds.get(name)!r}; a foreign X.400 system needs an x400_foreign one",
+            )
+        else:
+            yield from _reference(name, foreign, "x400_foreign connector", at)
 
 
 def _connector_problems(

@@ -19,7 +19,8 @@ module and never re-implements it.
   their directories, except site-scoped ones (Q182128).
 * **Resolution** turns a recipient address into GWART rows: the directory first
   (a proxy of a mailbox in the organization is routed to the mailbox's site by
-  its EX address), then the most specific matching address space of the
+  its EX address; an X.400 address no proxy matches exactly is searched as the
+  MTA's "Allow fuzzy proxy search" value and build allow, :mod:`exsim.directory`), then the most specific matching address space of the
   recipient's type. ``*`` beats a blank address space whatever the costs
   (Q193322).
 * **Selection** picks one connector among the candidates with the seven
@@ -52,6 +53,7 @@ from exsim.address import (
     parse_smtp,
     parse_x400,
 )
+from exsim.directory import EXACT, Directory, DirectoryMatch, Policy
 from exsim.org import Mailbox, Organization
 from exsim.scenario import GATEWAY_KINDS, LINK_KINDS
 from exsim.schedule import Activation
@@ -375,6 +377,9 @@ class Resolution:
     rows: tuple[GwartRow, ...] = ()
     matched_as: str = ""
     reason: str = ""
+    directory: DirectoryMatch | None = None
+    """The directory's fuzzy or restricted searches when the exact match missed (KB Q176046):
+    what they found, why, and what they cost."""
 
 
 UNRECOGNIZED = "The recipient name is not recognized"
@@ -386,11 +391,14 @@ def resolve(
     site: str,
     recipient: str,
     ex_rows: Callable[[str], tuple[GwartRow, ...]] | None = None,
+    search: Callable[[str], DirectoryMatch] | None = None,
 ) -> Resolution:
     """Resolve a recipient address (any type, or an alias) in a site's GWART.
 
     ``ex_rows``: a memo of the GWART's rows for a site's distinguished name (the
     same for every mailbox of that site); computed here when not given.
+    ``search``: the directory's fuzzy/restricted search of an X.400 address that
+    matched no proxy exactly (:mod:`exsim.directory`); none: exact lookups only.
     """
     try:
         address_type, address = classify_recipient(recipient)
@@ -401,6 +409,28 @@ def resolve(
             parse_dn(address)
     except AddressError as exc:
         return Resolution("unroutable", "?", recipient, site, reason=f"malformed address: {exc}")
+    found = None
+    if mailbox is None and address_type == "X400" and search is not None:
+        found = search(address)
+        mailbox = found.mailbox
+    resolution = _resolve_mailbox(org, gwart, site, address_type, address, mailbox, ex_rows)
+    if resolution is None:
+        resolution = _resolve_foreign(org, site, address_type, address, gwart)
+    if found is not None and (found.mailbox is not None or found.searches):
+        resolution = replace(resolution, directory=found)
+    return resolution
+
+
+def _resolve_mailbox(
+    org: Organization,
+    gwart: Sequence[GwartRow],
+    site: str,
+    address_type: str,
+    address: str,
+    mailbox: Mailbox | None,
+    ex_rows: Callable[[str], tuple[GwartRow, ...]] | None,
+) -> Resolution | None:
+    """A mailbox's resolution: delivered in this site, or routed to its site by its EX address."""
     if mailbox is not None:
         if mailbox.site == site:
             return Resolution(
@@ -431,6 +461,13 @@ def resolve(
             rows=rows,
             matched_as=f"directory: mailbox {mailbox.alias} in site {mailbox.site}, routed as EX:{dn}",
         )
+    return None
+
+
+def _resolve_foreign(
+    org: Organization, site: str, address_type: str, address: str, gwart: Sequence[GwartRow]
+) -> Resolution:
+    """An address no mailbox has: routed by the GWART's address spaces, or unroutable."""
     if address_type == "ALIAS":
         return Resolution(
             "unroutable", address_type, address, site, reason=f"no mailbox with alias {address!r}"
@@ -883,14 +920,23 @@ class Router:
     def __init__(self, org: Organization, hidden_sites: frozenset[str] = frozenset()):
         self.org = org
         self.gwarts = compute_gwarts(org, hidden_sites)
-        self._resolved: dict[tuple[str, str], Resolution] = {}
+        self._resolved: dict[tuple, Resolution] = {}
         self._rows: dict[tuple[GwartRow, ...], tuple[GwartRow, ...]] = {}
         self._ex: dict[tuple[str, str], tuple[GwartRow, ...]] = {}
         self._mailboxes: dict[str, Mailbox | None] = {}
+        self._directory: Directory | None = None
 
-    def resolve(self, site: str, recipient: str) -> Resolution:
-        """Resolution of a recipient in a site's GWART (cached: the tables do not change)."""
-        key = (site, recipient)
+    @property
+    def directory(self) -> Directory:
+        """Every mailbox's X.400 proxy, parsed for the fuzzy searches (built when first needed)."""
+        if self._directory is None:
+            self._directory = Directory(self.org.mailboxes.values())
+        return self._directory
+
+    def resolve(self, site: str, recipient: str, policy: Policy = EXACT) -> Resolution:
+        """Resolution of a recipient in a site's GWART (cached: the tables do not change), by an
+        MTA whose directory searches follow ``policy`` (:mod:`exsim.directory`)."""
+        key = (site, recipient) if policy is EXACT else (site, recipient, policy)
         found = self._resolved.get(key)
         if found is None:
             # Foreign SMTP addresses route by their domain alone: resolve each domain once.
@@ -914,7 +960,12 @@ class Router:
                 )
             else:
                 found = resolve(
-                    self.org, self.gwarts[site], site, recipient, lambda dn: self._ex_rows(site, dn)
+                    self.org,
+                    self.gwarts[site],
+                    site,
+                    recipient,
+                    lambda dn: self._ex_rows(site, dn),
+                    None if policy is EXACT else (lambda address: self.directory.resolve(address, policy)),
                 )
                 if by_domain:
                     self._resolved[by_domain] = found

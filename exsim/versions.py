@@ -81,6 +81,24 @@ DEFECTS: tuple[Defect, ...] = (
         where="mta_size_limit_report",
         needs_missing_prmd=False,
     ),
+    Defect(
+        kb="Q176046",
+        title="The MTA's directory search uses the fuzzy algorithm in some cases whatever 'Allow fuzzy "
+        "proxy search' says (modelled: an address without a PRMD against proxies with one), so mail "
+        "for a foreign X.400 user can reach a local mailbox; fixed in SP2 together with the value 2",
+        versions=frozenset({"5.0", "5.0-sp1"}),
+        where="directory_fuzzy",
+        needs_missing_prmd=False,
+    ),
+    Defect(
+        kb="Q185024",
+        title="A bridgehead on a later build than the site's user servers loops same-server mail that "
+        "the Exchange 4.0 client addressed by an SMTP or MS Mail proxy (one-off or personal address "
+        "book): NDR loop-detected. The versions are the bridgehead's",
+        versions=frozenset({"5.0-sp2"}),
+        where="bridgehead_proxy_loop",
+        needs_missing_prmd=False,
+    ),
 )
 
 

@@ -13,8 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from exsim.metrics import Outcomes
 from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, INVALID_ARGUMENTS, MAX_TIME_EXPIRED, UNRECOGNIZED
 from exsim.sim import simulate
+from exsim.sim.workload import MIX_KINDS
 from tests.simkit import mix, one_site, scenario, size_limited, two_sites
 
 
@@ -395,7 +397,8 @@ def test_every_recipient_has_exactly_one_outcome_under_faults():
 
 @st.composite
 def small_organizations(draw):
-    """1-3 sites in a chain, 1-2 servers each, random builds, PRMDs, gateways and one outage."""
+    """1-3 sites in a chain, 1-2 servers each, random builds, PRMDs, gateways, a foreign X.400
+    system with look-alike users and random fuzzy-search values, and one outage."""
     n_sites = draw(st.integers(1, 3))
     sites, servers, connectors = [], [], []
     for i in range(n_sites):
@@ -471,14 +474,41 @@ def small_organizations(draw):
                 "end": f"{draw(st.integers(61, 150))}m",
             }
         )
-    shares = draw(st.lists(st.integers(0, 4), min_size=6, max_size=6).filter(lambda xs: sum(xs) > 0))
+    foreign = []
+    if draw(st.booleans()):
+        # A foreign X.400 system whose users resemble local mailboxes (KB Q176046): misdeliveries.
+        connectors.append(
+            {
+                "name": "PTT",
+                "kind": "x400_foreign",
+                "server": "S0-0",
+                "address_spaces": [{"type": "X400", "pattern": "c=US;a= "}],
+            }
+        )
+        foreign.append(
+            {
+                "name": "PTT",
+                "gdi": "c=US;a= ",
+                "connector": "PTT",
+                "recipients": ["c=US;a= ;s=User0001", "c=US;a= ;s=User0001;g=S0-0", "c=US;a= ;s=Nobody"],
+                "inbound_per_hour": 5,
+            }
+        )
+        for server in servers:
+            server["allow_fuzzy_proxy_search"] = draw(st.sampled_from([0, 1, 2]))
+    shares = draw(st.lists(st.integers(0, 4), min_size=7, max_size=7).filter(lambda xs: sum(xs) > 0))
+    if not foreign:
+        shares[6] = 0
+    if sum(shares) == 0:
+        shares[0] = 1
     total = sum(shares)
-    kinds = ("same_server", "same_site", "other_site", "internet", "msmail", "distribution_list")
+    kinds = MIX_KINDS
     return {
         "organization": {"name": "Org"},
         "sites": sites,
         "servers": servers,
         "connectors": connectors,
+        "foreign_x400": foreign,
         "events": events,
         "workload": {
             "profile": "heavy",
@@ -523,6 +553,8 @@ def test_books_balance_on_random_organizations(raw):
             if e.event_id == 290 and "MTS-congestion" in e.text and e.server in first_failure:
                 assert e.time_s >= first_failure[e.server] + min(wait, 144 * 600) - 1e-6
     assert result.lost <= result.pending
+    # Only mail for the foreign system can reach the wrong mailbox (everything else is exact).
+    assert result.misdelivered == result.by_class.get("foreign_x400", Outcomes()).misdelivered
     same = lambda r: json.dumps(r.row(), sort_keys=True)  # noqa: E731 - NaN-safe equality
     assert same(simulate(scenario(raw))) == same(result)
 

@@ -34,6 +34,8 @@ from pydantic import (
 )
 
 from exsim.address import (
+    AddressError,
+    parse_x400,
     validate_ms_site_address,
     validate_smtp_site_address,
     validate_x400,
@@ -58,6 +60,7 @@ RECIPIENTS_PER_SECOND = 30_000  # rough simulation speed, for the estimate in th
 Version = Literal["5.0", "5.0-sp1", "5.0-sp2"]
 Profile = Literal["light", "medium", "heavy", "mmb"]
 Service = Literal["is", "mta", "ims", "msmail"]
+Client = Literal["exchange_4_0", "exchange_5_0", "outlook_97", "outlook_98"]
 
 
 # --- problems ---------------------------------------------------------------
@@ -190,6 +193,13 @@ class Mailbox(_Model):
 
 
 class Server(_Model):
+    @model_validator(mode="after")
+    def _client_shares_add_up(self) -> Server:
+        total = sum(self.clients.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"client shares add up to {total:g}, not 1")
+        return self
+
     name: Name = Field(description="Server (NetBIOS) name")
     site: str = Field(description="Name of the site the server belongs to")
     version: Version = Field(
@@ -214,6 +224,18 @@ class Server(_Model):
     mta_max_message_size: Size | None = Field(
         None,
         description="Size limit set on the server's MTA object: larger mail is NDR'd at once (KB Q160534)",
+    )
+    clients: dict[Client, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=lambda: {"exchange_5_0": 1.0},
+        description="Mail clients its users run, as shares adding up to 1, e.g. {exchange_4_0 = 0.3, "
+        "outlook_97 = 0.7}. The 4.0 client leaves one-off proxy addresses for the MTA (KB Q185024)",
+    )
+    allow_fuzzy_proxy_search: Literal[0, 1, 2] | None = Field(
+        None,
+        description="The MTA registry DWORD 'Allow fuzzy proxy search' (KB Q176046): absent (the MTA "
+        "assumes 1) or 1 full fuzzy search, ignoring the attributes an X.400 address leaves out; "
+        "0 restricted (exact, or a unique surname + given-name match); 2 exact only. 5.0 RTM and SP1 "
+        "still search fuzzily for an address without a PRMD whatever the value",
     )
 
 
@@ -408,12 +430,69 @@ class MsMailConnector(_GatewayConnector):
     postoffice: Internet = Field(as_written({}), description="The MS Mail postoffice side")
 
 
+class ForeignX400Connector(_GatewayConnector):
+    """An X.400 Connector from a bridgehead's MTA to a foreign (non-Exchange) X.400 system's MTA.
+    Mail leaves through it when its address spaces match, as Internet mail leaves by the IMS; the
+    MTA transfers it itself (no store gateway threads), and retries as the Override says."""
+
+    kind: Literal["x400_foreign"]
+    address_spaces: list[AddressSpace] = Field(
+        default_factory=list,
+        description="X.400 address spaces of the foreign system, e.g. {type = 'X400', pattern = "
+        "'c=US;a=PTT'}; mail for them leaves through this connector",
+    )
+    remote_mta: Internet = Field(
+        as_written({}), description="The foreign MTA: its answer delay and share of refusals"
+    )
+
+
 Connector = Annotated[
-    SiteConnector | X400Connector | RasConnector | ImsConnector | MsMailConnector,
+    SiteConnector | X400Connector | RasConnector | ImsConnector | MsMailConnector | ForeignX400Connector,
     Field(discriminator="kind"),
 ]
 LINK_KINDS = ("site", "x400", "ras")
-GATEWAY_KINDS = ("ims", "msmail")
+GATEWAY_KINDS = ("ims", "msmail", "x400_foreign")
+
+
+# --- foreign X.400 systems ---------------------------------------------------
+
+
+def _validate_gdi(value: str) -> str:
+    try:
+        keys = {k.lower() for k, _ in parse_x400(value).attributes}
+    except AddressError as exc:
+        raise ValueError(f"invalid GDI {value!r}: {exc}") from None
+    if not {"c", "a"} <= keys or not keys <= {"c", "a", "p"}:
+        raise ValueError(f"invalid GDI {value!r}: a GDI is c=, a= and optionally p=, nothing else")
+    return value
+
+
+class ForeignX400System(_Model):
+    """A foreign X.400 system (a PTT's ADMD, another company's MTA) and its users. Its GDI may lack
+    a PRMD: then its users' addresses resemble local ones that have one (KB Q176046)."""
+
+    name: Name = Field(description="Name of the foreign system")
+    gdi: Annotated[str, AfterValidator(_validate_gdi)] = Field(
+        description="Its global domain identifier, e.g. 'c=US;a=PTT' (no PRMD) or 'c=GB;a=BT;p=ACME'"
+    )
+    connector: str = Field(description="The x400_foreign connector that reaches it")
+    recipients: Annotated[list[X400SiteAddress], Field(min_length=1)] = Field(
+        description="Its users' O/R addresses, each within the GDI, e.g. 'c=US;a=PTT;s=USER1'"
+    )
+    inbound_per_hour: float = Field(
+        0.0, ge=0, description="Messages per hour its users send to the organization's mailboxes"
+    )
+
+    @model_validator(mode="after")
+    def _recipients_in_gdi(self) -> ForeignX400System:
+        def key(text: str) -> tuple[str, ...]:
+            gdi = parse_x400(text).gdi
+            return tuple((v or "").strip().lower() for v in (gdi.c, gdi.a, gdi.p))
+
+        for address in self.recipients:
+            if key(address) != key(self.gdi):
+                raise ValueError(f"recipient {address!r} is not within the GDI {self.gdi!r}")
+        return self
 
 
 # --- workload ---------------------------------------------------------------
@@ -428,6 +507,9 @@ class RecipientMix(_Model):
     internet: float = Field(0.15, ge=0, le=1)
     msmail: float = Field(0.0, ge=0, le=1)
     distribution_list: float = Field(0.05, ge=0, le=1)
+    foreign_x400: float = Field(
+        0.0, ge=0, le=1, description="Users of the scenario's foreign X.400 systems (foreign_x400)"
+    )
 
     @model_validator(mode="after")
     def _shares_add_up(self) -> RecipientMix:
@@ -450,6 +532,14 @@ class Workload(_Model):
     )
     mix: RecipientMix = Field(as_written({}), description="Where recipients are")
     distribution_list_size: int = Field(10, ge=1, description="Members of each distribution list")
+    one_off_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of recipients in the organization that users address by a proxy (SMTP, "
+        "else MS Mail) from a personal address book or typed as a one-off, instead of picking them "
+        "from the Global Address List (KB Q185024)",
+    )
     inbound_internet_per_hour: float = Field(
         0.0, ge=0, description="Inbound SMTP messages per hour, org-wide"
     )
@@ -598,6 +688,20 @@ class ServiceTimes(_Model):
     )
 
 
+class DirectorySearch(_Model):
+    """Directory time the MTA spends on an X.400 address that matched no proxy exactly. A fuzzy
+    search reads the whole address list, so its cost grows with the number of mailboxes; with
+    20,000 or more the MTA's work queue backs up (KB Q159184). No source gives figures: these are
+    model parameters (an exact lookup is an index hit and costs nothing extra)."""
+
+    fuzzy_search_per_1000_entries: Duration = Field(
+        as_written("25ms"), description="Full fuzzy search, per 1,000 mailboxes in the organization"
+    )
+    restricted_search_per_1000_entries: Duration = Field(
+        as_written("2.5ms"), description="Restricted (surname + given name) search, per 1,000 mailboxes"
+    )
+
+
 class Model(_Model):
     """Choices where the sources are silent or ambiguous."""
 
@@ -616,6 +720,9 @@ class Model(_Model):
         False, description="The SP1+ MTA registry flag 'Use Lowest Cost Routes Only' (KB Q166567)"
     )
     service_times: ServiceTimes = Field(as_written({}), description="Per-message work of each component")
+    directory: DirectorySearch = Field(
+        as_written({}), description="What the MTA's directory searches cost (KB Q159184)"
+    )
 
 
 # --- expectations (exsim check) ----------------------------------------------------
@@ -713,6 +820,9 @@ class Scenario(_Model):
     sites: Annotated[list[Site], Field(min_length=1)]
     servers: Annotated[list[Server], Field(min_length=1)]
     connectors: list[Connector] = Field(default_factory=list)
+    foreign_x400: list[ForeignX400System] = Field(
+        default_factory=list, description="Foreign X.400 systems reached by x400_foreign connectors"
+    )
     workload: Workload = Field(as_written({}))
     events: list[Event] = Field(default_factory=list)
     sweep: Sweep = Field(as_written({}))

@@ -33,6 +33,10 @@ class Gateway:
 
     service = "ims"
     component = "MSExchangeIMC"
+    in_mta = False
+    """True for a connector the MTA drives itself (no MTS-OUT, no store gateway threads)."""
+    gives_up_with = MAX_TIME_EXPIRED
+    """The NDR when the foreign side has refused the mail until the timeout."""
 
     def __init__(self, sim: Simulation, connector):  # type: ignore[no-untyped-def]
         self.sim = sim
@@ -173,7 +177,7 @@ class Gateway:
             sim.fail(
                 envelope,
                 envelope.pending,
-                MAX_TIME_EXPIRED,
+                self.gives_up_with,
                 self.component,
                 self.server,
                 f"{self.name} gave up after {self.timeout_s / 3600:g} h",
@@ -203,11 +207,16 @@ class Gateway:
     # --- inbound -------------------------------------------------------------------
     def inbound(self, message: Message):  # type: ignore[no-untyped-def]
         """Mail arriving from the foreign side (a generator: waits while the gateway is stopped)."""
-        sim, env = self.sim, self.sim.env
+        sim, _env = self.sim, self.sim.env
         seconds = self.connector.link.latency + message.size_kb * 1024 * 8 / self.connector.link.bandwidth
         # Cut off by a crash, the sending host simply tries again.
         while not (yield from sim.work(self.server, self.service, seconds)):
             pass
+        self.arrived(message)
+
+    def arrived(self, message: Message) -> None:
+        """The foreign side's transfer is in: into MTS-IN, for the store's gateway-out threads."""
+        sim, env = self.sim, self.sim.env
         if sim.tracking.enabled:
             sim.tracking.record(
                 env.now,
@@ -275,6 +284,3 @@ class MsMailConnector(Gateway):
 
     def _side(self) -> str:
         return "MS Mail postoffice"
-
-
-GATEWAY_CLASSES = {"ims": InternetMailService, "msmail": MsMailConnector}

@@ -21,6 +21,7 @@ import simpy
 
 from exsim import logs
 from exsim.address import GDI, parse_x400
+from exsim.directory import Policy
 from exsim.metrics import LatencyHistogram, Outcomes, TimeSeries
 from exsim.ndr import MAX_TIME_EXPIRED, NdrKind, footer
 from exsim.org import Mailbox, Organization
@@ -37,7 +38,8 @@ from exsim.scenario import (
     UpgradeEvent,
     validate_raw,
 )
-from exsim.sim.gateways import GATEWAY_CLASSES, Gateway
+from exsim.sim.foreign import ForeignX400Connector
+from exsim.sim.gateways import Gateway, InternetMailService, MsMailConnector
 from exsim.sim.message import (
     DELIVERED,
     LOST,
@@ -57,6 +59,11 @@ INFINITY = float("inf")
 #: A message this close to its lifetime counts as having reached it: a lifetime timer set for
 #: the instant fires at a time that may differ from it in the last bits of a float.
 LIFETIME_SLACK_S = 1e-6
+GATEWAY_CLASSES: dict[str, type[Gateway]] = {
+    "ims": InternetMailService,
+    "msmail": MsMailConnector,
+    "x400_foreign": ForeignX400Connector,
+}
 SERVICES = ("is", "mta", "ims", "msmail")
 #: What the faults cost, counted per run: failed association opens, transfer retries after a
 #: dropped transfer, gateway retries after a refused delivery, transfers cut by a crash.
@@ -224,6 +231,8 @@ class Simulation:
         self.org = Organization(scenario)
         self.router = Router(self.org)
         self.versions = {s.name: s.version for s in scenario.servers}
+        self._fuzzy_settings = {s.name: s.allow_fuzzy_proxy_search for s in scenario.servers}
+        self._policies: dict[tuple, Policy] = {}
         self.site_x400 = {s.name: s.addresses.x400 or "" for s in scenario.sites}
         self._gdi_cache: dict[str, GDI] = {}
         self._mts_prefix: dict[str, str] = {}
@@ -372,6 +381,14 @@ class Simulation:
 
     def lowest_cost_only(self, server: str) -> bool:
         return self.scenario.model.lowest_cost_routes_only and self.versions[server] != "5.0"
+
+    def directory_policy(self, server: str) -> Policy:
+        """How the server's MTA searches the directory: its registry value and its build."""
+        key = (self._fuzzy_settings[server], self.versions[server])
+        policy = self._policies.get(key)
+        if policy is None:
+            policy = self._policies[key] = Policy.of(*key)
+        return policy
 
     def mailbox_of(self, address: str) -> Mailbox | None:
         return self.router.mailbox(address)

@@ -38,6 +38,7 @@ from exsim.scenario import GATEWAY_KINDS
 from exsim.schedule import Activation
 from exsim.sim.message import PENDING, Envelope, Recipient
 from exsim.sim.queue import Handoff, MailQueue
+from exsim.sim.resolver import directory_outcome, proxy_loop
 
 if TYPE_CHECKING:
     from exsim.sim.model import Simulation
@@ -61,6 +62,9 @@ class MTA:
         self._resolved: dict = {}
         self._survivors: dict[tuple, list[GwartRow]] = {}
         self._fixed: dict[int, bool] = {}
+        self._policy = sim.directory_policy(server)
+        self.directory_s = 0.0
+        """Directory time the last routed message's fuzzy or restricted searches cost."""
         sim.env.process(self._route_loop())
 
     @property
@@ -80,10 +84,16 @@ class MTA:
         if sim.quiet[self.server]:  # nothing ever stops this MTA: one event per message
             while True:
                 self.route((yield work.served(service)))
+                if self.directory_s:  # directory searches hold the routing thread (KB Q159184)
+                    yield sim.env.timeout(self.directory_s)
+                    self.directory_s = 0.0
         while True:
             envelope = yield from sim.take(work, self.server, "mta", service, "the MTA's routing (in memory)")
             if envelope is not None:
                 self.route(envelope)
+                if self.directory_s:
+                    yield sim.env.timeout(self.directory_s)
+                    self.directory_s = 0.0
 
     # --- routing -----------------------------------------------------------------
     def route(self, envelope: Envelope) -> None:
@@ -133,13 +143,27 @@ class MTA:
         if router is not self._router:  # routing was recalculated: forget what it decided
             self._router, self._resolved = router, {}
             self._next_hop, self._survivors, self._fixed = {}, {}, {}
+        policy = sim.directory_policy(self.server)
+        if policy != self._policy:  # an upgrade changed how the directory searches
+            self._policy, self._resolved = policy, {}
         resolved = self._resolved
         for recipient in envelope.recipients:
             if recipient.outcome is not PENDING:
                 continue
+            if recipient.one_off and (defect := proxy_loop(sim, self.server, message, recipient)) is not None:
+                if message.traced:
+                    sim.trace(message, f"MTA {self.server}: {recipient.address} loops ({defect.kb})")
+                sim.fail(
+                    envelope, [recipient], LOOP, "MSExchangeMTA", self.server, f"{defect.kb}: {defect.title}"
+                )
+                continue
             resolution = resolved.get(recipient.address)
             if resolution is None:
-                resolution = resolved[recipient.address] = router.resolve(self.site, recipient.address)
+                resolution = resolved[recipient.address] = router.resolve(
+                    self.site, recipient.address, policy
+                )
+            if resolution.directory is not None or recipient.misdirected:
+                self.directory_s += directory_outcome(sim, self.server, message, recipient, resolution)
             if resolution.kind == "mailbox":
                 key = self._mailbox_hop.get(resolution.mailbox.server)
                 if key is None:
@@ -199,6 +223,12 @@ class MTA:
                 self.queue("rpc", target).put(part)
             elif kind == "gateway":
                 part.gateway = target
+                gateway = sim.gateways[target]
+                if gateway.in_mta:  # an X.400 connector to a foreign MTA: the MTA sends it itself
+                    if message.traced:
+                        sim.trace(message, f"MTA {self.server}: queued for {target}")
+                    gateway.outbound(part)
+                    continue
                 if message.traced:
                     sim.trace(
                         message,

@@ -23,6 +23,7 @@ from exsim import logs
 from exsim.ndr import INVALID_ARGUMENTS
 from exsim.sim.message import Envelope, Message
 from exsim.sim.queue import MailQueue
+from exsim.sim.resolver import UNRESOLVED_ONE_OFFS
 
 if TYPE_CHECKING:
     from exsim.sim.model import Simulation
@@ -94,6 +95,8 @@ class InformationStore:
 
     def route_from_store(self, envelope: Envelope) -> None:
         """Recipients homed here are delivered by the IS; the rest go to the MTA.
+        The 4.0 client leaves one-off proxy addresses unresolved, so those go to the MTA too
+        (KB Q185024).
 
         Mail from outside (SMTP, MS Mail) is held to the message lifetime by this server's
         clock like mail the MTA routes: on a server whose clock is more than the lifetime
@@ -103,9 +106,11 @@ class InformationStore:
         if sim.past_lifetime(envelope, self.server):
             return
         local, remote = [], []
+        unresolved = envelope.message.client in UNRESOLVED_ONE_OFFS
         for recipient in envelope.recipients:
             box = sim.mailbox_of(recipient.address)
-            (local if box is not None and box.server == self.server else remote).append(recipient)
+            here = box is not None and box.server == self.server and not (unresolved and recipient.one_off)
+            (local if here else remote).append(recipient)
         if local and not remote:
             self.delivery.put(envelope)
             return

@@ -32,7 +32,17 @@ DAY_S = 86400.0
 SIZES_KB = (1.0, 2.0, 4.0, 10.0, 15.0, 16.0, 43.0)
 SIZE_CUMULATIVE = tuple(itertools.accumulate(w / 96.0 for w in (60, 16, 4, 6, 4, 4, 2)))
 INTERNET_DOMAINS = tuple(f"example{n}.com" for n in range(1, 21)) + ("example.ie", "example.co.uk")
-MIX_KINDS = ("same_server", "same_site", "other_site", "internet", "msmail", "distribution_list")
+MIX_KINDS = (
+    "same_server",
+    "same_site",
+    "other_site",
+    "internet",
+    "msmail",
+    "distribution_list",
+    "foreign_x400",
+)
+#: Recipient kinds a user may address by a proxy instead of the GAL (mailboxes in the organization).
+ONE_OFF_KINDS = frozenset({"same_server", "same_site", "other_site"})
 FALLBACK = {"other_site": "same_site", "same_site": "same_server"}
 
 
@@ -75,6 +85,8 @@ class Workload:
         msmail = [g for g in sim.gateways.values() if g.kind == "msmail"]
         if self.config.inbound_msmail_per_hour > 0 and msmail and self.all_aliases:
             sim.env.process(self._inbound(msmail, self.config.inbound_msmail_per_hour, "msmail"))
+        for system in scenario.foreign_x400:
+            sim.gateways[system.connector].start_inbound(system)  # type: ignore[attr-defined]
 
     # --- arrival times -------------------------------------------------------------
     def _arrivals(self, rng: random.Random, per_day: float):  # type: ignore[no-untyped-def]
@@ -99,6 +111,9 @@ class Workload:
         if self.config.recipients_per_message:
             mean_recipients = self.config.recipients_per_message
         store = sim.stores[server]
+        clients = sim.scenario.server(server).clients
+        names, shares = list(clients), list(itertools.accumulate(clients.values()))
+        one_off = self.config.one_off_share
         for t in self._arrivals(rng, users * sends):
             yield env.timeout(t - env.now)
             aliases = self.aliases_on[server]
@@ -108,8 +123,28 @@ class Workload:
             for _ in range(count):
                 kind = MIX_KINDS[min(bisect.bisect(self.mix_cumulative, rng.random()), len(MIX_KINDS) - 1)]
                 recipients += self._recipients(kind, server, originator, rng)
-            size = _size(rng)
-            store.submit(sim.new_message(originator, server, recipients, size))
+            size = message_size(rng)
+            # Draws for clients and one-off addressing only when the scenario has them, so that
+            # scenarios without them keep exactly the traffic they had.
+            client = (
+                names[min(bisect.bisect(shares, rng.random()), len(names) - 1)]
+                if len(names) > 1
+                else names[0]
+            )
+            if one_off:
+                for recipient in recipients:
+                    if recipient.kind in ONE_OFF_KINDS and rng.random() < one_off:
+                        self._one_off(recipient)
+            message = sim.new_message(originator, server, recipients, size)
+            message.client = client
+            store.submit(message)
+
+    def _one_off(self, recipient: Recipient) -> None:
+        """Address a recipient by its SMTP (else MS Mail) proxy instead of the GAL entry."""
+        box = self.sim.org.mailboxes[recipient.address]
+        proxy = box.proxies.smtp or box.proxies.ms
+        if proxy is not None:
+            recipient.intended, recipient.address, recipient.one_off = box.alias, proxy, True
 
     def _recipients(self, kind: str, server: str, originator: str, rng: random.Random) -> list[Recipient]:
         if kind == "internet":
@@ -118,6 +153,10 @@ class Workload:
         if kind == "msmail":
             network = self.ms_networks[rng.randrange(len(self.ms_networks))]
             return [Recipient(f"{network}/PO{rng.randrange(1, 4)}/USER{rng.randrange(1, 51)}", kind)]
+        if kind == "foreign_x400":
+            systems = self.sim.scenario.foreign_x400
+            system = systems[rng.randrange(len(systems))]
+            return [Recipient(system.recipients[rng.randrange(len(system.recipients))], kind)]
         if kind == "distribution_list":
             size = self.config.distribution_list_size
             everyone = self.all_aliases
@@ -166,14 +205,14 @@ class Workload:
                 originator = f"sender{rng.randrange(1, 51)}@example{rng.randrange(1, 21)}.com"
             else:
                 originator = f"{self.ms_networks[0]}/PO1/USER{rng.randrange(1, 51)}"
-            size = _size(rng)
+            size = message_size(rng)
             message = sim.new_message(
                 originator, None, [Recipient(recipient, f"inbound_{via}")], size, inbound_via=via
             )
             env.process(gateway.inbound(message))
 
 
-def _size(rng: random.Random) -> float:
+def message_size(rng: random.Random) -> float:
     """A message size in KB drawn with the MMB weights."""
     return SIZES_KB[min(bisect.bisect(SIZE_CUMULATIVE, rng.random()), len(SIZES_KB) - 1)]
 

@@ -1,0 +1,96 @@
+"""What the MTA does with the directory's answer, beyond routing: misdirection, search time, and
+the Q185024 loop.
+
+:mod:`exsim.directory` decides *which* mailbox an address resolves to; this module is the
+simulation's side of it, called by the MTA for each recipient it routes:
+
+* A recipient that the directory's fuzzy or restricted search resolved to a mailbox the
+  sender did not mean is marked misdirected (``Recipient.misdirected``, with the mailbox and
+  the directory's reason). The store then delivers it as any other mail, and the tracking log
+  shows a normal delivery; only the books count it misdelivered. The last MTA to resolve the
+  recipient decides: another site's MTA that does not match fuzzily routes it on as foreign.
+* Each search costs the MTA directory time in proportion to the size of the address list
+  (KB Q159184), spent on the MTA's routing thread so that it holds up the work queue.
+* KB Q185024: the Exchange 4.0 client submits a proxy (SMTP or MS Mail) address taken from a
+  personal address book or typed as a one-off without resolving it, so even a recipient on the
+  sender's own server goes to the MTA. When a bridgehead of the site runs a later build than
+  the sender's server, and that build carries the defect, the MTA detects a loop and NDRs it.
+  Never with the other clients, never from the GAL, never when the builds are the same.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from exsim.directory import search_cost_s
+from exsim.routing import Resolution
+from exsim.sim.message import Message, Recipient
+from exsim.versions import BUILDS, Defect, defect_at
+
+if TYPE_CHECKING:
+    from exsim.sim.model import Simulation
+
+#: Clients (KB Q185024). Only the 4.0 client leaves one-off proxy addresses for the MTA.
+CLIENTS = ("exchange_4_0", "exchange_5_0", "outlook_97", "outlook_98")
+UNRESOLVED_ONE_OFFS = frozenset({"exchange_4_0"})
+
+
+def directory_outcome(
+    sim: Simulation, server: str, message: Message, recipient: Recipient, resolution: Resolution
+) -> float:
+    """Mark or clear the recipient's misdirection from this MTA's resolution; the seconds of
+    directory time the searches cost."""
+    found = resolution.directory
+    if found is None:
+        recipient.misdirected = ""  # resolved exactly (or routed by address space) here
+        return 0.0
+    mailbox = found.mailbox
+    if mailbox is not None and mailbox.alias != recipient.intended:
+        recipient.misdirected = f"mailbox {mailbox.alias} on {mailbox.server}: {found.why}"
+    else:
+        recipient.misdirected = ""
+    if message.traced:
+        outcome = (
+            f"resolved to mailbox {mailbox.alias} on {mailbox.server}"
+            if mailbox is not None
+            else "no mailbox: the address routes on as a foreign address"
+        )
+        sim.trace(
+            message,
+            f"MTA {server}: directory: {recipient.address} matched no proxy exactly; {found.why}; {outcome}",
+        )
+    if not found.searches:
+        return 0.0
+    costs = sim.scenario.model.directory
+    return search_cost_s(
+        found.searches,
+        len(sim.router.directory),
+        costs.fuzzy_search_per_1000_entries,
+        costs.restricted_search_per_1000_entries,
+    )
+
+
+def bridgeheads(sim: Simulation, site: str) -> list[str]:
+    """The servers of a site that host a connector (link or gateway)."""
+    org = sim.org
+    return sorted(
+        {host for name in org.connectors for host in org.hosts_in(name, site)} if site in org.sites else set()
+    )
+
+
+def proxy_loop(sim: Simulation, server: str, message: Message, recipient: Recipient) -> Defect | None:
+    """The Q185024 defect, when it bites a one-off proxy recipient on the sender's own server."""
+    if message.client not in UNRESOLVED_ONE_OFFS or message.origin_server != server:
+        return None
+    box = sim.mailbox_of(recipient.address)
+    if box is None or box.server != server:
+        return None
+    defect = defect_at("bridgehead_proxy_loop")
+    if defect is None:
+        return None
+    mine = BUILDS[sim.version(server)].build
+    for bridgehead in bridgeheads(sim, sim.org.site_of(server)):
+        version = sim.version(bridgehead)
+        if version in defect.versions and BUILDS[version].build > mine:
+            return defect
+    return None
