@@ -139,6 +139,7 @@ class Directory:
         except AddressError:
             return NO_SEARCH
         searches: list[str] = []
+        missed = "no exact match"
         if policy.setting == FULL:
             return self._decide(self.fuzzy(wanted), ("fuzzy",), f"full fuzzy search ({policy.describe()})")
         if policy.defect and not wanted.get("p"):
@@ -151,6 +152,7 @@ class Directory:
             )
             if match.mailbox is not None:
                 return match
+            missed = match.why
         if policy.setting == RESTRICTED:
             searches.append("restricted")
             return self._decide(
@@ -158,7 +160,7 @@ class Directory:
                 tuple(searches),
                 f"restricted search on surname and given name ({policy.describe()})",
             )
-        return DirectoryMatch(None, tuple(searches), "no exact match" if searches else "")
+        return DirectoryMatch(None, tuple(searches), missed if searches else "")
 
     @staticmethod
     def _decide(found: list[Mailbox], searches: tuple[str, ...], how: str) -> DirectoryMatch:

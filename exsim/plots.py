@@ -430,6 +430,9 @@ def failure_matrix(results: Results, average: bool = False) -> Figure:
     config = others[0]
     averaged, facets = _averaged(results, [config, version], average, "failure_matrix.png", facets=True)
     kinds = [("failure_rate", "all recipients: failure rate")]
+    if "misdelivery_rate_mean" in summary and bool(summary["misdelivery_rate_mean"].fillna(0).gt(0).any()):
+        # Loud and silent failures told apart (NDRs; misdeliveries, KB Q176046).
+        kinds += [("ndr_rate", "of which NDR'd"), ("misdelivery_rate", "of which misdelivered (silent)")]
     if "internet_failure_rate_mean" in summary:
         kinds.append(("internet_failure_rate", "outbound Internet recipients: share failed"))
     rows = list(dict.fromkeys(summary[config]))
