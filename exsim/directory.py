@@ -4,7 +4,10 @@ Pure data and functions, no clock: routing asks this module when an address
 is not any mailbox's exact proxy.
 
 * **Exact first.** An address that is some mailbox's proxy resolves to it
-  (:meth:`exsim.org.Organization.find_mailbox`); nothing here is asked.
+  (:meth:`exsim.org.Organization.find_mailbox`); nothing here is asked. The
+  store delivers only such exact matches itself; any other address goes to the
+  MTA, whose registry value governs the search (so mail between two users of
+  one server can be misdirected by that server's MTA too).
 * **"Allow fuzzy proxy search"**, a DWORD under the MTA's Parameters key, set
   per server (KB Q176046, Q159184):
 

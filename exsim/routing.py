@@ -416,7 +416,9 @@ def resolve(
     resolution = _resolve_mailbox(org, gwart, site, address_type, address, mailbox, ex_rows)
     if resolution is None:
         resolution = _resolve_foreign(org, site, address_type, address, gwart)
-    if found is not None and (found.mailbox is not None or found.searches):
+    if found is not None and found.mailbox is not None:
+        resolution = replace(resolution, directory=found, matched_as=f"{resolution.matched_as} ({found.why})")
+    elif found is not None and found.searches:
         resolution = replace(resolution, directory=found)
     return resolution
 
@@ -1004,7 +1006,10 @@ class Router:
         server, decisions, hops, total = from_server, [], [], 0
         while True:
             site = org.site_of(server)
-            resolution = self.resolve(site, recipient)
+            config = org.servers[server]
+            resolution = self.resolve(
+                site, recipient, Policy.of(config.allow_fuzzy_proxy_search, config.version)
+            )
             if resolution.kind == "mailbox":
                 decisions.append(Decision(server, site, resolution, None))
                 target = resolution.mailbox.server  # type: ignore[union-attr]
