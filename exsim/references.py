@@ -112,7 +112,7 @@ def reference_problems(raw: object, line_of: LineOf = lambda path: None) -> list
     return findings
 
 
-def _foreign_problems(raw: dict, connectors: list[str]) -> Iterator[Finding]:
+def _foreign_problems(raw: Raw, connectors: list[str]) -> Iterator[Finding]:
     """A foreign X.400 system names an x400_foreign connector; names are unique."""
     yield from _duplicates(raw, "foreign_x400", "foreign X.400 system")
     workload = raw.get("workload")

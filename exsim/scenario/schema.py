@@ -192,6 +192,10 @@ class Mailbox(_Model):
     given: str | None = Field(None, description="Given name (g=) of its X.400 address")
 
 
+def _default_clients() -> dict[Client, float]:
+    return {"exchange_5_0": 1.0}
+
+
 class Server(_Model):
     @model_validator(mode="after")
     def _client_shares_add_up(self) -> Server:
@@ -226,7 +230,7 @@ class Server(_Model):
         description="Size limit set on the server's MTA object: larger mail is NDR'd at once (KB Q160534)",
     )
     clients: dict[Client, Annotated[float, Field(ge=0, le=1)]] = Field(
-        default_factory=lambda: {"exchange_5_0": 1.0},
+        default_factory=_default_clients,
         description="Mail clients its users run, as shares adding up to 1, e.g. {exchange_4_0 = 0.3, "
         "outlook_97 = 0.7}. The 4.0 client leaves one-off proxy addresses for the MTA (KB Q185024)",
     )
