@@ -79,7 +79,12 @@ def reference_problems(raw: object, line_of: LineOf = lambda path: None) -> list
         return []
     findings: list[Finding] = []
     sites, servers, connectors = _names(raw, "sites"), _names(raw, "servers"), _names(raw, "connectors")
-    for section, what in (("sites", "site"), ("servers", "server"), ("connectors", "connector")):
+    for section, what in (
+        ("sites", "site"),
+        ("servers", "server"),
+        ("connectors", "connector"),
+        ("foreign_x400", "foreign X.400 system"),
+    ):
         findings += _duplicates(raw, section, what, line_of)
 
     site_of: dict[str, str] = {}
@@ -113,8 +118,7 @@ def reference_problems(raw: object, line_of: LineOf = lambda path: None) -> list
 
 
 def _foreign_problems(raw: Raw, connectors: list[str]) -> Iterator[Finding]:
-    """A foreign X.400 system names an x400_foreign connector; names are unique."""
-    yield from _duplicates(raw, "foreign_x400", "foreign X.400 system")
+    """A foreign X.400 system names an x400_foreign connector; the mix sends to one only if one exists."""
     workload = raw.get("workload")
     mix = workload.get("mix") if isinstance(workload, dict) else None
     share = mix.get("foreign_x400") if isinstance(mix, dict) else None
