@@ -14,8 +14,8 @@ Prints:
   show what collecting them costs;
 * unless ``--quick``: exsim's peak resident memory for 1 and 10 simulated days of the
   organization (each in a fresh process) and their ratio — memory must stay flat in
-  simulated time — and the wall time of a sweep (8 runs) on 2 worker processes
-  against 1;
+  simulated time — the wall time of a sweep (8 runs) on 2 worker processes
+  against 1, and the bytes a queued recipient holds (``memory.py``);
 * with ``--big``: a simulated week of the 20-site, 10,000-user organization
   (``scenarios/bench20.toml``) and a day of the 100-site, 300-server, 60,000-user one
   (``scenarios/bench100.toml``), each in a fresh process: wall time and peak memory.
@@ -146,7 +146,11 @@ def main() -> None:
     if not args.quick:
         one_day, ten_days = fresh_run(BENCH10, "1d"), fresh_run(BENCH10, "10d")
         wall_1, wall_2 = sweep_wall(1), sweep_wall(2)
+        import memory
+
+        per_recipient, _ = memory.bytes_per_queued_recipient()
         results |= {
+            "bytes_per_queued_recipient": per_recipient,
             "peak_rss_kb": {"1d": one_day[2], "10d": ten_days[2]},
             "rss_ratio_10d_over_1d": ten_days[2] / one_day[2],
             "sweep_wall_s": {"1 worker": wall_1, "2 workers": wall_2},
@@ -182,6 +186,7 @@ def main() -> None:
             ("sweep of 8 runs, 1 worker", f"{wall_1:.1f} s", ""),
             ("sweep of 8 runs, 2 workers", f"{wall_2:.1f} s", ""),
             ("2 workers / 1 worker", f"{results['sweep_ratio_2_over_1']:.2f}", "<= 0.6"),
+            ("memory per queued recipient (memory.py)", f"{per_recipient:,.0f} bytes", "<= 1 KB"),
         ]
     if args.big:
         for key, label, target in (

@@ -262,7 +262,7 @@ def _size_problems(scenario: Scenario, source: str, locator: Locator) -> list[Pr
             locator.line_of(("run", "duration")),
             "run.duration",
             f"one run would simulate about {estimate:,.0f} recipients (roughly {hours:,.0f} h at "
-            f"{RECIPIENTS_PER_SECOND:,} recipients a second); shorten run.duration, lower the users, "
+            f"{RECIPIENTS_PER_SECOND:,} recipients a second, the measured speed); shorten run.duration, lower the users, "
             "or set run.allow_long = true to run it anyway",
         )
     ]

@@ -56,7 +56,10 @@ PROFILES: dict[str, tuple[float, float]] = {
 }
 #: Refuse runs estimated above this many recipients (hours of wall time) unless run.allow_long.
 MAX_RECIPIENTS_PER_RUN = 50_000_000
-RECIPIENTS_PER_SECOND = 30_000  # rough simulation speed, for the estimate in the message
+#: Simulation speed for the estimate in that message: recipients simulated per second of one
+#: core, as ``python benchmarks/run.py`` measured it on the benchmark organization (about
+#: 10,000 a CPU-second on the 2-core development machine; README, Performance).
+RECIPIENTS_PER_SECOND = 10_000
 Version = Literal["5.0", "5.0-sp1", "5.0-sp2"]
 Profile = Literal["light", "medium", "heavy", "mmb"]
 Service = Literal["is", "mta", "ims", "msmail"]
