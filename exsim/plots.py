@@ -366,7 +366,9 @@ def failure_curve(results: Results, x: str | None = None, average: bool = False)
     order = list(dict.fromkeys(summary[x].astype(str)))
     markers = "osD^v<>"
     top = float((summary["failure_rate_hi"].fillna(summary["failure_rate_mean"]) * 100).max())
-    for ax, (title, rows) in zip(axes, panels, strict=True):
+    for ax in axes[len(panels) :]:  # an odd number of panels leaves the grid's last cell empty
+        ax.set_visible(False)
+    for ax, (title, rows) in zip(axes[: len(panels)], panels, strict=True):
         groups = list(rows.groupby(hue, sort=False)) if hue else [(None, rows)]
         for k, (name, group) in enumerate(groups):
             group = group.assign(_x=group[x].astype(str)).groupby("_x", sort=False).mean(numeric_only=True)

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from exsim.sim import simulate
-from exsim.sim.workload import _size
+from exsim.sim.workload import message_size
 from tests.simkit import mix, scenario
 
 #: profile: (messages sent per user per day, recipients received per user per day)
@@ -81,7 +81,7 @@ def test_message_sizes_follow_the_mmb_weights():
     draws = 20_000
     counts = np.zeros(len(sizes_kb))
     for _ in range(draws):
-        counts[sizes_kb.index(_size(rng))] += 1  # in KB
+        counts[sizes_kb.index(message_size(rng))] += 1  # in KB
     # Each share is binomial: within 4 standard deviations of its weight.
     tolerance = 4 * np.sqrt(weights * (1 - weights) / draws)
     assert np.all(np.abs(counts / draws - weights) < tolerance), counts / draws
