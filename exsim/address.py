@@ -356,6 +356,11 @@ def ms_proxy(alias: str, site_ms: str) -> str:
     return f"{network}/{postoffice}/{alias.upper()[:MS_COMPONENT_MAX]}"
 
 
+def anonymous_alias(server: str, number: int) -> str:
+    """Alias of the n-th (from 1) anonymous user a scenario puts on a server, e.g. ``RED-EX1-u0007``."""
+    return f"{server}-u{number:04d}"
+
+
 def proxies(
     organization: str,
     site: str,

@@ -1,9 +1,14 @@
 """Checking a scenario against its ``[[expect]]`` block.
 
 Each expectation is evaluated on every sweep point it selects, over all
-replications (counts and rates are means over replications; an NDR, an event
-or a delivery must show up in the runs as asked). Every check gives one line:
-PASS or FAIL, what was expected, what was observed.
+replications (counts and rates are means over replications; latencies pool the
+deliveries of all replications; an NDR, an event or a delivery must show up in
+the runs as asked). Every check gives one line: PASS or FAIL, what was
+expected, what was observed.
+
+An expectation cannot pass by default: the names it uses are checked when the
+scenario is loaded (:mod:`exsim.references`), one that selects no sweep point
+fails, and so does a count over a recipient class that had no mail at all.
 """
 
 from __future__ import annotations
@@ -12,9 +17,12 @@ import math
 from dataclasses import dataclass
 
 from exsim.experiment import SweepPoint, expand_sweep, point_scenario
+from exsim.metrics import LatencyHistogram, Outcomes
 from exsim.randomness import replication_seed
 from exsim.scenario import (
+    REPORT_CLASS,
     EventExpectation,
+    LatencyExpectation,
     MailboxExpectation,
     NdrExpectation,
     NdrTimeExpectation,
@@ -47,19 +55,24 @@ def _selected(expectation, point: SweepPoint) -> bool:  # type: ignore[no-untype
     )
 
 
-def _bounds(expectation, value: float) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _bounds(expectation, value: float, show=_number) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
     parts, ok = [], True
     if expectation.equals is not None:
         ok &= abs(value - expectation.equals) <= expectation.tolerance + 1e-12
         parts.append(
-            f"= {expectation.equals:g}" + (f" ± {expectation.tolerance:g}" if expectation.tolerance else "")
+            f"= {show(expectation.equals)}"
+            + (f" ± {show(expectation.tolerance)}" if expectation.tolerance else "")
         )
     if expectation.at_least is not None:
         ok &= value >= expectation.at_least
-        parts.append(f">= {expectation.at_least:g}")
+        parts.append(f">= {show(expectation.at_least)}")
     if expectation.at_most is not None:
         ok &= value <= expectation.at_most
-        parts.append(f"<= {expectation.at_most:g}")
+        parts.append(f"<= {show(expectation.at_most)}")
     return bool(ok) and not math.isnan(value), " and ".join(parts) or "any value"
 
 
@@ -67,17 +80,26 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
+def _books(run: RunResult, recipient_class: str | None) -> Outcomes:
+    """The books of user mail, of one recipient class, or of the reports sent back to originators."""
+    if recipient_class is None:
+        return run.outcomes
+    if recipient_class == REPORT_CLASS:
+        return run.reports
+    return run.by_class.get(recipient_class) or Outcomes()
+
+
 def _outcome(expectation: OutcomeExpectation, runs: list[RunResult]) -> tuple[bool, str, str]:
+    cls = expectation.recipient_class
+    what = f"{expectation.metric} of " + (
+        "all user mail" if cls is None else "NDR reports" if cls == REPORT_CLASS else cls
+    )
     values = []
     for run in runs:
-        books = (
-            run.outcomes
-            if expectation.recipient_class is None
-            else run.by_class.get(expectation.recipient_class)
-        )
-        if books is None:
-            values.append(float("nan") if expectation.metric.endswith("_rate") else 0.0)
-            continue
+        books = _books(run, cls)
+        if not books.recipients and expectation.metric != "recipients":
+            # Nothing of the kind was sent: a count of zero (or 'never failed') would prove nothing.
+            return False, what, f"no recipients of {cls or 'user mail'} in the run (seed {run.seed})"
         if expectation.metric == "failure_rate":
             values.append(books.failure_rate)
         elif expectation.metric == "delivery_rate":
@@ -86,8 +108,28 @@ def _outcome(expectation: OutcomeExpectation, runs: list[RunResult]) -> tuple[bo
             values.append(float(getattr(books, expectation.metric)))
     value = _mean(values)
     ok, expected = _bounds(expectation, value)
-    what = f"{expectation.metric} of {expectation.recipient_class or 'all user mail'}"
     return ok, f"{what} {expected}", f"{value:g}"
+
+
+def _latency(expectation: LatencyExpectation, runs: list[RunResult]) -> tuple[bool, str, str]:
+    cls = expectation.recipient_class
+    pooled = LatencyHistogram.pooled(
+        [r.latency if cls is None else r.latency_by_class.get(cls, LatencyHistogram()) for r in runs]
+    )
+    what = f"{expectation.statistic} latency of {cls or 'all user mail'}"
+    value = (
+        pooled.mean
+        if expectation.statistic == "mean"
+        else pooled.quantile(0.5 if expectation.statistic == "p50" else 0.95)
+    )
+    ok, expected = _bounds(expectation, value, _seconds)
+    if not pooled.n:
+        return False, f"{what} {expected}", "no deliveries"
+    return ok, f"{what} {expected}", f"{_seconds(value)} over {pooled.n} deliveries"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.4g} s"
 
 
 def _ndr(expectation: NdrExpectation, runs: list[RunResult]) -> tuple[bool, str, str]:
@@ -179,6 +221,13 @@ def evaluate(
         concrete = point_scenario(scenario, point)
         results[point.index] = [simulate(concrete, replication_seed(base_seed, k)) for k in range(n_reps)]
     for expectation in scenario.expect:
+        if not any(_selected(expectation, point) for point in points):
+            # Validation knows every label; only the sweep constraint can leave nothing to check.
+            wanted = ", ".join(f"{k}={v}" for k, v in (expectation.point or {}).items())
+            lines.append(
+                CheckLine(False, expectation.name, wanted, "a sweep point to check", "none selected")
+            )
+            continue
         for point in points:
             if not _selected(expectation, point):
                 continue
@@ -207,6 +256,8 @@ def evaluate(
                     expectation.alias,
                     f"deliveries to {expectation.alias}",
                 )
+            elif isinstance(expectation, LatencyExpectation):
+                ok, expected, observed = _latency(expectation, runs)
             else:  # pragma: no cover - the schema admits no other kind
                 raise TypeError(type(expectation).__name__)
             label = ", ".join(f"{k}={v}" for k, v in point.labels.items())

@@ -45,6 +45,7 @@ from exsim.constraint import parse_constraint
 from exsim.logs import EVENT_COLUMNS
 from exsim.randomness import replication_seed
 from exsim.scenario import Scenario, resolve_path, set_path, validate_raw
+from exsim.scenario.paths import sweep_label
 from exsim.stats import paired_difference, t_interval
 
 
@@ -121,10 +122,6 @@ class SweepPoint:
     labels: dict[str, str]
 
 
-def _label(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
-
-
 def expand_sweep(scenario: Scenario) -> list[SweepPoint]:
     """Every sweep point, in a fixed order (product over groups; lockstep inside a group)."""
     variables = scenario.sweep.variables
@@ -149,7 +146,7 @@ def expand_sweep(scenario: Scenario) -> list[SweepPoint]:
         labels: dict[str, str] = {}
         for variable, i in itertools.chain.from_iterable(combination):
             values[variable.name] = variable.values[i]
-            labels[variable.name] = variable.labels[i] if variable.labels else _label(variable.values[i])
+            labels[variable.name] = variable.labels[i] if variable.labels else sweep_label(variable.values[i])
         if not holds(values):
             continue
         points.append(SweepPoint(len(points), values, labels))
@@ -164,6 +161,8 @@ def point_scenario(scenario: Scenario, point: SweepPoint) -> Scenario:
             for location in resolve_path(raw, variable.path):
                 set_path(raw, location, copy.deepcopy(point.values[variable.name]))
     raw.pop("sweep", None)
+    for expectation in raw.get("expect", []):
+        expectation.pop("point", None)  # the point is chosen: no sweep variable is left to name
     return validate_raw(raw, scenario.source)
 
 

@@ -10,8 +10,12 @@ tab-separated daily file format, one file per server per simulated day, named
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 from collections.abc import Sequence
+import functools
+import inspect
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -234,6 +238,29 @@ class EventLog:
                 "Interchange from processing a message.",
             ),
         ]
+
+
+@functools.cache
+def logged_event_ids() -> frozenset[int]:
+    """Every event id exsim can log: the ids :class:`EventLog`'s methods pass to ``log``.
+
+    Read from the methods' own code (a literal id, or a module constant holding one), so an
+    event added there is known to scenario validation without a second list to keep.
+    """
+    tree = ast.parse(textwrap.dedent(inspect.getsource(EventLog)))
+    ids: set[int] = set()
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "log"
+            and len(node.args) >= 4
+        ):
+            arg = node.args[3]
+            value = arg.value if isinstance(arg, ast.Constant) else globals().get(getattr(arg, "id", ""))
+            if isinstance(value, int):
+                ids.add(value)
+    return frozenset(ids)
 
 
 class TrackingLog:

@@ -55,6 +55,16 @@ class LatencyHistogram:
     def mean(self) -> float:
         return self.total_s / self.n if self.n else float("nan")
 
+    @classmethod
+    def pooled(cls, histograms: "list[LatencyHistogram]") -> "LatencyHistogram":
+        """One histogram holding every delivery of several (e.g. of all replications)."""
+        pooled = cls()
+        for histogram in histograms:
+            pooled.counts += histogram.counts
+            pooled.n += histogram.n
+            pooled.total_s += histogram.total_s
+        return pooled
+
 
 @dataclass(slots=True)
 class Outcomes:

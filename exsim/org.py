@@ -16,7 +16,7 @@ from functools import cached_property
 
 import networkx as nx
 
-from exsim.address import Proxies, proxies, site_dn
+from exsim.address import Proxies, anonymous_alias, proxies, site_dn
 from exsim.scenario import GATEWAY_KINDS, LINK_KINDS, Scenario
 
 
@@ -123,7 +123,7 @@ class Organization:
             site = self.sites[server.site]
             named = [(m.alias, m.surname, m.given) for m in server.mailboxes]
             anonymous = [
-                (f"{server.name}-u{n:04d}", f"User{n:04d}", server.name[:16])
+                (anonymous_alias(server.name, n), f"User{n:04d}", server.name[:16])
                 for n in range(1, server.users + 1)
             ]
             for alias, surname, given in named + anonymous:

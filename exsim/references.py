@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from exsim.address import anonymous_alias
 from exsim.columns import is_reserved_column
 from exsim.constraint import ConstraintError, parse_constraint
+from exsim.logs import logged_event_ids
 from exsim.names import did_you_mean, name_key
-from exsim.scenario.paths import Location, resolve_path
-from exsim.scenario.schema import LINK_KINDS
+from exsim.scenario.paths import Location, resolve_path, sweep_label
+from exsim.scenario.schema import LINK_KINDS, RECIPIENT_CLASSES, REPORT_CLASS
 
 Raw = dict[str, Any]
 """Parsed scenario data, as the TOML reader gives it."""
@@ -114,6 +116,7 @@ def reference_problems(raw: object, line_of: LineOf = lambda path: None) -> list
     findings += _event_problems(raw, sites, servers, connectors)
     findings += _foreign_problems(raw, connectors)
     findings += _sweep_problems(raw)
+    findings += _expectation_problems(raw, servers, connectors)
     return findings
 
 
@@ -331,3 +334,78 @@ def _sweep_problems(raw: Raw) -> Iterator[Finding]:
             parse_constraint(constraint, values)
         except ConstraintError as exc:
             yield ("sweep", "constraint"), str(exc)
+
+
+def _expectation_problems(raw: Raw, servers: list[str], connectors: list[str]) -> Iterator[Finding]:
+    """Every name an expectation uses must exist: a misspelt one would count nothing, and an
+    expectation of zero (or of 'never logged') would then pass whatever the model does."""
+    sweep = raw.get("sweep")
+    variables = {
+        v["name"]: v
+        for v in (sweep.get("variables") if isinstance(sweep, dict) else None) or []
+        if isinstance(v, dict) and isinstance(v.get("name"), str)
+    }
+    aliases: set[str] | None = None
+    for index, expectation in _items(raw, "expect"):
+        at = ("expect", index)
+        kind = expectation.get("kind")
+        recipient_class = expectation.get("recipient_class")
+        if isinstance(recipient_class, str):
+            known = list(RECIPIENT_CLASSES) + ([REPORT_CLASS] if kind == "outcome" else [])
+            if recipient_class == REPORT_CLASS and kind != "outcome":
+                yield (
+                    at + ("recipient_class",),
+                    f"recipient class {REPORT_CLASS!r} is checked by outcome expectations only",
+                )
+            else:
+                yield from _reference(recipient_class, known, "recipient class", at + ("recipient_class",))
+        if kind == "event":
+            yield from _reference(expectation.get("server"), servers, "server", at + ("server",))
+            event_id = expectation.get("event_id")
+            known_ids = logged_event_ids()
+            if isinstance(event_id, int) and not isinstance(event_id, bool) and event_id not in known_ids:
+                yield (
+                    at + ("event_id",),
+                    f"exsim never logs event {event_id} (it logs {', '.join(map(str, sorted(known_ids)))})",
+                )
+        elif kind == "transfers":
+            yield from _reference(
+                expectation.get("connector"), [*connectors, "RPC"], "connector", at + ("connector",)
+            )
+        elif kind == "mailbox" and isinstance(expectation.get("alias"), str):
+            if aliases is None:
+                aliases = _aliases(raw)
+            if expectation["alias"] not in aliases:
+                named = sorted(a for a in aliases if "-u" not in a)
+                yield at + ("alias",), _unknown("mailbox", expectation["alias"], named)
+        point = expectation.get("point")
+        if isinstance(point, dict):
+            for name, value in point.items():
+                variable = variables.get(name)
+                if variable is None:
+                    yield at + ("point", name), _unknown("sweep variable", name, list(variables))
+                    continue
+                given = variable.get("values")
+                values: list[Any] = given if isinstance(given, list) else []
+                labels = variable.get("labels")
+                if not isinstance(labels, list):
+                    labels = [sweep_label(v) for v in values]
+                if value not in values and str(value) not in labels:
+                    yield (
+                        at + ("point", name),
+                        f"{value!r} is not a value or label of sweep variable {name!r} "
+                        f"(labels: {', '.join(map(str, labels))})",
+                    )
+
+
+def _aliases(raw: Raw) -> set[str]:
+    """Every mailbox alias of the scenario: the named mailboxes and each server's anonymous users."""
+    found: set[str] = set()
+    for _, server in _items(raw, "servers"):
+        for mailbox in server.get("mailboxes") or []:
+            if isinstance(mailbox, dict) and isinstance(mailbox.get("alias"), str):
+                found.add(mailbox["alias"])
+        users = server.get("users")
+        if isinstance(server.get("name"), str) and isinstance(users, int):
+            found.update(anonymous_alias(server["name"], n) for n in range(1, users + 1))
+    return found

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 Location = tuple[str | int, ...]
@@ -55,3 +56,8 @@ def set_path(raw: dict[str, Any], location: Location, value: Any) -> None:
     for part in location[:-1]:
         node = node.setdefault(part, {}) if isinstance(node, dict) else node[part]
     node[location[-1]] = value
+
+
+def sweep_label(value: Any) -> str:
+    """How a sweep value without an explicit label is shown in tables and selected by expectations."""
+    return value if isinstance(value, str) else json.dumps(value)

@@ -526,6 +526,13 @@ class RecipientMix(_Model):
         return self
 
 
+#: Recipient classes of user mail, as results and expectations name them: where the workload's
+#: mix sends a recipient, and mail entering from the Internet or MS Mail.
+RECIPIENT_CLASSES: tuple[str, ...] = (*RecipientMix.model_fields, "inbound_internet", "inbound_msmail")
+#: The class of non-delivery reports travelling back to an originator (counted apart from user mail).
+REPORT_CLASS = "report"
+
+
 class Workload(_Model):
     profile: Profile = Field(
         "medium", description="Default usage profile (LoadSim light/medium/heavy or MMB)"
@@ -750,6 +757,10 @@ class _Expectation(_Model):
 
 
 class OutcomeExpectation(_Expectation, _Bounds):
+    """Recipients by outcome, as a count or a rate (means over replications). A class that has no
+    recipients in a run fails the check (anything but ``metric = "recipients"``): a rule about mail
+    that never existed proves nothing."""
+
     kind: Literal["outcome"]
     metric: Literal[
         "recipients",
@@ -766,8 +777,8 @@ class OutcomeExpectation(_Expectation, _Bounds):
     ]
     recipient_class: str | None = Field(
         None,
-        description="same_server, same_site, other_site, internet, msmail, distribution_list, "
-        "inbound_internet, inbound_msmail; default: all user mail",
+        description=f"{', '.join(RECIPIENT_CLASSES)}, or '{REPORT_CLASS}' for the non-delivery reports "
+        "sent back to originators (recipients = reports generated); default: all user mail",
     )
 
 
@@ -801,7 +812,22 @@ class TransfersExpectation(_Expectation, _Bounds):
 
 class MailboxExpectation(_Expectation, _Bounds):
     kind: Literal["mailbox"]
-    alias: str = Field(description="Mailbox whose deliveries are counted")
+    alias: str = Field(
+        description="Mailbox whose deliveries are counted, whatever address the sender used "
+        "(alias, SMTP or X.400 proxy, directory name, one-off 'TYPE:address')"
+    )
+
+
+class LatencyExpectation(_Expectation):
+    """Delivery latency (submission to delivery) of user mail, pooled over replications."""
+
+    kind: Literal["latency"]
+    statistic: Literal["mean", "p50", "p95"] = Field("mean", description="Mean, median or 95th percentile")
+    recipient_class: str | None = Field(None, description="Only this recipient class; default: all user mail")
+    equals: Duration | None = Field(None, description="Expected value (within tolerance)")
+    tolerance: Duration = Field(as_written("0s"), description="Allowed difference from 'equals'")
+    at_least: Duration | None = None
+    at_most: Duration | None = None
 
 
 Expectation = Annotated[
@@ -810,7 +836,8 @@ Expectation = Annotated[
     | EventExpectation
     | NdrTimeExpectation
     | TransfersExpectation
-    | MailboxExpectation,
+    | MailboxExpectation
+    | LatencyExpectation,
     Field(discriminator="kind"),
 ]
 

@@ -101,7 +101,10 @@ class RunResult:
     transfers: dict[str, int] = field(default_factory=dict)
     """Transfers per connector ('RPC' inside a site): the routes mail took."""
     mailbox_deliveries: dict[str, int] = field(default_factory=dict)
-    """User-mail recipients delivered per mailbox alias (counted when a `mailbox` expectation asks)."""
+    """User-mail recipients delivered per mailbox alias, whatever address the sender used
+    (counted when a `mailbox` expectation asks)."""
+    latency_by_class: dict[str, LatencyHistogram] = field(default_factory=dict)
+    """Delivery latency per recipient class (measured when a `latency` expectation names a class)."""
     ndr_times: dict[str, tuple[float, float]] = field(default_factory=dict)
     """First and last NDR time per NDR text."""
     misdelivery_samples: list[dict] = field(default_factory=list)
@@ -258,8 +261,13 @@ class Simulation:
         self.counters: Counter = Counter(dict.fromkeys(FAULT_COUNTERS, 0))
         self.transfers: Counter = Counter()
         self.mailbox_deliveries: Counter = Counter()
-        # Deliveries per mailbox are only counted when an expectation asks for them.
+        # Deliveries per mailbox, and latency per class, are only counted when an expectation asks.
         self.count_mailboxes = any(e.kind == "mailbox" for e in scenario.expect)
+        self.latency_by_class: dict[str, LatencyHistogram] | None = (
+            {}
+            if any(e.kind == "latency" and e.recipient_class is not None for e in scenario.expect)
+            else None
+        )
         self.ndr_times: dict[str, tuple[float, float]] = {}
         self.ndr_generators: dict[str, Counter] = {}
         self.clock = {s.name: s.clock_offset for s in scenario.servers}
@@ -534,8 +542,16 @@ class Simulation:
             books.delivered += 1
         if self.count_mailboxes and where.startswith("mailbox"):
             for recipient in recipients:
-                self.mailbox_deliveries[recipient.address] += 1
+                # By the mailbox the address resolves to: alias, proxy, DN or one-off alike.
+                box = self.mailbox_of(recipient.address)
+                self.mailbox_deliveries[box.alias if box is not None else recipient.address] += 1
         self.latency.add(now - message.submitted_s, count)
+        if self.latency_by_class is not None:
+            for recipient in recipients:
+                histogram = self.latency_by_class.get(recipient.kind)
+                if histogram is None:
+                    histogram = self.latency_by_class[recipient.kind] = LatencyHistogram()
+                histogram.add(now - message.submitted_s)
         self.series.count_delivered(now, count)
 
     def _misdelivered(self, message: Message, recipients: list[Recipient], where: str) -> None:
@@ -780,6 +796,7 @@ class Simulation:
             counters=dict(self.counters),
             transfers=dict(self.transfers),
             mailbox_deliveries=dict(self.mailbox_deliveries),
+            latency_by_class=self.latency_by_class or {},
             ndr_times=dict(self.ndr_times),
             ndr_generators=self.ndr_generators,
         )

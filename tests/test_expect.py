@@ -1,0 +1,221 @@
+"""The `[[expect]]` language cannot be fooled: unknown names are validation errors, reports,
+mailboxes and latencies are checkable, and a check over mail that never existed fails."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from exsim.cli import cli
+from exsim.expect import evaluate
+from exsim.randomness import replication_seed
+from exsim.scenario import ScenarioError, load_scenario
+from exsim.sim import simulate
+from exsim.sim.message import Recipient
+from exsim.sim.model import Simulation
+from tests import simkit
+from tests.conftest import SCENARIOS
+
+Q193322 = (SCENARIOS / "kb" / "Q193322.toml").read_text()
+
+# Each bad expectation, the key whose line the problem must name, and the message fragment.
+BAD = [
+    (
+        'kind = "outcome"\nmetric = "ndr"\nrecipient_class = "other_sites"\nequals = 0',
+        "recipient_class",
+        "expect[4].recipient_class: unknown recipient class 'other_sites'; did you mean 'other_site'?",
+    ),
+    (
+        'kind = "outcome"\nmetric = "ndr"\npoint = { cheap = "scheduled nevr" }\nequals = 0',
+        "point",
+        "expect[4].point.cheap: 'scheduled nevr' is not a value or label of sweep variable 'cheap'",
+    ),
+    (
+        'kind = "outcome"\nmetric = "ndr"\npoint = { chaep = "scheduled never" }\nequals = 0',
+        "point",
+        "expect[4].point.chaep: unknown sweep variable 'chaep'; did you mean 'cheap'?",
+    ),
+    (
+        'kind = "event"\nevent_id = 289\nserver = "A2"\npresent = false',
+        "server",
+        "expect[4].server: unknown server 'A2' (known: A1, B1)",
+    ),
+    (
+        'kind = "event"\nevent_id = 9999\npresent = false',
+        "event_id",
+        "expect[4].event_id: exsim never logs event 9999 (it logs ",
+    ),
+    (
+        'kind = "transfers"\nconnector = "Cheep"\nequals = 0',
+        "connector",
+        "expect[4].connector: unknown connector 'Cheep'; did you mean 'Cheap'?",
+    ),
+    (
+        'kind = "mailbox"\nalias = "bobby"\nequals = 0',
+        "alias",
+        "expect[4].alias: unknown mailbox 'bobby'; did you mean 'bob'?",
+    ),
+    (
+        'kind = "latency"\nrecipient_class = "report"\nat_most = "1h"',
+        "recipient_class",
+        "expect[4].recipient_class: recipient class 'report' is checked by outcome expectations only",
+    ),
+]
+
+
+def test_every_unknown_name_is_a_validation_error_with_its_line(tmp_path):
+    for body, key, message in BAD:
+        text = Q193322 + f'\n[[expect]]\nname = "bad"\n{body}\n'
+        line = next(
+            n
+            for n, row in enumerate(text.splitlines(), start=1)
+            if n > len(Q193322.splitlines()) and row.startswith(key)
+        )
+        path = tmp_path / "bad.toml"
+        path.write_text(text)
+        for command in ("validate", "check"):
+            result = CliRunner().invoke(cli, [command, str(path)])
+            assert result.exit_code == 2, (command, body, result.output)
+            assert f"{path}:{line}: {message}" in result.output, (command, result.output)
+            assert "Traceback" not in result.output
+
+
+def test_known_names_pass_validation():
+    # The mailbox of an anonymous user, the RPC pseudo-connector and a label given as a value.
+    text = (
+        Q193322
+        + """
+[[expect]]
+name = "fine"
+kind = "mailbox"
+alias = "A1-u0010"
+equals = 0
+
+[[expect]]
+name = "fine too"
+kind = "transfers"
+connector = "RPC"
+point = { cheap_down = "down" }
+equals = 0
+"""
+    )
+    scenario = load_scenario(text)
+    assert [e.name for e in scenario.expect][-2:] == ["fine", "fine too"]
+    text = text.replace('alias = "A1-u0010"', 'alias = "A1-u0011"')  # A1 has 10 users
+    with pytest.raises(ScenarioError, match="unknown mailbox 'A1-u0011'"):
+        load_scenario(text)
+
+
+def _two_sites_with(*expectations: dict, **changes) -> dict:
+    raw = simkit.two_sites(duration="30m", drain="1h", **changes)
+    raw["expect"] = list(expectations)
+    return raw
+
+
+def test_a_count_over_a_class_with_no_mail_fails_instead_of_passing():
+    # A's users mail B only: "no Internet mail failed" would be true of mail that never existed.
+    raw = _two_sites_with(
+        {"name": "vacuous", "kind": "outcome", "metric": "ndr", "recipient_class": "internet", "equals": 0},
+        {"name": "real", "kind": "outcome", "metric": "ndr", "recipient_class": "other_site", "equals": 0},
+        {
+            "name": "none sent",
+            "kind": "outcome",
+            "metric": "recipients",
+            "recipient_class": "internet",
+            "equals": 0,
+        },
+    )
+    lines = {line.name: line for line in evaluate(simkit.scenario(raw))}
+    assert not lines["vacuous"].passed and "no recipients of internet" in lines["vacuous"].observed
+    assert lines["real"].passed and lines["none sent"].passed
+
+
+def test_an_expectation_the_sweep_constraint_leaves_without_a_point_fails():
+    raw = _two_sites_with(
+        {"name": "dropped", "kind": "outcome", "metric": "ndr", "point": {"v": "5.0"}, "equals": 0}
+    )
+    raw["sweep"] = {
+        "variables": [{"name": "v", "path": "servers.*.version", "values": ["5.0", "5.0-sp1"]}],
+        "constraint": "v != '5.0'",
+    }
+    lines = evaluate(simkit.scenario(raw))
+    assert [(line.name, line.passed, line.observed) for line in lines] == [
+        ("dropped", False, "none selected")
+    ]
+
+
+def test_ndr_reports_back_to_the_originator_are_checkable():
+    # B is unreachable for the whole run with 2 open retries 5 min apart: every recipient is
+    # NDR'd, and each NDR is one report that travels back inside site A and is delivered.
+    raw = _two_sites_with(
+        {
+            "name": "generated",
+            "kind": "outcome",
+            "metric": "recipients",
+            "recipient_class": "report",
+            "at_least": 1,
+        },
+        {
+            "name": "delivered",
+            "kind": "outcome",
+            "metric": "delivery_rate",
+            "recipient_class": "report",
+            "equals": 1,
+        },
+        {"name": "lost", "kind": "outcome", "metric": "lost", "recipient_class": "report", "equals": 0},
+        outage=("0s", "2h"),
+    )
+    raw["connectors"][0]["override"] = {"max_open_retries": 2, "open_interval": "5m"}
+    scenario = simkit.scenario(raw)
+    lines = {line.name: line for line in evaluate(scenario)}
+    assert all(line.passed for line in lines.values()), [str(line) for line in lines.values()]
+    run = simulate(scenario, replication_seed(scenario.run.seed, 0))
+    assert run.ndr > 0 and run.reports.recipients == run.ndr == run.reports.delivered
+    assert lines["generated"].observed == f"{run.ndr:g}"
+
+
+def test_mailbox_counts_deliveries_whatever_address_the_sender_used():
+    raw = simkit.one_site(users=0, shares=simkit.mix(same_server=1.0), duration="10m")
+    raw["servers"][1]["mailboxes"] = [{"alias": "bob", "surname": "Brown", "given": "Bob"}]
+    raw["expect"] = [{"name": "bob", "kind": "mailbox", "alias": "bob", "equals": 5}]
+    scenario = simkit.scenario(raw)
+    sim = Simulation(scenario, 1)
+    box = sim.org.mailboxes["bob"]
+    addresses = [
+        "bob",  # alias
+        box.proxies.smtp,  # bob@redmond.contoso.com
+        box.proxies.x400,  # c=US;a= ;o=Redmond;s=Brown;g=Bob
+        box.proxies.ex,  # /o=Contoso/ou=Redmond/cn=Recipients/cn=bob
+        f"SMTP:{box.proxies.smtp.upper()}",  # a one-off address typed by the sender
+    ]
+    assert len(set(addresses)) == 5
+    message = sim.new_message("someone", "RED-EX1", [Recipient(a, "same_site") for a in addresses], 1.0)
+    sim.stores["RED-EX1"].submit(message)
+    run = sim.run()
+    assert run.delivered == 5
+    assert run.mailbox_deliveries == {"bob": 5}
+
+
+def test_latency_expectation_mean_p50_p95(tmp_path):
+    # Mail inside one server: store submission + delivery service times, 50 ms + 40 ms by
+    # default, with no queueing at this load (a few messages a minute, 8 submit threads).
+    raw = simkit.one_site(users=5, shares=simkit.mix(same_server=1.0), duration="1h")
+    raw["connectors"] = []
+    raw["expect"] = [
+        {"name": "mean", "kind": "latency", "statistic": "mean", "at_least": "89ms", "at_most": "91ms"},
+        {
+            "name": "p95",
+            "kind": "latency",
+            "statistic": "p95",
+            "recipient_class": "same_server",
+            "at_least": "89ms",
+            "at_most": "91ms",
+        },
+        {"name": "p50 too low", "kind": "latency", "statistic": "p50", "at_most": "80ms"},
+        {"name": "no such mail", "kind": "latency", "recipient_class": "internet", "at_most": "1h"},
+    ]
+    lines = {line.name: line for line in evaluate(simkit.scenario(raw))}
+    assert lines["mean"].passed and lines["p95"].passed, [str(line) for line in lines.values()]
+    assert lines["mean"].expected == "mean latency of all user mail >= 0.089 s and <= 0.091 s"
+    assert not lines["p50 too low"].passed and lines["p50 too low"].observed.startswith("0.09")
+    assert not lines["no such mail"].passed and lines["no such mail"].observed == "no deliveries"
