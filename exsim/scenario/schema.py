@@ -18,6 +18,8 @@ documents the format completely.
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -28,7 +30,10 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
+    PlainValidator,
     PrivateAttr,
+    ValidationError,
     WithJsonSchema,
     model_validator,
 )
@@ -44,7 +49,7 @@ from exsim.constraint import MAX_DEPTH as MAX_CONSTRAINT_DEPTH
 from exsim.constraint import MAX_LENGTH as MAX_CONSTRAINT_LENGTH
 from exsim.names import refused_characters
 from exsim.schedule import Schedule, parse_schedule
-from exsim.units import Duration, Rate, Size
+from exsim.units import Duration, Rate, Size, format_duration, parse_duration_s
 
 #: Usage profiles: (messages sent per user per day, mean addressed recipients per message).
 #: LoadSim light/medium/heavy: recipients = received / sent per day; MMB: 4.7 per message.
@@ -674,31 +679,102 @@ class Run(_Model):
     )
 
 
+class Distribution(_Model):
+    """A random service time: each message's work is drawn anew (queueing theory's M/M/1 and kin)."""
+
+    dist: Literal["exponential", "lognormal"] = Field(description="'exponential' or 'lognormal'")
+    mean: Duration = Field(gt=0, description="Mean work per message, e.g. '2s'")
+    sd: Duration | None = Field(None, gt=0, description="Standard deviation (lognormal only)")
+
+    @model_validator(mode="after")
+    def _sd_for_lognormal_only(self) -> "Distribution":
+        if self.dist == "lognormal" and self.sd is None:
+            raise ValueError(
+                "a lognormal service time needs sd as well as mean, e.g. {dist = 'lognormal', "
+                "mean = '2s', sd = '1s'}"
+            )
+        if self.dist == "exponential" and self.sd is not None:
+            raise ValueError("an exponential service time has no sd: its sd is its mean")
+        return self
+
+    def sampler(self, rng: random.Random) -> Callable[[], float]:
+        """A function drawing one service time in seconds from ``rng``."""
+        if self.dist == "exponential":
+            rate = 1.0 / self.mean
+            return lambda: rng.expovariate(rate)
+        assert self.sd is not None
+        # The normal (mu, sigma) whose exponential has this mean and standard deviation.
+        sigma = math.sqrt(math.log1p((self.sd / self.mean) ** 2))
+        mu = math.log(self.mean) - sigma**2 / 2
+        return lambda: rng.lognormvariate(mu, sigma)
+
+
+def _service_time(value: Any) -> float | Distribution:
+    if isinstance(value, Distribution):
+        return value
+    if isinstance(value, dict):
+        try:
+            return Distribution.model_validate(value)
+        except ValidationError as exc:
+            raise ValueError(
+                "; ".join(
+                    ".".join(map(str, e["loc"])) + ": " + str(e["msg"]).removeprefix("Value error, ")
+                    if e["loc"]
+                    else str(e["msg"]).removeprefix("Value error, ")
+                    for e in exc.errors(include_url=False)
+                )
+            ) from None
+    seconds = parse_duration_s(value)
+    return seconds
+
+
+ServiceTime = Annotated[
+    float | Distribution,
+    PlainValidator(_service_time),
+    PlainSerializer(lambda v: v.model_dump() if isinstance(v, Distribution) else format_duration(v)),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?\s*(ms|s|m|min|h|d|w)\s*)+$"},
+                Distribution.model_json_schema(),
+            ],
+            "description": "A fixed duration such as '50ms', or a distribution: "
+            "{dist = 'exponential', mean = '2s'} or {dist = 'lognormal', mean = '2s', sd = '1s'}",
+        }
+    ),
+]
+"""A per-message service time: a fixed duration, or a :class:`Distribution` drawn per message."""
+
+
 class ServiceTimes(_Model):
     """How long each component works on one message. No source gives Exchange 5.0
     throughput figures, so these are era-plausible defaults (a 1997 Pentium Pro
-    server moved a few messages per second per component)."""
+    server moved a few messages per second per component). Each work time is a
+    fixed duration or a distribution (exponential, lognormal), so a queue of the
+    model can be compared with queueing theory."""
 
-    client_submit: Duration = Field(as_written("50ms"), description="IS accepting a message from a client")
+    client_submit: ServiceTime = Field(as_written("50ms"), description="IS accepting a message from a client")
     client_threads: int = Field(8, ge=1, le=64, description="Client submissions the IS takes in at once")
-    is_delivery: Duration = Field(
+    is_delivery: ServiceTime = Field(
         as_written("40ms"), description="IS delivering a message to local mailboxes"
     )
-    mta_routing: Duration = Field(as_written("30ms"), description="MTA resolving and routing one message")
-    gateway_in: Duration = Field(
+    mta_routing: ServiceTime = Field(as_written("30ms"), description="MTA resolving and routing one message")
+    gateway_in: ServiceTime = Field(
         as_written("150ms"), description="IS gateway-in thread moving a message into MTS-OUT"
     )
-    gateway_out: Duration = Field(
+    gateway_out: ServiceTime = Field(
         as_written("150ms"), description="IS gateway-out thread moving a message from MTS-IN"
     )
-    association_open: Duration = Field(
+    association_open: ServiceTime = Field(
         as_written("1s"), description="Opening an MTA association (plus link round trip)"
     )
     rpc_bandwidth: Rate = Field(
         as_written("10Mbps"), gt=0, description="LAN between servers of one site (MTA-to-MTA RPC)"
     )
     msmi_poll_interval: Duration = Field(
-        as_written("5m"), description="How often the MS Mail interchange polls its queue (and logs a failure)"
+        as_written("5m"),
+        description="How often the MS Mail interchange polls its queue (and logs a failure); a timer, "
+        "not work on a message, so always fixed",
     )
 
 

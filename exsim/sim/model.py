@@ -16,6 +16,7 @@ import gc
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import simpy
 
@@ -30,6 +31,7 @@ from exsim.routing import ConnectorStates, Router
 from exsim.scenario import (
     AddressChangeEvent,
     CrashEvent,
+    Distribution,
     OutageEvent,
     Override,
     ReplicationEvent,
@@ -64,6 +66,8 @@ GATEWAY_CLASSES: dict[str, type[Gateway]] = {
     "msmail": MsMailConnector,
     "x400_foreign": ForeignX400Connector,
 }
+#: Purpose number of the per-server service-time streams (see :func:`exsim.randomness.stream`).
+SERVICE_TIME_STREAM = 5
 SERVICES = ("is", "mta", "ims", "msmail")
 #: What the faults cost, counted per run: failed association opens, transfer retries after a
 #: dropped transfer, gateway retries after a refused delivery, transfers cut by a crash.
@@ -228,6 +232,7 @@ class Simulation:
         self.seed = replication_seed(scenario.run.seed, 0) if seed is None else seed
         self.env = simpy.Environment()
         self.times = scenario.model.service_times
+        self._service_draws: dict[tuple[str, str], Callable[[], float]] = {}
         self.default_override = Override()
         #: Normal-priority message lifetime in the MTA (all simulated mail is normal priority).
         self.lifetime_normal_s = self.default_override.message_lifetime_normal
@@ -298,6 +303,22 @@ class Simulation:
             self.env.process(self._sample_queues())
 
     # --- state the components ask about -------------------------------------------------
+    def service_time(self, server: str, entry: str) -> tuple[float, Callable[[], float] | None]:
+        """A component's work per message (``model.service_times.<entry>``) on a server:
+        ``(seconds, None)`` when fixed, ``(mean, draw)`` for a distribution. Draws come from a
+        stream of their own per server and entry, so fixed times use no random numbers and a
+        random one leaves the traffic, routing and every other server's draws as they were."""
+        value = getattr(self.times, entry)
+        if not isinstance(value, Distribution):
+            return value, None
+        # One stream per server and entry, shared by the entry's threads (the store's eight
+        # client threads draw from one sequence, not eight copies of it).
+        draw = self._service_draws.get((server, entry))
+        if draw is None:
+            rng = stream(self.seed, SERVICE_TIME_STREAM, f"{server}:{entry}")
+            draw = self._service_draws[(server, entry)] = value.sampler(rng)
+        return value.mean, draw
+
     def version(self, server: str) -> str:
         return self.versions[server]
 

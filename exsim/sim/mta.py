@@ -80,15 +80,21 @@ class MTA:
     def _route_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
         work = self.work
-        service = sim.times.mta_routing
-        if sim.quiet[self.server]:  # nothing ever stops this MTA: one event per message
+        service, draw = sim.service_time(self.server, "mta_routing")
+        if sim.quiet[self.server] and draw is None:  # nothing ever stops this MTA: one event per message
             while True:
                 self.route((yield work.served(service)))
                 if self.directory_s:  # directory searches hold the routing thread (KB Q159184)
                     yield sim.env.timeout(self.directory_s)
                     self.directory_s = 0.0
         while True:
-            envelope = yield from sim.take(work, self.server, "mta", service, "the MTA's routing (in memory)")
+            if draw is not None:
+                service = draw()
+            envelope = (
+                (yield work.served(service))
+                if sim.quiet[self.server]
+                else (yield from sim.take(work, self.server, "mta", service, "the MTA's routing (in memory)"))
+            )
             if envelope is not None:
                 self.route(envelope)
                 if self.directory_s:
@@ -421,6 +427,7 @@ class NextHopQueue:
     def _run(self):  # type: ignore[no-untyped-def]
         sim, env = self.sim, self.sim.env
         calm = self._calm()
+        open_s, draw_open = sim.service_time(self.mta.server, "association_open")
         latency = self.connector.link.latency if self.connector else 0.001
         peer: str | None = None
         drop = self.connector.link.drop_probability if self.connector else 0.0
@@ -453,7 +460,7 @@ class NextHopQueue:
             attempt_started = env.now
             if env.now > self.open_until or peer is None or not calm:
                 if env.now > self.open_until:
-                    yield env.timeout(sim.times.association_open + 2 * latency)
+                    yield env.timeout((draw_open() if draw_open else open_s) + 2 * latency)
                 peer = self._peer()  # an open association keeps its peer while all is calm
             if peer is None:
                 self._open_failed()

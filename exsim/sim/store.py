@@ -59,9 +59,11 @@ class InformationStore:
     def _submit_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
         submissions = self.submissions
-        service = sim.times.client_submit
+        service, draw = sim.service_time(self.server, "client_submit")
         quiet = sim.quiet[self.server]
         while True:
+            if draw is not None:
+                service = draw()
             # A submission cut off by a crash never reached the store: the client sends it again.
             message = (
                 (yield submissions.served(service))
@@ -126,9 +128,12 @@ class InformationStore:
     # --- the store's own threads ------------------------------------------------
     def _deliver_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
-        delivery, service = self.delivery, sim.times.is_delivery
+        delivery = self.delivery
+        service, draw = sim.service_time(self.server, "is_delivery")
         quiet = sim.quiet[self.server]  # nothing ever stops this store: one event per delivery
         while True:
+            if draw is not None:
+                service = draw()
             envelope = (
                 (yield delivery.served(service))
                 if quiet
@@ -154,8 +159,11 @@ class InformationStore:
 
     def _gateway_in_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
-        queue, service, quiet = self.gateway_in, sim.times.gateway_in, sim.quiet[self.server]
+        queue, quiet = self.gateway_in, sim.quiet[self.server]
+        service, draw = sim.service_time(self.server, "gateway_in")
         while True:
+            if draw is not None:
+                service = draw()
             envelope = (
                 (yield queue.served(service))
                 if quiet
@@ -206,8 +214,11 @@ class InformationStore:
 
     def _gateway_out_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
-        queue, service, quiet = self.mts_in, sim.times.gateway_out, sim.quiet[self.server]
+        queue, quiet = self.mts_in, sim.quiet[self.server]
+        service, draw = sim.service_time(self.server, "gateway_out")
         while True:
+            if draw is not None:
+                service = draw()
             envelope = (
                 (yield queue.served(service))
                 if quiet
