@@ -250,16 +250,15 @@ def logged_event_ids() -> frozenset[int]:
     tree = ast.parse(textwrap.dedent(inspect.getsource(EventLog)))
     ids: set[int] = set()
     for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "log"
-            and len(node.args) >= 4
-        ):
-            arg = node.args[3]
-            value = arg.value if isinstance(arg, ast.Constant) else globals().get(getattr(arg, "id", ""))
-            if isinstance(value, int):
-                ids.add(value)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "log":
+            given = node.args[3:4] + [k.value for k in node.keywords if k.arg == "event_id"]
+            # The id may be chosen in place (``1294 if ended else 289``): every constant counts.
+            for part in (p for arg in given for p in ast.walk(arg)):
+                value = part.value if isinstance(part, ast.Constant) else None
+                if isinstance(part, ast.Name):
+                    value = globals().get(part.id)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    ids.add(value)
     return frozenset(ids)
 
 

@@ -219,3 +219,17 @@ def test_latency_expectation_mean_p50_p95(tmp_path):
     assert lines["mean"].expected == "mean latency of all user mail >= 0.089 s and <= 0.091 s"
     assert not lines["p50 too low"].passed and lines["p50 too low"].observed.startswith("0.09")
     assert not lines["no such mail"].passed and lines["no such mail"].observed == "no deliveries"
+
+
+def test_validation_knows_every_event_the_model_logs():
+    # The ids validation accepts are read from the event log's code; every event a run of the
+    # KB and fault scenarios actually logs must be among them (and they are not all of them).
+    from exsim.experiment import expand_sweep, point_scenario
+    from exsim.logs import logged_event_ids
+
+    seen: set[int] = set()
+    for path in [*sorted((SCENARIOS / "kb").glob("*.toml")), SCENARIOS / "faults.toml"]:
+        scenario = load_scenario(path)
+        for point in expand_sweep(scenario):
+            seen |= {e.event_id for e in simulate(point_scenario(scenario, point), 1).events}
+    assert {289, 301, 1026, 2007, 2025, 2335, 2380} <= seen <= logged_event_ids()

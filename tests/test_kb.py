@@ -95,7 +95,7 @@ at_least = 100
     path = tmp_path / "bob.toml"
     path.write_text(text)
     lines = [line for line in evaluate(load_scenario(path)) if line.name == "bob gets mail"]
-    assert len(lines) == 2, [str(line) for line in lines]
+    assert len(lines) == 3, [str(line) for line in lines]
     assert all(line.passed for line in lines), [str(line) for line in lines]
     delivered = [
         line for line in evaluate(load_scenario(path)) if line.name.startswith("everything is delivered")
