@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-from collections.abc import Sequence
 import functools
 import inspect
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any

@@ -56,7 +56,7 @@ class LatencyHistogram:
         return self.total_s / self.n if self.n else float("nan")
 
     @classmethod
-    def pooled(cls, histograms: "list[LatencyHistogram]") -> "LatencyHistogram":
+    def pooled(cls, histograms: list[LatencyHistogram]) -> LatencyHistogram:
         """One histogram holding every delivery of several (e.g. of all replications)."""
         pooled = cls()
         for histogram in histograms:

@@ -49,7 +49,8 @@ def test_mm1_store_queue_mean_wait_matches_the_closed_form():
     waits = []
     for k in range(20):
         run = simulate(scenario, replication_seed(scenario.run.seed, k))
-        assert run.delivered == run.recipients and run.ndr == 0
+        assert run.delivered == run.recipients
+        assert run.ndr == 0
         # Latency is the time in the submission queue plus the work itself (delivery is free).
         waits.append(run.latency.mean - mean_service)
     interval = t_interval(waits, 0.95)
@@ -73,7 +74,7 @@ def test_mm1_with_fixed_service_is_not_mm1():
 
 
 @pytest.mark.parametrize(
-    "spec, sd",
+    ("spec", "sd"),
     [({"dist": "exponential", "mean": "2s"}, 2.0), ({"dist": "lognormal", "mean": "2s", "sd": "500ms"}, 0.5)],
 )
 def test_distributions_have_the_mean_and_sd_they_are_given(spec, sd):
@@ -98,7 +99,7 @@ def test_a_random_service_time_leaves_the_traffic_as_it_was():
 
 
 @pytest.mark.parametrize(
-    "value, message",
+    ("value", "message"),
     [
         ('{ dist = "lognormal", mean = "2s" }', "needs sd as well as mean"),
         ('{ dist = "exponential", mean = "2s", sd = "1s" }', "has no sd"),

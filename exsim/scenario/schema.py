@@ -687,7 +687,7 @@ class Distribution(_Model):
     sd: Duration | None = Field(None, gt=0, description="Standard deviation (lognormal only)")
 
     @model_validator(mode="after")
-    def _sd_for_lognormal_only(self) -> "Distribution":
+    def _sd_for_lognormal_only(self) -> Distribution:
         if self.dist == "lognormal" and self.sd is None:
             raise ValueError(
                 "a lognormal service time needs sd as well as mean, e.g. {dist = 'lognormal', "
@@ -724,8 +724,7 @@ def _service_time(value: Any) -> float | Distribution:
                     for e in exc.errors(include_url=False)
                 )
             ) from None
-    seconds = parse_duration_s(value)
-    return seconds
+    return parse_duration_s(value)
 
 
 ServiceTime = Annotated[

@@ -14,9 +14,9 @@ from __future__ import annotations
 import copy
 import gc
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import simpy
 
