@@ -138,14 +138,23 @@ def ims_reroutes_queued_mail(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def lifetime_moved(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
-    def moved(sim) -> None:  # type: ignore[no-untyped-def]
-        sim.lifetime_normal_s += seconds
+    original = model.Simulation.past_lifetime
 
-    _after_init(monkeypatch, model.Simulation, moved)
+    def moved(self, envelope, server, lifetime_s=None):  # type: ignore[no-untyped-def]
+        lifetime = self.lifetime_normal_s if lifetime_s is None else lifetime_s
+        return original(self, envelope, server, lifetime + seconds)
+
+    monkeypatch.setattr(model.Simulation, "past_lifetime", moved)
 
 
-def mta_ignores_its_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    _after_init(monkeypatch, mta.MTA, lambda m: setattr(m, "clock", 0.0))
+def lifetime_by_the_senders_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The age judged by the clock of the server that sent the mail, not the one holding it."""
+    original = model.Simulation.past_lifetime
+
+    def wrong_server(self, envelope, server, lifetime_s=None):  # type: ignore[no-untyped-def]
+        return original(self, envelope, envelope.message.origin_server or server, lifetime_s)
+
+    monkeypatch.setattr(model.Simulation, "past_lifetime", wrong_server)
 
 
 def mta_size_limit_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -299,8 +308,8 @@ MUTATIONS = [
     ),
     Mutation(
         "Q158399",
-        "age judged without the deciding server's clock",
-        mta_ignores_its_clock,
+        "age judged by the sending server's clock (keyed on the wrong server)",
+        lifetime_by_the_senders_clock,
         "mail arriving at the server 8 days ahead expires",
     ),
     # Q160534: per-connector size limits make oversized mail bounce to the 512-hop limit.
