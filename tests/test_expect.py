@@ -239,3 +239,43 @@ def test_validation_knows_every_event_the_model_logs():
         for point in expand_sweep(scenario):
             seen |= {e.event_id for e in simulate(point_scenario(scenario, point), 1).events}
     assert {289, 301, 1026, 2007, 2025, 2335, 2380} <= seen <= logged_event_ids()
+
+
+def test_reports_lost_on_their_way_back_are_checkable():
+    # KB Q197058: B1's MTA refuses A's larger mail by size; the report it generates cannot be
+    # routed back and is lost. Every report is generated and lost, none delivered, and the
+    # expectations say so; one claiming the reports arrive fails.
+    raw = simkit.size_limited("B1", "5.0")
+    raw["expect"] = [
+        {
+            "name": "generated",
+            "kind": "outcome",
+            "metric": "recipients",
+            "recipient_class": "report",
+            "at_least": 1,
+        },
+        {"name": "all lost", "kind": "outcome", "metric": "lost", "recipient_class": "report", "at_least": 1},
+        {
+            "name": "none delivered",
+            "kind": "outcome",
+            "metric": "delivered",
+            "recipient_class": "report",
+            "equals": 0,
+        },
+        {
+            "name": "wrong",
+            "kind": "outcome",
+            "metric": "delivery_rate",
+            "recipient_class": "report",
+            "equals": 1,
+        },
+    ]
+    scenario = simkit.scenario(raw)
+    lines = {line.name: line for line in evaluate(scenario)}
+    run = simulate(scenario, replication_seed(scenario.run.seed, 0))
+    assert run.reports.recipients == run.reports.lost > 0
+    assert lines["generated"].observed == lines["all lost"].observed == f"{run.reports.lost:g}"
+    assert lines["generated"].passed
+    assert lines["all lost"].passed
+    assert lines["none delivered"].passed
+    assert not lines["wrong"].passed
