@@ -22,7 +22,7 @@ import pytest
 from exsim import routing, versions
 from exsim.expect import evaluate
 from exsim.scenario import Override, Scenario, load_scenario
-from exsim.sim import gateways, model, mta
+from exsim.sim import gateways, model, mta, resolver
 from tests.conftest import SCENARIOS
 
 
@@ -207,6 +207,25 @@ def defect_needs_the_ims_running(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(model.Simulation, "defect", defect)
 
 
+def proxy_loop_on_any_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Q185024 loop without its same-server condition (the recipient's mailbox is asked
+    about as if it were on the sender's server)."""
+    original = resolver.proxy_loop
+
+    def anywhere(sim, server, message, recipient):  # type: ignore[no-untyped-def]
+        box = sim.mailbox_of(recipient.address)
+        if box is None or box.server == server:
+            return original(sim, server, message, recipient)
+        mailbox_of = sim.mailbox_of
+        sim.mailbox_of = lambda address: dataclasses.replace(box, server=server)
+        try:
+            return original(sim, server, message, recipient)
+        finally:
+            sim.mailbox_of = mailbox_of
+
+    monkeypatch.setattr(mta, "proxy_loop", anywhere)
+
+
 BUILDS = frozenset({"5.0", "5.0-sp1", "5.0-sp2"})
 
 MUTATIONS = [
@@ -385,6 +404,32 @@ MUTATIONS = [
         "failure in the IMS (only while it runs), not in the store",
         defect_needs_the_ims_running,
         "SP1 without p= fails every outbound SMTP recipient",
+    ),
+    # Q176046: RTM and SP1 search fuzzily for an address without a PRMD whatever the setting.
+    Mutation(
+        "Q176046",
+        "defect gone from RTM and SP1 (the setting honoured everywhere)",
+        lambda mp: _defect(mp, "Q176046", versions=frozenset()),
+        "SP1 with exact-only search still misdelivers",
+    ),
+    Mutation(
+        "Q176046",
+        "defect on SP2 too",
+        lambda mp: _defect(mp, "Q176046", versions=BUILDS),
+        "SP2 with exact-only search delivers every PTT recipient to the PTT",
+    ),
+    # Q185024: an SP2 bridgehead beside SP1 user servers loops proxy-addressed same-server mail.
+    Mutation(
+        "Q185024",
+        "defect gone from SP2 bridgeheads",
+        lambda mp: _defect(mp, "Q185024", versions=frozenset()),
+        "an SP2 bridgehead beside SP1 user servers: the loop NDR, from the sender's MTA",
+    ),
+    Mutation(
+        "Q185024",
+        "proxy-addressed mail to another server of the site loops too",
+        proxy_loop_on_any_server,
+        "mail to the other server is delivered",
     ),
     # Q176194: inbound MS Mail fails in the store on RTM and SP1 without a PRMD.
     Mutation(

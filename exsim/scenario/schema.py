@@ -532,8 +532,13 @@ class RecipientMix(_Model):
 
 
 #: Recipient classes of user mail, as results and expectations name them: where the workload's
-#: mix sends a recipient, and mail entering from the Internet or MS Mail.
-RECIPIENT_CLASSES: tuple[str, ...] = (*RecipientMix.model_fields, "inbound_internet", "inbound_msmail")
+#: mix sends a recipient, and mail entering from the Internet, MS Mail or a foreign X.400 system.
+RECIPIENT_CLASSES: tuple[str, ...] = (
+    *RecipientMix.model_fields,
+    "inbound_internet",
+    "inbound_msmail",
+    "inbound_x400",
+)
 #: The class of non-delivery reports travelling back to an originator (counted apart from user mail).
 REPORT_CLASS = "report"
 
