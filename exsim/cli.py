@@ -546,6 +546,9 @@ def run(
     "--point", type=click.IntRange(min=0), help="Sweep point to run (default: the scenario as written)."
 )
 @click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the story as JSON: lines, hops, NDR, defect fixes."
+)
 def trace(
     scenario: str,
     message_id: int | None,
@@ -553,8 +556,13 @@ def trace(
     first_misdelivery: bool,
     point: int | None,
     seed: int | None,
+    as_json: bool,
 ) -> None:
-    """Tell one message's story, line by line in simulated time."""
+    """Tell one message's story, line by line in simulated time.
+
+    The story ends with a glossary line for the jargon it used and, when a known defect bit,
+    the fix for it.
+    """
     from exsim.experiment import expand_sweep, point_scenario
     from exsim.logs import timestamp
     from exsim.sim import simulate
@@ -567,9 +575,9 @@ def trace(
         if point >= len(points):
             _bad_argument(f"--point: the scenario has {len(points)} sweep point(s) (0..{len(points) - 1})")
         loaded = point_scenario(loaded, points[point])
-        out.print(
-            "Sweep point " + ", ".join(f"{k} = {v}" for k, v in points[point].labels.items()), markup=False
-        )
+        labels = points[point].labels
+        if not as_json:
+            out.print("Sweep point " + ", ".join(f"{k} = {v}" for k, v in labels.items()), markup=False)
     if first_ndr or first_misdelivery:
         found = simulate(loaded, seed)
         message_id = found.first_ndr_message if first_ndr else found.first_misdelivery_message
@@ -583,9 +591,22 @@ def trace(
     if not lines:
         err.print(f"message {message_id} was never sent (the run sent {result.messages})", markup=False)
         raise SystemExit(EXIT_BAD_INPUT)
+    from exsim.explain import trace_story
+
+    story = trace_story(lines)
+    if as_json:
+        header = {"scenario": loaded.name, "seed": result.seed, "message": message_id}
+        if point is not None:
+            header["point"] = {"index": point, "labels": labels}
+        click.echo(json.dumps(header | story, indent=2, default=str))
+        return
     out.print(f"Message {message_id} of scenario {loaded.name} (seed {result.seed})", markup=False)
-    for time_s, text in lines:
-        out.print(f"{timestamp(time_s):%a %H:%M:%S} (t={time_s:9.2f} s)  {text}", markup=False)
+    for line in lines:
+        text = ("report: " if line.report else "") + line.text
+        out.print(f"{timestamp(line.time_s):%a %H:%M:%S} (t={line.time_s:9.2f} s)  {text}", markup=False)
+    for tail in (story["glossary"], *story["fixes"]):
+        if tail:
+            out.print(tail, markup=False)
 
 
 def _use_agg() -> None:

@@ -7,7 +7,15 @@ each one; and a closing line saying why this route won.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
 from exsim.routing import Decision, FilterStep, RoutePlan
+
+if TYPE_CHECKING:  # exsim.sim is the simulation: ``exsim route`` need not import it
+    from exsim.sim.message import TraceLine
 
 #: Filters that only choose among several candidates: with one left, they have nothing to do.
 _CHOOSING = ("3.", "4.", "5.", "6.", "7.", "load share")
@@ -106,3 +114,69 @@ def explain_plan(plan: RoutePlan) -> list[str]:
     lines.append(f"Outcome: {plan.outcome}")
     lines.append(why_this_route(plan))
     return lines
+
+
+# --- a traced message's story ---------------------------------------------------------
+
+#: Words ``exsim trace`` uses that a student may not know: the pattern that finds the word in
+#: a trace, and what it means.
+GLOSSARY: dict[str, tuple[str, str]] = {
+    "GDI": (
+        r"\bGDI\b",
+        "global domain identifier, the country, ADMD and PRMD (c=, a=, p=) of a site's X.400 address",
+    ),
+    "bilateral info": (
+        r"bilateral[- ]info",
+        "the entry the store builds from the GDI when it hands a message to a gateway",
+    ),
+    "gateway-in thread": (
+        r"gateway[- ]in|gateway transfer-in",
+        "the store's worker that moves mail the MTA queued for a gateway into the gateway's MTS-OUT folder",
+    ),
+    "MTS-IN/MTS-OUT": (r"MTS-(IN|OUT)", "a gateway's incoming and outgoing folders in the store"),
+    "NDR": (r"\bNDR\b", "non-delivery report, sent back to the originator"),
+    "RPC": (r"\bRPC\b", "how servers in one site pass mail to each other, with no connector"),
+}
+
+
+def glossary_line(texts: Iterable[str]) -> str | None:
+    """One line explaining the glossary words that occur in the texts, or None if none does."""
+    joined = "\n".join(texts)
+    used = [
+        f"{word} = {meaning}" for word, (pattern, meaning) in GLOSSARY.items() if re.search(pattern, joined)
+    ]
+    return "Glossary: " + "; ".join(used) + "." if used else None
+
+
+def defect_fixes(lines: Sequence[TraceLine]) -> list[str]:
+    """'Fix for Q...: ...' for each defect that bit in a trace, once each, in order."""
+    from exsim.versions import defect_by_kb
+
+    seen = dict.fromkeys(line.defect for line in lines if line.defect)
+    return [f"Fix for {kb}: {defect_by_kb(kb).fix}." for kb in seen if kb]
+
+
+def trace_story(lines: Sequence[TraceLine]) -> dict[str, Any]:
+    """A traced message as data: its lines, and the hops (consecutive lines on one server) with
+    their components, times, event ids and whether an NDR was generated there."""
+    hops: list[dict[str, Any]] = []
+    for line in lines:
+        if not hops or hops[-1]["server"] != line.server:
+            hops.append(
+                {"server": line.server, "start_s": line.time_s, "components": [], "events": [], "ndr": False}
+            )
+        hop = hops[-1]
+        hop["end_s"] = line.time_s
+        if line.component not in hop["components"]:
+            hop["components"].append(line.component)
+        if line.event_id is not None:
+            hop["events"].append(line.event_id)
+        hop["ndr"] = hop["ndr"] or line.kind == "ndr"
+    return {
+        "lines": [asdict(line) for line in lines],
+        "hops": hops,
+        "ndr": any(line.kind == "ndr" for line in lines),
+        "delivered": any(line.kind == "delivered" for line in lines),
+        "fixes": defect_fixes(lines),
+        "glossary": glossary_line(line.text for line in lines),
+    }

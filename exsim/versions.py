@@ -8,7 +8,7 @@ Knowledge Base article.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from exsim.address import GDI
 
@@ -37,6 +37,8 @@ class Defect:
     where: str
     """The point in the mail flow where it bites (used by the simulation to look it up)."""
     needs_missing_prmd: bool = True
+    fix: str = ""
+    """What an administrator does about it (``exsim trace`` ends with this when the defect shows)."""
 
     def triggered(self, version: str, gdi: GDI) -> bool:
         return version in self.versions and (not self.needs_missing_prmd or not gdi.has_prmd)
@@ -49,6 +51,8 @@ DEFECTS: tuple[Defect, ...] = (
         "(events 1026 and 2007; NDR invalid-arguments), with or without the IMS running",
         versions=frozenset({"5.0-sp1"}),
         where="gateway_in:ims",
+        fix="give the site's X.400 address a PRMD (p=, Site Addressing) or install SP2; "
+        "the 5.0 RTM build does not have the defect",
     ),
     Defect(
         kb="Q176194",
@@ -56,6 +60,7 @@ DEFECTS: tuple[Defect, ...] = (
         "GDI has no PRMD (event 2025; NDR to the originator)",
         versions=frozenset({"5.0", "5.0-sp1"}),
         where="gateway_out:msmail",
+        fix="give the site's X.400 address a PRMD (p=, Site Addressing) or install SP2",
     ),
     Defect(
         kb="Q145976",
@@ -64,6 +69,7 @@ DEFECTS: tuple[Defect, ...] = (
         versions=frozenset({"5.0"}),
         where="gwart_replication",
         needs_missing_prmd=False,
+        fix="install SP1, or wait for directory replication to complete and recalculate routing",
     ),
     Defect(
         kb="Q165485",
@@ -71,6 +77,7 @@ DEFECTS: tuple[Defect, ...] = (
         "(events 2335 and 2380 over and over; mail waits)",
         versions=frozenset({"5.0", "5.0-sp1", "5.0-sp2"}),
         where="msmail_out",
+        fix="put a PRMD (even a dummy p=) in the site's X.400 address (Site Addressing)",
     ),
     Defect(
         kb="Q197058",
@@ -80,6 +87,8 @@ DEFECTS: tuple[Defect, ...] = (
         versions=frozenset({"5.0", "5.0-sp1", "5.0-sp2"}),
         where="mta_size_limit_report",
         needs_missing_prmd=False,
+        fix="apply the post-SP2 MTA hotfix (5.0.1461.76), or give the MTAs along the route the same "
+        "message size limit",
     ),
     Defect(
         kb="Q176046",
@@ -102,11 +111,16 @@ DEFECTS: tuple[Defect, ...] = (
 )
 
 
+def defect_by_kb(kb: str) -> Defect:
+    """The defect a Knowledge Base article describes."""
+    return next(defect for defect in DEFECTS if defect.kb == kb)
+
+
 def defect_at(where: str, *, q165485_fixed_in_sp2: bool = False) -> Defect | None:
     """The defect that can bite at a point of the mail flow, with scenario settings applied."""
     for defect in DEFECTS:
         if defect.where == where:
             if defect.kb == "Q165485" and q165485_fixed_in_sp2:
-                return Defect(defect.kb, defect.title, defect.versions - {"5.0-sp2"}, defect.where)
+                return replace(defect, versions=defect.versions - {"5.0-sp2"})
             return defect
     return None

@@ -108,6 +108,9 @@ class ForeignX400Connector(Gateway):
             )
         if message.traced:
             sim.trace(
-                message, f"{self.name}: transferred in from the {self._side()} to the MTA on {self.server}"
+                message,
+                f"{self.name}: transferred in from the {self._side()} to the MTA on {self.server}",
+                self.server,
+                self.name,
             )
         sim.mtas[self.server].receive(Envelope(message=message, recipients=list(message.recipients)))

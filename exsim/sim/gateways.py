@@ -110,8 +110,13 @@ class Gateway:
             sim.transfers[self.name] += 1
             self._record(logs.SMTP_TRANSFERRED_OUTBOUND, envelope)
             if message.traced:
-                sim.trace(message, f"{self.name} on {self.server} delivered it to the {self._side()}")
-            sim.deliver(envelope, envelope.pending, f"{self._side()} via {self.name}")
+                sim.trace(
+                    message,
+                    f"{self.name} on {self.server} delivered it to the {self._side()}",
+                    self.server,
+                    self.name,
+                )
+            sim.deliver(envelope, envelope.pending, f"{self._side()} via {self.name}", self.server, self.name)
 
     def _refuse(self, envelope: Envelope) -> None:
         """Too large for this gateway: hand it back to the MTA to be rerouted (KB Q160534).
@@ -141,6 +146,8 @@ class Gateway:
                 message,
                 f"{self.name}: {message.size_kb:g} KB is over its size limit; handed back to the "
                 f"MTA on {self.server} to be rerouted (hop {envelope.hops})",
+                self.server,
+                self.name,
             )
         sim.mtas[self.server].receive(envelope)
 
@@ -168,6 +175,8 @@ class Gateway:
                 envelope.message,
                 f"{self.name}: the {self._side()} refused it (attempt {failures}); "
                 f"next try in {delay / 60:g} min",
+                self.server,
+                self.name,
             )
         self.retry_waits += 1
         if env.now + delay - first >= self.timeout_s:
@@ -231,6 +240,8 @@ class Gateway:
             sim.trace(
                 message,
                 f"{self.name} on {self.server} received it from the {self._side()} and put it in MTS-IN",
+                self.server,
+                self.name,
             )
         if sim.tracking.enabled:
             sim.tracking.record(
@@ -278,6 +289,9 @@ class MsMailConnector(Gateway):
                 envelope.message,
                 f"{self.name}: the interchange fails on it, the site PRMD is blank "
                 f"({defect.kb}); it stays queued",
+                self.server,
+                self.name,
+                defect=defect.kb,
             )
         sim.trace_events(envelope.message, logged)
         return True

@@ -21,6 +21,24 @@ in a crash: it counts as pending in the books (never delivered, never reported) 
 reported apart as ``lost``."""
 
 
+@dataclass(frozen=True, slots=True)
+class TraceLine:
+    """One line of a traced message's story (``exsim trace``, and ``--json`` for the explorer)."""
+
+    time_s: float
+    server: str
+    component: str
+    """Who acted: 'store', 'MTA', a gateway's name, or an event log source."""
+    text: str
+    kind: str = "step"
+    """'step', 'event' (an event log entry), 'ndr', 'delivered', 'misdelivered', 'lost' or 'report'."""
+    report: bool = False
+    """About the non-delivery report sent back for the message, not the message itself."""
+    event_id: int | None = None
+    defect: str | None = None
+    """The KB article of a defect that bit here (its fix is in exsim.versions)."""
+
+
 @dataclass(slots=True, eq=False)
 class Recipient:
     address: str

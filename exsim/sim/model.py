@@ -51,6 +51,7 @@ from exsim.sim.message import (
     Envelope,
     Message,
     Recipient,
+    TraceLine,
 )
 from exsim.sim.mta import MTA
 from exsim.sim.store import InformationStore
@@ -97,7 +98,7 @@ class RunResult:
     messages: int
     first_ndr_message: int | None = None
     first_misdelivery_message: int | None = None
-    traces: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
+    traces: dict[int, list[TraceLine]] = field(default_factory=dict)
     ndr_samples: dict[str, dict] = field(default_factory=dict)
     """One example per NDR text: recipient, reason, diagnostic, footer, time."""
     counters: dict[str, int] = field(default_factory=dict)
@@ -283,7 +284,7 @@ class Simulation:
         self.first_misdelivery_message: int | None = None
         self.misdelivery_samples: list[dict] = []
         self.trace_messages = trace_messages or set()
-        self.traces: dict[int, list[tuple[float, str]]] = {}
+        self.traces: dict[int, list[TraceLine]] = {}
         self._next_id = 0
 
         self.stores = {s: InformationStore(self, s) for s in self.org.servers}
@@ -379,6 +380,9 @@ class Simulation:
                 message,
                 f"LOST by Exchange: {where} on {server} "
                 + (why or "held it only in memory when the server crashed"),
+                server,
+                where,
+                kind="lost",
             )
 
     def _settle(self, message: Message, recipient: Recipient, outcome: str, detail: str) -> None:
@@ -499,12 +503,24 @@ class Simulation:
             counts = self.by_class[kind] = Outcomes()
         return counts
 
-    def trace(self, message: Message, text: str) -> None:
+    def trace(
+        self,
+        message: Message,
+        text: str,
+        server: str,
+        component: str,
+        *,
+        kind: str = "step",
+        event_id: int | None = None,
+        defect: str | None = None,
+    ) -> None:
         """Add a line to the story of a traced message (a report's lines join its original's)."""
         if message.traced:
             root = message.report_for or message
-            prefix = "report: " if message.report_for else ""
-            self.traces.setdefault(root.id, []).append((self.env.now, prefix + text))
+            line = TraceLine(
+                self.env.now, server, component, text, kind, message.report_for is not None, event_id, defect
+            )
+            self.traces.setdefault(root.id, []).append(line)
 
     def trace_events(self, message: Message, entries: list[logs.EventEntry]) -> None:
         for entry in entries:
@@ -514,9 +530,15 @@ class Simulation:
                     message,
                     f"event {entry.event_id} ({entry.type}, {entry.source}, {entry.category}) "
                     f"on {entry.server}:\n      {text}",
+                    entry.server,
+                    entry.source,
+                    kind="event",
+                    event_id=entry.event_id,
                 )
 
-    def deliver(self, envelope: Envelope, recipients: list[Recipient], where: str) -> None:
+    def deliver(
+        self, envelope: Envelope, recipients: list[Recipient], where: str, server: str, component: str
+    ) -> None:
         """Deliver recipients. One the directory misdirected (``recipient.misdirected``) lands in
         a mailbox all the same, as Exchange would log it, but the books count it misdelivered."""
         now = self.env.now
@@ -539,10 +561,19 @@ class Simulation:
                 message,
                 f"delivered to {', '.join(r.address for r in recipients)} ({where}), "
                 f"{now - message.submitted_s:.1f} s after submission",
+                server,
+                component,
+                kind="delivered",
             )
             for recipient in recipients:
                 if recipient.misdirected:
-                    self.trace(message, f"MISDELIVERED: {recipient.address} reached {recipient.misdirected}")
+                    self.trace(
+                        message,
+                        f"MISDELIVERED: {recipient.address} reached {recipient.misdirected}",
+                        server,
+                        component,
+                        kind="misdelivered",
+                    )
         if wrong:
             self._misdelivered(message, [r for r in recipients if r.misdirected], where)
             if wrong == len(recipients):
@@ -619,6 +650,8 @@ class Simulation:
                 message,
                 f"{server}: the message looks {age / 86400:.2f} days old by this server's clock, "
                 f"at the {lifetime / 86400:g}-day lifetime",
+                server,
+                "MTA",
             )
         self.fail(
             envelope,
@@ -703,6 +736,9 @@ class Simulation:
                 f'NDR for {", ".join(r.address for r in recipients)}: "{kind.text}" '
                 f"(reason {kind.reason} {kind.reason_name}, diagnostic {kind.diagnostic} "
                 f"{kind.diagnostic_name}); generated by {component}",
+                server,
+                service,
+                kind="ndr",
             )
         if self.tracking.enabled:
             self.tracking.record(
@@ -740,7 +776,15 @@ class Simulation:
         )
         report.traced = message.traced
         if message.traced:
-            self.trace(message, f"report (NDR) sent from {server} back to {message.originator}")
+            self.trace(
+                message,
+                f"report (NDR) sent from {server} back to {message.originator}"
+                + (" (but it cannot be routed back and is lost: event 141, Q197058)" if lost else ""),
+                server,
+                "MTA",
+                kind="report",
+                defect="Q197058" if lost else None,
+            )
         envelope = Envelope(message=report, recipients=list(report.recipients), queued_s=self.env.now)
         if lost:
             self.events.report_unroutable(self.env.now, server, message.mts_id)

@@ -112,7 +112,12 @@ class MTA:
         limit = self.size_limit
         if limit is not None and message.size_kb * 1024 > limit:
             if message.traced:
-                sim.trace(message, f"MTA {self.server}: {message.size_kb:g} KB is over the MTA's size limit")
+                sim.trace(
+                    message,
+                    f"MTA {self.server}: {message.size_kb:g} KB is over the MTA's size limit",
+                    self.server,
+                    "MTA",
+                )
             sim.events.delivery_failed(
                 now,
                 self.server,
@@ -187,7 +192,10 @@ class MTA:
             if resolution.kind == "unroutable":
                 if message.traced:
                     sim.trace(
-                        message, f"MTA {self.server}: {recipient.address} unroutable ({resolution.reason})"
+                        message,
+                        f"MTA {self.server}: {recipient.address} unroutable ({resolution.reason})",
+                        self.server,
+                        "MTA",
                     )
                 sim.fail(envelope, [recipient], UNRECOGNIZED, "MSExchangeMTA", self.server, resolution.reason)
                 continue
@@ -198,7 +206,12 @@ class MTA:
             if isinstance(row, str):
                 kind = LOOP if row == "loop" else CONGESTION
                 if message.traced:
-                    sim.trace(message, f"MTA {self.server}: no route left for {recipient.address} ({row})")
+                    sim.trace(
+                        message,
+                        f"MTA {self.server}: no route left for {recipient.address} ({row})",
+                        self.server,
+                        "MTA",
+                    )
                 sim.fail(
                     envelope,
                     [recipient],
@@ -214,6 +227,8 @@ class MTA:
                     f"MTA {self.server}: {recipient.address} matched "
                     f"{row.type}:{row.space or '(blank)'}; {len(resolution.rows)} candidate(s), "
                     f"chose {row.connector} (cost {row.cost}, route {' > '.join(row.route)})",
+                    self.server,
+                    "MTA",
                 )
             key = self._next_hop.get(row.connector)
             if key is None:
@@ -240,6 +255,8 @@ class MTA:
                         message,
                         f"MTA {self.server}: queued for gateway {target}; the store's gateway-in "
                         "threads take it from here",
+                        self.server,
+                        "MTA",
                     )
                 self.store.gateway_in.put(part)
             else:
@@ -518,6 +535,8 @@ class NextHopQueue:
                     envelope.message,
                     f"MTA {self.mta.server}: {what} {self._describe()} "
                     f"(failed open {envelope.attempts[self._state_key]}); {events}; rerouting",
+                    self.mta.server,
+                    "MTA",
                 )
             if self.connector is None:
                 self._retry_rpc(envelope)
@@ -575,7 +594,12 @@ class NextHopQueue:
                     # A crash at either end breaks the association: the message is still in the
                     # sender's queue on disk and goes again once an association opens.
                     if envelope.message.traced:
-                        sim.trace(envelope.message, f"transfer to {peer} cut by a crash; it will be retried")
+                        sim.trace(
+                            envelope.message,
+                            f"transfer to {peer} cut by a crash; it will be retried",
+                            self.mta.server,
+                            "MTA",
+                        )
                     self._hold(envelope, first=True)
                     self.open_until = -1.0
                     sim.counters["transfers_cut_by_crash"] += 1
@@ -588,7 +612,9 @@ class NextHopQueue:
                 tries += 1
                 sim.counters["transfer_retries"] += 1
                 if envelope.message.traced:
-                    sim.trace(envelope.message, f"transfer to {peer} failed (try {tries})")
+                    sim.trace(
+                        envelope.message, f"transfer to {peer} failed (try {tries})", self.mta.server, "MTA"
+                    )
                 if tries > self.override.max_transfer_retries:
                     break
                 yield env.timeout(self.override.transfer_interval)
@@ -634,6 +660,8 @@ class NextHopQueue:
                 message,
                 f"MTA {self.mta.server} -> MTA {peer} over {self._describe()} "
                 f"({waited:.1f} s after it was queued)",
+                self.mta.server,
+                "MTA",
             )
         sim.transfers[self.target if self.connector is not None else "RPC"] += 1
         envelope.refused = ()

@@ -58,6 +58,8 @@ def directory_outcome(
         sim.trace(
             message,
             f"MTA {server}: directory: {recipient.address} matched no proxy exactly; {found.why}; {outcome}",
+            server,
+            "MTA (directory)",
         )
     if not found.searches:
         return 0.0

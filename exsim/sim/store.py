@@ -90,6 +90,8 @@ class InformationStore:
                 message,
                 f"submitted by {message.originator} to the store on {self.server} "
                 f"({len(message.recipients)} recipient(s), {message.size_kb:g} KB)",
+                self.server,
+                "store",
             )
         self.route_from_store(
             Envelope(message=message, recipients=list(message.recipients), queued_s=sim.env.now)
@@ -121,7 +123,10 @@ class InformationStore:
         if remote:
             if envelope.message.traced:
                 sim.trace(
-                    envelope.message, f"store on {self.server} hands {len(remote)} recipient(s) to its MTA"
+                    envelope.message,
+                    f"store on {self.server} hands {len(remote)} recipient(s) to its MTA",
+                    self.server,
+                    "store",
                 )
             sim.mtas[self.server].receive(envelope if not local else envelope.split(remote))
 
@@ -155,7 +160,7 @@ class InformationStore:
                     originator=message.originator,
                     recipients=envelope.recipients,
                 )
-            sim.deliver(envelope, envelope.recipients, f"mailbox on {self.server}")
+            sim.deliver(envelope, envelope.recipients, f"mailbox on {self.server}", self.server, "store")
 
     def _gateway_in_loop(self):  # type: ignore[no-untyped-def]
         sim = self.sim
@@ -183,6 +188,9 @@ class InformationStore:
                         f"store on {self.server}: gateway transfer-in to {gateway.name} FAILED: "
                         f"building the bilateral-info entry from GDI '{gdi}' (no PRMD) returned "
                         f"ecObjectInvalid 0xBB8 ({defect.kb}, {sim.version(self.server)})",
+                        self.server,
+                        "store (gateway-in thread)",
+                        defect=defect.kb,
                     )
                 sim.trace_events(message, logged)
                 sim.fail(
@@ -209,6 +217,8 @@ class InformationStore:
                 sim.trace(
                     message,
                     f"store on {self.server}: gateway transfer-in into the MTS-OUT folder of {gateway.name}",
+                    self.server,
+                    "store (gateway-in thread)",
                 )
             gateway.outbound(envelope)
 
@@ -235,6 +245,9 @@ class InformationStore:
                         message,
                         f"store on {self.server}: delivery from {message.inbound_via} FAILED with "
                         f"0xBB8 ({defect.kb}, {sim.version(self.server)})",
+                        self.server,
+                        "store (gateway-out thread)",
+                        defect=defect.kb,
                     )
                 sim.trace_events(message, logged)
                 sim.fail(

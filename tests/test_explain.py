@@ -1,0 +1,63 @@
+"""What ``exsim trace`` teaches beyond the story: the JSON form, the glossary, the defect's fix.
+
+Driven in-process with click's CliRunner (no interpreter start-up per call).
+"""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from exsim.cli import cli
+from exsim.versions import defect_by_kb
+from tests.conftest import SCENARIOS
+
+Q166866 = str(SCENARIOS / "q166866.toml")
+
+
+def run(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_trace_json_is_the_story_as_data_with_hops_ndr_and_the_fix():
+    # Point 3 is SP1 without a PRMD: the store's gateway-in thread on the IMS server (RED-EX1)
+    # fails the transfer-in (Q166866) and generates the NDR there.
+    result = run("trace", Q166866, "--first-ndr", "--point", "3", "--json")
+    assert result.exit_code == 0, result.output
+    story = json.loads(result.output)
+    assert story["point"]["labels"] == {"version": "5.0-sp1", "site_address": "without p="}
+    assert story["ndr"]
+    assert story["lines"][0]["kind"] == "step"
+    assert story["lines"][0]["text"].startswith("submitted by")
+    times = [line["time_s"] for line in story["lines"]]
+    assert times == sorted(times)
+    # Hops group consecutive lines by server; the failing one holds events 1026 and 2007 and the NDR.
+    failing = next(hop for hop in story["hops"] if hop["ndr"])
+    assert failing["server"] == "RED-EX1"
+    assert {1026, 2007} <= set(failing["events"])
+    assert "store (gateway-in thread)" in failing["components"]
+    defect_lines = [line for line in story["lines"] if line["defect"]]
+    assert {line["defect"] for line in defect_lines} == {"Q166866"}
+    assert story["fixes"] == [f"Fix for Q166866: {defect_by_kb('Q166866').fix}."]
+
+
+def test_trace_ends_with_a_glossary_line_and_the_fix():
+    result = run("trace", Q166866, "--first-ndr", "--point", "3")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    glossary = [line for line in lines if line.startswith("Glossary: ")]
+    assert len(glossary) == 1
+    for word in ("GDI = ", "bilateral info = ", "gateway-in thread = ", "NDR = "):
+        assert word in glossary[0], word
+    assert lines[-1] == f"Fix for Q166866: {defect_by_kb('Q166866').fix}."
+    assert "PRMD" in lines[-1]
+
+
+def test_trace_of_a_delivered_message_names_no_fix():
+    # Point 0 is RTM with a PRMD: message 1 is delivered, no defect bites.
+    result = run("trace", Q166866, "--message", "1", "--point", "0", "--json")
+    story = json.loads(result.output)
+    assert story["delivered"]
+    assert not story["ndr"]
+    assert story["fixes"] == []
