@@ -235,6 +235,29 @@ def route(scenario: str, from_server: str, address: str, at: str, as_json: bool)
         out.print(line, markup=False)
 
 
+@cli.command()
+@click.argument("scenario", type=click.Path())
+@click.option("-o", "--output", type=click.Path(), help="HTML file to write (default: SCENARIO_NAME.html).")
+def explore(scenario: str, output: str | None) -> None:
+    """Write an offline HTML page to explore the organization's routing.
+
+    Example: exsim explore scenarios/contoso.toml -o contoso.html
+    """
+    from exsim.explore import render_explorer
+    from exsim.org import Organization
+
+    loaded = _load(scenario)
+    target = Path(output) if output else Path(f"{Path(scenario).stem}.html")
+    if not target.parent.is_dir():
+        _bad_argument(f"-o: directory {target.parent} does not exist")
+    page = render_explorer(Organization(loaded), f"exsim explore: {loaded.name}")
+    # Written whole, then renamed: never a half-written page.
+    partial = target.with_name(target.name + ".partial")
+    partial.write_text(page, encoding="utf-8")
+    partial.replace(target)
+    out.print(f"Wrote {target}", markup=False)
+
+
 def _with_baseline(scenario, text: str):  # type: ignore[no-untyped-def]
     """The scenario with sweep.baseline set from ``VAR=VALUE`` (VALUE a label or a value)."""
     name, eq, value = text.partition("=")

@@ -1082,3 +1082,28 @@ class Router:
             message.arrived_on = row.connector
             message.hops += 1
             server = next_server  # type: ignore[assignment]
+
+
+def cost_breakdown(org: Organization, row: GwartRow) -> list[tuple[str, int]]:
+    """A GWART row's cost as the parts that sum to it, hop by hop (Redmond-Sydney 8 = 3 + 5).
+
+    The first part is the row's own connector (a link) or the gateway's address space; each
+    later site-to-site step is the cheapest link between those two sites (as the path search
+    took it); an address space's own cost comes last. A link address space's exit over the
+    far end's link adds nothing (the space's cost covers it).
+    """
+    connector = org.connectors[row.connector]
+    if connector.kind in GATEWAY_KINDS:
+        return [(row.connector, row.cost)]
+    parts = [(row.connector, connector.cost)]
+    steps = list(zip(row.route[1:], row.route[2:], strict=False))
+    if steps and row.target in org.connectors and org.connectors[row.target].kind in LINK_KINDS:
+        steps = steps[:-1]  # the exit over the connector holding the address space
+    for a, b in steps:
+        name, data = min(org.graph[a][b].items(), key=lambda item: (_weight(item[1]["cost"]), item[0]))
+        parts.append((name, data["cost"]))
+    rest = row.cost - sum(cost for _, cost in parts)
+    if rest:
+        owner = f"{row.target} " if row.target in org.connectors else ""
+        parts.append((f"{owner}address space {row.type}:{row.space or '(blank)'}", rest))
+    return parts

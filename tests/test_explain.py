@@ -1,31 +1,25 @@
 """What ``exsim trace`` teaches beyond the story: the JSON form, the glossary, the defect's fix.
 
-Driven in-process with click's CliRunner (no interpreter start-up per call).
+Driven in-process (tests.clikit).
 """
 
 from __future__ import annotations
 
 import json
 
-from click.testing import CliRunner
-
-from exsim.cli import cli
 from exsim.versions import defect_by_kb
+from tests.clikit import exsim
 from tests.conftest import SCENARIOS
 
 Q166866 = str(SCENARIOS / "q166866.toml")
 
 
-def run(*args: str):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
 def test_trace_json_is_the_story_as_data_with_hops_ndr_and_the_fix():
     # Point 3 is SP1 without a PRMD: the store's gateway-in thread on the IMS server (RED-EX1)
     # fails the transfer-in (Q166866) and generates the NDR there.
-    result = run("trace", Q166866, "--first-ndr", "--point", "3", "--json")
-    assert result.exit_code == 0, result.output
-    story = json.loads(result.output)
+    result = exsim("trace", Q166866, "--first-ndr", "--point", "3", "--json")
+    assert result.returncode == 0, result.stdout
+    story = json.loads(result.stdout)
     assert story["point"]["labels"] == {"version": "5.0-sp1", "site_address": "without p="}
     assert story["ndr"]
     assert story["lines"][0]["kind"] == "step"
@@ -43,9 +37,9 @@ def test_trace_json_is_the_story_as_data_with_hops_ndr_and_the_fix():
 
 
 def test_trace_ends_with_a_glossary_line_and_the_fix():
-    result = run("trace", Q166866, "--first-ndr", "--point", "3")
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    result = exsim("trace", Q166866, "--first-ndr", "--point", "3")
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
     glossary = [line for line in lines if line.startswith("Glossary: ")]
     assert len(glossary) == 1
     for word in ("GDI = ", "bilateral info = ", "gateway-in thread = ", "NDR = "):
@@ -56,8 +50,8 @@ def test_trace_ends_with_a_glossary_line_and_the_fix():
 
 def test_trace_of_a_delivered_message_names_no_fix():
     # Point 0 is RTM with a PRMD: message 1 is delivered, no defect bites.
-    result = run("trace", Q166866, "--message", "1", "--point", "0", "--json")
-    story = json.loads(result.output)
+    result = exsim("trace", Q166866, "--message", "1", "--point", "0", "--json")
+    story = json.loads(result.stdout)
     assert story["delivered"]
     assert not story["ndr"]
     assert story["fixes"] == []

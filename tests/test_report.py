@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,10 +14,9 @@ import tomli_w
 from exsim import plots
 from exsim.report import write_report
 from exsim.results import listing, read_results
+from tests.browser import offline_page
 from tests.clikit import exsim
 from tests.simkit import two_ims
-
-CHROMIUM = Path(os.environ.get("EXSIM_CHROMIUM", "/usr/bin/chromium"))
 
 
 class _Page(HTMLParser):
@@ -171,79 +168,34 @@ def test_run_prints_every_ndr_generator_the_file_list_and_the_wall_time(tmp_path
 
 # --- in a real browser ---------------------------------------------------------------------
 
-HOW_TO_INSTALL = (
-    "needs Chromium and Playwright: apt-get install -y chromium && pip install '.[browser]' "
-    "(the system browser is used; no 'playwright install')"
-)
-
-
-def _browser():  # type: ignore[no-untyped-def]
-    if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
-        pytest.skip(f"{CHROMIUM} not found: {HOW_TO_INSTALL}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip(f"playwright is not installed: {HOW_TO_INSTALL}")
-    return sync_playwright
-
 
 def test_report_opens_in_headless_chromium_offline_without_errors(report):
-    sync_playwright = _browser()
     path, page_html = report
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        try:
-            page = browser.new_page()
-            problems: list[str] = []
-            blocked: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-
-            def route(r):  # type: ignore[no-untyped-def]
-                if r.request.url.startswith(("file://", "data:")):
-                    r.continue_()
-                else:
-                    blocked.append(r.request.url)
-                    r.abort()
-
-            page.route("**/*", route)
-            page.goto(path.resolve().as_uri())
-            page.wait_for_load_state("load")
-            assert blocked == []
-            assert problems == []
-            assert page.title() == "exsim report: small"
-            tables = page.locator("table")
-            assert tables.count() == sum(1 for tag, _ in page_html.tags if tag == "table")
-            figures = page.locator("figure img")
-            assert figures.count() == sum(1 for tag, _ in page_html.tags if tag == "img") >= 5
-            for k in range(figures.count()):
-                # An SVG the browser could decode has a size; a broken data URI has none.
-                width = figures.nth(k).evaluate("img => img.complete && img.naturalWidth")
-                assert width > 300
-            # Sorting: a click on "failure rate [95 %]" sorts the summary by the rate.
-            summary = page.locator("#table-summary")
-            column = summary.locator("thead th").all_inner_texts().index("failure rate [95 %]")
-            summary.locator("thead th").nth(column).click()
-            cells = summary.locator(f"tbody tr td:nth-child({column + 1})").all_inner_texts()
-            rates = [float(c.split("%")[0]) for c in cells]
-            assert rates == sorted(rates)
-            assert rates[-1] > 0
-            summary.locator("thead th").nth(column).click()
-            cells = summary.locator(f"tbody tr td:nth-child({column + 1})").all_inner_texts()
-            assert [float(c.split("%")[0]) for c in cells] == sorted(rates, reverse=True)
-            assert problems == []
-        finally:
-            browser.close()
+    with offline_page(path) as opened:
+        page = opened.page
+        assert opened.blocked == []
+        assert opened.problems == []
+        assert page.title() == "exsim report: small"
+        tables = page.locator("table")
+        assert tables.count() == sum(1 for tag, _ in page_html.tags if tag == "table")
+        figures = page.locator("figure img")
+        assert figures.count() == sum(1 for tag, _ in page_html.tags if tag == "img") >= 5
+        for k in range(figures.count()):
+            # An SVG the browser could decode has a size; a broken data URI has none.
+            width = figures.nth(k).evaluate("img => img.complete && img.naturalWidth")
+            assert width > 300
+        # Sorting: a click on "failure rate [95 %]" sorts the summary by the rate.
+        summary = page.locator("#table-summary")
+        column = summary.locator("thead th").all_inner_texts().index("failure rate [95 %]")
+        summary.locator("thead th").nth(column).click()
+        cells = summary.locator(f"tbody tr td:nth-child({column + 1})").all_inner_texts()
+        rates = [float(c.split("%")[0]) for c in cells]
+        assert rates == sorted(rates)
+        assert rates[-1] > 0
+        summary.locator("thead th").nth(column).click()
+        cells = summary.locator(f"tbody tr td:nth-child({column + 1})").all_inner_texts()
+        assert [float(c.split("%")[0]) for c in cells] == sorted(rates, reverse=True)
+        assert opened.problems == []
 
 
 def test_readme_results_section_names_every_file_of_a_results_directory():

@@ -1,0 +1,131 @@
+"""``exsim explore``: one offline HTML page to explore an organization's routing.
+
+The page draws the organization (sites, their servers, the connectors between sites
+with kind, cost and schedule, and the gateways); a click on a site shows its GWART with
+each row's cost broken down hop by hop; choosing a sending server and a recipient shows
+the route hop by hop, and at each MTA the selection filters with what each dropped and
+why; a trace JSON file (``exsim trace --json``) can be loaded and is drawn as a sequence
+chart over the servers in simulated time.
+
+Routing is never re-implemented in the page: every route is computed here, by
+:mod:`exsim.routing`, for every sending server and every representative recipient (each
+mailbox of the organization and a sample address for each gateway address space), and
+embedded as JSON. A typed address is looked up among those precomputed recipients.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+import jinja2
+
+from exsim.explain import explain_plan
+from exsim.org import Organization
+from exsim.routing import Router, cost_breakdown
+from exsim.scenario import GATEWAY_KINDS
+
+
+def sample_addresses(org: Organization) -> list[str]:
+    """One recipient per mailbox (its alias) and a sample address per SMTP or MS address space."""
+    found = [mailbox.alias for server in org.servers.values() for mailbox in server.mailboxes]
+    for connector in org.connectors.values():
+        for space in connector.address_spaces:
+            pattern = space.pattern.strip()
+            if space.type == "SMTP":
+                domain = pattern.lstrip("@").replace("*", "example") or "example"
+                found.append(f"user@{domain if '.' in domain else domain + '.com'}")
+            elif space.type == "MS" and pattern:
+                network, _, postoffice = pattern.partition("/")
+                found.append(f"MS:{network.replace('*', 'NET')}/{postoffice.replace('*', 'PO') or 'PO'}/USER")
+    return list(dict.fromkeys(found))
+
+
+def explorer_data(org: Organization) -> dict[str, Any]:
+    """Everything the page shows, as JSON-ready data."""
+    router = Router(org)
+    sites = [
+        {
+            "name": site.name,
+            "x400": site.addresses.x400 or "",
+            "servers": [
+                {"name": name, "version": org.servers[name].version} for name in org.servers_of(site.name)
+            ],
+        }
+        for site in org.sites.values()
+    ]
+    connectors = [
+        {
+            "name": c.name,
+            "kind": c.kind,
+            "cost": getattr(c, "cost", None),
+            "schedule": c.schedule.text,
+            "sites": list(org.connector_sites(c.name)),
+            "server": getattr(c, "server", None),
+            "gateway": c.kind in GATEWAY_KINDS,
+            "address_spaces": [f"{a.type}:{a.pattern or '(blank)'} cost {a.cost}" for a in c.address_spaces],
+        }
+        for c in org.connectors.values()
+    ]
+    gwarts = {
+        site: [
+            {
+                "type": row.type,
+                "space": row.space or "(blank)",
+                "cost": row.cost,
+                "connector": row.connector,
+                "route": list(row.route),
+                "parts": [{"via": via, "cost": cost} for via, cost in cost_breakdown(org, row)],
+                "last_resort": row.last_resort,
+            }
+            for row in rows
+        ]
+        for site, rows in router.gwarts.items()
+    }
+    recipients = sample_addresses(org)
+    routes: dict[str, dict[str, Any]] = {}
+    for server in org.servers:
+        for recipient in recipients:
+            plan = router.plan(server, recipient)
+            routes.setdefault(server, {})[recipient] = {
+                "hops": [asdict(hop) for hop in plan.hops],
+                "decisions": [
+                    {
+                        "server": d.server,
+                        "site": d.site,
+                        "matched": d.resolution.matched_as or d.resolution.reason,
+                        "candidates": [
+                            {"connector": r.connector, "cost": r.cost, "route": list(r.route)}
+                            for r in d.resolution.rows
+                        ],
+                        "steps": [asdict(step) for step in d.selection.steps] if d.selection else [],
+                        "chosen": d.selection.chosen.connector
+                        if d.selection and d.selection.chosen
+                        else None,
+                    }
+                    for d in plan.decisions
+                ],
+                "total_cost": plan.total_cost,
+                "outcome": plan.outcome,
+                "why": explain_plan(plan)[-1],
+            }
+    return {
+        "organization": org.name,
+        "sites": sites,
+        "connectors": connectors,
+        "gwarts": gwarts,
+        "recipients": recipients,
+        "routes": routes,
+    }
+
+
+def render_explorer(org: Organization, title: str) -> str:
+    """The explorer page: the Jinja2 template with the data embedded as JSON."""
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("exsim", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+    )
+    # "</" is escaped so no value can close the <script> element holding the data.
+    data = json.dumps(explorer_data(org)).replace("</", "<\\/")
+    return environment.get_template("explore.html.j2").render(title=title, data=data)
