@@ -153,7 +153,7 @@ def defect_fixes(lines: Sequence[TraceLine]) -> list[str]:
     from exsim.versions import defect_by_kb
 
     seen = dict.fromkeys(line.defect for line in lines if line.defect)
-    return [f"Fix for {kb}: {defect_by_kb(kb).fix}." for kb in seen if kb]
+    return [f"Fix for {kb}: {defect_by_kb(kb).fix}." for kb in seen if kb and defect_by_kb(kb).fix]
 
 
 def trace_story(lines: Sequence[TraceLine]) -> dict[str, Any]:

@@ -98,6 +98,7 @@ DEFECTS: tuple[Defect, ...] = (
         versions=frozenset({"5.0", "5.0-sp1"}),
         where="directory_fuzzy",
         needs_missing_prmd=False,
+        fix="install SP2 and set 'Allow fuzzy proxy search' to 2 (exact matches only)",
     ),
     Defect(
         kb="Q185024",
@@ -107,6 +108,8 @@ DEFECTS: tuple[Defect, ...] = (
         versions=frozenset({"5.0-sp2"}),
         where="bridgehead_proxy_loop",
         needs_missing_prmd=False,
+        fix="put the site's user servers on the bridgehead's build, or address the mail from the "
+        "directory rather than by a one-off or personal-address-book proxy",
     ),
 )
 

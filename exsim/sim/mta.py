@@ -163,7 +163,13 @@ class MTA:
                 continue
             if recipient.one_off and (defect := proxy_loop(sim, self.server, message, recipient)) is not None:
                 if message.traced:
-                    sim.trace(message, f"MTA {self.server}: {recipient.address} loops ({defect.kb})")
+                    sim.trace(
+                        message,
+                        f"MTA {self.server}: {recipient.address} loops ({defect.kb})",
+                        self.server,
+                        "MTA",
+                        defect=defect.kb,
+                    )
                 sim.fail(
                     envelope, [recipient], LOOP, "MSExchangeMTA", self.server, f"{defect.kb}: {defect.title}"
                 )
@@ -247,7 +253,7 @@ class MTA:
                 gateway = sim.gateways[target]
                 if gateway.in_mta:  # an X.400 connector to a foreign MTA: the MTA sends it itself
                     if message.traced:
-                        sim.trace(message, f"MTA {self.server}: queued for {target}")
+                        sim.trace(message, f"MTA {self.server}: queued for {target}", self.server, "MTA")
                     gateway.outbound(part)
                     continue
                 if message.traced:
