@@ -32,11 +32,23 @@ out = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.s
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
-def _load(path: str):  # type: ignore[no-untyped-def]
+#: ``--set PATH=VALUE``: change a scenario without editing it (the sweep's path syntax).
+set_option = click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Change the scenario for this command, e.g. --set connectors.2.cost=20 "
+    "(the sweep's path syntax; VALUE is a TOML value; repeatable).",
+)
+
+
+def _load(path: str, settings: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
     from exsim.scenario import ScenarioError, load_scenario
 
     try:
-        return load_scenario(Path(path))
+        scenario = load_scenario(Path(path))
+        return _apply_settings(scenario, settings) if settings else scenario
     except ScenarioError as exc:
         for problem in exc.problems:
             err.print(str(problem), markup=False)
@@ -146,11 +158,36 @@ def show(scenario: str) -> None:
         out.print(table)
 
 
-def _router(scenario_path: str):  # type: ignore[no-untyped-def]
+def _apply_settings(scenario, settings: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """The scenario with each ``PATH=VALUE`` put in place, validated again."""
+    import copy
+    import tomllib
+
+    from exsim.scenario import validate_raw
+    from exsim.scenario.paths import resolve_path, set_path
+
+    raw = copy.deepcopy(scenario.raw)
+    for setting in settings:
+        path, equals, text = setting.partition("=")
+        if not equals or not path.strip():
+            _bad_argument(f"--set {setting}: expected PATH=VALUE, e.g. --set connectors.2.cost=20")
+        try:
+            value = tomllib.loads(f"value = {text.strip()}")["value"]
+        except tomllib.TOMLDecodeError:
+            _bad_argument(f"--set {setting}: {text.strip()!r} is not a TOML value (quote strings: 'a b')")
+        locations = resolve_path(raw, path.strip())
+        if not locations:
+            _bad_argument(f"--set {setting}: {path.strip()!r} names nothing in the scenario")
+        for location in locations:
+            set_path(raw, location, copy.deepcopy(value))
+    return validate_raw(raw, scenario.source)
+
+
+def _router(scenario_path: str, settings: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
     from exsim.org import Organization
     from exsim.routing import Router
 
-    return Router(Organization(_load(scenario_path)))
+    return Router(Organization(_load(scenario_path, settings)))
 
 
 def _bad_argument(message: str) -> NoReturn:
@@ -164,7 +201,8 @@ def _bad_argument(message: str) -> NoReturn:
     "--site", "sites", multiple=True, help="Site whose GWART to print (repeatable; default: every site)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def gwart(scenario: str, sites: tuple[str, ...], as_json: bool) -> None:
+@set_option
+def gwart(scenario: str, sites: tuple[str, ...], as_json: bool, settings: tuple[str, ...]) -> None:
     """Print a site's routing table (GWART) as the Administrator's Routing page showed it."""
     from dataclasses import asdict
 
@@ -172,7 +210,7 @@ def gwart(scenario: str, sites: tuple[str, ...], as_json: bool) -> None:
 
     from exsim.routing import ignored_address_spaces
 
-    router = _router(scenario)
+    router = _router(scenario, settings)
     for site in sites:
         if site not in router.gwarts:
             _bad_argument(f"--site: unknown site {site!r} (sites: {', '.join(router.gwarts)})")
@@ -212,13 +250,16 @@ def gwart(scenario: str, sites: tuple[str, ...], as_json: bool) -> None:
     help="Simulated time of the decision, e.g. '9h' (schedules).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
-def route(scenario: str, from_server: str, address: str, at: str, as_json: bool) -> None:
+@set_option
+def route(
+    scenario: str, from_server: str, address: str, at: str, as_json: bool, settings: tuple[str, ...]
+) -> None:
     """Explain how a message to ADDRESS would be routed from a server."""
     from dataclasses import asdict
 
     from exsim.units import parse_duration_s
 
-    router = _router(scenario)
+    router = _router(scenario, settings)
     if from_server not in router.org.servers:
         _bad_argument(f"--from: unknown server {from_server!r} (servers: {', '.join(router.org.servers)})")
     try:
