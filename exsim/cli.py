@@ -8,6 +8,7 @@ a traceback.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -486,11 +487,8 @@ def run(
     started = time.perf_counter()
 
     from exsim.cluster import ClusterError
-    from exsim.experiment import (
-        ExperimentInterrupted,
-        ResultsDirectoryError,
-        run_experiment,
-    )
+    from exsim.experiment import ExperimentInterrupted, run_experiment
+    from exsim.resultsdir import ResultsDirectoryError
 
     if resume and force:
         _bad_argument("--resume and --force exclude each other")
@@ -544,6 +542,7 @@ def run(
             resume=resume,
             force=force,
             progress=progress,
+            notify=lambda note: err.print(note, markup=False),
         )
     except ResultsDirectoryError as exc:
         _bad_argument(str(exc))
@@ -551,12 +550,15 @@ def run(
         if progress_bar is not None:
             progress_bar.stop()
         source = scenario if scenario else str(_bundled_default())
+        what = "Interrupted: " if exc.signum is not None else f"Stopped: {exc.reason}.\n"
         err.print(
-            f"Interrupted: {exc.finished} of {exc.total} runs finished; their complete rows are in "
-            f"{out_dir}/runs.csv.\nResume with: exsim run {source} --out {out_dir} --resume",
+            f"{what}{exc.finished} of {exc.total} runs finished; "
+            f"their complete rows are in {out_dir}/runs.csv.\n"
+            f"Resume with: exsim run {shlex.quote(source)} --out {shlex.quote(out_dir)} --resume",
             markup=False,
         )
-        raise SystemExit(130) from None
+        # A signal's conventional exit status is 128 + its number (130 Ctrl-C, 143 SIGTERM).
+        raise SystemExit(128 + exc.signum if exc.signum is not None else EXIT_FAILURE) from None
     except ClusterError as exc:
         _bad_argument(str(exc))
     except OSError as exc:

@@ -27,7 +27,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -44,46 +43,62 @@ from exsim.columns import BOOK_COLUMNS, is_ndr_diagnostic_column
 from exsim.constraint import parse_constraint
 from exsim.logs import EVENT_COLUMNS
 from exsim.randomness import replication_seed
+from exsim.resultsdir import ResultsDirectory, ResultsDirectoryError, open_results_dir
 from exsim.scenario import Scenario, resolve_path, set_path, validate_raw
 from exsim.scenario.paths import sweep_label
 from exsim.stats import paired_difference, t_interval
 
 
-class ResultsDirectoryError(Exception):
-    """A results directory that cannot be used as asked (exists, not writable, ...)."""
-
-
 class ExperimentInterrupted(Exception):
-    """Ctrl-C: the runs finished so far are saved; the experiment can be resumed."""
+    """The experiment stopped early (Ctrl-C, SIGTERM, the cluster or a worker gave out).
 
-    def __init__(self, experiment: Experiment, finished: int, total: int):
+    The runs finished so far are saved and the experiment can be resumed.
+    ``signum`` is the signal that stopped it (None when ``reason`` says what did).
+    """
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        finished: int,
+        total: int,
+        signum: int | None = None,
+        reason: str | None = None,
+    ):
         self.experiment, self.finished, self.total = experiment, finished, total
-        super().__init__(f"interrupted after {finished} of {total} runs")
+        self.signum, self.reason = signum, reason
+        super().__init__(reason or f"interrupted after {finished} of {total} runs")
 
 
 class _DeferredInterrupt:
-    """SIGINT raises KeyboardInterrupt, except inside :meth:`critical`, where it waits for the end."""
+    """SIGINT and SIGTERM raise KeyboardInterrupt, except inside :meth:`critical`, where they
+    wait for its end (so a journal line is written whole). ``signum`` remembers which came."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
 
     def __init__(self) -> None:
         self.inside = False
         self.pending = False
+        self.signum: int | None = None
 
     def __enter__(self) -> _DeferredInterrupt:
         import signal
         import threading
 
-        self.previous = None
+        self.previous: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handler)
+            for name in self.SIGNALS:
+                number = getattr(signal, name)
+                self.previous[number] = signal.signal(number, self._handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
         import signal
 
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for number, previous in self.previous.items():
+            signal.signal(number, previous)
 
     def _handler(self, signum: int, frame: object) -> None:
+        self.signum = self.signum or signum
         if self.inside:
             self.pending = True
         else:
@@ -105,11 +120,60 @@ class _DeferredInterrupt:
         return section()
 
 
-def _ignore_sigint() -> None:
-    """Pool workers leave Ctrl-C to the parent, which stops them."""
+#: How often a pool worker checks that its parent still lives (where the kernel cannot tell it).
+PARENT_POLL_S = 0.5
+
+
+def _init_worker() -> None:
+    """Pool workers leave Ctrl-C to the parent, which stops them, and die with their parent.
+
+    A parent killed with ``kill -9`` cannot stop its workers, so each worker
+    watches for itself: on Linux the kernel sends it SIGKILL when the parent
+    dies (``prctl(PR_SET_PDEATHSIG)``); everywhere, a daemon thread notices the
+    parent pid change (the orphan is adopted by init) and exits.
+    """
     import signal
+    import sys
+    import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass  # the watcher thread below still covers it
+    if os.getppid() != parent or parent == 1:
+        os._exit(1)  # the parent died before the request took effect
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exsim-parent-watch", daemon=True).start()
+
+
+def worker_count(requested: int | None, runs: int) -> tuple[int, str | None]:
+    """Worker processes to start for ``runs`` runs, and a note when the request was capped.
+
+    More workers than runs would idle; more than the cores this process may use
+    would only take turns (and each holds a scenario in memory).
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    if requested is None:
+        return max(1, min(cores, runs)), None
+    capped = max(1, min(requested, runs, cores))
+    if capped == requested:
+        return capped, None
+    why = f"{runs} run(s)" if runs < min(requested, cores) else f"{cores} core(s) available"
+    return capped, f"--workers {requested}: using {capped} ({why})"
 
 
 # --- sweeps -------------------------------------------------------------------------
@@ -288,34 +352,30 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.replace(tmp, path)
 
 
-def prepare_results_dir(out: Path, *, resume: bool, force: bool) -> None:
-    """Create the directory; refuse to overwrite a non-empty one unless told."""
-    if out.exists() and not out.is_dir():
-        raise ResultsDirectoryError(f"--out {out}: exists and is not a directory")
-    if out.exists() and any(out.iterdir()):
-        if force:
-            shutil.rmtree(out)
-        elif not resume:
-            raise ResultsDirectoryError(
-                f"--out {out}: directory is not empty; use --resume to finish it or --force to replace it"
-            )
-    out.mkdir(parents=True, exist_ok=True)
-
-
 def scenario_hash(raw: dict) -> str:
     return hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _journal(out: Path | None) -> dict[tuple[int, int], dict]:
+def _journal(out: Path | None, specs: list[RunSpec]) -> dict[tuple[int, int], dict]:
+    """The runs an interrupted experiment finished, from its journal.
+
+    A line that is not a whole, well-formed record of one of ``specs`` (cut
+    short by a kill, damaged on disk, from another sweep) is skipped: that run
+    simply runs again.
+    """
     done: dict[tuple[int, int], dict] = {}
     if out is None or not (out / "runs.jsonl").exists():
         return done
-    for line in (out / "runs.jsonl").read_text().splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill: that run is simply run again
-        done[(entry["row"]["point"], entry["row"]["replication"])] = entry
+    wanted = {(s.point, s.replication) for s in specs}
+    with open(out / "runs.jsonl", encoding="utf-8", errors="replace") as journal:
+        for line in journal:
+            try:
+                entry = json.loads(line)
+                key = (entry["row"]["point"], entry["row"]["replication"])
+            except (ValueError, TypeError, KeyError, RecursionError):
+                continue
+            if key in wanted and isinstance(entry.get("events", []), list):
+                done[key] = entry
     return done
 
 
@@ -331,23 +391,69 @@ def run_experiment(
     resume: bool = False,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> Experiment:
     """Run every (sweep point, replication) of a scenario and summarise.
 
-    ``workers``: processes of a local pool (None: all cores; 1: in this process).
-    ``scheduler``: a Dask scheduler address, or ``"local"`` for a LocalCluster.
+    ``workers``: processes of a local pool (None: all cores; 1: in this process;
+    capped at the number of runs and of cores). ``scheduler``: a Dask scheduler
+    address, or ``"local"`` for a LocalCluster. ``out``: the results directory,
+    locked while the experiment runs (see :mod:`exsim.resultsdir`). ``notify``
+    hears notes for the user (a capped ``workers``, a stale lock taken over).
+
+    Raises :class:`ExperimentInterrupted` when a signal (SIGINT, SIGTERM), the
+    cluster or a worker process stops the experiment part way: the finished
+    runs are saved first, so ``resume`` can finish it.
     """
     started = time.perf_counter()
+    say = notify or (lambda note: None)
     base_seed = scenario.run.seed if seed is None else seed
     n_reps = scenario.run.replications if replications is None else replications
     points = expand_sweep(scenario)
+    specs = [RunSpec(p.index, k, replication_seed(base_seed, k)) for p in points for k in range(n_reps)]
     out_path = Path(out) if out is not None else None
     as_run = copy.deepcopy(scenario.raw)
     as_run.setdefault("run", {}).update(seed=base_seed, replications=n_reps)
+    directory: ResultsDirectory | None = None
     if out_path is not None:
-        prepare_results_dir(out_path, resume=resume, force=force)
+        directory = open_results_dir(out_path, resume=resume, force=force)
+        for note in directory.notes:
+            say(note)
+    try:
+        return _run_in(
+            directory, scenario, points, specs, as_run, base_seed, n_reps, started,
+            workers=workers, scheduler=scheduler, tracking=tracking, resume=resume,
+            progress=progress, say=say,
+        )  # fmt: skip
+    finally:
+        if directory is not None:
+            directory.release()
+
+
+def _run_in(
+    directory: ResultsDirectory | None,
+    scenario: Scenario,
+    points: list[SweepPoint],
+    specs: list[RunSpec],
+    as_run: dict,
+    base_seed: int,
+    n_reps: int,
+    started: float,
+    *,
+    workers: int | None,
+    scheduler: str | None,
+    tracking: bool,
+    resume: bool,
+    progress: Callable[[int, int], None] | None,
+    say: Callable[[str], None],
+) -> Experiment:
+    """The body of :func:`run_experiment`, with the results directory open and locked."""
+    from exsim.cluster import ClusterError
+
+    out_path = directory.path if directory is not None else None
+    if out_path is not None:
         if resume and (out_path / "scenario.toml").exists():
-            previous = (out_path / "scenario.toml").read_text()
+            previous = (out_path / "scenario.toml").read_text(encoding="utf-8", errors="replace")
             if previous != tomli_w.dumps(as_run):
                 raise ResultsDirectoryError(
                     f"--resume {out_path}: the results there are for a different scenario or settings; "
@@ -355,9 +461,12 @@ def run_experiment(
                 )
         _atomic_write(out_path / "scenario.toml", lambda p: p.write_text(tomli_w.dumps(as_run)))
 
-    done = _journal(out_path) if resume else {}
-    specs = [RunSpec(p.index, k, replication_seed(base_seed, k)) for p in points for k in range(n_reps)]
+    done = _journal(out_path, specs) if resume else {}
     todo = [s for s in specs if (s.point, s.replication) not in done]
+    if scheduler is None and len(todo) > 1:
+        workers, note = worker_count(workers, len(todo))
+        if note:
+            say(note)
     point_raw = {p.index: point_scenario(scenario, p).raw for p in points}
     labels = {p.index: p.labels for p in points}
     tracking_root = (out_path / "tracking") if (tracking and out_path is not None) else None
@@ -369,29 +478,45 @@ def run_experiment(
 
     journal = open(out_path / "runs.jsonl", "a", encoding="utf-8") if out_path is not None else None  # noqa: SIM115 - closed in the finally below
     finished = len(specs) - len(todo)
+    recorded = 0
     if progress:
         progress(finished, len(specs))
 
     def record(entry: dict) -> None:
-        nonlocal finished
+        nonlocal finished, recorded
         done[(entry["row"]["point"], entry["row"]["replication"])] = entry
         if journal is not None:
             journal.write(json.dumps(entry, default=_json_default) + "\n")
             journal.flush()
             os.fsync(journal.fileno())
         finished += 1
+        recorded += 1
         if progress:
             progress(finished, len(specs))
 
-    interrupted = False
+    guard = _DeferredInterrupt()
+    signum: int | None = None
+    reason: str | None = None
     try:
         args = [(point_raw[s.point], scenario.source, s, labels[s.point], tracking_dir(s)) for s in todo]
-        with _DeferredInterrupt() as guard:
+        with guard:
             for entry in _execute(args, workers, scheduler):
                 with guard.critical():  # a row is written whole or not at all
                     record(entry)
     except KeyboardInterrupt:
-        interrupted = True
+        signum = guard.signum or 2
+    except Exception as exc:  # the cluster or a worker process gave out: keep what finished
+        if guard.signum is not None:  # a signal also brought the workers down: that is the cause
+            signum = guard.signum
+        elif recorded == 0 and directory is not None and directory.created:
+            if journal is not None:
+                journal.close()
+            directory.discard()  # a start that failed leaves nothing behind
+            raise
+        elif isinstance(exc, ClusterError):
+            reason = str(exc)
+        else:
+            reason = f"a worker process failed ({type(exc).__name__}: {exc})"
     finally:
         if journal is not None:
             journal.close()
@@ -399,8 +524,8 @@ def run_experiment(
     experiment = _summarise(scenario, points, done, out_path, time.perf_counter() - started)
     if out_path is not None:
         write_results(experiment, as_run, base_seed, n_reps)
-    if interrupted:
-        raise ExperimentInterrupted(experiment, finished, len(specs))
+    if signum is not None or reason is not None:
+        raise ExperimentInterrupted(experiment, finished, len(specs), signum=signum, reason=reason)
     return experiment
 
 
@@ -420,12 +545,12 @@ def _execute(args: list[tuple], workers: int | None, scheduler: str | None) -> I
 
         yield from execute_on_dask(args, scheduler)
         return
-    workers = workers if workers is not None else (os.cpu_count() or 1)
+    workers = workers if workers is not None else worker_count(None, len(args))[0]
     if workers <= 1 or len(args) == 1:
         for arg in args:
             yield execute_run(*arg)
         return
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(args)), initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(args)), initializer=_init_worker)
     try:
         futures: list[Future] = [pool.submit(execute_run, *arg) for arg in args]
         for future in as_completed(futures):
@@ -433,7 +558,7 @@ def _execute(args: list[tuple], workers: int | None, scheduler: str | None) -> I
     except BaseException:
         # Interrupted (or abandoned): stop the workers now rather than finishing their runs.
         for process in list(getattr(pool, "_processes", {}).values()):
-            process.terminate()
+            process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()

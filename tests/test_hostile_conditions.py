@@ -1,0 +1,280 @@
+"""Hostile conditions: a results directory that is not exsim's or is in use, signals, dying
+parents and clusters, oversized runs, and malformed files and command lines.
+
+Each case names the exit code and the fragment of the one-line message it must
+give, and that no traceback is printed. Cases run in-process (click's
+CliRunner) where they can; a subprocess only where a real signal or a real
+process tree is the point. Those wait on conditions (the journal has k rows, a
+process is gone), never on a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import tomli_w
+from click.testing import CliRunner
+
+from exsim.cli import cli
+from exsim.resultsdir import LOCK, MARKER
+from tests.simkit import mix, one_site
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+def scenario_file(tmp_path: Path, replications: int = 1, duration: str = "1h") -> Path:
+    raw = one_site(duration=duration, shares=mix(same_server=0.5, internet=0.5))
+    raw["run"]["replications"] = replications
+    path = tmp_path / "s.toml"
+    path.write_text(tomli_w.dumps(raw))
+    return path
+
+
+def wait_for(condition, what: str, limit_s: float = 120.0) -> None:
+    """Poll ``condition`` until true; fail (not hang) after a generous limit."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def journal_rows(out: Path) -> int:
+    journal = out / "runs.jsonl"
+    return journal.read_text().count("\n") if journal.exists() else 0
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+# --- 3. the results directory is exsim's, and only exsim's ------------------------------------
+
+
+def test_a_run_marks_its_directory_and_releases_the_lock(tmp_path):
+    out = tmp_path / "r"
+    result = invoke("run", scenario_file(tmp_path), "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert (out / MARKER).is_file()
+    assert not (out / LOCK).exists()
+
+
+def test_a_locked_directory_refuses_a_second_run_and_resume(tmp_path):
+    path, out = scenario_file(tmp_path), tmp_path / "r"
+    assert invoke("run", path, "--out", out, "--quiet").exit_code == 0
+    before = (out / "runs.csv").read_text()
+    owner = os.getppid()  # alive for the whole test, and not this process
+    lock = {"pid": owner, "host": socket.gethostname(), "started": None, "since": time.time()}
+    (out / LOCK).write_text(json.dumps(lock))
+    for extra in ("--resume", "--force"):
+        result = invoke("run", path, "--out", out, "--quiet", extra)
+        assert result.exit_code == 2, result.output
+        assert f"in use by exsim (pid {owner} on {socket.gethostname()}" in result.output
+    assert json.loads((out / LOCK).read_text())["pid"] == owner  # the owner keeps its lock
+    assert (out / "runs.csv").read_text() == before
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
+    path, out = scenario_file(tmp_path), tmp_path / "r"
+    assert invoke("run", path, "--out", out, "--quiet").exit_code == 0
+    gone = dead_pid()
+    (out / LOCK).write_text(json.dumps({"pid": gone, "host": socket.gethostname()}))
+    result = invoke("run", path, "--out", out, "--quiet", "--resume")
+    assert result.exit_code == 0, result.output
+    assert f"took over the stale lock of exsim (pid {gone}" in result.output
+    assert not (out / LOCK).exists()
+
+
+def test_a_lock_from_another_host_is_not_guessed_at(tmp_path):
+    path, out = scenario_file(tmp_path), tmp_path / "r"
+    assert invoke("run", path, "--out", out, "--quiet").exit_code == 0
+    (out / LOCK).write_text(json.dumps({"pid": 1234, "host": "elsewhere.example"}))
+    result = invoke("run", path, "--out", out, "--quiet", "--resume")
+    assert result.exit_code == 2
+    assert "in use by exsim (pid 1234 on elsewhere.example)" in result.output
+    assert f"delete {out / LOCK}" in result.output
+
+
+def test_force_refuses_a_directory_exsim_did_not_make_and_deletes_nothing(tmp_path):
+    thesis = tmp_path / "thesis"
+    (thesis / "chapters").mkdir(parents=True)
+    (thesis / "thesis.tex").write_text("years of work")
+    result = invoke("run", scenario_file(tmp_path), "--out", thesis, "--quiet", "--force")
+    assert result.exit_code == 2
+    assert "--force empties only a directory exsim made" in result.output
+    assert "chapters/, thesis.tex" in result.output
+    assert "Nothing was deleted" in result.output
+    assert sorted(p.name for p in thesis.iterdir()) == ["chapters", "thesis.tex"]
+    assert (thesis / "thesis.tex").read_text() == "years of work"
+
+
+def test_force_empties_a_directory_exsim_made(tmp_path):
+    path, out = scenario_file(tmp_path), tmp_path / "r"
+    assert invoke("run", path, "--out", out, "--quiet", "--tracking").exit_code == 0
+    (out / "old-notes.txt").write_text("left from before")
+    assert invoke("run", path, "--out", out, "--quiet").exit_code == 2  # not empty, no --force
+    result = invoke("run", path, "--out", out, "--quiet", "--force")
+    assert result.exit_code == 0, result.output
+    assert not (out / "old-notes.txt").exists()
+    assert not (out / "tracking").exists()
+    assert (out / MARKER).exists()
+    assert len(pd.read_csv(out / "runs.csv")) == 1
+
+
+def test_an_empty_directory_given_by_the_user_becomes_exsims(tmp_path):
+    out = tmp_path / "given"
+    out.mkdir()
+    assert invoke("run", scenario_file(tmp_path), "--out", out, "--quiet").exit_code == 0
+    assert (out / MARKER).exists()
+
+
+@pytest.mark.parametrize("address", ["garbage:::", "tcp://[::1", "nosuchprotocol://host:1"])
+def test_a_bad_scheduler_leaves_no_directory_behind(tmp_path, address):
+    out = tmp_path / "new" / "deeper" / "r"
+    result = invoke("run", scenario_file(tmp_path), "--out", out, "--quiet", "--scheduler", address)
+    assert result.exit_code == 2, result.output
+    assert f"--scheduler {address}: cannot connect" in result.output
+    assert not (tmp_path / "new").exists()
+
+
+# --- 4. signals and workers -----------------------------------------------------------------
+
+
+def exsim_process(path: Path, out: Path, workers: str, capture: bool = True) -> subprocess.Popen:
+    command = [sys.executable, "-m", "exsim", "run", str(path), "--out", str(out), "--workers", workers]
+    # Without capture the test waits on the workers themselves, not on pipes they may hold open.
+    pipe = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen([*command, "--quiet"], stdout=pipe, stderr=pipe, text=True)
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
+def test_sigterm_saves_rows_prints_resume_and_exits_143(tmp_path):
+    path, out = scenario_file(tmp_path, replications=60), tmp_path / "out"
+    process = exsim_process(path, out, "2")
+    wait_for(lambda: journal_rows(out) >= 2, "two finished runs")
+    workers = children_of(process.pid)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    assert f"--out {out} --resume" in stderr
+    saved = pd.read_csv(out / "runs.csv")
+    assert len(saved) == journal_rows(out) < 60
+    assert not (out / LOCK).exists()
+    wait_for(lambda: not any(running(pid) for pid in workers), "the pool workers to end")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
+def test_pool_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
+    path, out = scenario_file(tmp_path, replications=60), tmp_path / "out"
+    process = exsim_process(path, out, "2", capture=False)
+    wait_for(lambda: journal_rows(out) >= 1 and len(children_of(process.pid)) >= 2, "two busy workers")
+    workers = children_of(process.pid)
+    process.kill()
+    process.wait()
+    wait_for(lambda: not any(running(pid) for pid in workers), "the orphaned workers to end", 30)
+    # The lock the killed run left is stale; a resume takes it over and finishes the rest.
+    resumed = subprocess.run(
+        [sys.executable, "-m", "exsim", "run", str(path), "--out", str(out), "--resume", "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "took over the stale lock" in resumed.stderr
+    assert len(pd.read_csv(out / "runs.csv")) == 60
+
+
+def test_workers_are_capped_at_the_runs_and_cores_with_a_note(tmp_path):
+    from exsim.experiment import worker_count
+
+    cores = len(os.sched_getaffinity(0))
+    assert worker_count(1, 5) == (1, None)
+    assert worker_count(cores + 7, 1)[0] == 1
+    assert "1 run(s)" in worker_count(cores + 7, 1)[1]
+    n, note = worker_count(cores + 7, 10 * cores)
+    assert n == cores
+    assert note == f"--workers {cores + 7}: using {cores} ({cores} core(s) available)"
+    result = invoke("run", scenario_file(tmp_path, replications=2), "--out", tmp_path / "r", "--workers", 999)
+    assert result.exit_code == 0
+    assert "--workers 999: using " in result.output
+
+
+def test_a_cluster_with_no_workers_gives_up_after_the_timeout(tmp_path, monkeypatch):
+    from dask.distributed import LocalCluster
+
+    monkeypatch.setenv("EXSIM_CLUSTER_TIMEOUT", "2")
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        out = tmp_path / "r"
+        result = invoke(
+            "run", scenario_file(tmp_path), "--out", out, "--scheduler", cluster.scheduler_address
+        )
+    assert result.exit_code == 2, result.output
+    assert "the cluster has had no workers for 2 s" in result.output
+    assert not out.exists()  # nothing finished: a failed start leaves nothing
+
+
+def test_a_cluster_that_loses_its_workers_keeps_finished_rows_for_resume(tmp_path, monkeypatch):
+    from dask.distributed import LocalCluster
+
+    from exsim.experiment import ExperimentInterrupted, run_experiment
+    from exsim.scenario import load_scenario
+
+    monkeypatch.setenv("EXSIM_CLUSTER_TIMEOUT", "2")
+    scenario = load_scenario(scenario_file(tmp_path, replications=40))
+    out = tmp_path / "r"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+
+        def lose_workers(done: int, total: int) -> None:
+            if done == 1:
+                cluster.scale(0)
+
+        with pytest.raises(ExperimentInterrupted) as stopped:
+            run_experiment(scenario, scheduler=cluster.scheduler_address, out=out, progress=lose_workers)
+    assert "no workers for 2 s" in stopped.value.reason
+    assert stopped.value.signum is None
+    finished = stopped.value.finished
+    assert 1 <= finished < 40
+    assert len(pd.read_csv(out / "runs.csv")) == finished
+    assert not (out / LOCK).exists()
+    resumed = run_experiment(scenario, workers=1, out=out, resume=True)
+    assert len(resumed.runs) == 40
+    assert not resumed.runs.duplicated(["point", "replication"]).any()
