@@ -8,6 +8,7 @@ a traceback.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -258,6 +259,7 @@ def route(
     """Explain how a message to ADDRESS would be routed from a server."""
     from dataclasses import asdict
 
+    from exsim.address import AddressError
     from exsim.units import parse_duration_s
 
     router = _router(scenario, settings)
@@ -267,7 +269,10 @@ def route(
         at_s = parse_duration_s(at)
     except ValueError as exc:
         _bad_argument(f"--at: {exc}")
-    plan = router.plan(from_server, address, at_s)
+    try:
+        plan = router.plan(from_server, address, at_s)
+    except AddressError as exc:
+        _bad_argument(f"--to: {exc}")
     if as_json:
         click.echo(json.dumps(asdict(plan), indent=2, default=str))
         return
@@ -495,6 +500,12 @@ def run(
     if resume and not out_dir:
         _bad_argument("--resume needs --out DIR (the directory to finish)")
     loaded = _load(scenario if scenario else str(_bundled_default()))
+    if replications is not None:
+        from exsim.scenario.size import size_problem
+
+        too_big = size_problem(loaded, replications)
+        if too_big is not None:
+            _bad_argument(f"--replications {replications}: {too_big[1]}")
     if baseline is not None:
         loaded = _with_baseline(loaded, baseline)
     if out_dir is None:
@@ -593,8 +604,12 @@ def run(
             markup=False,
         )
     if experiment.failed:
+        errors = experiment.runs["error"].fillna("")
+        first = errors[errors != ""].iloc[0]
         err.print(
-            f"{experiment.failed} run(s) failed; see the 'error' column of {out_dir}/runs.csv", markup=False
+            f"{experiment.failed} of {len(experiment.runs)} runs failed; the first: {first} "
+            f"(every error is in the 'error' column of {out_dir}/runs.csv)",
+            markup=False,
         )
         raise SystemExit(EXIT_FAILURE)
 
@@ -675,6 +690,14 @@ def trace(
             out.print(tail, markup=False)
 
 
+def _damaged(directory: str, exc: BaseException) -> NoReturn:
+    """Exit 2: a results directory whose files cannot be read as exsim wrote them."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    _bad_argument(
+        f"{directory}: damaged results ({detail}); make them again with exsim run --out DIR --force"
+    )
+
+
 def _use_agg() -> None:
     """Figures from the command line are files: the Agg backend, chosen here and only here."""
     import matplotlib
@@ -696,6 +719,19 @@ def _results_dir(directory: str) -> Path:
             f"{directory}: not a results directory (no scenario.toml and summary.csv); "
             "make one with exsim run --out DIR"
         )
+    import tomllib
+
+    import pandas as pd
+
+    try:
+        tomllib.loads((folder / "scenario.toml").read_text(encoding="utf-8"))
+        columns = [str(c) for c in pd.read_csv(folder / "summary.csv").columns]
+    except OSError as exc:
+        _bad_argument(f"{directory}: cannot read the results ({exc.strerror or exc})")
+    except (ValueError, RecursionError) as exc:  # TOML, CSV and UTF-8 errors are ValueErrors
+        _damaged(directory, exc)
+    if "point" not in columns or "n" not in columns:
+        _damaged(directory, ValueError("summary.csv lacks the point and n columns"))
     return folder
 
 
@@ -729,6 +765,8 @@ def plot(directory: str, x_variable: str | None, average: bool, point: int | Non
         lines = plot_results(folder, x_variable, average, point)
     except AveragingRefused as exc:
         _bad_argument(f"--x {x_variable}: {exc}")
+    except (ValueError, KeyError) as exc:  # a scenario.toml or CSV edited out of shape
+        _damaged(directory, exc)
     for line in lines:
         out.print(line, markup=False)
 
@@ -793,4 +831,28 @@ def main() -> None:
         sys.exit(EXIT_BAD_INPUT)
     except SystemExit as exc:
         sys.exit(exc.code)
+    except RecursionError:
+        err.print("exsim: input nested too deeply to process", markup=False)
+        sys.exit(EXIT_BAD_INPUT)
+    except MemoryError:
+        err.print(
+            "exsim: out of memory; make the scenario smaller (fewer runs or a coarser run.time_series_interval)",
+            markup=False,
+        )
+        sys.exit(EXIT_FAILURE)
+    except Exception as exc:
+        where = ""
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is not None:
+            where = f" at {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"
+        err.print(
+            f"exsim: internal error{where}: {type(exc).__name__}: {exc}; please report it "
+            "(set EXSIM_TRACEBACK=1 for the details)",
+            markup=False,
+        )
+        if os.environ.get("EXSIM_TRACEBACK"):
+            raise
+        sys.exit(EXIT_FAILURE)
     sys.exit(EXIT_OK)

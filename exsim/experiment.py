@@ -581,7 +581,8 @@ def _summarise(
         runs = pd.DataFrame(columns=["point", *variables, "replication", "seed", *BOOK_COLUMNS, "error"])
     ndr_columns = sorted(c for c in runs.columns if is_ndr_diagnostic_column(c))
     front = ["point", *variables, "replication", "seed", *BOOK_COLUMNS, *ndr_columns]
-    runs = runs[[*front, *[c for c in runs.columns if c not in front]]]
+    # reindex, not select: when every run failed, no row carries the book columns.
+    runs = runs.reindex(columns=[*front, *[c for c in runs.columns if c not in front]])
     for column in ndr_columns:
         runs[column] = runs[column].fillna(0).astype(int)
     failed = int((runs["error"].fillna("") != "").sum()) if "error" in runs else 0

@@ -8,7 +8,7 @@ of the wrong type: the schema reports those, these checks skip them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 from exsim.address import anonymous_alias
@@ -16,7 +16,7 @@ from exsim.columns import is_reserved_column
 from exsim.constraint import ConstraintError, parse_constraint
 from exsim.logs import logged_event_ids
 from exsim.names import did_you_mean, name_key
-from exsim.scenario.paths import Location, resolve_path, sweep_label
+from exsim.scenario.paths import Location, path_problem, resolve_path, sweep_label
 from exsim.scenario.schema import LINK_KINDS, RECIPIENT_CLASSES, REPORT_CLASS
 
 Raw = dict[str, Any]
@@ -34,12 +34,16 @@ def _items(raw: Raw, section: str) -> list[tuple[int, dict[str, Any]]]:
     return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
 
 
-def _names(raw: Raw, section: str) -> list[str]:
-    return [item["name"] for _, item in _items(raw, section) if isinstance(item.get("name"), str)]
+def _names(raw: Raw, section: str) -> dict[str, None]:
+    """The names in a section, in file order, as a dict so that membership costs O(1): a
+    scenario of 10^5 sites must not make every reference check a scan of them all."""
+    return dict.fromkeys(
+        item["name"] for _, item in _items(raw, section) if isinstance(item.get("name"), str)
+    )
 
 
-def _unknown(what: str, name: object, known: list[str]) -> str:
-    hint = did_you_mean(str(name), known) or (
+def _unknown(what: str, name: object, known: Collection[str]) -> str:
+    hint = did_you_mean(str(name), list(known)) or (
         f" (known: {', '.join(known)})" if known and len(known) <= 8 else ""
     )
     return f"unknown {what} {name!r}{hint}"
@@ -68,7 +72,7 @@ def _duplicates(raw: Raw, section: str, what: str, line_of: LineOf) -> Iterator[
 
 
 def _reference(
-    value: object, known: list[str], what: str, path: Location, *, wildcard: bool = False
+    value: object, known: Collection[str], what: str, path: Location, *, wildcard: bool = False
 ) -> Iterator[Finding]:
     if isinstance(value, str) and value not in known and not (wildcard and value == "*"):
         yield path, _unknown(what, value, known)
@@ -120,7 +124,7 @@ def reference_problems(raw: object, line_of: LineOf = lambda path: None) -> list
     return findings
 
 
-def _foreign_problems(raw: Raw, connectors: list[str]) -> Iterator[Finding]:
+def _foreign_problems(raw: Raw, connectors: dict[str, None]) -> Iterator[Finding]:
     """A foreign X.400 system names an x400_foreign connector; the mix sends to one only if one exists."""
     workload = raw.get("workload")
     mix = workload.get("mix") if isinstance(workload, dict) else None
@@ -145,7 +149,7 @@ def _foreign_problems(raw: Raw, connectors: list[str]) -> Iterator[Finding]:
 
 
 def _connector_problems(
-    raw: Raw, sites: list[str], servers: list[str], site_of: dict[str, str]
+    raw: Raw, sites: dict[str, None], servers: dict[str, None], site_of: dict[str, str]
 ) -> Iterator[Finding]:
     for index, connector in _items(raw, "connectors"):
         at = ("connectors", index)
@@ -219,7 +223,7 @@ def _connector_problems(
                         )
 
 
-def _reachability_problems(raw: Raw, sites: list[str]) -> Iterator[Finding]:
+def _reachability_problems(raw: Raw, sites: dict[str, None]) -> Iterator[Finding]:
     if len(sites) < 2:
         return
     import networkx as nx  # here, not at the top: a one-site scenario validates without it
@@ -230,9 +234,8 @@ def _reachability_problems(raw: Raw, sites: list[str]) -> Iterator[Finding]:
         joined = connector.get("sites")
         if isinstance(joined, list) and len(joined) == 2 and all(s in sites for s in joined):
             graph.add_edge(*joined)
-    components = sorted(
-        nx.connected_components(graph), key=lambda c: (-len(c), min(sites.index(s) for s in c))
-    )
+    position = {name: i for i, name in enumerate(sites)}
+    components = sorted(nx.connected_components(graph), key=lambda c: (-len(c), min(position[s] for s in c)))
     main = components[0]
     for index, site in _items(raw, "sites"):
         name = site.get("name")
@@ -247,7 +250,7 @@ def _reachability_problems(raw: Raw, sites: list[str]) -> Iterator[Finding]:
 
 
 def _event_problems(
-    raw: Raw, sites: list[str], servers: list[str], connectors: list[str]
+    raw: Raw, sites: dict[str, None], servers: dict[str, None], connectors: dict[str, None]
 ) -> Iterator[Finding]:
     for index, event in _items(raw, "events"):
         at = ("events", index)
@@ -293,7 +296,9 @@ def _sweep_problems(raw: Raw) -> Iterator[Finding]:
             names.append(name)
         path = variable.get("path")
         if isinstance(path, str):
-            if path.split(".")[0] in ("sweep", "run"):
+            if path_problem(path) is not None:
+                yield at + ("path",), f"sweep {path_problem(path)}"
+            elif path.split(".")[0] in ("sweep", "run"):
                 yield at + ("path",), f"sweep path {path!r} cannot change the sweep or run settings"
             elif not resolve_path(raw, path):
                 yield at + ("path",), f"sweep path {path!r} matches nothing in the scenario"

@@ -74,6 +74,32 @@ def _day_index(name: str, window: str) -> int:
         raise ValueError(f"unknown day {name!r} in schedule window {window!r} (use Mon..Sun)") from None
 
 
+def _window_s(match: re.Match[str], what: str) -> tuple[float, float]:
+    """Start and end of an ``HH:MM-HH:MM`` window in seconds from midnight (24:00 is the end of
+    the day); an impossible time (``25:99``) or an empty window (start equals end) is refused."""
+    h1, m1, h2, m2 = (int(match[k]) for k in ("h1", "m1", "h2", "m2"))
+    if max(h1, h2) > 24 or max(m1, m2) > 59 or (h1 == 24 and m1) or (h2 == 24 and m2):
+        raise ValueError(f"{what} has an impossible time (hours 00-24, minutes 00-59)")
+    start_s, end_s = h1 * 3600.0 + m1 * 60.0, h2 * 3600.0 + m2 * 60.0
+    if start_s % DAY_S == end_s % DAY_S and {start_s, end_s} != {0.0, DAY_S}:
+        raise ValueError(f"{what} is empty: it starts when it ends")
+    return start_s, end_s
+
+
+_HOURS = re.compile(r"^(?P<h1>\d{1,2}):(?P<m1>\d{2})-(?P<h2>\d{1,2}):(?P<m2>\d{2})$")
+
+
+def parse_daily_hours(text: str) -> tuple[float, float]:
+    """A daily window such as working hours, ``"09:00-17:00"``, as seconds from midnight.
+
+    The end may be earlier than the start (a night shift, ``"22:00-06:00"``).
+    """
+    match = _HOURS.match(text.strip())
+    if match is None:
+        raise ValueError(f"hours {text!r} are not 'HH:MM-HH:MM', e.g. '09:00-17:00'")
+    return _window_s(match, f"hours {text!r}")
+
+
 def parse_schedule(value: object) -> Schedule:
     """``"always"``, ``"never"``, ``"remote"`` or a list of windows like ``"Mon-Fri 18:00-06:00"``."""
     if isinstance(value, Schedule):
@@ -95,14 +121,9 @@ def parse_schedule(value: object) -> Schedule:
             raise ValueError(
                 f"schedule window {window!r} is not '[Day[-Day]] HH:MM-HH:MM', e.g. 'Mon-Fri 18:00-06:00'"
             )
-        h1, m1, h2, m2 = (int(match[k]) for k in ("h1", "m1", "h2", "m2"))
-        if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
-            raise ValueError(f"schedule window {window!r} has an impossible time")
+        start_s, end_s = _window_s(match, f"schedule window {window!r}")
         first = _day_index(match["d1"], window) if match["d1"] else 0
         last = _day_index(match["d2"], window) if match["d2"] else (first if match["d1"] else 6)
-        start_s, end_s = h1 * 3600 + m1 * 60, h2 * 3600 + m2 * 60
-        if start_s == end_s:
-            raise ValueError(f"schedule window {window!r} is empty")
         day = first
         while True:
             base = day * DAY_S

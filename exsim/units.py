@@ -9,6 +9,7 @@ a name says ``_kb``) and bits per second. A bare number is refused on purpose:
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
@@ -57,7 +58,10 @@ def _parse(text: object, units: dict[str, float], what: str, example: str) -> fl
             known = ", ".join(units)
             raise ValueError(f"{what} {text!r}: unknown unit '{unit}' (use one of {known})")
         factor = units[folded[0]]
-    return float(match["value"]) * factor
+    value = float(match["value"]) * factor
+    if not math.isfinite(value):  # hundreds of digits: a float overflows to inf
+        raise ValueError(f"{what} {text[:40]!r}... is too large")
+    return value
 
 
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)\s*")
@@ -68,9 +72,12 @@ def parse_duration_s(text: object) -> float:
     if isinstance(text, str) and len(_DURATION_PART.findall(text)) > 1:
         if re.fullmatch(r"(?:[0-9]+(?:\.[0-9]+)?\s*[A-Za-z]+\s*)+", text.strip()) is None:
             raise ValueError(f"duration {text!r} is not a number with a unit, e.g. '600s' or '1h30m'")
-        return sum(
+        total = sum(
             _parse(f"{n}{u}", DURATION_UNITS_S, "duration", "600s") for n, u in _DURATION_PART.findall(text)
         )
+        if not math.isfinite(total):
+            raise ValueError(f"duration {text[:40]!r}... is too large")
+        return total
     return _parse(text, DURATION_UNITS_S, "duration", "600s")
 
 

@@ -278,3 +278,161 @@ def test_a_cluster_that_loses_its_workers_keeps_finished_rows_for_resume(tmp_pat
     resumed = run_experiment(scenario, workers=1, out=out, resume=True)
     assert len(resumed.runs) == 40
     assert not resumed.runs.duplicated(["point", "replication"]).any()
+
+
+# --- 6. no traceback, ever ----------------------------------------------------------------------
+
+
+def small_toml(**workload) -> str:
+    raw = one_site(duration="1h")
+    raw["workload"].update(workload)
+    return tomli_w.dumps(raw)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "fragment"),
+    [
+        ("nested arrays", "a = " + "[" * 3000 + "]" * 3000 + "\n", "nested more than 32 levels deep"),
+        ("nested tables", "a = " + "{b = " * 40 + "1" + "}" * 40 + "\n", "nested more than 32 levels deep"),
+        (
+            "long sweep path",
+            small_toml()
+            + '\n[[sweep.variables]]\nname = "x"\npath = "'
+            + ".".join(["run"] * 5000)
+            + '"\nvalues = [1]\n',
+            "sweep path has 5000 segments; a scenario path has at most 32",
+        ),
+        ("nan", small_toml(inbound_internet_per_hour=float("nan")), "finite number (got nan)"),
+        ("inf recipients", small_toml(recipients_per_message=float("inf")), "finite number (got inf)"),
+        ("impossible hours", small_toml(working_hours="25:99-10:00"), "has an impossible time"),
+        ("empty hours", small_toml(working_hours="09:00-09:00"), "is empty: it starts when it ends"),
+        ("huge duration", small_toml().replace('"1h"', f'"{"9" * 400}s"'), "is too large"),
+    ],
+)
+def test_malformed_scenarios_are_refused_with_exit_2(tmp_path, name, text, fragment):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    for command in (("validate", path), ("run", path, "--out", tmp_path / "r", "--quiet")):
+        result = invoke(*command)
+        assert result.exit_code == 2, result.output
+        assert fragment in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + small_toml().encode())
+    result = invoke("validate", path)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
+def test_what_is_not_a_regular_file_is_refused_without_reading(tmp_path, kind):
+    if kind == "fifo":
+        target = tmp_path / "pipe.toml"
+        os.mkfifo(target)  # reading it would block for ever: nobody writes
+    else:
+        target = Path("/dev/zero") if kind == "device" else tmp_path
+    result = invoke("validate", target)
+    assert result.exit_code == 2
+    assert ("is a directory" if kind == "directory" else "not a regular file") in result.output
+
+
+def test_a_damaged_journal_is_resumed_line_by_line(tmp_path):
+    path, out = scenario_file(tmp_path, replications=4), tmp_path / "r"
+    assert invoke("run", path, "--out", out, "--quiet", "--workers", 1).exit_code == 0
+    good = (out / "runs.jsonl").read_text().splitlines()
+    damaged = [
+        good[0],
+        '{"row": {"point": 0, "replication"',  # cut short by a kill
+        "[]",
+        '{"row": 1}',
+        '{"row": {"point": 99, "replication": 0}}',  # not a run of this experiment
+        "\x00\xff garbage",
+        good[2],
+    ]
+    (out / "runs.jsonl").write_text("\n".join(damaged) + "\n")
+    (out / "runs.csv").unlink()
+    result = invoke("run", path, "--out", out, "--quiet", "--resume", "--workers", 1)
+    assert result.exit_code == 0, result.output
+    runs = pd.read_csv(out / "runs.csv")
+    assert sorted(runs["replication"]) == [0, 1, 2, 3]
+    assert (
+        runs["recipients"] == runs["delivered"] + runs["misdelivered"] + runs["ndr"] + runs["pending"]
+    ).all()
+
+
+def results_dir(tmp_path: Path) -> Path:
+    out = tmp_path / "r"
+    assert invoke("run", scenario_file(tmp_path), "--out", out, "--quiet").exit_code == 0
+    return out
+
+
+@pytest.mark.parametrize(
+    ("damage", "fragment"),
+    [
+        ("empty", "not a results directory"),
+        ("scenario.toml", "damaged results (Expected '=' after a key"),
+        ("summary.csv", "damaged results (No columns to parse from file)"),
+        ("binary summary.csv", "damaged results ('utf-8' codec can't decode"),
+        ("columns", "damaged results (summary.csv lacks the point and n columns)"),
+    ],
+)
+def test_plot_refuses_an_empty_or_damaged_results_directory(tmp_path, damage, fragment):
+    if damage == "empty":
+        out = tmp_path / "empty"
+        out.mkdir()
+    else:
+        out = results_dir(tmp_path)
+        if damage == "scenario.toml":
+            (out / "scenario.toml").write_text("garbage here\n")
+        elif damage == "summary.csv":
+            (out / "summary.csv").write_text("")
+        elif damage == "binary summary.csv":
+            (out / "summary.csv").write_bytes(b"\x00\xff\xfe")
+        else:
+            (out / "summary.csv").write_text("a,b\n1,2\n")
+    result = invoke("plot", out)
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output
+
+
+@pytest.mark.parametrize("address", ["<<@@>>", "a@@b", "@", "x@" + "." * 10])
+def test_route_refuses_a_malformed_smtp_address(address):
+    from tests.conftest import SCENARIOS
+
+    result = invoke("route", SCENARIOS / "q166866.toml", "--from", "RED-EX1", "--to", address)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("--to: SMTP ")
+
+
+def test_every_run_failing_is_summarised_with_the_first_error(tmp_path, monkeypatch):
+    import exsim.sim
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(exsim.sim, "simulate", broken)
+    out = tmp_path / "r"
+    result = invoke("run", scenario_file(tmp_path, replications=3), "--out", out, "--quiet", "--workers", 1)
+    assert result.exit_code == 1
+    assert "3 of 3 runs failed; the first: RuntimeError: disk on fire" in result.output
+    assert pd.read_csv(out / "runs.csv")["error"].str.contains("disk on fire").all()
+
+
+def test_an_unexpected_error_is_one_line_with_exit_1(monkeypatch, capsys):
+    import exsim.cli
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(exsim.cli, "json_schema", broken)
+    monkeypatch.setattr(sys, "argv", ["exsim", "schema"])
+    with pytest.raises(SystemExit) as exited:
+        exsim.cli.main()
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert "internal error at test_hostile_conditions.py" in err
+    assert "ZeroDivisionError: a bug" in err
+    assert "Traceback" not in err

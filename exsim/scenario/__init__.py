@@ -20,7 +20,6 @@ the simulation's runtime objects live in :mod:`exsim.sim`.
 
 from exsim.scenario.load import (
     Locator,
-    estimated_recipients,
     format_path,
     load_scenario,
     parse_toml,
@@ -29,6 +28,7 @@ from exsim.scenario.load import (
 from exsim.scenario.paths import resolve_path, set_path
 from exsim.scenario.schema import *  # noqa: F403  (the schema is this package's public face)
 from exsim.scenario.schema import Problem, Scenario, ScenarioError, json_schema
+from exsim.scenario.size import estimated_recipients
 
 __all__ = [
     "Locator",

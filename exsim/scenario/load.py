@@ -20,13 +20,11 @@ from exsim.names import did_you_mean
 from exsim.references import reference_problems
 from exsim.scenario.paths import Location, resolve_path, set_path
 from exsim.scenario.schema import (
-    MAX_RECIPIENTS_PER_RUN,
-    PROFILES,
-    RECIPIENTS_PER_SECOND,
     Problem,
     Scenario,
     ScenarioError,
 )
+from exsim.scenario.size import size_problem
 
 # --- locating paths in the TOML text -------------------------------------------
 
@@ -162,28 +160,60 @@ def _schema_problems(
     return problems
 
 
+#: A scenario is a few kilobytes of TOML; anything far larger is not one (or is /dev/zero).
+MAX_SCENARIO_BYTES = 16 * 1024 * 1024
+#: Tables and arrays nest a few levels in any real scenario; deeper is refused before anything
+#: recursive (pydantic, deepcopy, the sweep) meets it.
+MAX_NESTING = 32
+
+
 def _read(path_or_text: str | Path) -> tuple[str, str]:
-    """(text, source name); a path to a file or the TOML text itself."""
+    """(text, source name); a path to a file or the TOML text itself.
+
+    Only a regular file is read (a FIFO would block, ``/dev/zero`` never ends),
+    at most :data:`MAX_SCENARIO_BYTES`; a UTF-8 byte-order mark is accepted.
+    """
     if isinstance(path_or_text, Path) or (
         isinstance(path_or_text, str) and "\n" not in path_or_text and "=" not in path_or_text
     ):
         path = Path(path_or_text)
         source = str(path)
-        if not path.exists():
-            raise ScenarioError([Problem(source, None, "", "no such file")])
-        if path.is_dir():
-            raise ScenarioError([Problem(source, None, "", "is a directory, not a scenario file")])
+
+        def refuse(message: str) -> ScenarioError:
+            return ScenarioError([Problem(source, None, "", message)])
+
         try:
-            data = path.read_bytes()
+            if not path.exists():
+                raise refuse("no such file")
+            if path.is_dir():
+                raise refuse("is a directory, not a scenario file")
+            if not path.is_file():
+                raise refuse("not a regular file (a pipe, a device or a socket); a scenario is a TOML file")
+            with path.open("rb") as handle:
+                data = handle.read(MAX_SCENARIO_BYTES + 1)
         except OSError as exc:
-            raise ScenarioError([Problem(source, None, "", f"cannot read: {exc.strerror}")]) from None
+            raise refuse(f"cannot read: {exc.strerror or exc}") from None
+        if len(data) > MAX_SCENARIO_BYTES:
+            raise refuse(f"larger than {MAX_SCENARIO_BYTES // 2**20} MiB; a scenario is a small TOML file")
         try:
-            return data.decode("utf-8"), source
+            return data.decode("utf-8").removeprefix("\ufeff"), source
         except UnicodeDecodeError:
-            raise ScenarioError(
-                [Problem(source, None, "", "not a text file (not UTF-8); a scenario is a TOML file")]
-            ) from None
-    return str(path_or_text), "<text>"
+            raise refuse("not a text file (not UTF-8); a scenario is a TOML file") from None
+    return str(path_or_text).removeprefix("\ufeff"), "<text>"
+
+
+def _nesting_problem(data: Any, source: str) -> Problem | None:
+    """A problem when tables and arrays nest deeper than :data:`MAX_NESTING` (walked without recursion)."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack:
+        node, at = stack.pop()
+        if len(at) > MAX_NESTING:
+            return Problem(
+                source, None, format_path(at[:4]) + "...", f"nested more than {MAX_NESTING} levels deep"
+            )
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        stack.extend((value, (*at, key)) for key, value in items if isinstance(value, (dict, list)))
+    return None
 
 
 def parse_toml(text: str, source: str) -> dict[str, Any]:
@@ -202,8 +232,15 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
             line = len(text.rstrip("\n").splitlines())
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ScenarioError([Problem(source, line, "", f"TOML syntax error: {message}")]) from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise ScenarioError(
+            [Problem(source, None, "", f"nested more than {MAX_NESTING} levels deep")]
+        ) from None
     if not data:  # only comments and blank lines
         raise ScenarioError([empty])
+    deep = _nesting_problem(data, source)
+    if deep is not None:
+        raise ScenarioError([deep])
     return data
 
 
@@ -226,8 +263,10 @@ def validate_raw(raw: dict[str, Any], source: str = "<scenario>", text: str = ""
     for path, message in reference_problems(raw, locator.line_of):
         problems.append(Problem(source, locator.line_of(path), format_path(path), message))
     if scenario is not None and not problems:
-        problems += _sweep_value_problems(raw, source, locator)
+        # Size first: a sweep of 10^6 values must be refused, not tried value by value.
         problems += _size_problems(scenario, source, locator)
+        if not problems:
+            problems += _sweep_value_problems(raw, source, locator)
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.path))
         raise ScenarioError(problems)
@@ -237,35 +276,13 @@ def validate_raw(raw: dict[str, Any], source: str = "<scenario>", text: str = ""
     return scenario
 
 
-def estimated_recipients(scenario: Scenario) -> float:
-    """A rough count of the recipients one run simulates (users x rate x recipients x days)."""
-    workload = scenario.workload
-    days = scenario.run.duration / 86400
-    dl = workload.mix.distribution_list * (workload.distribution_list_size - 1)
-    total = 0.0
-    for server in scenario.servers:
-        sends, recipients = PROFILES[server.profile or workload.profile]
-        recipients = workload.recipients_per_message or recipients
-        total += (server.users + len(server.mailboxes)) * sends * recipients * (1 + dl) * days
-    total += (workload.inbound_internet_per_hour + workload.inbound_msmail_per_hour) * 24 * days
-    return total
-
-
 def _size_problems(scenario: Scenario, source: str, locator: Locator) -> list[Problem]:
-    estimate = estimated_recipients(scenario)
-    if estimate <= MAX_RECIPIENTS_PER_RUN or scenario.run.allow_long:
+    found = size_problem(scenario)
+    if found is None:
         return []
-    hours = estimate / RECIPIENTS_PER_SECOND / 3600
-    return [
-        Problem(
-            source,
-            locator.line_of(("run", "duration")),
-            "run.duration",
-            f"one run would simulate about {estimate:,.0f} recipients (roughly {hours:,.0f} h at "
-            f"{RECIPIENTS_PER_SECOND:,} recipients a second, the measured speed); shorten run.duration, lower the users, "
-            "or set run.allow_long = true to run it anyway",
-        )
-    ]
+    path, message = found
+    at = tuple(path.split("."))
+    return [Problem(source, locator.line_of(at) or locator.line_of(at[:1]), path, message)]
 
 
 def _sweep_value_problems(raw: dict[str, Any], source: str, locator: Locator) -> list[Problem]:

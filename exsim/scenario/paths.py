@@ -15,6 +15,20 @@ Location = tuple[str | int, ...]
 # --- scenario paths (sweeps) ------------------------------------------------------
 
 
+#: A scenario nests a handful of levels; a path longer than this names nothing real.
+MAX_PATH_SEGMENTS = 32
+
+
+def path_problem(path: str) -> str | None:
+    """Why a dotted path cannot name anything (too many or empty segments), or None."""
+    parts = path.split(".")
+    if len(parts) > MAX_PATH_SEGMENTS:
+        return f"path has {len(parts)} segments; a scenario path has at most {MAX_PATH_SEGMENTS}"
+    if "" in parts:
+        return f"path {path[:80]!r} has an empty segment (two dots, or a dot at an end)"
+    return None
+
+
 def resolve_path(raw: Any, path: str) -> list[Location]:
     """Concrete locations a dotted sweep path names in parsed scenario data.
 
@@ -23,6 +37,8 @@ def resolve_path(raw: Any, path: str) -> list[Location]:
     that are absent are named all the same (setting them creates them); only
     an array element that does not exist makes a path match nothing.
     """
+    if path_problem(path) is not None:
+        return []  # validation reports it; nothing so shaped exists
     parts = path.split(".")
     found: list[Location] = []
 

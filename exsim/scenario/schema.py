@@ -48,7 +48,7 @@ from exsim.address import (
 from exsim.constraint import MAX_DEPTH as MAX_CONSTRAINT_DEPTH
 from exsim.constraint import MAX_LENGTH as MAX_CONSTRAINT_LENGTH
 from exsim.names import refused_characters
-from exsim.schedule import Schedule, parse_schedule
+from exsim.schedule import Schedule, parse_daily_hours, parse_schedule
 from exsim.units import Duration, Rate, Size, format_duration, parse_duration_s
 
 #: Usage profiles: (messages sent per user per day, mean addressed recipients per message).
@@ -160,7 +160,10 @@ def as_written(value: object) -> Any:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, validate_default=True)
+    # NaN and infinity are valid TOML floats but never a meaningful count, rate or share.
+    model_config = ConfigDict(
+        extra="forbid", arbitrary_types_allowed=True, validate_default=True, allow_inf_nan=False
+    )
 
 
 # --- organization -----------------------------------------------------------------
@@ -543,6 +546,11 @@ RECIPIENT_CLASSES: tuple[str, ...] = (
 REPORT_CLASS = "report"
 
 
+def _daily_hours(text: str) -> str:
+    parse_daily_hours(text)  # refuses 25:99 and an empty window
+    return text
+
+
 class Workload(_Model):
     profile: Profile = Field(
         "medium", description="Default usage profile (LoadSim light/medium/heavy or MMB)"
@@ -550,7 +558,11 @@ class Workload(_Model):
     spread: Literal["working_hours", "all_day"] = Field(
         "working_hours", description="Send during working hours (an 8-hour day, as LoadSim) or all day"
     )
-    working_hours: str = Field("09:00-17:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    working_hours: Annotated[str, AfterValidator(_daily_hours)] = Field(
+        "09:00-17:00",
+        pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$",
+        description="Daily sending window HH:MM-HH:MM (24:00 ends the day; start and end differ)",
+    )
     recipients_per_message: float | None = Field(
         None, gt=0, description="Mean recipients per message; default: the profile's"
     )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from exsim.randomness import poisson, stream
 from exsim.scenario import PROFILES
+from exsim.schedule import parse_daily_hours
 from exsim.sim.message import Recipient
 
 if TYPE_CHECKING:
@@ -68,8 +69,8 @@ class Workload:
             if c.kind == "msmail"
             for space in c.address_spaces
         ] or ["MSNET"]
-        start, end = self.config.working_hours.split("-")
-        self.window = (_hm(start), _hm(end)) if self.config.spread == "working_hours" else (0.0, DAY_S)
+        working = parse_daily_hours(self.config.working_hours)
+        self.window = working if self.config.spread == "working_hours" else (0.0, DAY_S)
         for server in scenario.servers:
             if self.aliases_on[server.name] and server.users + len(server.mailboxes) > 0:
                 sim.env.process(
@@ -215,8 +216,3 @@ class Workload:
 def message_size(rng: random.Random) -> float:
     """A message size in KB drawn with the MMB weights."""
     return SIZES_KB[min(bisect.bisect(SIZE_CUMULATIVE, rng.random()), len(SIZES_KB) - 1)]
-
-
-def _hm(text: str) -> float:
-    hours, minutes = text.split(":")
-    return int(hours) * 3600.0 + int(minutes) * 60.0
