@@ -57,7 +57,7 @@ def estimated_recipients(scenario: Scenario) -> float:
         recipients = workload.recipients_per_message or recipients
         total += (server.users + len(server.mailboxes)) * sends * recipients * (1 + dl) * days
     total += (workload.inbound_internet_per_hour + workload.inbound_msmail_per_hour) * 24 * days
-    return total
+    return float(total)
 
 
 def sweep_points(scenario: Scenario) -> int:
@@ -145,15 +145,16 @@ def _hours(seconds: float) -> str:
 
 def _longest_backlog_s(scenario: Scenario) -> float:
     """The longest window in which mail piles up: an outage, a stopped service, a crash."""
-    duration = scenario.run.duration
+    from exsim.scenario.schema import CrashEvent, OutageEvent, ServiceStopEvent
+
+    duration = float(scenario.run.duration)
     longest = 0.0
     for event in scenario.events:
-        kind = getattr(event, "kind", "")
-        if kind in ("outage", "service_stop"):
-            end = event.end if getattr(event, "end", None) is not None else duration
-            longest = max(longest, min(end, duration) - event.start)
-        elif kind == "crash":
-            longest = max(longest, event.restart_after)
+        if isinstance(event, (OutageEvent, ServiceStopEvent)):
+            end = float(event.end) if event.end is not None else duration
+            longest = max(longest, min(end, duration) - float(event.start))
+        elif isinstance(event, CrashEvent):
+            longest = max(longest, float(event.restart_after))
     return max(0.0, min(longest, duration))
 
 
