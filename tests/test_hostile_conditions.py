@@ -436,3 +436,196 @@ def test_an_unexpected_error_is_one_line_with_exit_1(monkeypatch, capsys):
     assert "internal error at test_hostile_conditions.py" in err
     assert "ZeroDivisionError: a bug" in err
     assert "Traceback" not in err
+
+
+# --- 5. size before start -----------------------------------------------------------------------
+
+
+def sized(tmp_path: Path, run: dict | None = None, sweep: dict | None = None, users: int = 20) -> Path:
+    raw = one_site(duration="1h", users=users)
+    raw["run"].update(run or {})
+    if sweep:
+        raw["sweep"] = sweep
+    path = tmp_path / "sized.toml"
+    path.write_text(tomli_w.dumps(raw))
+    return path
+
+
+def test_a_sweep_of_a_million_points_is_refused_without_expanding_it(tmp_path):
+    thousand = list(range(1, 1001))
+    sweep = {
+        "variables": [
+            {"name": "a", "path": "servers.RED-EX1.users", "values": thousand},
+            {"name": "b", "path": "servers.RED-EX2.users", "values": thousand},
+        ]
+    }
+    result = invoke("validate", sized(tmp_path, sweep=sweep))
+    assert result.exit_code == 2
+    assert "the sweep has 1,000,000 points; at most 100,000" in result.output
+
+
+def test_a_billion_replications_are_refused_in_the_file_and_on_the_command_line(tmp_path):
+    result = invoke("validate", sized(tmp_path, run={"replications": 10**9}))
+    assert result.exit_code == 2
+    assert "1,000,000,000 runs; at most 1,000,000" in result.output
+    out = tmp_path / "r"
+    result = invoke("run", sized(tmp_path), "--replications", 10**9, "--out", out)
+    assert result.exit_code == 2
+    assert "--replications 1000000000: 1 sweep point(s) x 1,000,000,000 replication(s)" in result.output
+    assert not out.exists()
+
+
+def test_time_series_that_cannot_fit_in_memory_are_refused_even_when_long_runs_are_allowed(tmp_path):
+    run = {"duration": "30000d", "time_series_interval": "1s", "allow_long": True}
+    result = invoke("validate", sized(tmp_path, run=run, users=0))
+    assert result.exit_code == 2
+    assert "would need more memory than this machine has" in result.output
+    assert "2,592,0" in result.output  # rows per run: (30000 d + 1 h drain) / 1 s
+    assert "lengthen run.time_series_interval" in result.output
+
+
+def test_an_experiment_of_hours_needs_allow_long(tmp_path):
+    # 2,000 heavy users for an hour, 100,000 times: some 10^10 recipients, far beyond two hours.
+    run = {"replications": 100_000}
+    result = invoke("validate", sized(tmp_path, run=run, users=2000))
+    assert result.exit_code == 2
+    assert "the experiment would take hours" in result.output
+    assert "set run.allow_long = true" in result.output
+    assert invoke("validate", sized(tmp_path, run={**run, "allow_long": True}, users=2000)).exit_code == 0
+
+
+def test_the_estimate_counts_points_replications_rows_and_backlog():
+    from exsim.scenario import validate_raw
+    from exsim.scenario.size import BYTES_PER_QUEUED_RECIPIENT, estimate, estimated_recipients, sweep_points
+
+    raw = one_site(duration="10h")  # drain 1h
+    raw["run"].update(replications=3, time_series_interval="30m")
+    raw["sweep"] = {
+        "variables": [
+            {"name": "v", "path": "servers.*.version", "values": ["5.0", "5.0-sp1"], "group": "g"},
+            {"name": "u", "path": "servers.RED-EX1.users", "values": [1, 2], "group": "g"},
+            {"name": "w", "path": "servers.RED-EX2.users", "values": [1, 2, 3]},
+        ]
+    }
+    raw["events"] = [{"kind": "outage", "connector": "IMS", "start": "1h", "end": "3h"}]
+    scenario = validate_raw(raw)
+    assert sweep_points(scenario) == 2 * 3  # the group advances together
+    size = estimate(scenario)
+    assert size.runs == 18
+    assert size.rows_per_run == 22  # 11 h of simulated time in 30-minute rows
+    series = 18 * 22 * (3 + 2) * 48
+    backlog = min(size.cores, 18) * estimated_recipients(scenario) * (2 / 10) * BYTES_PER_QUEUED_RECIPIENT
+    assert size.memory_bytes == pytest.approx(series + backlog)
+
+
+# --- 7. generated hostile documents and command lines -------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ODD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["", "../../etc", "[/]", "25:99-10:00", "09:00-09:00", "1e999s", "\x00", "‮evil", "*"]),
+    st.text(max_size=12),
+    st.lists(st.integers(min_value=-5, max_value=5), max_size=3),
+    st.dictionaries(st.sampled_from(["name", "x", "kind"]), st.integers(-3, 3), max_size=2),
+)
+SECTIONS = ["organization", "sites", "servers", "connectors", "workload", "run", "events", "sweep"]
+
+
+def _mutate(raw: dict, data) -> dict:  # type: ignore[no-untyped-def]
+    """Change one to three places of a valid scenario: a value, a key removed, a key added."""
+    for _ in range(data.draw(st.integers(1, 3))):
+        section = data.draw(st.sampled_from(SECTIONS))
+        node = raw.get(section)
+        if isinstance(node, list) and node:
+            node = node[data.draw(st.integers(0, len(node) - 1))]
+        action = data.draw(st.sampled_from(["set", "drop", "add", "replace"]))
+        if action == "replace" or not isinstance(node, dict):
+            raw[section] = data.draw(ODD_VALUES)
+        elif action == "drop" and node:
+            node.pop(data.draw(st.sampled_from(sorted(node))))
+        elif action == "add":
+            node[data.draw(st.sampled_from(["users", "duration", "replications", "x400", "zzz"]))] = (
+                data.draw(ODD_VALUES)
+            )
+        elif node:
+            node[data.draw(st.sampled_from(sorted(node)))] = data.draw(ODD_VALUES)
+    return raw
+
+
+def _as_toml(raw: dict) -> str:
+    try:
+        return tomli_w.dumps(raw)
+    except (TypeError, ValueError):  # None or a top-level non-table: TOML cannot say it
+        return "organization = 1\n" + repr(raw)[:200]
+
+
+COMMANDS = st.sampled_from(
+    [
+        ["validate", "{s}"],
+        ["show", "{s}"],
+        ["gwart", "{s}", "--site", "Redmond"],
+        ["route", "{s}", "--from", "RED-EX1", "--to", "bob@redmond.contoso.com"],
+        ["run", "{s}", "--out", "{out}", "--quiet", "--workers", "1"],
+        ["run", "{s}", "--out", "{out}", "--quiet", "--resume"],
+        ["plot", "{out}"],
+    ]
+)
+ODD_ARGS = st.sampled_from(
+    [
+        "--workers",
+        "0",
+        "-1",
+        "--seed",
+        "--replications",
+        "999999999999",
+        "--at",
+        "25:99",
+        "--to",
+        "@",
+        "[/]",
+        "",
+    ]
+)
+
+
+def _inside(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@settings(
+    max_examples=15,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_generated_documents_and_command_lines_never_crash(tmp_path_factory, data):
+    import copy
+
+    root = tmp_path_factory.mktemp("hostile")
+    raw = _mutate(copy.deepcopy(one_site(duration="1h", users=2)), data)
+    scenario = root / "s.toml"
+    scenario.write_text(_as_toml(raw))
+    args = [a.format(s=scenario, out=root / "out") for a in data.draw(COMMANDS)]
+    args += data.draw(st.lists(ODD_ARGS, max_size=2))
+    outside = tmp_path_factory.mktemp("cwd")  # the working directory: must stay empty
+    previous = Path.cwd()
+    os.chdir(outside)
+    # A hang is a failure too: give up loudly after a generous limit rather than wait for ever.
+    signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError(f"exsim {args} hung")))
+    signal.alarm(120)
+    try:
+        result = CliRunner().invoke(cli, args, catch_exceptions=True)
+    finally:
+        signal.alarm(0)
+        os.chdir(previous)
+    assert result.exit_code in (0, 1, 2), (args, result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.exception)
+    assert "Traceback" not in result.output
+    assert _inside(outside) == set()  # nothing written anywhere but --out
+    assert {p.split("/")[0] for p in _inside(root)} <= {"s.toml", "out"}
