@@ -423,11 +423,12 @@ def test_every_run_failing_is_summarised_with_the_first_error(tmp_path, monkeypa
 
 def test_an_unexpected_error_is_one_line_with_exit_1(monkeypatch, capsys):
     import exsim.cli
+    import exsim.scenario
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(exsim.cli, "json_schema", broken)
+    monkeypatch.setattr(exsim.scenario, "json_schema", broken)
     monkeypatch.setattr(sys, "argv", ["exsim", "schema"])
     with pytest.raises(SystemExit) as exited:
         exsim.cli.main()
