@@ -341,7 +341,9 @@ def _sweep_problems(raw: Raw) -> Iterator[Finding]:
             yield ("sweep", "constraint"), str(exc)
 
 
-def _expectation_problems(raw: Raw, servers: Collection[str], connectors: Collection[str]) -> Iterator[Finding]:
+def _expectation_problems(
+    raw: Raw, servers: Collection[str], connectors: Collection[str]
+) -> Iterator[Finding]:
     """Every name an expectation uses must exist: a misspelt one would count nothing, and an
     expectation of zero (or of 'never logged') would then pass whatever the model does."""
     sweep = raw.get("sweep")
