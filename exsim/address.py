@@ -61,6 +61,7 @@ _PRINTABLE = re.compile(r"[A-Za-z0-9 '()+,\-./:=?]*")
 _BLANK = " "
 
 AddressType = Literal["EX", "X400", "SMTP", "MS"]
+_ADDRESS_TYPES: dict[str, AddressType] = {"EX": "EX", "X400": "X400", "SMTP": "SMTP", "MS": "MS"}
 
 
 class AddressError(ValueError):
@@ -389,8 +390,9 @@ def classify_recipient(text: str) -> tuple[AddressType | Literal["ALIAS"], str]:
     """
     raw = text.strip()
     prefix, colon, rest = raw.partition(":")
-    if colon and prefix.upper() in ("SMTP", "X400", "MS", "EX"):
-        return prefix.upper(), rest.strip()  # type: ignore[return-value]
+    typed = _ADDRESS_TYPES.get(prefix.upper()) if colon else None
+    if typed is not None:
+        return typed, rest.strip()
     if "@" in raw:
         return "SMTP", raw
     if raw.lower().startswith("/o="):

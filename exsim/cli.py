@@ -21,8 +21,11 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 from rich.console import Console
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used, so that --help starts fast
     from rich.text import Text
+
+    from exsim.experiment import Experiment
+    from exsim.scenario import Scenario
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -45,7 +48,7 @@ set_option = click.option(
 )
 
 
-def _load(path: str, settings: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+def _load(path: str, settings: tuple[str, ...] = ()) -> Scenario:
     from exsim.scenario import ScenarioError, load_scenario
 
     try:
@@ -160,7 +163,7 @@ def show(scenario: str) -> None:
         out.print(table)
 
 
-def _apply_settings(scenario, settings: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def _apply_settings(scenario: Scenario, settings: tuple[str, ...]) -> Scenario:
     """The scenario with each ``PATH=VALUE`` put in place, validated again."""
     import copy
     import tomllib
@@ -185,7 +188,7 @@ def _apply_settings(scenario, settings: tuple[str, ...]):  # type: ignore[no-unt
     return validate_raw(raw, scenario.source)
 
 
-def _router(scenario_path: str, settings: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+def _router(scenario_path: str, settings: tuple[str, ...] = ()) -> Router:
     from exsim.org import Organization
     from exsim.routing import Router
 
@@ -305,7 +308,7 @@ def explore(scenario: str, output: str | None) -> None:
     out.print(f"Wrote {target}", markup=False)
 
 
-def _with_baseline(scenario, text: str):  # type: ignore[no-untyped-def]
+def _with_baseline(scenario: Scenario, text: str) -> Scenario:
     """The scenario with sweep.baseline set from ``VAR=VALUE`` (VALUE a label or a value)."""
     name, eq, value = text.partition("=")
     variables = {v.name: v for v in scenario.sweep.variables}
@@ -347,7 +350,7 @@ def _fmt_rate(mean: float, lo: float, hi: float) -> str:
     return format_rate(mean, lo, hi)
 
 
-def print_experiment(experiment) -> None:  # type: ignore[no-untyped-def]
+def print_experiment(experiment: Experiment) -> None:
     """The results table: one row per sweep point."""
     from rich.table import Table
 

@@ -14,6 +14,7 @@ fails, and so does a count over a recipient class that had no mail at all.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from exsim.experiment import SweepPoint, expand_sweep, point_scenario
@@ -30,6 +31,8 @@ from exsim.scenario import (
     Scenario,
     TransfersExpectation,
 )
+from exsim.scenario.schema import _Bounds as Bounds
+from exsim.scenario.schema import _Expectation as ExpectationBase
 from exsim.sim import RunResult, simulate
 from exsim.units import format_duration
 
@@ -47,7 +50,7 @@ class CheckLine:
         return f"{'PASS' if self.passed else 'FAIL'}  {self.name}{where}: expected {self.expected}; observed {self.observed}"
 
 
-def _selected(expectation, point: SweepPoint) -> bool:  # type: ignore[no-untyped-def]
+def _selected(expectation: ExpectationBase, point: SweepPoint) -> bool:
     if not expectation.point:
         return True
     return all(
@@ -59,7 +62,7 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def _bounds(expectation, value: float, show=_number) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
+def _bounds(expectation: Bounds, value: float, show: Callable[[float], str] = _number) -> tuple[bool, str]:
     parts, ok = [], True
     if expectation.equals is not None:
         ok &= abs(value - expectation.equals) <= expectation.tolerance + 1e-12
@@ -200,7 +203,9 @@ def _ndr_time(expectation: NdrTimeExpectation, runs: list[RunResult]) -> tuple[b
     return ok, expected, f"{value:.0f} s ({value / 3600:.2f} h)"
 
 
-def _counted(expectation, runs: list[RunResult], table: str, key: str, what: str) -> tuple[bool, str, str]:  # type: ignore[no-untyped-def]
+def _counted(
+    expectation: Bounds, runs: list[RunResult], table: str, key: str, what: str
+) -> tuple[bool, str, str]:
     value = _mean([float(getattr(r, table).get(key, 0)) for r in runs])
     ok, expected = _bounds(expectation, value)
     return ok, f"{what} {expected}", f"{value:g}"

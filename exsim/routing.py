@@ -40,6 +40,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import networkx as nx
 import numpy as np
@@ -528,9 +529,39 @@ def _own_site_space(org: Organization, site: str, address_type: str, address: st
 # --- route selection ----------------------------------------------------------------------
 
 
+class RouteState(Protocol):
+    """What route selection reads of a message on its way: the simulation's ``Envelope``
+    and the planner's :class:`MessageRouteState` both provide it."""
+
+    @property
+    def arrived_on(self) -> str | None:
+        """The connector the message came in on (not chosen to send it back)."""
+        ...
+
+    @property
+    def visited_sites(self) -> tuple[str, ...]:
+        """Sites the message has passed through (a route back into one is a loop)."""
+        ...
+
+    @property
+    def attempts(self) -> dict[str, int]:
+        """Failed opens per connector: the first is the initial open, the rest are retries."""
+        ...
+
+    @property
+    def hops(self) -> int:
+        """MTA hops so far (the hop limit ends a looping message with an NDR)."""
+        ...
+
+
+def open_retries(message: RouteState, connector: str) -> int:
+    """The message's retry count on a connector (failed opens after the first)."""
+    return max(0, message.attempts.get(connector, 0) - 1)
+
+
 @dataclass(slots=True)
 class MessageRouteState:
-    """What a message carries that route selection looks at."""
+    """Route state of a message being planned (``exsim route``), outside the simulation."""
 
     arrived_on: str | None = None
     visited_sites: tuple[str, ...] = ()
@@ -540,7 +571,7 @@ class MessageRouteState:
 
     def retries(self, connector: str) -> int:
         """The message's retry count on a connector (failed opens after the first)."""
-        return max(0, self.attempts.get(connector, 0) - 1)
+        return open_retries(self, connector)
 
 
 @dataclass(slots=True)
@@ -578,7 +609,7 @@ def select_route(
     org: Organization,
     candidates: Sequence[GwartRow],
     server: str,
-    message: MessageRouteState,
+    message: RouteState,
     states: ConnectorStates,
     at_s: float,
     rng: np.random.Generator | None = None,
@@ -615,7 +646,7 @@ def route_survivors(
     org: Organization,
     candidates: Sequence[GwartRow],
     server: str,
-    message: MessageRouteState,
+    message: RouteState,
     states: ConnectorStates,
     at_s: float,
     lowest_cost_only: bool = False,
@@ -697,7 +728,7 @@ def _record(
 def _by_last_resort(
     rows: list[GwartRow],
     org: Organization,
-    message: MessageRouteState,
+    message: RouteState,
     at_s: float,
     steps: list[FilterStep] | None,
 ) -> list[GwartRow]:

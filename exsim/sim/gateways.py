@@ -22,9 +22,12 @@ from typing import TYPE_CHECKING
 from exsim import logs
 from exsim.ndr import MAX_TIME_EXPIRED
 from exsim.sim.message import Envelope, Message
-from exsim.sim.queue import MailQueue
+from exsim.sim.queue import MailQueue, ProcessGenerator
 
 if TYPE_CHECKING:
+    from exsim.scenario import ImsConnector as ImsConnectorSpec
+    from exsim.scenario import Internet
+    from exsim.scenario import MsMailConnector as MsMailConnectorSpec
     from exsim.sim.model import Simulation
 
 
@@ -38,7 +41,9 @@ class Gateway:
     gives_up_with = MAX_TIME_EXPIRED
     """The NDR when the foreign side has refused the mail until the timeout."""
 
-    def __init__(self, sim: Simulation, connector):  # type: ignore[no-untyped-def]
+    connector: ImsConnectorSpec | MsMailConnectorSpec
+
+    def __init__(self, sim: Simulation, connector: ImsConnectorSpec | MsMailConnectorSpec):
         self.sim = sim
         self.connector = connector
         self.name: str = connector.name
@@ -52,8 +57,9 @@ class Gateway:
             sim.env.process(self._send_loop())
 
     @property
-    def foreign(self):  # type: ignore[no-untyped-def]
-        return self.connector.internet
+    def foreign(self) -> Internet:
+        """The system behind the gateway: how long it takes to accept, how often it refuses."""
+        raise NotImplementedError
 
     @property
     def queued(self) -> int:
@@ -64,18 +70,19 @@ class Gateway:
         self.mts_out.put(envelope)
 
     def retry_delay_s(self, failures: int) -> float:
-        intervals = self.connector.retry_intervals
-        return intervals[min(failures - 1, len(intervals) - 1)]
+        """Wait before the next attempt after ``failures`` refused ones."""
+        raise NotImplementedError
 
     @property
     def timeout_s(self) -> float:
-        return self.connector.message_timeout
+        """How long the gateway keeps trying before it gives up with an NDR."""
+        raise NotImplementedError
 
     def blocked(self, envelope: Envelope) -> bool:
         """Whether a defect keeps this gateway from sending anything (Q165485)."""
         return False
 
-    def _send_loop(self):  # type: ignore[no-untyped-def]
+    def _send_loop(self) -> ProcessGenerator[None]:
         sim, env = self.sim, self.sim.env
         while True:
             while not self.mts_out.items:
@@ -151,7 +158,7 @@ class Gateway:
             )
         sim.mtas[self.server].receive(envelope)
 
-    def _retry(self, envelope: Envelope):  # type: ignore[no-untyped-def]
+    def _retry(self, envelope: Envelope) -> ProcessGenerator[None]:
         sim, env = self.sim, self.sim.env
         sim.counters["gateway_retries"] += 1
         failures = envelope.attempts.get(self.name, 0) + 1
@@ -214,7 +221,7 @@ class Gateway:
         return "Internet"
 
     # --- inbound -------------------------------------------------------------------
-    def inbound(self, message: Message):  # type: ignore[no-untyped-def]
+    def inbound(self, message: Message) -> ProcessGenerator[None]:
         """Mail arriving from the foreign side (a generator: waits while the gateway is stopped)."""
         sim, _env = self.sim, self.sim.env
         seconds = self.connector.link.latency + message.size_kb * 1024 * 8 / self.connector.link.bandwidth
@@ -261,14 +268,29 @@ class Gateway:
 class InternetMailService(Gateway):
     service = "ims"
     component = "MSExchangeIMC"
+    connector: ImsConnectorSpec
+
+    @property
+    def foreign(self) -> Internet:
+        return self.connector.internet
+
+    def retry_delay_s(self, failures: int) -> float:
+        intervals = self.connector.retry_intervals
+        return intervals[min(failures - 1, len(intervals) - 1)]
+
+    @property
+    def timeout_s(self) -> float:
+        return self.connector.message_timeout
 
 
 class MsMailConnector(Gateway):
     service = "msmail"
     component = "MSExchangeMSMI"
 
+    connector: MsMailConnectorSpec
+
     @property
-    def foreign(self):  # type: ignore[no-untyped-def]
+    def foreign(self) -> Internet:
         return self.connector.postoffice
 
     def retry_delay_s(self, failures: int) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from exsim.ndr import NdrKind
-from exsim.routing import MessageRouteState
+from exsim.routing import open_retries
 
 PENDING, DELIVERED, MISDELIVERED, NDR, LOST = "pending", "delivered", "misdelivered", "ndr", "lost"
 """Outcomes. MISDELIVERED is mail delivered to a mailbox the sender did not mean (the
@@ -95,11 +95,18 @@ class Message:
 
 
 @dataclass(slots=True, eq=False)
-class Envelope(MessageRouteState):
-    """A message heading for some of its recipients, with its routing state."""
+class Envelope:
+    """A message heading for some of its recipients, with its routing state
+    (a :class:`exsim.routing.RouteState`, which route selection reads)."""
 
-    message: Message | None = None
+    message: Message
     recipients: list[Recipient] = field(default_factory=list)
+    arrived_on: str | None = None
+    """The connector it came in on."""
+    visited_sites: tuple[str, ...] = ()
+    attempts: dict[str, int] = field(default_factory=dict)
+    """Failed opens per connector: the first is the initial open, the rest are retries."""
+    hops: int = 0
     gateway: str | None = None
     queued_s: float = 0.0
     refused: tuple[str, ...] = ()
@@ -124,6 +131,10 @@ class Envelope(MessageRouteState):
             queued_s=self.queued_s,
             refused=self.refused,
         )
+
+    def retries(self, connector: str) -> int:
+        """The message's retry count on a connector (failed opens after the first)."""
+        return open_retries(self, connector)
 
     @property
     def pending(self) -> list[Recipient]:

@@ -18,9 +18,16 @@ that renames the fields fails that test rather than the simulation.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from collections.abc import Generator
+from typing import Any, TypeVar
 
 import simpy
+
+_Returns = TypeVar("_Returns")
+
+ProcessGenerator = Generator[simpy.Event, Any, _Returns]
+"""A SimPy process body: yields events, is resumed with their values, returns a ``_Returns``
+(``ProcessGenerator[None]`` for a component thread that runs forever)."""
 
 
 class Handoff(simpy.Event):

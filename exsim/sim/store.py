@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from exsim import logs
 from exsim.ndr import INVALID_ARGUMENTS
-from exsim.sim.message import Envelope, Message
-from exsim.sim.queue import MailQueue
+from exsim.sim.message import Envelope, Message, Recipient
+from exsim.sim.queue import MailQueue, ProcessGenerator
 from exsim.sim.resolver import UNRESOLVED_ONE_OFFS
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class InformationStore:
         """A client sends a message; the store's client threads take it in turn."""
         self.submissions.put(message)
 
-    def _submit_loop(self):  # type: ignore[no-untyped-def]
+    def _submit_loop(self) -> ProcessGenerator[None]:
         sim = self.sim
         submissions = self.submissions
         service, draw = sim.service_time(self.server, "client_submit")
@@ -109,7 +109,8 @@ class InformationStore:
         sim = self.sim
         if sim.past_lifetime(envelope, self.server):
             return
-        local, remote = [], []
+        local: list[Recipient] = []
+        remote: list[Recipient] = []
         unresolved = envelope.message.client in UNRESOLVED_ONE_OFFS
         for recipient in envelope.recipients:
             box = sim.mailbox_of(recipient.address)
@@ -131,7 +132,7 @@ class InformationStore:
             sim.mtas[self.server].receive(envelope if not local else envelope.split(remote))
 
     # --- the store's own threads ------------------------------------------------
-    def _deliver_loop(self):  # type: ignore[no-untyped-def]
+    def _deliver_loop(self) -> ProcessGenerator[None]:
         sim = self.sim
         delivery = self.delivery
         service, draw = sim.service_time(self.server, "is_delivery")
@@ -162,7 +163,7 @@ class InformationStore:
                 )
             sim.deliver(envelope, envelope.recipients, f"mailbox on {self.server}", self.server, "store")
 
-    def _gateway_in_loop(self):  # type: ignore[no-untyped-def]
+    def _gateway_in_loop(self) -> ProcessGenerator[None]:
         sim = self.sim
         queue, quiet = self.gateway_in, sim.quiet[self.server]
         service, draw = sim.service_time(self.server, "gateway_in")
@@ -222,7 +223,7 @@ class InformationStore:
                 )
             gateway.outbound(envelope)
 
-    def _gateway_out_loop(self):  # type: ignore[no-untyped-def]
+    def _gateway_out_loop(self) -> ProcessGenerator[None]:
         sim = self.sim
         queue, quiet = self.mts_in, sim.quiet[self.server]
         service, draw = sim.service_time(self.server, "gateway_out")

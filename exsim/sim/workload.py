@@ -17,14 +17,17 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from exsim.randomness import poisson, stream
 from exsim.scenario import PROFILES
 from exsim.schedule import parse_daily_hours
 from exsim.sim.message import Recipient
+from exsim.sim.queue import ProcessGenerator
 
 if TYPE_CHECKING:
+    from exsim.sim.gateways import Gateway
     from exsim.sim.model import Simulation
 
 DAY_S = 86400.0
@@ -60,8 +63,8 @@ class Workload:
             self.aliases_on[box.server].append(alias)
         self.all_aliases = [a for s in org.servers for a in self.aliases_on[s]]
         self.aliases_in_site: dict[str, list[str]] = {}
-        for server, aliases in self.aliases_on.items():
-            self.aliases_in_site.setdefault(org.site_of(server), []).extend(aliases)
+        for server_name, aliases in self.aliases_on.items():
+            self.aliases_in_site.setdefault(org.site_of(server_name), []).extend(aliases)
         self._pools: dict[tuple[str, str], list[str]] = {}
         self.ms_networks = [
             space.pattern.split("/")[0].upper() if space.pattern not in ("", "*") else "MSNET"
@@ -90,7 +93,7 @@ class Workload:
             sim.gateways[system.connector].start_inbound(system)  # type: ignore[attr-defined]
 
     # --- arrival times -------------------------------------------------------------
-    def _arrivals(self, rng: random.Random, per_day: float):  # type: ignore[no-untyped-def]
+    def _arrivals(self, rng: random.Random, per_day: float) -> Iterator[float]:
         """Poisson arrival times within the daily sending window, up to the run's duration."""
         start, end = self.window
         active_s = (end - start) if end > start else (DAY_S - start + end)
@@ -105,7 +108,7 @@ class Workload:
                 return
             yield t
 
-    def _users(self, server: str, profile: str, users: int):  # type: ignore[no-untyped-def]
+    def _users(self, server: str, profile: str, users: int) -> ProcessGenerator[None]:
         sim, env = self.sim, self.sim.env
         rng = stream(sim.seed, 1, server)
         sends, mean_recipients = PROFILES[profile]
@@ -190,7 +193,7 @@ class Workload:
             self._pools[key] = pool
         return pool
 
-    def _inbound(self, gateways, per_hour: float, via: str):  # type: ignore[no-untyped-def]
+    def _inbound(self, gateways: list[Gateway], per_hour: float, via: str) -> ProcessGenerator[None]:
         sim, env = self.sim, self.sim.env
         rng = stream(sim.seed, 2, via)
         duration = sim.scenario.run.duration
