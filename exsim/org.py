@@ -17,7 +17,7 @@ from functools import cached_property
 import networkx as nx
 
 from exsim.address import Proxies, anonymous_alias, proxies, site_dn
-from exsim.scenario import GATEWAY_KINDS, LINK_KINDS, Scenario
+from exsim.scenario import GATEWAY_CONNECTORS, LINK_CONNECTORS, LinkConnector, Scenario
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class Organization:
         for site in scenario.sites:
             self.graph.add_node(site.name, site=site, servers=self.servers_of(site.name))
         for connector in scenario.connectors:
-            if connector.kind in LINK_KINDS:
+            if isinstance(connector, LINK_CONNECTORS):
                 a, b = connector.sites
                 for src, dst in ((a, b), (b, a)):
                     self.graph.add_edge(
@@ -78,7 +78,7 @@ class Organization:
         found = self._hosts.get(connector)
         if found is None:
             c = self.connectors[connector]
-            if c.kind in GATEWAY_KINDS:
+            if isinstance(c, GATEWAY_CONNECTORS):
                 found = [c.server]
             elif c.bridgeheads:
                 found = list(c.bridgeheads)
@@ -98,17 +98,24 @@ class Organization:
 
     def connector_sites(self, connector: str) -> tuple[str, ...]:
         c = self.connectors[connector]
-        return tuple(c.sites) if c.kind in LINK_KINDS else (self.site_of(c.server),)
+        return tuple(c.sites) if isinstance(c, LINK_CONNECTORS) else (self.site_of(c.server),)
 
     def gateways_in(self, site: str) -> list[str]:
         return [
             name
             for name, c in self.connectors.items()
-            if c.kind in GATEWAY_KINDS and self.site_of(c.server) == site
+            if isinstance(c, GATEWAY_CONNECTORS) and self.site_of(c.server) == site
         ]
 
+    def link(self, connector: str) -> LinkConnector:
+        """A connector between sites, by name (a gateway joins no sites: a ValueError)."""
+        c = self.connectors[connector]
+        if not isinstance(c, LINK_CONNECTORS):
+            raise ValueError(f"connector {connector!r} is a {c.kind} gateway, not a link between sites")
+        return c
+
     def other_end(self, connector: str, site: str) -> str:
-        a, b = self.connectors[connector].sites
+        a, b = self.link(connector).sites
         return b if site == a else a
 
     def site_dn(self, site: str) -> str:

@@ -37,6 +37,7 @@ module and never re-implements it.
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -56,7 +57,7 @@ from exsim.address import (
 )
 from exsim.directory import EXACT, Directory, DirectoryMatch, Policy
 from exsim.org import Mailbox, Organization
-from exsim.scenario import GATEWAY_KINDS, LINK_KINDS
+from exsim.scenario import GATEWAY_CONNECTORS, LINK_CONNECTORS, LINK_KINDS, LinkAddressSpace, LinkConnector
 from exsim.schedule import Activation
 
 #: Hard limit on hops a message may make (Q160534).
@@ -113,12 +114,12 @@ class IgnoredAddressSpace:
     reason: str
 
 
-def address_space_end(org: Organization, connector: str, space) -> str:  # type: ignore[no-untyped-def]
+def address_space_end(org: Organization, connector: str, space: LinkAddressSpace) -> str:
     """The site whose end of a link connector holds an address space (default: the first site)."""
-    return space.site or org.connectors[connector].sites[0]
+    return space.site or org.link(connector).sites[0]
 
 
-def _ignored(connector, space) -> str | None:  # type: ignore[no-untyped-def]
+def _ignored(connector: LinkConnector, space: LinkAddressSpace) -> str | None:
     """Why a link connector's address space is left out of every GWART, or None."""
     if connector.kind == "site" and connector.directory_replication and space.scope != "site":
         return (
@@ -132,7 +133,7 @@ def ignored_address_spaces(org: Organization) -> list[IgnoredAddressSpace]:
     """Address spaces configured on site connectors that no GWART uses."""
     found = []
     for connector in org.connectors.values():
-        if connector.kind in LINK_KINDS:
+        if isinstance(connector, LINK_CONNECTORS):
             for space in connector.address_spaces:
                 reason = _ignored(connector, space)
                 if reason:
@@ -156,14 +157,18 @@ def _targets(org: Organization) -> list[_Target]:
                 _Target("X400", format_x400(parse_x400(site.addresses.x400)), site.name, 0, site.name)
             )
     for connector in org.connectors.values():
+        if isinstance(connector, GATEWAY_CONNECTORS):
+            home = org.site_of(connector.server)
+            for space in connector.address_spaces:
+                targets.append(
+                    _Target(space.type, space.pattern, home, space.cost, connector.name, space.scope)
+                )
+            continue
         for space in connector.address_spaces:
-            if connector.kind in GATEWAY_KINDS:
-                home, exit_ = org.site_of(connector.server), None
-            elif _ignored(connector, space):
+            if _ignored(connector, space):
                 continue
-            else:
-                home = address_space_end(org, connector.name, space)
-                exit_ = org.other_end(connector.name, home)
+            home = address_space_end(org, connector.name, space)
+            exit_ = org.other_end(connector.name, home)
             targets.append(
                 _Target(space.type, space.pattern, home, space.cost, connector.name, space.scope, exit_)
             )
@@ -189,9 +194,10 @@ def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = f
         (key, neighbour, data["cost"])
         for _, neighbour, key, data in org.graph.out_edges(site, keys=True, data=True)
     ]
-    reach: dict[tuple[str, str | None], tuple[dict, dict]] = {}
+    # Per start: (distance to each site, path to each site), as networkx's Dijkstra gives them.
+    reach: dict[tuple[str, str | None], tuple[dict[str, float], dict[str, list[str]]]] = {}
 
-    def paths_from(neighbour: str, avoiding: str | None) -> tuple[dict, dict]:
+    def paths_from(neighbour: str, avoiding: str | None) -> tuple[dict[str, float], dict[str, list[str]]]:
         """Cheapest paths from a neighbour, optionally never through one site."""
         key = (neighbour, avoiding)
         if key not in reach:
@@ -219,7 +225,7 @@ def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = f
             continue
         # Cost 100 on the address space, or on the link connector that holds it (Q262952).
         last = target.cost >= LAST_RESORT_COST or (
-            target.exit is not None and org.connectors[target.served_by].cost >= LAST_RESORT_COST
+            target.exit is not None and org.link(target.served_by).cost >= LAST_RESORT_COST
         )
         if target.site == site:
             if target.served_by == site:
@@ -612,7 +618,7 @@ def select_route(
     message: RouteState,
     states: ConnectorStates,
     at_s: float,
-    rng: np.random.Generator | None = None,
+    rng: Draws | None = None,
     lowest_cost_only: bool = False,
     explain: bool = True,
 ) -> Selection:
@@ -772,7 +778,15 @@ def _by_last_resort(
     return kept
 
 
-def _by_schedule(rows, org, server, message, states, at_s, steps):  # type: ignore[no-untyped-def]
+def _by_schedule(
+    rows: list[GwartRow],
+    org: Organization,
+    server: str,
+    message: RouteState,
+    states: ConnectorStates,
+    at_s: float,
+    steps: list[FilterStep] | None,
+) -> list[GwartRow]:
     activation = {r.connector: org.connectors[r.connector].schedule.state_at(at_s) for r in rows}
     best = min(activation.values())
     kept = [r for r in rows if activation[r.connector] == best]
@@ -792,7 +806,15 @@ def _by_schedule(rows, org, server, message, states, at_s, steps):  # type: igno
     return kept
 
 
-def _by_attempts(rows, org, server, message, states, at_s, steps):  # type: ignore[no-untyped-def]
+def _by_attempts(
+    rows: list[GwartRow],
+    org: Organization,
+    server: str,
+    message: RouteState,
+    states: ConnectorStates,
+    at_s: float,
+    steps: list[FilterStep] | None,
+) -> list[GwartRow]:
     attempts = message.attempts
     fewest = min(attempts.get(r.connector, 0) for r in rows)
     kept = [r for r in rows if attempts.get(r.connector, 0) == fewest]
@@ -806,7 +828,15 @@ def _by_attempts(rows, org, server, message, states, at_s, steps):  # type: igno
     return kept
 
 
-def _by_open_retry(rows, org, server, message, states, at_s, steps):  # type: ignore[no-untyped-def]
+def _by_open_retry(
+    rows: list[GwartRow],
+    org: Organization,
+    server: str,
+    message: RouteState,
+    states: ConnectorStates,
+    at_s: float,
+    steps: list[FilterStep] | None,
+) -> list[GwartRow]:
     site = org.site_of(server)
     hosts = {tuple(org.hosts_in(r.connector, site)) for r in rows}
     if len(hosts) > 1 and not all(is_local(org, r.connector, server) for r in rows):
@@ -824,14 +854,30 @@ def _by_open_retry(rows, org, server, message, states, at_s, steps):  # type: ig
     return kept or rows
 
 
-def _by_cost(rows, org, server, message, states, at_s, steps):  # type: ignore[no-untyped-def]
+def _by_cost(
+    rows: list[GwartRow],
+    org: Organization,
+    server: str,
+    message: RouteState,
+    states: ConnectorStates,
+    at_s: float,
+    steps: list[FilterStep] | None,
+) -> list[GwartRow]:
     lowest = min(r.cost for r in rows)
     kept = [r for r in rows if r.cost == lowest]
     _record(steps, "6. lowest cost", kept, before=rows, why=lambda r: f"cost {r.cost} > {lowest}")
     return kept
 
 
-def _by_locality(rows, org, server, message, states, at_s, steps):  # type: ignore[no-untyped-def]
+def _by_locality(
+    rows: list[GwartRow],
+    org: Organization,
+    server: str,
+    message: RouteState,
+    states: ConnectorStates,
+    at_s: float,
+    steps: list[FilterStep] | None,
+) -> list[GwartRow]:
     kept = [r for r in rows if is_local(org, r.connector, server)]
     _record(
         steps,
@@ -852,7 +898,11 @@ _ORDER = (_by_schedule, _by_attempts, _by_open_retry, _by_cost, _by_locality)
 _LOWEST_COST_ORDER = (_by_schedule, _by_cost, _by_attempts, _by_open_retry, _by_locality)
 
 
-def _draw(rng, n: int) -> int:  # type: ignore[no-untyped-def]
+Draws = np.random.Generator | random.Random
+"""Where the load-share draws come from: the simulation's random.Random, or a NumPy generator."""
+
+
+def _draw(rng: Draws, n: int) -> int:
     """A uniform index below n from a numpy Generator or a random.Random."""
     if isinstance(rng, np.random.Generator):
         return int(rng.integers(n))
@@ -864,7 +914,7 @@ def select_target_server(
     connector: str,
     dest_site: str,
     failed: Iterable[str] = (),
-    rng: np.random.Generator | None = None,
+    rng: Draws | None = None,
 ) -> str | None:
     """Which server in ``dest_site`` a site connector (or bridgehead link) connects to.
 
@@ -1043,14 +1093,16 @@ class Router:
             )
             if resolution.kind == "mailbox":
                 decisions.append(Decision(server, site, resolution, None))
-                target = resolution.mailbox.server  # type: ignore[union-attr]
+                mailbox = resolution.mailbox
+                assert mailbox is not None  # a "mailbox" resolution names its mailbox
+                target = mailbox.server
                 if target != server:
                     hops.append(
                         Hop(
                             server,
                             target,
                             "RPC",
-                            why=f"{server}'s MTA finds {resolution.mailbox.alias}'s mailbox on {target} "  # type: ignore[union-attr]
+                            why=f"{server}'s MTA finds {mailbox.alias}'s mailbox on {target} "
                             f"in the directory: delivered inside site {site} by RPC",
                         )
                     )
@@ -1082,7 +1134,7 @@ class Router:
                     )
                 )
                 server = bridgehead
-            if connector.kind in GATEWAY_KINDS:
+            if isinstance(connector, GATEWAY_CONNECTORS):
                 hop_cost = row.cost
                 hops.append(
                     Hop(
@@ -1099,6 +1151,9 @@ class Router:
                 )
             next_site = row.route[1]
             next_server = select_target_server(org, row.connector, next_site)
+            if next_server is None:
+                why = f"no server in site {next_site} for {row.connector} to connect to"
+                return RoutePlan(recipient, tuple(decisions), tuple(hops), total, f"unroutable: {why}")
             hops.append(
                 Hop(
                     server,
@@ -1112,7 +1167,7 @@ class Router:
             total += connector.cost
             message.arrived_on = row.connector
             message.hops += 1
-            server = next_server  # type: ignore[assignment]
+            server = next_server
 
 
 def cost_breakdown(org: Organization, row: GwartRow) -> list[tuple[str, int]]:
@@ -1124,7 +1179,7 @@ def cost_breakdown(org: Organization, row: GwartRow) -> list[tuple[str, int]]:
     far end's link adds nothing (the space's cost covers it).
     """
     connector = org.connectors[row.connector]
-    if connector.kind in GATEWAY_KINDS:
+    if isinstance(connector, GATEWAY_CONNECTORS):
         return [(row.connector, row.cost)]
     parts = [(row.connector, connector.cost)]
     steps = list(zip(row.route[1:], row.route[2:], strict=False))

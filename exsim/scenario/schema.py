@@ -467,6 +467,13 @@ Connector = Annotated[
 ]
 LINK_KINDS = ("site", "x400", "ras")
 GATEWAY_KINDS = ("ims", "msmail", "x400_foreign")
+LinkConnector = SiteConnector | X400Connector | RasConnector
+"""A connector between two sites: MTAs transfer mail over it."""
+GatewayConnector = ImsConnector | MsMailConnector | ForeignX400Connector
+"""A connector to a foreign system, run by a gateway on one server."""
+LINK_CONNECTORS = (SiteConnector, X400Connector, RasConnector)
+"""The link connector types, for ``isinstance`` (which type checkers follow, unlike ``kind``)."""
+GATEWAY_CONNECTORS = (ImsConnector, MsMailConnector, ForeignX400Connector)
 
 
 # --- foreign X.400 systems ---------------------------------------------------
