@@ -107,7 +107,7 @@ def show(scenario: str) -> None:
 
     from exsim.org import Organization
     from exsim.routing import address_space_end
-    from exsim.scenario import LINK_KINDS
+    from exsim.scenario import LINK_CONNECTORS
     from exsim.versions import BUILDS
 
     org = Organization(_load(scenario))
@@ -141,21 +141,21 @@ def show(scenario: str) -> None:
     for column in ("connector", "kind", "joins / host", "cost", "address spaces", "schedule", "link"):
         connectors.add_column(column)
     for c in org.connectors.values():
-        where = " <-> ".join(c.sites) if hasattr(c, "sites") else c.server
-        spaces = (
-            ", ".join(
-                f"{a.type}:{a.pattern or '(blank)'} ({a.cost})"
-                + (f" held by {address_space_end(org, c.name, a)}" if c.kind in LINK_KINDS else "")
+        if isinstance(c, LINK_CONNECTORS):
+            where, cost = " <-> ".join(c.sites), str(c.cost)
+            listed = [
+                f"{a.type}:{a.pattern or '(blank)'} ({a.cost}) held by {address_space_end(org, c.name, a)}"
                 for a in c.address_spaces
-            )
-            or "-"
-        )
+            ]
+        else:
+            where, cost = c.server, "-"
+            listed = [f"{a.type}:{a.pattern or '(blank)'} ({a.cost})" for a in c.address_spaces]
         connectors.add_row(
             c.name,
             c.kind,
             where,
-            str(c.cost) if hasattr(c, "cost") else "-",
-            spaces,
+            cost,
+            ", ".join(listed) or "-",
             c.schedule.text,
             f"{c.link.bandwidth / 1000:g} kbps, {c.link.latency * 1000:g} ms",
         )

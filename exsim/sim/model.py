@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import simpy
 
@@ -29,6 +30,7 @@ from exsim.org import Mailbox, Organization
 from exsim.randomness import replication_seed, stream
 from exsim.routing import ConnectorStates, Router
 from exsim.scenario import (
+    GATEWAY_CONNECTORS,
     AddressChangeEvent,
     CrashEvent,
     Distribution,
@@ -54,6 +56,7 @@ from exsim.sim.message import (
     TraceLine,
 )
 from exsim.sim.mta import MTA
+from exsim.sim.queue import MailQueue, ProcessGenerator
 from exsim.sim.store import InformationStore
 from exsim.sim.workload import Workload
 from exsim.versions import Defect, defect_at
@@ -99,7 +102,7 @@ class RunResult:
     first_ndr_message: int | None = None
     first_misdelivery_message: int | None = None
     traces: dict[int, list[TraceLine]] = field(default_factory=dict)
-    ndr_samples: dict[str, dict] = field(default_factory=dict)
+    ndr_samples: dict[str, dict[str, Any]] = field(default_factory=dict)
     """One example per NDR text: recipient, reason, diagnostic, footer, time."""
     counters: dict[str, int] = field(default_factory=dict)
     """Fault costs: open failures, transfer retries, gateway retries, transfers cut by a crash."""
@@ -112,9 +115,9 @@ class RunResult:
     """Delivery latency per recipient class (measured when a `latency` expectation names a class)."""
     ndr_times: dict[str, tuple[float, float]] = field(default_factory=dict)
     """First and last NDR time per NDR text."""
-    misdelivery_samples: list[dict] = field(default_factory=list)
+    misdelivery_samples: list[dict[str, Any]] = field(default_factory=list)
     """The first few misdeliveries: the address, the mailbox it reached and why, where, when."""
-    ndr_generators: dict[str, Counter] = field(default_factory=dict)
+    ndr_generators: dict[str, Counter[str]] = field(default_factory=dict)
     """Per NDR text, recipients NDR'd by each generating component (the NDR's footer, e.g.
     'MSExchangeIS (DUB-EX1)'): two servers can return the same text for different reasons."""
 
@@ -146,7 +149,7 @@ class RunResult:
     def lost(self) -> int:
         return self.outcomes.lost
 
-    def row(self) -> dict:
+    def row(self) -> dict[str, Any]:
         """The results-file columns of this run (PRODUCT.md ``runs.csv``)."""
         row = {
             "recipients": self.recipients,
@@ -263,10 +266,10 @@ class Simulation:
         self.reports = Outcomes()
         self.by_class: dict[str, Outcomes] = {}
         self.latency = LatencyHistogram()
-        self.ndr_samples: dict[str, dict] = {}
-        self.counters: Counter = Counter(dict.fromkeys(FAULT_COUNTERS, 0))
-        self.transfers: Counter = Counter()
-        self.mailbox_deliveries: Counter = Counter()
+        self.ndr_samples: dict[str, dict[str, Any]] = {}
+        self.counters: Counter[str] = Counter(dict.fromkeys(FAULT_COUNTERS, 0))
+        self.transfers: Counter[str] = Counter()
+        self.mailbox_deliveries: Counter[str] = Counter()
         # Deliveries per mailbox, and latency per class, are only counted when an expectation asks.
         self.count_mailboxes = any(e.kind == "mailbox" for e in scenario.expect)
         self.latency_by_class: dict[str, LatencyHistogram] | None = (
@@ -275,14 +278,14 @@ class Simulation:
             else None
         )
         self.ndr_times: dict[str, tuple[float, float]] = {}
-        self.ndr_generators: dict[str, Counter] = {}
+        self.ndr_generators: dict[str, Counter[str]] = {}
         self.clock = {s.name: s.clock_offset for s in scenario.servers}
         self.replication = [e for e in scenario.events if isinstance(e, ReplicationEvent)]
         self._replication_over = max((e.end for e in self.replication), default=0.0)
-        self._partial_routers: dict[frozenset, Router] = {}
+        self._partial_routers: dict[frozenset[str], Router] = {}
         self.first_ndr_message: int | None = None
         self.first_misdelivery_message: int | None = None
-        self.misdelivery_samples: list[dict] = []
+        self.misdelivery_samples: list[dict[str, Any]] = []
         self.trace_messages = trace_messages or set()
         self.traces: dict[int, list[TraceLine]] = {}
         self._next_id = 0
@@ -292,7 +295,9 @@ class Simulation:
         for server, mta in self.mtas.items():
             mta.store = self.stores[server]
         self.gateways: dict[str, Gateway] = {
-            c.name: GATEWAY_CLASSES[c.kind](self, c) for c in scenario.connectors if c.kind in GATEWAY_CLASSES
+            c.name: GATEWAY_CLASSES[c.kind](self, c)
+            for c in scenario.connectors
+            if isinstance(c, GATEWAY_CONNECTORS)
         }
         self.workload = Workload(self)
         for event in scenario.events:
@@ -329,7 +334,7 @@ class Simulation:
     def connector_up(self, connector: str, t: float) -> bool:
         return self.availability.connector_up(connector, t)
 
-    def wait_running(self, server: str, service: str):  # type: ignore[no-untyped-def]
+    def wait_running(self, server: str, service: str) -> ProcessGenerator[None]:
         """Wait (a generator) until the service runs; forever if it never starts again."""
         resume = self.availability.resume_at(server, service, self.env.now)
         if resume == INFINITY:
@@ -337,7 +342,7 @@ class Simulation:
         elif resume > self.env.now:
             yield self.env.timeout(resume - self.env.now)
 
-    def work(self, server: str, service: str, seconds: float):  # type: ignore[no-untyped-def]
+    def work(self, server: str, service: str, seconds: float) -> ProcessGenerator[bool]:
         """A component works on something (a generator): waits for its service, spends the
         time, and returns False when the server crashed meanwhile (the work was in memory)."""
         if self.quiet[server]:
@@ -348,7 +353,9 @@ class Simulation:
         yield self.env.timeout(seconds)
         return not self.availability.crashed_between(server, started, self.env.now)
 
-    def take(self, queue, server: str, service: str, seconds: float, lost_in: str | None):  # type: ignore[no-untyped-def]
+    def take(
+        self, queue: MailQueue, server: str, service: str, seconds: float, lost_in: str | None
+    ) -> ProcessGenerator[Any]:
         """The next item of a component's queue once ``seconds`` of work on it are done (a generator),
         on a server that stops or crashes. A crash during the work loses the envelope (returns None,
         ``lost_in`` names the component) or, with ``lost_in=None``, the work is simply done again."""
@@ -491,10 +498,10 @@ class Simulation:
             if report_for is None:
                 by_class = self.by_class
                 for recipient in recipients:
-                    books = by_class.get(recipient.kind)
-                    if books is None:
-                        books = self._class(recipient.kind)
-                    books.recipients += 1
+                    class_books = by_class.get(recipient.kind)
+                    if class_books is None:
+                        class_books = self._class(recipient.kind)
+                    class_books.recipients += 1
         return message
 
     def _class(self, kind: str) -> Outcomes:
@@ -802,12 +809,12 @@ class Simulation:
         self.stores[server].route_from_store(envelope)
 
     # --- timed events -------------------------------------------------------------------
-    def _upgrade(self, event: UpgradeEvent):  # type: ignore[no-untyped-def]
+    def _upgrade(self, event: UpgradeEvent) -> ProcessGenerator[None]:
         yield self.env.timeout(event.at)
         for server in self.org.servers if event.server == "*" else [event.server]:
             self.versions[server] = event.version
 
-    def _address_change(self, event: AddressChangeEvent):  # type: ignore[no-untyped-def]
+    def _address_change(self, event: AddressChangeEvent) -> ProcessGenerator[None]:
         # The directory change reaches the GWART and the stores only after recalculation.
         yield self.env.timeout(event.at + self.scenario.model.recalculation_delay)
         raw = copy.deepcopy(self.scenario.raw)
@@ -822,7 +829,7 @@ class Simulation:
             self._gdi_cache.pop(event.site, None)
             self._mts_prefix.clear()
 
-    def _sample_queues(self):  # type: ignore[no-untyped-def]
+    def _sample_queues(self) -> ProcessGenerator[None]:
         interval = self.series.interval_s
         while True:
             for server in self.org.servers:

@@ -30,6 +30,7 @@ from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, LOOP, UNRECOGNIZED
 from exsim.routing import (
     MAX_HOPS,
     GwartRow,
+    Resolution,
     is_local,
     route_survivors,
     select_target_server,
@@ -37,17 +38,21 @@ from exsim.routing import (
 from exsim.scenario import GATEWAY_KINDS
 from exsim.schedule import Activation
 from exsim.sim.message import PENDING, Envelope, Recipient
-from exsim.sim.queue import Handoff, MailQueue
+from exsim.sim.queue import Handoff, MailQueue, ProcessGenerator
 from exsim.sim.resolver import directory_outcome, proxy_loop
 
 if TYPE_CHECKING:
+    from exsim.scenario import LinkConnector
     from exsim.sim.model import Simulation
+    from exsim.sim.store import InformationStore
 
-MISSING = object()
 INFINITY = float("inf")
 
 
 class MTA:
+    store: InformationStore
+    """The store on the same server (MTS-IN, delivery, gateway-in): wired by the model."""
+
     def __init__(self, sim: Simulation, server: str):
         self.sim = sim
         self.server = server
@@ -59,8 +64,8 @@ class MTA:
         self._next_hop: dict[str, tuple[str, str]] = {}
         self._mailbox_hop: dict[str, tuple[str, str]] = {}
         self._router = sim.router
-        self._resolved: dict = {}
-        self._survivors: dict[tuple, list[GwartRow]] = {}
+        self._resolved: dict[str, Resolution] = {}
+        self._survivors: dict[tuple[int, str | None, tuple[str, ...], bool], list[GwartRow]] = {}
         self._fixed: dict[int, bool] = {}
         self._policy = sim.directory_policy(server)
         self.directory_s = 0.0
@@ -77,7 +82,7 @@ class MTA:
         envelope.from_mta = from_mta
         self.work.put(envelope)
 
-    def _route_loop(self):  # type: ignore[no-untyped-def]
+    def _route_loop(self) -> ProcessGenerator[None]:
         sim = self.sim
         work = self.work
         service, draw = sim.service_time(self.server, "mta_routing")
@@ -149,7 +154,7 @@ class MTA:
         if self.site not in envelope.visited_sites:
             envelope.visited_sites = (*envelope.visited_sites, self.site)
         groups: dict[tuple[str, str], list[Recipient]] = {}
-        decided: dict[int, object] = {}
+        decided: dict[int, GwartRow | str] = {}
         router = sim.router_for(self.server)
         if router is not self._router:  # routing was recalculated: forget what it decided
             self._router, self._resolved = router, {}
@@ -182,9 +187,11 @@ class MTA:
             if resolution.directory is not None or recipient.misdirected:
                 self.directory_s += directory_outcome(sim, self.server, message, recipient, resolution)
             if resolution.kind == "mailbox":
-                key = self._mailbox_hop.get(resolution.mailbox.server)
+                mailbox = resolution.mailbox
+                assert mailbox is not None  # a "mailbox" resolution names its mailbox
+                key = self._mailbox_hop.get(mailbox.server)
                 if key is None:
-                    target = resolution.mailbox.server
+                    target = mailbox.server
                     key = self._mailbox_hop[target] = (
                         "deliver" if target == self.server else "final",
                         target,
@@ -206,11 +213,11 @@ class MTA:
                 sim.fail(envelope, [recipient], UNRECOGNIZED, "MSExchangeMTA", self.server, resolution.reason)
                 continue
             # Recipients with the same candidates share one decision per envelope.
-            row = decided.get(id(resolution.rows), MISSING)
-            if row is MISSING:
+            row = decided.get(id(resolution.rows))
+            if row is None:
                 row = decided[id(resolution.rows)] = self._choose(envelope, resolution.rows, now)
             if isinstance(row, str):
-                kind = LOOP if row == "loop" else CONGESTION
+                ndr = LOOP if row == "loop" else CONGESTION
                 if message.traced:
                     sim.trace(
                         message,
@@ -221,10 +228,10 @@ class MTA:
                 sim.fail(
                     envelope,
                     [recipient],
-                    kind,
+                    ndr,
                     "MSExchangeMTA",
                     self.server,
-                    "every route at max open retries" if kind is CONGESTION else "loop detected",
+                    "every route at max open retries" if ndr is CONGESTION else "loop detected",
                 )
                 continue
             if message.traced:
@@ -339,7 +346,7 @@ class NextHopQueue:
         self.kind = kind
         self.target = target
         self.items: deque[Envelope] = deque()
-        self.connector = sim.org.connectors[target] if kind == "link" else None
+        self.connector: LinkConnector | None = sim.org.link(target) if kind == "link" else None
         override = self.connector.override if self.connector else sim.default_override
         self.override = override
         self.open_until = -1.0
@@ -409,7 +416,7 @@ class NextHopQueue:
         latency = link.latency if link else 0.001
         return latency + envelope.message.size_kb * 8192 / bandwidth
 
-    def _idle(self):  # type: ignore[no-untyped-def]
+    def _idle(self) -> ProcessGenerator[None]:
         self._wake = self.sim.env.event()
         yield self._wake
         self._wake = None
@@ -447,7 +454,7 @@ class NextHopQueue:
             and all(sim.quiet[s] for s in sim.org.servers_of(remote))
         )
 
-    def _run(self):  # type: ignore[no-untyped-def]
+    def _run(self) -> ProcessGenerator[None]:
         sim, env = self.sim, self.sim.env
         calm = self._calm()
         open_s, draw_open = sim.service_time(self.mta.server, "association_open")
@@ -475,7 +482,9 @@ class NextHopQueue:
                 if self.connector is not None:
                     state = self.connector.schedule.state_at(env.now)
                     if state is Activation.LATER:
-                        yield env.timeout(self.connector.schedule.next_active_s(env.now) - env.now)
+                        opens = self.connector.schedule.next_active_s(env.now)
+                        assert opens is not None  # LATER: the schedule opens again
+                        yield env.timeout(opens - env.now)
                         continue
                     if state is not Activation.NOW:
                         yield from self._idle()  # never / remote-initiated: this side does not call
@@ -567,7 +576,7 @@ class NextHopQueue:
     def _describe(self) -> str:
         return f"connector {self.target}" if self.connector else "RPC inside the site"
 
-    def _transfer_all(self, peer: str):  # type: ignore[no-untyped-def]
+    def _transfer_all(self, peer: str) -> ProcessGenerator[None]:
         env = self.sim.env
         workers = min(self.override.max_associations, -(-len(self.items) // self.override.threshold_messages))
         if workers <= 1:
@@ -575,7 +584,7 @@ class NextHopQueue:
         else:
             yield env.all_of([env.process(self._association(peer)) for _ in range(workers)])
 
-    def _association(self, peer: str):  # type: ignore[no-untyped-def]
+    def _association(self, peer: str) -> ProcessGenerator[None]:
         sim, env = self.sim, self.sim.env
         link = self.connector.link if self.connector else None
         bandwidth = link.bandwidth if link else sim.times.rpc_bandwidth
