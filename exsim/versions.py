@@ -39,6 +39,13 @@ class Defect:
     needs_missing_prmd: bool = True
     fix: str = ""
     """What an administrator does about it (``exsim trace`` ends with this when the defect shows)."""
+    gdi_site_is_a_setting: bool = False
+    """Whose GDI is checked for a PRMD is the scenario's choice (``model.q166866_gdi_site``):
+    the site doing the work (the default) or the originator's home site. When False, the
+    site doing the work."""
+    maybe_fixed_in: str | None = None
+    """A build the sources do not clearly list as fixed; the scenario's setting
+    (``model.q165485_fixed_in_sp2``) says whether it still carries the defect."""
 
     def triggered(self, version: str, gdi: GDI) -> bool:
         return version in self.versions and (not self.needs_missing_prmd or not gdi.has_prmd)
@@ -53,6 +60,7 @@ DEFECTS: tuple[Defect, ...] = (
         where="gateway_in:ims",
         fix="give the site's X.400 address a PRMD (p=, Site Addressing) or install SP2; "
         "the 5.0 RTM build does not have the defect",
+        gdi_site_is_a_setting=True,
     ),
     Defect(
         kb="Q176194",
@@ -78,6 +86,7 @@ DEFECTS: tuple[Defect, ...] = (
         versions=frozenset({"5.0", "5.0-sp1", "5.0-sp2"}),
         where="msmail_out",
         fix="put a PRMD (even a dummy p=) in the site's X.400 address (Site Addressing)",
+        maybe_fixed_in="5.0-sp2",
     ),
     Defect(
         kb="Q197058",
@@ -119,11 +128,12 @@ def defect_by_kb(kb: str) -> Defect:
     return next(defect for defect in DEFECTS if defect.kb == kb)
 
 
-def defect_at(where: str, *, q165485_fixed_in_sp2: bool = False) -> Defect | None:
-    """The defect that can bite at a point of the mail flow, with scenario settings applied."""
+def defect_at(where: str, *, assume_fixed: bool = False) -> Defect | None:
+    """The defect that can bite at a point of the mail flow; ``assume_fixed`` takes its
+    ``maybe_fixed_in`` build (if it has one) out of the builds that carry it."""
     for defect in DEFECTS:
         if defect.where == where:
-            if defect.kb == "Q165485" and q165485_fixed_in_sp2:
-                return replace(defect, versions=defect.versions - {"5.0-sp2"})
+            if assume_fixed and defect.maybe_fixed_in is not None:
+                return replace(defect, versions=defect.versions - {defect.maybe_fixed_in})
             return defect
     return None

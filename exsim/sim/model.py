@@ -447,12 +447,12 @@ class Simulation:
 
     def defect(self, where: str, server: str, message: Message) -> Defect | None:
         """The defect that bites at this point for this server and message, if any."""
-        defect = defect_at(where, q165485_fixed_in_sp2=self.scenario.model.q165485_fixed_in_sp2)
+        defect = defect_at(where, assume_fixed=self.scenario.model.q165485_fixed_in_sp2)
         if defect is None:
             return None
         gdi = (
             self.gdi_for_defect(server, message)
-            if defect.kb == "Q166866"
+            if defect.gdi_site_is_a_setting
             else self.gdi(self.org.site_of(server))
         )
         return defect if defect.triggered(self.versions[server], gdi) else None
