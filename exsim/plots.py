@@ -31,20 +31,26 @@ from __future__ import annotations
 
 import io
 import math
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import networkx as nx
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backend_bases import RendererBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 from exsim.address import parse_x400
 from exsim.logs import timestamp
 from exsim.results import Results, read_results
-from exsim.scenario import Scenario
+from exsim.scenario import LINK_CONNECTORS, Scenario, SweepVariable
 
 DPI = 110
 KIND_STYLE = {"site": ("tab:blue", "solid"), "x400": ("tab:green", "dashed"), "ras": ("tab:orange", "dotted")}
@@ -79,10 +85,18 @@ def _figure(width: float, height: float) -> Figure:
     return fig
 
 
+def _renderer(fig: Figure) -> RendererBase:
+    """The renderer of the canvas :func:`_figure` gave the figure (to measure text with)."""
+    canvas = fig.canvas
+    assert isinstance(canvas, FigureCanvasAgg)
+    renderer: RendererBase = canvas.get_renderer()  # type: ignore[no-untyped-call]  # Agg's canvas is unannotated
+    return renderer
+
+
 # --- sweep variables -----------------------------------------------------------------------
 
 
-def _variable(scenario: Scenario, name: str):  # type: ignore[no-untyped-def]
+def _variable(scenario: Scenario, name: str) -> SweepVariable:
     return next(v for v in scenario.sweep.variables if v.name == name)
 
 
@@ -182,7 +196,7 @@ def choose_points(results: Results, point: int | None = None, score: pd.Series |
             raise NothingToPlot(f"point {point} is not in these results (points {points[0]}..{points[-1]})")
         return [point]
     if len(points) <= SMALL_MULTIPLES:
-        return points
+        return [int(p) for p in points]
     failures = _failures(results.summary)
     key = pd.DataFrame({"failures": failures, "score": score if score is not None else 0.0})
     key = key.fillna(0).sort_values(["failures", "score"], ascending=False, kind="stable")
@@ -205,7 +219,7 @@ def _per_interval_mean(series: pd.DataFrame, point: int) -> pd.DataFrame:
 # --- simulated time ------------------------------------------------------------------------
 
 
-def _time_axis(ax, end_h: float) -> None:  # type: ignore[no-untyped-def]
+def _time_axis(ax: Axes, end_h: float) -> None:
     """Ticks in weekday and hour of simulated time (t = 0 is Monday 00:00)."""
     for step in (1, 2, 3, 6, 12, 24, 48):
         if end_h / step <= 9:
@@ -256,10 +270,10 @@ def event_marks(scenario: Scenario) -> list[Mark]:
 
 
 def _overlaps(a: Bbox, b: Bbox, pad: float = 1.0) -> bool:
-    return a.x0 < b.x1 + pad and b.x0 < a.x1 + pad and a.y0 < b.y1 + pad and b.y0 < a.y1 + pad
+    return bool(a.x0 < b.x1 + pad and b.x0 < a.x1 + pad and a.y0 < b.y1 + pad and b.y0 < a.y1 + pad)
 
 
-def _event_lane(fig: Figure, lane, axes: list, marks: list[Mark], end_h: float) -> None:  # type: ignore[no-untyped-def]
+def _event_lane(fig: Figure, lane: Axes, axes: list[Axes], marks: list[Mark], end_h: float) -> None:
     """Label each mark in ``lane`` (an axes above the plots) on the first row where it fits."""
     lane.set_xlim(0, end_h)
     lane.set_yticks([])
@@ -276,7 +290,7 @@ def _event_lane(fig: Figure, lane, axes: list, marks: list[Mark], end_h: float) 
             else:
                 ax.axvspan(mark.start_s / 3600, mark.end_s / 3600, color=mark.color, alpha=0.15, lw=0)
     fig.draw_without_rendering()  # settle the layout, so text extents are final
-    renderer = fig.canvas.get_renderer()
+    renderer = _renderer(fig)
     rows: list[list[Bbox]] = []
     texts = []
     right = lane.get_window_extent(renderer).x1
@@ -296,7 +310,7 @@ def _event_lane(fig: Figure, lane, axes: list, marks: list[Mark], end_h: float) 
         text.set_in_layout(False)
         box = text_box(text, renderer)
         if box.x1 > right:  # near the right edge: the label ends at its event instead
-            text.set_ha("right")
+            text.set_horizontalalignment("right")
             text.set_text(mark.label + " ")
             box = text_box(text, renderer)
         row = next((i for i, boxes in enumerate(rows) if not any(_overlaps(box, b) for b in boxes)), None)
@@ -310,7 +324,9 @@ def _event_lane(fig: Figure, lane, axes: list, marks: list[Mark], end_h: float) 
         text.set_y(row + 0.5)
 
 
-def _lane_figure(panels: int, marks: list[Mark], width: float = 10, panel_height: float = 2.6):  # type: ignore[no-untyped-def]
+def _lane_figure(
+    panels: int, marks: list[Mark], width: float = 10, panel_height: float = 2.6
+) -> tuple[Figure, Axes, list[Axes]]:
     """A figure with an event lane on top and ``panels`` axes below sharing the time axis."""
     lane_rows = max(1, min(len(marks), 8))
     lane_h = 0.22 * lane_rows + 0.1 if marks else 0.05
@@ -321,14 +337,18 @@ def _lane_figure(panels: int, marks: list[Mark], width: float = 10, panel_height
     return fig, lane, axes
 
 
-def _timeline(results: Results, point: int | None, score: pd.Series):  # type: ignore[no-untyped-def]
+def _timeline(
+    results: Results, point: int | None, score: pd.Series
+) -> tuple[Figure, Axes, list[Axes], list[int]]:
     """A figure over simulated time: the event lane, and one panel per chosen sweep point."""
     chosen = choose_points(results, point, score)
     fig, lane, axes = _lane_figure(len(chosen), event_marks(results.scenario))
     return fig, lane, axes, chosen
 
 
-def _finish_timeline(results: Results, fig: Figure, lane, axes: list, title: str, note: str) -> None:  # type: ignore[no-untyped-def]
+def _finish_timeline(
+    results: Results, fig: Figure, lane: Axes, axes: list[Axes], title: str, note: str
+) -> None:
     """Weekday-and-hour ticks under the last panel, the title, and the events labelled."""
     end_h = results.series["t_s"].max() / 3600
     _time_axis(axes[-1], end_h)
@@ -628,7 +648,7 @@ def queues(results: Results, point: int | None = None) -> Figure:
 
 def final_versions(scenario: Scenario) -> dict[str, list[tuple[float, str]]]:
     """Per server, its version at the start and after each upgrade event: [(time_s, version)]."""
-    history = {s.name: [(0.0, s.version)] for s in scenario.servers}
+    history: dict[str, list[tuple[float, str]]] = {s.name: [(0.0, s.version)] for s in scenario.servers}
     for event in sorted((e for e in scenario.events if e.kind == "upgrade"), key=lambda e: e.at):
         for name in history if event.server == "*" else [event.server]:
             if name in history and history[name][-1][1] != event.version:
@@ -691,7 +711,7 @@ def _segment_hits_box(p: np.ndarray, q: np.ndarray, box: Bbox) -> bool:
     return True
 
 
-def text_box(text, renderer) -> Bbox:  # type: ignore[no-untyped-def]
+def text_box(text: Text, renderer: RendererBase) -> Bbox:
     """The display extent of a text including its box (what the eye sees as the label)."""
     patch = text.get_bbox_patch()
     if patch is None:
@@ -700,10 +720,13 @@ def text_box(text, renderer) -> Bbox:  # type: ignore[no-untyped-def]
     return patch.get_window_extent(renderer)
 
 
-def topology_artists(fig: Figure) -> dict[str, list]:
+_TOPOLOGY_PARTS: weakref.WeakKeyDictionary[Figure, dict[str, list[Any]]] = weakref.WeakKeyDictionary()
+
+
+def topology_artists(fig: Figure) -> dict[str, list[Any]]:
     """The topology figure's parts, for checking overlaps: nodes, labels, costs (text) and edges
     (pairs of data points)."""
-    return fig._exsim_topology  # type: ignore[attr-defined]
+    return _TOPOLOGY_PARTS[fig]
 
 
 def topology(results: Results | Scenario) -> Figure:
@@ -713,7 +736,7 @@ def topology(results: Results | Scenario) -> Figure:
     for site in scenario.sites:
         graph.add_node(site.name)
     for connector in scenario.connectors:
-        if connector.kind in KIND_STYLE:
+        if isinstance(connector, LINK_CONNECTORS):
             graph.add_edge(*connector.sites, key=connector.name, kind=connector.kind, cost=connector.cost)
     simple = nx.Graph(graph)
     layout = (
@@ -732,7 +755,7 @@ def topology(results: Results | Scenario) -> Figure:
     ax.set_xlim(min(xs) - 0.55 * span, max(xs) + 0.55 * span)
     ax.set_ylim(min(ys) - 0.45 * span, max(ys) + 0.45 * span)
     edges = []
-    pair_count: dict[tuple, int] = {}
+    pair_count: dict[tuple[str, ...], int] = {}
     for a, b, data in graph.edges(data=True):
         color, style = KIND_STYLE[data["kind"]]
         key = tuple(sorted((a, b)))
@@ -788,7 +811,7 @@ def topology(results: Results | Scenario) -> Figure:
         title += "\n(versions are swept: see the summary for each point)"
     ax.set_title(title, fontsize=10)
     fig.draw_without_rendering()
-    renderer = fig.canvas.get_renderer()
+    renderer = _renderer(fig)
     to_display = ax.transData.transform
     segments = [(to_display(pa), to_display(pb)) for pa, pb, _ in edges]
     taken = [text_box(n, renderer) for n in nodes]
@@ -854,15 +877,18 @@ def topology(results: Results | Scenario) -> Figure:
                 rad = math.radians(angle)
                 gap_x = math.cos(rad) * (distance + node_box.width / 2)
                 gap_y = math.sin(rad) * (distance + node_box.height / 2)
-                va = "top" if angle > 180 else ("bottom" if 0 < angle < 180 else "center")
-                ha = (
+                va: Literal["top", "bottom", "center"] = (
+                    "top" if angle > 180 else ("bottom" if 0 < angle < 180 else "center")
+                )
+                ha: Literal["left", "right", "center"] = (
                     "left"
                     if (angle < 90 or angle > 270) and angle not in (90, 270)
                     else ("right" if 90 < angle < 270 else "center")
                 )
-                label.set_ha(ha)
-                label.set_va(va)
-                label.set_position(to_data((cx + gap_x, cy + gap_y)))
+                label.set_horizontalalignment(ha)
+                label.set_verticalalignment(va)
+                x, y = to_data((cx + gap_x, cy + gap_y))
+                label.set_position((float(x), float(y)))
                 box = text_box(label, renderer)
                 if free(box):
                     best = box
@@ -873,12 +899,12 @@ def topology(results: Results | Scenario) -> Figure:
             best = text_box(label, renderer)
         taken.append(best)
         labels.append(label)
-    fig._exsim_topology = {
+    _TOPOLOGY_PARTS[fig] = {
         "nodes": nodes,
         "costs": costs,
         "labels": labels,
         "edges": [(pa, pb) for pa, pb, _ in edges],
-    }  # type: ignore[attr-defined]
+    }
     fig.set_layout_engine("none")  # the placement above measured this layout: keep it
     return fig
 
@@ -890,7 +916,7 @@ def make_figures(
     results: Results, x: str | None = None, average: bool = False, point: int | None = None
 ) -> dict[str, Figure | str]:
     """Every figure by name, or the one-line reason it was skipped."""
-    makers = {
+    makers: dict[str, Callable[[], Figure]] = {
         "failure_curve": lambda: failure_curve(results, x, average),
         "failure_matrix": lambda: failure_matrix(results, average),
         "rollout": lambda: rollout(results, point),
