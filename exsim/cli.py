@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # imported where used, so that --help starts fast
     from rich.text import Text
 
     from exsim.experiment import Experiment
+    from exsim.routing import Router
     from exsim.scenario import Scenario
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2

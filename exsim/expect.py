@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from exsim.experiment import SweepPoint, expand_sweep, point_scenario
 from exsim.metrics import LatencyHistogram, Outcomes
@@ -31,7 +32,6 @@ from exsim.scenario import (
     Scenario,
     TransfersExpectation,
 )
-from exsim.scenario.schema import _Bounds as Bounds
 from exsim.scenario.schema import _Expectation as ExpectationBase
 from exsim.sim import RunResult, simulate
 from exsim.units import format_duration
@@ -56,6 +56,19 @@ def _selected(expectation: ExpectationBase, point: SweepPoint) -> bool:
     return all(
         point.labels.get(k) == str(v) or point.values.get(k) == v for k, v in expectation.point.items()
     )
+
+
+class Bounds(Protocol):
+    """What a numeric expectation states: a value within a tolerance, and/or limits."""
+
+    @property
+    def equals(self) -> float | None: ...
+    @property
+    def tolerance(self) -> float: ...
+    @property
+    def at_least(self) -> float | None: ...
+    @property
+    def at_most(self) -> float | None: ...
 
 
 def _number(value: float) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from exsim.ndr import UNRECOGNIZED
 from exsim.routing import Decision, FilterStep, RoutePlan
 
 if TYPE_CHECKING:  # exsim.sim is the simulation: ``exsim route`` need not import it
@@ -30,9 +31,8 @@ def explain_decision(decision: Decision) -> list[str]:
         return lines
     if res.kind == "unroutable":
         lines.append(f"  unroutable: {res.reason}")
-        lines.append(
-            "  -> NDR 'The recipient name is not recognized' (unable-to-transfer / unrecognized-OR-name)"
-        )
+        ndr = UNRECOGNIZED
+        lines.append(f"  -> NDR '{ndr.text}' ({ndr.reason_name} / {ndr.diagnostic_name})")
         return lines
     lines.append(f"  matched {res.matched_as}; candidate rows:")
     for row in res.rows:

@@ -51,13 +51,13 @@ from exsim.address import parse_x400
 from exsim.logs import timestamp
 from exsim.results import Results, read_results
 from exsim.scenario import LINK_CONNECTORS, Scenario, SweepVariable
+from exsim.versions import BUILDS
 
 DPI = 110
 KIND_STYLE = {"site": ("tab:blue", "solid"), "x400": ("tab:green", "dashed"), "ras": ("tab:orange", "dotted")}
 FIGURES = ("failure_curve", "failure_matrix", "rollout", "latency", "queues", "topology")
 #: Up to this many sweep points, a per-point figure draws them all (small multiples).
 SMALL_MULTIPLES = 4
-BUILD_NAMES = {"5.0": "RTM", "5.0-sp1": "SP1", "5.0-sp2": "SP2"}
 SERVICE_NAMES = {"is": "Information Store", "mta": "MTA", "ims": "IMS", "msmail": "MS Mail Connector"}
 
 
@@ -246,7 +246,7 @@ def event_marks(scenario: Scenario) -> list[Mark]:
     for event in scenario.events:
         if event.kind == "upgrade":
             who = "every server" if event.server == "*" else event.server
-            marks.append(Mark(event.at, None, f"{BUILD_NAMES[event.version]} on {who}", "dimgrey"))
+            marks.append(Mark(event.at, None, f"{BUILDS[event.version].short} on {who}", "dimgrey"))
         elif event.kind == "address_change":
             what = (
                 "adds p="

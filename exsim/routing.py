@@ -389,9 +389,6 @@ class Resolution:
     what they found, why, and what they cost."""
 
 
-UNRECOGNIZED = "The recipient name is not recognized"
-
-
 def resolve(
     org: Organization,
     gwart: Sequence[GwartRow],
@@ -1003,7 +1000,8 @@ class Router:
     def __init__(self, org: Organization, hidden_sites: frozenset[str] = frozenset()):
         self.org = org
         self.gwarts = compute_gwarts(org, hidden_sites)
-        self._resolved: dict[tuple, Resolution] = {}
+        # Keyed (site, recipient), or (site, recipient, policy) for a non-exact directory search.
+        self._resolved: dict[tuple[str, str] | tuple[str, str, Policy], Resolution] = {}
         self._rows: dict[tuple[GwartRow, ...], tuple[GwartRow, ...]] = {}
         self._ex: dict[tuple[str, str], tuple[GwartRow, ...]] = {}
         self._mailboxes: dict[str, Mailbox | None] = {}

@@ -141,3 +141,11 @@ Rate = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?\s*([kMG]?bps)$"}),
 ]
 """A link rate in bits per second, written with a unit in scenario files."""
+
+
+BITS_PER_KB = 8192
+
+
+def transfer_s(size_kb: float, bandwidth_bps: float, latency_s: float) -> float:
+    """Seconds to send a message over a link: the one-way latency, then its bits at the link's rate."""
+    return latency_s + size_kb * BITS_PER_KB / bandwidth_bps

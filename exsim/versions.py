@@ -18,12 +18,14 @@ class Build:
     version: str
     build: int
     label: str
+    short: str
+    """The name an administrator used in conversation: RTM, SP1, SP2."""
 
 
 BUILDS: dict[str, Build] = {
-    "5.0": Build("5.0", 1457, "Exchange Server 5.0 (RTM)"),
-    "5.0-sp1": Build("5.0-sp1", 1458, "Exchange Server 5.0 Service Pack 1"),
-    "5.0-sp2": Build("5.0-sp2", 1460, "Exchange Server 5.0 Service Pack 2"),
+    "5.0": Build("5.0", 1457, "Exchange Server 5.0 (RTM)", "RTM"),
+    "5.0-sp1": Build("5.0-sp1", 1458, "Exchange Server 5.0 Service Pack 1", "SP1"),
+    "5.0-sp2": Build("5.0-sp2", 1460, "Exchange Server 5.0 Service Pack 2", "SP2"),
 }
 
 

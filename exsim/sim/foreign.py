@@ -20,10 +20,12 @@ from exsim.ndr import CONGESTION
 from exsim.randomness import stream
 from exsim.sim.gateways import Gateway
 from exsim.sim.message import Envelope, Message, Recipient
+from exsim.sim.queue import ProcessGenerator
 from exsim.sim.workload import message_size
 
 if TYPE_CHECKING:
-    from exsim.scenario import ForeignX400System
+    from exsim.scenario import ForeignX400Connector as ForeignX400ConnectorSpec
+    from exsim.scenario import ForeignX400System, Internet
 
 
 class ForeignX400Connector(Gateway):
@@ -34,8 +36,10 @@ class ForeignX400Connector(Gateway):
     in_mta = True
     gives_up_with = CONGESTION
 
+    connector: ForeignX400ConnectorSpec
+
     @property
-    def foreign(self):  # type: ignore[no-untyped-def]
+    def foreign(self) -> Internet:
         return self.connector.remote_mta
 
     def retry_delay_s(self, failures: int) -> float:
@@ -71,7 +75,7 @@ class ForeignX400Connector(Gateway):
         if system.inbound_per_hour > 0 and self.sim.org.mailboxes:
             self.sim.env.process(self._senders(system))
 
-    def _senders(self, system: ForeignX400System):  # type: ignore[no-untyped-def]
+    def _senders(self, system: ForeignX400System) -> ProcessGenerator[None]:
         sim, env = self.sim, self.sim.env
         rng = stream(sim.seed, 2, f"x400:{system.name}")
         boxes = list(sim.org.mailboxes.values())

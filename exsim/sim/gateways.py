@@ -23,10 +23,11 @@ from exsim import logs
 from exsim.ndr import MAX_TIME_EXPIRED
 from exsim.sim.message import Envelope, Message
 from exsim.sim.queue import MailQueue, ProcessGenerator
+from exsim.units import transfer_s
 
 if TYPE_CHECKING:
+    from exsim.scenario import GatewayConnector, Internet
     from exsim.scenario import ImsConnector as ImsConnectorSpec
-    from exsim.scenario import Internet
     from exsim.scenario import MsMailConnector as MsMailConnectorSpec
     from exsim.sim.model import Simulation
 
@@ -41,9 +42,9 @@ class Gateway:
     gives_up_with = MAX_TIME_EXPIRED
     """The NDR when the foreign side has refused the mail until the timeout."""
 
-    connector: ImsConnectorSpec | MsMailConnectorSpec
+    connector: GatewayConnector
 
-    def __init__(self, sim: Simulation, connector: ImsConnectorSpec | MsMailConnectorSpec):
+    def __init__(self, sim: Simulation, connector: GatewayConnector):
         self.sim = sim
         self.connector = connector
         self.name: str = connector.name
@@ -102,7 +103,7 @@ class Gateway:
             self._record(logs.SMTP_QUEUED_OUTBOUND, envelope)
             link = self.connector.link
             started = env.now
-            yield env.timeout(link.latency + message.size_kb * 1024 * 8 / link.bandwidth + self.foreign.delay)
+            yield env.timeout(transfer_s(message.size_kb, link.bandwidth, link.latency) + self.foreign.delay)
             if sim.availability.crashed_between(self.server, started, env.now):
                 self.mts_out.put(envelope)  # still in MTS-OUT on disk: sent again after the restart
                 continue
@@ -223,8 +224,9 @@ class Gateway:
     # --- inbound -------------------------------------------------------------------
     def inbound(self, message: Message) -> ProcessGenerator[None]:
         """Mail arriving from the foreign side (a generator: waits while the gateway is stopped)."""
-        sim, _env = self.sim, self.sim.env
-        seconds = self.connector.link.latency + message.size_kb * 1024 * 8 / self.connector.link.bandwidth
+        sim = self.sim
+        link = self.connector.link
+        seconds = transfer_s(message.size_kb, link.bandwidth, link.latency)
         # Cut off by a crash, the sending host simply tries again.
         while not (yield from sim.work(self.server, self.service, seconds)):
             pass

@@ -244,7 +244,7 @@ class Simulation:
         self.router = Router(self.org)
         self.versions = {s.name: s.version for s in scenario.servers}
         self._fuzzy_settings = {s.name: s.allow_fuzzy_proxy_search for s in scenario.servers}
-        self._policies: dict[tuple, Policy] = {}
+        self._policies: dict[tuple[int | None, str], Policy] = {}
         self.site_x400 = {s.name: s.addresses.x400 or "" for s in scenario.sites}
         self._gdi_cache: dict[str, GDI] = {}
         self._mts_prefix: dict[str, str] = {}

@@ -40,6 +40,7 @@ from exsim.schedule import Activation
 from exsim.sim.message import PENDING, Envelope, Recipient
 from exsim.sim.queue import Handoff, MailQueue, ProcessGenerator
 from exsim.sim.resolver import directory_outcome, proxy_loop
+from exsim.units import transfer_s
 
 if TYPE_CHECKING:
     from exsim.scenario import LinkConnector
@@ -47,6 +48,10 @@ if TYPE_CHECKING:
     from exsim.sim.store import InformationStore
 
 INFINITY = float("inf")
+
+
+RPC_LATENCY_S = 0.001
+"""One-way latency of an RPC hand-over between servers of one site (their LAN): 1 ms."""
 
 
 class MTA:
@@ -347,6 +352,10 @@ class NextHopQueue:
         self.target = target
         self.items: deque[Envelope] = deque()
         self.connector: LinkConnector | None = sim.org.link(target) if kind == "link" else None
+        link = self.connector.link if self.connector else None
+        #: The network under the transfers: the connector's link, or the site's LAN for RPC.
+        self.bandwidth_bps = link.bandwidth if link else sim.times.rpc_bandwidth
+        self.latency_s = link.latency if link else RPC_LATENCY_S
         override = self.connector.override if self.connector else sim.default_override
         self.override = override
         self.open_until = -1.0
@@ -411,10 +420,7 @@ class NextHopQueue:
                 self._hold(envelope)
 
     def _transfer_s(self, envelope: Envelope) -> float:
-        link = self.connector.link if self.connector else None
-        bandwidth = link.bandwidth if link else self.sim.times.rpc_bandwidth
-        latency = link.latency if link else 0.001
-        return latency + envelope.message.size_kb * 8192 / bandwidth
+        return transfer_s(envelope.message.size_kb, self.bandwidth_bps, self.latency_s)
 
     def _idle(self) -> ProcessGenerator[None]:
         self._wake = self.sim.env.event()
@@ -458,7 +464,7 @@ class NextHopQueue:
         sim, env = self.sim, self.sim.env
         calm = self._calm()
         open_s, draw_open = sim.service_time(self.mta.server, "association_open")
-        latency = self.connector.link.latency if self.connector else 0.001
+        latency = self.latency_s
         peer: str | None = None
         drop = self.connector.link.drop_probability if self.connector else 0.0
         while True:
@@ -587,8 +593,7 @@ class NextHopQueue:
     def _association(self, peer: str) -> ProcessGenerator[None]:
         sim, env = self.sim, self.sim.env
         link = self.connector.link if self.connector else None
-        bandwidth = link.bandwidth if link else sim.times.rpc_bandwidth
-        latency = link.latency if link else 0.001
+        bandwidth, latency = self.bandwidth_bps, self.latency_s
         drop = link.drop_probability if link else 0.0
         quiet = sim.quiet[self.mta.server] and sim.quiet[peer]
         while self.items and not self.broken:
@@ -598,7 +603,7 @@ class NextHopQueue:
                 self.open_until = -1.0  # an end went down between transfers: the association is gone
                 return
             envelope = self.items.popleft()
-            seconds = latency + envelope.message.size_kb * 8192 / bandwidth
+            seconds = transfer_s(envelope.message.size_kb, bandwidth, latency)
             tries = 0
             while True:
                 started = env.now

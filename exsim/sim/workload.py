@@ -89,8 +89,13 @@ class Workload:
         msmail = [g for g in sim.gateways.values() if g.kind == "msmail"]
         if self.config.inbound_msmail_per_hour > 0 and msmail and self.all_aliases:
             sim.env.process(self._inbound(msmail, self.config.inbound_msmail_per_hour, "msmail"))
-        for system in scenario.foreign_x400:
-            sim.gateways[system.connector].start_inbound(system)  # type: ignore[attr-defined]
+        if scenario.foreign_x400:
+            from exsim.sim.foreign import ForeignX400Connector  # it draws sizes from this module
+
+            for system in scenario.foreign_x400:
+                gateway = sim.gateways[system.connector]
+                assert isinstance(gateway, ForeignX400Connector)  # references.py checks the kind
+                gateway.start_inbound(system)
 
     # --- arrival times -------------------------------------------------------------
     def _arrivals(self, rng: random.Random, per_day: float) -> Iterator[float]:
