@@ -132,7 +132,11 @@ def test_dask_local_cluster_gives_the_serial_runs_csv(tmp_path):
     scenario = validate_raw(swept(variables=[VERSION]))
     run_experiment(scenario, workers=1, out=tmp_path / "serial", replications=2)
     import dask
+    import dask.distributed  # loads the "distributed" defaults first
 
+    # dask.config.set restores what was there before: were the "distributed" defaults not
+    # loaded yet, leaving the block would delete them all, and every later Dask client in
+    # this process would fail with KeyError('distributed').
     # Worker processes start slowly on a busy machine; Dask's 30 s connect timeout is a
     # wall-clock race the test need not run.
     with dask.config.set(

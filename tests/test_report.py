@@ -158,7 +158,9 @@ def test_run_prints_every_ndr_generator_the_file_list_and_the_wall_time(tmp_path
     runs = pd.read_csv(out / "runs.csv")
     assert set(counts) == {"MSEXCH:MSExchangeIS:Redmond:RED-EX1", "MSEXCH:MSExchangeIS:Dublin:DUB-EX1"}
     assert sum(counts.values()) == runs["ndr"].sum() > 0
-    files = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir())
+    # exsim's own bookkeeping (the marker that lets --force empty the directory) is hidden.
+    assert (out / ".exsim-results").is_file()
+    files = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir() if not p.name.startswith("."))
     assert f"Results in {out}/: {', '.join(files)}" in lines
     assert "report.html" in files
     assert any(
