@@ -252,34 +252,6 @@ def test_a_cluster_with_no_workers_gives_up_after_the_timeout(tmp_path, monkeypa
     assert not out.exists()  # nothing finished: a failed start leaves nothing
 
 
-def test_a_cluster_that_loses_its_workers_keeps_finished_rows_for_resume(tmp_path, monkeypatch):
-    from dask.distributed import LocalCluster
-
-    from exsim.experiment import ExperimentInterrupted, run_experiment
-    from exsim.scenario import load_scenario
-
-    monkeypatch.setenv("EXSIM_CLUSTER_TIMEOUT", "2")
-    scenario = load_scenario(scenario_file(tmp_path, replications=40))
-    out = tmp_path / "r"
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-
-        def lose_workers(done: int, total: int) -> None:
-            if done == 1:
-                cluster.scale(0)
-
-        with pytest.raises(ExperimentInterrupted) as stopped:
-            run_experiment(scenario, scheduler=cluster.scheduler_address, out=out, progress=lose_workers)
-    assert "no workers for 2 s" in stopped.value.reason
-    assert stopped.value.signum is None
-    finished = stopped.value.finished
-    assert 1 <= finished < 40
-    assert len(pd.read_csv(out / "runs.csv")) == finished
-    assert not (out / LOCK).exists()
-    resumed = run_experiment(scenario, workers=1, out=out, resume=True)
-    assert len(resumed.runs) == 40
-    assert not resumed.runs.duplicated(["point", "replication"]).any()
-
-
 # --- 6. no traceback, ever ----------------------------------------------------------------------
 
 
