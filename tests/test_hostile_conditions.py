@@ -145,8 +145,20 @@ def test_an_empty_directory_given_by_the_user_becomes_exsims(tmp_path):
     assert (out / MARKER).exists()
 
 
+@pytest.fixture
+def dask_config():  # type: ignore[no-untyped-def]
+    """Dask's configuration as a fresh process has it (another test's dask.config.set may have
+    dropped the distributed section on leaving)."""
+    import dask
+    import distributed  # noqa: F401  (registers its defaults)
+
+    dask.config.refresh()
+    yield
+    dask.config.refresh()
+
+
 @pytest.mark.parametrize("address", ["garbage:::", "tcp://[::1", "nosuchprotocol://host:1"])
-def test_a_bad_scheduler_leaves_no_directory_behind(tmp_path, address):
+def test_a_bad_scheduler_leaves_no_directory_behind(tmp_path, address, dask_config):
     out = tmp_path / "new" / "deeper" / "r"
     result = invoke("run", scenario_file(tmp_path), "--out", out, "--quiet", "--scheduler", address)
     assert result.exit_code == 2, result.output
@@ -238,7 +250,7 @@ def test_workers_are_capped_at_the_runs_and_cores_with_a_note(tmp_path):
     assert "--workers 999: using " in result.output
 
 
-def test_a_cluster_with_no_workers_gives_up_after_the_timeout(tmp_path, monkeypatch):
+def test_a_cluster_with_no_workers_gives_up_after_the_timeout(tmp_path, monkeypatch, dask_config):
     from dask.distributed import LocalCluster
 
     monkeypatch.setenv("EXSIM_CLUSTER_TIMEOUT", "2")
