@@ -29,11 +29,12 @@ import os
 import platform
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,17 @@ from exsim.randomness import replication_seed
 from exsim.resultsdir import ResultsDirectory, ResultsDirectoryError, open_results_dir
 from exsim.scenario import Scenario, resolve_path, set_path, validate_raw
 from exsim.scenario.paths import sweep_label
+from exsim.scenario.schema import SweepVariable
 from exsim.stats import paired_difference, t_interval
+
+if TYPE_CHECKING:
+    from exsim.sim.model import RunResult
+
+
+#: A JSON object as the journal and summary.json hold it: one run's entry, a row, an example.
+Record = dict[str, Any]
+#: The runs finished so far, by (sweep point, replication).
+Done = dict[tuple[int, int], Record]
 
 
 class ExperimentInterrupted(Exception):
@@ -104,20 +115,16 @@ class _DeferredInterrupt:
         else:
             raise KeyboardInterrupt
 
-    def critical(self):  # type: ignore[no-untyped-def]
-        from contextlib import contextmanager
-
-        @contextmanager
-        def section():  # type: ignore[no-untyped-def]
-            self.inside = True
-            try:
-                yield
-            finally:
-                self.inside = False
-            if self.pending:
-                raise KeyboardInterrupt
-
-        return section()
+    @contextmanager
+    def critical(self) -> Iterator[None]:
+        """A section a signal does not cut: one that comes inside it is raised at its end."""
+        self.inside = True
+        try:
+            yield
+        finally:
+            self.inside = False
+        if self.pending:
+            raise KeyboardInterrupt
 
 
 #: How often a pool worker checks that its parent still lives (where the kernel cannot tell it).
@@ -191,10 +198,10 @@ def expand_sweep(scenario: Scenario) -> list[SweepPoint]:
     variables = scenario.sweep.variables
     if not variables:
         return [SweepPoint(0, {}, {})]
-    groups: dict[str, list] = {}
+    groups: dict[str, list[SweepVariable]] = {}
     for variable in variables:
         groups.setdefault(variable.group or f"\0{variable.name}", []).append(variable)
-    axes = []
+    axes: list[list[list[tuple[SweepVariable, int]]]] = []
     for members in groups.values():
         size = len(members[0].values)
         axes.append([[(v, i) for v in members] for i in range(size)])
@@ -240,9 +247,14 @@ class RunSpec:
     seed: int
 
 
+#: :func:`execute_run`'s arguments, plain data that travels to a pool or Dask worker: the point's
+#: parsed scenario, its source, the run, the point's labels and where to write tracking logs.
+RunArgs = tuple[dict[str, Any], str, RunSpec, dict[str, str], str | None]
+
+
 def execute_run(
-    raw: dict, source: str, spec: RunSpec, labels: dict[str, str], tracking_dir: str | None = None
-) -> dict:
+    raw: dict[str, Any], source: str, spec: RunSpec, labels: dict[str, str], tracking_dir: str | None = None
+) -> Record:
     """Run one (sweep point, replication); never raises: a failure becomes an error record.
 
     Takes plain data (the point's parsed scenario) so it can run in another
@@ -289,7 +301,7 @@ def execute_run(
     }
 
 
-def series_records(result, spec: RunSpec) -> dict:  # type: ignore[no-untyped-def]
+def series_records(result: RunResult, spec: RunSpec) -> dict[str, list[Any]]:
     """The run's time series as columns: interval start, deliveries, NDRs (in all and per generating
     server, ``ndr_by_<server>``), misdeliveries, mail held per server (``queued_<server>``)."""
     series = result.series
@@ -303,7 +315,7 @@ def series_records(result, spec: RunSpec) -> dict:  # type: ignore[no-untyped-de
     }
 
 
-def latency_records(result, spec: RunSpec) -> dict:  # type: ignore[no-untyped-def]
+def latency_records(result: RunResult, spec: RunSpec) -> dict[str, list[Any]]:
     """Non-empty latency histogram bins: upper edge in seconds and count."""
     histogram = result.latency
     nonzero = np.flatnonzero(histogram.counts)
@@ -329,15 +341,15 @@ class Experiment:
     out: Path | None
     failed: int
     wall_s: float
-    ndr_samples: dict[str, dict] = field(default_factory=dict)
+    ndr_samples: dict[str, Record] = field(default_factory=dict)
     series: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Per run and interval: deliveries, NDRs and queued mail per server."""
     latency: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Per run: latency histogram bins (upper edge in seconds, count)."""
-    misdelivery_samples: list[dict] = field(default_factory=list)
+    misdelivery_samples: list[Record] = field(default_factory=list)
     """One example per sweep point with misdeliveries: the address, the mailbox the directory
     picked and why (KB Q176046)."""
-    ndr_generators: list[dict] = field(default_factory=list)
+    ndr_generators: list[Record] = field(default_factory=list)
     """Every (NDR text, generating component) pair: recipients NDR'd over all runs, and in how many
     of the runs and at which sweep points it happened."""
 
@@ -346,24 +358,26 @@ class Experiment:
         return [v.name for v in self.scenario.sweep.variables]
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Write a file whole or not at all: ``write`` fills a hidden temporary beside it (its return
+    value, such as a count of characters, is not needed), which then replaces the file."""
     tmp = path.with_name(f".{path.name}.tmp")
     write(tmp)
     os.replace(tmp, path)
 
 
-def scenario_hash(raw: dict) -> str:
+def scenario_hash(raw: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _journal(out: Path | None, specs: list[RunSpec]) -> dict[tuple[int, int], dict]:
+def _journal(out: Path | None, specs: list[RunSpec]) -> Done:
     """The runs an interrupted experiment finished, from its journal.
 
     A line that is not a whole, well-formed record of one of ``specs`` (cut
     short by a kill, damaged on disk, from another sweep) is skipped: that run
     simply runs again.
     """
-    done: dict[tuple[int, int], dict] = {}
+    done: Done = {}
     if out is None or not (out / "runs.jsonl").exists():
         return done
     wanted = {(s.point, s.replication) for s in specs}
@@ -435,7 +449,7 @@ def _run_in(
     scenario: Scenario,
     points: list[SweepPoint],
     specs: list[RunSpec],
-    as_run: dict,
+    as_run: dict[str, Any],
     base_seed: int,
     n_reps: int,
     started: float,
@@ -482,7 +496,7 @@ def _run_in(
     if progress:
         progress(finished, len(specs))
 
-    def record(entry: dict) -> None:
+    def record(entry: Record) -> None:
         nonlocal finished, recorded
         done[(entry["row"]["point"], entry["row"]["replication"])] = entry
         if journal is not None:
@@ -537,7 +551,7 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def _execute(args: list[tuple], workers: int | None, scheduler: str | None) -> Iterable[dict]:
+def _execute(args: list[RunArgs], workers: int | None, scheduler: str | None) -> Iterator[Record]:
     if not args:
         return
     if scheduler is not None:
@@ -552,7 +566,7 @@ def _execute(args: list[tuple], workers: int | None, scheduler: str | None) -> I
         return
     pool = ProcessPoolExecutor(max_workers=min(workers, len(args)), initializer=_init_worker)
     try:
-        futures: list[Future] = [pool.submit(execute_run, *arg) for arg in args]
+        futures: list[Future[Record]] = [pool.submit(execute_run, *arg) for arg in args]
         for future in as_completed(futures):
             yield future.result()
     except BaseException:
@@ -572,7 +586,7 @@ RATE_COLUMNS = ("failure_rate", "ndr_rate", "misdelivery_rate", "latency_p50_s",
 
 
 def _summarise(
-    scenario: Scenario, points: list[SweepPoint], done: dict, out: Path | None, wall_s: float
+    scenario: Scenario, points: list[SweepPoint], done: Done, out: Path | None, wall_s: float
 ) -> Experiment:
     variables = [v.name for v in scenario.sweep.variables]
     rows = [entry["row"] for _, entry in sorted(done.items())]
@@ -627,14 +641,14 @@ def _summarise(
     )
     series = _long_frame(done, "series")
     latency = _long_frame(done, "latency")
-    samples: dict[str, dict] = {}
+    samples: dict[str, Record] = {}
     for _, entry in sorted(done.items()):
         for text, sample in entry.get("ndr_samples", {}).items():
             samples.setdefault(text, sample)
-    misdeliveries: dict[int, dict] = {}
-    for (point, _), entry in sorted(done.items()):
+    misdeliveries: dict[int, Record] = {}
+    for (index, _), entry in sorted(done.items()):
         for sample in entry.get("misdelivery_samples", [])[:1]:
-            misdeliveries.setdefault(point, {"point": point, **sample})
+            misdeliveries.setdefault(index, {"point": index, **sample})
     return Experiment(
         scenario,
         points,
@@ -653,9 +667,9 @@ def _summarise(
     )
 
 
-def _ndr_generators(done: dict) -> list[dict]:
+def _ndr_generators(done: Done) -> list[Record]:
     """Totals per (NDR text, component) over every run, most frequent first."""
-    totals: dict[tuple[str, str], dict] = {}
+    totals: dict[tuple[str, str], Record] = {}
     for (point, _), entry in sorted(done.items()):
         for text, counts in entry.get("ndr_generators", {}).items():
             for component, count in counts.items():
@@ -670,7 +684,7 @@ def _ndr_generators(done: dict) -> list[dict]:
     return sorted(totals.values(), key=lambda row: (-row["recipients"], row["text"], row["component"]))
 
 
-def _long_frame(done: dict, key: str) -> pd.DataFrame:
+def _long_frame(done: Done, key: str) -> pd.DataFrame:
     frames = []
     for (point, replication), entry in sorted(done.items()):
         columns = entry.get(key) or {}
@@ -720,7 +734,7 @@ def _differences(scenario: Scenario, points: list[SweepPoint], ok: pd.DataFrame)
     return pd.DataFrame(rows)
 
 
-def write_results(experiment: Experiment, as_run: dict, seed: int, replications: int) -> None:
+def write_results(experiment: Experiment, as_run: dict[str, Any], seed: int, replications: int) -> None:
     import simpy
 
     import exsim
@@ -773,7 +787,7 @@ def write_results(experiment: Experiment, as_run: dict, seed: int, replications:
     )
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
+def _records(frame: pd.DataFrame) -> list[Record]:
     return [
         {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
         for row in frame.to_dict(orient="records")
