@@ -11,16 +11,21 @@ tab-separated daily file format, one file per server per simulated day, named
 from __future__ import annotations
 
 import ast
+import csv
 import datetime as dt
 import functools
 import inspect
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from exsim.names import safe_file_name
+from exsim.versions import BUILDS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EPOCH = dt.datetime(1997, 6, 9, 0, 0, 0)
 
@@ -265,8 +270,19 @@ def logged_event_ids() -> frozenset[int]:
 class TrackingLog:
     """Message tracking files ``DIR/<server>/YYYYMMDD.log``, written as events happen.
 
+    Exchange's tracking log is a text file a spreadsheet can open: one daily file per server,
+    named by its GMT date, fields separated by tabs (KB Q173280). Each file opens with
+    :data:`HEADER_LINES` lines starting with ``#`` -- what the file is, the System Attendant
+    build that wrote it, its date and the field names -- then one record per tracking event.
+    Records are written by the ``csv`` module's tab dialect, so a field holding a tab, a quote
+    or a line break is quoted and read back intact by ``csv.reader`` or ``pandas.read_csv``.
+    Several recipients share the recipients field one per line, as the article describes the
+    field repeated for each recipient.
+
     ``<server>`` is the server's name made a safe file name (:func:`safe_file_name`): a
-    name from a scenario file never picks where a file goes."""
+    name from a scenario file never picks where a file goes. ``versions`` maps a server to
+    its build (``"5.0-sp1"``), read when a day's file is created: a server upgraded during
+    the day says so in the next day's header."""
 
     FIELDS = (
         "message id",
@@ -285,14 +301,29 @@ class TrackingLog:
         "recipients",
         "report status",
     )
+    HEADER_LINES = 4
+    """Lines starting with ``#`` at the top of every file (``skiprows`` for a reader)."""
 
-    def __init__(self, directory: Path | None):
+    def __init__(self, directory: Path | None, versions: Mapping[str, str] | None = None):
         self.directory = directory
+        self.versions = versions if versions is not None else {}
         self._files: dict[tuple[str, str], IO[str]] = {}
+        self._writers: dict[tuple[str, str], Any] = {}
 
     @property
     def enabled(self) -> bool:
         return self.directory is not None
+
+    def header(self, server: str, when: dt.datetime) -> list[str]:
+        """The comment lines that open a server's file for the day of ``when``."""
+        version = self.versions.get(server)
+        build = f"5.0.{BUILDS[version].build}" if version in BUILDS else "5.0"
+        return [
+            "# Message Tracking Log File",
+            f"# Exchange System Attendant Version {build}",
+            f"# Date: {when:%Y/%m/%d} GMT",
+            "# Fields: " + "\t".join(self.FIELDS),
+        ]
 
     def record(
         self,
@@ -305,7 +336,7 @@ class TrackingLog:
         partner: str = "",
         remote_id: str = "",
         originator: str = "",
-        priority: int = 1,
+        priority: int = 0,
         length: int = 0,
         seconds: float = 0.0,
         cost: int = 0,
@@ -313,40 +344,67 @@ class TrackingLog:
         recipients: Sequence[Any] = (),
         report_status: str = "",
     ) -> None:
-        """One tracking line; ``recipients`` are addresses or objects with an ``address``."""
+        """One tracking record; ``recipients`` are addresses or objects with an ``address``.
+        ``priority`` as KB Q173280 numbers it: 0 normal, 1 high, -1 low."""
         if self.directory is None:
             return
         when = timestamp(time_s)
         day = when.strftime("%Y%m%d")
-        handle = self._files.get((server, day))
-        if handle is None:
+        writer = self._writers.get((server, day))
+        if writer is None:
             folder = self.directory / safe_file_name(server)
             folder.mkdir(parents=True, exist_ok=True)
-            handle = open(folder / f"{day}.log", "a", encoding="utf-8")  # noqa: SIM115 - one open file per server-day, closed by close()
+            path = folder / f"{day}.log"
+            fresh = not path.exists()
+            # newline="" as the csv module asks: it writes the dialect's own line ends.
+            handle = open(path, "a", encoding="utf-8", newline="")  # noqa: SIM115 - one open file per server-day, closed by close()
+            if fresh:
+                handle.write("\r\n".join(self.header(server, when)) + "\r\n")
+            writer = csv.writer(handle, dialect="excel-tab")
             self._files[(server, day)] = handle
-        fields = (
-            mts_id,
-            str(event),
-            when.strftime("%Y/%m/%d %H:%M:%S GMT"),
-            gateway,
-            partner,
-            remote_id,
-            originator,
-            str(priority),
-            str(length),
-            f"{seconds:.0f}",
-            str(cost),
-            report_mts_id,
-            str(len(recipients)),
-            ",".join(str(getattr(r, "address", r)) for r in recipients),
-            report_status,
+            self._writers[(server, day)] = writer
+        writer.writerow(
+            (
+                mts_id,
+                event,
+                when.strftime("%Y/%m/%d %H:%M:%S GMT"),
+                gateway,
+                partner,
+                remote_id,
+                originator,
+                priority,
+                length,
+                f"{seconds:.0f}",
+                cost,
+                report_mts_id,
+                len(recipients),
+                "\n".join(str(getattr(r, "address", r)) for r in recipients),
+                report_status,
+            )
         )
-        handle.write("\t".join(fields) + "\n")
 
     def close(self) -> None:
         for handle in self._files.values():
             handle.close()
         self._files.clear()
+        self._writers.clear()
+
+
+def read_tracking_log(path: Path | str) -> pd.DataFrame:
+    """One tracking file as a table: a column per field of :attr:`TrackingLog.FIELDS`, every
+    value a string as written (a record's recipients one per line in ``recipients``)."""
+    import pandas as pd  # only readers pay for pandas
+
+    return pd.read_csv(
+        path,
+        sep="\t",
+        skiprows=TrackingLog.HEADER_LINES,
+        header=None,
+        names=list(TrackingLog.FIELDS),
+        dtype=str,
+        keep_default_na=False,
+        encoding="utf-8",
+    )
 
 
 # Tracking event numbers (KB Q173364).

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 
+from exsim.logs import TrackingLog, read_tracking_log
 from exsim.sim import simulate
 from tests.simkit import mix, one_site, scenario
 
@@ -20,15 +22,56 @@ def test_tracking_log_files_per_server_per_day(tmp_path):
     simulate(scenario(raw), tracking_dir=tmp_path)
     for server in ("RED-EX1", "RED-EX2"):
         assert sorted(p.name for p in (tmp_path / server).iterdir()) == ["19970609.log", "19970610.log"]
-    lines = (tmp_path / "RED-EX1" / "19970609.log").read_text().splitlines()
-    fields = [line.split("\t") for line in lines]
-    assert all(len(f) == 15 for f in fields)
-    events = Counter(int(f[1]) for f in fields)
+    path = tmp_path / "RED-EX1" / "19970609.log"
+    head = path.read_text().splitlines()[: TrackingLog.HEADER_LINES]
+    # RED-EX1 runs 5.0 RTM, build 1457; the Fields line names the 15 fields of KB Q173280.
+    assert head[:3] == [
+        "# Message Tracking Log File",
+        "# Exchange System Attendant Version 5.0.1457",
+        "# Date: 1997/06/09 GMT",
+    ]
+    assert head[3] == "# Fields: " + "\t".join(TrackingLog.FIELDS)
+    table = read_tracking_log(path)
+    events = Counter(int(n) for n in table["event #"])
     # Submission (4), local delivery (1000), delivery of mail from RED-EX2 (9), MTA transfer
     # in/out (0, 7), the store's gateway transfer to the IMS (1003), SMTP queued and sent (1010, 1011).
     for number in (4, 1000, 9, 0, 7, 1003, 1010, 1011):
         assert events[number] > 0, number
-    assert all(f[2].startswith("1997/06/09 ") and f[2].endswith(" GMT") for f in fields)
+    assert table["date/time"].str.match(r"^1997/06/09 \d\d:\d\d:\d\d GMT$").all()
+    # Every record's recipient count is the number of recipients listed, one per line.
+    listed = table["recipients"].str.split("\n").map(len)
+    assert (table["recipient count"].astype(int) == listed).all()
+    assert (table["priority"] == "0").all()  # all simulated mail is normal priority (0, KB Q173280)
+    # The header is written once, when the day's file is created.
+    assert sum(line.startswith("# Message Tracking") for line in path.read_text().splitlines()) == 1
+
+
+def test_tracking_fields_with_tabs_quotes_and_line_breaks_read_back_intact(tmp_path):
+    log = TrackingLog(tmp_path, {"EX1": "5.0-sp2"})
+    odd = ['"Smith, Jo"\t@example.com', "plain@example.com"]
+    log.record(3600.0, "EX1", 1010, "c=US;a= ;p=Contoso;l=EX1-1", gateway='IMS "main"', recipients=odd)
+    log.record(7200.0, "EX1", 9, "c=US;a= ;p=Contoso;l=EX1-2", recipients=["a@b.c"])
+    log.close()
+    path = tmp_path / "EX1" / "19970609.log"
+    with path.open(newline="", encoding="utf-8") as handle:
+        lines = handle.read().split("\r\n")
+    assert lines[1] == "# Exchange System Attendant Version 5.0.1460"
+    # Two records in three physical lines: the two recipients share one quoted field.
+    table = read_tracking_log(path)
+    assert len(table) == 2
+    first = table.iloc[0]
+    assert first["message id"] == "c=US;a= ;p=Contoso;l=EX1-1"
+    assert first["gateway name"] == 'IMS "main"'
+    assert first["recipient count"] == "2"
+    assert first["recipients"].split("\n") == odd
+    assert first["date/time"] == "1997/06/09 01:00:00 GMT"
+    assert table.iloc[1]["recipients"] == "a@b.c"
+    # csv.reader, the standard library's own reader, agrees.
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = [row for row in csv.reader(handle, dialect="excel-tab") if not row[0].startswith("#")]
+    assert [len(row) for row in rows] == [15, 15]
+    assert rows[0][13] == "\n".join(odd)
+    assert rows[0][3] == 'IMS "main"'
 
 
 def test_no_tracking_files_unless_asked(tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ from click.testing import CliRunner
 
 from exsim.cli import cli
 from exsim.directory import Policy
+from exsim.logs import read_tracking_log
 from exsim.org import Organization
 from exsim.routing import Router
 from exsim.scenario import load_scenario
@@ -25,13 +26,11 @@ def test_a_misdelivery_is_a_normal_local_delivery_in_the_tracking_log(tmp_path):
     assert result.misdelivered > 0
     assert result.ndr == 0
     assert result.recipients == result.delivered + result.misdelivered + result.ndr + result.pending
-    lines = [
-        line.split("\t") for line in (tmp_path / "HQ-EX1").glob("*.log").__next__().read_text().splitlines()
-    ]
-    for_ptt = [f for f in lines if "c=US;a=PTT;s=USER1" in f[13].split(",")]
+    table = read_tracking_log(next((tmp_path / "HQ-EX1").glob("*.log")))
+    for_ptt = table[table["recipients"].str.split("\n").map(lambda names: "c=US;a=PTT;s=USER1" in names)]
     # Exchange logged submission and a local delivery (1000) on the home server: nothing else,
     # no transfer out to the PTT and no report.
-    events = {f[1] for f in for_ptt}
+    events = set(for_ptt["event #"])
     assert "1000" in events
     assert events <= {"4", "1000"}
     sample = result.misdelivery_samples[0]

@@ -253,7 +253,7 @@ class Simulation:
         touched = {server for server, _ in self.availability.stopped} | set(self.availability.crashes)
         self.quiet = {s.name: s.name not in touched for s in scenario.servers}
         self.events = logs.EventLog()
-        self.tracking = logs.TrackingLog(tracking_dir)
+        self.tracking = logs.TrackingLog(tracking_dir, self.versions)
         self.routing_rng = stream(self.seed, 3)
         self.network_rng = stream(self.seed, 4)
         self.connector_states = {s: ConnectorStates() for s in self.org.servers}
