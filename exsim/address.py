@@ -143,11 +143,13 @@ def parse_x400(text: str) -> ORAddress:
     """
     if not isinstance(text, str) or not text.strip():
         raise AddressError("an X.400 address cannot be empty")
-    body = text.strip()
-    if body.endswith(";"):
-        body = body[:-1]
+    # Split before trimming anything: the last value may be the single space of a blank
+    # ADMD ("c=US;a= "), which trimming the whole text would turn into an empty one.
+    parts = text.split(";")
+    if len(parts) > 1 and not parts[-1].strip():
+        parts.pop()  # a trailing ';'
     values: dict[str, str] = {}
-    for position, part in enumerate(body.split(";"), start=1):
+    for position, part in enumerate(parts, start=1):
         if "=" not in part:
             raise AddressError(f"part {position} {part!r} of X.400 address {text!r} is not key=value")
         raw_key, value = part.split("=", 1)
@@ -185,9 +187,11 @@ def validate_x400(address: ORAddress | str) -> list[str]:
             return [str(exc)]
     values = address.as_dict()
     problems: list[str] = []
-    for mandatory, meaning in (("c", "country"), ("a", "ADMD; use 'a= ' for none")):
-        if mandatory not in values or values[mandatory] == "":
-            problems.append(f"missing mandatory attribute {mandatory}= ({meaning})")
+    # An empty a= is present but empty: the loop below says so, once.
+    if not values.get("c"):
+        problems.append("missing mandatory attribute c= (country)")
+    if "a" not in values:
+        problems.append("missing mandatory attribute a= (ADMD; use 'a= ' for none)")
     country = values.get("c")
     if country and not re.fullmatch(r"[A-Za-z]{2}|[0-9]{3}", country):
         problems.append(f"c={country!r} must be 2 letters or 3 digits")

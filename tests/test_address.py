@@ -171,3 +171,23 @@ def test_smtp_and_ms_parsing():
 )
 def test_recipient_types(text, kind):
     assert classify_recipient(text)[0] == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "problems"),
+    [
+        # A blank ADMD at the very end of the text is still the single space of "no ADMD".
+        ("c=US;a= ", ["needs at least one of p=, o=, ou=, cn= or a personal name (s=)"]),
+        ("c=US;a= ;", ["needs at least one of p=, o=, ou=, cn= or a personal name (s=)"]),
+        # An empty a= is there but empty: said once, not also as missing.
+        ("c=US;a=;o=R", ["a= is empty (use a single space for blank, or leave it out)"]),
+        ("c=;a= ;o=R", ["missing mandatory attribute c= (country)"]),
+    ],
+)
+def test_a_blank_or_empty_admd_gets_one_consistent_message(text, problems):
+    assert validate_x400(text) == problems
+
+
+def test_a_trailing_blank_admd_parses_as_blank():
+    assert parse_x400("c=US;a= ").get("a") == " "
+    assert parse_x400("c=US;a= ;o=R") == parse_x400("c=US;a= ;o=R;")
