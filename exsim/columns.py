@@ -11,19 +11,37 @@ from all of them.
 from __future__ import annotations
 
 import functools
+from typing import Literal, get_args
 
-BOOK_COLUMNS = [
-    "recipients",
-    "delivered",
-    "misdelivered",
-    "ndr",
-    "pending",
-    "failure_rate",
-    "ndr_rate",
-    "misdelivery_rate",
-    "latency_p50_s",
-    "latency_p95_s",
-]
+# Each group of result columns is written once, as a Literal type (so mypy and the scenario
+# schema know the names), and read back as a tuple (so code can loop over them).
+
+BookCount = Literal["recipients", "delivered", "misdelivered", "ndr", "pending"]
+"""The books of a run: every recipient is counted once, ``recipients == delivered +
+misdelivered + ndr + pending``."""
+SilentCount = Literal["lost", "unreported_ndr"]
+"""Failures nobody is told of, counted inside the books: pending mail a crash destroyed, and
+NDRs whose report to the originator was itself lost (KB Q197058)."""
+OutcomeRate = Literal["failure_rate", "ndr_rate", "misdelivery_rate"]
+"""Failures per recipient: loud (NDR), silent (misdelivered), or both."""
+LatencyColumn = Literal["latency_p50_s", "latency_p95_s"]
+"""Delivery latency percentiles of the run, in seconds."""
+OutcomeMetric = Literal[BookCount, SilentCount, OutcomeRate, "delivery_rate"]
+"""What an ``outcome`` expectation may check: any count or rate of the books, or the share of
+recipients delivered."""
+
+BOOK_COUNTS: tuple[str, ...] = get_args(BookCount)
+SILENT_COUNTS: tuple[str, ...] = get_args(SilentCount)
+OUTCOME_RATES: tuple[str, ...] = get_args(OutcomeRate)
+LATENCY_COLUMNS: tuple[str, ...] = get_args(LatencyColumn)
+OUTCOME_METRICS: tuple[str, ...] = get_args(OutcomeMetric)
+
+#: The columns every run's row starts with, in this order (PRODUCT.md ``runs.csv``).
+BOOK_COLUMNS: tuple[str, ...] = (*BOOK_COUNTS, *OUTCOME_RATES, *LATENCY_COLUMNS)
+#: Summarised per sweep point with a mean and a 95 % interval (``_mean``, ``_lo``, ``_hi``).
+INTERVAL_COLUMNS: tuple[str, ...] = (*OUTCOME_RATES, *LATENCY_COLUMNS)
+#: Summarised per sweep point with a mean only.
+COUNT_COLUMNS: tuple[str, ...] = (*BOOK_COUNTS, *SILENT_COUNTS)
 
 
 # The columns the experiment puts around a run's own (execute_run's record; "n" is summary.csv's).

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
-from exsim.columns import BOOK_COLUMNS, is_ndr_diagnostic_column
+from exsim.columns import BOOK_COLUMNS, COUNT_COLUMNS, INTERVAL_COLUMNS, is_ndr_diagnostic_column
 from exsim.constraint import parse_constraint
 from exsim.logs import EVENT_COLUMNS
 from exsim.randomness import replication_seed
@@ -581,10 +581,6 @@ def _execute(args: list[RunArgs], workers: int | None, scheduler: str | None) ->
 # --- summaries and files ------------------------------------------------------------------
 
 
-#: Rates summarised with a mean and a 95 % interval per sweep point.
-RATE_COLUMNS = ("failure_rate", "ndr_rate", "misdelivery_rate", "latency_p50_s", "latency_p95_s")
-
-
 def _summarise(
     scenario: Scenario, points: list[SweepPoint], done: Done, out: Path | None, wall_s: float
 ) -> Experiment:
@@ -606,23 +602,14 @@ def _summarise(
     for point in points:
         mine = ok[ok["point"] == point.index].sort_values("replication")
         row: dict[str, Any] = {"point": point.index, **point.labels, "n": len(mine)}
-        for column in RATE_COLUMNS:
+        for column in INTERVAL_COLUMNS:
             interval = t_interval(mine[column].tolist() if len(mine) else [])
             row[f"{column}_mean"], row[f"{column}_lo"], row[f"{column}_hi"] = (
                 interval.mean,
                 interval.lo,
                 interval.hi,
             )
-        for column in (
-            "recipients",
-            "delivered",
-            "misdelivered",
-            "ndr",
-            "pending",
-            "lost",
-            "unreported_ndr",
-            *ndr_columns,
-        ):
+        for column in (*COUNT_COLUMNS, *ndr_columns):
             row[f"{column}_mean"] = float(mine[column].mean()) if len(mine) else float("nan")
         if "internet_recipients" in mine and len(mine):
             rate = (mine["internet_ndr"].fillna(0) / mine["internet_recipients"].replace(0, np.nan)).tolist()

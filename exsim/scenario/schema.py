@@ -45,6 +45,7 @@ from exsim.address import (
     validate_smtp_site_address,
     validate_x400,
 )
+from exsim.columns import OutcomeMetric
 from exsim.constraint import MAX_DEPTH as MAX_CONSTRAINT_DEPTH
 from exsim.constraint import MAX_LENGTH as MAX_CONSTRAINT_LENGTH
 from exsim.names import refused_characters
@@ -861,19 +862,7 @@ class OutcomeExpectation(_Expectation, _Bounds):
     that never existed proves nothing."""
 
     kind: Literal["outcome"]
-    metric: Literal[
-        "recipients",
-        "delivered",
-        "misdelivered",
-        "ndr",
-        "pending",
-        "lost",
-        "unreported_ndr",
-        "failure_rate",
-        "ndr_rate",
-        "misdelivery_rate",
-        "delivery_rate",
-    ]
+    metric: OutcomeMetric
     recipient_class: str | None = Field(
         None,
         description=f"{', '.join(RECIPIENT_CLASSES)}, or '{REPORT_CLASS}' for the non-delivery reports "

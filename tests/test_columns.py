@@ -1,0 +1,72 @@
+"""The result columns are named once (exsim/columns.py); the run rows, the summaries and the
+``outcome`` expectation's metrics all take them from there."""
+
+from __future__ import annotations
+
+import pytest
+
+from exsim.columns import BOOK_COLUMNS, COUNT_COLUMNS, INTERVAL_COLUMNS, OUTCOME_METRICS
+from exsim.experiment import run_experiment
+from exsim.metrics import Outcomes
+from exsim.scenario import validate_raw
+from exsim.scenario.schema import OutcomeExpectation
+from tests.simkit import mix, one_site
+
+# PRODUCT.md's runs.csv contract, written out here by hand.
+CONTRACT = [
+    "recipients",
+    "delivered",
+    "misdelivered",
+    "ndr",
+    "pending",
+    "failure_rate",
+    "ndr_rate",
+    "misdelivery_rate",
+    "latency_p50_s",
+    "latency_p95_s",
+]
+
+
+def test_a_runs_rows_and_summary_carry_the_named_columns():
+    raw = one_site(duration="1h", shares=mix(same_server=0.5, internet=0.5))
+    experiment = run_experiment(validate_raw(raw), workers=1, replications=2)
+    columns = list(experiment.runs.columns)
+    start = columns.index("seed") + 1
+    assert columns[start : start + len(CONTRACT)] == CONTRACT
+    assert list(BOOK_COLUMNS) == CONTRACT
+    summary = set(experiment.summary.columns)
+    for column in ("recipients", "delivered", "misdelivered", "ndr", "pending", "lost", "unreported_ndr"):
+        assert f"{column}_mean" in summary
+        assert f"{column}_lo" not in summary  # counts are summarised by their mean alone
+    for column in ("failure_rate", "ndr_rate", "misdelivery_rate", "latency_p50_s", "latency_p95_s"):
+        assert {f"{column}_mean", f"{column}_lo", f"{column}_hi"} <= summary
+    assert set(COUNT_COLUMNS) | set(INTERVAL_COLUMNS) >= set(CONTRACT)
+
+
+def test_every_outcome_metric_but_the_delivery_rate_is_a_count_or_rate_of_the_books():
+    books = Outcomes(recipients=10, delivered=6, misdelivered=1, ndr=2, lost=1, unreported_ndr=1)
+    expected = {
+        "recipients": 10,
+        "delivered": 6,
+        "misdelivered": 1,
+        "ndr": 2,
+        "pending": 1,
+        "lost": 1,
+        "unreported_ndr": 1,
+        "failure_rate": 0.3,
+        "ndr_rate": 0.2,
+        "misdelivery_rate": 0.1,
+    }
+    assert set(OUTCOME_METRICS) == {*expected, "delivery_rate"}
+    for metric, value in expected.items():
+        assert getattr(books, metric) == pytest.approx(value), metric
+
+
+def test_the_schema_accepts_the_metrics_and_refuses_others():
+    base = {"name": "x", "kind": "outcome", "at_most": 1}
+    for metric in OUTCOME_METRICS:
+        assert OutcomeExpectation.model_validate({**base, "metric": metric}).metric == metric
+    with pytest.raises(ValueError, match="delivery_rate"):
+        OutcomeExpectation.model_validate({**base, "metric": "failures"})
+    enum = OutcomeExpectation.model_json_schema()["properties"]["metric"]["enum"]
+    assert enum == list(OUTCOME_METRICS)
