@@ -165,28 +165,42 @@ def show(scenario: str) -> None:
 
 
 def _apply_settings(scenario: Scenario, settings: tuple[str, ...]) -> Scenario:
-    """The scenario with each ``PATH=VALUE`` put in place, validated again."""
-    import copy
+    """The scenario with each ``--set PATH=VALUE`` put in place (in order), validated again.
+
+    Every command that takes ``--set`` comes through here (by :func:`_load`). A malformed
+    setting, a VALUE that is not TOML, a PATH naming nothing or a result the schema refuses
+    exits 2 with one line each, before the command has done anything.
+    """
     import tomllib
 
-    from exsim.scenario import validate_raw
-    from exsim.scenario.paths import resolve_path, set_path
+    from exsim.scenario import Problem, ScenarioError, validate_raw
+    from exsim.scenario.paths import PathMatchesNothing, changed, path_problem
 
-    raw = copy.deepcopy(scenario.raw)
+    changes: list[tuple[str, object]] = []
     for setting in settings:
         path, equals, text = setting.partition("=")
-        if not equals or not path.strip():
+        path = path.strip()
+        if not equals or not path:
             _bad_argument(f"--set {setting}: expected PATH=VALUE, e.g. --set connectors.2.cost=20")
+        problem = path_problem(path)
+        if problem is not None:
+            _bad_argument(f"--set {setting}: {problem}")
         try:
             value = tomllib.loads(f"value = {text.strip()}")["value"]
         except tomllib.TOMLDecodeError:
             _bad_argument(f"--set {setting}: {text.strip()!r} is not a TOML value (quote strings: 'a b')")
-        locations = resolve_path(raw, path.strip())
-        if not locations:
-            _bad_argument(f"--set {setting}: {path.strip()!r} names nothing in the scenario")
-        for location in locations:
-            set_path(raw, location, copy.deepcopy(value))
-    return validate_raw(raw, scenario.source)
+        changes.append((path, value))
+    try:
+        raw = changed(scenario.raw, changes)
+    except PathMatchesNothing as exc:
+        setting = next(s for s in settings if s.partition("=")[0].strip() == exc.path)
+        _bad_argument(f"--set {setting}: {exc.path!r} names nothing in the scenario")
+    try:
+        return validate_raw(raw, scenario.source)
+    except ScenarioError as exc:
+        # The file is fine; what --set made of it is not. Say so, instead of a line of the file.
+        where = f"{scenario.source} as changed by --set"
+        raise ScenarioError([Problem(where, None, p.path, p.message) for p in exc.problems]) from None
 
 
 def _router(scenario_path: str, settings: tuple[str, ...] = ()) -> Router:
@@ -473,6 +487,7 @@ def print_experiment(experiment: Experiment) -> None:
 @click.option("--report", "report", is_flag=True, help="Also write the HTML report DIR/report.html.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@set_option
 def run(
     scenario: str | None,
     out_dir: str | None,
@@ -488,6 +503,7 @@ def run(
     report: bool,
     quiet: bool,
     as_json: bool,
+    settings: tuple[str, ...],
 ) -> None:
     """Run a scenario (default: the bundled Q166866 scenario) and print the results table."""
     import datetime
@@ -503,7 +519,7 @@ def run(
         _bad_argument("--resume and --force exclude each other")
     if resume and not out_dir:
         _bad_argument("--resume needs --out DIR (the directory to finish)")
-    loaded = _load(scenario if scenario else str(_bundled_default()))
+    loaded = _load(scenario if scenario else str(_bundled_default()), settings)
     if replications is not None:
         from exsim.scenario.size import size_problem
 
@@ -569,7 +585,8 @@ def run(
         err.print(
             f"{what}{exc.finished} of {exc.total} runs finished; "
             f"their complete rows are in {out_dir}/runs.csv.\n"
-            f"Resume with: exsim run {shlex.quote(source)} --out {shlex.quote(out_dir)} --resume",
+            f"Resume with: exsim run {shlex.quote(source)} --out {shlex.quote(out_dir)} --resume"
+            + "".join(f" --set {shlex.quote(s)}" for s in settings),
             markup=False,
         )
         # A signal's conventional exit status is 128 + its number (130 Ctrl-C, 143 SIGTERM).
@@ -634,6 +651,7 @@ def run(
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the story as JSON: lines, hops, NDR, defect fixes."
 )
+@set_option
 def trace(
     scenario: str,
     message_id: int | None,
@@ -642,6 +660,7 @@ def trace(
     point: int | None,
     seed: int | None,
     as_json: bool,
+    settings: tuple[str, ...],
 ) -> None:
     """Tell one message's story, line by line in simulated time.
 
@@ -654,7 +673,7 @@ def trace(
 
     if (message_id is not None) + first_ndr + first_misdelivery != 1:
         _bad_argument("give exactly one of --message N, --first-ndr or --first-misdelivery")
-    loaded = _load(scenario)
+    loaded = _load(scenario, settings)
     if point is not None:
         points = expand_sweep(loaded)
         if point >= len(points):
@@ -792,11 +811,14 @@ def report(directory: str, output: str | None) -> None:
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path())
 @click.option("--replications", type=click.IntRange(min=1), help="Override the number of replications.")
 @click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
-def check(scenarios: tuple[str, ...], replications: int | None, seed: int | None) -> None:
+@set_option
+def check(
+    scenarios: tuple[str, ...], replications: int | None, seed: int | None, settings: tuple[str, ...]
+) -> None:
     """Run scenarios and compare the outcomes with their [[expect]] blocks (exit 0 only if all pass)."""
     from exsim.expect import evaluate
 
-    loaded = [(path, _load(path)) for path in scenarios]
+    loaded = [(path, _load(path, settings)) for path in scenarios]
     for path, scenario in loaded:
         if not scenario.expect:
             _bad_argument(f"{path}: no [[expect]] entries to check")

@@ -45,8 +45,8 @@ from exsim.constraint import parse_constraint
 from exsim.logs import EVENT_COLUMNS
 from exsim.randomness import replication_seed
 from exsim.resultsdir import ResultsDirectory, ResultsDirectoryError, open_results_dir
-from exsim.scenario import Scenario, resolve_path, set_path, validate_raw
-from exsim.scenario.paths import sweep_label
+from exsim.scenario import Scenario, validate_raw
+from exsim.scenario.paths import changed, sweep_label
 from exsim.scenario.schema import SweepVariable
 from exsim.stats import paired_difference, t_interval
 
@@ -226,11 +226,10 @@ def expand_sweep(scenario: Scenario) -> list[SweepPoint]:
 
 def point_scenario(scenario: Scenario, point: SweepPoint) -> Scenario:
     """The scenario with a sweep point's values put in place (and no sweep of its own)."""
-    raw = copy.deepcopy(scenario.raw)
-    for variable in scenario.sweep.variables:
-        if variable.name in point.values:
-            for location in resolve_path(raw, variable.path):
-                set_path(raw, location, copy.deepcopy(point.values[variable.name]))
+    raw = changed(
+        scenario.raw,
+        ((v.path, point.values[v.name]) for v in scenario.sweep.variables if v.name in point.values),
+    )
     raw.pop("sweep", None)
     for expectation in raw.get("expect", []):
         expectation.pop("point", None)  # the point is chosen: no sweep variable is left to name

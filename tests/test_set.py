@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.clikit import exsim
 from tests.conftest import SCENARIOS
 
@@ -39,3 +41,119 @@ def test_set_refuses_bad_values_with_exit_2():
     refused = exsim("gwart", CONTOSO, "--set", "connectors.2.cost=-5")
     assert refused.returncode == 2
     assert "Traceback" not in refused.stderr
+
+
+# One site without a PRMD in its X.400 address, on SP1: every Internet recipient gets the
+# Q166866 NDR. Giving the site a p= (or the server another build) removes the defect's cause.
+SP1_NO_PRMD = """
+name = "sp1-no-prmd"
+
+[organization]
+name = "Contoso"
+
+[[sites]]
+name = "Redmond"
+addresses = { x400 = "c=US;a= ;o=Redmond", smtp = "@redmond.contoso.com" }
+
+[[servers]]
+name = "RED-EX1"
+site = "Redmond"
+users = 5
+version = "5.0-sp1"
+
+[[connectors]]
+name = "IMS"
+kind = "ims"
+server = "RED-EX1"
+
+[workload]
+profile = "heavy"
+spread = "all_day"
+mix = { same_server = 0.5, same_site = 0.0, other_site = 0.0, internet = 0.5, msmail = 0.0, distribution_list = 0.0 }
+
+[run]
+duration = "1h"
+drain = "30m"
+
+[[expect]]
+name = "SP1 without p= fails every Internet recipient"
+kind = "outcome"
+metric = "failure_rate"
+recipient_class = "internet"
+equals = 1.0
+"""
+WITH_PRMD = 'sites.Redmond.addresses.x400="c=US;a= ;p=Contoso;o=Redmond"'
+
+
+@pytest.fixture
+def sp1_no_prmd(tmp_path):
+    path = tmp_path / "sp1.toml"
+    path.write_text(SP1_NO_PRMD)
+    return str(path)
+
+
+def test_set_on_check_changes_what_is_checked(sp1_no_prmd):
+    as_written = exsim("check", sp1_no_prmd)
+    assert as_written.returncode == 0, as_written.stdout + as_written.stderr
+    assert "observed 1" in as_written.stdout
+    with_prmd = exsim("check", sp1_no_prmd, "--set", WITH_PRMD)
+    assert with_prmd.returncode == 1
+    assert "FAIL  SP1 without p= fails every Internet recipient" in with_prmd.stdout
+    assert "observed 0" in with_prmd.stdout
+
+
+def test_set_on_trace_changes_the_run_traced(sp1_no_prmd):
+    assert exsim("trace", sp1_no_prmd, "--first-ndr").returncode == 0
+    # RTM has no Q166866 defect, so nothing is NDR'd; the settings apply in order, and the
+    # later one for RED-EX1 wins over the first for every server.
+    rtm = exsim(
+        "trace",
+        sp1_no_prmd,
+        "--first-ndr",
+        "--set",
+        'servers.*.version="5.0-sp1"',
+        "--set",
+        'servers.RED-EX1.version="5.0"',
+    )
+    assert rtm.returncode == 1
+    assert "no message got a non-delivery report in this run" in rtm.stderr
+
+
+def test_set_on_run_is_what_runs_and_what_is_recorded(sp1_no_prmd, tmp_path):
+    out = tmp_path / "results"
+    result = exsim(
+        "run", sp1_no_prmd, "--out", str(out), "--quiet", "--set", "run.replications=2", "--set", WITH_PRMD
+    )
+    assert result.returncode == 0, result.stderr
+    runs = (out / "runs.csv").read_text().splitlines()
+    header = runs[0].split(",")
+    rows = [dict(zip(header, line.split(","), strict=True)) for line in runs[1:]]
+    assert [row["replication"] for row in rows] == ["0", "1"]
+    assert all(row["ndr"] == "0" and int(row["recipients"]) > 0 for row in rows)
+    # The results directory's scenario.toml is the scenario as run: with the PRMD.
+    assert 'x400 = "c=US;a= ;p=Contoso;o=Redmond"' in (out / "scenario.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("run.replications", "expected PATH=VALUE"),
+        ("servers.9.users=3", "'servers.9.users' names nothing in the scenario"),
+        ("servers..users=3", "has an empty segment"),
+        ("run.duration=1h", "'1h' is not a TOML value"),
+        (
+            "servers.0.users=-1",
+            "as changed by --set: servers[0].users: Input should be greater than or equal to 0",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "trace", "check"])
+def test_bad_settings_exit_2_before_anything_is_written(sp1_no_prmd, tmp_path, command, setting, message):
+    out = tmp_path / "results"
+    extra = {"run": ["--out", str(out)], "trace": ["--message", "1"], "check": []}[command]
+    result = exsim(command, sp1_no_prmd, *extra, "--set", setting, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sp1.toml"]

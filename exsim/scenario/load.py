@@ -7,7 +7,6 @@ keeps no line numbers, so :class:`Locator` finds them in the text.
 
 from __future__ import annotations
 
-import copy
 import re
 import tomllib
 import typing
@@ -18,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from exsim.names import did_you_mean
 from exsim.references import reference_problems
-from exsim.scenario.paths import Location, resolve_path, set_path
+from exsim.scenario.paths import Location, changed
 from exsim.scenario.schema import (
     Problem,
     Scenario,
@@ -291,9 +290,7 @@ def _sweep_value_problems(raw: dict[str, Any], source: str, locator: Locator) ->
     variables = raw.get("sweep", {}).get("variables", [])
     for index, variable in enumerate(variables):
         for k, value in enumerate(variable["values"]):
-            trial = copy.deepcopy(raw)
-            for location in resolve_path(trial, variable["path"]):
-                set_path(trial, location, value)
+            trial = changed(raw, [(variable["path"], value)])
             try:
                 Scenario.model_validate(trial)
             except ValidationError as exc:

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Iterable
 from typing import Any
 
 Location = tuple[str | int, ...]
@@ -72,6 +74,32 @@ def set_path(raw: dict[str, Any], location: Location, value: Any) -> None:
     for part in location[:-1]:
         node = node.setdefault(part, {}) if isinstance(node, dict) else node[part]
     node[location[-1]] = value
+
+
+class PathMatchesNothing(LookupError):
+    """A path that names no place in the scenario (an array element that does not exist)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        super().__init__(f"path {path!r} matches nothing in the scenario")
+
+
+def changed(raw: dict[str, Any], changes: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """A copy of parsed scenario data with each ``(path, value)`` put in place, in order.
+
+    The one way a scenario is changed without editing its file: ``Scenario.modified``
+    (the API, ``--baseline``) and ``--set PATH=VALUE`` (every command that reads a
+    scenario) both come here. A later change to the same place wins, as a later
+    ``--set`` does. Raises :class:`PathMatchesNothing` for a path naming nothing.
+    """
+    data = copy.deepcopy(raw)
+    for path, value in changes:
+        locations = resolve_path(data, path)
+        if not locations:
+            raise PathMatchesNothing(path)
+        for location in locations:
+            set_path(data, location, copy.deepcopy(value))
+    return data
 
 
 def sweep_label(value: Any) -> str:

@@ -967,20 +967,15 @@ class Scenario(_Model):
     def modified(self, changes: dict[str, Any]) -> Scenario:
         """A validated copy with values set at scenario paths (as sweeps do), e.g.
         ``scenario.modified({"run.duration": "4h", "servers.*.version": "5.0-sp1"})``."""
-        import copy
-
         from exsim.scenario.load import validate_raw  # loading builds on this module
-        from exsim.scenario.paths import resolve_path, set_path
+        from exsim.scenario.paths import PathMatchesNothing, changed
 
-        raw = copy.deepcopy(self._raw)
-        for path, value in changes.items():
-            locations = resolve_path(raw, path)
-            if not locations:
-                raise ScenarioError(
-                    [Problem(self._source, None, path, "path matches nothing in the scenario")]
-                )
-            for location in locations:
-                set_path(raw, location, copy.deepcopy(value))
+        try:
+            raw = changed(self._raw, changes.items())
+        except PathMatchesNothing as exc:
+            raise ScenarioError(
+                [Problem(self._source, None, exc.path, "path matches nothing in the scenario")]
+            ) from None
         return validate_raw(raw, self._source)
 
     def site(self, name: str) -> Site:
