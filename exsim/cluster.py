@@ -17,6 +17,7 @@ at all, or exsim has lost its connection to the scheduler, for
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import time
 from collections.abc import Iterable
@@ -24,6 +25,8 @@ from typing import Any
 
 #: Seconds without a worker, or without the scheduler, before an experiment gives up.
 CLUSTER_TIMEOUT_S = 60.0
+#: How long a Client waits for a scheduler's answer before exsim says "cannot connect".
+CONNECT_TIMEOUT = "10s"
 #: How often the wait for results looks at the cluster's health.
 _POLL_S = 1.0
 
@@ -49,6 +52,7 @@ def execute_on_dask(args: list[tuple[Any, ...]], scheduler: str) -> Iterable[dic
     from exsim.experiment import execute_run
 
     cluster = None
+    failure: str | None = None
     try:
         if scheduler == "local":
             cluster = LocalCluster(
@@ -60,14 +64,22 @@ def execute_on_dask(args: list[tuple[Any, ...]], scheduler: str) -> Iterable[dic
             )
             client = Client(cluster)
         else:
-            client = Client(scheduler, timeout="10s")
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
     except Exception as exc:
         # OSError/TimeoutError: nobody answers; ValueError/TypeError: not an address at all.
         # Dask raises other kinds too (an AssertionError from its connection set-up was seen
         # in CI for an unknown protocol): any failure to make the client is "cannot connect".
+        failure = f"--scheduler {scheduler}: cannot connect ({exc})"
+    if failure is not None:
+        # The Client that failed half-way lives on in a reference cycle. Collected at some
+        # later moment, its __del__ closes Dask's shared event-loop runner; if that moment
+        # falls inside the next Client's start-up (a second run in the same process), the
+        # close waits for a lock the start-up holds, for ever. Collect it now, while nothing
+        # holds that lock (the exception, which kept its frames alive, is gone).
+        gc.collect()
         if cluster is not None:
             cluster.close()
-        raise ClusterError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        raise ClusterError(failure)
     try:
         futures = [client.submit(execute_run, *arg, pure=False) for arg in args]
         yield from _results(client, futures, scheduler)

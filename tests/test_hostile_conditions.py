@@ -166,6 +166,31 @@ def test_a_bad_scheduler_leaves_no_directory_behind(tmp_path, address, dask_conf
     assert not (tmp_path / "new").exists()
 
 
+def live_dask_clients() -> set[int]:
+    import gc
+
+    from distributed import Client
+
+    return {id(thing) for thing in gc.get_objects() if isinstance(thing, Client)}
+
+
+@pytest.mark.parametrize("address", ["garbage:::", "tcp://127.0.0.1:1"])
+def test_a_client_that_failed_to_connect_is_gone_when_the_run_ends(
+    tmp_path, monkeypatch, address, dask_config
+):
+    """A half-made Dask Client left for the garbage collector closes itself at a random later
+    moment; inside the next Client's start-up that close deadlocks (a CI run hung on it)."""
+    import exsim.cluster
+
+    monkeypatch.setattr(exsim.cluster, "CONNECT_TIMEOUT", "1s")
+    before = live_dask_clients()
+    result = invoke(
+        "run", scenario_file(tmp_path), "--out", tmp_path / "r", "--quiet", "--scheduler", address
+    )
+    assert result.exit_code == 2, result.output
+    assert live_dask_clients() - before == set()
+
+
 # --- 4. signals and workers -----------------------------------------------------------------
 
 
