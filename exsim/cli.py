@@ -61,16 +61,48 @@ def _load(path: str, settings: tuple[str, ...] = ()) -> Scenario:
         raise SystemExit(EXIT_BAD_INPUT) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Command(click.Command):
+    """A command whose summary in ``exsim --help`` is its docstring's whole first paragraph.
+
+    Click cuts a summary to the terminal's width and ends it with '...'; a summary that
+    stops mid-sentence tells the reader nothing, so it is wrapped instead.
+    """
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if self.short_help or not self.help:
+            return super().get_short_help_str(limit)
+        import inspect
+
+        return " ".join(inspect.cleandoc(self.help).split("\n\n")[0].split())
+
+
+class _Group(click.Group):
+    command_class = _Command
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="exsim")
 def cli() -> None:
-    """exsim: a discrete-event simulator of a Microsoft Exchange Server 5.0 organization."""
+    """exsim: a discrete-event simulator of a Microsoft Exchange Server 5.0 organization.
+
+    Every command takes --help, with an example.
+
+    \b
+    Example:
+      exsim route scenarios/contoso.toml --from RED-EX2 --to BJones
+      exsim run scenarios/rollout.toml --out results/rollout --plot
+    """
 
 
 @cli.command()
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path())
 def validate(scenarios: tuple[str, ...]) -> None:
-    """Check scenario files; list every problem (exit 2) or say each is valid."""
+    """Check scenario files; list every problem (exit 2) or say each is valid.
+
+    \b
+    Example:
+      exsim validate scenarios/contoso.toml scenarios/rollout.toml
+    """
     from exsim.scenario import ScenarioError, load_scenario
 
     bad = 0
@@ -94,7 +126,12 @@ def validate(scenarios: tuple[str, ...]) -> None:
 
 @cli.command()
 def schema() -> None:
-    """Print the JSON Schema of the scenario format (for editor completion)."""
+    """Print the JSON Schema of the scenario format (for editor completion).
+
+    \b
+    Example:
+      exsim schema > scenario.schema.json
+    """
     from exsim.scenario import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
@@ -103,7 +140,12 @@ def schema() -> None:
 @cli.command()
 @click.argument("scenario", type=click.Path())
 def show(scenario: str) -> None:
-    """Print the organization as tables: sites, servers, connectors."""
+    """Print the organization as tables: sites, servers, connectors.
+
+    \b
+    Example:
+      exsim show scenarios/contoso.toml
+    """
     from rich.table import Table
 
     from exsim.org import Organization
@@ -223,7 +265,13 @@ def _bad_argument(message: str) -> NoReturn:
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @set_option
 def gwart(scenario: str, sites: tuple[str, ...], as_json: bool, settings: tuple[str, ...]) -> None:
-    """Print a site's routing table (GWART) as the Administrator's Routing page showed it."""
+    """Print a site's routing table (GWART) as the Administrator's Routing page showed it.
+
+    \b
+    Example:
+      exsim gwart scenarios/contoso.toml --site Redmond
+      exsim gwart scenarios/contoso.toml --site Redmond --set connectors.2.cost=20
+    """
     from dataclasses import asdict
 
     from rich.table import Table
@@ -274,7 +322,15 @@ def gwart(scenario: str, sites: tuple[str, ...], as_json: bool, settings: tuple[
 def route(
     scenario: str, from_server: str, address: str, at: str, as_json: bool, settings: tuple[str, ...]
 ) -> None:
-    """Explain how a message to ADDRESS would be routed from a server."""
+    """Explain how a message to ADDRESS would be routed from a server.
+
+    Each selection filter says what it dropped and why; the explanation ends with why this route.
+
+    \b
+    Example:
+      exsim route scenarios/contoso.toml --from RED-EX2 --to BJones
+      exsim route scenarios/contoso.toml --from RED-EX2 --to BJones --set connectors.2.cost=20
+    """
     from dataclasses import asdict
 
     from exsim.address import AddressError
@@ -306,7 +362,9 @@ def route(
 def explore(scenario: str, output: str | None) -> None:
     """Write an offline HTML page to explore the organization's routing.
 
-    Example: exsim explore scenarios/contoso.toml -o contoso.html
+    \b
+    Example:
+      exsim explore scenarios/contoso.toml -o contoso.html
     """
     from exsim.explore import render_explorer
     from exsim.org import Organization
@@ -505,7 +563,14 @@ def run(
     as_json: bool,
     settings: tuple[str, ...],
 ) -> None:
-    """Run a scenario (default: the bundled Q166866 scenario) and print the results table."""
+    """Run a scenario (default: the bundled Q166866 scenario) and print the results table.
+
+    \b
+    Example:
+      exsim run
+      exsim run scenarios/rollout.toml --out results/rollout --replications 5 --plot
+      exsim run scenarios/kb/Q166866.toml --set 'servers.*.version="5.0-sp2"'
+    """
     import datetime
     import time
 
@@ -666,6 +731,11 @@ def trace(
 
     The story ends with a glossary line for the jargon it used and, when a known defect bit,
     the fix for it.
+
+    \b
+    Example:
+      exsim trace scenarios/q166866.toml --first-ndr
+      exsim trace scenarios/contoso.toml --message 3 --json > story.json
     """
     from exsim.experiment import expand_sweep, point_scenario
     from exsim.logs import timestamp
@@ -772,7 +842,12 @@ def _results_dir(directory: str) -> Path:
     help="Sweep point for the per-point figures (default: all when few, else the one with most failures).",
 )
 def plot(directory: str, x_variable: str | None, average: bool, point: int | None) -> None:
-    """Write the figures of a results directory into DIR/plots/."""
+    """Write the figures of a results directory into DIR/plots/.
+
+    \b
+    Example:
+      exsim plot results/rollout
+    """
     folder = _results_dir(directory)
     _use_agg()
     from exsim.plots import AveragingRefused, plot_results
@@ -798,7 +873,12 @@ def plot(directory: str, x_variable: str | None, average: bool, point: int | Non
 @click.argument("directory", type=click.Path())
 @click.option("-o", "--output", type=click.Path(), help="HTML file to write (default: DIR/report.html).")
 def report(directory: str, output: str | None) -> None:
-    """Write one self-contained HTML page of a results directory (figures embedded, no network)."""
+    """Write one self-contained HTML page of a results directory (figures embedded, no network).
+
+    \b
+    Example:
+      exsim report results/rollout -o rollout.html
+    """
     folder = _results_dir(directory)
     _use_agg()
     from exsim.report import write_report
@@ -815,7 +895,13 @@ def report(directory: str, output: str | None) -> None:
 def check(
     scenarios: tuple[str, ...], replications: int | None, seed: int | None, settings: tuple[str, ...]
 ) -> None:
-    """Run scenarios and compare the outcomes with their [[expect]] blocks (exit 0 only if all pass)."""
+    """Run scenarios and compare the outcomes with their [[expect]] blocks (exit 0 only if all pass).
+
+    \b
+    Example:
+      exsim check scenarios/kb/Q166866.toml scenarios/kb/Q176046.toml
+      exsim check scenarios/kb/Q166866.toml --replications 1 --set run.duration='"1h"'
+    """
     from exsim.expect import evaluate
 
     loaded = [(path, _load(path, settings)) for path in scenarios]
