@@ -1,9 +1,12 @@
 """The organization as a graph: sites joined by connectors, servers in sites.
 
 :class:`Organization` is built from a validated scenario and is what routing
-and the simulation read. Sites are the nodes of a networkx ``MultiDiGraph``;
+and the simulation read. Sites are the nodes of a directed multigraph:
 every site-linking connector (site, X.400, Dynamic RAS) is one edge in each
-direction, keyed by connector name, with its cost, kind and schedule. Gateways
+direction, keyed by connector name, with its cost, kind and schedule. Routing
+reads the plain adjacency (:attr:`Organization.links`); a networkx
+``MultiDiGraph`` of it (:attr:`Organization.graph`) is built only when asked for,
+so the quick commands never import networkx. Gateways
 (IMS, MS Mail Connector) are not edges: they live on a server and carry address
 spaces out of the organization. The organization also plays the directory: it
 knows every mailbox and its proxy addresses.
@@ -13,11 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from exsim.address import Proxies, anonymous_alias, proxies, site_dn
 from exsim.scenario import GATEWAY_CONNECTORS, LINK_CONNECTORS, LinkConnector, Scenario
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,22 +50,38 @@ class Organization:
             self._site_servers[server.site].append(server.name)
         self._hosts: dict[str, list[str]] = {}
         self._hosts_in: dict[tuple[str, str], list[str]] = {}
-        self.graph = nx.MultiDiGraph()
-        for site in scenario.sites:
-            self.graph.add_node(site.name, site=site, servers=self.servers_of(site.name))
+        # Site -> neighbouring site -> link connector name -> cost, in the order the scenario
+        # lists sites and connectors: each link connector once in each direction.
+        self.links: dict[str, dict[str, dict[str, int]]] = {site.name: {} for site in scenario.sites}
         for connector in scenario.connectors:
             if isinstance(connector, LINK_CONNECTORS):
                 a, b = connector.sites
                 for src, dst in ((a, b), (b, a)):
-                    self.graph.add_edge(
+                    self.links[src].setdefault(dst, {})[connector.name] = connector.cost
+
+    @cached_property
+    def graph(self) -> nx.MultiDiGraph:
+        """The sites as a networkx ``MultiDiGraph`` (for figures and analysis): one edge per
+        link connector and direction, keyed by connector name, with its cost, kind and schedule."""
+        import networkx as nx  # here: routing needs only :attr:`links`
+
+        graph = nx.MultiDiGraph()
+        for site in self.scenario.sites:
+            graph.add_node(site.name, site=site, servers=self.servers_of(site.name))
+        for src, neighbours in self.links.items():
+            for dst, connectors in neighbours.items():
+                for name, cost in connectors.items():
+                    connector = self.link(name)
+                    graph.add_edge(
                         src,
                         dst,
-                        key=connector.name,
-                        connector=connector.name,
-                        cost=connector.cost,
+                        key=name,
+                        connector=name,
+                        cost=cost,
                         kind=connector.kind,
                         schedule=connector.schedule,
                     )
+        return graph
 
     # --- where things are -------------------------------------------------
     def site_of(self, server: str) -> str:

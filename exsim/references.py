@@ -226,16 +226,29 @@ def _connector_problems(
 def _reachability_problems(raw: Raw, sites: dict[str, None]) -> Iterator[Finding]:
     if len(sites) < 2:
         return
-    import networkx as nx  # here, not at the top: a one-site scenario validates without it
-
-    graph = nx.Graph()
-    graph.add_nodes_from(sites)
+    # Sites joined by connectors, grown outward from each site not yet reached (a plain graph
+    # search: these few lines cost less than importing a graph library at every load).
+    joins: dict[str, set[str]] = {name: set() for name in sites}
     for _, connector in _items(raw, "connectors"):
         joined = connector.get("sites")
         if isinstance(joined, list) and len(joined) == 2 and all(s in sites for s in joined):
-            graph.add_edge(*joined)
-    position = {name: i for i, name in enumerate(sites)}
-    components = sorted(nx.connected_components(graph), key=lambda c: (-len(c), min(position[s] for s in c)))
+            a, b = joined
+            joins[a].add(b)
+            joins[b].add(a)
+    components: list[set[str]] = []
+    reached: set[str] = set()
+    for start in sites:
+        if start in reached:
+            continue
+        component, frontier = {start}, [start]
+        while frontier:
+            for neighbour in joins[frontier.pop()] - component:
+                component.add(neighbour)
+                frontier.append(neighbour)
+        reached |= component
+        components.append(component)
+    # The largest component first; among equals, the one holding the earliest-listed site.
+    components.sort(key=lambda c: -len(c))
     main = components[0]
     for index, site in _items(raw, "sites"):
         name = site.get("name")

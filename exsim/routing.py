@@ -37,14 +37,13 @@ module and never re-implements it.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import random
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
-
-import networkx as nx
-import numpy as np
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from exsim.address import (
     AddressError,
@@ -59,6 +58,9 @@ from exsim.directory import EXACT, Directory, DirectoryMatch, Policy
 from exsim.org import Mailbox, Organization
 from exsim.scenario import GATEWAY_CONNECTORS, LINK_CONNECTORS, LINK_KINDS, LinkAddressSpace, LinkConnector
 from exsim.schedule import Activation
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Hard limit on hops a message may make (Q160534).
 MAX_HOPS = 512
@@ -175,34 +177,72 @@ def _targets(org: Organization) -> list[_Target]:
     return targets
 
 
+def cheapest_paths(
+    graph: Mapping[str, Mapping[str, int]], source: str, avoiding: str | None = None
+) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Dijkstra's cheapest paths from ``source`` over ``graph`` (node -> neighbour -> weight),
+    never through ``avoiding``: (distance to each reached node, the path to it).
+
+    Among equally cheap paths it keeps the first one found, visiting neighbours in the
+    graph's order and breaking distance ties first come, first served, exactly as
+    ``networkx.single_source_dijkstra`` does (so GWART routes are the ones networkx chose).
+    A plain heap rather than networkx: the quick commands must not pay for importing it.
+    """
+    dist: dict[str, int] = {}
+    seen: dict[str, int] = {source: 0}
+    paths: dict[str, list[str]] = {source: [source]}
+    order = itertools.count()
+    fringe: list[tuple[int, int, str]] = [(0, next(order), source)]
+    while fringe:
+        d, _, v = heapq.heappop(fringe)
+        if v in dist:
+            continue
+        dist[v] = d
+        for u, cost in graph[v].items():
+            if u == avoiding or u in dist:
+                continue
+            vu = d + cost
+            if u not in seen or vu < seen[u]:
+                seen[u] = vu
+                heapq.heappush(fringe, (vu, next(order), u))
+                paths[u] = paths[v] + [u]
+    return dist, paths
+
+
 def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = frozenset()) -> list[GwartRow]:
     """The GWART of one site, sorted by type, address space, cost and connector.
 
     ``hidden_sites``: sites whose directory objects have not replicated here yet; their
     address spaces are missing from the table (KB Q145976).
     """
-    graph = nx.DiGraph()
-    for a, b, data in org.graph.edges(data=True):
-        if a != site and b != site:
-            weight = _weight(data["cost"])
-            if not graph.has_edge(a, b) or graph[a][b]["weight"] > weight:
-                graph.add_edge(a, b, weight=weight)
-    graph.add_nodes_from(n for n in org.graph.nodes if n != site)
+    # Site-to-site weights without the site itself: the cheapest link between each pair.
+    graph: dict[str, dict[str, int]] = {}
+    for a, neighbours in org.links.items():
+        for b, connectors in neighbours.items():
+            for cost in connectors.values():
+                if a != site and b != site:
+                    weight = _weight(cost)
+                    toward = graph.setdefault(a, {})
+                    if toward.get(b, weight + 1) > weight:
+                        toward[b] = weight
+    for n in org.links:
+        if n != site:
+            graph.setdefault(n, {})
 
     # First hops: every link connector leaving the site, and the site's gateways.
     first_hops: list[tuple[str, str, int]] = [
-        (key, neighbour, data["cost"])
-        for _, neighbour, key, data in org.graph.out_edges(site, keys=True, data=True)
+        (name, neighbour, cost)
+        for neighbour, connectors in org.links[site].items()
+        for name, cost in connectors.items()
     ]
-    # Per start: (distance to each site, path to each site), as networkx's Dijkstra gives them.
-    reach: dict[tuple[str, str | None], tuple[dict[str, float], dict[str, list[str]]]] = {}
+    # Per start: (distance to each site, path to each site).
+    reach: dict[tuple[str, str | None], tuple[dict[str, int], dict[str, list[str]]]] = {}
 
-    def paths_from(neighbour: str, avoiding: str | None) -> tuple[dict[str, float], dict[str, list[str]]]:
+    def paths_from(neighbour: str, avoiding: str | None) -> tuple[dict[str, int], dict[str, list[str]]]:
         """Cheapest paths from a neighbour, optionally never through one site."""
         key = (neighbour, avoiding)
         if key not in reach:
-            view = graph if avoiding is None else nx.subgraph_view(graph, filter_node=lambda n: n != avoiding)
-            reach[key] = nx.single_source_dijkstra(view, neighbour, weight="weight")
+            reach[key] = cheapest_paths(graph, neighbour, avoiding)
         return reach[key]
 
     best: dict[tuple[str, str, str], GwartRow] = {}
@@ -895,15 +935,16 @@ _ORDER = (_by_schedule, _by_attempts, _by_open_retry, _by_cost, _by_locality)
 _LOWEST_COST_ORDER = (_by_schedule, _by_cost, _by_attempts, _by_open_retry, _by_locality)
 
 
-Draws = np.random.Generator | random.Random
+Draws: TypeAlias = "np.random.Generator | random.Random"
 """Where the load-share draws come from: the simulation's random.Random, or a NumPy generator."""
 
 
 def _draw(rng: Draws, n: int) -> int:
-    """A uniform index below n from a numpy Generator or a random.Random."""
-    if isinstance(rng, np.random.Generator):
-        return int(rng.integers(n))
-    return rng.randrange(n)
+    """A uniform index below n from a random.Random or a numpy Generator (NumPy is imported
+    only by whoever made the generator)."""
+    if isinstance(rng, random.Random):
+        return rng.randrange(n)
+    return int(rng.integers(n))
 
 
 def select_target_server(
@@ -1184,8 +1225,8 @@ def cost_breakdown(org: Organization, row: GwartRow) -> list[tuple[str, int]]:
     if steps and row.target in org.connectors and org.connectors[row.target].kind in LINK_KINDS:
         steps = steps[:-1]  # the exit over the connector holding the address space
     for a, b in steps:
-        name, data = min(org.graph[a][b].items(), key=lambda item: (_weight(item[1]["cost"]), item[0]))
-        parts.append((name, data["cost"]))
+        name, cost = min(org.links[a][b].items(), key=lambda item: (_weight(item[1]), item[0]))
+        parts.append((name, cost))
     rest = row.cost - sum(cost for _, cost in parts)
     if rest:
         owner = f"{row.target} " if row.target in org.connectors else ""

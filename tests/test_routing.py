@@ -568,3 +568,50 @@ def test_site_connector_address_spaces_ignored_between_replicated_sites():
     x400 = org_with("x400")
     assert rows_for(x400, "A", "*.fabrikam.com") == [(1, "AB", ("A", "B"))]
     assert ignored_address_spaces(x400) == []
+
+
+def test_cheapest_paths_takes_the_path_networkx_would():
+    # Random small graphs with many equal costs: distances and the chosen path (which of
+    # several equally cheap ones) must be networkx's, avoiding a site or not; the GWART's
+    # routes used to come from networkx's Dijkstra and must not change.
+    import random
+
+    import networkx as nx
+
+    from exsim.routing import cheapest_paths
+
+    draws = random.Random(16)
+    for _ in range(300):
+        nodes = [f"S{i}" for i in range(draws.randint(2, 8))]
+        graph: dict[str, dict[str, int]] = {n: {} for n in nodes}
+        reference = nx.DiGraph()
+        reference.add_nodes_from(nodes)
+        for _ in range(draws.randint(0, 20)):
+            a, b = draws.sample(nodes, 2)
+            if b not in graph[a]:
+                weight = draws.choice((1, 1, 2, 3, 1001))
+                graph[a][b] = weight
+                reference.add_edge(a, b, weight=weight)
+        source = draws.choice(nodes)
+        avoiding = draws.choice([None, *[n for n in nodes if n != source]])
+        view = (
+            reference
+            if avoiding is None
+            else nx.subgraph_view(reference, filter_node=lambda n, gone=avoiding: n != gone)
+        )
+        assert cheapest_paths(graph, source, avoiding) == nx.single_source_dijkstra(
+            view, source, weight="weight"
+        )
+
+
+def test_cheapest_paths_by_hand():
+    # A -> B -> D costs 2, A -> C -> D costs 2 too: B was found first, so its path stands;
+    # avoiding B leaves A -> C -> D; E is never reached.
+    from exsim.routing import cheapest_paths
+
+    graph = {"A": {"B": 1, "C": 1}, "B": {"D": 1}, "C": {"D": 1}, "D": {}, "E": {"A": 1}}
+    assert cheapest_paths(graph, "A") == (
+        {"A": 0, "B": 1, "C": 1, "D": 2},
+        {"A": ["A"], "B": ["A", "B"], "C": ["A", "C"], "D": ["A", "B", "D"]},
+    )
+    assert cheapest_paths(graph, "A", avoiding="B")[1]["D"] == ["A", "C", "D"]

@@ -2,8 +2,9 @@
 
 ``exsim --help``, ``exsim validate``, ``exsim route`` and ``exsim gwart`` need
 the scenario loader, the organization and the router, never pandas (results
-tables), SciPy (confidence intervals), matplotlib (figures) or Dask (clusters);
-importing those took over a second. This checks what a fresh interpreter has
+tables), SciPy (confidence intervals), matplotlib (figures), Dask (clusters),
+networkx (figures; routing's path search is a plain heap) or NumPy (the
+simulation's random streams and counters); importing those took over a second. This checks what a fresh interpreter has
 imported, not how long it took, so it holds on a loaded machine too.
 """
 
@@ -16,7 +17,7 @@ import pytest
 
 CONTOSO = str(Path(__file__).resolve().parent.parent / "scenarios" / "contoso.toml")
 
-HEAVY = ("pandas", "scipy", "matplotlib", "dask", "distributed")
+HEAVY = ("pandas", "scipy", "matplotlib", "dask", "distributed", "networkx", "numpy")
 
 # Import the modules, then report which heavy top-level packages ended up in sys.modules.
 PROBE = """

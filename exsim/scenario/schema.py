@@ -162,8 +162,15 @@ def as_written(value: object) -> Any:
 
 class _Model(BaseModel):
     # NaN and infinity are valid TOML floats but never a meaningful count, rate or share.
+    # defer_build: pydantic builds a model's validator when it first validates, not when the
+    # class is defined; a scenario is validated as a whole, so most nested models never need
+    # their own validator and start-up skips building them.
     model_config = ConfigDict(
-        extra="forbid", arbitrary_types_allowed=True, validate_default=True, allow_inf_nan=False
+        extra="forbid",
+        arbitrary_types_allowed=True,
+        validate_default=True,
+        allow_inf_nan=False,
+        defer_build=True,
     )
 
 
