@@ -1,16 +1,26 @@
 """Exchange 5.0 builds and the transport defects each carries, as one table.
 
-The simulation never asks "is this SP1?": the component at the point where a
-defect bites asks :func:`defect_applies` whether the server's build, with the
-GDI in question, triggers it. Each defect is a small rule object named by its
-Knowledge Base article.
+The simulation never asks "is this SP1?", nor tests a KB number: the component
+at the point where a defect bites asks for the defect at that point
+(:func:`defect_at`, or ``Simulation.defect`` with the server and message) and
+whether the server's build, with the GDI in question, triggers it. Everything
+else about a defect is data in its row: the builds that carry it, the component
+and the point of the mail flow where it strikes, the NDR it returns mail with,
+the events an administrator finds in the log, the scenario settings that decide
+what the sources leave open, and the fix. docs/model.md ("Adding a defect")
+walks through the Q166866 row.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from exsim.address import GDI
+from exsim.ndr import CONTENT_TOO_LONG, INVALID_ARGUMENTS, LOOP, UNRECOGNIZED, NdrKind
+
+#: The Exchange components a defect can strike in.
+Component = Literal["information store", "MTA", "directory", "MS Mail connector"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,13 +41,21 @@ BUILDS: dict[str, Build] = {
 
 @dataclass(frozen=True, slots=True)
 class Defect:
-    """A documented defect: the builds that carry it and the condition that triggers it."""
+    """A documented defect: the builds that carry it, where it strikes, what it does there
+    and the condition that triggers it."""
 
     kb: str
     title: str
     versions: frozenset[str]
+    component: Component
+    """The Exchange component it strikes in."""
     where: str
-    """The point in the mail flow where it bites (used by the simulation to look it up)."""
+    """The path in the mail flow where it strikes, the name the component's one hook asks for:
+    ``gateway_in:ims`` is the store's gateway-in thread handing mail to the IMS."""
+    ndr: NdrKind | None
+    """The NDR it returns mail with; None when mail waits or goes astray without one."""
+    events: tuple[int, ...] = ()
+    """The application-log event IDs (written by :class:`exsim.logs.EventLog`) it leaves."""
     needs_missing_prmd: bool = True
     fix: str = ""
     """What an administrator does about it (``exsim trace`` ends with this when the defect shows)."""
@@ -49,6 +67,13 @@ class Defect:
     """A build the sources do not clearly list as fixed; the scenario's setting
     (``model.q165485_fixed_in_sp2``) says whether it still carries the defect."""
 
+    @property
+    def ndr_kind(self) -> NdrKind:
+        """:attr:`ndr`, for the hook of a defect that returns mail (a row without one is a bug)."""
+        if self.ndr is None:
+            raise ValueError(f"{self.kb} returns no mail: its row names no NDR")
+        return self.ndr
+
     def triggered(self, version: str, gdi: GDI) -> bool:
         return version in self.versions and (not self.needs_missing_prmd or not gdi.has_prmd)
 
@@ -56,10 +81,13 @@ class Defect:
 DEFECTS: tuple[Defect, ...] = (
     Defect(
         kb="Q166866",
-        title="IS gateway transfer-in of outbound SMTP fails when the site GDI has no PRMD "
-        "(events 1026 and 2007; NDR invalid-arguments), with or without the IMS running",
+        title="IS gateway transfer-in of outbound SMTP fails when the site GDI has no PRMD, "
+        "with or without the IMS running",
         versions=frozenset({"5.0-sp1"}),
+        component="information store",
         where="gateway_in:ims",
+        ndr=INVALID_ARGUMENTS,
+        events=(1026, 2007),
         fix="give the site's X.400 address a PRMD (p=, Site Addressing) or install SP2; "
         "the 5.0 RTM build does not have the defect",
         gdi_site_is_a_setting=True,
@@ -67,9 +95,12 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(
         kb="Q176194",
         title="Mail entering from MS Mail through the interchange fails in the store when the site "
-        "GDI has no PRMD (event 2025; NDR to the originator)",
+        "GDI has no PRMD (the NDR goes to the originator)",
         versions=frozenset({"5.0", "5.0-sp1"}),
+        component="information store",
         where="gateway_out:msmail",
+        ndr=INVALID_ARGUMENTS,
+        events=(2025,),
         fix="give the site's X.400 address a PRMD (p=, Site Addressing) or install SP2",
     ),
     Defect(
@@ -77,26 +108,34 @@ DEFECTS: tuple[Defect, ...] = (
         title="A GWART calculated while directory replication is incomplete lacks the sites not yet "
         "replicated, so mail to them is misrouted and NDR'd until replication completes",
         versions=frozenset({"5.0"}),
+        component="MTA",
         where="gwart_replication",
+        ndr=UNRECOGNIZED,
         needs_missing_prmd=False,
         fix="install SP1, or wait for directory replication to complete and recalculate routing",
     ),
     Defect(
         kb="Q165485",
         title="The MS Mail interchange transfers nothing outbound when the site PRMD is blank "
-        "(events 2335 and 2380 over and over; mail waits)",
+        "(its events come over and over; mail waits)",
         versions=frozenset({"5.0", "5.0-sp1", "5.0-sp2"}),
+        component="MS Mail connector",
         where="msmail_out",
+        ndr=None,
+        events=(2335, 2380),
         fix="put a PRMD (even a dummy p=) in the site's X.400 address (Site Addressing)",
         maybe_fixed_in="5.0-sp2",
     ),
     Defect(
         kb="Q197058",
-        title="A message refused by a remote MTA's smaller size limit is NDR'd (events 62 and 290), but "
-        "the report cannot be routed back (event 141) and is lost: the originator never learns; "
-        "fixed after SP2 by an MTA hotfix (5.0.1461.76)",
+        title="A message refused by a remote MTA's smaller size limit is NDR'd, but the report cannot "
+        "be routed back and is lost: the originator never learns; fixed after SP2 by an MTA hotfix "
+        "(5.0.1461.76)",
         versions=frozenset({"5.0", "5.0-sp1", "5.0-sp2"}),
+        component="MTA",
         where="mta_size_limit_report",
+        ndr=CONTENT_TOO_LONG,
+        events=(62, 290, 141),
         needs_missing_prmd=False,
         fix="apply the post-SP2 MTA hotfix (5.0.1461.76), or give the MTAs along the route the same "
         "message size limit",
@@ -107,7 +146,9 @@ DEFECTS: tuple[Defect, ...] = (
         "proxy search' says (modelled: an address without a PRMD against proxies with one), so mail "
         "for a foreign X.400 user can reach a local mailbox; fixed in SP2 together with the value 2",
         versions=frozenset({"5.0", "5.0-sp1"}),
+        component="directory",
         where="directory_fuzzy",
+        ndr=None,
         needs_missing_prmd=False,
         fix="install SP2 and set 'Allow fuzzy proxy search' to 2 (exact matches only)",
     ),
@@ -117,7 +158,9 @@ DEFECTS: tuple[Defect, ...] = (
         "the Exchange 4.0 client addressed by an SMTP or MS Mail proxy (one-off or personal address "
         "book): NDR loop-detected. The versions are the bridgehead's",
         versions=frozenset({"5.0-sp2"}),
+        component="MTA",
         where="bridgehead_proxy_loop",
+        ndr=LOOP,
         needs_missing_prmd=False,
         fix="put the site's user servers on the bridgehead's build, or address the mail from the "
         "directory rather than by a one-off or personal-address-book proxy",

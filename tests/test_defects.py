@@ -10,8 +10,17 @@ site, it finds Dublin's blank PRMD and every message is NDR'd.
 
 from __future__ import annotations
 
+import dataclasses
+import tomllib
+
+import pytest
+
+from exsim import versions
+from exsim.logs import logged_event_ids
+from exsim.ndr import CONTENT_TOO_LONG, INVALID_ARGUMENTS
 from exsim.sim import simulate
 from exsim.versions import DEFECTS, defect_at
+from tests.conftest import SCENARIOS
 from tests.simkit import mix, scenario
 
 
@@ -59,3 +68,58 @@ def test_only_a_row_that_declares_a_maybe_fixed_build_changes_when_assumed_fixed
         else:
             assert assumed.versions == defect.versions - {defect.maybe_fixed_in}
             assert defect.maybe_fixed_in in defect.versions
+
+
+def test_q166866_strikes_as_its_row_says():
+    """The worked example of docs/model.md: SP1, the store's gateway-in thread for the IMS, the
+    invalid-arguments NDR from the store, events 1026 and 2007 on the IMS's server."""
+    row = versions.defect_by_kb("Q166866")
+    assert (row.component, row.where) == ("information store", "gateway_in:ims")
+    assert row.ndr == INVALID_ARGUMENTS
+    assert row.events == (1026, 2007)
+    result = simulate(scenario(dublin_mail_out_through_redmond("originator")))
+    assert result.outcomes.ndr_by_diagnostic == {"invalid-arguments": result.ndr}
+    assert result.outcomes.ndr_by_component == {"MSExchangeIS": result.ndr}
+    logged = {(e.event_id, e.server) for e in result.events}
+    assert {(1026, "RED-EX1"), (2007, "RED-EX1")} <= logged
+
+
+def test_the_hook_returns_mail_with_the_ndr_the_row_names(monkeypatch):
+    monkeypatch.setattr(
+        versions,
+        "DEFECTS",
+        tuple(dataclasses.replace(d, ndr=CONTENT_TOO_LONG) if d.kb == "Q166866" else d for d in DEFECTS),
+    )
+    result = simulate(scenario(dublin_mail_out_through_redmond("originator")))
+    assert result.ndr > 0
+    assert result.outcomes.ndr_by_diagnostic == {"content-too-long": result.ndr}
+
+
+def test_every_row_says_where_it_strikes_and_what_it_leaves():
+    components = {"information store", "MTA", "directory", "MS Mail connector"}
+    known_events = logged_event_ids()
+    for defect in DEFECTS:
+        assert defect.component in components, defect.kb
+        assert defect.where, defect.kb
+        assert set(defect.events) <= known_events, defect.kb
+    assert len({d.where for d in DEFECTS}) == len(DEFECTS)  # one row per hook
+
+
+@pytest.mark.parametrize(
+    "defect", [d for d in DEFECTS if (SCENARIOS / "kb" / f"{d.kb}.toml").exists()], ids=lambda d: d.kb
+)
+def test_a_rows_kb_scenario_expects_its_ndr_and_events(defect):
+    """tests/test_kb.py shows these expectations hold; here, that they are the row's."""
+    expectations = tomllib.loads((SCENARIOS / "kb" / f"{defect.kb}.toml").read_text())["expect"]
+    ndr_texts = {e["text"] for e in expectations if e["kind"] == "ndr"}
+    present = {e["event_id"] for e in expectations if e["kind"] == "event" and e.get("present", True)}
+    if defect.ndr is not None:
+        assert defect.ndr.text in ndr_texts
+    assert set(defect.events) <= present
+
+
+def test_a_row_without_an_ndr_refuses_to_name_one():
+    quiet = versions.defect_by_kb("Q165485")
+    assert quiet.ndr is None
+    with pytest.raises(ValueError, match="Q165485 returns no mail"):
+        _ = quiet.ndr_kind

@@ -61,6 +61,10 @@ from exsim.sim.store import InformationStore
 from exsim.sim.workload import Workload
 from exsim.versions import Defect, defect_at
 
+#: The defect that loses an NDR's report on its way back to the originator: the only way a
+#: report is lost, so the trace names it when one is.
+LOST_REPORT = defect_at("mta_size_limit_report")
+
 INFINITY = float("inf")
 #: A message this close to its lifetime counts as having reached it: a lifetime timer set for
 #: the instant fires at a time that may differ from it in the last bits of a float.
@@ -790,7 +794,7 @@ class Simulation:
                 server,
                 "MTA",
                 kind="report",
-                defect="Q197058" if lost else None,
+                defect=LOST_REPORT.kb if lost and LOST_REPORT else None,
             )
         envelope = Envelope(message=report, recipients=list(report.recipients), queued_s=self.env.now)
         if lost:

@@ -181,7 +181,12 @@ class MTA:
                         defect=defect.kb,
                     )
                 sim.fail(
-                    envelope, [recipient], LOOP, "MSExchangeMTA", self.server, f"{defect.kb}: {defect.title}"
+                    envelope,
+                    [recipient],
+                    defect.ndr_kind,
+                    "MSExchangeMTA",
+                    self.server,
+                    f"{defect.kb}: {defect.title}",
                 )
                 continue
             resolution = resolved.get(recipient.address)

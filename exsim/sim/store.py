@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from exsim import logs
-from exsim.ndr import INVALID_ARGUMENTS
 from exsim.sim.message import Envelope, Message, Recipient
 from exsim.sim.queue import MailQueue, ProcessGenerator
 from exsim.sim.resolver import UNRESOLVED_ONE_OFFS
@@ -197,7 +196,7 @@ class InformationStore:
                 sim.fail(
                     envelope,
                     envelope.recipients,
-                    INVALID_ARGUMENTS,
+                    defect.ndr_kind,
                     "MSExchangeIS",
                     self.server,
                     f"{defect.kb}: gateway transfer-in failed (ecObjectInvalid 0xBB8)",
@@ -254,7 +253,7 @@ class InformationStore:
                 sim.fail(
                     envelope,
                     envelope.recipients,
-                    INVALID_ARGUMENTS,
+                    defect.ndr_kind,
                     "MSExchangeIS",
                     self.server,
                     f"{defect.kb}: store delivery failed (error 00000bb8)",
