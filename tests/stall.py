@@ -9,13 +9,26 @@ with it, pool workers included) wraps ``exsim.sim.simulate``: the first
 a gate directory, run normally; every later call marks itself stalled and waits
 forever. The test waits for those marks, so it signals a sweep that has finished
 exactly ``runs_before`` runs and cannot finish another.
+
+Every wait here is bounded, and :func:`started` kills what a test started
+(the process and everything it started in turn) however the test ends: a stalled
+sweep left behind would otherwise sleep for ever.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+
+#: The longest a test waits for a subprocess to finish. Generous: only a hang exceeds it, and a
+#: hang then fails the test with a message instead of stopping the suite.
+PROCESS_LIMIT_S = 240.0
 
 SITECUSTOMIZE = """
 import os
@@ -69,10 +82,29 @@ def stalled(gate: Path) -> int:
     return len(list(gate.glob("stalled-*")))
 
 
-def wait_for(condition, what: str, limit_s: float = 300.0) -> None:
-    """Wait for a condition of the sweep; fail, rather than hang, if it never comes."""
+def wait_for(condition: Callable[[], bool], what: str, limit_s: float = PROCESS_LIMIT_S) -> None:
+    """Poll ``condition`` until it holds; fail, rather than hang, if it never comes."""
     deadline = time.monotonic() + limit_s
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def run(command: list[str], **options: Any) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run`` with text output captured and a bound on the wait."""
+    return subprocess.run(command, capture_output=True, text=True, timeout=PROCESS_LIMIT_S, **options)
+
+
+@contextlib.contextmanager
+def started(command: list[str], **options: Any) -> Iterator[subprocess.Popen[str]]:
+    """A process in a session of its own; when the block ends, it and every process it started
+    (pool workers, a stalled run) are killed and reaped."""
+    process = subprocess.Popen(command, text=True, start_new_session=True, **options)
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.communicate(timeout=60)

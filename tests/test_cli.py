@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 from tests.clikit import exsim
 from tests.conftest import SCENARIOS
+from tests.stall import run
 
 
 def test_validate_bundled_scenarios_exits_0():
@@ -254,8 +254,8 @@ def test_installed_console_script_runs():
     # the script pip wrote must reach exsim.cli:main and pass the exit code back.
     script = shutil.which("exsim", path=str(Path(sys.executable).parent))
     assert script is not None, "the exsim console script is not installed next to this Python"
-    ok = subprocess.run([script, "validate", str(SCENARIOS / "contoso.toml")], capture_output=True, text=True)
+    ok = run([script, "validate", str(SCENARIOS / "contoso.toml")])
     assert ok.returncode == 0, ok.stderr
     assert "contoso.toml: valid" in ok.stdout
-    bad = subprocess.run([script, "no-such-command"], capture_output=True, text=True)
+    bad = run([script, "no-such-command"])
     assert bad.returncode == 2

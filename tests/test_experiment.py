@@ -64,20 +64,17 @@ def test_point_scenario_puts_values_in_place_by_wildcard_and_name():
 
 
 def test_replication_seeds_depend_on_position_only():
-    import subprocess
     import sys
+
+    from tests.stall import run
 
     here = [replication_seed(5, k) for k in range(10)]
     # Another interpreter, with another string-hash seed, another order of calls and
     # replications asked for out of order: the same seed for the same (seed, k).
     program = "from exsim.randomness import replication_seed as r; print([r(5, k) for k in (9, 3, 0)])"
     for hash_seed in ("1", "2"):
-        other = subprocess.run(
-            [sys.executable, "-c", program],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        other = run(
+            [sys.executable, "-c", program], check=True, env={**os.environ, "PYTHONHASHSEED": hash_seed}
         )
         assert other.stdout.strip() == str([here[9], here[3], here[0]])
     assert len(set(here)) == 10  # distinct replications get distinct seeds
@@ -153,7 +150,7 @@ def test_killed_sweep_resumes_without_duplicates_or_losses(tmp_path):
 
     import tomli_w
 
-    from tests.stall import stalled, stalled_sweep_env, wait_for
+    from tests.stall import run, stalled, stalled_sweep_env, started, wait_for
 
     raw = swept(variables=[VERSION, ADDRESS])
     raw["run"]["replications"] = 5  # 30 runs
@@ -174,20 +171,20 @@ def test_killed_sweep_resumes_without_duplicates_or_losses(tmp_path):
     ]
     # The sweep finishes three runs and stalls in the fourth: kill -9 lands there, every time.
     env, gate = stalled_sweep_env(tmp_path, runs_before=3)
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    wait_for(lambda: stalled(gate) == 1, "the fourth run")
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    with started(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env) as process:
+        wait_for(lambda: stalled(gate) == 1, "the fourth run")
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
     journal = out / "runs.jsonl"
     assert len(journal.read_text().splitlines()) == 3
-    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, check=False)
+    resumed = run([*command, "--resume"])
     assert resumed.returncode == 0, resumed.stderr
     runs = pd.read_csv(out / "runs.csv")
     assert len(runs) == 30
     assert not runs.duplicated(["point", "replication"]).any()
     # Identical to an uninterrupted run.
     fresh_out = tmp_path / "fresh"
-    fresh = subprocess.run(
+    fresh = run(
         [
             sys.executable,
             "-m",
@@ -199,10 +196,7 @@ def test_killed_sweep_resumes_without_duplicates_or_losses(tmp_path):
             "--workers",
             "2",
             "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+        ]
     )
     assert fresh.returncode == 0
     assert (out / "runs.csv").read_text() == (fresh_out / "runs.csv").read_text()
@@ -226,7 +220,7 @@ def test_ctrl_c_saves_complete_rows_and_says_how_to_resume(tmp_path, workers):
 
     import tomli_w
 
-    from tests.stall import stalled, stalled_sweep_env, wait_for
+    from tests.stall import run, stalled, stalled_sweep_env, started, wait_for
 
     raw = swept(variables=[VERSION, ADDRESS])
     raw["run"]["replications"] = 10  # 60 runs
@@ -240,14 +234,14 @@ def test_ctrl_c_saves_complete_rows_and_says_how_to_resume(tmp_path, workers):
     # Two runs finish, then every worker stalls in its next run: Ctrl-C lands mid-sweep, with
     # exactly two rows written and runs in progress in every worker.
     env, gate = stalled_sweep_env(tmp_path, runs_before=2)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     journal = out / "runs.jsonl"
-    wait_for(
-        lambda: stalled(gate) == workers and journal.exists() and journal.read_text().count("\n") == 2,
-        "two finished runs and every worker stalled",
-    )
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=300)
+    with started(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as process:
+        wait_for(
+            lambda: stalled(gate) == workers and journal.exists() and journal.read_text().count("\n") == 2,
+            "two finished runs and every worker stalled",
+        )
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert f"--out {out} --resume" in stderr
@@ -257,5 +251,6 @@ def test_ctrl_c_saves_complete_rows_and_says_how_to_resume(tmp_path, workers):
     assert (
         saved["recipients"] == saved["delivered"] + saved["misdelivered"] + saved["ndr"] + saved["pending"]
     ).all()
-    assert subprocess.run([*command, "--resume"], capture_output=True, check=False).returncode == 0
+    resumed = run([*command, "--resume"])
+    assert resumed.returncode == 0, resumed.stderr
     assert len(pd.read_csv(out / "runs.csv")) == 60

@@ -27,6 +27,7 @@ from click.testing import CliRunner
 from exsim.cli import cli
 from exsim.resultsdir import LOCK, MARKER
 from tests.simkit import mix, one_site
+from tests.stall import run, stalled, stalled_sweep_env, started, wait_for
 
 
 def invoke(*args: str):
@@ -44,15 +45,6 @@ def scenario_file(tmp_path: Path, replications: int = 1, duration: str = "1h") -
     return path
 
 
-def wait_for(condition, what: str, limit_s: float = 120.0) -> None:
-    """Poll ``condition`` until true; fail (not hang) after a generous limit."""
-    deadline = time.monotonic() + limit_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def journal_rows(out: Path) -> int:
     journal = out / "runs.jsonl"
     return journal.read_text().count("\n") if journal.exists() else 0
@@ -60,9 +52,7 @@ def journal_rows(out: Path) -> int:
 
 def dead_pid() -> int:
     """The pid of a process that has exited and been reaped."""
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
+    return int(run([sys.executable, "-c", "import os; print(os.getpid())"], check=True).stdout)
 
 
 # --- 3. the results directory is exsim's, and only exsim's ------------------------------------
@@ -194,11 +184,8 @@ def test_a_client_that_failed_to_connect_is_gone_when_the_run_ends(
 # --- 4. signals and workers -----------------------------------------------------------------
 
 
-def exsim_process(path: Path, out: Path, workers: str, capture: bool = True) -> subprocess.Popen:
-    command = [sys.executable, "-m", "exsim", "run", str(path), "--out", str(out), "--workers", workers]
-    # Without capture the test waits on the workers themselves, not on pipes they may hold open.
-    pipe = subprocess.PIPE if capture else subprocess.DEVNULL
-    return subprocess.Popen([*command, "--quiet"], stdout=pipe, stderr=pipe, text=True)
+def run_command(path: Path, out: Path, *options: str) -> list[str]:
+    return [sys.executable, "-m", "exsim", "run", str(path), "--out", str(out), "--quiet", *options]
 
 
 def children_of(pid: int) -> set[int]:
@@ -225,39 +212,42 @@ def running(pid: int) -> bool:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
 def test_sigterm_saves_rows_prints_resume_and_exits_143(tmp_path):
     path, out = scenario_file(tmp_path, replications=60), tmp_path / "out"
-    process = exsim_process(path, out, "2")
-    wait_for(lambda: journal_rows(out) >= 2, "two finished runs")
-    workers = children_of(process.pid)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 143, stderr
-    assert "Traceback" not in stderr
-    assert f"--out {out} --resume" in stderr
-    saved = pd.read_csv(out / "runs.csv")
-    assert len(saved) == journal_rows(out) < 60
-    assert not (out / LOCK).exists()
-    wait_for(lambda: not any(running(pid) for pid in workers), "the pool workers to end")
+    # Two runs finish, then both workers stall in their next: SIGTERM lands mid-sweep every time.
+    env, gate = stalled_sweep_env(tmp_path, runs_before=2)
+    pipe = subprocess.PIPE
+    with started(run_command(path, out, "--workers", "2"), stdout=pipe, stderr=pipe, env=env) as process:
+        wait_for(lambda: stalled(gate) == 2 and journal_rows(out) == 2, "two finished runs, two stalled")
+        workers = children_of(process.pid)
+        assert len(workers) == 2
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 143, stderr
+        assert "Traceback" not in stderr
+        assert f"--out {out} --resume" in stderr
+        assert len(pd.read_csv(out / "runs.csv")) == journal_rows(out) == 2
+        assert not (out / LOCK).exists()
+        wait_for(lambda: not any(running(pid) for pid in workers), "the pool workers to end")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
 def test_pool_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
-    path, out = scenario_file(tmp_path, replications=60), tmp_path / "out"
-    process = exsim_process(path, out, "2", capture=False)
-    wait_for(lambda: journal_rows(out) >= 1 and len(children_of(process.pid)) >= 2, "two busy workers")
-    workers = children_of(process.pid)
-    process.kill()
-    process.wait()
-    wait_for(lambda: not any(running(pid) for pid in workers), "the orphaned workers to end", 30)
+    path, out = scenario_file(tmp_path, replications=6), tmp_path / "out"
+    # One run finishes, then both workers stall in their next: kill -9 finds them busy.
+    env, gate = stalled_sweep_env(tmp_path, runs_before=1)
+    # Without capture the test waits on the workers themselves, not on pipes they may hold open.
+    null = subprocess.DEVNULL
+    with started(run_command(path, out, "--workers", "2"), stdout=null, stderr=null, env=env) as process:
+        wait_for(lambda: stalled(gate) == 2 and journal_rows(out) == 1, "one finished run, two stalled")
+        workers = children_of(process.pid)
+        assert len(workers) == 2
+        process.kill()
+        process.wait(timeout=60)
+        wait_for(lambda: not any(running(pid) for pid in workers), "the orphaned workers to end", 30)
     # The lock the killed run left is stale; a resume takes it over and finishes the rest.
-    resumed = subprocess.run(
-        [sys.executable, "-m", "exsim", "run", str(path), "--out", str(out), "--resume", "--quiet"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    resumed = run(run_command(path, out, "--resume"))
     assert resumed.returncode == 0, resumed.stderr
     assert "took over the stale lock" in resumed.stderr
-    assert len(pd.read_csv(out / "runs.csv")) == 60
+    assert len(pd.read_csv(out / "runs.csv")) == 6
 
 
 def test_workers_are_capped_at_the_runs_and_cores_with_a_note(tmp_path):

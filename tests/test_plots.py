@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
 import sys
 
 import matplotlib.image as mpimg
@@ -19,6 +18,7 @@ from exsim.scenario import validate_raw
 from tests.clikit import exsim
 from tests.conftest import SCENARIOS
 from tests.simkit import one_site
+from tests.stall import run
 
 #: two_ims: version x redmond x dublin; point 3 = SP1, neither site with p= (the most failures).
 WORST = 3
@@ -49,9 +49,7 @@ def test_a_figure_shows_itself_in_a_notebook(results):
 def test_importing_the_plots_chooses_no_backend():
     code = "import matplotlib, exsim.plots, exsim.report; print(matplotlib.rcParams._get_backend_or_none())"
     environment = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=False
-    )
+    result = run([sys.executable, "-c", code], env=environment)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "None"  # still unresolved: a notebook's inline backend can win
 

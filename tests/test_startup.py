@@ -9,11 +9,12 @@ imported, not how long it took, so it holds on a loaded machine too.
 """
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.stall import run
 
 CONTOSO = str(Path(__file__).resolve().parent.parent / "scenarios" / "contoso.toml")
 
@@ -30,12 +31,7 @@ print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}} & set(sys
 
 
 def heavy_imports(*modules: str, action: str = "") -> list[str]:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(action=action), ",".join(HEAVY), *modules],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = run([sys.executable, "-c", PROBE.format(action=action), ",".join(HEAVY), *modules], check=True)
     return json.loads(done.stdout)
 
 
