@@ -108,3 +108,21 @@ def started(command: list[str], **options: Any) -> Iterator[subprocess.Popen[str
             os.killpg(process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.communicate(timeout=60)
+
+
+@contextlib.contextmanager
+def stalled_sweep(
+    command: list[str], tmp_path: Path, out: Path, runs_before: int, stalled_runs: int, **options: Any
+) -> Iterator[subprocess.Popen[str]]:
+    """``exsim run`` (``command``, writing to ``out``) :func:`started` with the stall, once
+    ``runs_before`` runs are in its journal and ``stalled_runs`` more are stalled for good."""
+    env, gate = stalled_sweep_env(tmp_path, runs_before)
+    journal = out / "runs.jsonl"
+
+    def there() -> bool:
+        rows = journal.read_text().count("\n") if journal.exists() else 0
+        return stalled(gate) == stalled_runs and rows == runs_before
+
+    with started(command, env=env, **options) as process:
+        wait_for(there, f"{runs_before} finished run(s) and {stalled_runs} stalled")
+        yield process

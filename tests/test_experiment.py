@@ -150,7 +150,7 @@ def test_killed_sweep_resumes_without_duplicates_or_losses(tmp_path):
 
     import tomli_w
 
-    from tests.stall import run, stalled, stalled_sweep_env, started, wait_for
+    from tests.stall import run, stalled_sweep
 
     raw = swept(variables=[VERSION, ADDRESS])
     raw["run"]["replications"] = 5  # 30 runs
@@ -170,9 +170,8 @@ def test_killed_sweep_resumes_without_duplicates_or_losses(tmp_path):
         "--quiet",
     ]
     # The sweep finishes three runs and stalls in the fourth: kill -9 lands there, every time.
-    env, gate = stalled_sweep_env(tmp_path, runs_before=3)
-    with started(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env) as process:
-        wait_for(lambda: stalled(gate) == 1, "the fourth run")
+    null = subprocess.DEVNULL
+    with stalled_sweep(command, tmp_path, out, 3, 1, stdout=null, stderr=null) as process:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=60)
     journal = out / "runs.jsonl"
@@ -220,7 +219,7 @@ def test_ctrl_c_saves_complete_rows_and_says_how_to_resume(tmp_path, workers):
 
     import tomli_w
 
-    from tests.stall import run, stalled, stalled_sweep_env, started, wait_for
+    from tests.stall import run, stalled_sweep
 
     raw = swept(variables=[VERSION, ADDRESS])
     raw["run"]["replications"] = 10  # 60 runs
@@ -233,13 +232,8 @@ def test_ctrl_c_saves_complete_rows_and_says_how_to_resume(tmp_path, workers):
     ]
     # Two runs finish, then every worker stalls in its next run: Ctrl-C lands mid-sweep, with
     # exactly two rows written and runs in progress in every worker.
-    env, gate = stalled_sweep_env(tmp_path, runs_before=2)
-    journal = out / "runs.jsonl"
-    with started(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as process:
-        wait_for(
-            lambda: stalled(gate) == workers and journal.exists() and journal.read_text().count("\n") == 2,
-            "two finished runs and every worker stalled",
-        )
+    pipe = subprocess.PIPE
+    with stalled_sweep(command, tmp_path, out, 2, workers, stdout=pipe, stderr=pipe) as process:
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
@@ -247,7 +241,7 @@ def test_ctrl_c_saves_complete_rows_and_says_how_to_resume(tmp_path, workers):
     assert f"--out {out} --resume" in stderr
     saved = pd.read_csv(out / "runs.csv")
     assert len(saved) == 2
-    assert len(journal.read_text().splitlines()) == 2
+    assert len((out / "runs.jsonl").read_text().splitlines()) == 2
     assert (
         saved["recipients"] == saved["delivered"] + saved["misdelivered"] + saved["ndr"] + saved["pending"]
     ).all()

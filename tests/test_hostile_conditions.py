@@ -27,7 +27,7 @@ from click.testing import CliRunner
 from exsim.cli import cli
 from exsim.resultsdir import LOCK, MARKER
 from tests.simkit import mix, one_site
-from tests.stall import run, stalled, stalled_sweep_env, started, wait_for
+from tests.stall import run, stalled_sweep, wait_for
 
 
 def invoke(*args: str):
@@ -213,10 +213,10 @@ def running(pid: int) -> bool:
 def test_sigterm_saves_rows_prints_resume_and_exits_143(tmp_path):
     path, out = scenario_file(tmp_path, replications=60), tmp_path / "out"
     # Two runs finish, then both workers stall in their next: SIGTERM lands mid-sweep every time.
-    env, gate = stalled_sweep_env(tmp_path, runs_before=2)
     pipe = subprocess.PIPE
-    with started(run_command(path, out, "--workers", "2"), stdout=pipe, stderr=pipe, env=env) as process:
-        wait_for(lambda: stalled(gate) == 2 and journal_rows(out) == 2, "two finished runs, two stalled")
+    with stalled_sweep(
+        run_command(path, out, "--workers", "2"), tmp_path, out, 2, 2, stdout=pipe, stderr=pipe
+    ) as process:
         workers = children_of(process.pid)
         assert len(workers) == 2
         process.send_signal(signal.SIGTERM)
@@ -233,11 +233,11 @@ def test_sigterm_saves_rows_prints_resume_and_exits_143(tmp_path):
 def test_pool_workers_die_with_a_parent_killed_by_sigkill(tmp_path):
     path, out = scenario_file(tmp_path, replications=6), tmp_path / "out"
     # One run finishes, then both workers stall in their next: kill -9 finds them busy.
-    env, gate = stalled_sweep_env(tmp_path, runs_before=1)
     # Without capture the test waits on the workers themselves, not on pipes they may hold open.
     null = subprocess.DEVNULL
-    with started(run_command(path, out, "--workers", "2"), stdout=null, stderr=null, env=env) as process:
-        wait_for(lambda: stalled(gate) == 2 and journal_rows(out) == 1, "one finished run, two stalled")
+    with stalled_sweep(
+        run_command(path, out, "--workers", "2"), tmp_path, out, 1, 2, stdout=null, stderr=null
+    ) as process:
         workers = children_of(process.pid)
         assert len(workers) == 2
         process.kill()
