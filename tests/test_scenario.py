@@ -134,6 +134,29 @@ def test_wrong_types_and_missing_units(base):
     assert any("servers[1].version:" in line and "'5.0-sp1'" in line for line in lines)
 
 
+def test_values_of_the_wrong_type_are_refused_not_coerced(base):
+    # Lax pydantic would read "2" as 2, "yes" as true and 2.0 as 2: a typo would pass unseen.
+    base["connectors"][0]["cost"] = "2"
+    base["sites"][1]["isolated"] = "yes"
+    base["run"] = {"replications": 2.0}
+    base["servers"][0]["users"] = True
+    lines = problems_of(base)
+    assert any("connectors[0].cost: Input should be a valid integer (got '2')" in line for line in lines)
+    assert any("sites[1].isolated: Input should be a valid boolean (got 'yes')" in line for line in lines)
+    assert any("run.replications: Input should be a valid integer (got 2.0)" in line for line in lines)
+    assert any("servers[0].users: Input should be a valid integer (got True)" in line for line in lines)
+
+
+def test_what_toml_legitimately_gives_is_kept(base):
+    # TOML writes 2 for a whole number: an integer where a float is expected is that float.
+    base["workload"] = {"inbound_internet_per_hour": 2, "recipients_per_message": 3}
+    base["connectors"][0]["link"] = {"drop_probability": 0}
+    scenario = load_scenario(to_toml(base))
+    assert scenario.workload.inbound_internet_per_hour == 2.0
+    assert scenario.workload.recipients_per_message == 3.0
+    assert scenario.connectors[0].link.drop_probability == 0.0
+
+
 def test_missing_required_and_bad_connector_kind(base):
     del base["servers"][0]["site"]
     base["connectors"][0]["kind"] = "smoke-signal"

@@ -165,12 +165,15 @@ class _Model(BaseModel):
     # defer_build: pydantic builds a model's validator when it first validates, not when the
     # class is defined; a scenario is validated as a whole, so most nested models never need
     # their own validator and start-up skips building them.
+    # Strict: a value of the wrong TOML type is refused, not coerced ("2" is no cost, "yes" no
+    # boolean, 2.0 no count); an integer where a float is expected is still that float.
     model_config = ConfigDict(
         extra="forbid",
         arbitrary_types_allowed=True,
         validate_default=True,
         allow_inf_nan=False,
         defer_build=True,
+        strict=True,
     )
 
 
