@@ -407,16 +407,6 @@ def _bundled_default() -> Path:
     return Path(str(files("exsim") / "data" / "q166866.toml"))
 
 
-SHORT_NDR = {
-    "invalid-arguments": "NDR invalid args",
-    "MTS-congestion": "NDR congestion",
-    "maximum-time-expired": "NDR time expired",
-    "unrecognized-OR-name": "NDR unknown name",
-    "loop-detected": "NDR loop",
-    "content-too-long": "NDR too long",
-}
-
-
 def _fmt_rate(mean: float, lo: float, hi: float) -> str:
     from exsim.stats import format_rate
 
@@ -429,6 +419,7 @@ def print_experiment(experiment: Experiment) -> None:
 
     summary = experiment.summary
     variables = experiment.variables
+    from exsim import ndr
     from exsim.columns import is_ndr_diagnostic_column
 
     ndr_columns = [c[:-5] for c in summary.columns if is_ndr_diagnostic_column(c) and c.endswith("_mean")]
@@ -448,7 +439,7 @@ def print_experiment(experiment: Experiment) -> None:
         "recipients",
         "delivered",
         "misdelivered",
-        *(SHORT_NDR.get(c[4:], c) for c in ndr_columns),
+        *(ndr.heading(c.removeprefix("ndr_")) for c in ndr_columns),
         *(["NDRs never reported"] if show_unreported else []),
         "pending",
         *(["of which lost"] if show_lost else []),

@@ -317,7 +317,7 @@ class TrackingLog:
     def header(self, server: str, when: dt.datetime) -> list[str]:
         """The comment lines that open a server's file for the day of ``when``."""
         version = self.versions.get(server)
-        build = f"5.0.{BUILDS[version].build}" if version in BUILDS else "5.0"
+        build = BUILDS[version].number if version in BUILDS else "5.0"
         return [
             "# Message Tracking Log File",
             f"# Exchange System Attendant Version {build}",

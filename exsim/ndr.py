@@ -26,6 +26,21 @@ DIAGNOSTICS: dict[int, str] = {
     11: "invalid-arguments",
     13: "size-constraint-violation",
 }
+#: Short headings for results tables, by diagnostic code: what an administrator called them.
+SHORT_HEADINGS: dict[int, str] = {
+    0: "NDR unknown name",
+    2: "NDR congestion",
+    3: "NDR loop",
+    5: "NDR time expired",
+    7: "NDR too long",
+    11: "NDR invalid args",
+}
+
+
+def heading(diagnostic: str) -> str:
+    """A table heading for NDRs of a diagnostic, given by name (``invalid-arguments``)."""
+    codes = {name: code for code, name in DIAGNOSTICS.items()}
+    return SHORT_HEADINGS.get(codes.get(diagnostic, -1), f"NDR {diagnostic}")
 
 
 @dataclass(frozen=True, slots=True)

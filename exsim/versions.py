@@ -23,13 +23,22 @@ from exsim.ndr import CONTENT_TOO_LONG, INVALID_ARGUMENTS, LOOP, UNRECOGNIZED, N
 Component = Literal["information store", "MTA", "directory", "MS Mail connector"]
 
 
+#: The builds a scenario may name: Exchange Server 5.0 as released, and its two service packs.
+Version = Literal["5.0", "5.0-sp1", "5.0-sp2"]
+
+
 @dataclass(frozen=True, slots=True)
 class Build:
-    version: str
+    version: Version
     build: int
     label: str
     short: str
     """The name an administrator used in conversation: RTM, SP1, SP2."""
+
+    @property
+    def number(self) -> str:
+        """The full build number as Exchange reported it, e.g. ``5.0.1458``."""
+        return f"5.0.{self.build}"
 
 
 BUILDS: dict[str, Build] = {
@@ -166,6 +175,11 @@ DEFECTS: tuple[Defect, ...] = (
         "directory rather than by a one-off or personal-address-book proxy",
     ),
 )
+
+
+def describe_builds() -> str:
+    """The builds a scenario may name, with their short names and numbers, for the schema."""
+    return ", ".join(f"'{b.version}' ({b.short} {b.build})" for b in BUILDS.values())
 
 
 def defect_by_kb(kb: str) -> Defect:

@@ -123,3 +123,14 @@ def test_a_row_without_an_ndr_refuses_to_name_one():
     assert quiet.ndr is None
     with pytest.raises(ValueError, match="Q165485 returns no mail"):
         _ = quiet.ndr_kind
+
+
+def test_the_builds_a_scenario_may_name_are_the_builds_table():
+    from typing import get_args
+
+    from exsim.scenario.schema import Server
+
+    assert set(get_args(versions.Version)) == set(versions.BUILDS) == {"5.0", "5.0-sp1", "5.0-sp2"}
+    assert versions.BUILDS["5.0-sp1"].number == "5.0.1458"
+    description = Server.model_fields["version"].description
+    assert description == "Exchange build: '5.0' (RTM 1457), '5.0-sp1' (SP1 1458), '5.0-sp2' (SP2 1460)"

@@ -51,6 +51,7 @@ from exsim.constraint import MAX_LENGTH as MAX_CONSTRAINT_LENGTH
 from exsim.names import refused_characters
 from exsim.schedule import Schedule, parse_daily_hours, parse_schedule
 from exsim.units import Duration, Rate, Size, format_duration, parse_duration_s
+from exsim.versions import Version, describe_builds
 
 #: Usage profiles: (messages sent per user per day, mean addressed recipients per message).
 #: LoadSim light/medium/heavy: recipients = received / sent per day; MMB: 4.7 per message.
@@ -66,7 +67,6 @@ MAX_RECIPIENTS_PER_RUN = 50_000_000
 #: core, as ``python benchmarks/run.py`` measured it on the benchmark organization (about
 #: 10,000 a CPU-second on the 2-core development machine; README, Performance).
 RECIPIENTS_PER_SECOND = 10_000
-Version = Literal["5.0", "5.0-sp1", "5.0-sp2"]
 Profile = Literal["light", "medium", "heavy", "mmb"]
 Service = Literal["is", "mta", "ims", "msmail"]
 Client = Literal["exchange_4_0", "exchange_5_0", "outlook_97", "outlook_98"]
@@ -228,9 +228,7 @@ class Server(_Model):
 
     name: Name = Field(description="Server (NetBIOS) name")
     site: str = Field(description="Name of the site the server belongs to")
-    version: Version = Field(
-        "5.0", description="Exchange build: '5.0' (RTM 1457), '5.0-sp1' (1458), '5.0-sp2' (1460)"
-    )
+    version: Version = Field("5.0", description=f"Exchange build: {describe_builds()}")
     users: int = Field(0, ge=0, description="Number of mailboxes homed on the server")
     profile: Profile | None = Field(
         None, description="Usage profile of its users; default: the workload's profile"
