@@ -125,13 +125,27 @@ def validate(scenarios: tuple[str, ...]) -> None:
 
 
 @cli.command()
-def schema() -> None:
-    """Print the JSON Schema of the scenario format (for editor completion).
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(["json", "markdown"]),
+    default="json",
+    show_default=True,
+    help="JSON Schema (for editors) or a Markdown reference (every key: type, default, meaning).",
+)
+def schema(form: str) -> None:
+    """Print the scenario format: its JSON Schema, or every key as a Markdown reference.
 
     \b
     Example:
       exsim schema > scenario.schema.json
+      exsim schema --format markdown > docs/scenario.md
     """
+    if form == "markdown":
+        from exsim.scenario.reference import schema_markdown
+
+        click.echo(schema_markdown(), nl=False)
+        return
     from exsim.scenario import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))

@@ -116,6 +116,11 @@ def _format_rate(bps: float) -> str:
     return f"{bps:g}bps"
 
 
+#: The JSON Schema patterns of the three unit types (the scenario reference names them by these).
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?\s*(ms|s|m|min|h|d|w)\s*)+$"
+SIZE_PATTERN = r"^[0-9]+(\.[0-9]+)?\s*([KMG]?B)$"
+RATE_PATTERN = r"^[0-9]+(\.[0-9]+)?\s*([kMG]?bps)$"
+
 # Each unit type is a float to the code and a string with a unit in the file: parsed on the
 # way in, written back with its unit (so a results directory's scenario.toml reads like the
 # input), and described by its pattern in the JSON Schema. Spelled out for each so that type
@@ -124,21 +129,21 @@ Duration = Annotated[
     float,
     BeforeValidator(parse_duration_s),
     PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?\s*(ms|s|m|min|h|d|w)\s*)+$"}),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN}),
 ]
 """A duration in seconds, written with a unit in scenario files."""
 Size = Annotated[
     float,
     BeforeValidator(parse_size_bytes),
     PlainSerializer(_format_size, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?\s*([KMG]?B)$"}),
+    WithJsonSchema({"type": "string", "pattern": SIZE_PATTERN}),
 ]
 """A size in bytes, written with a unit in scenario files."""
 Rate = Annotated[
     float,
     BeforeValidator(parse_rate_bps),
     PlainSerializer(_format_rate, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?\s*([kMG]?bps)$"}),
+    WithJsonSchema({"type": "string", "pattern": RATE_PATTERN}),
 ]
 """A link rate in bits per second, written with a unit in scenario files."""
 

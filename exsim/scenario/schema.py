@@ -50,7 +50,7 @@ from exsim.constraint import MAX_DEPTH as MAX_CONSTRAINT_DEPTH
 from exsim.constraint import MAX_LENGTH as MAX_CONSTRAINT_LENGTH
 from exsim.names import refused_characters
 from exsim.schedule import Schedule, parse_daily_hours, parse_schedule
-from exsim.units import Duration, Rate, Size, format_duration, parse_duration_s
+from exsim.units import DURATION_PATTERN, Duration, Rate, Size, format_duration, parse_duration_s
 from exsim.versions import Version, describe_builds
 
 #: Usage profiles: (messages sent per user per day, mean addressed recipients per message).
@@ -532,12 +532,14 @@ class ForeignX400System(_Model):
 class RecipientMix(_Model):
     """Where recipients are, as shares that must add up to 1."""
 
-    same_server: float = Field(0.4, ge=0, le=1)
-    same_site: float = Field(0.2, ge=0, le=1)
-    other_site: float = Field(0.2, ge=0, le=1)
-    internet: float = Field(0.15, ge=0, le=1)
-    msmail: float = Field(0.0, ge=0, le=1)
-    distribution_list: float = Field(0.05, ge=0, le=1)
+    same_server: float = Field(0.4, ge=0, le=1, description="Recipients on the sender's own server")
+    same_site: float = Field(0.2, ge=0, le=1, description="Recipients on another server of the sender's site")
+    other_site: float = Field(0.2, ge=0, le=1, description="Recipients in another site")
+    internet: float = Field(0.15, ge=0, le=1, description="Recipients on the Internet (through an IMS)")
+    msmail: float = Field(0.0, ge=0, le=1, description="Recipients on MS Mail (through an MS Mail connector)")
+    distribution_list: float = Field(
+        0.05, ge=0, le=1, description="Recipients reached through a distribution list"
+    )
     foreign_x400: float = Field(
         0.0, ge=0, le=1, description="Users of the scenario's foreign X.400 systems (foreign_x400)"
     )
@@ -607,7 +609,7 @@ class UpgradeEvent(_Model):
     kind: Literal["upgrade"]
     at: Duration = Field(description="When, from the start of the run")
     server: str = Field(description="Server to upgrade, or '*' for every server")
-    version: Version
+    version: Version = Field(description="The build it runs from then on")
 
 
 class OutageEvent(_Model):
@@ -615,25 +617,25 @@ class OutageEvent(_Model):
     foreign side (the Internet, the postoffice) refuses every delivery attempt."""
 
     kind: Literal["outage"]
-    connector: str
-    start: Duration
-    end: Duration
+    connector: str = Field(description="The connector that cannot open")
+    start: Duration = Field(description="When the outage begins, from the start of the run")
+    end: Duration = Field(description="When it ends")
 
 
 class ServiceStopEvent(_Model):
     kind: Literal["service_stop"]
-    server: str
-    service: Service
-    start: Duration
+    server: str = Field(description="Server whose service stops")
+    service: Service = Field(description="The Information Store, the MTA, the IMS or the MS Mail connector")
+    start: Duration = Field(description="When it stops, from the start of the run")
     end: Duration | None = Field(None, description="When the service starts again; none: stays stopped")
 
 
 class AddressChangeEvent(_Model):
     kind: Literal["address_change"]
-    at: Duration
-    site: str
-    type: Literal["x400", "smtp", "ms"]
-    value: str
+    at: Duration = Field(description="When the administrator changes it, from the start of the run")
+    site: str = Field(description="Site whose site address changes")
+    type: Literal["x400", "smtp", "ms"] = Field(description="Which of its site addresses")
+    value: str = Field(description="The new address, e.g. 'c=IE;a= ;p=Contoso;o=Dublin'")
 
 
 class CrashEvent(_Model):
@@ -641,8 +643,8 @@ class CrashEvent(_Model):
     .dat files, the store's database); mail a component held only in memory is lost by Exchange."""
 
     kind: Literal["crash"]
-    server: str
-    at: Duration
+    server: str = Field(description="Server that crashes")
+    at: Duration = Field(description="When, from the start of the run")
     restart_after: Duration = Field(as_written("30m"), description="Time until the server is back up")
 
 
@@ -652,8 +654,8 @@ class ReplicationEvent(_Model):
 
     kind: Literal["replication"]
     sites: Annotated[list[str], Field(min_length=1)] = Field(description="Sites not yet replicated")
-    start: Duration
-    end: Duration
+    start: Duration = Field(description="When replication is found incomplete, from the start of the run")
+    end: Duration = Field(description="When it has completed")
 
 
 Event = Annotated[
@@ -670,13 +672,17 @@ class SweepVariable(_Model):
         description="Column name in the results"
     )
     path: str = Field(description="Scenario path, e.g. 'servers.*.version' or 'sites.Redmond.addresses.x400'")
-    values: Annotated[list[Any], Field(min_length=1)]
+    values: Annotated[list[Any], Field(min_length=1)] = Field(
+        description="The values the path takes, each as the scenario would write it there"
+    )
     labels: list[str] | None = Field(None, description="Short labels for the values, shown in tables")
     group: str | None = Field(None, description="Variables in one group advance together (lockstep)")
 
 
 class Sweep(_Model):
-    variables: list[SweepVariable] = Field(default_factory=list)
+    variables: list[SweepVariable] = Field(
+        default_factory=list, description="The variables; every combination of their values is a sweep point"
+    )
     constraint: str | None = Field(
         None,
         description="Expression over variable names; false drops a combination. Data, not code: "
@@ -699,8 +705,10 @@ class Run(_Model):
     drain: Duration = Field(
         as_written("0s"), description="Extra time with no new mail, so queued mail can settle"
     )
-    seed: int = Field(1, ge=0)
-    replications: int = Field(1, ge=1)
+    seed: int = Field(
+        1, ge=0, description="Seed of every random stream; the same seed gives the same numbers"
+    )
+    replications: int = Field(1, ge=1, description="Independent runs per sweep point, each with its own seed")
     time_series_interval: Duration = Field(
         as_written("1h"), gt=0, description="Resolution of queue and NDR time series"
     )
@@ -767,7 +775,7 @@ ServiceTime = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?\s*(ms|s|m|min|h|d|w)\s*)+$"},
+                {"type": "string", "pattern": DURATION_PATTERN},
                 Distribution.model_json_schema(),
             ],
             "description": "A fixed duration such as '50ms', or a distribution: "
@@ -852,8 +860,8 @@ class Model(_Model):
 
 class _Bounds(_Model):
     equals: float | None = Field(None, description="Expected value (within tolerance)")
-    at_least: float | None = None
-    at_most: float | None = None
+    at_least: float | None = Field(None, description="Lowest acceptable value")
+    at_most: float | None = Field(None, description="Highest acceptable value")
     tolerance: float = Field(0.0, ge=0, description="Allowed absolute difference from 'equals'")
 
 
@@ -870,7 +878,7 @@ class OutcomeExpectation(_Expectation, _Bounds):
     that never existed proves nothing."""
 
     kind: Literal["outcome"]
-    metric: OutcomeMetric
+    metric: OutcomeMetric = Field(description="What is counted: recipients by outcome, or a rate of them")
     recipient_class: str | None = Field(
         None,
         description=f"{', '.join(RECIPIENT_CLASSES)}, or '{REPORT_CLASS}' for the non-delivery reports "
@@ -881,21 +889,21 @@ class OutcomeExpectation(_Expectation, _Bounds):
 class NdrExpectation(_Expectation):
     kind: Literal["ndr"]
     text: str = Field(description="The NDR text that must appear")
-    reason: int | None = None
-    diagnostic: int | None = None
+    reason: int | None = Field(None, description="The NDR's reason code, e.g. 1 (unable to transfer)")
+    diagnostic: int | None = Field(None, description="The NDR's diagnostic code, e.g. 11 (invalid arguments)")
     component: str | None = Field(None, description="Start of the footer, e.g. 'MSEXCH:MSExchangeIS'")
 
 
 class EventExpectation(_Expectation, _Bounds):
     kind: Literal["event"]
-    event_id: int
-    server: str | None = None
+    event_id: int = Field(description="NT event ID, e.g. 1026")
+    server: str | None = Field(None, description="Only events logged on this server")
     present: bool | None = Field(None, description="True: logged in every run; false: never logged")
 
 
 class NdrTimeExpectation(_Expectation):
     kind: Literal["ndr_time"]
-    which: Literal["first", "last"] = "first"
+    which: Literal["first", "last"] = Field("first", description="The first or the last NDR of the run")
     text: str | None = Field(None, description="Only NDRs with this text")
     after: Duration | None = Field(None, description="At or after this simulated time")
     before: Duration | None = Field(None, description="At or before this simulated time")
@@ -922,8 +930,8 @@ class LatencyExpectation(_Expectation):
     recipient_class: str | None = Field(None, description="Only this recipient class; default: all user mail")
     equals: Duration | None = Field(None, description="Expected value (within tolerance)")
     tolerance: Duration = Field(as_written("0s"), description="Allowed difference from 'equals'")
-    at_least: Duration | None = None
-    at_most: Duration | None = None
+    at_least: Duration | None = Field(None, description="Shortest acceptable value")
+    at_most: Duration | None = Field(None, description="Longest acceptable value")
 
 
 Expectation = Annotated[
@@ -946,18 +954,30 @@ class Scenario(_Model):
         description="Short name used in results (and, made a safe file name, in the results directory's)",
     )
     description: str = Field("", description="What the scenario shows")
-    organization: Organization
-    sites: Annotated[list[Site], Field(min_length=1)]
-    servers: Annotated[list[Server], Field(min_length=1)]
-    connectors: list[Connector] = Field(default_factory=list)
+    organization: Organization = Field(description="The organization: its name")
+    sites: Annotated[list[Site], Field(min_length=1)] = Field(
+        description="The sites, each with its site addresses"
+    )
+    servers: Annotated[list[Server], Field(min_length=1)] = Field(
+        description="The servers, each in a site, with its build and its users"
+    )
+    connectors: list[Connector] = Field(
+        default_factory=list,
+        description="Connectors between sites (site, x400, ras) and to foreign systems (ims, msmail, "
+        "x400_foreign); the table's kind says which",
+    )
     foreign_x400: list[ForeignX400System] = Field(
         default_factory=list, description="Foreign X.400 systems reached by x400_foreign connectors"
     )
-    workload: Workload = Field(as_written({}))
-    events: list[Event] = Field(default_factory=list)
-    sweep: Sweep = Field(as_written({}))
-    run: Run = Field(as_written({}))
-    model: Model = Field(as_written({}))
+    workload: Workload = Field(as_written({}), description="The mail users send: how much, when, to whom")
+    events: list[Event] = Field(
+        default_factory=list,
+        description="What happens during a run, at simulated times: upgrades, outages, service stops, "
+        "address changes, crashes, replication in progress",
+    )
+    sweep: Sweep = Field(as_written({}), description="Variables to vary across runs (an experiment)")
+    run: Run = Field(as_written({}), description="Run length, seed, replications, time series")
+    model: Model = Field(as_written({}), description="Model choices where the sources are silent")
     expect: list[Expectation] = Field(default_factory=list, description="What `exsim check` verifies")
 
     _source: str = PrivateAttr("<text>")
