@@ -27,6 +27,10 @@ from typing import Any
 CLUSTER_TIMEOUT_S = 60.0
 #: How long a Client waits for a scheduler's answer before exsim says "cannot connect".
 CONNECT_TIMEOUT = "10s"
+#: LocalCluster options for a cluster that listens on no fixed port: no dashboard, and the
+#: scheduler's own HTTP endpoint (which it starts even without one, on 8787 by default) on a
+#: free port, so two clusters on one machine never contend for a port.
+NO_FIXED_PORTS: dict[str, Any] = {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": ":0"}}
 #: How often the wait for results looks at the cluster's health.
 _POLL_S = 1.0
 
@@ -59,8 +63,8 @@ def execute_on_dask(args: list[tuple[Any, ...]], scheduler: str) -> Iterable[dic
                 n_workers=min(len(args), os.cpu_count() or 1),
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
                 host="127.0.0.1",
+                **NO_FIXED_PORTS,
             )
             client = Client(cluster)
         else:
