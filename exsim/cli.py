@@ -373,21 +373,29 @@ def route(
 @cli.command()
 @click.argument("scenario", type=click.Path())
 @click.option("-o", "--output", type=click.Path(), help="HTML file to write (default: SCENARIO_NAME.html).")
-def explore(scenario: str, output: str | None) -> None:
+@set_option
+def explore(scenario: str, output: str | None, settings: tuple[str, ...]) -> None:
     """Write an offline HTML page to explore the organization's routing.
+
+    For a scenario with timed events (upgrades, address changes, outages), the page also
+    holds one run of it, with a slider over simulated time.
 
     \b
     Example:
       exsim explore scenarios/contoso.toml -o contoso.html
+      exsim explore scenarios/rollout.toml --set 'servers.*.users=20'
     """
-    from exsim.explore import render_explorer
+    from exsim.explore import render_explorer, timeline_data
     from exsim.org import Organization
 
-    loaded = _load(scenario)
+    loaded = _load(scenario, settings)
     target = Path(output) if output else Path(f"{Path(scenario).stem}.html")
     if not target.parent.is_dir():
         _bad_argument(f"-o: directory {target.parent} does not exist")
-    page = render_explorer(Organization(loaded), f"exsim explore: {loaded.name}")
+    org = Organization(loaded)
+    if loaded.events and loaded.run.time_series:
+        err.print("Running the scenario once for the time slider...", markup=False)
+    page = render_explorer(org, f"exsim explore: {loaded.name}", timeline_data(loaded, org))
     # Written whole, then renamed: never a half-written page.
     partial = target.with_name(target.name + ".partial")
     partial.write_text(page, encoding="utf-8")

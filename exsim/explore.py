@@ -5,7 +5,10 @@ with kind, cost and schedule, and the gateways); a click on a site shows its GWA
 each row's cost broken down hop by hop; choosing a sending server and a recipient shows
 the route hop by hop, and at each MTA the selection filters with what each dropped and
 why; a trace JSON file (``exsim trace --json``) can be loaded and is drawn as a sequence
-chart over the servers in simulated time.
+chart over the servers in simulated time. For a scenario with timed events (upgrades,
+address changes, outages, ...), one run of it is embedded too, as per-site time series, and
+a slider moves through the run showing each site's deliveries, NDRs and queues at that
+time, with the events marked on the slider.
 
 Routing is never re-implemented in the page: every route is computed here, by
 :mod:`exsim.routing`, for every sending server and every representative recipient (each
@@ -24,7 +27,7 @@ import jinja2
 from exsim.explain import explain_plan
 from exsim.org import Organization
 from exsim.routing import Router, cost_breakdown
-from exsim.scenario import GATEWAY_KINDS
+from exsim.scenario import GATEWAY_KINDS, Scenario
 
 
 def sample_addresses(org: Organization) -> list[str]:
@@ -120,12 +123,88 @@ def explorer_data(org: Organization) -> dict[str, Any]:
     }
 
 
-def render_explorer(org: Organization, title: str) -> str:
+def event_marks(scenario: Scenario) -> list[dict[str, Any]]:
+    """The scenario's timed events as slider marks: when, what kind, and a line saying what.
+
+    An event lasting a while (an outage, a stopped service, replication in progress) gives
+    two marks, its start (``kind``) and its end (``kind_end``).
+    """
+    marks: list[dict[str, Any]] = []
+
+    def mark(time_s: float, kind: str, text: str) -> None:
+        marks.append({"time_s": time_s, "kind": kind, "text": text})
+
+    def window(start: float, end: float | None, kind: str, begins: str, ends: str) -> None:
+        mark(start, kind, begins)
+        if end is not None:
+            mark(end, f"{kind}_end", ends)
+
+    for event in scenario.events:
+        if event.kind == "upgrade":
+            mark(event.at, "upgrade", f"{event.server} to {event.version}")
+        elif event.kind == "address_change":
+            mark(event.at, "address_change", f"{event.site}'s {event.type} site address to {event.value}")
+        elif event.kind == "crash":
+            mark(event.at, "crash", f"{event.server} crashes")
+        elif event.kind == "outage":
+            window(event.start, event.end, "outage", f"{event.connector} down", f"{event.connector} back")
+        elif event.kind == "service_stop":
+            what = f"{event.service} on {event.server}"
+            window(event.start, event.end, "service_stop", f"{what} stops", f"{what} starts")
+        elif event.kind == "replication":
+            sites = ", ".join(event.sites)
+            window(
+                event.start, event.end, "replication", f"{sites} not yet replicated", f"{sites} replicated"
+            )
+    return sorted(marks, key=lambda m: m["time_s"])
+
+
+def timeline_data(scenario: Scenario, org: Organization) -> dict[str, Any] | None:
+    """One run of the scenario as written, as per-site time series, for the page's slider.
+
+    Per interval of ``run.time_series_interval``: recipients delivered by the site's
+    servers and NDR'd by them in the interval, and the mail its servers held at the
+    interval's start. None for a scenario without timed events or without time series.
+    """
+    if not scenario.events or not scenario.run.time_series:
+        return None
+    from exsim import simulate  # the public run API; SimPy is imported only when a run is needed
+
+    result = simulate(scenario)
+    series = result.series
+    size = len(series.delivered)
+
+    def per_site(by_server: dict[str, Any]) -> dict[str, list[int]]:
+        totals = {site: [0] * size for site in org.sites}
+        for server, counts in by_server.items():
+            site = totals[org.servers[server].site]
+            for index, count in enumerate(counts.tolist()):
+                site[index] += count
+        return totals
+
+    delivered, ndr, queued = (
+        per_site(series.delivered_by_server),
+        per_site(series.ndr_by_server),
+        per_site(series.queue_samples),
+    )
+    return {
+        "seed": result.seed,
+        "interval_s": series.interval_s,
+        "times_s": [index * series.interval_s for index in range(size)],
+        "sites": {
+            site: {"delivered": delivered[site], "ndr": ndr[site], "queued": queued[site]}
+            for site in org.sites
+        },
+        "marks": event_marks(scenario),
+    }
+
+
+def render_explorer(org: Organization, title: str, timeline: dict[str, Any] | None = None) -> str:
     """The explorer page: the Jinja2 template with the data embedded as JSON."""
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("exsim", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
     )
     # "</" is escaped so no value can close the <script> element holding the data.
-    data = json.dumps(explorer_data(org)).replace("</", "<\\/")
+    data = json.dumps(explorer_data(org) | {"timeline": timeline}).replace("</", "<\\/")
     return environment.get_template("explore.html.j2").render(title=title, data=data)

@@ -111,7 +111,10 @@ class TimeSeries:
     """Counts per interval of simulated time (NDRs, misdeliveries, deliveries) and sampled queue lengths.
 
     NDRs are also counted per generating server (``ndr_by_server``), so a figure can
-    show which server's store, MTA or gateway returned the mail, not only how much.
+    show which server's store, MTA or gateway returned the mail, not only how much;
+    deliveries per delivering server (``delivered_by_server``: the mailbox's home server,
+    or the server whose gateway handed the mail to the foreign system), so the
+    explorer's time slider can show each site's share.
     A queue sample is everything a server holds at that instant: the store's and
     MTA's queues, its gateways' MTS-OUT folders and the mail they wait to retry.
     """
@@ -124,13 +127,20 @@ class TimeSeries:
         self.misdelivered = np.zeros(size, dtype=np.int64)
         self.queue_samples: dict[str, np.ndarray] = {}
         self.ndr_by_server: dict[str, np.ndarray] = {}
+        self.delivered_by_server: dict[str, np.ndarray] = {}
         self._size = size
 
     def _index(self, time_s: float) -> int:
         return min(self._size - 1, int(time_s // self.interval_s))
 
-    def count_delivered(self, time_s: float, count: int = 1) -> None:
-        self.delivered[self._index(time_s)] += count
+    def count_delivered(self, time_s: float, server: str, count: int = 1) -> None:
+        """``count`` recipients delivered by ``server``."""
+        index = self._index(time_s)
+        self.delivered[index] += count
+        series = self.delivered_by_server.get(server)
+        if series is None:
+            series = self.delivered_by_server[server] = np.zeros(self._size, dtype=np.int64)
+        series[index] += count
 
     def count_ndr(self, time_s: float, server: str) -> None:
         """One recipient NDR'd by a component on ``server``."""

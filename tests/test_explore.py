@@ -101,3 +101,159 @@ def test_explorer_replays_a_trace_file(page_path, tmp_path):
         )
         assert servers == list(dict.fromkeys(line["server"] for line in lines))
         assert opened.problems == []
+
+
+ROLLOUT = str(SCENARIOS / "rollout.toml")
+#: rollout.toml with 5 users a server: the same week of events, a few seconds to simulate.
+FEW_USERS = "servers.*.users=5"
+#: rollout.toml's events, in hours from Monday 00:00: SP1 on RED-EX1 (1d2h), RED-EX2 (1d3h),
+#: DUB-EX1 (2d2h), TOK-EX1 (2d20h), SYD-EX1 (3d2h); Dublin's p= (3d12h); SP2 on TOK-EX1 (5d12h).
+ROLLOUT_MARKS = [
+    (26, "upgrade"),
+    (27, "upgrade"),
+    (50, "upgrade"),
+    (68, "upgrade"),
+    (74, "upgrade"),
+    (84, "address_change"),
+    (132, "upgrade"),
+]
+
+
+@pytest.fixture(scope="module")
+def rollout_page(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("explore") / "rollout.html"
+    result = exsim("explore", ROLLOUT, "-o", str(path), "--set", FEW_USERS)
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+def shown_rows(page) -> dict[str, list[int]]:
+    rows = {}
+    for row in page.locator("#site-series tbody tr").all():
+        cells = row.locator("td").all_inner_texts()
+        rows[cells[0]] = [int(c) for c in cells[1:]]
+    return rows
+
+
+def expected_rows(timeline: dict, k: int) -> dict[str, list[int]]:
+    """A site's row at interval k, from the embedded series: in the interval, then so far."""
+    return {
+        site: [
+            s["delivered"][k],
+            s["ndr"][k],
+            s["queued"][k],
+            sum(s["delivered"][: k + 1]),
+            sum(s["ndr"][: k + 1]),
+        ]
+        for site, s in timeline["sites"].items()
+    }
+
+
+def test_the_embedded_run_is_the_scenario_run_once_split_by_site(rollout_page):
+    from exsim import load_scenario, simulate
+
+    text = rollout_page.read_text()
+    data = json.loads(text.split('<script id="data" type="application/json">', 1)[1].split("</script>", 1)[0])
+    timeline = data["timeline"]
+    result = simulate(load_scenario(ROLLOUT).modified({"servers.*.users": 5}))
+    series = result.series
+    assert timeline["seed"] == result.seed
+    assert timeline["interval_s"] == 3600.0
+    home = {
+        "RED-EX1": "Redmond",
+        "RED-EX2": "Redmond",
+        "DUB-EX1": "Dublin",
+        "TOK-EX1": "Tokyo",
+        "SYD-EX1": "Sydney",
+    }
+    for site, kinds in timeline["sites"].items():
+        for key, by_server in (
+            ("delivered", series.delivered_by_server),
+            ("ndr", series.ndr_by_server),
+            ("queued", series.queue_samples),
+        ):
+            servers = [s for s in home if home[s] == site]
+            expected = [
+                sum(int(by_server[s][i]) for s in servers if s in by_server)
+                for i in range(len(series.delivered))
+            ]
+            assert kinds[key] == expected, (site, key)
+    # The sites' shares add up to the organization's count in every interval: nothing lost or doubled.
+    for key, whole in (("delivered", series.delivered), ("ndr", series.ndr)):
+        assert [
+            sum(s[key][i] for s in timeline["sites"].values()) for i in range(len(whole))
+        ] == whole.tolist()
+    assert sum(series.delivered.tolist()) == result.outcomes.delivered
+    assert [(m["time_s"] / 3600, m["kind"]) for m in timeline["marks"]] == ROLLOUT_MARKS
+
+
+def test_the_time_slider_shows_each_site_at_the_time_chosen(rollout_page):
+    text = rollout_page.read_text()
+    timeline = json.loads(
+        text.split('<script id="data" type="application/json">', 1)[1].split("</script>", 1)[0]
+    )["timeline"]
+    with offline_page(rollout_page, viewport={"width": 1400, "height": 900}) as opened:
+        page = opened.page
+        slider = page.locator("#slider")
+        assert slider.get_attribute("max") == str(len(timeline["times_s"]) - 1)
+        assert page.locator("#slider-time").inner_text().startswith("Interval 0: Mon 00:00 to Mon 01:00")
+        assert shown_rows(page) == expected_rows(timeline, 0)
+        # Step it with the keyboard, as a student would, then jump.
+        slider.focus()
+        for k in range(1, 4):
+            page.keyboard.press("ArrowRight")
+            assert slider.input_value() == str(k)
+            assert shown_rows(page) == expected_rows(timeline, k)
+        # Wednesday afternoon: SP1 reached Dublin at 02:00 and its site address has no p=, so
+        # Dublin's Internet mail comes back; Redmond (p=Contoso) NDRs nothing.
+        slider.fill("62")
+        assert page.locator("#slider-time").inner_text().startswith("Interval 62: Wed 14:00 to Wed 15:00")
+        rows = shown_rows(page)
+        assert rows == expected_rows(timeline, 62)
+        assert sum(timeline["sites"]["Dublin"]["ndr"][:50]) == 0
+        assert rows["Dublin"][4] > 0
+        assert rows["Redmond"][4] == 0
+        map_label = page.locator('.site-series[data-site="Dublin"]').text_content()
+        assert (
+            map_label == f"{rows['Dublin'][0]} delivered, {rows['Dublin'][1]} NDR, {rows['Dublin'][2]} queued"
+        )
+        # The events are marked on the slider; a click on one moves the slider to its time.
+        ticks = page.locator("#marks .tick").all()
+        assert [
+            (int(t.get_attribute("data-index")), t.get_attribute("data-kind")) for t in ticks
+        ] == ROLLOUT_MARKS
+        page.locator('#marks .tick[data-kind="address_change"]').dispatch_event("click")
+        assert slider.input_value() == "84"
+        assert shown_rows(page) == expected_rows(timeline, 84)
+        assert (
+            page.locator("#marks-list li")
+            .nth(5)
+            .inner_text()
+            .startswith("Thu 12:00 (t = 84.0 h) address change")
+        )
+        assert opened.blocked == []
+        assert opened.problems == []
+
+
+def test_a_scenario_without_timed_events_has_no_slider(page_path):
+    assert '"timeline": null' in page_path.read_text()
+    with offline_page(page_path) as opened:
+        assert opened.page.locator("#timeline").is_hidden()
+        assert opened.page.locator("#no-timeline").is_visible()
+        assert opened.problems == []
+
+
+def test_events_lasting_a_while_are_marked_where_they_start_and_end():
+    from exsim import load_scenario
+    from exsim.explore import event_marks
+
+    marks = event_marks(load_scenario(SCENARIOS / "faults.toml"))
+    outages = [(m["time_s"] / 3600, m["kind"], m["text"]) for m in marks if m["kind"].startswith("outage")]
+    # faults.toml: X.400 Redmond-Dublin down 2h-5h, the IMS's Internet side down 14h-20h.
+    assert outages == [
+        (2, "outage", "X.400 Redmond-Dublin down"),
+        (5, "outage_end", "X.400 Redmond-Dublin back"),
+        (14, "outage", "Internet Mail Service (RED-EX1) down"),
+        (20, "outage_end", "Internet Mail Service (RED-EX1) back"),
+    ]
+    assert [m["time_s"] for m in marks] == sorted(m["time_s"] for m in marks)

@@ -615,7 +615,7 @@ class Simulation:
                 if histogram is None:
                     histogram = self.latency_by_class[recipient.kind] = LatencyHistogram()
                 histogram.add(now - message.submitted_s)
-        self.series.count_delivered(now, count)
+        self.series.count_delivered(now, server, count)
 
     def _misdelivered(self, message: Message, recipients: list[Recipient], where: str) -> None:
         """The books of a silent failure: nobody is told, so only the simulation counts it."""
