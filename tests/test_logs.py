@@ -6,7 +6,9 @@ import csv
 from collections import Counter
 
 from exsim.logs import TrackingLog, read_tracking_log
+from exsim.scenario import load_scenario
 from exsim.sim import simulate
+from tests.conftest import SCENARIOS
 from tests.simkit import mix, one_site, scenario
 
 
@@ -94,3 +96,19 @@ def test_q166866_events_are_the_documented_ones():
         "EcTferInMessage(): 0000000bb8",
         "EcBilateralInfoEntryFromOmObj(): 0000000bb8",
     ]
+
+
+def test_only_the_internet_mail_service_writes_smtp_tracking_events(tmp_path):
+    # Contoso: Paris runs the MS Mail connector and no IMS, Dublin and Redmond run an IMS each.
+    contoso = load_scenario(SCENARIOS / "contoso.toml").modified(
+        {"run.duration": "1h", "run.drain": "1h", "workload.spread": "all_day"}
+    )
+    simulate(contoso, tracking_dir=tmp_path)
+    events = {
+        server: set(read_tracking_log(tmp_path / server / "19970609.log")["event #"])
+        for server in ("PAR-EX1", "DUB-EX1")
+    }
+    smtp = {"1010", "1011", "1012", "1013"}
+    assert "1003" in events["PAR-EX1"]  # the store hands MS Mail its mail (gateway transfer out)
+    assert not smtp & events["PAR-EX1"]  # ... and the MS Mail connector writes no SMTP events
+    assert smtp <= events["DUB-EX1"]  # Dublin's IMS sends and receives Internet mail

@@ -41,6 +41,9 @@ class Gateway:
     """True for a connector the MTA drives itself (no MTS-OUT, no store gateway threads)."""
     gives_up_with = MAX_TIME_EXPIRED
     """The NDR when the foreign side has refused the mail until the timeout."""
+    smtp_tracking = False
+    """Whether the gateway writes the SMTP tracking events 1010-1013: only the Internet Mail
+    Service does (KB Q173364); the store logs its gateway transfers (1003, 1004) for every gateway."""
 
     connector: GatewayConnector
 
@@ -206,7 +209,7 @@ class Gateway:
 
     def _record(self, event: int, envelope: Envelope) -> None:
         message = envelope.message
-        if self.sim.tracking.enabled:
+        if self.sim.tracking.enabled and self.smtp_tracking:
             self.sim.tracking.record(
                 self.sim.env.now,
                 self.server,
@@ -235,7 +238,7 @@ class Gateway:
     def arrived(self, message: Message) -> None:
         """The foreign side's transfer is in: into MTS-IN, for the store's gateway-out threads."""
         sim, env = self.sim, self.sim.env
-        if sim.tracking.enabled:
+        if sim.tracking.enabled and self.smtp_tracking:
             sim.tracking.record(
                 env.now,
                 self.server,
@@ -252,7 +255,7 @@ class Gateway:
                 self.server,
                 self.name,
             )
-        if sim.tracking.enabled:
+        if sim.tracking.enabled and self.smtp_tracking:
             sim.tracking.record(
                 env.now,
                 self.server,
@@ -270,6 +273,7 @@ class Gateway:
 class InternetMailService(Gateway):
     service = "ims"
     component = "MSExchangeIMC"
+    smtp_tracking = True
     connector: ImsConnectorSpec
 
     @property
