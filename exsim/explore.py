@@ -131,8 +131,8 @@ def event_marks(scenario: Scenario) -> list[dict[str, Any]]:
     """
     marks: list[dict[str, Any]] = []
 
-    def mark(time_s: float, kind: str, text: str) -> None:
-        marks.append({"time_s": time_s, "kind": kind, "text": text})
+    def mark(time_s: float, kind: str, text: str, **details: str) -> None:
+        marks.append({"time_s": time_s, "kind": kind, "text": text, **details})
 
     def window(start: float, end: float | None, kind: str, begins: str, ends: str) -> None:
         mark(start, kind, begins)
@@ -141,7 +141,14 @@ def event_marks(scenario: Scenario) -> list[dict[str, Any]]:
 
     for event in scenario.events:
         if event.kind == "upgrade":
-            mark(event.at, "upgrade", f"{event.server} to {event.version}")
+            # server and version: the map shows each server's build at the slider's time.
+            mark(
+                event.at,
+                "upgrade",
+                f"{event.server} to {event.version}",
+                server=event.server,
+                version=event.version,
+            )
         elif event.kind == "address_change":
             mark(event.at, "address_change", f"{event.site}'s {event.type} site address to {event.value}")
         elif event.kind == "crash":

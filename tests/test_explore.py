@@ -187,6 +187,15 @@ def test_the_embedded_run_is_the_scenario_run_once_split_by_site(rollout_page):
     assert [(m["time_s"] / 3600, m["kind"]) for m in timeline["marks"]] == ROLLOUT_MARKS
 
 
+def server_builds(page) -> dict[str, str]:
+    """Each server's build as the map labels it: ``RED-EX1 (5.0-sp1)``."""
+    builds = {}
+    for label in page.locator("#map .server").all_text_contents():
+        name, _, version = label.partition(" (")
+        builds[name] = version.rstrip(")")
+    return builds
+
+
 def test_the_time_slider_shows_each_site_at_the_time_chosen(rollout_page):
     text = rollout_page.read_text()
     timeline = json.loads(
@@ -197,6 +206,7 @@ def test_the_time_slider_shows_each_site_at_the_time_chosen(rollout_page):
         slider = page.locator("#slider")
         assert slider.get_attribute("max") == str(len(timeline["times_s"]) - 1)
         assert page.locator("#slider-time").inner_text().startswith("Interval 0: Mon 00:00 to Mon 01:00")
+        assert set(server_builds(page).values()) == {"5.0"}
         assert shown_rows(page) == expected_rows(timeline, 0)
         # Step it with the keyboard, as a student would, then jump.
         slider.focus()
@@ -213,6 +223,15 @@ def test_the_time_slider_shows_each_site_at_the_time_chosen(rollout_page):
         assert sum(timeline["sites"]["Dublin"]["ndr"][:50]) == 0
         assert rows["Dublin"][4] > 0
         assert rows["Redmond"][4] == 0
+        # The map shows each server's build at that time (rollout.toml: RED-EX1 SP1 at 26 h,
+        # RED-EX2 at 27 h, DUB-EX1 at 50 h, TOK-EX1 at 68 h and SP2 at 132 h, SYD-EX1 at 74 h).
+        assert server_builds(page) == {
+            "RED-EX1": "5.0-sp1",
+            "RED-EX2": "5.0-sp1",
+            "DUB-EX1": "5.0-sp1",
+            "TOK-EX1": "5.0",
+            "SYD-EX1": "5.0",
+        }
         map_label = page.locator('.site-series[data-site="Dublin"]').text_content()
         assert (
             map_label == f"{rows['Dublin'][0]} delivered, {rows['Dublin'][1]} NDR, {rows['Dublin'][2]} queued"
@@ -224,6 +243,14 @@ def test_the_time_slider_shows_each_site_at_the_time_chosen(rollout_page):
         ] == ROLLOUT_MARKS
         page.locator('#marks .tick[data-kind="address_change"]').dispatch_event("click")
         assert slider.input_value() == "84"
+        assert server_builds(page)["TOK-EX1"] == "5.0-sp1"
+        slider.fill("25")  # the interval before RED-EX1's upgrade at 26 h, then the one it starts
+        assert server_builds(page)["RED-EX1"] == "5.0"
+        slider.fill("26")
+        assert server_builds(page)["RED-EX1"] == "5.0-sp1"
+        slider.fill("132")
+        assert server_builds(page)["TOK-EX1"] == "5.0-sp2"
+        slider.fill("84")
         assert shown_rows(page) == expected_rows(timeline, 84)
         assert (
             page.locator("#marks-list li")
