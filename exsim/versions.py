@@ -34,6 +34,9 @@ class Build:
     label: str
     short: str
     """The name an administrator used in conversation: RTM, SP1, SP2."""
+    lowest_cost_routes_only: bool
+    """Whether the MTA honours the 'Use Lowest Cost Routes Only' registry flag, which puts
+    cost first in route selection (added in SP1, KB Q166567)."""
 
     @property
     def number(self) -> str:
@@ -42,9 +45,13 @@ class Build:
 
 
 BUILDS: dict[str, Build] = {
-    "5.0": Build("5.0", 1457, "Exchange Server 5.0 (RTM)", "RTM"),
-    "5.0-sp1": Build("5.0-sp1", 1458, "Exchange Server 5.0 Service Pack 1", "SP1"),
-    "5.0-sp2": Build("5.0-sp2", 1460, "Exchange Server 5.0 Service Pack 2", "SP2"),
+    "5.0": Build("5.0", 1457, "Exchange Server 5.0 (RTM)", "RTM", lowest_cost_routes_only=False),
+    "5.0-sp1": Build(
+        "5.0-sp1", 1458, "Exchange Server 5.0 Service Pack 1", "SP1", lowest_cost_routes_only=True
+    ),
+    "5.0-sp2": Build(
+        "5.0-sp2", 1460, "Exchange Server 5.0 Service Pack 2", "SP2", lowest_cost_routes_only=True
+    ),
 }
 
 

@@ -132,5 +132,7 @@ def test_the_builds_a_scenario_may_name_are_the_builds_table():
 
     assert set(get_args(versions.Version)) == set(versions.BUILDS) == {"5.0", "5.0-sp1", "5.0-sp2"}
     assert versions.BUILDS["5.0-sp1"].number == "5.0.1458"
+    # 'Use Lowest Cost Routes Only' came with SP1 (KB Q166567).
+    assert [b.lowest_cost_routes_only for b in versions.BUILDS.values()] == [False, True, True]
     description = Server.model_fields["version"].description
     assert description == "Exchange build: '5.0' (RTM 1457), '5.0-sp1' (SP1 1458), '5.0-sp2' (SP2 1460)"

@@ -59,7 +59,7 @@ from exsim.sim.mta import MTA
 from exsim.sim.queue import MailQueue, ProcessGenerator
 from exsim.sim.store import InformationStore
 from exsim.sim.workload import Workload
-from exsim.versions import Defect, defect_at
+from exsim.versions import BUILDS, Defect, defect_at
 
 #: The defect that loses an NDR's report on its way back to the originator: the only way a
 #: report is lost, so the trace names it when one is.
@@ -424,7 +424,10 @@ class Simulation:
         return router
 
     def lowest_cost_only(self, server: str) -> bool:
-        return self.scenario.model.lowest_cost_routes_only and self.versions[server] != "5.0"
+        return (
+            self.scenario.model.lowest_cost_routes_only
+            and BUILDS[self.versions[server]].lowest_cost_routes_only
+        )
 
     def directory_policy(self, server: str) -> Policy:
         """How the server's MTA searches the directory: its registry value and its build."""
