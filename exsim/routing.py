@@ -391,6 +391,37 @@ def _matcher(address_type: str, address: str) -> Callable[[str], int | None] | N
     return None
 
 
+class ExIndex:
+    """A GWART's EX rows by address space, to find the most specific space containing a
+    distinguished name without scoring every row (a 100-site table has hundreds of rows and
+    each site asks for every other site's DN): answers exactly as :func:`match_rows` does."""
+
+    __slots__ = ("blank", "by_space")
+
+    def __init__(self, rows: Iterable[GwartRow]):
+        self.by_space: dict[str, list[GwartRow]] = {}
+        self.blank: list[GwartRow] = []
+        for row in rows:
+            if row.type != "EX":
+                continue
+            if row.space.strip() == "":
+                self.blank.append(row)
+            else:
+                self.by_space.setdefault(row.space.lower().rstrip("/"), []).append(row)
+
+    def match(self, dn: str) -> tuple[GwartRow, ...]:
+        """The rows of the longest address space that is the DN or a whole-RDN prefix of it
+        (``/o=Contoso`` contains ``/o=Contoso/ou=Paris``); else the blank ones."""
+        dn_l = dn.lower()
+        found = self.by_space.get(dn_l)
+        if found is None:
+            cut = dn_l.rfind("/")
+            while cut >= 0 and found is None:
+                found = self.by_space.get(dn_l[:cut])
+                cut = dn_l.rfind("/", 0, cut)
+        return tuple(found if found is not None else self.blank)
+
+
 def match_rows(rows: Iterable[GwartRow], address_type: str, address: str) -> list[GwartRow]:
     """The rows of the most specific address spaces matching the address."""
     matcher = _matcher(address_type, address)
@@ -1045,7 +1076,8 @@ class Router:
         self._resolved: dict[tuple[str, str] | tuple[str, str, Policy], Resolution] = {}
         self._rows: dict[tuple[GwartRow, ...], tuple[GwartRow, ...]] = {}
         self._ex: dict[tuple[str, str], tuple[GwartRow, ...]] = {}
-        self._mailboxes: dict[str, Mailbox | None] = {}
+        self._ex_index: dict[str, ExIndex] = {}
+        self._mailboxes: dict[str, tuple[str, str, Mailbox] | None] = {}
         self._directory: Directory | None = None
 
     @property
@@ -1080,6 +1112,20 @@ class Router:
                     shared.matched_as,
                     shared.reason,
                 )
+            elif (entry := self._entry(recipient)) is not None:
+                # A mailbox: the directory's answer is the same in every site (and no search
+                # runs), so only the site's rows for the mailbox's site are looked up here.
+                address_type, address, mailbox = entry
+                found = _resolve_mailbox(
+                    self.org,
+                    self.gwarts[site],
+                    site,
+                    address_type,
+                    address,
+                    mailbox,
+                    lambda dn: self._ex_rows(site, dn),
+                )
+                assert found is not None  # a mailbox always resolves
             else:
                 found = resolve(
                     self.org,
@@ -1101,20 +1147,36 @@ class Router:
     def _ex_rows(self, site: str, dn: str) -> tuple[GwartRow, ...]:
         rows = self._ex.get((site, dn))
         if rows is None:
-            rows = self._ex[(site, dn)] = tuple(match_rows(self.gwarts[site], "EX", dn))
+            index = self._ex_index.get(site)
+            if index is None:
+                index = self._ex_index[site] = ExIndex(self.gwarts[site])
+            rows = self._ex[(site, dn)] = index.match(dn)
         return rows
 
     def mailbox(self, recipient: str) -> Mailbox | None:
         """The organization's mailbox a recipient address names, if any (the directory)."""
-        if recipient not in self._mailboxes:
-            try:
-                address_type, address = classify_recipient(recipient)
-                if address_type == "X400":
-                    address = format_x400(parse_x400(address))
-                self._mailboxes[recipient] = self.org.find_mailbox(address_type, address)
-            except AddressError:
-                self._mailboxes[recipient] = None
-        return self._mailboxes[recipient]
+        entry = self._entry(recipient)
+        return None if entry is None else entry[2]
+
+    def _entry(self, recipient: str) -> tuple[str, str, Mailbox] | None:
+        """(address type, address as the directory reads it, mailbox) of a recipient address
+        that names a mailbox exactly; None for any other (cached: the directory is fixed)."""
+        try:
+            return self._mailboxes[recipient]
+        except KeyError:
+            pass
+        entry = None
+        try:
+            address_type, address = classify_recipient(recipient)
+            if address_type == "X400":
+                address = format_x400(parse_x400(address))
+            mailbox = self.org.find_mailbox(address_type, address)
+            if mailbox is not None:
+                entry = (address_type, address, mailbox)
+        except AddressError:
+            pass
+        self._mailboxes[recipient] = entry
+        return entry
 
     def plan(
         self, from_server: str, recipient: str, at_s: float = 0.0, states: ConnectorStates | None = None

@@ -615,3 +615,36 @@ def test_cheapest_paths_by_hand():
         {"A": ["A"], "B": ["A", "B"], "C": ["A", "C"], "D": ["A", "B", "D"]},
     )
     assert cheapest_paths(graph, "A", avoiding="B")[1]["D"] == ["A", "C", "D"]
+
+
+def test_ex_index_matches_as_scoring_every_row_does():
+    # The index must pick the same rows, in the same order, as scoring each row with
+    # match_rows: the longest whole-RDN prefix wins, case and trailing '/' ignored, blank
+    # spaces only when nothing else contains the DN, '*' never (EX has no wildcard).
+    import random
+
+    from exsim.routing import ExIndex, GwartRow, match_rows
+
+    spaces = ["", " ", "/o=Contoso", "/O=contoso/", "/o=Contoso/ou=Paris", "/o=Contoso/ou=Par", "*", "/"]
+    dns = ["/o=Contoso/ou=Paris", "/o=Contoso/ou=Paris/cn=X", "/o=Contoso/ou=Tokyo", "/o=Fabrikam", "/o=Con"]
+    draws = random.Random(16)
+    for _ in range(400):
+        rows = [
+            GwartRow(draws.choice(["EX", "X400"]), draws.choice(spaces), i, f"C{i}", ("A",), "B")
+            for i in range(draws.randint(0, 8))
+        ]
+        index = ExIndex(rows)
+        for dn in dns:
+            assert index.match(dn) == tuple(match_rows(rows, "EX", dn)), (rows, dn)
+
+
+def test_ex_index_by_hand():
+    from exsim.routing import ExIndex, GwartRow
+
+    org = GwartRow("EX", "/o=Contoso", 1, "C1", ("A",), "B")
+    paris = GwartRow("EX", "/o=Contoso/ou=Paris/", 9, "C2", ("A",), "B")
+    blank = GwartRow("EX", "", 1, "C3", ("A",), "B")
+    index = ExIndex([blank, org, paris])
+    assert index.match("/o=Contoso/ou=Paris/cn=Recipients") == (paris,)  # the more specific
+    assert index.match("/o=Contoso/ou=Parisian") == (org,)  # a whole RDN, not a string prefix
+    assert index.match("/o=Fabrikam") == (blank,)

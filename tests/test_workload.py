@@ -98,3 +98,18 @@ def test_the_profile_table_holds_the_published_figures():
         table_sends, recipients_per_message = PROFILES[profile]
         assert table_sends == pytest.approx(sends), profile
         assert table_sends * recipients_per_message == pytest.approx(received), profile
+
+
+def test_joined_lists_read_as_their_concatenation():
+    # The other sites' users are drawn by index from the sites' lists joined without a copy:
+    # index i must be the i-th alias of the concatenation, or the draws would change.
+    from exsim.sim.workload import Joined
+
+    parts = [["a", "b"], [], ["c"], ["d", "e", "f"]]
+    joined = Joined(parts)
+    assert len(joined) == 6
+    assert [joined[i] for i in range(6)] == ["a", "b", "c", "d", "e", "f"]
+    assert list(joined) == ["a", "b", "c", "d", "e", "f"]
+    with pytest.raises(IndexError):
+        joined[6]
+    assert len(Joined([[], []])) == 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from exsim.randomness import poisson, stream
@@ -65,7 +65,7 @@ class Workload:
         self.aliases_in_site: dict[str, list[str]] = {}
         for server_name, aliases in self.aliases_on.items():
             self.aliases_in_site.setdefault(org.site_of(server_name), []).extend(aliases)
-        self._pools: dict[tuple[str, str], list[str]] = {}
+        self._pools: dict[tuple[str, str], Sequence[str]] = {}
         self.ms_networks = [
             space.pattern.split("/")[0].upper() if space.pattern not in ("", "*") else "MSNET"
             for c in org.connectors.values()
@@ -182,8 +182,9 @@ class Workload:
             return self._recipients(FALLBACK[kind], server, originator, rng)
         return [Recipient(pool[rng.randrange(len(pool))], kind)]
 
-    def _pool(self, kind: str, server: str) -> list[str]:
-        """Candidate aliases for an internal recipient kind, computed once per server."""
+    def _pool(self, kind: str, server: str) -> Sequence[str]:
+        """Candidate aliases for an internal recipient kind, computed once per server (per
+        site for other sites' users: every server of a site shares that pool)."""
         key = (kind, server)
         pool = self._pools.get(key)
         if pool is None:
@@ -194,7 +195,11 @@ class Workload:
             elif kind == "same_site":
                 pool = [a for a in self.aliases_in_site[site] if org.mailboxes[a].server != server]
             else:
-                pool = [a for s, aliases in self.aliases_in_site.items() if s != site for a in aliases]
+                pool = self._pools.get((kind, site))
+                if pool is None:
+                    pool = self._pools[(kind, site)] = Joined(
+                        [aliases for s, aliases in self.aliases_in_site.items() if s != site]
+                    )
             self._pools[key] = pool
         return pool
 
@@ -219,6 +224,26 @@ class Workload:
                 originator, None, [Recipient(recipient, f"inbound_{via}")], size, inbound_via=via
             )
             env.process(gateway.inbound(message))
+
+
+class Joined(Sequence[str]):
+    """Several lists read as one, in order, without copying them: the other sites' users of
+    a 100-site organization are 59,400 aliases, and a copy per server cost 140 MB."""
+
+    __slots__ = ("_ends", "_lists")
+
+    def __init__(self, lists: list[list[str]]):
+        self._lists = [part for part in lists if part]
+        self._ends = list(itertools.accumulate(len(part) for part in self._lists))
+
+    def __len__(self) -> int:
+        return self._ends[-1] if self._ends else 0
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]  # (no slices: never needed)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        part = bisect.bisect_right(self._ends, index)
+        return self._lists[part][index - (self._ends[part - 1] if part else 0)]
 
 
 def message_size(rng: random.Random) -> float:
