@@ -200,7 +200,11 @@ def defect_needs_the_ims_running(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def defect(self, where, server, message):  # type: ignore[no-untyped-def]
         found = original(self, where, server, message)
-        if found is not None and where == "gateway_in:ims" and not self.running(server, "ims", self.env.now):
+        if (
+            found is not None
+            and where == "gateway_in:ims"
+            and not self.uptime.running(server, "ims", self.env.now)
+        ):
             return None
         return found
 
@@ -212,16 +216,16 @@ def proxy_loop_on_any_server(monkeypatch: pytest.MonkeyPatch) -> None:
     about as if it were on the sender's server)."""
     original = resolver.proxy_loop
 
-    def anywhere(sim, server, message, recipient):  # type: ignore[no-untyped-def]
-        box = sim.mailbox_of(recipient.address)
+    def anywhere(routing, builds, server, message, recipient):  # type: ignore[no-untyped-def]
+        box = routing.mailbox_of(recipient.address)
         if box is None or box.server == server:
-            return original(sim, server, message, recipient)
-        mailbox_of = sim.mailbox_of
-        sim.mailbox_of = lambda address: dataclasses.replace(box, server=server)
+            return original(routing, builds, server, message, recipient)
+        mailbox_of = routing.mailbox_of
+        routing.mailbox_of = lambda address: dataclasses.replace(box, server=server)
         try:
-            return original(sim, server, message, recipient)
+            return original(routing, builds, server, message, recipient)
         finally:
-            sim.mailbox_of = mailbox_of
+            routing.mailbox_of = mailbox_of
 
     monkeypatch.setattr(mta, "proxy_loop", anywhere)
 

@@ -92,10 +92,10 @@ class Gateway:
             while not self.mts_out.items:
                 yield self.mts_out.wait()
             envelope: Envelope = self.mts_out.items.popleft()
-            yield from sim.wait_running(self.server, self.service)
+            yield from sim.uptime.wait_running(self.server, self.service)
             while self.blocked(envelope):
                 yield env.timeout(sim.times.msmi_poll_interval)
-                yield from sim.wait_running(self.server, self.service)
+                yield from sim.uptime.wait_running(self.server, self.service)
             message = envelope.message
             limit = self.connector.max_message_size
             if limit is not None and message.size_kb * 1024 > limit:
@@ -107,10 +107,10 @@ class Gateway:
             link = self.connector.link
             started = env.now
             yield env.timeout(transfer_s(message.size_kb, link.bandwidth, link.latency) + self.foreign.delay)
-            if sim.availability.crashed_between(self.server, started, env.now):
+            if sim.uptime.crashed_between(self.server, started, env.now):
                 self.mts_out.put(envelope)  # still in MTS-OUT on disk: sent again after the restart
                 continue
-            refused = not sim.connector_up(self.name, env.now) or (
+            refused = not sim.uptime.connector_up(self.name, env.now) or (
                 self.foreign.failure_probability
                 and sim.network_rng.random() < self.foreign.failure_probability
             )
@@ -231,7 +231,7 @@ class Gateway:
         link = self.connector.link
         seconds = transfer_s(message.size_kb, link.bandwidth, link.latency)
         # Cut off by a crash, the sending host simply tries again.
-        while not (yield from sim.work(self.server, self.service, seconds)):
+        while not (yield from sim.uptime.work(self.server, self.service, seconds)):
             pass
         self.arrived(message)
 

@@ -32,13 +32,10 @@ from exsim.routing import ConnectorStates, Router
 from exsim.scenario import (
     GATEWAY_CONNECTORS,
     AddressChangeEvent,
-    CrashEvent,
     Distribution,
-    OutageEvent,
     Override,
     ReplicationEvent,
     Scenario,
-    ServiceStopEvent,
     UpgradeEvent,
     validate_raw,
 )
@@ -55,9 +52,11 @@ from exsim.sim.message import (
     Recipient,
     TraceLine,
 )
-from exsim.sim.mta import MTA
-from exsim.sim.queue import MailQueue, ProcessGenerator
+from exsim.sim.mta import MTA, MtaSettings
+from exsim.sim.ports import GatewayInbox, MtaInbox, StoreInbox
+from exsim.sim.queue import ProcessGenerator
 from exsim.sim.store import InformationStore
+from exsim.sim.uptime import Availability, Uptime
 from exsim.sim.workload import Workload
 from exsim.versions import BUILDS, Defect, defect_at
 
@@ -65,7 +64,6 @@ from exsim.versions import BUILDS, Defect, defect_at
 #: report is lost, so the trace names it when one is.
 LOST_REPORT = defect_at("mta_size_limit_report")
 
-INFINITY = float("inf")
 #: A message this close to its lifetime counts as having reached it: a lifetime timer set for
 #: the instant fires at a time that may differ from it in the last bits of a float.
 LIFETIME_SLACK_S = 1e-6
@@ -76,7 +74,6 @@ GATEWAY_CLASSES: dict[str, type[Gateway]] = {
 }
 #: Purpose number of the per-server service-time streams (see :func:`exsim.randomness.stream`).
 SERVICE_TIME_STREAM = 5
-SERVICES = ("is", "mta", "ims", "msmail")
 #: What the faults cost, counted per run: failed association opens, transfer retries after a
 #: dropped transfer, gateway retries after a refused delivery, transfers cut by a crash.
 FAULT_COUNTERS = (
@@ -181,50 +178,6 @@ class RunResult:
         return row
 
 
-class Availability:
-    """When services and connectors are stopped or down, from the scenario's events."""
-
-    def __init__(self, scenario: Scenario):
-        self.stopped: dict[tuple[str, str], list[tuple[float, float]]] = {}
-        self.outages: dict[str, list[tuple[float, float]]] = {}
-        self.crashes: dict[str, list[tuple[float, float]]] = {}
-        for event in scenario.events:
-            if isinstance(event, CrashEvent):
-                window = (event.at, event.at + event.restart_after)
-                self.crashes.setdefault(event.server, []).append(window)
-                for service in SERVICES:
-                    self.stopped.setdefault((event.server, service), []).append(window)
-            if isinstance(event, ServiceStopEvent):
-                end = event.end if event.end is not None else INFINITY
-                self.stopped.setdefault((event.server, event.service), []).append((event.start, end))
-            elif isinstance(event, OutageEvent):
-                self.outages.setdefault(event.connector, []).append((event.start, event.end))
-
-    @staticmethod
-    def _resume(windows: list[tuple[float, float]], t: float) -> float:
-        """``t`` when outside every window, else the end of the window holding t (chained)."""
-        moved = True
-        while moved:
-            moved = False
-            for start, end in windows:
-                if start <= t < end:
-                    t, moved = end, True
-        return t
-
-    def resume_at(self, server: str, service: str, t: float) -> float:
-        return self._resume(self.stopped.get((server, service), []), t)
-
-    def running(self, server: str, service: str, t: float) -> bool:
-        return self.resume_at(server, service, t) == t
-
-    def connector_up(self, connector: str, t: float) -> bool:
-        return self._resume(self.outages.get(connector, []), t) == t
-
-    def crashed_between(self, server: str, start: float, end: float) -> bool:
-        """Whether the server crashed after ``start`` and no later than ``end``."""
-        return any(start < at <= end for at, _ in self.crashes.get(server, ()))
-
-
 class Simulation:
     def __init__(
         self,
@@ -253,9 +206,7 @@ class Simulation:
         self._gdi_cache: dict[str, GDI] = {}
         self._mts_prefix: dict[str, str] = {}
         self.availability = Availability(scenario)
-        # Servers no stop or crash ever touches skip the availability checks.
-        touched = {server for server, _ in self.availability.stopped} | set(self.availability.crashes)
-        self.quiet = {s.name: s.name not in touched for s in scenario.servers}
+        self.uptime = Uptime(self.env, self.availability, self)
         self.events = logs.EventLog()
         self.tracking = logs.TrackingLog(tracking_dir, self.versions)
         self.routing_rng = stream(self.seed, 3)
@@ -294,15 +245,10 @@ class Simulation:
         self.traces: dict[int, list[TraceLine]] = {}
         self._next_id = 0
 
-        self.stores = {s: InformationStore(self, s) for s in self.org.servers}
-        self.mtas = {s: MTA(self, s) for s in self.org.servers}
-        for server, mta in self.mtas.items():
-            mta.store = self.stores[server]
-        self.gateways: dict[str, Gateway] = {
-            c.name: GATEWAY_CLASSES[c.kind](self, c)
-            for c in scenario.connectors
-            if isinstance(c, GATEWAY_CONNECTORS)
-        }
+        self.components = build_components(self)
+        self.stores = self.components.stores
+        self.mtas = self.components.mtas
+        self.gateways = self.components.gateways
         self.workload = Workload(self)
         for event in scenario.events:
             if isinstance(event, UpgradeEvent):
@@ -331,46 +277,6 @@ class Simulation:
 
     def version(self, server: str) -> str:
         return self.versions[server]
-
-    def running(self, server: str, service: str, t: float) -> bool:
-        return self.availability.running(server, service, t)
-
-    def connector_up(self, connector: str, t: float) -> bool:
-        return self.availability.connector_up(connector, t)
-
-    def wait_running(self, server: str, service: str) -> ProcessGenerator[None]:
-        """Wait (a generator) until the service runs; forever if it never starts again."""
-        resume = self.availability.resume_at(server, service, self.env.now)
-        if resume == INFINITY:
-            yield self.env.event()
-        elif resume > self.env.now:
-            yield self.env.timeout(resume - self.env.now)
-
-    def work(self, server: str, service: str, seconds: float) -> ProcessGenerator[bool]:
-        """A component works on something (a generator): waits for its service, spends the
-        time, and returns False when the server crashed meanwhile (the work was in memory)."""
-        if self.quiet[server]:
-            yield self.env.timeout(seconds)
-            return True
-        yield from self.wait_running(server, service)
-        started = self.env.now
-        yield self.env.timeout(seconds)
-        return not self.availability.crashed_between(server, started, self.env.now)
-
-    def take(
-        self, queue: MailQueue, server: str, service: str, seconds: float, lost_in: str | None
-    ) -> ProcessGenerator[Any]:
-        """The next item of a component's queue once ``seconds`` of work on it are done (a generator),
-        on a server that stops or crashes. A crash during the work loses the envelope (returns None,
-        ``lost_in`` names the component) or, with ``lost_in=None``, the work is simply done again."""
-        while not queue.items:
-            yield queue.wait()
-        item = queue.items.popleft()
-        while not (yield from self.work(server, service, seconds)):
-            if lost_in is not None:
-                self.lose(item, item.pending, server, lost_in)
-                return None
-        return item
 
     def lose(
         self, envelope: Envelope, recipients: list[Recipient], server: str, where: str, why: str | None = None
@@ -879,6 +785,69 @@ class Simulation:
             ndr_times=dict(self.ndr_times),
             ndr_generators=self.ndr_generators,
         )
+
+
+@dataclass
+class Components:
+    """Every server's store and MTA and every gateway, by name: how the components reach each
+    other (the model's :class:`~exsim.sim.ports.Post`)."""
+
+    stores: dict[str, InformationStore] = field(default_factory=dict)
+    mtas: dict[str, MTA] = field(default_factory=dict)
+    gateways: dict[str, Gateway] = field(default_factory=dict)
+
+    def mta(self, server: str) -> MtaInbox:
+        return self.mtas[server]
+
+    def store(self, server: str) -> StoreInbox:
+        return self.stores[server]
+
+    def gateway(self, name: str) -> GatewayInbox:
+        return self.gateways[name]
+
+
+def build_components(sim: Simulation) -> Components:
+    """Build every server's store and MTA and every gateway of the organization, handing each
+    what it works with: the clock, its settings, the logs and counters, the random streams, and
+    the simulation itself as the books, the routing tables and the builds (callbacks that outlive
+    an upgrade or an address change), with the components reaching each other through the
+    returned :class:`Components`."""
+    scenario, env, times = sim.scenario, sim.env, sim.times
+    components = Components()
+    for server in sim.org.servers:
+        components.stores[server] = InformationStore(sim, server)
+    for server in sim.org.servers:
+        spec = scenario.server(server)
+        components.mtas[server] = MTA(
+            env,
+            MtaSettings(
+                server=server,
+                site=sim.org.site_of(server),
+                clock_offset_s=spec.clock_offset,
+                max_message_size=spec.mta_max_message_size,
+                routing_time=sim.service_time(server, "mta_routing"),
+                open_time=sim.service_time(server, "association_open"),
+                rpc_bandwidth_bps=times.rpc_bandwidth,
+                default_override=sim.default_override,
+                directory_costs=scenario.model.directory,
+            ),
+            routing=sim,
+            builds=sim,
+            uptime=sim.uptime,
+            books=sim,
+            post=components,
+            events=sim.events,
+            tracking=sim.tracking,
+            faults=sim.counters,
+            transfers=sim.transfers,
+            connector_states=sim.connector_states[server],
+            routing_rng=sim.routing_rng,
+            network_rng=sim.network_rng,
+        )
+    for connector in scenario.connectors:
+        if isinstance(connector, GATEWAY_CONNECTORS):
+            components.gateways[connector.name] = GATEWAY_CLASSES[connector.kind](sim, connector)
+    return components
 
 
 def simulate(

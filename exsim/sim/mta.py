@@ -20,7 +20,9 @@ waits one open interval before it opens again.
 
 from __future__ import annotations
 
-from collections import deque
+import random
+from collections import Counter, deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import simpy
@@ -29,6 +31,7 @@ from exsim import logs
 from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, LOOP, UNRECOGNIZED
 from exsim.routing import (
     MAX_HOPS,
+    ConnectorStates,
     GwartRow,
     Resolution,
     is_local,
@@ -38,14 +41,14 @@ from exsim.routing import (
 from exsim.scenario import GATEWAY_KINDS
 from exsim.schedule import Activation
 from exsim.sim.message import PENDING, Envelope, Recipient
+from exsim.sim.ports import Books, Builds, Post, Routing, ServiceTime
 from exsim.sim.queue import Handoff, MailQueue, ProcessGenerator
 from exsim.sim.resolver import directory_outcome, proxy_loop
+from exsim.sim.uptime import Uptime
 from exsim.units import transfer_s
 
 if TYPE_CHECKING:
-    from exsim.scenario import LinkConnector
-    from exsim.sim.model import Simulation
-    from exsim.sim.store import InformationStore
+    from exsim.scenario import DirectorySearch, LinkConnector, Override
 
 INFINITY = float("inf")
 
@@ -54,28 +57,87 @@ RPC_LATENCY_S = 0.001
 """One-way latency of an RPC hand-over between servers of one site (their LAN): 1 ms."""
 
 
-class MTA:
-    store: InformationStore
-    """The store on the same server (MTS-IN, delivery, gateway-in): wired by the model."""
+@dataclass(frozen=True)
+class MtaSettings:
+    """How one server's MTA is set up (from the scenario's server and ``model`` sections)."""
 
-    def __init__(self, sim: Simulation, server: str):
-        self.sim = sim
-        self.server = server
-        self.site = sim.org.site_of(server)
-        self.work = MailQueue(sim.env)
+    server: str
+    site: str
+    clock_offset_s: float
+    """How far the server's clock is off: the MTA judges a message's age by it (KB Q158399)."""
+    max_message_size: float | None
+    """The MTA's message size limit in bytes (None: no limit)."""
+    routing_time: ServiceTime
+    """The routing thread's work per message."""
+    open_time: ServiceTime
+    """What opening an association costs, before the round trip."""
+    rpc_bandwidth_bps: float
+    """The LAN between the servers of a site, for RPC transfers."""
+    default_override: Override
+    """The MTA's own settings (open interval, retries, lifetime) for RPC inside the site."""
+    directory_costs: DirectorySearch
+    """What a fuzzy or restricted directory search costs the routing thread (KB Q159184)."""
+
+
+class MTA:
+    """The MTA of one server: a routing thread over its work queue, and a queue per next hop.
+
+    Built with everything it uses (see :mod:`exsim.sim.ports`): the clock, its settings, the
+    organization's routing tables, the servers' builds, the uptime of the services, the books,
+    the hand-offs to other components, the logs, the fault and transfer counters, the server's
+    connector states, and the random streams for the load-share draw and dropped transfers.
+    """
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        settings: MtaSettings,
+        *,
+        routing: Routing,
+        builds: Builds,
+        uptime: Uptime,
+        books: Books,
+        post: Post,
+        events: logs.EventLog,
+        tracking: logs.TrackingLog,
+        faults: Counter[str],
+        transfers: Counter[str],
+        connector_states: ConnectorStates,
+        routing_rng: random.Random,
+        network_rng: random.Random,
+    ):
+        self.env = env
+        self.settings = settings
+        self.routing = routing
+        self.builds = builds
+        self.uptime = uptime
+        self.books = books
+        self.post = post
+        self.events = events
+        self.tracking = tracking
+        self.faults = faults
+        """Fault costs (open failures, transfer retries, transfers cut by a crash), per run."""
+        self.transfers = transfers
+        """Transfers per connector ('RPC' inside a site)."""
+        self.connector_states = connector_states
+        self.routing_rng = routing_rng
+        self.network_rng = network_rng
+        self.server = settings.server
+        self.site = settings.site
+        self.work = MailQueue(env)
         self.queues: dict[tuple[str, str], NextHopQueue] = {}
-        self.size_limit = sim.scenario.server(server).mta_max_message_size
-        self.clock = sim.clock[server]
+        self.size_limit = settings.max_message_size
+        self.clock = settings.clock_offset_s
         self._next_hop: dict[str, tuple[str, str]] = {}
         self._mailbox_hop: dict[str, tuple[str, str]] = {}
-        self._router = sim.router
+        self._router = routing.router
         self._resolved: dict[str, Resolution] = {}
         self._survivors: dict[tuple[int, str | None, tuple[str, ...], bool], list[GwartRow]] = {}
         self._fixed: dict[int, bool] = {}
-        self._policy = sim.directory_policy(server)
+        self._policy = routing.directory_policy(self.server)
         self.directory_s = 0.0
         """Directory time the last routed message's fuzzy or restricted searches cost."""
-        sim.env.process(self._route_loop())
+        env.process(self._route_loop())
 
     @property
     def queued(self) -> int:
@@ -83,52 +145,56 @@ class MTA:
 
     def receive(self, envelope: Envelope, from_mta: str | None = None) -> None:
         """Take a message for routing: from this server's store or gateway, or ``from_mta``."""
-        envelope.queued_s = self.sim.env.now
+        envelope.queued_s = self.env.now
         envelope.from_mta = from_mta
         self.work.put(envelope)
 
     def _route_loop(self) -> ProcessGenerator[None]:
-        sim = self.sim
         work = self.work
-        service, draw = sim.service_time(self.server, "mta_routing")
-        if sim.quiet[self.server] and draw is None:  # nothing ever stops this MTA: one event per message
+        service, draw = self.settings.routing_time
+        if (
+            self.uptime.quiet(self.server) and draw is None
+        ):  # nothing ever stops this MTA: one event per message
             while True:
                 self.route((yield work.served(service)))
                 if self.directory_s:  # directory searches hold the routing thread (KB Q159184)
-                    yield sim.env.timeout(self.directory_s)
+                    yield self.env.timeout(self.directory_s)
                     self.directory_s = 0.0
         while True:
             if draw is not None:
                 service = draw()
             envelope = (
                 (yield work.served(service))
-                if sim.quiet[self.server]
-                else (yield from sim.take(work, self.server, "mta", service, "the MTA's routing (in memory)"))
+                if self.uptime.quiet(self.server)
+                else (
+                    yield from self.uptime.take(
+                        work, self.server, "mta", service, "the MTA's routing (in memory)"
+                    )
+                )
             )
             if envelope is not None:
                 self.route(envelope)
                 if self.directory_s:
-                    yield sim.env.timeout(self.directory_s)
+                    yield self.env.timeout(self.directory_s)
                     self.directory_s = 0.0
 
     # --- routing -----------------------------------------------------------------
     def route(self, envelope: Envelope) -> None:
         """Decide the next hop of every pending recipient and queue the envelope per hop."""
-        sim = self.sim
-        now = sim.env.now
+        now = self.env.now
         message = envelope.message
-        if sim.past_lifetime(envelope, self.server):  # by this MTA's clock (KB Q158399)
+        if self.books.past_lifetime(envelope, self.server):  # by this MTA's clock (KB Q158399)
             return
         limit = self.size_limit
         if limit is not None and message.size_kb * 1024 > limit:
             if message.traced:
-                sim.trace(
+                self.books.trace(
                     message,
                     f"MTA {self.server}: {message.size_kb:g} KB is over the MTA's size limit",
                     self.server,
                     "MTA",
                 )
-            sim.events.delivery_failed(
+            self.events.delivery_failed(
                 now,
                 self.server,
                 message.mts_id,
@@ -138,9 +204,9 @@ class MTA:
             # Refused on the way in from another MTA, the report is lost on 5.0 (KB Q197058).
             report_lost = (
                 envelope.from_mta is not None
-                and sim.defect("mta_size_limit_report", self.server, message) is not None
+                and self.builds.defect("mta_size_limit_report", self.server, message) is not None
             )
-            sim.fail(
+            self.books.fail(
                 envelope,
                 envelope.pending,
                 CONTENT_TOO_LONG,
@@ -153,34 +219,38 @@ class MTA:
         if envelope.final_server is not None:
             if envelope.final_server == self.server:  # the sender resolved it to mailboxes here
                 envelope.final_server = None
-                self.store.delivery.put(envelope)
+                self.post.store(self.server).delivery.put(envelope)
                 return
             envelope.final_server = None
         if self.site not in envelope.visited_sites:
             envelope.visited_sites = (*envelope.visited_sites, self.site)
         groups: dict[tuple[str, str], list[Recipient]] = {}
         decided: dict[int, GwartRow | str] = {}
-        router = sim.router_for(self.server)
+        router = self.routing.router_for(self.server)
         if router is not self._router:  # routing was recalculated: forget what it decided
             self._router, self._resolved = router, {}
             self._next_hop, self._survivors, self._fixed = {}, {}, {}
-        policy = sim.directory_policy(self.server)
+        policy = self.routing.directory_policy(self.server)
         if policy != self._policy:  # an upgrade changed how the directory searches
             self._policy, self._resolved = policy, {}
         resolved = self._resolved
         for recipient in envelope.recipients:
             if recipient.outcome is not PENDING:
                 continue
-            if recipient.one_off and (defect := proxy_loop(sim, self.server, message, recipient)) is not None:
+            if (
+                recipient.one_off
+                and (defect := proxy_loop(self.routing, self.builds, self.server, message, recipient))
+                is not None
+            ):
                 if message.traced:
-                    sim.trace(
+                    self.books.trace(
                         message,
                         f"MTA {self.server}: {recipient.address} loops ({defect.kb})",
                         self.server,
                         "MTA",
                         defect=defect.kb,
                     )
-                sim.fail(
+                self.books.fail(
                     envelope,
                     [recipient],
                     defect.ndr_kind,
@@ -195,7 +265,15 @@ class MTA:
                     self.site, recipient.address, policy
                 )
             if resolution.directory is not None or recipient.misdirected:
-                self.directory_s += directory_outcome(sim, self.server, message, recipient, resolution)
+                self.directory_s += directory_outcome(
+                    self.books,
+                    self.routing.router,
+                    self.settings.directory_costs,
+                    self.server,
+                    message,
+                    recipient,
+                    resolution,
+                )
             if resolution.kind == "mailbox":
                 mailbox = resolution.mailbox
                 assert mailbox is not None  # a "mailbox" resolution names its mailbox
@@ -214,13 +292,15 @@ class MTA:
                 continue
             if resolution.kind == "unroutable":
                 if message.traced:
-                    sim.trace(
+                    self.books.trace(
                         message,
                         f"MTA {self.server}: {recipient.address} unroutable ({resolution.reason})",
                         self.server,
                         "MTA",
                     )
-                sim.fail(envelope, [recipient], UNRECOGNIZED, "MSExchangeMTA", self.server, resolution.reason)
+                self.books.fail(
+                    envelope, [recipient], UNRECOGNIZED, "MSExchangeMTA", self.server, resolution.reason
+                )
                 continue
             # Recipients with the same candidates share one decision per envelope.
             row = decided.get(id(resolution.rows))
@@ -229,13 +309,13 @@ class MTA:
             if isinstance(row, str):
                 ndr = LOOP if row == "loop" else CONGESTION
                 if message.traced:
-                    sim.trace(
+                    self.books.trace(
                         message,
                         f"MTA {self.server}: no route left for {recipient.address} ({row})",
                         self.server,
                         "MTA",
                     )
-                sim.fail(
+                self.books.fail(
                     envelope,
                     [recipient],
                     ndr,
@@ -245,7 +325,7 @@ class MTA:
                 )
                 continue
             if message.traced:
-                sim.trace(
+                self.books.trace(
                     message,
                     f"MTA {self.server}: {recipient.address} matched "
                     f"{row.type}:{row.space or '(blank)'}; {len(resolution.rows)} candidate(s), "
@@ -261,27 +341,29 @@ class MTA:
         for (kind, target), recipients in groups.items():
             part = envelope if whole else envelope.split(recipients)
             if kind == "deliver":
-                self.store.delivery.put(part)
+                self.post.store(self.server).delivery.put(part)
             elif kind == "final":
                 part.final_server = target
                 self.queue("rpc", target).put(part)
             elif kind == "gateway":
                 part.gateway = target
-                gateway = sim.gateways[target]
+                gateway = self.post.gateway(target)
                 if gateway.in_mta:  # an X.400 connector to a foreign MTA: the MTA sends it itself
                     if message.traced:
-                        sim.trace(message, f"MTA {self.server}: queued for {target}", self.server, "MTA")
+                        self.books.trace(
+                            message, f"MTA {self.server}: queued for {target}", self.server, "MTA"
+                        )
                     gateway.outbound(part)
                     continue
                 if message.traced:
-                    sim.trace(
+                    self.books.trace(
                         message,
                         f"MTA {self.server}: queued for gateway {target}; the store's gateway-in "
                         "threads take it from here",
                         self.server,
                         "MTA",
                     )
-                self.store.gateway_in.put(part)
+                self.post.store(self.server).gateway_in.put(part)
             else:
                 self.queue(kind, target).put(part)
 
@@ -294,9 +376,8 @@ class MTA:
         with fixed schedules, the survivors are the same every time: they are cached
         by candidate list, arrival connector, sites passed and the cost-first flag.
         """
-        sim = self.sim
-        states = sim.connector_states[self.server]
-        lowest = sim.lowest_cost_only(self.server)
+        states = self.connector_states
+        lowest = self.routing.lowest_cost_only(self.server)
         clean = (
             not envelope.attempts
             and not envelope.refused
@@ -307,19 +388,21 @@ class MTA:
         key = (id(rows), envelope.arrived_on, envelope.visited_sites, lowest)
         survivors = self._survivors.get(key) if clean else None
         if survivors is None:
-            survivors, reason = route_survivors(sim.org, rows, self.server, envelope, states, now, lowest)
+            survivors, reason = route_survivors(
+                self.routing.org, rows, self.server, envelope, states, now, lowest
+            )
             if not survivors:
                 return reason
             if clean:
                 self._survivors[key] = survivors
         if len(survivors) == 1:
             return survivors[0]
-        return survivors[sim.routing_rng.randrange(len(survivors))]
+        return survivors[self.routing_rng.randrange(len(survivors))]
 
     def _fixed_schedules(self, rows: tuple[GwartRow, ...]) -> bool:
         fixed = self._fixed.get(id(rows))
         if fixed is None:
-            connectors = self.sim.org.connectors
+            connectors = self.routing.org.connectors
             fixed = self._fixed[id(rows)] = all(
                 connectors[r.connector].schedule.kind != "selected" for r in rows
             )
@@ -327,7 +410,7 @@ class MTA:
 
     def _hop_for(self, connector: str) -> tuple[str, str]:
         """Where mail for a connector goes from this MTA: the bridgehead, the gateway, or the link."""
-        org = self.sim.org
+        org = self.routing.org
         if not is_local(org, connector, self.server):
             return ("rpc", org.hosts_in(connector, self.site)[0])
         if org.connectors[connector].kind in GATEWAY_KINDS:
@@ -337,7 +420,7 @@ class MTA:
     def queue(self, kind: str, target: str) -> NextHopQueue:
         queue = self.queues.get((kind, target))
         if queue is None:
-            queue = self.queues[(kind, target)] = NextHopQueue(self.sim, self, kind, target)
+            queue = self.queues[(kind, target)] = NextHopQueue(self, kind, target)
         return queue
 
 
@@ -350,18 +433,17 @@ class NextHopQueue:
     end among the queued messages.
     """
 
-    def __init__(self, sim: Simulation, mta: MTA, kind: str, target: str):
-        self.sim = sim
+    def __init__(self, mta: MTA, kind: str, target: str):
         self.mta = mta
         self.kind = kind
         self.target = target
         self.items: deque[Envelope] = deque()
-        self.connector: LinkConnector | None = sim.org.link(target) if kind == "link" else None
+        self.connector: LinkConnector | None = mta.routing.org.link(target) if kind == "link" else None
         link = self.connector.link if self.connector else None
         #: The network under the transfers: the connector's link, or the site's LAN for RPC.
-        self.bandwidth_bps = link.bandwidth if link else sim.times.rpc_bandwidth
+        self.bandwidth_bps = link.bandwidth if link else mta.settings.rpc_bandwidth_bps
         self.latency_s = link.latency if link else RPC_LATENCY_S
-        override = self.connector.override if self.connector else sim.default_override
+        override = self.connector.override if self.connector else mta.settings.default_override
         self.override = override
         self.open_until = -1.0
         self.lifetime = override.message_lifetime_normal
@@ -372,11 +454,11 @@ class NextHopQueue:
         self.failed_targets: set[str] = set()
         self._wake: simpy.Event | None = None
         self._block = len(mta.queues) + 1
-        sim.env.process(self._run())
+        mta.env.process(self._run())
 
     @property
     def entity(self) -> str:
-        org = self.sim.org
+        org = self.mta.routing.org
         if self.connector is not None:
             return f"/O={org.name}/OU={self.mta.site}/CN=Configuration/CN=Connections/CN={self.target}"
         return (
@@ -387,7 +469,7 @@ class NextHopQueue:
         wake = self._wake
         if wake is not None and not wake.triggered:
             if isinstance(wake, Handoff):
-                if self.sim.env.now <= self.open_until:
+                if self.mta.env.now <= self.open_until:
                     # The association is open and idle: the transfer starts now, in one event.
                     wake.hand(envelope, self._transfer_s(envelope))
                     return
@@ -407,7 +489,7 @@ class NextHopQueue:
             self._watch_lifetime(end)
 
     def _watch_lifetime(self, end: float) -> None:
-        env = self.sim.env
+        env = self.mta.env
         self._lifetime_end = end
         timer = self._lifetime_timer = env.timeout(max(0.0, end - env.now))
         timer.callbacks.append(self._expire)
@@ -417,58 +499,58 @@ class NextHopQueue:
         if timer is not self._lifetime_timer:
             return  # an earlier end replaced this timer
         self._lifetime_timer, self._lifetime_end = None, INFINITY
-        sim, server = self.sim, self.mta.server
+        mta, server = self.mta, self.mta.server
         waiting = list(self.items)
         self.items.clear()
         for envelope in waiting:
-            if not sim.past_lifetime(envelope, server, self.lifetime):
+            if not mta.books.past_lifetime(envelope, server, self.lifetime):
                 self._hold(envelope)
 
     def _transfer_s(self, envelope: Envelope) -> float:
         return transfer_s(envelope.message.size_kb, self.bandwidth_bps, self.latency_s)
 
     def _idle(self) -> ProcessGenerator[None]:
-        self._wake = self.sim.env.event()
+        self._wake = self.mta.env.event()
         yield self._wake
         self._wake = None
 
     def _peer(self) -> str | None:
         """The server to connect to, or None when no peer can take an association now."""
-        sim = self.sim
-        now = sim.env.now
+        mta = self.mta
+        now = mta.env.now
         if self.connector is None:
-            return self.target if sim.running(self.target, "mta", now) else None
-        if not sim.connector_up(self.target, now):
+            return self.target if mta.uptime.running(self.target, "mta", now) else None
+        if not mta.uptime.connector_up(self.target, now):
             return None
-        remote_site = sim.org.other_end(self.target, self.mta.site)
+        remote_site = mta.routing.org.other_end(self.target, self.mta.site)
         tried = set(self.failed_targets)
         while True:
-            peer = select_target_server(sim.org, self.target, remote_site, tried, sim.routing_rng)
+            peer = select_target_server(mta.routing.org, self.target, remote_site, tried, mta.routing_rng)
             if peer is None or peer in tried:
                 return None
-            if sim.running(peer, "mta", now):
+            if mta.uptime.running(peer, "mta", now):
                 return peer
             tried.add(peer)
 
     def _calm(self) -> bool:
         """No stop, crash or outage can touch this queue and its schedule is 'always':
         the per-transfer checks can be skipped."""
-        sim = self.sim
-        if not sim.quiet[self.mta.server]:
+        mta = self.mta
+        if not mta.uptime.quiet(self.mta.server):
             return False
         if self.connector is None:
-            return sim.quiet[self.target]
-        remote = sim.org.other_end(self.target, self.mta.site)
+            return mta.uptime.quiet(self.target)
+        remote = mta.routing.org.other_end(self.target, self.mta.site)
         return (
             self.connector.schedule.kind == "always"
-            and not sim.availability.outages.get(self.target)
-            and all(sim.quiet[s] for s in sim.org.servers_of(remote))
+            and not mta.uptime.has_outages(self.target)
+            and all(mta.uptime.quiet(s) for s in mta.routing.org.servers_of(remote))
         )
 
     def _run(self) -> ProcessGenerator[None]:
-        sim, env = self.sim, self.sim.env
+        mta, env = self.mta, self.mta.env
         calm = self._calm()
-        open_s, draw_open = sim.service_time(self.mta.server, "association_open")
+        open_s, draw_open = mta.settings.open_time
         latency = self.latency_s
         peer: str | None = None
         drop = self.connector.link.drop_probability if self.connector else 0.0
@@ -480,7 +562,7 @@ class NextHopQueue:
                     envelope = yield wake
                     self._wake = None
                     if envelope is not None:  # put() started its transfer: wake.delay is how long it took
-                        sim.connector_states[self.mta.server].open_retry.discard(self._state_key)
+                        mta.connector_states.open_retry.discard(self._state_key)
                         self._hand_over(envelope, peer, wake.delay)
                         self.open_until = env.now + self.override.association_lifetime
                     continue
@@ -489,7 +571,7 @@ class NextHopQueue:
                 self._wake = None
                 continue
             if not calm:
-                yield from sim.wait_running(self.mta.server, "mta")
+                yield from mta.uptime.wait_running(self.mta.server, "mta")
                 if self.connector is not None:
                     state = self.connector.schedule.state_at(env.now)
                     if state is Activation.LATER:
@@ -510,7 +592,7 @@ class NextHopQueue:
                 # Open attempts start one open interval apart, however long a failed open took.
                 yield env.timeout(max(0.0, attempt_started + self.override.open_interval - env.now))
                 continue
-            sim.connector_states[self.mta.server].open_retry.discard(self._state_key)
+            mta.connector_states.open_retry.discard(self._state_key)
             yield from self._transfer_all(peer)
             if self.broken:
                 # Max transfer retries used up: given up like a failed open, and the next open
@@ -526,17 +608,17 @@ class NextHopQueue:
         return self.target if self.connector is not None else f"rpc:{self.target}"
 
     def _open_failed(self) -> None:
-        sim = self.sim
-        sim.counters["open_failures"] += 1
-        sim.events.open_failed(
-            sim.env.now, self.mta.server, self.entity, self.override.open_interval, self._block
+        mta = self.mta
+        mta.faults["open_failures"] += 1
+        mta.events.open_failed(
+            mta.env.now, self.mta.server, self.entity, self.override.open_interval, self._block
         )
         self._retry_open("could not open", "events 289/301")
 
     def _association_failed(self) -> None:
-        sim = self.sim
-        sim.events.open_failed(
-            sim.env.now,
+        mta = self.mta
+        mta.events.open_failed(
+            mta.env.now,
             self.mta.server,
             self.entity,
             self.override.open_interval,
@@ -550,14 +632,14 @@ class NextHopQueue:
 
     def _retry_open(self, what: str, events: str) -> None:
         """The connection failed: one failed open on every queued message, each routed again."""
-        sim = self.sim
-        sim.connector_states[self.mta.server].open_retry.add(self._state_key)
+        mta = self.mta
+        mta.connector_states.open_retry.add(self._state_key)
         waiting = list(self.items)
         self.items.clear()
         for envelope in waiting:
             envelope.attempts[self._state_key] = envelope.attempts.get(self._state_key, 0) + 1
             if envelope.message.traced:
-                sim.trace(
+                mta.books.trace(
                     envelope.message,
                     f"MTA {self.mta.server}: {what} {self._describe()} "
                     f"(failed open {envelope.attempts[self._state_key]}); {events}; rerouting",
@@ -571,9 +653,9 @@ class NextHopQueue:
 
     def _retry_rpc(self, envelope: Envelope) -> None:
         """Inside a site there is no alternate route: wait, or give up after max open retries."""
-        sim = self.sim
+        mta = self.mta
         if envelope.retries(self._state_key) >= self.override.max_open_retries:
-            sim.fail(
+            mta.books.fail(
                 envelope,
                 envelope.pending,
                 CONGESTION,
@@ -588,7 +670,7 @@ class NextHopQueue:
         return f"connector {self.target}" if self.connector else "RPC inside the site"
 
     def _transfer_all(self, peer: str) -> ProcessGenerator[None]:
-        env = self.sim.env
+        env = self.mta.env
         workers = min(self.override.max_associations, -(-len(self.items) // self.override.threshold_messages))
         if workers <= 1:
             yield from self._association(peer)
@@ -596,14 +678,15 @@ class NextHopQueue:
             yield env.all_of([env.process(self._association(peer)) for _ in range(workers)])
 
     def _association(self, peer: str) -> ProcessGenerator[None]:
-        sim, env = self.sim, self.sim.env
+        mta, env = self.mta, self.mta.env
         link = self.connector.link if self.connector else None
         bandwidth, latency = self.bandwidth_bps, self.latency_s
         drop = link.drop_probability if link else 0.0
-        quiet = sim.quiet[self.mta.server] and sim.quiet[peer]
+        quiet = mta.uptime.quiet(self.mta.server) and mta.uptime.quiet(peer)
         while self.items and not self.broken:
             if not quiet and not (
-                sim.running(self.mta.server, "mta", env.now) and sim.running(peer, "mta", env.now)
+                mta.uptime.running(self.mta.server, "mta", env.now)
+                and mta.uptime.running(peer, "mta", env.now)
             ):
                 self.open_until = -1.0  # an end went down between transfers: the association is gone
                 return
@@ -614,12 +697,12 @@ class NextHopQueue:
                 started = env.now
                 yield env.timeout(seconds)
                 if not quiet and any(
-                    sim.availability.crashed_between(s, started, env.now) for s in (self.mta.server, peer)
+                    mta.uptime.crashed_between(s, started, env.now) for s in (self.mta.server, peer)
                 ):
                     # A crash at either end breaks the association: the message is still in the
                     # sender's queue on disk and goes again once an association opens.
                     if envelope.message.traced:
-                        sim.trace(
+                        mta.books.trace(
                             envelope.message,
                             f"transfer to {peer} cut by a crash; it will be retried",
                             self.mta.server,
@@ -627,17 +710,17 @@ class NextHopQueue:
                         )
                     self._hold(envelope, first=True)
                     self.open_until = -1.0
-                    sim.counters["transfers_cut_by_crash"] += 1
-                    if not sim.availability.crashed_between(self.mta.server, started, env.now):
+                    mta.faults["transfers_cut_by_crash"] += 1
+                    if not mta.uptime.crashed_between(self.mta.server, started, env.now):
                         # The sender's MTA is still up and sees its association end (KB Q157630).
-                        sim.events.association_ended(env.now, self.mta.server, self.entity)
+                        mta.events.association_ended(env.now, self.mta.server, self.entity)
                     return
-                if drop == 0.0 or sim.network_rng.random() >= drop:
+                if drop == 0.0 or mta.network_rng.random() >= drop:
                     break
                 tries += 1
-                sim.counters["transfer_retries"] += 1
+                mta.faults["transfer_retries"] += 1
                 if envelope.message.traced:
-                    sim.trace(
+                    mta.books.trace(
                         envelope.message, f"transfer to {peer} failed (try {tries})", self.mta.server, "MTA"
                     )
                 if tries > self.override.max_transfer_retries:
@@ -653,12 +736,12 @@ class NextHopQueue:
             self._hand_over(envelope, peer, seconds)
 
     def _hand_over(self, envelope: Envelope, peer: str, seconds: float) -> None:
-        sim = self.sim
+        mta = self.mta
         message = envelope.message
         cost = self.connector.cost if self.connector else 0
-        if sim.tracking.enabled:
-            sim.tracking.record(
-                sim.env.now,
+        if mta.tracking.enabled:
+            mta.tracking.record(
+                mta.env.now,
                 self.mta.server,
                 logs.TRANSFER_OUT,
                 message.mts_id,
@@ -669,9 +752,9 @@ class NextHopQueue:
                 cost=cost,
                 recipients=envelope.recipients,
             )
-        if sim.tracking.enabled:
-            sim.tracking.record(
-                sim.env.now,
+        if mta.tracking.enabled:
+            mta.tracking.record(
+                mta.env.now,
                 peer,
                 logs.TRANSFER_IN,
                 message.mts_id,
@@ -679,22 +762,22 @@ class NextHopQueue:
                 originator=message.originator,
                 recipients=envelope.recipients,
             )
-        waited = sim.env.now - envelope.queued_s
+        waited = mta.env.now - envelope.queued_s
         if message.traced:
-            sim.trace(
+            mta.books.trace(
                 message,
                 f"MTA {self.mta.server} -> MTA {peer} over {self._describe()} "
                 f"({waited:.1f} s after it was queued)",
                 self.mta.server,
                 "MTA",
             )
-        sim.transfers[self.target if self.connector is not None else "RPC"] += 1
+        mta.transfers[self.target if self.connector is not None else "RPC"] += 1
         envelope.refused = ()
         if self.connector is not None:
             envelope.arrived_on = self.target
             envelope.hops += 1
-            if sim.org.site_of(peer) in envelope.visited_sites:
-                sim.fail(
+            if mta.routing.org.site_of(peer) in envelope.visited_sites:
+                mta.books.fail(
                     envelope,
                     envelope.pending,
                     LOOP,
@@ -703,4 +786,4 @@ class NextHopQueue:
                     "re-entered a site it had passed (bilateral info)",
                 )
                 return
-        sim.mtas[peer].receive(envelope, self.mta.server)
+        mta.post.mta(peer).receive(envelope, self.mta.server)

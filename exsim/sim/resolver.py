@@ -28,7 +28,10 @@ from exsim.sim.message import Message, Recipient
 from exsim.versions import BUILDS, Defect, defect_at
 
 if TYPE_CHECKING:
-    from exsim.sim.model import Simulation
+    from exsim.org import Organization
+    from exsim.routing import Router
+    from exsim.scenario import DirectorySearch
+    from exsim.sim.ports import Books, Builds, Routing
 
 #: Clients (KB Q185024). Only the 4.0 client leaves one-off proxy addresses for the MTA.
 CLIENTS = ("exchange_4_0", "exchange_5_0", "outlook_97", "outlook_98")
@@ -36,10 +39,16 @@ UNRESOLVED_ONE_OFFS = frozenset({"exchange_4_0"})
 
 
 def directory_outcome(
-    sim: Simulation, server: str, message: Message, recipient: Recipient, resolution: Resolution
+    books: Books,
+    router: Router,
+    costs: DirectorySearch,
+    server: str,
+    message: Message,
+    recipient: Recipient,
+    resolution: Resolution,
 ) -> float:
     """Mark or clear the recipient's misdirection from this MTA's resolution; the seconds of
-    directory time the searches cost."""
+    directory time the searches cost (``costs`` per 1,000 entries of ``router``'s directory)."""
     found = resolution.directory
     if found is None:
         recipient.misdirected = ""  # resolved exactly (or routed by address space) here
@@ -55,7 +64,7 @@ def directory_outcome(
             if mailbox is not None
             else "no mailbox: the address routes on as a foreign address"
         )
-        sim.trace(
+        books.trace(
             message,
             f"MTA {server}: directory: {recipient.address} matched no proxy exactly; {found.why}; {outcome}",
             server,
@@ -63,36 +72,37 @@ def directory_outcome(
         )
     if not found.searches:
         return 0.0
-    costs = sim.scenario.model.directory
     return search_cost_s(
         found.searches,
-        len(sim.router.directory),
+        len(router.directory),
         costs.fuzzy_search_per_1000_entries,
         costs.restricted_search_per_1000_entries,
     )
 
 
-def bridgeheads(sim: Simulation, site: str) -> list[str]:
+def bridgeheads(org: Organization, site: str) -> list[str]:
     """The servers of a site that host a connector (link or gateway)."""
-    org = sim.org
     return sorted(
         {host for name in org.connectors for host in org.hosts_in(name, site)} if site in org.sites else set()
     )
 
 
-def proxy_loop(sim: Simulation, server: str, message: Message, recipient: Recipient) -> Defect | None:
+def proxy_loop(
+    routing: Routing, builds: Builds, server: str, message: Message, recipient: Recipient
+) -> Defect | None:
     """The Q185024 defect, when it bites a one-off proxy recipient on the sender's own server."""
     if message.client not in UNRESOLVED_ONE_OFFS or message.origin_server != server:
         return None
-    box = sim.mailbox_of(recipient.address)
+    box = routing.mailbox_of(recipient.address)
     if box is None or box.server != server:
         return None
     defect = defect_at("bridgehead_proxy_loop")
     if defect is None:
         return None
-    mine = BUILDS[sim.version(server)].build
-    for bridgehead in bridgeheads(sim, sim.org.site_of(server)):
-        version = sim.version(bridgehead)
+    mine = BUILDS[builds.version(server)].build
+    org = routing.org
+    for bridgehead in bridgeheads(org, org.site_of(server)):
+        version = builds.version(bridgehead)
         if version in defect.versions and BUILDS[version].build > mine:
             return defect
     return None

@@ -59,7 +59,7 @@ class InformationStore:
         sim = self.sim
         submissions = self.submissions
         service, draw = sim.service_time(self.server, "client_submit")
-        quiet = sim.quiet[self.server]
+        quiet = sim.uptime.quiet(self.server)
         while True:
             if draw is not None:
                 service = draw()
@@ -67,7 +67,7 @@ class InformationStore:
             message = (
                 (yield submissions.served(service))
                 if quiet
-                else (yield from sim.take(submissions, self.server, "is", service, None))
+                else (yield from sim.uptime.take(submissions, self.server, "is", service, None))
             )
             self._accept(message)
 
@@ -135,7 +135,7 @@ class InformationStore:
         sim = self.sim
         delivery = self.delivery
         service, draw = sim.service_time(self.server, "is_delivery")
-        quiet = sim.quiet[self.server]  # nothing ever stops this store: one event per delivery
+        quiet = sim.uptime.quiet(self.server)  # nothing ever stops this store: one event per delivery
         while True:
             if draw is not None:
                 service = draw()
@@ -143,7 +143,9 @@ class InformationStore:
                 (yield delivery.served(service))
                 if quiet
                 else (
-                    yield from sim.take(delivery, self.server, "is", service, "the store's delivery thread")
+                    yield from sim.uptime.take(
+                        delivery, self.server, "is", service, "the store's delivery thread"
+                    )
                 )
             )
             if envelope is None:
@@ -164,7 +166,7 @@ class InformationStore:
 
     def _gateway_in_loop(self) -> ProcessGenerator[None]:
         sim = self.sim
-        queue, quiet = self.gateway_in, sim.quiet[self.server]
+        queue, quiet = self.gateway_in, sim.uptime.quiet(self.server)
         service, draw = sim.service_time(self.server, "gateway_in")
         while True:
             if draw is not None:
@@ -172,7 +174,7 @@ class InformationStore:
             envelope = (
                 (yield queue.served(service))
                 if quiet
-                else (yield from sim.take(queue, self.server, "is", service, "a gateway-in thread"))
+                else (yield from sim.uptime.take(queue, self.server, "is", service, "a gateway-in thread"))
             )
             if envelope is None:
                 continue
@@ -224,7 +226,7 @@ class InformationStore:
 
     def _gateway_out_loop(self) -> ProcessGenerator[None]:
         sim = self.sim
-        queue, quiet = self.mts_in, sim.quiet[self.server]
+        queue, quiet = self.mts_in, sim.uptime.quiet(self.server)
         service, draw = sim.service_time(self.server, "gateway_out")
         while True:
             if draw is not None:
@@ -232,7 +234,7 @@ class InformationStore:
             envelope = (
                 (yield queue.served(service))
                 if quiet
-                else (yield from sim.take(queue, self.server, "is", service, "a gateway-out thread"))
+                else (yield from sim.uptime.take(queue, self.server, "is", service, "a gateway-out thread"))
             )
             if envelope is None:
                 continue

@@ -1,0 +1,290 @@
+"""Components built alone: an MTA and a store, each with a SimPy environment and fakes.
+
+Each component gets what it works with through its constructor (:mod:`exsim.sim.ports`), so
+these tests build one with a bare ``simpy.Environment``, a fake router that always answers the
+same next hop, a neighbour that records what it is handed, books that record what they are told,
+and the real event log, then check times worked out by hand from the settings below.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from random import Random
+from typing import Any
+
+import pytest
+import simpy
+
+from exsim import logs
+from exsim.directory import EXACT, Policy
+from exsim.ndr import CONGESTION, NdrKind
+from exsim.org import Mailbox, Organization
+from exsim.routing import ConnectorStates, GwartRow, Resolution, Router
+from exsim.scenario import DirectorySearch, Override, Scenario
+from exsim.sim.message import PENDING, Envelope, Message, Recipient
+from exsim.sim.mta import MTA, RPC_LATENCY_S, MtaSettings
+from exsim.sim.ports import GatewayInbox, MtaInbox, StoreInbox
+from exsim.sim.uptime import Availability, Uptime
+from tests.simkit import scenario, two_sites
+
+# --- the settings the hand computations use ------------------------------------------------
+ROUTING_S = 2.0  # the MTA's routing thread, per message
+OPEN_S = 1.0  # opening an association, before the round trip
+LINK_BPS = 64_000.0  # the A-B X.400 connector's link
+LINK_LATENCY_S = 0.05
+OPEN_INTERVAL_S = 60.0
+MAX_OPEN_RETRIES = 2
+RPC_BPS = 10_000_000.0
+SIZE_KB = 10.0
+
+
+def organization(**events: tuple[str, str]) -> Scenario:
+    """Sites A (server A1) and B (server B1) joined by the X.400 connector AB, whose link and
+    Override the hand computations use; ``outage=(start, end)`` takes AB down."""
+    raw = two_sites(outage=events.get("outage"))
+    connector = raw["connectors"][0]
+    connector["link"] = {"bandwidth": f"{LINK_BPS:g}bps", "latency": f"{LINK_LATENCY_S * 1000:g}ms"}
+    connector["override"] = {"open_interval": f"{OPEN_INTERVAL_S:g}s", "max_open_retries": MAX_OPEN_RETRIES}
+    raw["servers"].append(
+        {"name": "A2", "site": "A", "users": 0, "mailboxes": [{"alias": "ann", "surname": "A"}]}
+    )
+    return scenario(raw)
+
+
+# --- fakes --------------------------------------------------------------------------------
+ROW_TO_B = GwartRow(
+    type="X400", space="c=US;a= ;p=Contoso;o=B", cost=1, connector="AB", route=("A", "B"), target="B"
+)
+
+
+@dataclass
+class FixedRouter:
+    """A routing table with one answer for every address: by default, leave the site by AB."""
+
+    mailbox: Mailbox | None = None
+    """Answer instead: the address is this mailbox (in the MTA's own site)."""
+
+    def resolve(self, site: str, address: str, policy: Policy) -> Resolution:
+        if self.mailbox is not None:
+            return Resolution(
+                kind="mailbox", address_type="EX", address=address, site=site, mailbox=self.mailbox
+            )
+        return Resolution(kind="route", address_type="X400", address=address, site=site, rows=(ROW_TO_B,))
+
+
+@dataclass
+class FakeRouting:
+    """The organization as it is (the link, the Override), with a fixed routing answer."""
+
+    org: Organization
+    router: Any = field(default_factory=FixedRouter)
+
+    def router_for(self, server: str) -> Router:
+        return self.router  # type: ignore[no-any-return]
+
+    def lowest_cost_only(self, server: str) -> bool:
+        return False
+
+    def directory_policy(self, server: str) -> Policy:
+        return EXACT
+
+    def mailbox_of(self, address: str) -> Mailbox | None:
+        return self.org.mailboxes.get(address)
+
+
+class NoDefects:
+    """Every server on a build with no defect at any point."""
+
+    def version(self, server: str) -> str:
+        return "5.0-sp2"
+
+    def defect(self, where: str, server: str, message: Message) -> None:
+        return None
+
+    def gdi_for_defect(self, server: str, message: Message) -> Any:
+        raise AssertionError("no defect asks for a GDI here")
+
+
+@dataclass
+class RecordingBooks:
+    """Books that note every outcome with the time it was settled."""
+
+    env: simpy.Environment
+    delivered: list[tuple[float, str, str]] = field(default_factory=list)
+    ndrs: list[tuple[float, str, NdrKind, str]] = field(default_factory=list)
+
+    def deliver(
+        self, envelope: Envelope, recipients: list[Recipient], where: str, server: str, component: str
+    ) -> None:
+        for recipient in recipients:
+            recipient.outcome = "delivered"
+            self.delivered.append((self.env.now, recipient.address, where))
+
+    def fail(
+        self, envelope: Envelope, recipients: list[Recipient], kind: NdrKind, service: str, *details: Any
+    ) -> None:
+        for recipient in recipients:
+            recipient.outcome = "ndr"
+            self.ndrs.append((self.env.now, recipient.address, kind, service))
+
+    def lose(
+        self, envelope: Envelope, recipients: list[Recipient], server: str, where: str, why: str | None = None
+    ) -> None:
+        raise AssertionError("nothing is lost here")
+
+    def past_lifetime(self, envelope: Envelope, server: str, lifetime_s: float | None = None) -> bool:
+        return False
+
+    def new_message(self, *args: Any, **kwargs: Any) -> Message:
+        raise AssertionError("no new message here")
+
+    def trace(self, message: Message, text: str, server: str, component: str, **kwargs: Any) -> None:
+        pass
+
+    def trace_events(self, message: Message, entries: list[logs.EventEntry]) -> None:
+        pass
+
+
+@dataclass
+class RecordingPost:
+    """The neighbours: each MTA, store and gateway notes what it is handed, and when."""
+
+    env: simpy.Environment
+    handed: list[tuple[float, str, str, Envelope, str | None]] = field(default_factory=list)
+    """(time, component, server, envelope, from_mta)"""
+
+    def mta(self, server: str) -> MtaInbox:
+        post = self
+
+        class Neighbour:
+            def receive(self, envelope: Envelope, from_mta: str | None = None) -> None:
+                post.handed.append((post.env.now, "mta", server, envelope, from_mta))
+
+        return Neighbour()
+
+    def store(self, server: str) -> StoreInbox:
+        raise AssertionError(f"nothing for the store on {server} here")
+
+    def gateway(self, name: str) -> GatewayInbox:
+        raise AssertionError(f"nothing for gateway {name} here")
+
+
+def message(*addresses: str, size_kb: float = SIZE_KB) -> Envelope:
+    recipients = [Recipient(address, "other_site") for address in addresses]
+    sent = Message(
+        id=1,
+        mts_prefix="c=US;a= ;p=Contoso;l=A1",
+        originator="someone",
+        origin_server="A1",
+        submitted_s=0.0,
+        size_kb=size_kb,
+        recipients=recipients,
+    )
+    return Envelope(message=sent, recipients=list(recipients))
+
+
+@dataclass
+class Bench:
+    env: simpy.Environment
+    mta: MTA
+    books: RecordingBooks
+    post: RecordingPost
+    events: logs.EventLog
+    faults: Counter[str]
+    transfers: Counter[str]
+
+
+def mta_alone(spec: Scenario) -> Bench:
+    """The MTA of server A1, alone: nothing but fakes and a real event log around it."""
+    env = simpy.Environment()
+    books, post, events = RecordingBooks(env), RecordingPost(env), logs.EventLog()
+    faults: Counter[str] = Counter()
+    transfers: Counter[str] = Counter()
+    settings = MtaSettings(
+        server="A1",
+        site="A",
+        clock_offset_s=0.0,
+        max_message_size=None,
+        routing_time=(ROUTING_S, None),
+        open_time=(OPEN_S, None),
+        rpc_bandwidth_bps=RPC_BPS,
+        default_override=Override(),
+        directory_costs=DirectorySearch(),
+    )
+    mta = MTA(
+        env,
+        settings,
+        routing=FakeRouting(Organization(spec)),
+        builds=NoDefects(),
+        uptime=Uptime(env, Availability(spec), books),
+        books=books,
+        post=post,
+        events=events,
+        tracking=logs.TrackingLog(None),
+        faults=faults,
+        transfers=transfers,
+        connector_states=ConnectorStates(),
+        routing_rng=Random(1),
+        network_rng=Random(2),
+    )
+    return Bench(env, mta, books, post, events, faults, transfers)
+
+
+# --- the MTA ------------------------------------------------------------------------------
+def test_mta_routes_to_the_connectors_queue_and_hands_over_after_the_transfer_time() -> None:
+    bench = mta_alone(organization())
+    envelope = message("/o=Contoso/ou=B/cn=bob")
+    bench.mta.receive(envelope)
+    bench.env.run(until=ROUTING_S + 0.5)  # routed, the association still opening
+    assert list(bench.mta.queues) == [("link", "AB")]
+    assert bench.post.handed == []
+
+    bench.env.run(until=100)
+    # Routed after the routing time; the open costs its time plus a round trip on the link;
+    # then 10 KB go at 64 kbit/s after the one-way latency.
+    opened = ROUTING_S + OPEN_S + 2 * LINK_LATENCY_S
+    transferred = opened + LINK_LATENCY_S + SIZE_KB * 8192 / LINK_BPS
+    assert bench.post.handed == [(pytest.approx(transferred), "mta", "B1", envelope, "A1")]
+    assert transferred == pytest.approx(4.43)
+    assert envelope.arrived_on == "AB"
+    assert envelope.hops == 1
+    assert bench.transfers == Counter({"AB": 1})
+    assert bench.books.ndrs == []
+
+
+def test_mta_sends_mail_for_another_server_of_its_site_over_rpc() -> None:
+    """A mailbox on A2, in A1's own site: the MTA queues it for A2 and sends it over the LAN."""
+    bench = mta_alone(organization())
+    envelope = message("ann")
+    bench.mta.routing.router.mailbox = bench.mta.routing.org.mailboxes["ann"]  # type: ignore[attr-defined]
+    bench.mta.receive(envelope)
+    bench.env.run(until=100)
+    opened = ROUTING_S + OPEN_S + 2 * RPC_LATENCY_S
+    transferred = opened + RPC_LATENCY_S + SIZE_KB * 8192 / RPC_BPS
+    assert bench.post.handed == [(pytest.approx(transferred), "mta", "A2", envelope, "A1")]
+    assert list(bench.mta.queues) == [("rpc", "A2")]
+    assert bench.transfers == Counter({"RPC": 1})
+
+
+def test_mta_retries_a_failed_open_every_open_interval_then_returns_a_congestion_ndr() -> None:
+    bench = mta_alone(organization(outage=("0s", "1d")))  # AB down all day: every open fails
+    envelope = message("/o=Contoso/ou=B/cn=bob")
+    bench.mta.receive(envelope)
+    bench.env.run(until=3600)
+    # The first open starts when routing is done and fails once the open time has passed;
+    # each next one starts an open interval after the one before. Max open retries 2: the
+    # first open and two retries fail, then no route is left and the MTA returns the mail.
+    first = ROUTING_S + OPEN_S + 2 * LINK_LATENCY_S
+    failed_opens = [first + k * OPEN_INTERVAL_S for k in range(MAX_OPEN_RETRIES + 1)]
+    assert failed_opens == pytest.approx([3.1, 63.1, 123.1])
+    opens = [e for e in bench.events.entries if e.event_id == 289]
+    assert [e.time_s for e in opens] == pytest.approx(failed_opens)
+    assert bench.faults["open_failures"] == MAX_OPEN_RETRIES + 1
+    assert envelope.attempts == {"AB": MAX_OPEN_RETRIES + 1}
+    assert bench.books.ndrs == [
+        (pytest.approx(failed_opens[-1]), "/o=Contoso/ou=B/cn=bob", CONGESTION, "MSExchangeMTA")
+    ]
+    assert (CONGESTION.reason, CONGESTION.diagnostic) == (0, 2)  # transfer failure, MTS congestion
+    assert bench.post.handed == []
+    assert envelope.recipients[0].outcome != PENDING
