@@ -18,14 +18,16 @@ import simpy
 
 from exsim import logs
 from exsim.directory import EXACT, Policy
-from exsim.ndr import CONGESTION, NdrKind
+from exsim.ndr import CONGESTION, INVALID_ARGUMENTS, NdrKind
 from exsim.org import Mailbox, Organization
 from exsim.routing import ConnectorStates, GwartRow, Resolution, Router
 from exsim.scenario import DirectorySearch, Override, Scenario
 from exsim.sim.message import PENDING, Envelope, Message, Recipient
 from exsim.sim.mta import MTA, RPC_LATENCY_S, MtaSettings
-from exsim.sim.ports import GatewayInbox, MtaInbox, StoreInbox
+from exsim.sim.ports import Collaborators, GatewayInbox, MtaInbox, StoreInbox
+from exsim.sim.store import InformationStore, StoreSettings
 from exsim.sim.uptime import Availability, Uptime
+from exsim.versions import Defect, defect_at
 from tests.simkit import scenario, two_sites
 
 # --- the settings the hand computations use ------------------------------------------------
@@ -93,17 +95,20 @@ class FakeRouting:
         return self.org.mailboxes.get(address)
 
 
-class NoDefects:
-    """Every server on a build with no defect at any point."""
+@dataclass
+class Defects:
+    """Every server on SP2, and ``struck`` (if any) the one defect that strikes at its point."""
+
+    struck: Defect | None = None
 
     def version(self, server: str) -> str:
         return "5.0-sp2"
 
-    def defect(self, where: str, server: str, message: Message) -> None:
-        return None
+    def defect(self, where: str, server: str, message: Message) -> Defect | None:
+        return self.struck if self.struck is not None and self.struck.where == where else None
 
-    def gdi_for_defect(self, server: str, message: Message) -> Any:
-        raise AssertionError("no defect asks for a GDI here")
+    def gdi_for_defect(self, server: str, message: Message) -> str:
+        return "c=US;a= ;o=A"
 
 
 @dataclass
@@ -167,7 +172,18 @@ class RecordingPost:
         raise AssertionError(f"nothing for the store on {server} here")
 
     def gateway(self, name: str) -> GatewayInbox:
-        raise AssertionError(f"nothing for gateway {name} here")
+        post = self
+
+        class Gateway:
+            kind = "ims"
+            in_mta = False
+
+            def outbound(self, envelope: Envelope) -> None:
+                post.handed.append((post.env.now, "gateway", name, envelope, None))
+
+        found = Gateway()
+        found.name = name  # type: ignore[attr-defined]
+        return found  # type: ignore[return-value]
 
 
 def message(*addresses: str, size_kb: float = SIZE_KB) -> Envelope:
@@ -182,6 +198,28 @@ def message(*addresses: str, size_kb: float = SIZE_KB) -> Envelope:
         recipients=recipients,
     )
     return Envelope(message=sent, recipients=list(recipients))
+
+
+def around(
+    env: simpy.Environment,
+    spec: Scenario,
+    books: RecordingBooks,
+    post: RecordingPost,
+    events: logs.EventLog,
+    defects: Defects | None = None,
+) -> Collaborators:
+    """What a component works with: the organization of ``spec`` with the fixed router, the
+    fakes, the real uptime (no stop, crash or outage but those ``spec`` has) and the real logs."""
+    return Collaborators(
+        env=env,
+        routing=FakeRouting(Organization(spec)),
+        builds=defects or Defects(),
+        uptime=Uptime(env, Availability(spec), books),
+        books=books,
+        post=post,
+        events=events,
+        tracking=logs.TrackingLog(None),
+    )
 
 
 @dataclass
@@ -213,15 +251,8 @@ def mta_alone(spec: Scenario) -> Bench:
         directory_costs=DirectorySearch(),
     )
     mta = MTA(
-        env,
+        around(env, spec, books, post, events),
         settings,
-        routing=FakeRouting(Organization(spec)),
-        builds=NoDefects(),
-        uptime=Uptime(env, Availability(spec), books),
-        books=books,
-        post=post,
-        events=events,
-        tracking=logs.TrackingLog(None),
         faults=faults,
         transfers=transfers,
         connector_states=ConnectorStates(),
@@ -288,3 +319,68 @@ def test_mta_retries_a_failed_open_every_open_interval_then_returns_a_congestion
     assert (CONGESTION.reason, CONGESTION.diagnostic) == (0, 2)  # transfer failure, MTS congestion
     assert bench.post.handed == []
     assert envelope.recipients[0].outcome != PENDING
+
+
+# --- the store ----------------------------------------------------------------------------
+SUBMIT_S = 1.0  # a client thread, per submission
+DELIVERY_S = 3.0  # the delivery thread, per envelope
+GATEWAY_IN_S = 0.5  # a gateway-in thread, per envelope
+
+
+def store_alone(
+    spec: Scenario, struck: Defect | None = None
+) -> tuple[simpy.Environment, InformationStore, RecordingBooks, RecordingPost, logs.EventLog]:
+    """The store of server A2 (mailbox ann), alone, with one thread of each kind."""
+    env = simpy.Environment()
+    books, post, events = RecordingBooks(env), RecordingPost(env), logs.EventLog()
+    settings = StoreSettings(
+        server="A2",
+        client_threads=1,
+        gateway_in_threads=1,
+        gateway_out_threads=1,
+        submit_time=(SUBMIT_S, None),
+        delivery_time=(DELIVERY_S, None),
+        gateway_in_time=(GATEWAY_IN_S, None),
+        gateway_out_time=(1.0, None),
+    )
+    store = InformationStore(around(env, spec, books, post, events, Defects(struck)), settings)
+    return env, store, books, post, events
+
+
+def test_store_delivers_a_local_recipient_after_its_service_time_and_hands_a_remote_one_to_its_mta() -> None:
+    env, store, books, post, _ = store_alone(organization())
+    sent = message("ann", "bob").message  # ann's mailbox is on A2, bob's on B1
+    store.submit(sent)
+    env.run(until=60)
+    # A client thread takes the submission after its service time; bob goes to the MTA at once,
+    # ann waits for the delivery thread's service time after that.
+    assert [
+        (t, what, server, [r.address for r in e.recipients]) for t, what, server, e, _ in post.handed
+    ] == [(pytest.approx(SUBMIT_S), "mta", "A2", ["bob"])]
+    assert books.delivered == [(pytest.approx(SUBMIT_S + DELIVERY_S), "ann", "mailbox on A2")]
+    assert books.ndrs == []
+
+
+def test_store_gateway_in_thread_passes_mail_to_the_gateway_or_ndrs_it_where_a_store_defect_strikes() -> None:
+    q166866 = defect_at("gateway_in:ims")
+    assert q166866 is not None
+    for struck in (None, q166866):
+        env, store, books, post, events = store_alone(organization(), struck)
+        envelope = message("someone@example.com")
+        envelope.gateway = "IMS"
+        store.gateway_in.put(envelope)
+        env.run(until=60)
+        if struck is None:
+            assert post.handed == [(pytest.approx(GATEWAY_IN_S), "gateway", "IMS", envelope, None)]
+            assert books.ndrs == []
+            assert events.entries == []
+        else:
+            # The transfer-in fails in the store: events 1026 and 2007, "invalid arguments".
+            assert post.handed == []
+            assert books.ndrs == [
+                (pytest.approx(GATEWAY_IN_S), "someone@example.com", INVALID_ARGUMENTS, "MSExchangeIS")
+            ]
+            assert [(e.time_s, e.event_id) for e in events.entries] == [
+                (GATEWAY_IN_S, 1026),
+                (GATEWAY_IN_S, 2007),
+            ]

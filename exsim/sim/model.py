@@ -1,12 +1,12 @@
 """One replication: wire the organization's components together and run it.
 
-:class:`Simulation` owns the SimPy environment, the organization and its
-router, every server's store and MTA, the gateways, the workload, the timed
-events, the logs and the counters. Components call back into it for the few
-things that are the organization's business rather than theirs: which version
-a server runs and which defect that brings, whether a service is running,
-and the books — every recipient ends delivered, misdelivered, non-delivered (with reason,
-diagnostic, text and the component that gave up) or pending.
+:class:`Simulation` owns the SimPy environment, the organization and its router, the timed
+events, the logs and the counters; :func:`build_components` builds every server's store and
+MTA and every gateway, handing each what it works with (:mod:`exsim.sim.ports`). The
+components call back into the simulation only for what is the organization's business rather
+than theirs: the routing tables as they stand now, which build a server runs and which defect
+that brings, and the books — every recipient ends delivered, misdelivered, non-delivered (with
+reason, diagnostic, text and the component that gave up) or pending.
 """
 
 from __future__ import annotations
@@ -53,9 +53,9 @@ from exsim.sim.message import (
     TraceLine,
 )
 from exsim.sim.mta import MTA, MtaSettings
-from exsim.sim.ports import GatewayInbox, MtaInbox, StoreInbox
+from exsim.sim.ports import Collaborators, GatewayInbox, MtaInbox, StoreInbox
 from exsim.sim.queue import ProcessGenerator
-from exsim.sim.store import InformationStore
+from exsim.sim.store import InformationStore, StoreSettings
 from exsim.sim.uptime import Availability, Uptime
 from exsim.sim.workload import Workload
 from exsim.versions import BUILDS, Defect, defect_at
@@ -812,14 +812,37 @@ def build_components(sim: Simulation) -> Components:
     the simulation itself as the books, the routing tables and the builds (callbacks that outlive
     an upgrade or an address change), with the components reaching each other through the
     returned :class:`Components`."""
-    scenario, env, times = sim.scenario, sim.env, sim.times
+    scenario, times = sim.scenario, sim.times
     components = Components()
+    around = Collaborators(
+        env=sim.env,
+        routing=sim,
+        builds=sim,
+        uptime=sim.uptime,
+        books=sim,
+        post=components,
+        events=sim.events,
+        tracking=sim.tracking,
+    )
     for server in sim.org.servers:
-        components.stores[server] = InformationStore(sim, server)
+        spec = scenario.server(server)
+        components.stores[server] = InformationStore(
+            around,
+            StoreSettings(
+                server=server,
+                client_threads=times.client_threads,
+                gateway_in_threads=spec.gateway_in_threads,
+                gateway_out_threads=spec.gateway_out_threads,
+                submit_time=sim.service_time(server, "client_submit"),
+                delivery_time=sim.service_time(server, "is_delivery"),
+                gateway_in_time=sim.service_time(server, "gateway_in"),
+                gateway_out_time=sim.service_time(server, "gateway_out"),
+            ),
+        )
     for server in sim.org.servers:
         spec = scenario.server(server)
         components.mtas[server] = MTA(
-            env,
+            around,
             MtaSettings(
                 server=server,
                 site=sim.org.site_of(server),
@@ -831,13 +854,6 @@ def build_components(sim: Simulation) -> Components:
                 default_override=sim.default_override,
                 directory_costs=scenario.model.directory,
             ),
-            routing=sim,
-            builds=sim,
-            uptime=sim.uptime,
-            books=sim,
-            post=components,
-            events=sim.events,
-            tracking=sim.tracking,
             faults=sim.counters,
             transfers=sim.transfers,
             connector_states=sim.connector_states[server],

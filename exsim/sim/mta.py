@@ -41,10 +41,9 @@ from exsim.routing import (
 from exsim.scenario import GATEWAY_KINDS
 from exsim.schedule import Activation
 from exsim.sim.message import PENDING, Envelope, Recipient
-from exsim.sim.ports import Books, Builds, Post, Routing, ServiceTime
+from exsim.sim.ports import Collaborators, Component, ServiceTime
 from exsim.sim.queue import Handoff, MailQueue, ProcessGenerator
 from exsim.sim.resolver import directory_outcome, proxy_loop
-from exsim.sim.uptime import Uptime
 from exsim.units import transfer_s
 
 if TYPE_CHECKING:
@@ -79,42 +78,28 @@ class MtaSettings:
     """What a fuzzy or restricted directory search costs the routing thread (KB Q159184)."""
 
 
-class MTA:
+class MTA(Component):
     """The MTA of one server: a routing thread over its work queue, and a queue per next hop.
 
-    Built with everything it uses (see :mod:`exsim.sim.ports`): the clock, its settings, the
-    organization's routing tables, the servers' builds, the uptime of the services, the books,
-    the hand-offs to other components, the logs, the fault and transfer counters, the server's
+    Built with everything it uses (see :mod:`exsim.sim.ports`): the collaborators every
+    component has (the clock, the routing tables, the builds, the uptime of the services, the
+    books, the hand-offs, the logs), its settings, the fault and transfer counters, the server's
     connector states, and the random streams for the load-share draw and dropped transfers.
     """
 
     def __init__(
         self,
-        env: simpy.Environment,
+        around: Collaborators,
         settings: MtaSettings,
         *,
-        routing: Routing,
-        builds: Builds,
-        uptime: Uptime,
-        books: Books,
-        post: Post,
-        events: logs.EventLog,
-        tracking: logs.TrackingLog,
         faults: Counter[str],
         transfers: Counter[str],
         connector_states: ConnectorStates,
         routing_rng: random.Random,
         network_rng: random.Random,
     ):
-        self.env = env
+        super().__init__(around)
         self.settings = settings
-        self.routing = routing
-        self.builds = builds
-        self.uptime = uptime
-        self.books = books
-        self.post = post
-        self.events = events
-        self.tracking = tracking
         self.faults = faults
         """Fault costs (open failures, transfer retries, transfers cut by a crash), per run."""
         self.transfers = transfers
@@ -124,20 +109,20 @@ class MTA:
         self.network_rng = network_rng
         self.server = settings.server
         self.site = settings.site
-        self.work = MailQueue(env)
+        self.work = MailQueue(self.env)
         self.queues: dict[tuple[str, str], NextHopQueue] = {}
         self.size_limit = settings.max_message_size
         self.clock = settings.clock_offset_s
         self._next_hop: dict[str, tuple[str, str]] = {}
         self._mailbox_hop: dict[str, tuple[str, str]] = {}
-        self._router = routing.router
+        self._router = self.routing.router
         self._resolved: dict[str, Resolution] = {}
         self._survivors: dict[tuple[int, str | None, tuple[str, ...], bool], list[GwartRow]] = {}
         self._fixed: dict[int, bool] = {}
-        self._policy = routing.directory_policy(self.server)
+        self._policy = self.routing.directory_policy(self.server)
         self.directory_s = 0.0
         """Directory time the last routed message's fuzzy or restricted searches cost."""
-        env.process(self._route_loop())
+        self.env.process(self._route_loop())
 
     @property
     def queued(self) -> int:

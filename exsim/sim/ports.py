@@ -1,9 +1,10 @@
 """What a component asks of the rest of the model: the collaborators it is built with.
 
 A server's store, its MTA and a gateway are each built by :func:`exsim.sim.model.build_components`
-with everything they use handed to the constructor: the SimPy environment (the clock), a frozen
-settings record, the event and tracking logs, the fault counters, the random streams they draw
-from, and the few collaborators below, which are *callbacks into the model*. Each is a
+with everything they use handed to the constructor: a frozen settings record, their own counters
+and random streams, and the :class:`Collaborators` every component shares: the SimPy environment
+(the clock), the uptime of the services, the event and tracking logs, and the few collaborators
+below, which are *callbacks into the model*. Each is a
 :class:`~typing.Protocol`, so a unit test can build a component alone with a fake in its place
 (``tests/test_components.py``); in a run :class:`~exsim.sim.model.Simulation` stands in for
 :class:`Books`, :class:`Routing` and :class:`Builds`, and :class:`~exsim.sim.model.Components`
@@ -25,9 +26,12 @@ for :class:`Post`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    import simpy
+
     from exsim import logs
     from exsim.address import GDI
     from exsim.directory import Policy
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
     from exsim.routing import Router
     from exsim.sim.message import Envelope, Message, Recipient
     from exsim.sim.queue import MailQueue
+    from exsim.sim.uptime import Uptime
     from exsim.versions import Defect
 
 ServiceTime = tuple[float, Callable[[], float] | None]
@@ -175,3 +180,33 @@ class Post(Protocol):
 
     def gateway(self, name: str) -> GatewayInbox:
         """A gateway (IMS, MS Mail connector, X.400 connector to a foreign MTA) by name."""
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    """What every component works with, built once per run: the clock, the uptime of the
+    services, the organization's callbacks above, and the event and message tracking logs."""
+
+    env: simpy.Environment
+    routing: Routing
+    builds: Builds
+    uptime: Uptime
+    books: Books
+    post: Post
+    events: logs.EventLog
+    tracking: logs.TrackingLog
+
+
+class Component:
+    """A part of a server (its store, its MTA, a gateway), holding its collaborators as
+    attributes: ``self.env``, ``self.routing``, ``self.books``..."""
+
+    def __init__(self, around: Collaborators):
+        self.env = around.env
+        self.routing = around.routing
+        self.builds = around.builds
+        self.uptime = around.uptime
+        self.books = around.books
+        self.post = around.post
+        self.events = around.events
+        self.tracking = around.tracking

@@ -17,65 +17,104 @@ here, in the store, whatever the gateway itself is doing:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from exsim import logs
 from exsim.sim.message import Envelope, Message, Recipient
+from exsim.sim.ports import Collaborators, Component, ServiceTime
 from exsim.sim.queue import MailQueue, ProcessGenerator
 from exsim.sim.resolver import UNRESOLVED_ONE_OFFS
-
-if TYPE_CHECKING:
-    from exsim.sim.model import Simulation
+from exsim.versions import Defect
 
 
-class InformationStore:
-    def __init__(self, sim: Simulation, server: str):
-        self.sim = sim
-        self.server = server
-        env = sim.env
+@dataclass(frozen=True)
+class StoreSettings:
+    """How one server's store is set up: its threads and their work per message."""
+
+    server: str
+    client_threads: int
+    """Client submissions the store takes in at once (they share one submission queue)."""
+    gateway_in_threads: int
+    gateway_out_threads: int
+    submit_time: ServiceTime
+    delivery_time: ServiceTime
+    gateway_in_time: ServiceTime
+    gateway_out_time: ServiceTime
+
+
+class InformationStore(Component):
+    """The store of one server: client submissions, delivery, and the gateway threads.
+
+    Built with everything it uses (see :mod:`exsim.sim.ports`): its settings and the
+    collaborators every component has: the clock, the directory (``routing``: which mailbox an
+    address names), the builds (its defects), the uptime of its server, the books, the hand-offs
+    to its MTA and the gateways, and the logs.
+    """
+
+    def __init__(self, around: Collaborators, settings: StoreSettings):
+        super().__init__(around)
+        self.settings = settings
+        self.server = settings.server
+        env = self.env
         self.delivery = MailQueue(env)
         self.gateway_in = MailQueue(env)
         self.mts_in = MailQueue(env)
         self.submissions = MailQueue(env)
-        config = sim.scenario.server(server)
-        env.process(self._deliver_loop())
-        for _ in range(sim.times.client_threads):
-            env.process(self._submit_loop())
-        for _ in range(config.gateway_in_threads):
-            env.process(self._gateway_in_loop())
-        for _ in range(config.gateway_out_threads):
-            env.process(self._gateway_out_loop())
+        env.process(
+            self._thread(self.delivery, settings.delivery_time, "the store's delivery thread", self._deliver)
+        )
+        for _ in range(settings.client_threads):
+            # A submission cut off by a crash never reached the store: the client sends it again.
+            env.process(self._thread(self.submissions, settings.submit_time, None, self._accept))
+        for _ in range(settings.gateway_in_threads):
+            env.process(
+                self._thread(
+                    self.gateway_in, settings.gateway_in_time, "a gateway-in thread", self._transfer_in
+                )
+            )
+        for _ in range(settings.gateway_out_threads):
+            env.process(
+                self._thread(
+                    self.mts_in, settings.gateway_out_time, "a gateway-out thread", self._transfer_out
+                )
+            )
 
     @property
     def queued(self) -> int:
         return len(self.delivery) + len(self.gateway_in) + len(self.mts_in) + len(self.submissions)
+
+    def _thread(
+        self, queue: MailQueue, time: ServiceTime, lost_in: str | None, handle: Callable[[Any], None]
+    ) -> ProcessGenerator[None]:
+        """One of the store's threads: take the next item of ``queue`` once its service time is
+        spent and ``handle`` it. On a server that nothing stops, one event per item; otherwise a
+        crash during the work loses the item (``lost_in`` names the thread) or, with
+        ``lost_in=None``, makes the thread do the work again."""
+        service, draw = time
+        quiet = self.uptime.quiet(self.server)
+        take = self.uptime.take
+        while True:
+            if draw is not None:
+                service = draw()
+            item = (
+                (yield queue.served(service))
+                if quiet
+                else (yield from take(queue, self.server, "is", service, lost_in))
+            )
+            if item is not None:
+                handle(item)
 
     # --- clients ------------------------------------------------------------
     def submit(self, message: Message) -> None:
         """A client sends a message; the store's client threads take it in turn."""
         self.submissions.put(message)
 
-    def _submit_loop(self) -> ProcessGenerator[None]:
-        sim = self.sim
-        submissions = self.submissions
-        service, draw = sim.service_time(self.server, "client_submit")
-        quiet = sim.uptime.quiet(self.server)
-        while True:
-            if draw is not None:
-                service = draw()
-            # A submission cut off by a crash never reached the store: the client sends it again.
-            message = (
-                (yield submissions.served(service))
-                if quiet
-                else (yield from sim.uptime.take(submissions, self.server, "is", service, None))
-            )
-            self._accept(message)
-
     def _accept(self, message: Message) -> None:
-        sim = self.sim
-        if sim.tracking.enabled:
-            sim.tracking.record(
-                sim.env.now,
+        if self.tracking.enabled:
+            self.tracking.record(
+                self.env.now,
                 self.server,
                 logs.SUBMISSION,
                 message.mts_id,
@@ -85,7 +124,7 @@ class InformationStore:
                 recipients=message.recipients,
             )
         if message.traced:
-            sim.trace(
+            self.books.trace(
                 message,
                 f"submitted by {message.originator} to the store on {self.server} "
                 f"({len(message.recipients)} recipient(s), {message.size_kb:g} KB)",
@@ -93,7 +132,7 @@ class InformationStore:
                 "store",
             )
         self.route_from_store(
-            Envelope(message=message, recipients=list(message.recipients), queued_s=sim.env.now)
+            Envelope(message=message, recipients=list(message.recipients), queued_s=self.env.now)
         )
 
     def route_from_store(self, envelope: Envelope) -> None:
@@ -105,14 +144,13 @@ class InformationStore:
         clock like mail the MTA routes: on a server whose clock is more than the lifetime
         ahead it expires even when the store delivers it itself (KB Q158399).
         """
-        sim = self.sim
-        if sim.past_lifetime(envelope, self.server):
+        if self.books.past_lifetime(envelope, self.server):
             return
         local: list[Recipient] = []
         remote: list[Recipient] = []
         unresolved = envelope.message.client in UNRESOLVED_ONE_OFFS
         for recipient in envelope.recipients:
-            box = sim.mailbox_of(recipient.address)
+            box = self.routing.mailbox_of(recipient.address)
             here = box is not None and box.server == self.server and not (unresolved and recipient.one_off)
             (local if here else remote).append(recipient)
         if local and not remote:
@@ -122,154 +160,115 @@ class InformationStore:
             self.delivery.put(envelope.split(local))
         if remote:
             if envelope.message.traced:
-                sim.trace(
+                self.books.trace(
                     envelope.message,
                     f"store on {self.server} hands {len(remote)} recipient(s) to its MTA",
                     self.server,
                     "store",
                 )
-            sim.mtas[self.server].receive(envelope if not local else envelope.split(remote))
+            self.post.mta(self.server).receive(envelope if not local else envelope.split(remote))
 
     # --- the store's own threads ------------------------------------------------
-    def _deliver_loop(self) -> ProcessGenerator[None]:
-        sim = self.sim
-        delivery = self.delivery
-        service, draw = sim.service_time(self.server, "is_delivery")
-        quiet = sim.uptime.quiet(self.server)  # nothing ever stops this store: one event per delivery
-        while True:
-            if draw is not None:
-                service = draw()
-            envelope = (
-                (yield delivery.served(service))
-                if quiet
-                else (
-                    yield from sim.uptime.take(
-                        delivery, self.server, "is", service, "the store's delivery thread"
-                    )
-                )
+    def _deliver(self, envelope: Envelope) -> None:
+        message = envelope.message
+        local = message.origin_server == self.server and message.inbound_via is None
+        if self.tracking.enabled:
+            self.tracking.record(
+                self.env.now,
+                self.server,
+                logs.LOCAL_DELIVERY if local else logs.DELIVERED,
+                message.mts_id,
+                partner="Store",
+                originator=message.originator,
+                recipients=envelope.recipients,
             )
-            if envelope is None:
-                continue
-            message = envelope.message
-            local = message.origin_server == self.server and message.inbound_via is None
-            if sim.tracking.enabled:
-                sim.tracking.record(
-                    sim.env.now,
-                    self.server,
-                    logs.LOCAL_DELIVERY if local else logs.DELIVERED,
-                    message.mts_id,
-                    partner="Store",
-                    originator=message.originator,
-                    recipients=envelope.recipients,
-                )
-            sim.deliver(envelope, envelope.recipients, f"mailbox on {self.server}", self.server, "store")
+        self.books.deliver(envelope, envelope.recipients, f"mailbox on {self.server}", self.server, "store")
 
-    def _gateway_in_loop(self) -> ProcessGenerator[None]:
-        sim = self.sim
-        queue, quiet = self.gateway_in, sim.uptime.quiet(self.server)
-        service, draw = sim.service_time(self.server, "gateway_in")
-        while True:
-            if draw is not None:
-                service = draw()
-            envelope = (
-                (yield queue.served(service))
-                if quiet
-                else (yield from sim.uptime.take(queue, self.server, "is", service, "a gateway-in thread"))
+    def _transfer_in(self, envelope: Envelope) -> None:
+        """A gateway-in thread: mail the MTA queued for a gateway, into the gateway's MTS-OUT."""
+        assert envelope.gateway is not None  # the MTA names the gateway it queued the mail for
+        gateway = self.post.gateway(envelope.gateway)
+        message = envelope.message
+        defect = self.builds.defect(f"gateway_in:{gateway.kind}", self.server, message)
+        if defect is not None:
+            gdi = self.builds.gdi_for_defect(self.server, message)
+            self._struck(
+                envelope,
+                defect,
+                self.events.q166866_transfer_in_failed(self.env.now, self.server),
+                f"gateway transfer-in to {gateway.name} FAILED: building the bilateral-info entry "
+                f"from GDI '{gdi}' (no PRMD) returned ecObjectInvalid 0xBB8",
+                "store (gateway-in thread)",
+                "gateway transfer-in failed (ecObjectInvalid 0xBB8)",
             )
-            if envelope is None:
-                continue
-            gateway = sim.gateways[envelope.gateway]
-            message = envelope.message
-            defect = sim.defect(f"gateway_in:{gateway.kind}", self.server, message)
-            if defect is not None:
-                gdi = sim.gdi_for_defect(self.server, message)
-                logged = sim.events.q166866_transfer_in_failed(sim.env.now, self.server)
-                if message.traced:
-                    sim.trace(
-                        message,
-                        f"store on {self.server}: gateway transfer-in to {gateway.name} FAILED: "
-                        f"building the bilateral-info entry from GDI '{gdi}' (no PRMD) returned "
-                        f"ecObjectInvalid 0xBB8 ({defect.kb}, {sim.version(self.server)})",
-                        self.server,
-                        "store (gateway-in thread)",
-                        defect=defect.kb,
-                    )
-                sim.trace_events(message, logged)
-                sim.fail(
-                    envelope,
-                    envelope.recipients,
-                    defect.ndr_kind,
-                    "MSExchangeIS",
-                    self.server,
-                    f"{defect.kb}: gateway transfer-in failed (ecObjectInvalid 0xBB8)",
-                )
-                continue
-            if sim.tracking.enabled:
-                sim.tracking.record(
-                    sim.env.now,
-                    self.server,
-                    logs.GATEWAY_TRANSFER_OUT,
-                    message.mts_id,
-                    gateway=gateway.name,
-                    partner="Store",
-                    originator=message.originator,
-                    recipients=envelope.recipients,
-                )
-            if message.traced:
-                sim.trace(
-                    message,
-                    f"store on {self.server}: gateway transfer-in into the MTS-OUT folder of {gateway.name}",
-                    self.server,
-                    "store (gateway-in thread)",
-                )
-            gateway.outbound(envelope)
+            return
+        self._track(logs.GATEWAY_TRANSFER_OUT, envelope, gateway.name)
+        if message.traced:
+            self.books.trace(
+                message,
+                f"store on {self.server}: gateway transfer-in into the MTS-OUT folder of {gateway.name}",
+                self.server,
+                "store (gateway-in thread)",
+            )
+        gateway.outbound(envelope)
 
-    def _gateway_out_loop(self) -> ProcessGenerator[None]:
-        sim = self.sim
-        queue, quiet = self.mts_in, sim.uptime.quiet(self.server)
-        service, draw = sim.service_time(self.server, "gateway_out")
-        while True:
-            if draw is not None:
-                service = draw()
-            envelope = (
-                (yield queue.served(service))
-                if quiet
-                else (yield from sim.uptime.take(queue, self.server, "is", service, "a gateway-out thread"))
+    def _transfer_out(self, envelope: Envelope) -> None:
+        """A gateway-out thread: mail a gateway put into MTS-IN, on to a mailbox or the MTA."""
+        message = envelope.message
+        defect = self.builds.defect(f"gateway_out:{message.inbound_via}", self.server, message)
+        if defect is not None:
+            self._struck(
+                envelope,
+                defect,
+                self.events.store_delivery_failed(self.env.now, self.server),
+                f"delivery from {message.inbound_via} FAILED with 0xBB8",
+                "store (gateway-out thread)",
+                "store delivery failed (error 00000bb8)",
             )
-            if envelope is None:
-                continue
+            return
+        self._track(logs.GATEWAY_TRANSFER_IN, envelope, message.inbound_via or "")
+        self.route_from_store(envelope)
+
+    def _struck(
+        self,
+        envelope: Envelope,
+        defect: Defect,
+        logged: list[logs.EventEntry],
+        story: str,
+        thread: str,
+        failure: str,
+    ) -> None:
+        """A store defect struck a gateway thread: the events it logged, the story, the NDR."""
+        message = envelope.message
+        if message.traced:
+            self.books.trace(
+                message,
+                f"store on {self.server}: {story} ({defect.kb}, {self.builds.version(self.server)})",
+                self.server,
+                thread,
+                defect=defect.kb,
+            )
+        self.books.trace_events(message, logged)
+        self.books.fail(
+            envelope,
+            envelope.recipients,
+            defect.ndr_kind,
+            "MSExchangeIS",
+            self.server,
+            f"{defect.kb}: {failure}",
+        )
+
+    def _track(self, event: int, envelope: Envelope, gateway: str) -> None:
+        """A gateway thread's entry in the message tracking log."""
+        if self.tracking.enabled:
             message = envelope.message
-            defect = sim.defect(f"gateway_out:{message.inbound_via}", self.server, message)
-            if defect is not None:
-                logged = sim.events.store_delivery_failed(sim.env.now, self.server)
-                if message.traced:
-                    sim.trace(
-                        message,
-                        f"store on {self.server}: delivery from {message.inbound_via} FAILED with "
-                        f"0xBB8 ({defect.kb}, {sim.version(self.server)})",
-                        self.server,
-                        "store (gateway-out thread)",
-                        defect=defect.kb,
-                    )
-                sim.trace_events(message, logged)
-                sim.fail(
-                    envelope,
-                    envelope.recipients,
-                    defect.ndr_kind,
-                    "MSExchangeIS",
-                    self.server,
-                    f"{defect.kb}: store delivery failed (error 00000bb8)",
-                )
-                continue
-            if sim.tracking.enabled:
-                sim.tracking.record(
-                    sim.env.now,
-                    self.server,
-                    logs.GATEWAY_TRANSFER_IN,
-                    message.mts_id,
-                    gateway=message.inbound_via or "",
-                    partner="Store",
-                    originator=message.originator,
-                    recipients=envelope.recipients,
-                )
-            self.route_from_store(envelope)
+            self.tracking.record(
+                self.env.now,
+                self.server,
+                event,
+                message.mts_id,
+                gateway=gateway,
+                partner="Store",
+                originator=message.originator,
+                recipients=envelope.recipients,
+            )
