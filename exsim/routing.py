@@ -56,7 +56,14 @@ from exsim.address import (
 )
 from exsim.directory import EXACT, Directory, DirectoryMatch, Policy
 from exsim.org import Mailbox, Organization
-from exsim.scenario import GATEWAY_CONNECTORS, LINK_CONNECTORS, LINK_KINDS, LinkAddressSpace, LinkConnector
+from exsim.scenario import (
+    GATEWAY_CONNECTORS,
+    LINK_CONNECTORS,
+    LINK_KINDS,
+    LinkAddressSpace,
+    LinkConnector,
+    SiteConnector,
+)
 from exsim.schedule import Activation
 
 if TYPE_CHECKING:
@@ -987,20 +994,23 @@ def select_target_server(
 ) -> str | None:
     """Which server in ``dest_site`` a site connector (or bridgehead link) connects to.
 
-    Target costs: 0 is always tried first; 1-99 are drawn with weight 1/cost;
-    100 only when every other target has failed.
+    A site connector connects to one of its target servers in the remote site; with none
+    listed there, every server of that site is a target at cost 1. Target costs: 0 is
+    always tried first; 1-99 are drawn from ``rng`` with weight 1/cost (without ``rng``,
+    the cheapest, then first by name); 100 only when every other target has failed. An
+    X.400 or RAS connector reaches the remote site's bridgehead.
     """
     c = org.connectors[connector]
     failed = set(failed)
     if c.kind not in LINK_KINDS:
         return None
-    if c.kind != "site" or not getattr(c, "target_servers", None):
+    if not isinstance(c, SiteConnector):
         hosts = org.hosts_in(connector, dest_site)
         hosts = [h for h in hosts if h not in failed] or hosts
         return hosts[0] if hosts else None
-    targets = [(t.server, t.cost) for t in c.target_servers if org.site_of(t.server) == dest_site]
-    if not targets:
-        targets = [(s, 1) for s in org.servers_of(dest_site)]
+    targets = [(t.server, t.cost) for t in c.target_servers if org.site_of(t.server) == dest_site] or [
+        (s, 1) for s in org.servers_of(dest_site)
+    ]
     live = [(s, k) for s, k in targets if s not in failed]
     zero = [s for s, k in live if k == 0]
     if zero:

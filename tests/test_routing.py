@@ -359,6 +359,27 @@ def test_target_servers_cost_zero_first_then_weighted_then_hundred():
     assert select_target_server(org, "SC", "B", failed={"B1", "B2", "B3"}) == "B4"
 
 
+def test_site_connector_without_target_servers_draws_every_remote_server_at_cost_1():
+    raw = {
+        "organization": {"name": "Contoso"},
+        "sites": [site("A"), site("B")],
+        "servers": [server("A1", "A"), server("B1", "B"), server("B2", "B"), server("B3", "B")],
+        "connectors": [link("SC", "A", "B", 1, kind="site")],
+    }
+    org = Organization(validate_raw(raw))
+    rng = np.random.default_rng(3)
+    draws = [select_target_server(org, "SC", "B", rng=rng) for _ in range(3000)]
+    # Every B server at cost 1: a third each, 1000 of 3000 (sd = sqrt(3000 * 1/3 * 2/3) = 25.8; 4 sd = 103).
+    assert all(abs(draws.count(name) - 1000) <= 103 for name in ("B1", "B2", "B3"))
+    # A failed target is left out: the other two share the draws.
+    draws = [select_target_server(org, "SC", "B", failed={"B1"}, rng=rng) for _ in range(2000)]
+    assert draws.count("B1") == 0
+    assert abs(draws.count("B2") - 1000) <= 90
+    # Without a random stream (route explanations): the first by name.
+    assert select_target_server(org, "SC", "B") == "B1"
+    assert select_target_server(org, "SC", "A", rng=rng) == "A1"
+
+
 def test_contoso_routes_match_the_documented_costs():
     router = Router(Organization(__import__("exsim").load_scenario(SCENARIOS / "contoso.toml")))
     # Redmond -> Sydney: via Tokyo 3 + 5 = 8 beats the direct X.400 connector at 10.

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from exsim.logs import read_tracking_log
 from exsim.metrics import Outcomes
 from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, INVALID_ARGUMENTS, MAX_TIME_EXPIRED, UNRECOGNIZED
 from exsim.sim import simulate
@@ -360,6 +361,30 @@ def test_internet_failures_retry_then_expire_after_the_ims_timeout():
     internet = result.by_class["internet"]
     assert internet.ndr == internet.recipients > 0
     assert set(result.outcomes.ndr_by_text) == {"The maximum time for delivering the message expired"}
+
+
+def test_site_connector_without_target_servers_connects_to_every_remote_server(tmp_path):
+    # A site connector with no target servers listed targets every server of the remote site
+    # at cost 1: each association A1 opens draws one of B1, B2, B3 with equal weight. A1's two
+    # heavy users send about 39 messages in 12 h (38.6 a day each), mostly more than the
+    # association lifetime (300 s) apart, so A1 opens some 30 associations and every B server
+    # takes some (30 draws all missing one of three: 3 x (2/3)^30, about 1e-5). Before the fix
+    # every association went to B1.
+    raw = two_sites(duration="12h", drain="1h")
+    raw["servers"][0]["users"] = 2
+    raw["servers"][1:] = [{"name": name, "site": "B", "users": 1} for name in ("B1", "B2", "B3")]
+    raw["connectors"] = [{"name": "AB", "kind": "site", "sites": ["A", "B"]}]
+    result = simulate(scenario(raw), tracking_dir=tmp_path)
+    assert balanced(result)
+    assert result.delivered == result.recipients
+    taken = {
+        name: sum(
+            int(((table["event #"] == "0") & (table["partner name"] == "A1")).sum())
+            for table in map(read_tracking_log, (tmp_path / name).glob("*.log"))
+        )
+        for name in ("B1", "B2", "B3")
+    }
+    assert all(count > 0 for count in taken.values()), taken
 
 
 def test_same_seed_same_numbers_and_other_seed_other_traffic():
