@@ -305,7 +305,7 @@ def series_records(result: RunResult, spec: RunSpec) -> dict[str, list[Any]]:
     server, ``ndr_by_<server>``), misdeliveries, mail held per server (``queued_<server>``)."""
     series = result.series
     return {
-        "t_s": [i * series.interval_s for i in range(len(series.delivered))],
+        "t_s": series.starts_s,
         "delivered": series.delivered.tolist(),
         "ndr": series.ndr.tolist(),
         "misdelivered": series.misdelivered.tolist(),

@@ -197,7 +197,7 @@ def timeline_data(scenario: Scenario, org: Organization) -> dict[str, Any] | Non
     return {
         "seed": result.seed,
         "interval_s": series.interval_s,
-        "times_s": [index * series.interval_s for index in range(size)],
+        "times_s": series.starts_s,
         "sites": {
             site: {"delivered": delivered[site], "ndr": ndr[site], "queued": queued[site]}
             for site in org.sites

@@ -121,7 +121,10 @@ class TimeSeries:
 
     def __init__(self, interval_s: float, horizon_s: float):
         self.interval_s = interval_s
-        size = math.ceil(horizon_s / interval_s) + 1
+        # One slot per interval that starts within the run, the run's end included: a run whose
+        # length is a whole number of intervals has a last slot that starts at its end (no mail
+        # moves in it; its queue sample is what the servers still hold when the run stops).
+        size = math.floor(horizon_s / interval_s) + 1
         self.delivered = np.zeros(size, dtype=np.int64)
         self.ndr = np.zeros(size, dtype=np.int64)
         self.misdelivered = np.zeros(size, dtype=np.int64)
@@ -129,6 +132,11 @@ class TimeSeries:
         self.ndr_by_server: dict[str, np.ndarray] = {}
         self.delivered_by_server: dict[str, np.ndarray] = {}
         self._size = size
+
+    @property
+    def starts_s(self) -> list[float]:
+        """The simulated time at which each slot starts (and its queue sample is taken)."""
+        return [index * self.interval_s for index in range(self._size)]
 
     def _index(self, time_s: float) -> int:
         return min(self._size - 1, int(time_s // self.interval_s))

@@ -387,6 +387,23 @@ def test_site_connector_without_target_servers_connects_to_every_remote_server(t
     assert all(count > 0 for count in taken.values()), taken
 
 
+@pytest.mark.parametrize(("interval", "starts_min"), [("60m", [0, 60, 120]), ("25m", [0, 25, 50, 75, 100])])
+def test_queue_series_is_sampled_up_to_the_runs_end(interval, starts_min):
+    # The connector is down for the whole 2 h run (1 h of mail, 1 h drain), so every message
+    # sent (by A1's users, and by bob on B1) is still held in its sender's MTA queue at the end:
+    # one next hop, one entry each. One slot per interval starting within the run: with 60 m
+    # the last starts at the end itself; with 25 m it starts at 100 min, after the last message
+    # was sent (before 60 min). Either way the last samples hold every message, not a 0.
+    raw = two_sites(outage=("0s", "3h"), duration="1h", drain="1h", time_series_interval=interval)
+    result = simulate(scenario(raw))
+    samples = result.series.queue_samples
+    assert result.pending == result.recipients > 0
+    assert result.series.starts_s == [60.0 * m for m in starts_min]
+    assert [len(samples[server]) for server in ("A1", "B1")] == [len(starts_min)] * 2
+    assert samples["A1"][-1] + samples["B1"][-1] == result.messages
+    assert samples["A1"][0] == samples["B1"][0] == 0  # nothing sent yet at 00:00
+
+
 def test_same_seed_same_numbers_and_other_seed_other_traffic():
     raw = one_site()
     a, b = simulate(scenario(raw)), simulate(scenario(raw))

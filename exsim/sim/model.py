@@ -745,11 +745,15 @@ class Simulation:
     def _sample_queues(self) -> ProcessGenerator[None]:
         interval = self.series.interval_s
         while True:
-            for server in self.org.servers:
-                queued = self.mtas[server].queued + self.stores[server].queued
-                queued += sum(g.queued for g in self.gateways.values() if g.server == server)
-                self.series.sample_queue(self.env.now, server, queued)
+            self._sample_queues_now()
             yield self.env.timeout(interval)
+
+    def _sample_queues_now(self) -> None:
+        """Every server's held mail now, into the time series' slot for this instant."""
+        for server in self.org.servers:
+            queued = self.mtas[server].queued + self.stores[server].queued
+            queued += sum(g.queued for g in self.gateways.values() if g.server == server)
+            self.series.sample_queue(self.env.now, server, queued)
 
     # --- running -------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -759,6 +763,10 @@ class Simulation:
         gc.set_threshold(100_000, *threshold[1:])
         try:
             self.env.run(until=self.horizon_s)
+            if self.scenario.run.time_series and self.series.starts_s[-1] >= self.horizon_s:
+                # The last slot starts at the run's end, which env.run stops short of: sample
+                # what the servers still hold as the run stops.
+                self._sample_queues_now()
         finally:
             gc.set_threshold(*threshold)
             self.tracking.close()
