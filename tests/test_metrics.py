@@ -74,3 +74,22 @@ def test_counted_additions_equal_repeated_ones():
 
 def test_quantile_of_nothing_is_undefined():
     assert math.isnan(histogram_of([]).quantile(0.5))
+
+
+def test_pooled_histogram_holds_every_delivery_of_each():
+    # Two runs: 3 deliveries at 10 s and 1 at 100 s, then 2 at 100 s. Pooled: 6 deliveries,
+    # 3 in the 10 s bin and 3 in the 100 s bin, total 3 x 10 + 3 x 100 = 330 s.
+    from exsim.metrics import LatencyHistogram
+
+    first, second = LatencyHistogram(), LatencyHistogram()
+    first.add(10.0, 3)
+    first.add(100.0)
+    second.add(100.0, 2)
+    pooled = LatencyHistogram.pooled([first, second])
+    assert pooled.n == 6
+    assert pooled.total_s == 330.0
+    nonzero = {int(i): int(pooled.counts[i]) for i in np.flatnonzero(pooled.counts)}
+    assert sorted(nonzero.values()) == [3, 3]
+    assert pooled.counts.sum() == first.counts.sum() + second.counts.sum() == 6
+    assert pooled.quantile(0.0) == pytest.approx(10.0, rel=0.01)
+    assert pooled.quantile(1.0) == pytest.approx(100.0, rel=0.01)

@@ -33,7 +33,6 @@ from exsim.routing import (
     MAX_HOPS,
     ConnectorStates,
     GwartRow,
-    Resolution,
     is_local,
     route_survivors,
     select_target_server,
@@ -116,10 +115,8 @@ class MTA(Component):
         self._next_hop: dict[str, tuple[str, str]] = {}
         self._mailbox_hop: dict[str, tuple[str, str]] = {}
         self._router = self.routing.router
-        self._resolved: dict[str, Resolution] = {}
         self._survivors: dict[tuple[int, str | None, tuple[str, ...], bool], list[GwartRow]] = {}
         self._fixed: dict[int, bool] = {}
-        self._policy = self.routing.directory_policy(self.server)
         self.directory_s = 0.0
         """Directory time the last routed message's fuzzy or restricted searches cost."""
         self.env.process(self._route_loop())
@@ -213,12 +210,13 @@ class MTA(Component):
         decided: dict[int, GwartRow | str] = {}
         router = self.routing.router_for(self.server)
         if router is not self._router:  # routing was recalculated: forget what it decided
-            self._router, self._resolved = router, {}
+            self._router = router
             self._next_hop, self._survivors, self._fixed = {}, {}, {}
+        # The router remembers each resolution per site (and directory policy), for every MTA
+        # of the site: a copy per MTA cost memory on big organizations and saved nothing.
         policy = self.routing.directory_policy(self.server)
-        if policy != self._policy:  # an upgrade changed how the directory searches
-            self._policy, self._resolved = policy, {}
-        resolved = self._resolved
+        resolve = router.resolve
+        site = self.site
         for recipient in envelope.recipients:
             if recipient.outcome is not PENDING:
                 continue
@@ -244,11 +242,7 @@ class MTA(Component):
                     f"{defect.kb}: {defect.title}",
                 )
                 continue
-            resolution = resolved.get(recipient.address)
-            if resolution is None:
-                resolution = resolved[recipient.address] = router.resolve(
-                    self.site, recipient.address, policy
-                )
+            resolution = resolve(site, recipient.address, policy)
             if resolution.directory is not None or recipient.misdirected:
                 self.directory_s += directory_outcome(
                     self.books,
