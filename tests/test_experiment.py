@@ -150,54 +150,34 @@ def test_killed_sweep_resumes_without_duplicates_or_losses(tmp_path):
 
     import tomli_w
 
-    from tests.stall import run, stalled_sweep
+    from tests.clikit import exsim
+    from tests.stall import stalled_sweep
 
     raw = swept(variables=[VERSION, ADDRESS])
-    raw["run"]["replications"] = 5  # 30 runs
+    raw["run"]["replications"] = 2  # 12 runs
     path = tmp_path / "s.toml"
     path.write_text(tomli_w.dumps(raw))
     out = tmp_path / "out"
-    command = [
-        sys.executable,
-        "-m",
-        "exsim",
-        "run",
-        str(path),
-        "--out",
-        str(out),
-        "--workers",
-        "1",
-        "--quiet",
-    ]
+    options = ("--workers", "1", "--quiet")
+    command = [sys.executable, "-m", "exsim", "run", str(path), "--out", str(out), *options]
     # The sweep finishes three runs and stalls in the fourth: kill -9 lands there, every time.
+    # Only the killed sweep needs a process of its own; the resume and the uninterrupted run
+    # are ordinary commands, run in this process.
     null = subprocess.DEVNULL
     with stalled_sweep(command, tmp_path, out, 3, 1, stdout=null, stderr=null) as process:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=60)
     journal = out / "runs.jsonl"
     assert len(journal.read_text().splitlines()) == 3
-    resumed = run([*command, "--resume"])
+    resumed = exsim("run", str(path), "--out", str(out), *options, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     runs = pd.read_csv(out / "runs.csv")
-    assert len(runs) == 30
+    assert len(runs) == 12
     assert not runs.duplicated(["point", "replication"]).any()
     # Identical to an uninterrupted run.
     fresh_out = tmp_path / "fresh"
-    fresh = run(
-        [
-            sys.executable,
-            "-m",
-            "exsim",
-            "run",
-            str(path),
-            "--out",
-            str(fresh_out),
-            "--workers",
-            "2",
-            "--quiet",
-        ]
-    )
-    assert fresh.returncode == 0
+    fresh = exsim("run", str(path), "--out", str(fresh_out), "--workers", "2", "--quiet")
+    assert fresh.returncode == 0, fresh.stderr
     assert (out / "runs.csv").read_text() == (fresh_out / "runs.csv").read_text()
 
 
@@ -219,10 +199,11 @@ def test_ctrl_c_saves_complete_rows_and_says_how_to_resume(tmp_path, workers):
 
     import tomli_w
 
-    from tests.stall import run, stalled_sweep
+    from tests.clikit import exsim
+    from tests.stall import stalled_sweep
 
     raw = swept(variables=[VERSION, ADDRESS])
-    raw["run"]["replications"] = 10  # 60 runs
+    raw["run"]["replications"] = 2  # 12 runs
     path = tmp_path / "s.toml"
     path.write_text(tomli_w.dumps(raw))
     out = tmp_path / "out"
@@ -245,6 +226,7 @@ def test_ctrl_c_saves_complete_rows_and_says_how_to_resume(tmp_path, workers):
     assert (
         saved["recipients"] == saved["delivered"] + saved["misdelivered"] + saved["ndr"] + saved["pending"]
     ).all()
-    resumed = run([*command, "--resume"])
+    # The resume needs no signal: it runs in this process.
+    resumed = exsim(*command[3:], "--resume")
     assert resumed.returncode == 0, resumed.stderr
-    assert len(pd.read_csv(out / "runs.csv")) == 60
+    assert len(pd.read_csv(out / "runs.csv")) == 12
