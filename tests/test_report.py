@@ -12,7 +12,6 @@ import pytest
 import tomli_w
 
 from exsim import plots
-from exsim.report import write_report
 from exsim.results import listing, read_results
 from tests.browser import offline_page
 from tests.clikit import exsim
@@ -53,8 +52,16 @@ class _Page(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def report(two_ims_results):
-    path = write_report(two_ims_results, command="exsim report DIR")
+def made(two_ims_results, tmp_path_factory):
+    """``exsim report DIR -o FILE`` run once (drawing every figure is most of a report's cost):
+    the file it wrote and what the command printed."""
+    target = tmp_path_factory.mktemp("report") / "handout.html"
+    return target, exsim("report", str(two_ims_results), "-o", str(target))
+
+
+@pytest.fixture(scope="module")
+def report(made):
+    path, _ = made
     page = _Page()
     page.feed(path.read_text())
     return path, page
@@ -90,7 +97,7 @@ def test_report_has_every_table_and_figure(report, two_ims_results):
         assert reason in text  # a skipped figure says why
     for name in drawn:
         assert plots_caption(name) in " ".join(text.split())
-    assert "exsim report DIR" in text
+    assert f"exsim report {two_ims_results} -o {report[0]}" in text  # the command that made it
     assert listing(two_ims_results) == sorted(listing(two_ims_results))
     assert "report.html" in text
 
@@ -128,9 +135,8 @@ def test_report_has_an_excerpt_per_event_id(report, two_ims_results):
     assert headings == ids
 
 
-def test_report_command_writes_where_told_and_refuses_a_non_results_directory(two_ims_results, tmp_path):
-    target = tmp_path / "handout.html"
-    ok = exsim("report", str(two_ims_results), "-o", str(target))
+def test_report_command_writes_where_told_and_refuses_a_non_results_directory(made, tmp_path):
+    target, ok = made
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip() == f"Report: {target}"
     assert target.stat().st_size > 10_000
