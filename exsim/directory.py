@@ -95,6 +95,17 @@ class DirectoryMatch:
     searches: tuple[str, ...]
     why: str
 
+    @property
+    def defect(self) -> str | None:
+        """The KB article of the fuzzy search when it found the mailbox (Q176046), else None.
+
+        Whether the build searched fuzzily against its setting or the setting asked for it, the
+        cure is the row's: SP2 with the value 2 (exact matches only)."""
+        if self.mailbox is None or not self.searches or self.searches[-1] != "fuzzy":
+            return None
+        row = defect_at("directory_fuzzy")
+        return row.kb if row is not None else None
+
 
 NO_SEARCH = DirectoryMatch(None, (), "")
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from exsim.address import GDI
-from exsim.ndr import CONTENT_TOO_LONG, INVALID_ARGUMENTS, LOOP, UNRECOGNIZED, NdrKind
+from exsim.ndr import CONTENT_TOO_LONG, INVALID_ARGUMENTS, LOOP, MAX_TIME_EXPIRED, UNRECOGNIZED, NdrKind
 
 #: The Exchange components a defect can strike in.
-Component = Literal["information store", "MTA", "directory", "MS Mail connector"]
+Component = Literal["information store", "MTA", "directory", "MS Mail connector", "Internet Mail Service"]
 
 
 #: The builds a scenario may name: Exchange Server 5.0 as released, and its two service packs.
@@ -180,6 +180,32 @@ DEFECTS: tuple[Defect, ...] = (
         needs_missing_prmd=False,
         fix="put the site's user servers on the bridgehead's build, or address the mail from the "
         "directory rather than by a one-off or personal-address-book proxy",
+    ),
+    Defect(
+        kb="Q160534",
+        title="A message over a gateway's size limit is handed back and rerouted over another path to "
+        "an equal gateway, again and again (a reroute keeps only the hop count), until the 512-hop "
+        "limit NDRs it hours later; by design in every build",
+        versions=frozenset({"5.0", "5.0-sp1", "5.0-sp2"}),
+        component="MTA",
+        where="size_limit_reroute",
+        ndr=LOOP,
+        needs_missing_prmd=False,
+        fix="set one message size limit for the whole organization on every server's MTA object (it "
+        "NDRs oversized mail at once), or leave only one connector serving those postoffices",
+    ),
+    Defect(
+        kb="Q156063",
+        title="The 5.0 Internet Mail Service never hands mail already queued to it to another route "
+        "when its own fails: the mail waits, retried, until its message timeout NDRs it (release "
+        "notes)",
+        versions=frozenset({"5.0", "5.0-sp1", "5.0-sp2"}),
+        component="Internet Mail Service",
+        where="ims_timeout_no_reroute",
+        ndr=MAX_TIME_EXPIRED,
+        needs_missing_prmd=False,
+        fix="bring the IMS's Internet side back before its message timeout, or lengthen the timeout; "
+        "mail already queued to it will not move to another IMS",
     ),
 )
 

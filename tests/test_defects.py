@@ -96,7 +96,7 @@ def test_the_hook_returns_mail_with_the_ndr_the_row_names(monkeypatch):
 
 
 def test_every_row_says_where_it_strikes_and_what_it_leaves():
-    components = {"information store", "MTA", "directory", "MS Mail connector"}
+    components = {"information store", "MTA", "directory", "MS Mail connector", "Internet Mail Service"}
     known_events = logged_event_ids()
     for defect in DEFECTS:
         assert defect.component in components, defect.kb

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from exsim.versions import defect_by_kb
 from tests.clikit import exsim
 from tests.conftest import SCENARIOS
@@ -55,3 +57,28 @@ def test_trace_of_a_delivered_message_names_no_fix():
     assert story["delivered"]
     assert not story["ndr"]
     assert story["fixes"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "kb"),
+    [
+        # HQ-EX2 (RTM) matches the PTT user's address fuzzily to a local USER mailbox.
+        (("scenarios/addressing.toml", "--first-misdelivery"), "Q176046"),
+        # Point 0: RTM, its GWART calculated before site C replicated: carol is unroutable.
+        (("scenarios/kb/Q145976.toml", "--first-ndr", "--point", "0"), "Q145976"),
+        # The oversized MS Mail message bounces between the two sites until hop 512.
+        (("scenarios/kb/Q160534.toml", "--first-ndr"), "Q160534"),
+        # IMS-1's Internet side is down: the queued message waits there until its timeout.
+        (("scenarios/kb/Q156063.toml", "--first-ndr"), "Q156063"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else value[0].split("/")[-1],
+)
+def test_trace_ends_with_the_fix_of_the_defect_row_that_struck(args, kb):
+    scenario, *rest = args
+    result = exsim("trace", str(SCENARIOS.parent / scenario), *rest, "--json")
+    assert result.returncode == 0, result.stdout
+    story = json.loads(result.stdout)
+    struck = [line for line in story["lines"] if line["defect"]]
+    assert {line["defect"] for line in struck} == {kb}
+    assert kb in struck[0]["text"] or kb == "Q176046"
+    assert story["fixes"] == [f"Fix for {kb}: {defect_by_kb(kb).fix}."]

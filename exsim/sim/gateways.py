@@ -24,6 +24,7 @@ from exsim.ndr import MAX_TIME_EXPIRED
 from exsim.sim.message import Envelope, Message
 from exsim.sim.queue import MailQueue, ProcessGenerator
 from exsim.units import transfer_s
+from exsim.versions import defect_at
 
 if TYPE_CHECKING:
     from exsim.scenario import GatewayConnector, Internet
@@ -194,6 +195,16 @@ class Gateway:
             yield env.timeout(max(0.0, first + self.timeout_s - env.now))
             self.retry_waits -= 1
             self.first_try.pop(id(envelope), None)
+            stuck = defect_at("ims_timeout_no_reroute") if self.service == "ims" else None
+            if stuck is not None and envelope.message.traced:
+                sim.trace(
+                    envelope.message,
+                    f"{self.name}: message timeout ({self.timeout_s / 3600:g} h) reached; the mail "
+                    f"never left this IMS's queue for another route ({stuck.kb})",
+                    self.server,
+                    self.name,
+                    defect=stuck.kb,
+                )
             sim.fail(
                 envelope,
                 envelope.pending,

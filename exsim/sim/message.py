@@ -56,6 +56,8 @@ class Recipient:
     misdirected: str = ""
     """Set by the directory when a fuzzy match resolved the address to a mailbox other than
     ``intended``: which mailbox, and why. Its delivery is then a misdelivery."""
+    misdirected_by: str | None = None
+    """The KB article of the defect that misdirected it (Q176046), for the trace's fix line."""
     one_off: bool = False
     """Addressed by a proxy (SMTP or MS) typed as a one-off or taken from a personal address
     book, rather than picked from the Global Address List (KB Q185024)."""

@@ -493,6 +493,7 @@ class Simulation:
                         server,
                         component,
                         kind="misdelivered",
+                        defect=recipient.misdirected_by,
                     )
         if wrong:
             self._misdelivered(message, [r for r in recipients if r.misdirected], where)

@@ -44,6 +44,7 @@ from exsim.sim.ports import Collaborators, Component, ServiceTime
 from exsim.sim.queue import Handoff, MailQueue, ProcessGenerator
 from exsim.sim.resolver import directory_outcome, proxy_loop
 from exsim.units import transfer_s
+from exsim.versions import defect_at
 
 if TYPE_CHECKING:
     from exsim.scenario import DirectorySearch, LinkConnector, Override
@@ -271,11 +272,24 @@ class MTA(Component):
                 continue
             if resolution.kind == "unroutable":
                 if message.traced:
+                    # On a GWART missing sites not yet replicated (Q145976), the complete table
+                    # would have routed it: that is the defect striking, and the line says so.
+                    partial = router is not self.routing.router and (
+                        self.routing.router.resolve(self.site, recipient.address, policy).kind != "unroutable"
+                    )
+                    gwart_defect = defect_at("gwart_replication") if partial else None
                     self.books.trace(
                         message,
-                        f"MTA {self.server}: {recipient.address} unroutable ({resolution.reason})",
+                        f"MTA {self.server}: {recipient.address} unroutable ({resolution.reason})"
+                        + (
+                            f"; this GWART was calculated before directory replication brought "
+                            f"every site ({gwart_defect.kb})"
+                            if gwart_defect
+                            else ""
+                        ),
                         self.server,
                         "MTA",
+                        defect=gwart_defect.kb if gwart_defect else None,
                     )
                 self.books.fail(
                     envelope, [recipient], UNRECOGNIZED, "MSExchangeMTA", self.server, resolution.reason
@@ -288,11 +302,24 @@ class MTA(Component):
             if isinstance(row, str):
                 ndr = LOOP if row == "loop" else CONGESTION
                 if message.traced:
+                    # Only reroutes (a gateway handing back mail over its size limit) carry the hop
+                    # count this far: Q160534's slow loop.
+                    bounced = (
+                        defect_at("size_limit_reroute")
+                        if row == "loop" and envelope.hops >= MAX_HOPS
+                        else None
+                    )
                     self.books.trace(
                         message,
-                        f"MTA {self.server}: no route left for {recipient.address} ({row})",
+                        f"MTA {self.server}: no route left for {recipient.address} ({row})"
+                        + (
+                            f": {envelope.hops} hops of reroutes around gateway size limits ({bounced.kb})"
+                            if bounced
+                            else ""
+                        ),
                         self.server,
                         "MTA",
+                        defect=bounced.kb if bounced else None,
                     )
                 self.books.fail(
                     envelope,

@@ -51,13 +51,14 @@ def directory_outcome(
     directory time the searches cost (``costs`` per 1,000 entries of ``router``'s directory)."""
     found = resolution.directory
     if found is None:
-        recipient.misdirected = ""  # resolved exactly (or routed by address space) here
+        recipient.misdirected, recipient.misdirected_by = "", None  # resolved exactly here
         return 0.0
     mailbox = found.mailbox
     if mailbox is not None and mailbox.alias != recipient.intended:
         recipient.misdirected = f"mailbox {mailbox.alias} on {mailbox.server}: {found.why}"
+        recipient.misdirected_by = found.defect
     else:
-        recipient.misdirected = ""
+        recipient.misdirected, recipient.misdirected_by = "", None
     if message.traced:
         outcome = (
             f"resolved to mailbox {mailbox.alias} on {mailbox.server}"
