@@ -321,6 +321,28 @@ def test_mta_retries_a_failed_open_every_open_interval_then_returns_a_congestion
     assert envelope.recipients[0].outcome != PENDING
 
 
+def test_mta_open_retry_mark_lasts_one_open_interval_after_the_last_failed_open() -> None:
+    """KB Q193322 filter 5 avoids a connector whose open retry timer runs. The timer runs for an
+    open interval after each failed open; once it has run out with no mail left to retry, the
+    connector is no longer in open retry, even while its link stays down."""
+    bench = mta_alone(organization(outage=("0s", "1d")))
+    bench.mta.receive(message("/o=Contoso/ou=B/cn=bob"))
+    retrying = bench.mta.connector_states.open_retry
+    # As above: opens start at 2, 62 and 122 s and fail 1.1 s later; the third failure returns
+    # the mail (max open retries 2), and its timer runs to 122 + 60 = 182 s.
+    bench.env.run(until=4)
+    assert retrying == {"AB"}
+    bench.env.run(until=181.9)
+    assert retrying == {"AB"}
+    assert len(bench.books.ndrs) == 1
+    bench.env.run(until=182.1)
+    assert retrying == set()
+    # Nothing waits, so nothing is retried: no open attempt, no event after the NDR.
+    bench.env.run(until=3600)
+    assert [e.time_s for e in bench.events.entries if e.event_id == 289] == pytest.approx([3.1, 63.1, 123.1])
+    assert retrying == set()
+
+
 # --- the store ----------------------------------------------------------------------------
 SUBMIT_S = 1.0  # a client thread, per submission
 DELIVERY_S = 3.0  # the delivery thread, per envelope

@@ -194,6 +194,11 @@ def lowest_cost_flag_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(model.Simulation, "lowest_cost_only", lambda self, server: False)
 
 
+def open_retry_mark_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connector stays in open retry until an open succeeds, though no mail is left to retry."""
+    monkeypatch.setattr(mta.NextHopQueue, "_retry_timer_ended", lambda self: None)
+
+
 def defect_needs_the_ims_running(monkeypatch: pytest.MonkeyPatch) -> None:
     """The Q166866 failure placed in the IMS rather than in the store."""
     original = model.Simulation.defect
@@ -389,6 +394,12 @@ MUTATIONS = [
             ),
         ),
         "flag on, cheap connector inactive by schedule: the dear one carries the mail",
+    ),
+    Mutation(
+        "Q166567",
+        "open retry mark kept once no mail is left to retry",
+        open_retry_mark_kept,
+        "flag off: the cheap connector carries the mail again once it is back",
     ),
     # Q166866: SP1 without a PRMD, in the store, IMS running or not.
     Mutation(

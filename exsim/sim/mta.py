@@ -597,6 +597,7 @@ class NextHopQueue:
                 self._open_failed()
                 # Open attempts start one open interval apart, however long a failed open took.
                 yield env.timeout(max(0.0, attempt_started + self.override.open_interval - env.now))
+                self._retry_timer_ended()
                 continue
             mta.connector_states.open_retry.discard(self._state_key)
             yield from self._transfer_all(peer)
@@ -606,6 +607,7 @@ class NextHopQueue:
                 self.broken, peer = False, None
                 self._association_failed()
                 yield env.timeout(self.override.open_interval)
+                self._retry_timer_ended()
                 continue
             self.open_until = env.now + self.override.association_lifetime
 
@@ -635,6 +637,13 @@ class NextHopQueue:
             f"gave up the association after {self.override.max_transfer_retries} transfer retries on",
             "events 1294/301",
         )
+
+    def _retry_timer_ended(self) -> None:
+        """The open retry timer (event 301) has run its open interval: the connector is no longer
+        "currently retrying a connection" (KB Q193322, filter 5). If mail waits, the retry opens now
+        and marks it again should it fail; if none does, nothing is retried, and new mail may choose
+        the connector by cost again rather than leave it marked for good."""
+        self.mta.connector_states.open_retry.discard(self._state_key)
 
     def _retry_open(self, what: str, events: str) -> None:
         """The connection failed: one failed open on every queued message, each routed again."""
