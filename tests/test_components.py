@@ -1,4 +1,4 @@
-"""Components built alone: an MTA and a store, each with a SimPy environment and fakes.
+"""Components built alone: an MTA, a store and a gateway, each with a SimPy environment and fakes.
 
 Each component gets what it works with through its constructor (:mod:`exsim.sim.ports`), so
 these tests build one with a bare ``simpy.Environment``, a fake router that always answers the
@@ -8,6 +8,7 @@ and the real event log, then check times worked out by hand from the settings be
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 from random import Random
@@ -18,10 +19,12 @@ import simpy
 
 from exsim import logs
 from exsim.directory import EXACT, Policy
-from exsim.ndr import CONGESTION, INVALID_ARGUMENTS, NdrKind
+from exsim.ndr import CONGESTION, INVALID_ARGUMENTS, MAX_TIME_EXPIRED, NdrKind
 from exsim.org import Mailbox, Organization
 from exsim.routing import ConnectorStates, GwartRow, Resolution, Router
 from exsim.scenario import DirectorySearch, Override, Scenario
+from exsim.scenario import ImsConnector as ImsConnectorSpec
+from exsim.sim.gateways import InternetMailService, gateway_settings
 from exsim.sim.message import PENDING, Envelope, Message, Recipient
 from exsim.sim.mta import MTA, RPC_LATENCY_S, MtaSettings
 from exsim.sim.ports import Collaborators, GatewayInbox, MtaInbox, StoreInbox
@@ -118,6 +121,8 @@ class RecordingBooks:
     env: simpy.Environment
     delivered: list[tuple[float, str, str]] = field(default_factory=list)
     ndrs: list[tuple[float, str, NdrKind, str]] = field(default_factory=list)
+    story: list[tuple[float, str]] = field(default_factory=list)
+    """What the components tell the story of a traced message, and when."""
 
     def deliver(
         self, envelope: Envelope, recipients: list[Recipient], where: str, server: str, component: str
@@ -145,7 +150,7 @@ class RecordingBooks:
         raise AssertionError("no new message here")
 
     def trace(self, message: Message, text: str, server: str, component: str, **kwargs: Any) -> None:
-        pass
+        self.story.append((self.env.now, text))
 
     def trace_events(self, message: Message, entries: list[logs.EventEntry]) -> None:
         pass
@@ -209,7 +214,8 @@ def around(
     defects: Defects | None = None,
 ) -> Collaborators:
     """What a component works with: the organization of ``spec`` with the fixed router, the
-    fakes, the real uptime (no stop, crash or outage but those ``spec`` has) and the real logs."""
+    fakes, the real uptime (no stop, crash or outage but those ``spec`` has), the real logs and
+    fresh counters."""
     return Collaborators(
         env=env,
         routing=FakeRouting(Organization(spec)),
@@ -219,6 +225,8 @@ def around(
         post=post,
         events=events,
         tracking=logs.TrackingLog(None),
+        faults=Counter(),
+        transfers=Counter(),
     )
 
 
@@ -237,8 +245,6 @@ def mta_alone(spec: Scenario) -> Bench:
     """The MTA of server A1, alone: nothing but fakes and a real event log around it."""
     env = simpy.Environment()
     books, post, events = RecordingBooks(env), RecordingPost(env), logs.EventLog()
-    faults: Counter[str] = Counter()
-    transfers: Counter[str] = Counter()
     settings = MtaSettings(
         server="A1",
         site="A",
@@ -253,13 +259,11 @@ def mta_alone(spec: Scenario) -> Bench:
     mta = MTA(
         around(env, spec, books, post, events),
         settings,
-        faults=faults,
-        transfers=transfers,
         connector_states=ConnectorStates(),
         routing_rng=Random(1),
         network_rng=Random(2),
     )
-    return Bench(env, mta, books, post, events, faults, transfers)
+    return Bench(env, mta, books, post, events, mta.faults, mta.transfers)
 
 
 # --- the MTA ------------------------------------------------------------------------------
@@ -406,3 +410,59 @@ def test_store_gateway_in_thread_passes_mail_to_the_gateway_or_ndrs_it_where_a_s
                 (GATEWAY_IN_S, 1026),
                 (GATEWAY_IN_S, 2007),
             ]
+
+
+# --- a gateway ----------------------------------------------------------------------------
+IMS_DELAY_S = 5.0  # the Internet's answer
+IMS_RETRIES_S = (60.0, 120.0)  # then 120 s again and again
+IMS_TIMEOUT_S = 600.0
+
+
+def test_ims_retries_a_refused_message_at_its_intervals_then_gives_up_at_its_timeout() -> None:
+    raw = two_sites()
+    raw["connectors"].append(
+        {
+            "name": "IMS",
+            "kind": "ims",
+            "server": "A1",
+            "link": {"bandwidth": f"{LINK_BPS:g}bps", "latency": f"{LINK_LATENCY_S * 1000:g}ms"},
+            "internet": {"delay": f"{IMS_DELAY_S:g}s", "failure_probability": 1.0},
+            "retry_intervals": [f"{s:g}s" for s in IMS_RETRIES_S],
+            "message_timeout": f"{IMS_TIMEOUT_S:g}s",
+        }
+    )
+    spec = scenario(raw)
+    env = simpy.Environment()
+    books, post, events = RecordingBooks(env), RecordingPost(env), logs.EventLog()
+    connector = spec.connectors[-1]
+    assert isinstance(connector, ImsConnectorSpec)
+    ims = InternetMailService(
+        around(env, spec, books, post, events),
+        connector,
+        gateway_settings(connector, poll_interval_s=900.0),
+        network_rng=Random(3),
+    )
+    envelope = message("someone@example.com")
+    envelope.message.traced = True
+    ims.outbound(envelope)
+    env.run(until=3600)
+    # Each attempt costs the transfer and the Internet's answer; each refusal waits the next
+    # interval (the last repeats) unless that would end after the timeout, counted from the
+    # first attempt: then the IMS waits for the timeout and gives up.
+    attempt = LINK_LATENCY_S + SIZE_KB * 8192 / LINK_BPS + IMS_DELAY_S
+    refusals, t = [], 0.0
+    for wait in itertools.chain(IMS_RETRIES_S, itertools.repeat(IMS_RETRIES_S[-1])):
+        t += attempt
+        refusals.append(t)
+        if t + wait >= IMS_TIMEOUT_S:
+            break
+        t += wait
+    assert refusals == pytest.approx([6.33, 72.66, 198.99, 325.32, 451.65, 577.98])
+    assert [t for t, text in books.story if "refused it" in text] == pytest.approx(refusals)
+    assert ims.faults["gateway_retries"] == len(refusals)
+    assert envelope.attempts == {"IMS": len(refusals)}
+    assert books.ndrs == [
+        (pytest.approx(IMS_TIMEOUT_S), "someone@example.com", MAX_TIME_EXPIRED, "MSExchangeIMC")
+    ]
+    assert books.delivered == []
+    assert ims.queued == 0

@@ -132,7 +132,7 @@ def ims_reroutes_queued_mail(monkeypatch: pytest.MonkeyPatch) -> None:
     def retry(self, envelope):  # type: ignore[no-untyped-def]
         self.first_try.pop(id(envelope), None)
         self._refuse(envelope)
-        yield self.sim.env.timeout(0)
+        yield self.env.timeout(0)
 
     monkeypatch.setattr(gateways.InternetMailService, "_retry", retry)
 

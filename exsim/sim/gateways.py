@@ -17,54 +17,128 @@ and transfers nothing, so the mail waits.
 
 from __future__ import annotations
 
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from exsim import logs
-from exsim.ndr import MAX_TIME_EXPIRED
+from exsim.ndr import MAX_TIME_EXPIRED, NdrKind
+from exsim.scenario import ImsConnector as ImsConnectorSpec
+from exsim.scenario import MsMailConnector as MsMailConnectorSpec
 from exsim.sim.message import Envelope, Message
+from exsim.sim.ports import Collaborators, Component
 from exsim.sim.queue import MailQueue, ProcessGenerator
 from exsim.units import transfer_s
 from exsim.versions import defect_at
 
 if TYPE_CHECKING:
-    from exsim.scenario import GatewayConnector, Internet
-    from exsim.scenario import ImsConnector as ImsConnectorSpec
-    from exsim.scenario import MsMailConnector as MsMailConnectorSpec
-    from exsim.sim.model import Simulation
+    from exsim.scenario import ForeignX400System, GatewayConnector, Internet
 
 
-class Gateway:
-    """What the IMS and the MS Mail Connector share: MTS-OUT, a foreign side, retries."""
+@dataclass(frozen=True)
+class GatewaySettings:
+    """How a gateway deals with the system behind it: one record for every kind of gateway."""
+
+    foreign: Internet
+    """The system behind the gateway: how long it takes to accept, how often it refuses."""
+    retry_intervals: tuple[float, ...]
+    """The wait before the next attempt after 1, 2, ... refusals (the last one repeats);
+    a wait of 0 means the gateway does not retry at all (KB Q146669)."""
+    timeout_s: float
+    """How long the gateway keeps trying before it gives up with an NDR."""
+    side: str
+    """What the foreign side is called in the message's story ("Internet", ...)."""
+    poll_interval_s: float
+    """How often a gateway a defect blocks tries again (the MS Mail interchange's poll)."""
+
+
+def gateway_settings(
+    connector: GatewayConnector, poll_interval_s: float, systems: Sequence[ForeignX400System] = ()
+) -> GatewaySettings:
+    """A gateway's settings from its connector in the scenario.
+
+    The IMS retries at its retry intervals until its message timeout. The MS Mail connector
+    tries again at every interchange poll until the message lifetime of its Override. An X.400
+    connector to a foreign MTA retries every open interval, max open retries times, after the
+    first attempt; ``systems`` are the foreign systems behind it (for the story)."""
+    if isinstance(connector, ImsConnectorSpec):
+        return GatewaySettings(
+            connector.internet,
+            tuple(connector.retry_intervals),
+            connector.message_timeout,
+            "Internet",
+            poll_interval_s,
+        )
+    if isinstance(connector, MsMailConnectorSpec):
+        return GatewaySettings(
+            connector.postoffice,
+            (poll_interval_s,),
+            connector.override.message_lifetime_normal,
+            "MS Mail postoffice",
+            poll_interval_s,
+        )
+    override = connector.override
+    names = [s.name for s in systems if s.connector == connector.name]
+    return GatewaySettings(
+        connector.remote_mta,
+        (float(override.open_interval),),
+        float((override.max_open_retries + 1) * override.open_interval),
+        f"foreign X.400 system {' / '.join(names) or connector.name}",
+        poll_interval_s,
+    )
+
+
+class Gateway(Component):
+    """What the IMS, the MS Mail Connector and an X.400 connector to a foreign MTA share:
+    MTS-OUT, a foreign side that may refuse, retries until a timeout, mail coming in.
+
+    Built with the collaborators every component has (:mod:`exsim.sim.ports`), its connector
+    from the scenario, its settings (:func:`gateway_settings`) and the random stream that decides
+    refusals."""
 
     service = "ims"
     component = "MSExchangeIMC"
     in_mta = False
-    """True for a connector the MTA drives itself (no MTS-OUT, no store gateway threads)."""
+    """True for a connector the MTA drives itself (no MTS-OUT, no store gateway threads): the
+    MTA logs its transfers, and mail from the foreign side goes straight to the MTA."""
     gives_up_with = MAX_TIME_EXPIRED
     """The NDR when the foreign side has refused the mail until the timeout."""
+    stuck_at_timeout: str | None = None
+    """Where (in the defect table) the defect is that keeps refused mail in this gateway's queue
+    until the timeout instead of rerouting it: the trace names it when the gateway gives up."""
     smtp_tracking = False
     """Whether the gateway writes the SMTP tracking events 1010-1013: only the Internet Mail
     Service does (KB Q173364); the store logs its gateway transfers (1003, 1004) for every gateway."""
 
     connector: GatewayConnector
 
-    def __init__(self, sim: Simulation, connector: GatewayConnector):
-        self.sim = sim
+    def __init__(
+        self,
+        around: Collaborators,
+        connector: GatewayConnector,
+        settings: GatewaySettings,
+        *,
+        network_rng: random.Random,
+    ):
+        super().__init__(around)
         self.connector = connector
+        self.settings = settings
+        self.network_rng = network_rng
         self.name: str = connector.name
         self.kind: str = connector.kind
         self.server: str = connector.server
-        self.mts_out = MailQueue(sim.env)
+        self.mts_out = MailQueue(self.env)
         self.first_try: dict[int, float] = {}
         self.retry_waits = 0
         """Messages refused by the foreign side, waiting out their retry interval (held, not in MTS-OUT)."""
         for _ in range(connector.outbound_connections):
-            sim.env.process(self._send_loop())
+            self.env.process(self._send_loop())
 
     @property
     def foreign(self) -> Internet:
         """The system behind the gateway: how long it takes to accept, how often it refuses."""
-        raise NotImplementedError
+        return self.settings.foreign
 
     @property
     def queued(self) -> int:
@@ -76,27 +150,28 @@ class Gateway:
 
     def retry_delay_s(self, failures: int) -> float:
         """Wait before the next attempt after ``failures`` refused ones."""
-        raise NotImplementedError
+        intervals = self.settings.retry_intervals
+        return intervals[min(failures - 1, len(intervals) - 1)]
 
     @property
     def timeout_s(self) -> float:
         """How long the gateway keeps trying before it gives up with an NDR."""
-        raise NotImplementedError
+        return self.settings.timeout_s
 
     def blocked(self, envelope: Envelope) -> bool:
         """Whether a defect keeps this gateway from sending anything (Q165485)."""
         return False
 
     def _send_loop(self) -> ProcessGenerator[None]:
-        sim, env = self.sim, self.sim.env
+        env, uptime = self.env, self.uptime
         while True:
             while not self.mts_out.items:
                 yield self.mts_out.wait()
             envelope: Envelope = self.mts_out.items.popleft()
-            yield from sim.uptime.wait_running(self.server, self.service)
+            yield from uptime.wait_running(self.server, self.service)
             while self.blocked(envelope):
-                yield env.timeout(sim.times.msmi_poll_interval)
-                yield from sim.uptime.wait_running(self.server, self.service)
+                yield env.timeout(self.settings.poll_interval_s)
+                yield from uptime.wait_running(self.server, self.service)
             message = envelope.message
             limit = self.connector.max_message_size
             if limit is not None and message.size_kb * 1024 > limit:
@@ -108,27 +183,28 @@ class Gateway:
             link = self.connector.link
             started = env.now
             yield env.timeout(transfer_s(message.size_kb, link.bandwidth, link.latency) + self.foreign.delay)
-            if sim.uptime.crashed_between(self.server, started, env.now):
+            if uptime.crashed_between(self.server, started, env.now):
                 self.mts_out.put(envelope)  # still in MTS-OUT on disk: sent again after the restart
                 continue
-            refused = not sim.uptime.connector_up(self.name, env.now) or (
+            refused = not uptime.connector_up(self.name, env.now) or (
                 self.foreign.failure_probability
-                and sim.network_rng.random() < self.foreign.failure_probability
+                and self.network_rng.random() < self.foreign.failure_probability
             )
             if refused:
                 env.process(self._retry(envelope))
                 continue
             self.first_try.pop(key, None)
-            sim.transfers[self.name] += 1
+            self.transfers[self.name] += 1
             self._record(logs.SMTP_TRANSFERRED_OUTBOUND, envelope)
+            side = self.settings.side
             if message.traced:
-                sim.trace(
+                self.books.trace(
                     message,
-                    f"{self.name} on {self.server} delivered it to the {self._side()}",
+                    f"{self.name} on {self.server} delivered it to the {side}",
                     self.server,
                     self.name,
                 )
-            sim.deliver(envelope, envelope.pending, f"{self._side()} via {self.name}", self.server, self.name)
+            self.books.deliver(envelope, envelope.pending, f"{side} via {self.name}", self.server, self.name)
 
     def _refuse(self, envelope: Envelope) -> None:
         """Too large for this gateway: hand it back to the MTA to be rerouted (KB Q160534).
@@ -136,16 +212,15 @@ class Gateway:
         A reroute keeps only the hop count in the envelope, not the sites passed,
         so a message can bounce between sites until the 512-hop limit stops it.
         """
-        sim = self.sim
-        sim.counters["reroutes"] += 1
+        self.faults["reroutes"] += 1
         envelope.refused = (*envelope.refused, self.name)
         envelope.visited_sites = ()
         envelope.arrived_on = None
         envelope.hops += 1
         message = envelope.message
-        if sim.tracking.enabled:
-            sim.tracking.record(
-                sim.env.now,
+        if self.tracking.enabled:
+            self.tracking.record(
+                self.env.now,
                 self.server,
                 logs.MESSAGE_REROUTED,
                 message.mts_id,
@@ -154,177 +229,141 @@ class Gateway:
                 length=int(message.size_kb * 1024),
             )
         if message.traced:
-            sim.trace(
+            self.books.trace(
                 message,
                 f"{self.name}: {message.size_kb:g} KB is over its size limit; handed back to the "
                 f"MTA on {self.server} to be rerouted (hop {envelope.hops})",
                 self.server,
                 self.name,
             )
-        sim.mtas[self.server].receive(envelope)
+        self.post.mta(self.server).receive(envelope)
 
     def _retry(self, envelope: Envelope) -> ProcessGenerator[None]:
-        sim, env = self.sim, self.sim.env
-        sim.counters["gateway_retries"] += 1
+        """The foreign side refused the message: wait the retry interval and put it back in
+        MTS-OUT, or, when the next try would come after the timeout, wait for the timeout and
+        give up. 5.0 never hands refused mail back to the MTA for rerouting (KB Q156063)."""
+        env = self.env
+        self.faults["gateway_retries"] += 1
         failures = envelope.attempts.get(self.name, 0) + 1
         envelope.attempts[self.name] = failures
         first = self.first_try[id(envelope)]
         delay = self.retry_delay_s(failures)
         if delay <= 0:
             # A retry interval of 0 means no retries at all (KB Q146669).
-            self.first_try.pop(id(envelope), None)
-            sim.fail(
-                envelope,
-                envelope.pending,
-                MAX_TIME_EXPIRED,
-                self.component,
-                self.server,
-                f"{self.name} does not retry (retry interval 0)",
-            )
+            self._give_up(envelope, MAX_TIME_EXPIRED, f"{self.name} does not retry (retry interval 0)")
             return
         if envelope.message.traced:
-            sim.trace(
+            self.books.trace(
                 envelope.message,
-                f"{self.name}: the {self._side()} refused it (attempt {failures}); "
+                f"{self.name}: the {self.settings.side} refused it (attempt {failures}); "
                 f"next try in {delay / 60:g} min",
                 self.server,
                 self.name,
             )
+        gives_up = env.now + delay - first >= self.timeout_s
         self.retry_waits += 1
-        if env.now + delay - first >= self.timeout_s:
-            yield env.timeout(max(0.0, first + self.timeout_s - env.now))
-            self.retry_waits -= 1
-            self.first_try.pop(id(envelope), None)
-            stuck = defect_at("ims_timeout_no_reroute") if self.service == "ims" else None
-            if stuck is not None and envelope.message.traced:
-                sim.trace(
-                    envelope.message,
-                    f"{self.name}: message timeout ({self.timeout_s / 3600:g} h) reached; the mail "
-                    f"never left this IMS's queue for another route ({stuck.kb})",
-                    self.server,
-                    self.name,
-                    defect=stuck.kb,
-                )
-            sim.fail(
-                envelope,
-                envelope.pending,
-                self.gives_up_with,
-                self.component,
-                self.server,
-                f"{self.name} gave up after {self.timeout_s / 3600:g} h",
-            )
-            return
-        yield env.timeout(delay)
+        yield env.timeout(max(0.0, first + self.timeout_s - env.now) if gives_up else delay)
         self.retry_waits -= 1
-        self.mts_out.put(envelope)
+        if not gives_up:
+            self.mts_out.put(envelope)
+            return
+        stuck = defect_at(self.stuck_at_timeout) if self.stuck_at_timeout else None
+        if stuck is not None and envelope.message.traced:
+            self.books.trace(
+                envelope.message,
+                f"{self.name}: message timeout ({self.timeout_s / 3600:g} h) reached; the mail "
+                f"never left this IMS's queue for another route ({stuck.kb})",
+                self.server,
+                self.name,
+                defect=stuck.kb,
+            )
+        self._give_up(envelope, self.gives_up_with, f"{self.name} gave up after {self.timeout_s / 3600:g} h")
+
+    def _give_up(self, envelope: Envelope, kind: NdrKind, detail: str) -> None:
+        self.first_try.pop(id(envelope), None)
+        self.books.fail(envelope, envelope.pending, kind, self.component, self.server, detail)
+
+    def _far_side(self) -> tuple[str, str]:
+        """``(gateway, partner)`` of a tracking line: the gateway, or (for a connector the MTA
+        drives) the foreign system as the MTA's partner."""
+        return ("", self.settings.side) if self.in_mta else (self.name, "")
 
     def _record(self, event: int, envelope: Envelope) -> None:
+        if not self.tracking.enabled:
+            return
+        if self.in_mta:
+            # The MTA logs a transfer out to the foreign MTA; there is no gateway queue to log.
+            if event != logs.SMTP_TRANSFERRED_OUTBOUND:
+                return
+            event = logs.TRANSFER_OUT
+        elif not self.smtp_tracking:
+            return
         message = envelope.message
-        if self.sim.tracking.enabled and self.smtp_tracking:
-            self.sim.tracking.record(
-                self.sim.env.now,
-                self.server,
-                event,
-                message.mts_id,
-                gateway=self.name,
-                originator=message.originator,
-                length=int(message.size_kb * 1024),
-                recipients=envelope.recipients,
-            )
-
-    def _side(self) -> str:
-        return "Internet"
+        gateway, partner = self._far_side()
+        length = int(message.size_kb * 1024)
+        self.track(event, message, envelope.recipients, gateway=gateway, partner=partner, length=length)
 
     # --- inbound -------------------------------------------------------------------
     def inbound(self, message: Message) -> ProcessGenerator[None]:
         """Mail arriving from the foreign side (a generator: waits while the gateway is stopped)."""
-        sim = self.sim
         link = self.connector.link
         seconds = transfer_s(message.size_kb, link.bandwidth, link.latency)
         # Cut off by a crash, the sending host simply tries again.
-        while not (yield from sim.uptime.work(self.server, self.service, seconds)):
+        while not (yield from self.uptime.work(self.server, self.service, seconds)):
             pass
         self.arrived(message)
 
     def arrived(self, message: Message) -> None:
-        """The foreign side's transfer is in: into MTS-IN, for the store's gateway-out threads."""
-        sim, env = self.sim, self.sim.env
-        if sim.tracking.enabled and self.smtp_tracking:
-            sim.tracking.record(
-                env.now,
-                self.server,
-                logs.SMTP_RECEIVED_INBOUND,
-                message.mts_id,
-                gateway=self.name,
-                originator=message.originator,
-                recipients=message.recipients,
+        """The foreign side's transfer is in: into MTS-IN, for the store's gateway-out threads;
+        from a foreign MTA, straight to this server's MTA."""
+        now, side = self.env.now, self.settings.side
+        if self.tracking.enabled:
+            events: tuple[int, ...] = (
+                (logs.TRANSFER_IN,)
+                if self.in_mta
+                else (logs.SMTP_RECEIVED_INBOUND, logs.SMTP_TRANSFERRED_INBOUND)
+                if self.smtp_tracking
+                else ()
             )
+            gateway, partner = self._far_side()
+            for event in events:
+                self.track(event, message, message.recipients, gateway=gateway, partner=partner)
         if message.traced:
-            sim.trace(
+            self.books.trace(
                 message,
-                f"{self.name} on {self.server} received it from the {self._side()} and put it in MTS-IN",
+                f"{self.name}: transferred in from the {side} to the MTA on {self.server}"
+                if self.in_mta
+                else f"{self.name} on {self.server} received it from the {side} and put it in MTS-IN",
                 self.server,
                 self.name,
             )
-        if sim.tracking.enabled and self.smtp_tracking:
-            sim.tracking.record(
-                env.now,
-                self.server,
-                logs.SMTP_TRANSFERRED_INBOUND,
-                message.mts_id,
-                gateway=self.name,
-                originator=message.originator,
-                recipients=message.recipients,
-            )
-        sim.stores[self.server].mts_in.put(
-            Envelope(message=message, recipients=list(message.recipients), queued_s=env.now)
-        )
+        envelope = Envelope(message=message, recipients=list(message.recipients), queued_s=now)
+        if self.in_mta:
+            self.post.mta(self.server).receive(envelope)
+        else:
+            self.post.store(self.server).mts_in.put(envelope)
 
 
 class InternetMailService(Gateway):
     service = "ims"
     component = "MSExchangeIMC"
     smtp_tracking = True
+    stuck_at_timeout = "ims_timeout_no_reroute"
     connector: ImsConnectorSpec
-
-    @property
-    def foreign(self) -> Internet:
-        return self.connector.internet
-
-    def retry_delay_s(self, failures: int) -> float:
-        intervals = self.connector.retry_intervals
-        return intervals[min(failures - 1, len(intervals) - 1)]
-
-    @property
-    def timeout_s(self) -> float:
-        return self.connector.message_timeout
 
 
 class MsMailConnector(Gateway):
     service = "msmail"
     component = "MSExchangeMSMI"
-
     connector: MsMailConnectorSpec
 
-    @property
-    def foreign(self) -> Internet:
-        return self.connector.postoffice
-
-    def retry_delay_s(self, failures: int) -> float:
-        return self.sim.times.msmi_poll_interval
-
-    @property
-    def timeout_s(self) -> float:
-        return self.connector.override.message_lifetime_normal
-
     def blocked(self, envelope: Envelope) -> bool:
-        sim = self.sim
-        defect = sim.defect("msmail_out", self.server, envelope.message)
+        defect = self.builds.defect("msmail_out", self.server, envelope.message)
         if defect is None:
             return False
-        logged = sim.events.msmi_failed(sim.env.now, self.server)
+        logged = self.events.msmi_failed(self.env.now, self.server)
         if envelope.message.traced:
-            sim.trace(
+            self.books.trace(
                 envelope.message,
                 f"{self.name}: the interchange fails on it, the site PRMD is blank "
                 f"({defect.kb}); it stays queued",
@@ -332,8 +371,5 @@ class MsMailConnector(Gateway):
                 self.name,
                 defect=defect.kb,
             )
-        sim.trace_events(envelope.message, logged)
+        self.books.trace_events(envelope.message, logged)
         return True
-
-    def _side(self) -> str:
-        return "MS Mail postoffice"

@@ -40,7 +40,7 @@ from exsim.scenario import (
     validate_raw,
 )
 from exsim.sim.foreign import ForeignX400Connector
-from exsim.sim.gateways import Gateway, InternetMailService, MsMailConnector
+from exsim.sim.gateways import Gateway, InternetMailService, MsMailConnector, gateway_settings
 from exsim.sim.message import (
     DELIVERED,
     LOST,
@@ -832,6 +832,8 @@ def build_components(sim: Simulation) -> Components:
         post=components,
         events=sim.events,
         tracking=sim.tracking,
+        faults=sim.counters,
+        transfers=sim.transfers,
     )
     for server in sim.org.servers:
         spec = scenario.server(server)
@@ -863,15 +865,18 @@ def build_components(sim: Simulation) -> Components:
                 default_override=sim.default_override,
                 directory_costs=scenario.model.directory,
             ),
-            faults=sim.counters,
-            transfers=sim.transfers,
             connector_states=sim.connector_states[server],
             routing_rng=sim.routing_rng,
             network_rng=sim.network_rng,
         )
     for connector in scenario.connectors:
         if isinstance(connector, GATEWAY_CONNECTORS):
-            components.gateways[connector.name] = GATEWAY_CLASSES[connector.kind](sim, connector)
+            components.gateways[connector.name] = GATEWAY_CLASSES[connector.kind](
+                around,
+                connector,
+                gateway_settings(connector, times.msmi_poll_interval, scenario.foreign_x400),
+                network_rng=sim.network_rng,
+            )
     return components
 
 

@@ -21,7 +21,7 @@ waits one open interval before it opens again.
 from __future__ import annotations
 
 import random
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -83,7 +83,7 @@ class MTA(Component):
 
     Built with everything it uses (see :mod:`exsim.sim.ports`): the collaborators every
     component has (the clock, the routing tables, the builds, the uptime of the services, the
-    books, the hand-offs, the logs), its settings, the fault and transfer counters, the server's
+    books, the hand-offs, the logs, the fault and transfer counters), its settings, the server's
     connector states, and the random streams for the load-share draw and dropped transfers.
     """
 
@@ -92,18 +92,12 @@ class MTA(Component):
         around: Collaborators,
         settings: MtaSettings,
         *,
-        faults: Counter[str],
-        transfers: Counter[str],
         connector_states: ConnectorStates,
         routing_rng: random.Random,
         network_rng: random.Random,
     ):
         super().__init__(around)
         self.settings = settings
-        self.faults = faults
-        """Fault costs (open failures, transfer retries, transfers cut by a crash), per run."""
-        self.transfers = transfers
-        """Transfers per connector ('RPC' inside a site)."""
         self.connector_states = connector_states
         self.routing_rng = routing_rng
         self.network_rng = network_rng

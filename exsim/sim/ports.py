@@ -25,7 +25,8 @@ for :class:`Post`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -185,7 +186,8 @@ class Post(Protocol):
 @dataclass(frozen=True)
 class Collaborators:
     """What every component works with, built once per run: the clock, the uptime of the
-    services, the organization's callbacks above, and the event and message tracking logs."""
+    services, the organization's callbacks above, the event and message tracking logs, and the
+    run's fault and transfer counters."""
 
     env: simpy.Environment
     routing: Routing
@@ -195,11 +197,18 @@ class Collaborators:
     post: Post
     events: logs.EventLog
     tracking: logs.TrackingLog
+    faults: Counter[str]
+    """What the faults cost, per run: failed opens, transfer and gateway retries, reroutes..."""
+    transfers: Counter[str]
+    """Transfers per connector ('RPC' inside a site): the routes mail took."""
 
 
 class Component:
     """A part of a server (its store, its MTA, a gateway), holding its collaborators as
     attributes: ``self.env``, ``self.routing``, ``self.books``..."""
+
+    server: str
+    """The server the component runs on."""
 
     def __init__(self, around: Collaborators):
         self.env = around.env
@@ -210,3 +219,29 @@ class Component:
         self.post = around.post
         self.events = around.events
         self.tracking = around.tracking
+        self.faults = around.faults
+        self.transfers = around.transfers
+
+    def track(
+        self,
+        event: int,
+        message: Message,
+        recipients: Sequence[Recipient],
+        *,
+        gateway: str = "",
+        partner: str = "",
+        length: int = 0,
+    ) -> None:
+        """A line in this server's message tracking log, when tracking is on."""
+        if self.tracking.enabled:
+            self.tracking.record(
+                self.env.now,
+                self.server,
+                event,
+                message.mts_id,
+                gateway=gateway,
+                partner=partner,
+                originator=message.originator,
+                length=length,
+                recipients=recipients,
+            )

@@ -202,7 +202,9 @@ class InformationStore(Component):
                 "gateway transfer-in failed (ecObjectInvalid 0xBB8)",
             )
             return
-        self._track(logs.GATEWAY_TRANSFER_OUT, envelope, gateway.name)
+        self.track(
+            logs.GATEWAY_TRANSFER_OUT, message, envelope.recipients, gateway=gateway.name, partner="Store"
+        )
         if message.traced:
             self.books.trace(
                 message,
@@ -226,7 +228,13 @@ class InformationStore(Component):
                 "store delivery failed (error 00000bb8)",
             )
             return
-        self._track(logs.GATEWAY_TRANSFER_IN, envelope, message.inbound_via or "")
+        self.track(
+            logs.GATEWAY_TRANSFER_IN,
+            message,
+            envelope.recipients,
+            gateway=message.inbound_via or "",
+            partner="Store",
+        )
         self.route_from_store(envelope)
 
     def _struck(
@@ -257,18 +265,3 @@ class InformationStore(Component):
             self.server,
             f"{defect.kb}: {failure}",
         )
-
-    def _track(self, event: int, envelope: Envelope, gateway: str) -> None:
-        """A gateway thread's entry in the message tracking log."""
-        if self.tracking.enabled:
-            message = envelope.message
-            self.tracking.record(
-                self.env.now,
-                self.server,
-                event,
-                message.mts_id,
-                gateway=gateway,
-                partner="Store",
-                originator=message.originator,
-                recipients=envelope.recipients,
-            )

@@ -27,6 +27,7 @@ from exsim.sim.message import Recipient
 from exsim.sim.queue import ProcessGenerator
 
 if TYPE_CHECKING:
+    from exsim.scenario import ForeignX400System
     from exsim.sim.gateways import Gateway
     from exsim.sim.model import Simulation
 
@@ -89,13 +90,10 @@ class Workload:
         msmail = [g for g in sim.gateways.values() if g.kind == "msmail"]
         if self.config.inbound_msmail_per_hour > 0 and msmail and self.all_aliases:
             sim.env.process(self._inbound(msmail, self.config.inbound_msmail_per_hour, "msmail"))
-        if scenario.foreign_x400:
-            from exsim.sim.foreign import ForeignX400Connector  # it draws sizes from this module
-
-            for system in scenario.foreign_x400:
-                gateway = sim.gateways[system.connector]
-                assert isinstance(gateway, ForeignX400Connector)  # references.py checks the kind
-                gateway.start_inbound(system)
+        for system in scenario.foreign_x400:
+            # The system's users send mail to the organization's mailboxes (by X.400 proxy).
+            if system.inbound_per_hour > 0 and org.mailboxes:
+                sim.env.process(self._foreign_x400(system, sim.gateways[system.connector]))
 
     # --- arrival times -------------------------------------------------------------
     def _arrivals(self, rng: random.Random, per_day: float) -> Iterator[float]:
@@ -222,6 +220,29 @@ class Workload:
             size = message_size(rng)
             message = sim.new_message(
                 originator, None, [Recipient(recipient, f"inbound_{via}")], size, inbound_via=via
+            )
+            env.process(gateway.inbound(message))
+
+    def _foreign_x400(self, system: ForeignX400System, gateway: Gateway) -> ProcessGenerator[None]:
+        """The users of a foreign X.400 system mail mailboxes at their X.400 proxies."""
+        sim, env = self.sim, self.sim.env
+        rng = stream(sim.seed, 2, f"x400:{system.name}")
+        boxes = list(sim.org.mailboxes.values())
+        duration = sim.scenario.run.duration
+        t = 0.0
+        while True:
+            t += rng.expovariate(system.inbound_per_hour / 3600.0)
+            if t >= duration:
+                return
+            yield env.timeout(t - env.now)
+            box = boxes[rng.randrange(len(boxes))]
+            originator = system.recipients[rng.randrange(len(system.recipients))]
+            message = sim.new_message(
+                originator,
+                None,
+                [Recipient(box.proxies.x400, "inbound_x400", intended=box.alias)],
+                message_size(rng),
+                inbound_via="x400",
             )
             env.process(gateway.inbound(message))
 
