@@ -835,6 +835,9 @@ def build_components(sim: Simulation) -> Components:
         faults=sim.counters,
         transfers=sim.transfers,
     )
+    # Every store before any MTA, then the gateways: each starts its threads as it is built, and
+    # SimPy runs simultaneous events in the order they were scheduled, so another order would
+    # change the numbers a seed gives.
     for server in sim.org.servers:
         spec = scenario.server(server)
         components.stores[server] = InformationStore(
