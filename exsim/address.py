@@ -215,8 +215,11 @@ def validate_x400(address: ORAddress | str) -> list[str]:
             limit = X400_MAX_LENGTH[key]
         if key not in ("c",) and len(value) > limit:
             problems.append(f"{key}={value!r} is {len(value)} characters (at most {limit})")
-        if key != "c" and value == "":
-            problems.append(f"{key}= is empty (use a single space for blank, or leave it out)")
+        if key == "a" and value == "":
+            # The ADMD is mandatory, so leaving it out is no cure: 'no ADMD' is one space.
+            problems.append("a= is empty; the ADMD is mandatory: write 'a= ' (a single space) for none")
+        elif key != "c" and value == "":
+            problems.append(f"{key}= is empty: give it a value or leave it out")
         if not _PRINTABLE.fullmatch(value):
             bad = sorted({ch for ch in value if not _PRINTABLE.fullmatch(ch)})
             problems.append(f"{key}={value!r} has characters X.400 cannot carry: {''.join(bad)!r}")

@@ -179,8 +179,12 @@ def test_recipient_types(text, kind):
         # A blank ADMD at the very end of the text is still the single space of "no ADMD".
         ("c=US;a= ", ["needs at least one of p=, o=, ou=, cn= or a personal name (s=)"]),
         ("c=US;a= ;", ["needs at least one of p=, o=, ou=, cn= or a personal name (s=)"]),
-        # An empty a= is there but empty: said once, not also as missing.
-        ("c=US;a=;o=R", ["a= is empty (use a single space for blank, or leave it out)"]),
+        # An empty a= is there but empty: said once, not also as missing. Both messages give the
+        # one cure, a single space: the ADMD is mandatory, so leaving it out is no way out.
+        ("c=US;a=;o=R", ["a= is empty; the ADMD is mandatory: write 'a= ' (a single space) for none"]),
+        ("c=US;o=R", ["missing mandatory attribute a= (ADMD; use 'a= ' for none)"]),
+        # An optional attribute written empty may simply be left out.
+        ("c=US;a= ;o=R;ou1=", ["ou1= is empty: give it a value or leave it out"]),
         ("c=;a= ;o=R", ["missing mandatory attribute c= (country)"]),
     ],
 )
