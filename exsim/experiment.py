@@ -405,6 +405,7 @@ def run_experiment(
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
     notify: Callable[[str], None] | None = None,
+    command: str | None = None,
 ) -> Experiment:
     """Run every (sweep point, replication) of a scenario and summarise.
 
@@ -413,6 +414,8 @@ def run_experiment(
     address, or ``"local"`` for a LocalCluster. ``out``: the results directory,
     locked while the experiment runs (see :mod:`exsim.resultsdir`). ``notify``
     hears notes for the user (a capped ``workers``, a stale lock taken over).
+    ``command``: the command line that asked for this run (``exsim run ... --set ...``),
+    recorded in ``summary.json`` so the results say how to make them again.
 
     Raises :class:`ExperimentInterrupted` when a signal (SIGINT, SIGTERM), the
     cluster or a worker process stops the experiment part way: the finished
@@ -436,7 +439,7 @@ def run_experiment(
         return _run_in(
             directory, scenario, points, specs, as_run, base_seed, n_reps, started,
             workers=workers, scheduler=scheduler, tracking=tracking, resume=resume,
-            progress=progress, say=say,
+            progress=progress, say=say, command=command,
         )  # fmt: skip
     finally:
         if directory is not None:
@@ -459,6 +462,7 @@ def _run_in(
     resume: bool,
     progress: Callable[[int, int], None] | None,
     say: Callable[[str], None],
+    command: str | None,
 ) -> Experiment:
     """The body of :func:`run_experiment`, with the results directory open and locked."""
     from exsim.cluster import ClusterError
@@ -536,7 +540,7 @@ def _run_in(
 
     experiment = _summarise(scenario, points, done, out_path, time.perf_counter() - started)
     if out_path is not None:
-        write_results(experiment, as_run, base_seed, n_reps)
+        write_results(experiment, as_run, base_seed, n_reps, command)
     if signum is not None or reason is not None:
         raise ExperimentInterrupted(experiment, finished, len(specs), signum=signum, reason=reason)
     return experiment
@@ -720,7 +724,9 @@ def _differences(scenario: Scenario, points: list[SweepPoint], ok: pd.DataFrame)
     return pd.DataFrame(rows)
 
 
-def write_results(experiment: Experiment, as_run: dict[str, Any], seed: int, replications: int) -> None:
+def write_results(
+    experiment: Experiment, as_run: dict[str, Any], seed: int, replications: int, command: str | None = None
+) -> None:
     import simpy
 
     import exsim
@@ -752,6 +758,8 @@ def write_results(experiment: Experiment, as_run: dict[str, Any], seed: int, rep
     summary = {
         "scenario": experiment.scenario.name,
         "scenario_hash": scenario_hash(as_run),
+        # How to make these results again; None when they were made through the Python API.
+        "command": command,
         "seed": seed,
         "replications": replications,
         "runs": len(experiment.runs),

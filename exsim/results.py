@@ -23,7 +23,7 @@ RESULTS_FILES = {
     "runs.jsonl": "journal: one line per finished run, appended at once (what --resume reads)",
     "runs.csv": "one row per sweep point and replication",
     "summary.csv": "mean and 95 % interval per sweep point",
-    "summary.json": "the summary, paired differences, NDR texts with their generators, versions, wall time",
+    "summary.json": "the run command, the summary, paired differences, NDR texts with their generators, versions, wall time",
     "differences.csv": "paired difference of each point from its baseline partner (with a baseline)",
     "events.csv": "the NT application event log of every server in every run",
     "series.csv": "per run and interval: deliveries, NDRs per generating server, mail held per server",

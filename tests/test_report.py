@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from html.parser import HTMLParser
@@ -172,6 +173,30 @@ def test_run_prints_every_ndr_generator_the_file_list_and_the_wall_time(tmp_path
     assert any(
         re.fullmatch(r"Wall time \d+\.\d s \(1 run\(s\); simulation \d+\.\d s\)", line) for line in lines
     )
+
+
+def test_results_record_the_run_command_and_the_report_shows_it(tmp_path):
+    # The results say how they were made: the run's command line, --set included and quoted
+    # for the shell, in summary.json, and a report written later shows it as well as its own.
+    raw = two_ims(duration="20m")
+    raw["sweep"] = {}
+    raw.pop("events")
+    source = tmp_path / "two.toml"
+    source.write_text(tomli_w.dumps(raw))
+    out = tmp_path / "out"
+    setting = 'run.duration="15m"'
+    result = exsim("run", str(source), "--out", str(out), "--quiet", "--set", setting)
+    assert result.returncode == 0, result.stderr
+    command = f"exsim run {source} --out {out} --quiet --set 'run.duration=\"15m\"'"
+    assert json.loads((out / "summary.json").read_text())["command"] == command
+    target = tmp_path / "handout.html"
+    assert exsim("report", str(out), "-o", str(target)).returncode == 0
+    page = target.read_text()
+    shown = {
+        key: html.unescape(re.search(rf'<code id="{key}">(.*?)</code>', page).group(1))
+        for key in ("run-command", "report-command")
+    }
+    assert shown == {"run-command": command, "report-command": f"exsim report {out} -o {target}"}
 
 
 # --- in a real browser ---------------------------------------------------------------------
