@@ -44,8 +44,11 @@ set_option = click.option(
     "settings",
     multiple=True,
     metavar="PATH=VALUE",
-    help="Change the scenario for this command, e.g. --set connectors.2.cost=20 "
-    "(the sweep's path syntax; VALUE is a TOML value; repeatable).",
+    help="Change the scenario for this command (repeatable), e.g. --set connectors.2.cost=20. PATH is "
+    "the sweep's path syntax: keys, array elements by index, name or *, joined by dots; a name "
+    "holding a dot or space in double quotes: --set 'connectors.\"X.400 Redmond-Tokyo\".cost=20'. "
+    "VALUE is a TOML value; a string keeps its double quotes inside single ones: "
+    "--set 'run.duration=\"1h\"'.",
 )
 
 
@@ -230,33 +233,47 @@ def _apply_settings(scenario: Scenario, settings: tuple[str, ...]) -> Scenario:
     import tomllib
 
     from exsim.scenario import Problem, ScenarioError, validate_raw
-    from exsim.scenario.paths import PathMatchesNothing, changed, path_problem
+    from exsim.scenario.paths import PathMatchesNothing, changed, path_problem, split_assignment
 
     changes: list[tuple[str, object]] = []
     for setting in settings:
-        path, equals, text = setting.partition("=")
-        path = path.strip()
-        if not equals or not path:
+        split = split_assignment(setting)
+        if split is None or not split[0]:
             _bad_argument(f"--set {setting}: expected PATH=VALUE, e.g. --set connectors.2.cost=20")
+        path, text = split
         problem = path_problem(path)
         if problem is not None:
             _bad_argument(f"--set {setting}: {problem}")
         try:
             value = tomllib.loads(f"value = {text.strip()}")["value"]
         except tomllib.TOMLDecodeError:
-            _bad_argument(f"--set {setting}: {text.strip()!r} is not a TOML value (quote strings: 'a b')")
+            _bad_argument(_not_toml(setting, path, text.strip()))
         changes.append((path, value))
     try:
         raw = changed(scenario.raw, changes)
     except PathMatchesNothing as exc:
-        setting = next(s for s in settings if s.partition("=")[0].strip() == exc.path)
-        _bad_argument(f"--set {setting}: {exc.path!r} names nothing in the scenario")
+        setting = next(s for s in settings if (split_assignment(s) or ("",))[0] == exc.path)
+        _bad_argument(f"--set {setting}: {exc.path!r} names nothing in the scenario: {exc.why}")
     try:
         return validate_raw(raw, scenario.source)
     except ScenarioError as exc:
         # The file is fine; what --set made of it is not. Say so, instead of a line of the file.
         where = f"{scenario.source} as changed by --set"
         raise ScenarioError([Problem(where, None, p.path, p.message) for p in exc.problems]) from None
+
+
+def _not_toml(setting: str, path: str, text: str) -> str:
+    """The message for a --set VALUE that is not TOML, with the command line to type instead:
+    a string needs TOML's double quotes, and the shell's single quotes around the whole setting
+    to keep them (``--set 'run.duration="1h"'``)."""
+    if text.startswith(("'", '"')):
+        retry = f"--set {shlex.quote(path + '=' + text)}"
+        return f"--set {setting}: {text!r} is not a TOML value; check its quotes, e.g. {retry}"
+    quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return (
+        f"--set {setting}: {text!r} is not a TOML value; a string needs double quotes, kept from "
+        f"the shell by single quotes: --set {shlex.quote(path + '=' + quoted)}"
+    )
 
 
 def _router(scenario_path: str, settings: tuple[str, ...] = ()) -> Router:
@@ -652,6 +669,7 @@ def run(
             force=force,
             progress=progress,
             notify=lambda note: err.print(note, markup=False),
+            command=_command_line(),
         )
     except ResultsDirectoryError as exc:
         _bad_argument(str(exc))
@@ -812,9 +830,7 @@ def _use_agg() -> None:
 
 
 def _command_line() -> str:
-    """The command as typed (for the report's provenance)."""
-    import shlex
-
+    """The command as typed, quoted for a POSIX shell (the results' and the report's provenance)."""
     return " ".join(["exsim", *(shlex.quote(a) for a in sys.argv[1:])])
 
 

@@ -24,10 +24,16 @@ import re
 import unicodedata
 
 
+def closest(word: str, choices: list[str]) -> str | None:
+    """The choice closest to a misspelt ``word``, or None when none is close."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def did_you_mean(word: str, choices: list[str]) -> str:
     """``"; did you mean 'Dublin'?"`` for the closest choice, or ``""`` when none is close."""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    close = closest(word, choices)
+    return f"; did you mean {close!r}?" if close else ""
 
 
 def name_key(name: str) -> str:

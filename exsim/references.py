@@ -16,7 +16,7 @@ from exsim.columns import is_reserved_column
 from exsim.constraint import ConstraintError, parse_constraint
 from exsim.logs import logged_event_ids
 from exsim.names import did_you_mean, name_key
-from exsim.scenario.paths import Location, path_problem, resolve_path, sweep_label
+from exsim.scenario.paths import Location, path_problem, path_segments, resolve_path, sweep_label, why_nothing
 from exsim.scenario.schema import LINK_KINDS, RECIPIENT_CLASSES, REPORT_CLASS
 
 Raw = dict[str, Any]
@@ -311,10 +311,13 @@ def _sweep_problems(raw: Raw) -> Iterator[Finding]:
         if isinstance(path, str):
             if path_problem(path) is not None:
                 yield at + ("path",), f"sweep {path_problem(path)}"
-            elif path.split(".")[0] in ("sweep", "run"):
+            elif path_segments(path)[0] in ("sweep", "run"):
                 yield at + ("path",), f"sweep path {path!r} cannot change the sweep or run settings"
             elif not resolve_path(raw, path):
-                yield at + ("path",), f"sweep path {path!r} matches nothing in the scenario"
+                yield (
+                    at + ("path",),
+                    f"sweep path {path!r} matches nothing in the scenario: {why_nothing(raw, path)}",
+                )
         labels, values = variable.get("labels"), variable.get("values")
         if isinstance(labels, list) and isinstance(values, list) and len(labels) != len(values):
             yield at + ("labels",), f"{len(labels)} labels for {len(values)} values; give one label per value"

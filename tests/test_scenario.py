@@ -7,6 +7,7 @@ import json
 import pytest
 
 from exsim.scenario import ScenarioError, json_schema, load_scenario, resolve_path
+from exsim.scenario.paths import path_problem, path_segments, why_nothing
 from tests.conftest import SCENARIOS, to_toml
 
 
@@ -242,6 +243,58 @@ def test_resolve_path_by_name_index_and_wildcard(base):
     assert resolve_path(base, "sites.Dublin.addresses.x400") == [("sites", 1, "addresses", "x400")]
     assert resolve_path(base, "servers.1.users") == [("servers", 1, "users")]
     assert resolve_path(base, "sites.Nowhere.addresses.x400") == []
+
+
+def test_a_quoted_segment_names_an_element_whose_name_holds_dots_and_spaces(base):
+    base["connectors"] = [
+        {"name": "X.400 Redmond-Tokyo", "kind": "x400", "sites": ["Redmond", "Dublin"]},
+        {"name": "*", "kind": "site", "sites": ["Redmond", "Dublin"]},
+        {"name": "0", "kind": "site", "sites": ["Redmond", "Dublin"]},
+    ]
+    assert path_segments('connectors."X.400 Redmond-Tokyo".cost') == [
+        "connectors",
+        "X.400 Redmond-Tokyo",
+        "cost",
+    ]
+    assert resolve_path(base, 'connectors."X.400 Redmond-Tokyo".cost') == [("connectors", 0, "cost")]
+    # The bracket form reads the same; an index in brackets is an index.
+    assert resolve_path(base, 'connectors["X.400 Redmond-Tokyo"].cost') == [("connectors", 0, "cost")]
+    assert resolve_path(base, "connectors[1].cost") == [("connectors", 1, "cost")]
+    # Quoted, * and 0 are names only; bare, * is every element and 0 the first (and any named 0).
+    assert resolve_path(base, 'connectors."*".cost') == [("connectors", 1, "cost")]
+    assert resolve_path(base, 'connectors."0".cost') == [("connectors", 2, "cost")]
+    assert resolve_path(base, "connectors.0.cost") == [("connectors", 0, "cost"), ("connectors", 2, "cost")]
+    assert len(resolve_path(base, "connectors.*.cost")) == 3
+    # A quote inside a quoted name is escaped with a backslash.
+    assert path_segments(r'sites."say \"hi\"".name') == ["sites", 'say "hi"', "name"]
+    # Unquoted, the dots split the name and nothing matches; the reason says how to quote it.
+    assert resolve_path(base, "connectors.X.400 Redmond-Tokyo.cost") == []
+    assert why_nothing(base, "connectors.X.400 Redmond-Tokyo.cost").endswith(
+        'a name holding a dot goes in double quotes: connectors."X.400 Redmond-Tokyo".cost'
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ('connectors."X.400 Redmond-Tokyo.cost', "the quote at column 12 is never closed"),
+        ("connectors[X.400].cost", '[X.400] should be an index, * or a quoted name (e.g. ["X.400"])'),
+        ('connectors["a"].cost]', "expected '.' or '[' at column 21"),
+        ("sites.]", "a ] at column 7 that no [ opened"),
+        ("servers..users", "has an empty segment"),
+        ("servers.", "has an empty segment"),
+    ],
+)
+def test_an_unreadable_path_says_what_is_wrong(path, problem):
+    assert problem in path_problem(path)
+
+
+def test_a_path_naming_nothing_lists_what_is_there_and_the_closest_name(base):
+    why = why_nothing(base, "sites.Dubln.addresses.x400")
+    assert why == (
+        "no element of sites is 'Dubln'; its elements are 'Redmond', 'Dublin' (or an index 0-1, or *); "
+        "did you mean sites.Dublin.addresses.x400?"
+    )
 
 
 def test_schema_documents_defaults():

@@ -43,6 +43,38 @@ def test_set_refuses_bad_values_with_exit_2():
     assert "Traceback" not in refused.stderr
 
 
+def test_set_names_a_connector_whose_name_holds_a_dot_by_quoting_it():
+    # "X.400 Redmond-Tokyo" holds a dot and a space: quoted (or in brackets) it is one segment,
+    # and the change is the same as by its index, connectors.2.
+    for path in ('connectors."X.400 Redmond-Tokyo".cost', 'connectors["X.400 Redmond-Tokyo"].cost'):
+        result = exsim("gwart", CONTOSO, "--site", "Redmond", "--json", "--set", f"{path}=20")
+        assert result.returncode == 0, result.stderr
+        tokyo = [
+            r["cost"] for r in json.loads(result.stdout)["Redmond"] if r["connector"] == "X.400 Redmond-Tokyo"
+        ]
+        assert 20 in tokyo, path
+    # Unquoted, the dots split the name: the message lists the connectors and shows the quoting.
+    bare = exsim("gwart", CONTOSO, "--set", "connectors.X.400 Redmond-Tokyo.cost=20")
+    assert bare.returncode == 2
+    assert "no element of connectors is 'X'; its elements are 'Site Connector (Dublin)', " in bare.stderr
+    assert bare.stderr.strip().endswith(
+        'a name holding a dot goes in double quotes: connectors."X.400 Redmond-Tokyo".cost'
+    )
+    misspelt = exsim("gwart", CONTOSO, "--set", "connectors.X400-Redmond-Tokyo.cost=20")
+    assert misspelt.stderr.strip().endswith('did you mean connectors."X.400 Redmond-Tokyo".cost?')
+
+
+def test_set_shows_the_shell_form_of_a_string_value():
+    # The shell ate nothing here: 1h is simply not TOML. The fix is TOML's double quotes, kept
+    # from the shell by single quotes around the whole setting.
+    result = exsim("gwart", CONTOSO, "--set", "run.duration=1h")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "--set run.duration=1h: '1h' is not a TOML value; a string needs double quotes, "
+        "kept from the shell by single quotes: --set 'run.duration=\"1h\"'"
+    )
+
+
 # One site without a PRMD in its X.400 address, on SP1: every Internet recipient gets the
 # Q166866 NDR. Giving the site a p= (or the server another build) removes the defect's cause.
 SP1_NO_PRMD = """
@@ -138,7 +170,10 @@ def test_set_on_run_is_what_runs_and_what_is_recorded(sp1_no_prmd, tmp_path):
     ("setting", "message"),
     [
         ("run.replications", "expected PATH=VALUE"),
-        ("servers.9.users=3", "'servers.9.users' names nothing in the scenario"),
+        (
+            "servers.9.users=3",
+            "'servers.9.users' names nothing in the scenario: no element of servers is '9'",
+        ),
         ("servers..users=3", "has an empty segment"),
         ("run.duration=1h", "'1h' is not a TOML value"),
         (

@@ -1,7 +1,11 @@
 """Paths into scenario data, as sweep variables and ``--set`` write them.
 
 ``servers.RED-EX1.version`` names a key by the tables and array elements
-(by index, by ``name`` or ``*``) that lead to it.
+(by index, by ``name`` or ``*``) that lead to it. Exchange names may hold dots
+and spaces (a connector called ``X.400 Redmond-Tokyo``), so a segment may be
+written in double quotes, ``connectors."X.400 Redmond-Tokyo".cost``, or in
+brackets, ``connectors["X.400 Redmond-Tokyo"].cost``: :func:`path_segments`
+is the one reader of this syntax.
 """
 
 from __future__ import annotations
@@ -21,28 +25,171 @@ Location = tuple[str | int, ...]
 MAX_PATH_SEGMENTS = 32
 
 
+class Quoted(str):
+    """A path segment written in double quotes: always a key or a name, never ``*`` or an index."""
+
+    __slots__ = ()
+
+
+class PathSyntaxError(ValueError):
+    """A path that cannot be read (an unclosed quote, an empty segment, too many segments)."""
+
+
+def path_segments(path: str) -> list[str]:
+    """The segments of a scenario path, in order.
+
+    ``servers.*.version`` is three segments. A segment in double quotes is taken whole,
+    dots, spaces and all (``connectors."X.400 Redmond-Tokyo".cost``; ``\\"`` and ``\\\\`` inside
+    stand for a quote and a backslash) and is returned as :class:`Quoted`. The bracket form
+    ``connectors["X.400 Redmond-Tokyo"]`` and ``connectors[2]`` is read the same way.
+    Raises :class:`PathSyntaxError` saying what is wrong and where.
+    """
+    segments: list[str] = []
+    i, n = 0, len(path)
+    expect_segment = True
+    while i < n:
+        char = path[i]
+        if not expect_segment:
+            if char == ".":
+                i, expect_segment = i + 1, True
+                continue
+            if char != "[":
+                raise PathSyntaxError(f"path {path[:80]!r}: expected '.' or '[' at column {i + 1}")
+        if char == "[":
+            close = _bracket_end(path, i)
+            inner = path[i + 1 : close].strip()
+            if inner.startswith('"'):
+                text, after = _quoted(path, path.index('"', i))
+                if path[after:close].strip():
+                    raise PathSyntaxError(f"path {path[:80]!r}: unexpected text after the quoted name")
+                segments.append(Quoted(text))
+            elif inner == "*" or inner.isdigit():
+                segments.append(inner)
+            else:
+                raise PathSyntaxError(
+                    f'path {path[:80]!r}: [{inner}] should be an index, * or a quoted name (e.g. ["{inner}"])'
+                )
+            i, expect_segment = close + 1, False
+            continue
+        if char == '"':
+            text, i = _quoted(path, i)
+            segments.append(Quoted(text))
+        else:
+            stop = i
+            while stop < n and path[stop] not in '.[]"':
+                stop += 1
+            if stop == i and char == "]":
+                raise PathSyntaxError(f"path {path[:80]!r}: a ] at column {i + 1} that no [ opened")
+            if stop == i:
+                raise PathSyntaxError(
+                    f"path {path[:80]!r} has an empty segment (two dots, or a dot at an end)"
+                )
+            segments.append(path[i:stop])
+            i = stop
+        expect_segment = False
+    if expect_segment:
+        raise PathSyntaxError(f"path {path[:80]!r} has an empty segment (two dots, or a dot at an end)")
+    if len(segments) > MAX_PATH_SEGMENTS:
+        raise PathSyntaxError(
+            f"path has {len(segments)} segments; a scenario path has at most {MAX_PATH_SEGMENTS}"
+        )
+    return segments
+
+
+def _quoted(path: str, start: int) -> tuple[str, int]:
+    """The text of the quoted segment opening at ``start`` and the index after its closing quote."""
+    text: list[str] = []
+    i = start + 1
+    while i < len(path):
+        char = path[i]
+        if char == "\\" and i + 1 < len(path):
+            text.append(path[i + 1])
+            i += 2
+            continue
+        if char == '"':
+            return "".join(text), i + 1
+        text.append(char)
+        i += 1
+    raise PathSyntaxError(f"path {path[:80]!r}: the quote at column {start + 1} is never closed")
+
+
+def _bracket_end(path: str, start: int) -> int:
+    """The index of the ``]`` closing the bracket at ``start`` (a quoted name may hold one)."""
+    i = start + 1
+    while i < len(path):
+        if path[i] == '"':
+            i = _quoted(path, i)[1]
+            continue
+        if path[i] == "]":
+            return i
+        i += 1
+    raise PathSyntaxError(f"path {path[:80]!r}: the [ at column {start + 1} is never closed")
+
+
+def format_path(segments: list[str]) -> str:
+    """A path as a user writes it: segments that need quotes (a dot, space, quote, ``*`` or
+    index meant as a name) in double quotes."""
+    shown = []
+    for segment in segments:
+        plain = segment and not any(c in segment for c in '.[]" ') and not isinstance(segment, Quoted)
+        if plain:
+            shown.append(segment)
+        else:
+            shown.append('"' + segment.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return ".".join(shown)
+
+
+def split_assignment(setting: str) -> tuple[str, str] | None:
+    """``PATH=VALUE`` split at the first ``=`` outside a quoted segment, or None without one."""
+    i = 0
+    while i < len(setting):
+        if setting[i] == '"':
+            try:
+                i = _quoted(setting, i)[1]
+            except PathSyntaxError:  # an unclosed quote: the path's reader will say so
+                path, equals, value = setting.partition("=")
+                return (path.strip(), value) if equals else None
+            continue
+        if setting[i] == "=":
+            return setting[:i].strip(), setting[i + 1 :]
+        i += 1
+    return None
+
+
 def path_problem(path: str) -> str | None:
-    """Why a dotted path cannot name anything (too many or empty segments), or None."""
-    parts = path.split(".")
-    if len(parts) > MAX_PATH_SEGMENTS:
-        return f"path has {len(parts)} segments; a scenario path has at most {MAX_PATH_SEGMENTS}"
-    if "" in parts:
-        return f"path {path[:80]!r} has an empty segment (two dots, or a dot at an end)"
+    """Why a path cannot be read (see :func:`path_segments`), or None."""
+    try:
+        path_segments(path)
+    except PathSyntaxError as exc:
+        return str(exc)
     return None
 
 
 def resolve_path(raw: Any, path: str) -> list[Location]:
-    """Concrete locations a dotted sweep path names in parsed scenario data.
+    """Concrete locations a sweep path names in parsed scenario data.
 
     Segments are keys of tables; in an array of tables a segment is an index,
-    the ``name`` of an element, or ``*`` for every element. Tables and keys
-    that are absent are named all the same (setting them creates them); only
-    an array element that does not exist makes a path match nothing.
+    the ``name`` of an element, or ``*`` for every element (a quoted segment is
+    only ever a key or a name). Tables and keys that are absent are named all
+    the same (setting them creates them); only an array element that does not
+    exist makes a path match nothing (:func:`why_nothing` says what is there).
     """
-    if path_problem(path) is not None:
-        return []  # validation reports it; nothing so shaped exists
-    parts = path.split(".")
+    return _walk(raw, path)[0]
+
+
+def why_nothing(raw: Any, path: str) -> str:
+    """Why a path that resolves to nothing does: the first array where no element matched,
+    what its elements are called, and a did-you-mean (a name holding a dot must be quoted)."""
+    return _walk(raw, path)[1] or f"path {path!r} matches nothing in the scenario"
+
+
+def _walk(raw: Any, path: str) -> tuple[list[Location], str | None]:
+    try:
+        parts = path_segments(path)
+    except PathSyntaxError:
+        return [], None  # validation reports it; nothing so shaped exists
     found: list[Location] = []
+    missed: list[str] = []
 
     def walk(node: Any, rest: list[str], at: Location) -> None:
         if not rest:
@@ -50,12 +197,17 @@ def resolve_path(raw: Any, path: str) -> list[Location]:
             return
         head, tail = rest[0], rest[1:]
         if isinstance(node, list):
+            literal = isinstance(head, Quoted)
+            matched = False
             for index, item in enumerate(node):
                 name = item.get("name") if isinstance(item, dict) else None
-                if head == "*" or head == str(index) or head == name:
+                if (not literal and (head == "*" or head == str(index))) or head == name:
+                    matched = True
                     walk(item, tail, at + (index,))
+            if not matched and not missed:
+                missed.append(_no_element(node, parts, len(at), head))
         elif isinstance(node, dict):
-            if head == "*":
+            if head == "*" and not isinstance(head, Quoted):
                 for key, value in node.items():
                     walk(value, tail, at + (key,))
             elif head in node:
@@ -65,7 +217,34 @@ def resolve_path(raw: Any, path: str) -> list[Location]:
                 walk({}, tail, at + (head,))
 
     walk(raw, parts, ())
-    return found
+    return found, (missed[0] if missed else None)
+
+
+def _no_element(node: list[Any], parts: list[str], depth: int, head: str) -> str:
+    """What to say when no element of an array is ``head``: its elements' names, and the
+    likely meaning (a dotted name split at its dots, a misspelling)."""
+    from exsim.names import closest  # names.py is a leaf; imported here to keep paths.py light
+
+    array = format_path(parts[:depth]) or "the scenario"
+    names = [item["name"] for item in node if isinstance(item, dict) and isinstance(item.get("name"), str)]
+    there = (
+        f"its elements are {', '.join(repr(n) for n in names[:12])}{', ...' if len(names) > 12 else ''}"
+        f" (or an index 0-{len(node) - 1}, or *)"
+        if names
+        else f"it has {len(node)} element(s): use an index 0-{len(node) - 1} or *"
+        if node
+        else "it is empty"
+    )
+    message = f"no element of {array} is {head!r}; {there}"
+    for count in range(len(parts) - depth, 1, -1):  # the longest run of segments that is a name
+        joined = ".".join(parts[depth : depth + count])
+        if joined in names:
+            fixed = format_path(parts[:depth] + [Quoted(joined)] + parts[depth + count :])
+            return f"{message}; a name holding a dot goes in double quotes: {fixed}"
+    close = closest(head, names)
+    if close is None:
+        return message
+    return f"{message}; did you mean {format_path(parts[:depth] + [close] + parts[depth + 1 :])}?"
 
 
 def set_path(raw: dict[str, Any], location: Location, value: Any) -> None:
@@ -77,11 +256,13 @@ def set_path(raw: dict[str, Any], location: Location, value: Any) -> None:
 
 
 class PathMatchesNothing(LookupError):
-    """A path that names no place in the scenario (an array element that does not exist)."""
+    """A path that names no place in the scenario (an array element that does not exist);
+    the message says what is there instead."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, why: str | None = None):
         self.path = path
-        super().__init__(f"path {path!r} matches nothing in the scenario")
+        self.why = why or f"path {path!r} matches nothing in the scenario"
+        super().__init__(self.why)
 
 
 def changed(raw: dict[str, Any], changes: Iterable[tuple[str, Any]]) -> dict[str, Any]:
@@ -96,7 +277,7 @@ def changed(raw: dict[str, Any], changes: Iterable[tuple[str, Any]]) -> dict[str
     for path, value in changes:
         locations = resolve_path(data, path)
         if not locations:
-            raise PathMatchesNothing(path)
+            raise PathMatchesNothing(path, why_nothing(data, path))
         for location in locations:
             set_path(data, location, copy.deepcopy(value))
     return data

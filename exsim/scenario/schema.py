@@ -671,7 +671,11 @@ class SweepVariable(_Model):
     name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
         description="Column name in the results"
     )
-    path: str = Field(description="Scenario path, e.g. 'servers.*.version' or 'sites.Redmond.addresses.x400'")
+    path: str = Field(
+        description="Scenario path (the syntax --set uses too): keys and array elements (by index, name or *) "
+        "joined by dots, e.g. 'servers.*.version' or 'sites.Redmond.addresses.x400'; a name holding a dot "
+        "or a space in double quotes: 'connectors.\"X.400 Redmond-Tokyo\".cost'"
+    )
     values: Annotated[list[Any], Field(min_length=1)] = Field(
         description="The values the path takes, each as the scenario would write it there"
     )
@@ -1002,7 +1006,7 @@ class Scenario(_Model):
             raw = changed(self._raw, changes.items())
         except PathMatchesNothing as exc:
             raise ScenarioError(
-                [Problem(self._source, None, exc.path, "path matches nothing in the scenario")]
+                [Problem(self._source, None, exc.path, f"path matches nothing in the scenario: {exc.why}")]
             ) from None
         return validate_raw(raw, self._source)
 
