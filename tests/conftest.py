@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,11 +56,46 @@ def to_toml(data: dict) -> str:
 @pytest.fixture(scope="session")
 def two_ims_results(tmp_path_factory):
     """A results directory of :func:`tests.simkit.two_ims`: 8 sweep points x 2 replications, with
-    series, latency, events and NDRs from two servers (about 2 s of simulation)."""
+    series, latency, events and NDRs from two servers (about 2 s of simulation).
+
+    Built once per test run, not once per xdist worker: the first worker to need it builds it in
+    the run's shared temporary directory under a lock, and every worker gets its own copy (the
+    plot and report tests write into it)."""
     from exsim.experiment import run_experiment
     from exsim.scenario import validate_raw
     from tests.simkit import two_ims
 
+    base = tmp_path_factory.getbasetemp()
+    shared_root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    shared = shared_root / "two_ims_results"
+    with exclusive(shared_root / "two_ims_results.lock"):
+        if not shared.exists():
+            partial = shared_root / "two_ims_results.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            run_experiment(validate_raw(two_ims()), workers=1, out=partial, replications=2)
+            partial.rename(shared)  # whole or absent: a worker never copies a half-built directory
     out = tmp_path_factory.mktemp("two_ims")
-    run_experiment(validate_raw(two_ims()), workers=1, out=out, replications=2)
+    shutil.copytree(shared, out, dirs_exist_ok=True)
     return out
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path``; another process holding it is waited for, boundedly
+    (the lock goes with its holder's process, however that ends)."""
+    from tests.stall import wait_for
+
+    with path.open("a") as handle:
+
+        def taken() -> bool:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            return True
+
+        wait_for(taken, f"the lock {path}")
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
