@@ -112,6 +112,8 @@ def explain_plan(plan: RoutePlan) -> list[str]:
                 lines.append(f"     {hop.why}")
     lines.append(f"Total cost: {plan.total_cost}")
     lines.append(f"Outcome: {plan.outcome}")
+    if plan.fix:
+        lines.append(f"Fix: {plan.fix}.")
     lines.append(why_this_route(plan))
     return lines
 

@@ -24,14 +24,15 @@ from typing import Any
 
 import jinja2
 
-from exsim.explain import explain_plan
+from exsim.explain import explain_decision, explain_plan
+from exsim.logs import timestamp
 from exsim.org import Organization
 from exsim.routing import Router, cost_breakdown
 from exsim.scenario import GATEWAY_KINDS, Scenario
 
 
 def sample_addresses(org: Organization) -> list[str]:
-    """One recipient per mailbox (its alias) and a sample address per SMTP or MS address space."""
+    """One recipient per mailbox (its alias) and a sample address per SMTP, MS or X.400 address space."""
     found = [mailbox.alias for server in org.servers.values() for mailbox in server.mailboxes]
     for connector in org.connectors.values():
         for space in connector.address_spaces:
@@ -42,6 +43,20 @@ def sample_addresses(org: Organization) -> list[str]:
             elif space.type == "MS" and pattern:
                 network, _, postoffice = pattern.partition("/")
                 found.append(f"MS:{network.replace('*', 'NET')}/{postoffice.replace('*', 'PO') or 'PO'}/USER")
+            elif space.type == "X400" and pattern:
+                # A foreign X.400 user: the space's attributes (wildcards dropped) and a name.
+                attributes = [part for part in pattern.split(";") if part.strip() and "*" not in part]
+                found.append(";".join([*attributes, "s=Smith", "g=Pat"]))
+                # And a foreign user with a local mailbox's surname: the address a fuzzy directory
+                # search can put in that mailbox (KB Q176046), when one's proxy lies in the space.
+                wanted = {part.strip().lower() for part in attributes}
+                for mailbox in org.mailboxes.values():
+                    parts = [part.strip() for part in mailbox.proxies.x400.split(";")]
+                    if wanted <= {part.lower() for part in parts}:
+                        surname = next((part for part in parts if part.lower().startswith("s=")), None)
+                        if surname:
+                            found.append(";".join([*attributes, surname]))
+                            break
     return list(dict.fromkeys(found))
 
 
@@ -111,7 +126,10 @@ def explorer_data(org: Organization) -> dict[str, Any]:
                 ],
                 "total_cost": plan.total_cost,
                 "outcome": plan.outcome,
+                "fix": plan.fix,
                 "why": explain_plan(plan)[-1],
+                # The words of exsim route, one line each, so the page tells the same story.
+                "explained": [explain_decision(d) for d in plan.decisions],
             }
     return {
         "organization": org.name,
@@ -123,6 +141,17 @@ def explorer_data(org: Organization) -> dict[str, Any]:
     }
 
 
+#: The words the page lists a mark under (the kind itself is for styling and tests).
+MARK_LABELS = {
+    "address_change": "address change",
+    "outage_end": "outage ends",
+    "service_stop": "service stops",
+    "service_stop_end": "service restarts",
+    "replication": "replication incomplete",
+    "replication_end": "replication complete",
+}
+
+
 def event_marks(scenario: Scenario) -> list[dict[str, Any]]:
     """The scenario's timed events as slider marks: when, what kind, and a line saying what.
 
@@ -132,7 +161,8 @@ def event_marks(scenario: Scenario) -> list[dict[str, Any]]:
     marks: list[dict[str, Any]] = []
 
     def mark(time_s: float, kind: str, text: str, **details: str) -> None:
-        marks.append({"time_s": time_s, "kind": kind, "text": text, **details})
+        label = MARK_LABELS.get(kind, kind.replace("_", " "))
+        marks.append({"time_s": time_s, "kind": kind, "label": label, "text": text, **details})
 
     def window(start: float, end: float | None, kind: str, begins: str, ends: str) -> None:
         mark(start, kind, begins)
@@ -152,12 +182,17 @@ def event_marks(scenario: Scenario) -> list[dict[str, Any]]:
         elif event.kind == "address_change":
             mark(event.at, "address_change", f"{event.site}'s {event.type} site address to {event.value}")
         elif event.kind == "crash":
-            mark(event.at, "crash", f"{event.server} crashes")
+            restart = event.at + event.restart_after
+            mark(
+                event.at,
+                "crash",
+                f"{event.server} crashes; restarts at {timestamp(restart):%a %H:%M} (t = {restart / 3600:.1f} h)",
+            )
         elif event.kind == "outage":
             window(event.start, event.end, "outage", f"{event.connector} down", f"{event.connector} back")
         elif event.kind == "service_stop":
             what = f"{event.service} on {event.server}"
-            window(event.start, event.end, "service_stop", f"{what} stops", f"{what} starts")
+            window(event.start, event.end, "service_stop", f"{what} stops", f"{what} restarts")
         elif event.kind == "replication":
             sites = ", ".join(event.sites)
             window(

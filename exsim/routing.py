@@ -65,6 +65,7 @@ from exsim.scenario import (
     SiteConnector,
 )
 from exsim.schedule import Activation
+from exsim.versions import defect_by_kb
 
 if TYPE_CHECKING:
     import numpy as np
@@ -1073,7 +1074,10 @@ class RoutePlan:
     hops: tuple[Hop, ...]
     total_cost: int
     outcome: str
-    """'delivered to <server>', 'to gateway <name>', or 'unroutable: <why>'."""
+    """'delivered to <server>', 'misdelivered to <server> (...)', 'to gateway <name>', or
+    'unroutable: <why>'."""
+    fix: str = ""
+    """For a misdelivery, what an administrator does about it (the defect row's fix)."""
 
 
 class Router:
@@ -1096,6 +1100,28 @@ class Router:
         if self._directory is None:
             self._directory = Directory(self.org.mailboxes.values())
         return self._directory
+
+    def _misdelivery(self, site: str, recipient: str, found: DirectoryMatch) -> tuple[str, str] | None:
+        """When a fuzzy or restricted search put an address that belongs to a foreign address space
+        (exact matching would route it out of the organization) into a local mailbox: the start of
+        the outcome, saying why, and the fix. None when the match is no misdelivery."""
+        exact = self.resolve(site, recipient, EXACT)
+        if exact.kind != "route" or found.mailbox is None:
+            return None
+        gateway = exact.rows[0].connector if exact.rows else "a connector"
+        no_prmd = ""
+        try:
+            if not any(k.lower() == "p" and v.strip() for k, v in parse_x400(recipient).attributes):
+                no_prmd = "; the address has no PRMD (p=)"
+        except AddressError:
+            pass
+        row = defect_by_kb(found.defect) if found.defect else None
+        outcome = (
+            f"misdelivered{f' ({row.kb})' if row else ''}: meant for the foreign address space of {gateway}, but "
+            f"{found.why}{no_prmd}; delivered to mailbox {found.mailbox.alias} on"
+        )
+        fix = row.fix if row is not None else "set 'Allow fuzzy proxy search' to 2 (exact matches only)"
+        return outcome, fix
 
     def resolve(self, site: str, recipient: str, policy: Policy = EXACT) -> Resolution:
         """Resolution of a recipient in a site's GWART (cached: the tables do not change), by an
@@ -1217,6 +1243,14 @@ class Router:
                             f"in the directory: delivered inside site {site} by RPC",
                         )
                     )
+                found = resolution.directory
+                if found is not None and found.mailbox is not None:
+                    misdelivery = self._misdelivery(site, recipient, found)
+                    if misdelivery is not None:
+                        outcome, fix = misdelivery
+                        return RoutePlan(
+                            recipient, tuple(decisions), tuple(hops), total, f"{outcome} {target}", fix
+                        )
                 return RoutePlan(recipient, tuple(decisions), tuple(hops), total, f"delivered to {target}")
             if resolution.kind == "unroutable":
                 decisions.append(Decision(server, site, resolution, None))

@@ -15,12 +15,17 @@ CONTOSO = str(SCENARIOS / "contoso.toml")
 README_SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "explorer.png"
 
 
+def written_page(tmp_path_factory, scenario: str, *args: str) -> Path:
+    """The explorer page ``exsim explore`` writes for a scenario, in a fresh directory."""
+    path = tmp_path_factory.mktemp("explore") / f"{Path(scenario).stem}.html"
+    result = exsim("explore", scenario, "-o", str(path), *args)
+    assert result.returncode == 0, result.stderr
+    return path
+
+
 @pytest.fixture(scope="module")
 def page_path(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("explore") / "contoso.html"
-    result = exsim("explore", CONTOSO, "-o", str(path))
-    assert result.returncode == 0, result.stdout
-    return path
+    return written_page(tmp_path_factory, CONTOSO)
 
 
 def test_explore_writes_a_self_contained_page(page_path):
@@ -85,12 +90,21 @@ def test_explorer_in_headless_chromium_shows_gwart_and_routes_as_exsim_route(pag
         assert opened.problems == []
 
 
-def test_explorer_replays_a_trace_file(page_path, tmp_path):
-    story = exsim("trace", str(SCENARIOS / "q166866.toml"), "--first-ndr", "--point", "3", "--json").stdout
+Q166866 = str(SCENARIOS / "q166866.toml")
+
+
+@pytest.fixture(scope="module")
+def q166866_page(tmp_path_factory) -> Path:
+    return written_page(tmp_path_factory, Q166866)
+
+
+def test_explorer_replays_a_trace_file_with_every_step_readable(q166866_page, tmp_path):
+    story_text = exsim("trace", Q166866, "--first-ndr", "--point", "3", "--json").stdout
     trace_file = tmp_path / "trace.json"
-    trace_file.write_text(story)
-    lines = json.loads(story)["lines"]
-    with offline_page(page_path) as opened:
+    trace_file.write_text(story_text)
+    story = json.loads(story_text)
+    lines = story["lines"]
+    with offline_page(q166866_page, viewport={"width": 1400, "height": 900}) as opened:
         page = opened.page
         page.set_input_files("#trace-file", str(trace_file))
         page.wait_for_function(f"document.querySelectorAll('#sequence .mark').length === {len(lines)}")
@@ -100,6 +114,103 @@ def test_explorer_replays_a_trace_file(page_path, tmp_path):
             "nodes => nodes.map(n => n.textContent)"
         )
         assert servers == list(dict.fromkeys(line["server"] for line in lines))
+        # Every step in full: a tooltip on its mark and a numbered list item, nothing cut.
+        titles = page.locator("#sequence .mark > title").all_text_contents()
+        steps = page.locator("#trace-steps li").all_text_contents()
+        assert len(titles) == len(steps) == len(lines)
+        for line, title, step in zip(lines, titles, steps, strict=True):
+            assert title.endswith(f"{line['server']} {line['component']}: {line['text']}")
+            assert step.endswith(f"{line['server']} {line['component']}: {line['text']}")
+        # The chart is as wide as its lanes (the box around it scrolls), not clipped at 600 px.
+        width = float(page.locator("#sequence").get_attribute("width"))
+        lanes = page.locator("#sequence > line").evaluate_all(
+            "ls => ls.map(l => Number(l.getAttribute('x1')))"
+        )
+        assert width >= max(lanes) + 200
+        assert page.locator("#trace-glossary").inner_text() == story["glossary"]
+        assert page.locator("#trace-fixes li").all_inner_texts() == story["fixes"] != []
+        assert opened.problems == []
+
+
+def test_a_bad_trace_file_is_refused_on_the_page_without_errors(q166866_page, page_path, tmp_path):
+    bad = {
+        "empty.json": ("", "the file is empty"),
+        "text.json": ("not json at all", "not JSON"),
+        "list.json": ("[1, 2]", 'it has no "lines" list'),
+        "shape.json": ('{"lines": [{"server": "RED-EX1"}]}', "line 1 of the trace lacks"),
+    }
+    with offline_page(q166866_page) as opened:
+        page = opened.page
+        for name, (text, message) in bad.items():
+            (tmp_path / name).write_text(text)
+            page.set_input_files("#trace-file", str(tmp_path / name))
+            page.wait_for_function("document.getElementById('trace-error').textContent !== ''")
+            shown = page.locator("#trace-error").inner_text()
+            assert shown.startswith(f"Cannot show {name}: "), shown
+            assert message in shown, shown
+            assert page.locator("#sequence .mark").count() == 0
+            page.set_input_files("#trace-file", [])
+        assert opened.problems == []
+    # A trace from another organization (addressing.toml's HQ servers) on the Contoso page.
+    story = exsim("trace", str(SCENARIOS / "addressing.toml"), "--first-misdelivery", "--json").stdout
+    (tmp_path / "other.json").write_text(story)
+    with offline_page(page_path) as opened:
+        page = opened.page
+        page.set_input_files("#trace-file", str(tmp_path / "other.json"))
+        page.wait_for_function("document.getElementById('trace-warning').textContent !== ''")
+        warning = page.locator("#trace-warning").inner_text()
+        assert warning.startswith("This trace is from another organization (scenario addressing)")
+        assert "HQ-EX2" in warning
+        assert page.locator("#sequence .mark").count() == 0
+        assert opened.problems == []
+
+
+def test_route_view_clears_after_an_error_and_reads_recipients_as_the_directory(page_path):
+    with offline_page(page_path) as opened:
+        page = opened.page
+        page.select_option("#from", "RED-EX2")
+        page.fill("#to", "bjones")  # the alias is BJones: exsim route accepts any case
+        page.click("#show")
+        plan = json.loads(exsim("route", CONTOSO, "--from", "RED-EX2", "--to", "bjones", "--json").stdout)
+        shown = [li.get_attribute("data-via") for li in page.locator("#hops > li").all()]
+        assert shown == [h["via"] for h in plan["hops"]]
+        assert page.locator("#route-error").inner_text() == ""
+        page.wait_for_function("document.querySelectorAll('.link.active').length > 0")
+        page.fill("#to", "nobody@nowhere.example")
+        page.click("#show")
+        assert "not one of the precomputed recipients" in page.locator("#route-error").inner_text()
+        for stale in ("#outcome", "#why", "#route-fix"):
+            assert page.locator(stale).inner_text() == "", stale
+        assert page.locator("#hops > li, #decisions > div, .link.active").count() == 0
+        assert opened.problems == []
+
+
+def test_route_view_tells_the_story_of_exsim_route_with_misdelivery_and_fix(tmp_path):
+    path = tmp_path / "addressing.html"
+    addressing = str(SCENARIOS / "addressing.toml")
+    assert exsim("explore", addressing, "-o", str(path)).returncode == 0
+    with offline_page(path) as opened:
+        page = opened.page
+        recipients = page.locator("#recipients option").evaluate_all("os => os.map(o => o.value)")
+        assert "c=US;a=PTT;s=Smith;g=Pat" in recipients  # a sample for the PTT X.400 space
+        # The PTT's USER1 lands in the local USER1 (KB Q176046): misdelivered, why, and the fix.
+        page.select_option("#from", "HQ-EX2")
+        page.fill("#to", "c=US;a=PTT;s=USER1")
+        page.click("#show")
+        route = exsim("route", addressing, "--from", "HQ-EX2", "--to", "c=US;a=PTT;s=USER1")
+        said = route.stdout.splitlines()
+        outcome = next(line for line in said if line.startswith("Outcome: ")).removeprefix("Outcome: ")
+        assert outcome.startswith("misdelivered (Q176046)")
+        assert page.locator("#outcome").inner_text() == f"Total cost 0; {outcome}"
+        assert page.locator("#route-fix").inner_text() in said
+        # From RED-EX... the Internet sample: the decision lines are exsim route's, word for word.
+        page.fill("#to", "user@example.com")
+        page.click("#show")
+        route = exsim("route", addressing, "--from", "HQ-EX2", "--to", "user@example.com").stdout
+        decision = route.split("Hops:")[0].splitlines()[1:]
+        shown = page.locator("#decisions .decision").first.locator("h2, div").all_inner_texts()
+        assert shown == [" ".join(line.split()) for line in decision]  # HTML collapses runs of spaces
+        assert any(line.startswith("filters 3-7 skipped: one candidate left") for line in shown)
         assert opened.problems == []
 
 
@@ -121,10 +232,7 @@ ROLLOUT_MARKS = [
 
 @pytest.fixture(scope="module")
 def rollout_page(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("explore") / "rollout.html"
-    result = exsim("explore", ROLLOUT, "-o", str(path), "--set", FEW_USERS)
-    assert result.returncode == 0, result.stderr
-    return path
+    return written_page(tmp_path_factory, ROLLOUT, "--set", FEW_USERS)
 
 
 def shown_rows(page) -> dict[str, list[int]]:
@@ -284,3 +392,20 @@ def test_events_lasting_a_while_are_marked_where_they_start_and_end():
         (20, "outage_end", "Internet Mail Service (RED-EX1) back"),
     ]
     assert [m["time_s"] for m in marks] == sorted(m["time_s"] for m in marks)
+
+
+def test_marks_are_listed_in_words_and_a_crash_says_when_it_restarts():
+    from exsim import load_scenario
+    from exsim.explore import event_marks
+
+    marks = event_marks(load_scenario(SCENARIOS / "faults.toml"))
+    # faults.toml: RED-EX2 crashes at 5h1m30s for 2 minutes (back 05:03:30) and at 5h11m20s for
+    # 20 minutes (back 05:31:20); the IMS on RED-EX1 stops 9h-10h.
+    crashes = [m["text"] for m in marks if m["kind"] == "crash"]
+    assert crashes == [
+        "RED-EX2 crashes; restarts at Mon 05:03 (t = 5.1 h)",
+        "RED-EX2 crashes; restarts at Mon 05:31 (t = 5.5 h)",
+    ]
+    ims = [(m["label"], m["text"]) for m in marks if m["text"].startswith("ims on RED-EX1")]
+    assert ims == [("service stops", "ims on RED-EX1 stops"), ("service restarts", "ims on RED-EX1 restarts")]
+    assert all("_" not in m["label"] for m in marks)

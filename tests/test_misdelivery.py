@@ -1,6 +1,8 @@
 """Misdelivery end to end (KB Q176046), a foreign address routed on, and the cost of fuzzy
 search (KB Q159184)."""
 
+import json
+
 from click.testing import CliRunner
 
 from exsim.cli import cli
@@ -89,3 +91,28 @@ def test_full_fuzzy_search_on_a_large_address_list_backs_the_mta_up():
     assert restricted.pending < 10
     assert full.pending > 10 * max(1, restricted.pending)
     assert full.latency.quantile(0.95) > 10 * restricted.latency.quantile(0.95)
+
+
+def test_route_says_misdelivered_why_and_the_fix_for_a_foreign_address_matched_fuzzily():
+    # addressing.toml: HQ-EX2 (RTM, 'Allow fuzzy proxy search' absent = 1) and a PTT X.400
+    # gateway for c=US;a=PTT. USER1's proxy is c=US;a=PTT;p=COMPANY;s=USER1, so the PTT user
+    # USER1, typed without p=, lands in the local mailbox: exact matching would send it to PTT.
+    from exsim.versions import defect_by_kb
+
+    runner = CliRunner()
+    args = ["route", str(SCENARIOS / "addressing.toml"), "--from", "HQ-EX2", "--to", "c=US;a=PTT;s=USER1"]
+    lines = runner.invoke(cli, args).output.splitlines()
+    outcome = next(line for line in lines if line.startswith("Outcome: "))
+    assert outcome.startswith(
+        "Outcome: misdelivered (Q176046): meant for the foreign address space of PTT X.400"
+    )
+    assert "full fuzzy search" in outcome
+    assert "no PRMD (p=)" in outcome
+    assert outcome.endswith("delivered to mailbox USER1 on HQ-EX1")
+    assert f"Fix: {defect_by_kb('Q176046').fix}." in lines
+    plan = json.loads(runner.invoke(cli, [*args, "--json"]).output)
+    assert plan["outcome"].startswith("misdelivered")
+    assert plan["fix"] == defect_by_kb("Q176046").fix
+    # A PTT user no mailbox matches goes out through the gateway: no fix to give.
+    other = json.loads(runner.invoke(cli, [*args[:-1], "c=US;a=PTT;s=Brown;g=Tom", "--json"]).output)
+    assert (other["outcome"], other["fix"]) == ("to gateway PTT X.400", "")
