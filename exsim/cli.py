@@ -788,7 +788,13 @@ def trace(
         message_id = found.first_ndr_message if first_ndr else found.first_misdelivery_message
         if message_id is None:
             what = "got a non-delivery report" if first_ndr else "was misdelivered"
-            err.print(f"no message {what} in this run", markup=False)
+            other = "--first-misdelivery" if first_ndr else "--first-ndr"
+            err.print(
+                f"no message {what} in this run (seed {found.seed}, {found.messages} messages): trace one "
+                f"with --message N (1..{found.messages}), try {other}, another --seed or --point, or a "
+                "scenario with failures (scenarios/q166866.toml --point 3, scenarios/kb/)",
+                markup=False,
+            )
             raise SystemExit(EXIT_FAILURE)
     assert message_id is not None  # given, or found above: the argument check allows nothing else
     result = simulate(loaded, seed, trace_messages={message_id})
