@@ -44,13 +44,18 @@ RPC_BPS = 10_000_000.0
 SIZE_KB = 10.0
 
 
-def organization(**events: tuple[str, str]) -> Scenario:
+def organization(site_connector: bool = False, **events: tuple[str, str] | None) -> Scenario:
     """Sites A (server A1) and B (server B1) joined by the X.400 connector AB, whose link and
-    Override the hand computations use; ``outage=(start, end)`` takes AB down."""
+    Override the hand computations use; ``outage=(start, end)`` takes AB down. With
+    ``site_connector``, AB is a site connector with no target servers and B has B2 and B3 too."""
     raw = two_sites(outage=events.get("outage"))
     connector = raw["connectors"][0]
     connector["link"] = {"bandwidth": f"{LINK_BPS:g}bps", "latency": f"{LINK_LATENCY_S * 1000:g}ms"}
     connector["override"] = {"open_interval": f"{OPEN_INTERVAL_S:g}s", "max_open_retries": MAX_OPEN_RETRIES}
+    if site_connector:
+        connector["kind"] = "site"
+        del connector["bridgeheads"]
+        raw["servers"] += [{"name": name, "site": "B", "users": 0} for name in ("B2", "B3")]
     raw["servers"].append(
         {"name": "A2", "site": "A", "users": 0, "mailboxes": [{"alias": "ann", "surname": "A"}]}
     )
@@ -345,6 +350,36 @@ def test_mta_open_retry_mark_lasts_one_open_interval_after_the_last_failed_open(
     bench.env.run(until=3600)
     assert [e.time_s for e in bench.events.entries if e.event_id == 289] == pytest.approx([3.1, 63.1, 123.1])
     assert retrying == set()
+
+
+@pytest.mark.parametrize("outage", [None, ("1d", "2d")], ids=["calm", "outage-after-the-test"])
+def test_mta_keeps_an_open_association_and_its_target_server_until_idle_for_its_lifetime(outage) -> None:
+    """KB Q234157: an association stays open for the association lifetime (300 s) after its last
+    transfer. A site connector with no target servers draws one of B1, B2, B3 when it opens an
+    association; mail sent while it stays open uses it: no open time, no new draw. An outage of
+    AB long after the test puts the queue on its careful path (checks at every transfer), which
+    must do the same as the fast one."""
+    bench = mta_alone(organization(site_connector=True, outage=outage))
+    sends = [60.0 * k for k in range(10)] + [1000.0]
+
+    def client():  # type: ignore[no-untyped-def]
+        for at in sends:
+            yield bench.env.timeout(at - bench.env.now)
+            bench.mta.receive(message("/o=Contoso/ou=B/cn=bob"))
+
+    bench.env.process(client())
+    bench.env.run(until=1100)
+    handed = [(t, server) for t, _, server, _, _ in bench.post.handed]
+    transfer = LINK_LATENCY_S + SIZE_KB * 8192 / LINK_BPS  # 1.33 s
+    opened = OPEN_S + 2 * LINK_LATENCY_S  # 1.1 s
+    # Routed 2 s after it is sent; the first opens the association, the next nine find it open
+    # (each within 60 s of the last transfer); at 1000 s it has been idle past 543 + 300 s: a new
+    # open, and a new draw of the target server.
+    expected = [ROUTING_S + opened + transfer] + [at + ROUTING_S + transfer for at in sends[1:10]]
+    expected.append(sends[10] + ROUTING_S + opened + transfer)
+    assert [t for t, _ in handed] == pytest.approx(expected)
+    assert len({server for _, server in handed[:10]}) == 1
+    assert {server for _, server in handed} <= {"B1", "B2", "B3"}
 
 
 # --- the store ----------------------------------------------------------------------------

@@ -532,6 +532,17 @@ class NextHopQueue:
                 return peer
             tried.add(peer)
 
+    def _still_open(self, peer: str) -> bool:
+        """Whether the association left open to ``peer`` still stands: neither MTA stopped and
+        the link did not go down since its last transfer (association lifetime, KB Q234157)."""
+        uptime, now = self.mta.uptime, self.mta.env.now
+        since = self.open_until - self.override.association_lifetime
+        return (
+            uptime.ran_throughout(self.mta.server, "mta", since, now)
+            and uptime.ran_throughout(peer, "mta", since, now)
+            and (self.connector is None or uptime.connector_up_throughout(self.target, since, now))
+        )
+
     def _calm(self) -> bool:
         """No stop, crash or outage can touch this queue and its schedule is 'always':
         the per-transfer checks can be skipped."""
@@ -583,10 +594,14 @@ class NextHopQueue:
                         yield from self._idle()  # never / remote-initiated: this side does not call
                         continue
             attempt_started = env.now
-            if env.now > self.open_until or peer is None or not calm:
+            if not calm and peer is not None and env.now <= self.open_until and not self._still_open(peer):
+                self.open_until = -1.0  # an end or the link went down meanwhile: the association is gone
+            if env.now > self.open_until or peer is None:
                 if env.now > self.open_until:
                     yield env.timeout((draw_open() if draw_open else open_s) + 2 * latency)
-                peer = self._peer()  # an open association keeps its peer while all is calm
+                # A new association: a site connector draws its target server again. One still
+                # open (within the association lifetime of its last transfer) keeps its peer.
+                peer = self._peer()
             if peer is None:
                 self._open_failed()
                 # Open attempts start one open interval apart, however long a failed open took.

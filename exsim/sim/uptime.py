@@ -65,6 +65,18 @@ class Availability:
         """Whether the server crashed after ``start`` and no later than ``end``."""
         return any(start < at <= end for at, _ in self.crashes.get(server, ()))
 
+    @staticmethod
+    def _clear(windows: list[tuple[float, float]], start: float, end: float) -> bool:
+        """No window holds any instant from ``start`` to ``end``."""
+        return not any(a <= end and start < b for a, b in windows)
+
+    def ran_throughout(self, server: str, service: str, start: float, end: float) -> bool:
+        """The service ran (no stop, no crash) from ``start`` to ``end``."""
+        return self._clear(self.stopped.get((server, service), []), start, end)
+
+    def connector_up_throughout(self, connector: str, start: float, end: float) -> bool:
+        return self._clear(self.outages.get(connector, []), start, end)
+
 
 class Uptime:
     """Components working on a server that may stop or crash (SimPy generators).
@@ -97,6 +109,12 @@ class Uptime:
 
     def crashed_between(self, server: str, start: float, end: float) -> bool:
         return self.availability.crashed_between(server, start, end)
+
+    def ran_throughout(self, server: str, service: str, start: float, end: float) -> bool:
+        return self.availability.ran_throughout(server, service, start, end)
+
+    def connector_up_throughout(self, connector: str, start: float, end: float) -> bool:
+        return self.availability.connector_up_throughout(connector, start, end)
 
     def wait_running(self, server: str, service: str) -> ProcessGenerator[None]:
         """Wait (a generator) until the service runs; forever if it never starts again."""
