@@ -461,7 +461,10 @@ def print_experiment(experiment: Experiment) -> None:
     from exsim import ndr
     from exsim.columns import is_ndr_diagnostic_column
 
-    ndr_columns = [c[:-5] for c in summary.columns if is_ndr_diagnostic_column(c) and c.endswith("_mean")]
+    # The test applies to the runs.csv name: in the summary, the total's ndr_mean is ndr_ + "mean".
+    ndr_columns = [
+        c[:-5] for c in summary.columns if c.endswith("_mean") and is_ndr_diagnostic_column(c[:-5])
+    ]
     table = Table(
         title=f"{experiment.scenario.name}: recipients by outcome (mean of {int(summary['n'].max())} "
         f"replication(s); 95 % interval where n > 1)"

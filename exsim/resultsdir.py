@@ -205,6 +205,12 @@ def open_results_dir(out: Path, *, resume: bool, force: bool) -> ResultsDirector
     entries = [e for e in out.iterdir() if e.name not in (MARKER, LOCK)]
     marked = (out / MARKER).exists()
     if entries and not resume:
+        if not force and not marked:
+            # Not exsim's: it can neither be resumed nor replaced, only avoided.
+            raise ResultsDirectoryError(
+                f"--out {out}: directory is not empty and exsim did not make it (no {MARKER}); "
+                f"choose another --out, e.g. a new directory such as {out / 'results'}"
+            )
         if not force:
             owner = _read_owner(out / LOCK)
             busy = f" (in use by {_describe(owner)})" if owner else ""

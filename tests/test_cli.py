@@ -170,6 +170,21 @@ def test_run_default_scenario_shows_only_sp1_without_prmd_failing(tmp_path):
     assert "not empty" in again.stderr
 
 
+def test_run_into_a_full_directory_exsim_did_not_make_suggests_another_out(tmp_path):
+    # --resume and --force work only on exsim's own directories: for anyone else's, the only
+    # advice that works is another --out. Nothing in it is touched.
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    result = exsim("run", "--out", str(theirs), "--quiet", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"--out {theirs}: directory is not empty and exsim did not make it (no .exsim-results); "
+        f"choose another --out, e.g. a new directory such as {theirs / 'results'}"
+    )
+    assert sorted(p.name for p in theirs.iterdir()) == ["notes.txt"]
+
+
 def test_run_shows_ndrs_whose_report_was_lost(tmp_path):
     # KB Q197058: B1's MTA refuses A1's larger mail by size; every such NDR's report is lost.
     import pandas as pd

@@ -24,6 +24,15 @@ def test_every_article_in_the_table_has_a_scenario_and_back():
     assert len(listed) == 14
 
 
+def test_the_readme_counts_the_articles_there_are():
+    words = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"
+    count = words.split()[len(KB)].capitalize()
+    assert (
+        f"{count} Knowledge Base articles that document transport behaviour"
+        in (ROOT / "README.md").read_text()
+    )
+
+
 @pytest.mark.parametrize("path", KB, ids=[p.stem for p in KB])
 def test_kb_scenario_passes_its_expectations(path: Path):
     scenario = load_scenario(path)
