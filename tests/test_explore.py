@@ -409,3 +409,27 @@ def test_marks_are_listed_in_words_and_a_crash_says_when_it_restarts():
     ims = [(m["label"], m["text"]) for m in marks if m["text"].startswith("ims on RED-EX1")]
     assert ims == [("service stops", "ims on RED-EX1 stops"), ("service restarts", "ims on RED-EX1 restarts")]
     assert all("_" not in m["label"] for m in marks)
+
+
+def test_map_labels_do_not_print_over_each_other_and_gateway_boxes_hold_their_text(page_path):
+    with offline_page(page_path, viewport={"width": 1400, "height": 900}) as opened:
+        page = opened.page
+        boxes = page.locator("#map .link-label").evaluate_all(
+            "ts => ts.map(t => { const b = t.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; })"
+        )
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+        gateways = page.locator("#map .gateway rect").evaluate_all(
+            "rs => rs.map(r => { const b = r.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; })"
+        )
+        for label in boxes:
+            for box in gateways:
+                assert label[2] <= box[0] or box[2] <= label[0] or label[3] <= box[1] or box[3] <= label[1]
+        assert all(box[0] >= 0 and box[2] <= 620 for box in gateways)  # inside the 620-px map
+        fits = page.locator("#map .gateway").evaluate_all(
+            "gs => gs.map(g => g.querySelector('text').getBBox().width <= "
+            "Number(g.querySelector('rect').getAttribute('width')))"
+        )
+        assert fits and all(fits)
+        assert opened.problems == []
