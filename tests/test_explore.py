@@ -431,5 +431,6 @@ def test_map_labels_do_not_print_over_each_other_and_gateway_boxes_hold_their_te
             "gs => gs.map(g => g.querySelector('text').getBBox().width <= "
             "Number(g.querySelector('rect').getAttribute('width')))"
         )
-        assert fits and all(fits)
+        assert fits
+        assert all(fits)
         assert opened.problems == []
