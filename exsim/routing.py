@@ -1087,7 +1087,9 @@ class Router:
         self.org = org
         self.gwarts = compute_gwarts(org, hidden_sites)
         # Keyed (site, recipient), or (site, recipient, policy) for a non-exact directory search.
-        self._resolved: dict[tuple[str, str] | tuple[str, str, Policy], Resolution] = {}
+        # Per (site, directory policy): recipient address -> resolution; the EXACT one also
+        # holds each foreign SMTP domain's ("@domain").
+        self._resolved: dict[tuple[str, Policy], dict[str, Resolution]] = {}
         self._rows: dict[tuple[GwartRow, ...], tuple[GwartRow, ...]] = {}
         self._ex: dict[tuple[str, str], tuple[GwartRow, ...]] = {}
         self._ex_index: dict[str, ExIndex] = {}
@@ -1126,17 +1128,18 @@ class Router:
     def resolve(self, site: str, recipient: str, policy: Policy = EXACT) -> Resolution:
         """Resolution of a recipient in a site's GWART (cached: the tables do not change), by an
         MTA whose directory searches follow ``policy`` (:mod:`exsim.directory`)."""
-        key = (site, recipient) if policy is EXACT else (site, recipient, policy)
-        found = self._resolved.get(key)
+        cache = self.resolutions(site, policy)
+        found = cache.get(recipient)
         if found is None:
             # Foreign SMTP addresses route by their domain alone: resolve each domain once.
             local, at, domain = recipient.rpartition("@")
             by_domain = (
-                (site, "@" + domain.lower())
+                "@" + domain.lower()
                 if (at and local and ":" not in recipient and self.mailbox(recipient) is None)
                 else None
             )
-            shared = self._resolved.get(by_domain) if by_domain else None
+            domains = self.resolutions(site)
+            shared = domains.get(by_domain) if by_domain else None
             if shared is not None:
                 found = Resolution(
                     shared.kind,
@@ -1172,13 +1175,23 @@ class Router:
                     None if policy is EXACT else (lambda address: self.directory.resolve(address, policy)),
                 )
                 if by_domain:
-                    self._resolved[by_domain] = found
+                    domains[by_domain] = found
             # Equal candidate lists become one object, so callers can cache decisions by identity.
             rows = self._rows.setdefault(found.rows, found.rows)
             if rows is not found.rows:
                 found = replace(found, rows=rows)
-            self._resolved[key] = found
+            cache[recipient] = found
         return found
+
+    def resolutions(self, site: str, policy: Policy = EXACT) -> dict[str, Resolution]:
+        """What :meth:`resolve` has worked out so far for a site and directory policy, by
+        recipient address: an MTA reads it directly and calls :meth:`resolve` on a miss (the
+        routing thread looks up every recipient of every message)."""
+        key = (site, policy)
+        cache = self._resolved.get(key)
+        if cache is None:
+            cache = self._resolved[key] = {}
+        return cache
 
     def _ex_rows(self, site: str, dn: str) -> tuple[GwartRow, ...]:
         rows = self._ex.get((site, dn))

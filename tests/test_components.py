@@ -82,6 +82,9 @@ class FixedRouter:
             )
         return Resolution(kind="route", address_type="X400", address=address, site=site, rows=(ROW_TO_B,))
 
+    def resolutions(self, site: str, policy: Policy) -> dict[str, Resolution]:
+        return {}  # nothing remembered: the MTA asks resolve() every time
+
 
 @dataclass
 class FakeRouting:

@@ -134,7 +134,8 @@ class Size:
             f"{self.points:,} sweep point(s) x {self.replications:,} replication(s) = {self.runs:,} runs of "
             f"about {self.recipients_per_run:,.0f} recipients and {self.rows_per_run:,} time-series rows "
             f"each: roughly {_hours(self.wall_s)} on {self.cores} core(s) at "
-            f"{RECIPIENTS_PER_SECOND * self.speed:,.0f} recipients a second, and "
+            f"{RECIPIENTS_PER_SECOND * self.speed:,.0f} recipients a second (the benchmark "
+            "organization's measured speed, scaled to this machine), and "
             f"{self.memory_bytes / 2**30:,.1f} GiB of memory"
         )
 

@@ -212,6 +212,7 @@ class MTA(Component):
         policy = self.routing.directory_policy(self.server)
         resolve = router.resolve
         site = self.site
+        resolved = router.resolutions(site, policy)
         for recipient in envelope.recipients:
             if recipient.outcome is not PENDING:
                 continue
@@ -237,7 +238,9 @@ class MTA(Component):
                     f"{defect.kb}: {defect.title}",
                 )
                 continue
-            resolution = resolve(site, recipient.address, policy)
+            resolution = resolved.get(recipient.address)
+            if resolution is None:
+                resolution = resolve(site, recipient.address, policy)
             if resolution.directory is not None or recipient.misdirected:
                 self.directory_s += directory_outcome(
                     self.books,
