@@ -26,11 +26,13 @@ DURATION_UNITS_S: dict[str, float] = {
     "d": 86400.0,
     "w": 7 * 86400.0,
 }
+#: Binary multiples, as Exchange's size limits were written (a KB is 1,024 bytes).
+BYTES_PER_KB = 1024
 SIZE_UNITS_BYTES: dict[str, float] = {
     "B": 1.0,
-    "KB": 1024.0,
-    "MB": 1024.0**2,
-    "GB": 1024.0**3,
+    "KB": float(BYTES_PER_KB),
+    "MB": float(BYTES_PER_KB) ** 2,
+    "GB": float(BYTES_PER_KB) ** 3,
 }
 RATE_UNITS_BPS: dict[str, float] = {
     "bps": 1.0,
@@ -148,7 +150,7 @@ Rate = Annotated[
 """A link rate in bits per second, written with a unit in scenario files."""
 
 
-BITS_PER_KB = 8192
+BITS_PER_KB = 8 * BYTES_PER_KB
 
 
 def transfer_s(size_kb: float, bandwidth_bps: float, latency_s: float) -> float:

@@ -174,7 +174,7 @@ class Gateway(Component):
                 yield from uptime.wait_running(self.server, self.service)
             message = envelope.message
             limit = self.connector.max_message_size
-            if limit is not None and message.size_kb * 1024 > limit:
+            if limit is not None and message.size_bytes > limit:
                 self._refuse(envelope)
                 continue
             key = id(envelope)
@@ -226,7 +226,7 @@ class Gateway(Component):
                 message.mts_id,
                 gateway=self.name,
                 originator=message.originator,
-                length=int(message.size_kb * 1024),
+                length=int(message.size_bytes),
             )
         if message.traced:
             self.books.trace(
@@ -300,7 +300,7 @@ class Gateway(Component):
             return
         message = envelope.message
         gateway, partner = self._far_side()
-        length = int(message.size_kb * 1024)
+        length = int(message.size_bytes)
         self.track(event, message, envelope.recipients, gateway=gateway, partner=partner, length=length)
 
     # --- inbound -------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from exsim.ndr import NdrKind
 from exsim.routing import open_retries
+from exsim.units import BYTES_PER_KB
 
 PENDING, DELIVERED, MISDELIVERED, NDR, LOST = "pending", "delivered", "misdelivered", "ndr", "lost"
 """Outcomes. MISDELIVERED is mail delivered to a mailbox the sender did not mean (the
@@ -87,6 +88,11 @@ class Message:
     @property
     def is_report(self) -> bool:
         return self.report_for is not None
+
+    @property
+    def size_bytes(self) -> float:
+        """The size in bytes, as size limits and the tracking log's length field count it."""
+        return self.size_kb * BYTES_PER_KB
 
     @property
     def mts_id(self) -> str:

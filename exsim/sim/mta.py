@@ -163,7 +163,7 @@ class MTA(Component):
         if self.books.past_lifetime(envelope, self.server):  # by this MTA's clock (KB Q158399)
             return
         limit = self.size_limit
-        if limit is not None and message.size_kb * 1024 > limit:
+        if limit is not None and message.size_bytes > limit:
             if message.traced:
                 self.books.trace(
                     message,
@@ -774,7 +774,7 @@ class NextHopQueue:
                 message.mts_id,
                 partner=peer,
                 originator=message.originator,
-                length=int(message.size_kb * 1024),
+                length=int(message.size_bytes),
                 seconds=seconds,
                 cost=cost,
                 recipients=envelope.recipients,

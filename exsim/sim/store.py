@@ -120,7 +120,7 @@ class InformationStore(Component):
                 message.mts_id,
                 partner="Store",
                 originator=message.originator,
-                length=int(message.size_kb * 1024),
+                length=int(message.size_bytes),
                 recipients=message.recipients,
             )
         if message.traced:
