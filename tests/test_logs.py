@@ -112,3 +112,22 @@ def test_only_the_internet_mail_service_writes_smtp_tracking_events(tmp_path):
     assert "1003" in events["PAR-EX1"]  # the store hands MS Mail its mail (gateway transfer out)
     assert not smtp & events["PAR-EX1"]  # ... and the MS Mail connector writes no SMTP events
     assert smtp <= events["DUB-EX1"]  # Dublin's IMS sends and receives Internet mail
+
+
+def test_every_event_of_a_message_records_its_size(tmp_path):
+    """The length field is the message's size on every event that carries it (submission,
+    transfer in and out, delivery, gateway hand-overs), never 0 on some of them."""
+    contoso = load_scenario(SCENARIOS / "contoso.toml").modified(
+        {"run.duration": "1h", "run.drain": "1h", "workload.spread": "all_day"}
+    )
+    simulate(contoso, tracking_dir=tmp_path)
+    import pandas as pd
+
+    table = pd.concat(read_tracking_log(path) for path in tmp_path.glob("*/*.log"))
+    user_mail = table[~table["event #"].isin({"34", "43"})]  # reports are not the user's message
+    # The workload's sizes: the MMB profile's 1, 2, 4, 10, 15, 16 and 43 KB, in bytes.
+    assert set(user_mail["length"].astype(int)) <= {1024, 2048, 4096, 10240, 15360, 16384, 44032}
+    for event in ("0", "4", "7", "9", "1000", "1003"):
+        assert event in set(user_mail["event #"]), f"contoso writes event {event}"
+    sizes = user_mail.groupby("message id")["length"].nunique()
+    assert (sizes == 1).all()  # one message, one size, whichever server wrote the line

@@ -300,8 +300,7 @@ class Gateway(Component):
             return
         message = envelope.message
         gateway, partner = self._far_side()
-        length = int(message.size_bytes)
-        self.track(event, message, envelope.recipients, gateway=gateway, partner=partner, length=length)
+        self.track(event, message, envelope.recipients, gateway=gateway, partner=partner)
 
     # --- inbound -------------------------------------------------------------------
     def inbound(self, message: Message) -> ProcessGenerator[None]:

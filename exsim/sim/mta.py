@@ -787,6 +787,7 @@ class NextHopQueue:
                 message.mts_id,
                 partner=self.mta.server,
                 originator=message.originator,
+                length=int(message.size_bytes),
                 recipients=envelope.recipients,
             )
         waited = mta.env.now - envelope.queued_s

@@ -230,9 +230,9 @@ class Component:
         *,
         gateway: str = "",
         partner: str = "",
-        length: int = 0,
     ) -> None:
-        """A line in this server's message tracking log, when tracking is on."""
+        """A line in this server's message tracking log, when tracking is on; its length field
+        is the message's size, as on every event that carries a message."""
         if self.tracking.enabled:
             self.tracking.record(
                 self.env.now,
@@ -242,6 +242,6 @@ class Component:
                 gateway=gateway,
                 partner=partner,
                 originator=message.originator,
-                length=length,
+                length=int(message.size_bytes),
                 recipients=recipients,
             )

@@ -180,6 +180,7 @@ class InformationStore(Component):
                 message.mts_id,
                 partner="Store",
                 originator=message.originator,
+                length=int(message.size_bytes),
                 recipients=envelope.recipients,
             )
         self.books.deliver(envelope, envelope.recipients, f"mailbox on {self.server}", self.server, "store")
