@@ -452,6 +452,34 @@ def _fmt_rate(mean: float, lo: float, hi: float) -> str:
     return format_rate(mean, lo, hi)
 
 
+def no_mail_note(experiment: Experiment) -> str | None:
+    """One line saying why nothing was counted, when no run counted a single recipient.
+
+    A table of zeros and "-" rates is otherwise a puzzle: the usual cause is a run that ends
+    before the users' working day begins (simulated time starts on a Monday at 00:00).
+    """
+    runs = experiment.runs
+    if runs.empty or "recipients" not in runs or runs["recipients"].sum() > 0 or experiment.failed:
+        return None
+    from exsim.schedule import parse_daily_hours
+    from exsim.units import format_duration
+
+    run, workload = experiment.scenario.run, experiment.scenario.workload
+    covered = f"the run covers Monday 00:00 to +{format_duration(run.duration)} of simulated time"
+    if workload.spread == "working_hours" and run.duration <= parse_daily_hours(workload.working_hours)[0]:
+        return (
+            f"No mail was sent: users send only in working hours ({workload.working_hours}, "
+            f'workload.spread = "working_hours") and {covered}; lengthen run.duration or set '
+            f'workload.spread = "all_day"'
+        )
+    if run.warmup >= run.duration:
+        return f"No mail was counted: the warm-up ({format_duration(run.warmup)}) lasts the whole run"
+    return (
+        f"No mail was sent: {covered} and no user or inbound workload sent any; check the servers' "
+        "users and the workload's rates"
+    )
+
+
 def print_experiment(experiment: Experiment) -> None:
     """The results table: one row per sweep point."""
     from rich.table import Table
@@ -702,6 +730,9 @@ def run(
         click.echo((Path(out_dir) / "summary.json").read_text())
     else:
         print_experiment(experiment)
+        note = no_mail_note(experiment)
+        if note is not None:
+            out.print(note, markup=False)
     if plot:
         _use_agg()
         from exsim.plots import plot_results

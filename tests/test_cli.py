@@ -280,3 +280,24 @@ def test_installed_console_script_runs():
     assert "contoso.toml: valid" in ok.stdout
     bad = run([script, "no-such-command"])
     assert bad.returncode == 2
+
+
+def test_a_run_that_sends_nothing_says_why(tmp_path):
+    # q166866.toml: users send 09:00-17:00 and 20 Internet messages an hour come in; with the
+    # inbound mail off, one hour from Monday 00:00 sees no mail at all.
+    def one_hour(out: str, *settings: str) -> str:
+        sets = [arg for setting in settings for arg in ("--set", setting)]
+        result = exsim(
+            "run", str(SCENARIOS / "q166866.toml"), "--out", str(tmp_path / out), "--quiet",
+            "--set", 'run.duration="1h"', "--set", "workload.inbound_internet_per_hour=0", *sets,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    early = one_hour("a")
+    assert "No mail was sent: users send only in working hours (09:00-17:00" in early
+    # All day, but nobody has a mailbox: the other reason.
+    empty = one_hour("b", 'workload.spread="all_day"', "servers.*.users=0")
+    assert "no user or inbound workload sent any" in empty
+    # Mail sent: no note.
+    assert "No mail was" not in one_hour("c", 'workload.spread="all_day"')
