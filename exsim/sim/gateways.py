@@ -218,16 +218,7 @@ class Gateway(Component):
         envelope.arrived_on = None
         envelope.hops += 1
         message = envelope.message
-        if self.tracking.enabled:
-            self.tracking.record(
-                self.env.now,
-                self.server,
-                logs.MESSAGE_REROUTED,
-                message.mts_id,
-                gateway=self.name,
-                originator=message.originator,
-                length=int(message.size_bytes),
-            )
+        self.track(logs.MESSAGE_REROUTED, message, (), gateway=self.name)
         if message.traced:
             self.books.trace(
                 message,

@@ -112,17 +112,7 @@ class InformationStore(Component):
         self.submissions.put(message)
 
     def _accept(self, message: Message) -> None:
-        if self.tracking.enabled:
-            self.tracking.record(
-                self.env.now,
-                self.server,
-                logs.SUBMISSION,
-                message.mts_id,
-                partner="Store",
-                originator=message.originator,
-                length=int(message.size_bytes),
-                recipients=message.recipients,
-            )
+        self.track(logs.SUBMISSION, message, message.recipients, partner="Store")
         if message.traced:
             self.books.trace(
                 message,
@@ -172,17 +162,9 @@ class InformationStore(Component):
     def _deliver(self, envelope: Envelope) -> None:
         message = envelope.message
         local = message.origin_server == self.server and message.inbound_via is None
-        if self.tracking.enabled:
-            self.tracking.record(
-                self.env.now,
-                self.server,
-                logs.LOCAL_DELIVERY if local else logs.DELIVERED,
-                message.mts_id,
-                partner="Store",
-                originator=message.originator,
-                length=int(message.size_bytes),
-                recipients=envelope.recipients,
-            )
+        self.track(
+            logs.LOCAL_DELIVERY if local else logs.DELIVERED, message, envelope.recipients, partner="Store"
+        )
         self.books.deliver(envelope, envelope.recipients, f"mailbox on {self.server}", self.server, "store")
 
     def _transfer_in(self, envelope: Envelope) -> None:
