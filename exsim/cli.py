@@ -7,21 +7,22 @@ a traceback.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 # Only what every command needs is imported here: ``exsim --help`` must start at once.
-# The scenario loader (pydantic, networkx), pandas, SciPy and matplotlib are imported by
-# the commands that use them.
+# The scenario loader (pydantic), rich's console and tables, pandas, SciPy and matplotlib
+# are imported by the commands that use them.
 import click
-from rich.console import Console
 
 if TYPE_CHECKING:  # imported where used, so that --help starts fast
+    from rich.console import Console
     from rich.text import Text
 
     from exsim.experiment import Experiment
@@ -30,12 +31,61 @@ if TYPE_CHECKING:  # imported where used, so that --help starts fast
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
-# Piped output gets a generous width so tables are not wrapped into 80 columns. Markup is
-# off for everything printed: names, labels and messages come from scenario files, and a
-# site called '[/]' or '[bold]' is printed as it is spelt, never read as styling (styles
-# are given as rich.text.Text objects instead).
-out = Console(highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+class _Printer:
+    """Where a command prints: standard output or standard error, through rich's console.
+
+    Markup and emoji codes are off for everything printed: names, labels and messages come
+    from scenario files, and a site called '[/]', '[bold]' or ':fire:' is printed as it is
+    spelt, never read as styling or a picture (styles are given as rich.text.Text objects
+    instead). Piped standard output gets a generous width so tables are not wrapped into 80
+    columns.
+
+    The console is made when first needed: importing rich's console costs a noticeable part
+    of a quick command's start, and a line of plain printable text comes out of it unchanged
+    (no markup, emoji, highlighting or wrapping; only control characters and tabs are
+    rewritten, and those lines still go through rich). So until something needs rich (a
+    table, styled text, a progress bar), such a line is written directly.
+    """
+
+    def __init__(self, *, stderr: bool, width: int | None = None) -> None:
+        self._stderr = stderr
+        self._width = width
+
+    @functools.cached_property
+    def console(self) -> Console:
+        """The rich console; from now on everything is printed through it."""
+        from rich.console import Console
+
+        return Console(
+            stderr=self._stderr, highlight=False, soft_wrap=True, markup=False, emoji=False, width=self._width
+        )
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.console.is_terminal
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        """Print as rich's ``Console.print`` does."""
+        if (
+            "console" not in self.__dict__
+            and options in ({}, {"markup": False})
+            and len(objects) == 1
+            and isinstance(objects[0], str)
+            and objects[0].isprintable()
+        ):
+            stream = sys.stderr if self._stderr else sys.stdout
+            try:
+                stream.write(objects[0] + "\n")
+                stream.flush()
+                return
+            except (BrokenPipeError, UnicodeEncodeError):
+                pass  # rich has its answer to both (exit quietly; say to set PYTHONIOENCODING)
+        self.console.print(*objects, **options)
+
+
+out = _Printer(stderr=False, width=None if sys.stdout.isatty() else 200)
+err = _Printer(stderr=True)
 
 
 #: ``--set PATH=VALUE``: change a scenario without editing it (the sweep's path syntax).
@@ -305,8 +355,6 @@ def gwart(scenario: str, sites: tuple[str, ...], as_json: bool, settings: tuple[
     """
     from dataclasses import asdict
 
-    from rich.table import Table
-
     from exsim.routing import ignored_address_spaces
 
     router = _router(scenario, settings)
@@ -317,6 +365,8 @@ def gwart(scenario: str, sites: tuple[str, ...], as_json: bool, settings: tuple[
     if as_json:
         click.echo(json.dumps({s: [asdict(r) for r in router.gwarts[s]] for s in chosen}, indent=2))
         return
+    from rich.table import Table
+
     for site in chosen:
         table = Table(title=f"GWART of site {site}")
         for column in ("type", "address space", "cost", "connector", "route (sites)"):
@@ -677,7 +727,7 @@ def run(
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
-                console=err,
+                console=err.console,
             )
             progress_bar.start()
             task = progress_bar.add_task("runs", total=None)

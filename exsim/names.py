@@ -18,14 +18,14 @@ nothing more:
 
 from __future__ import annotations
 
-import difflib
-import hashlib
 import re
 import unicodedata
 
 
 def closest(word: str, choices: list[str]) -> str | None:
     """The choice closest to a misspelt ``word``, or None when none is close."""
+    import difflib  # only a misspelling pays for it: a valid scenario never asks
+
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return close[0] if close else None
 
@@ -81,5 +81,7 @@ def safe_file_name(name: str) -> str:
     safe = re.sub(r"\.{2,}", "_", safe).strip(".")
     if safe == name and safe and not _DEVICES.match(safe) and len(safe) <= MAX_FILE_NAME:
         return safe
+    import hashlib  # imported here: most names are already safe, and it loads OpenSSL
+
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     return f"{safe[: MAX_FILE_NAME - 13] or '_'}-{digest}"

@@ -14,7 +14,6 @@ from typing import Any
 from exsim.address import anonymous_alias
 from exsim.columns import is_reserved_column
 from exsim.constraint import ConstraintError, parse_constraint
-from exsim.logs import logged_event_ids
 from exsim.names import did_you_mean, name_key
 from exsim.scenario.paths import Location, path_problem, path_segments, resolve_path, sweep_label, why_nothing
 from exsim.scenario.schema import LINK_KINDS, RECIPIENT_CLASSES, REPORT_CLASS
@@ -385,6 +384,8 @@ def _expectation_problems(
         if kind == "event":
             yield from _reference(expectation.get("server"), servers, "server", at + ("server",))
             event_id = expectation.get("event_id")
+            from exsim.logs import logged_event_ids  # the event log's module, only for its ids
+
             known_ids = logged_event_ids()
             if isinstance(event_id, int) and not isinstance(event_id, bool) and event_id not in known_ids:
                 yield (

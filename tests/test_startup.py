@@ -3,9 +3,13 @@
 ``exsim --help``, ``exsim validate``, ``exsim route`` and ``exsim gwart`` need
 the scenario loader, the organization and the router, never pandas (results
 tables), SciPy (confidence intervals), matplotlib (figures), Dask (clusters),
-networkx (figures; routing's path search is a plain heap) or NumPy (the
-simulation's random streams and counters); importing those took over a second. This checks what a fresh interpreter has
-imported, not how long it took, so it holds on a loaded machine too.
+networkx (figures; routing's path search is a plain heap), NumPy or SimPy (the
+simulation); importing those took over a second. Nor does each need all of
+exsim's own: ``--help`` loads no scenario (pydantic), a command that prints only
+lines of plain text needs no rich console, one without a table no rich table,
+and validating a scenario needs neither the router nor the event log. This
+checks what a fresh interpreter has imported, not how long it took, so it holds
+on a loaded machine too.
 """
 
 import json
@@ -18,20 +22,22 @@ from tests.stall import run
 
 CONTOSO = str(Path(__file__).resolve().parent.parent / "scenarios" / "contoso.toml")
 
-HEAVY = ("pandas", "scipy", "matplotlib", "dask", "distributed", "networkx", "numpy")
+HEAVY = ("pandas", "scipy", "matplotlib", "dask", "distributed", "networkx", "numpy", "simpy")
 
-# Import the modules, then report which heavy top-level packages ended up in sys.modules.
+# Import the modules, then report which of the watched modules (or their submodules) ended up
+# in sys.modules.
 PROBE = """
 import json, sys
 for module in sys.argv[2:]:
     __import__(module)
 {action}
-print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}} & set(sys.argv[1].split(",")))))
+watched = sys.argv[1].split(",")
+print(json.dumps([w for w in watched if any(m == w or m.startswith(w + ".") for m in sys.modules)]))
 """
 
 
-def heavy_imports(*modules: str, action: str = "") -> list[str]:
-    done = run([sys.executable, "-c", PROBE.format(action=action), ",".join(HEAVY), *modules], check=True)
+def heavy_imports(*modules: str, action: str = "", watched: tuple[str, ...] = HEAVY) -> list[str]:
+    done = run([sys.executable, "-c", PROBE.format(action=action), ",".join(watched), *modules], check=True)
     return json.loads(done.stdout)
 
 
@@ -45,20 +51,38 @@ def test_the_probe_sees_a_heavy_import():
     assert "pandas" in heavy_imports("exsim.experiment")
 
 
+ROUTE = ["route", CONTOSO, "--from", "RED-EX1", "--to", "BJones"]
+
+
 @pytest.mark.parametrize(
-    "argv",
+    ("argv", "unneeded"),
     [
-        ["--help"],
-        ["validate", CONTOSO],
-        ["gwart", CONTOSO],
-        ["route", CONTOSO, "--from", "RED-EX1", "--to", "BJones"],
+        (["--help"], ("pydantic", "rich", "exsim.scenario")),
+        (["validate", CONTOSO], ("rich", "exsim.routing", "exsim.logs")),
+        (["gwart", CONTOSO, "--json"], ("rich", "exsim.logs")),
+        (["gwart", CONTOSO], ("exsim.logs",)),
+        (ROUTE, ("rich.table", "exsim.logs")),
     ],
+    ids=["help", "validate", "gwart-json", "gwart", "route"],
 )
-def test_quick_commands_import_no_heavy_library(argv):
+def test_quick_commands_import_no_heavy_library(argv, unneeded):
     action = (
         "from click.testing import CliRunner\n"
         "from exsim.cli import cli\n"
         f"result = CliRunner().invoke(cli, {argv!r})\n"
         "assert result.exit_code == 0, result.output\n"
     )
-    assert heavy_imports(action=action) == []
+    assert heavy_imports(action=action, watched=HEAVY + unneeded) == []
+
+
+def test_the_probe_sees_what_a_command_imports():
+    # gwart prints tables, so rich's table module is imported; the probe must say so.
+    action = (
+        "from click.testing import CliRunner\n"
+        "from exsim.cli import cli\n"
+        f"assert CliRunner().invoke(cli, {['gwart', CONTOSO]!r}).exit_code == 0\n"
+    )
+    assert heavy_imports(action=action, watched=("rich.table", "exsim.routing")) == [
+        "rich.table",
+        "exsim.routing",
+    ]

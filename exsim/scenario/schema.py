@@ -772,12 +772,15 @@ def _service_time(value: Any) -> float | Distribution:
     return parse_duration_s(value)
 
 
-ServiceTime = Annotated[
-    float | Distribution,
-    PlainValidator(_service_time),
-    PlainSerializer(lambda v: v.model_dump() if isinstance(v, Distribution) else format_duration(v)),
-    WithJsonSchema(
-        {
+class _ServiceTimeJsonSchema:
+    """The JSON Schema of a service time, built when a schema is asked for (``exsim schema``).
+
+    Spelling it out needs :class:`Distribution`'s own JSON Schema, and building that at import
+    built Distribution's validator and its schema for every command, ``exsim validate`` included.
+    """
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        return {
             "anyOf": [
                 {"type": "string", "pattern": DURATION_PATTERN},
                 Distribution.model_json_schema(),
@@ -785,7 +788,13 @@ ServiceTime = Annotated[
             "description": "A fixed duration such as '50ms', or a distribution: "
             "{dist = 'exponential', mean = '2s'} or {dist = 'lognormal', mean = '2s', sd = '1s'}",
         }
-    ),
+
+
+ServiceTime = Annotated[
+    float | Distribution,
+    PlainValidator(_service_time),
+    PlainSerializer(lambda v: v.model_dump() if isinstance(v, Distribution) else format_duration(v)),
+    _ServiceTimeJsonSchema(),
 ]
 """A per-message service time: a fixed duration, or a :class:`Distribution` drawn per message."""
 
