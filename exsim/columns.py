@@ -10,7 +10,6 @@ from all of them.
 
 from __future__ import annotations
 
-import functools
 from typing import Literal, get_args
 
 # Each group of result columns is written once, as a Literal type (so mypy and the scenario
@@ -36,8 +35,24 @@ OUTCOME_RATES: tuple[str, ...] = get_args(OutcomeRate)
 LATENCY_COLUMNS: tuple[str, ...] = get_args(LatencyColumn)
 OUTCOME_METRICS: tuple[str, ...] = get_args(OutcomeMetric)
 
+#: What the faults cost, counted per run: failed association opens, transfer retries after a
+#: dropped transfer, gateway retries after a refused delivery, transfers cut by a crash, and
+#: messages rerouted around a connector that failed.
+FAULT_COUNTERS: tuple[str, ...] = (
+    "open_failures",
+    "transfer_retries",
+    "gateway_retries",
+    "transfers_cut_by_crash",
+    "reroutes",
+)
+
 #: The columns every run's row starts with, in this order (PRODUCT.md ``runs.csv``).
 BOOK_COLUMNS: tuple[str, ...] = (*BOOK_COUNTS, *OUTCOME_RATES, *LATENCY_COLUMNS)
+#: The columns every run's row has whatever the scenario, in the order
+#: :meth:`exsim.sim.RunResult.row` writes them: the books, the silent failures, the messages
+#: and reports sent, the fault counters. (The rest depend on the run: one per NDR diagnostic
+#: and three per traffic class.)
+RUN_COLUMNS: tuple[str, ...] = (*BOOK_COLUMNS, *SILENT_COUNTS, "messages", "reports", *FAULT_COUNTERS)
 #: Summarised per sweep point with a mean and a 95 % interval (``_mean``, ``_lo``, ``_hi``).
 INTERVAL_COLUMNS: tuple[str, ...] = (*OUTCOME_RATES, *LATENCY_COLUMNS)
 #: Summarised per sweep point with a mean only.
@@ -50,23 +65,12 @@ OWN_COLUMNS = ("point", "replication", "seed", "error", "traceback", "wall_s", "
 DERIVED_SUFFIXES = ("_recipients", "_ndr", "_misdelivered", "_mean", "_lo", "_hi", "_baseline")
 
 
-@functools.cache
-def _result_columns() -> frozenset[str]:
-    """The columns :meth:`RunResult.row` always writes, read off an empty result."""
-    from exsim.metrics import LatencyHistogram, Outcomes, TimeSeries
-    from exsim.sim.model import FAULT_COUNTERS, RunResult
-
-    empty = RunResult("", 0, 0.0, Outcomes(), {}, Outcomes(), LatencyHistogram(), [], TimeSeries(1.0, 1.0), 0)
-    return frozenset(empty.row()) | frozenset(FAULT_COUNTERS)
-
-
 def is_reserved_column(name: str) -> bool:
     """Whether a sweep variable may not be called ``name``: its column in runs.csv or
     summary.csv would collide with one the results have of their own."""
     return (
         name in OWN_COLUMNS
-        or name in BOOK_COLUMNS
-        or name in _result_columns()
+        or name in RUN_COLUMNS
         or is_ndr_diagnostic_column(name)
         or name.endswith(DERIVED_SUFFIXES)
     )

@@ -217,17 +217,11 @@ def cheapest_paths(
     return dist, paths
 
 
-def compute_gwart(
-    org: Organization,
-    site: str,
-    hidden_sites: frozenset[str] = frozenset(),
-    targets: Sequence[_Target] | None = None,
-) -> list[GwartRow]:
+def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = frozenset()) -> list[GwartRow]:
     """The GWART of one site, sorted by type, address space, cost and connector.
 
     ``hidden_sites``: sites whose directory objects have not replicated here yet; their
-    address spaces are missing from the table (KB Q145976). ``targets``: the organization's
-    address spaces (:func:`_targets`), when the caller builds every site's table from one list.
+    address spaces are missing from the table (KB Q145976).
     """
     # Site-to-site weights without the site itself: the cheapest link between each pair.
     graph: dict[str, dict[str, int]] = {}
@@ -272,7 +266,7 @@ def compute_gwart(
         ):
             best[key] = row
 
-    for target in _targets(org) if targets is None else targets:
+    for target in _targets(org):
         if target.scope == "site" and target.site != site:
             continue
         if target.site in hidden_sites:
@@ -323,10 +317,7 @@ def _weight(cost: int) -> int:
 def compute_gwarts(
     org: Organization, hidden_sites: frozenset[str] = frozenset()
 ) -> dict[str, list[GwartRow]]:
-    # The address spaces are the same for every site: listed once, not once per site (a
-    # 100-site organization listed its 210 address spaces once per site).
-    targets = _targets(org)
-    return {site: compute_gwart(org, site, hidden_sites, targets) for site in org.sites}
+    return {site: compute_gwart(org, site, hidden_sites) for site in org.sites}
 
 
 # --- matching addresses to address spaces --------------------------------------------

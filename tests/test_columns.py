@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from exsim.columns import BOOK_COLUMNS, COUNT_COLUMNS, INTERVAL_COLUMNS, OUTCOME_METRICS
+from exsim.columns import (
+    BOOK_COLUMNS,
+    COUNT_COLUMNS,
+    INTERVAL_COLUMNS,
+    OUTCOME_METRICS,
+    RUN_COLUMNS,
+    is_reserved_column,
+)
 from exsim.experiment import run_experiment
 from exsim.metrics import Outcomes
 from exsim.scenario import validate_raw
 from exsim.scenario.schema import OutcomeExpectation
+from exsim.sim import simulate
 from tests.simkit import mix, one_site
 
 # PRODUCT.md's runs.csv contract, written out here by hand.
@@ -41,6 +49,15 @@ def test_a_runs_rows_and_summary_carry_the_named_columns():
     for column in ("failure_rate", "ndr_rate", "misdelivery_rate", "latency_p50_s", "latency_p95_s"):
         assert {f"{column}_mean", f"{column}_lo", f"{column}_hi"} <= summary
     assert set(COUNT_COLUMNS) | set(INTERVAL_COLUMNS) >= set(CONTRACT)
+
+
+def test_a_runs_row_starts_with_the_columns_every_run_has():
+    # Validating a sweep checks its names against RUN_COLUMNS without importing the simulator;
+    # a run's own row must agree with that list, name for name and in order.
+    raw = one_site(duration="1h", shares=mix(same_server=0.5, internet=0.5))
+    row = simulate(validate_raw(raw), seed=1).row()
+    assert list(row)[: len(RUN_COLUMNS)] == list(RUN_COLUMNS)
+    assert [c for c in row if not is_reserved_column(c)] == []
 
 
 def test_every_outcome_metric_but_the_delivery_rate_is_a_count_or_rate_of_the_books():

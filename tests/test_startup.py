@@ -20,7 +20,11 @@ import pytest
 
 from tests.stall import run
 
-CONTOSO = str(Path(__file__).resolve().parent.parent / "scenarios" / "contoso.toml")
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+CONTOSO = str(SCENARIOS / "contoso.toml")
+# Every bundled scenario: sweeps, constraints and expectations are checked too (a sweep's
+# variable names against the results' columns, which once imported the whole simulator).
+BUNDLED = sorted(str(p) for p in [*SCENARIOS.glob("*.toml"), *SCENARIOS.glob("kb/*.toml")])
 
 HEAVY = ("pandas", "scipy", "matplotlib", "dask", "distributed", "networkx", "numpy", "simpy")
 
@@ -59,11 +63,12 @@ ROUTE = ["route", CONTOSO, "--from", "RED-EX1", "--to", "BJones"]
     [
         (["--help"], ("pydantic", "rich", "exsim.scenario")),
         (["validate", CONTOSO], ("rich", "exsim.routing", "exsim.logs")),
+        (["validate", *BUNDLED], ("rich", "exsim.routing")),
         (["gwart", CONTOSO, "--json"], ("rich", "exsim.logs")),
         (["gwart", CONTOSO], ("exsim.logs",)),
         (ROUTE, ("rich.table", "exsim.logs")),
     ],
-    ids=["help", "validate", "gwart-json", "gwart", "route"],
+    ids=["help", "validate", "validate-all", "gwart-json", "gwart", "route"],
 )
 def test_quick_commands_import_no_heavy_library(argv, unneeded):
     action = (

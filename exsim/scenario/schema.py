@@ -546,7 +546,9 @@ class RecipientMix(_Model):
 
     @model_validator(mode="after")
     def _shares_add_up(self) -> RecipientMix:
-        total = sum(self.model_dump().values())
+        # The fields themselves, in order (model_dump would build this model's serializer and
+        # validator on the first scenario loaded, for nothing).
+        total = sum(getattr(self, name) for name in type(self).model_fields)
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"recipient shares add up to {total:g}, not 1")
         return self

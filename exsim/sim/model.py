@@ -23,6 +23,7 @@ import simpy
 
 from exsim import logs
 from exsim.address import GDI, parse_x400
+from exsim.columns import FAULT_COUNTERS
 from exsim.directory import Policy
 from exsim.metrics import LatencyHistogram, Outcomes, TimeSeries
 from exsim.ndr import MAX_TIME_EXPIRED, NdrKind, footer
@@ -74,15 +75,6 @@ GATEWAY_CLASSES: dict[str, type[Gateway]] = {
 }
 #: Purpose number of the per-server service-time streams (see :func:`exsim.randomness.stream`).
 SERVICE_TIME_STREAM = 5
-#: What the faults cost, counted per run: failed association opens, transfer retries after a
-#: dropped transfer, gateway retries after a refused delivery, transfers cut by a crash.
-FAULT_COUNTERS = (
-    "open_failures",
-    "transfer_retries",
-    "gateway_retries",
-    "transfers_cut_by_crash",
-    "reroutes",
-)
 
 
 @dataclass

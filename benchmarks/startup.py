@@ -1,0 +1,78 @@
+"""How long the quick commands take to start: ``--help``, ``validate``, ``gwart``, ``route``.
+
+    python benchmarks/startup.py [--repetitions N] [--scenario FILE --from SERVER --to ADDRESS]
+
+Each command runs N times in a fresh interpreter (``python -m exsim ...``); the table
+gives the least and the median CPU seconds (user + system, what other jobs on a loaded
+machine change least) and wall seconds of the runs. Two floors come first: the
+interpreter alone, and the libraries every scenario command needs (click, and pydantic
+with the plugin look-up it makes before building the first validator). What a command
+takes above its floor is exsim's own start-up.
+
+Python compiles a module it has no up-to-date ``.pyc`` for at every start when it may
+not write one (``PYTHONDONTWRITEBYTECODE``): with an editable install that is all of
+exsim, about a tenth of a second. The script says so when it sees that case;
+``python -m compileall exsim`` writes the ``.pyc`` files once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+FLOORS = {
+    "python": "pass",
+    "click + pydantic": "import click; from pydantic import BaseModel; import pydantic.plugin._loader",
+}
+
+
+def measure(argv: list[str], repetitions: int) -> tuple[list[float], list[float]]:
+    """CPU and wall seconds of each of ``repetitions`` runs of ``argv``."""
+    cpus, walls = [], []
+    for _ in range(repetitions):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, check=True, timeout=120)
+        walls.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return cpus, walls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repetitions", type=int, default=7)
+    parser.add_argument("--scenario", default="scenarios/contoso.toml")
+    parser.add_argument("--from", dest="server", default="RED-EX1", help="route's --from")
+    parser.add_argument("--to", dest="address", default="BJones", help="route's --to")
+    args = parser.parse_args()
+    no_pyc = not (ROOT / "exsim" / "__pycache__").is_dir()
+    if no_pyc and (sys.flags.dont_write_bytecode or os.environ.get("PYTHONDONTWRITEBYTECODE")):
+        print("note: PYTHONDONTWRITEBYTECODE is set and exsim has no .pyc files: every start compiles it")
+    commands = {f"floor: {name}": [sys.executable, "-c", code] for name, code in FLOORS.items()}
+    exsim = [sys.executable, "-m", "exsim"]
+    commands |= {
+        "exsim --help": [*exsim, "--help"],
+        "exsim validate": [*exsim, "validate", args.scenario],
+        "exsim gwart": [*exsim, "gwart", args.scenario],
+        "exsim route": [*exsim, "route", args.scenario, "--from", args.server, "--to", args.address],
+    }
+    print(f"{'command':24s} {'CPU s min':>9s} {'median':>7s} {'wall s min':>10s} {'median':>7s}")
+    for name, argv in commands.items():
+        cpus, walls = measure(argv, args.repetitions)
+        print(
+            f"{name:24s} {min(cpus):9.3f} {statistics.median(cpus):7.3f} "
+            f"{min(walls):10.3f} {statistics.median(walls):7.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
