@@ -45,8 +45,8 @@ class OfflinePage:
 
 
 @contextmanager
-def offline_page(path: Path, viewport: dict[str, int] | None = None) -> Iterator[OfflinePage]:
-    """Open a local HTML file in headless Chromium with the network blocked."""
+def headless_chromium() -> Iterator[Any]:
+    """Playwright and one headless Chromium, both closed on leaving (see the ``chromium`` fixture)."""
     entry = sync_playwright()
     with entry() as p:
         browser = p.chromium.launch(
@@ -61,24 +61,35 @@ def offline_page(path: Path, viewport: dict[str, int] | None = None) -> Iterator
             ],
         )
         try:
-            page = browser.new_page(viewport=viewport) if viewport else browser.new_page()
-            opened = OfflinePage(page)
-            page.on(
-                "console",
-                lambda m: opened.problems.append(m.text) if m.type in ("error", "warning") else None,
-            )
-            page.on("pageerror", lambda e: opened.problems.append(str(e)))
-
-            def route(r):  # type: ignore[no-untyped-def]
-                if r.request.url.startswith(("file://", "data:")):
-                    r.continue_()
-                else:
-                    opened.blocked.append(r.request.url)
-                    r.abort()
-
-            page.route("**/*", route)
-            page.goto(path.resolve().as_uri())
-            page.wait_for_load_state("load")
-            yield opened
+            yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def offline_page(browser: Any, path: Path, viewport: dict[str, int] | None = None) -> Iterator[OfflinePage]:
+    """Open a local HTML file with the network blocked, in a browser context of its own: a fresh
+    profile that shares no cookies, storage or cache with any other page the browser opened."""
+    context = browser.new_context(viewport=viewport) if viewport else browser.new_context()
+    try:
+        page = context.new_page()
+        opened = OfflinePage(page)
+        page.on(
+            "console",
+            lambda m: opened.problems.append(m.text) if m.type in ("error", "warning") else None,
+        )
+        page.on("pageerror", lambda e: opened.problems.append(str(e)))
+
+        def route(r):  # type: ignore[no-untyped-def]
+            if r.request.url.startswith(("file://", "data:")):
+                r.continue_()
+            else:
+                opened.blocked.append(r.request.url)
+                r.abort()
+
+        page.route("**/*", route)
+        page.goto(path.resolve().as_uri())
+        page.wait_for_load_state("load")
+        yield opened
+    finally:
+        context.close()

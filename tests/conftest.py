@@ -79,6 +79,18 @@ def two_ims_results(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for every browser test this test process runs: starting Playwright's
+    driver and the browser cost about 2 CPU-seconds a test. Each test opens its page in a browser
+    context of its own (:func:`tests.browser.offline_page`), so no test sees another's state. Skips,
+    saying how to install them, where Chromium or Playwright is missing."""
+    from tests.browser import headless_chromium
+
+    with headless_chromium() as browser:
+        yield browser
+
+
 @contextlib.contextmanager
 def exclusive(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``path``; another process holding it is waited for, boundedly

@@ -42,8 +42,8 @@ def test_explore_refuses_a_missing_directory(tmp_path):
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_explorer_in_headless_chromium_shows_gwart_and_routes_as_exsim_route(page_path):
-    with offline_page(page_path, viewport={"width": 1400, "height": 900}) as opened:
+def test_explorer_in_headless_chromium_shows_gwart_and_routes_as_exsim_route(chromium, page_path):
+    with offline_page(chromium, page_path, viewport={"width": 1400, "height": 900}) as opened:
         page = opened.page
         # Click Redmond: its GWART, Sydney's row via Tokyo broken down 8 = 3 + 5 (contoso.toml:
         # X.400 Redmond-Tokyo 3, Dynamic RAS Tokyo-Sydney 5) and the direct one at 10.
@@ -98,13 +98,13 @@ def q166866_page(tmp_path_factory) -> Path:
     return written_page(tmp_path_factory, Q166866)
 
 
-def test_explorer_replays_a_trace_file_with_every_step_readable(q166866_page, tmp_path):
+def test_explorer_replays_a_trace_file_with_every_step_readable(chromium, q166866_page, tmp_path):
     story_text = exsim("trace", Q166866, "--first-ndr", "--point", "3", "--json").stdout
     trace_file = tmp_path / "trace.json"
     trace_file.write_text(story_text)
     story = json.loads(story_text)
     lines = story["lines"]
-    with offline_page(q166866_page, viewport={"width": 1400, "height": 900}) as opened:
+    with offline_page(chromium, q166866_page, viewport={"width": 1400, "height": 900}) as opened:
         page = opened.page
         page.set_input_files("#trace-file", str(trace_file))
         page.wait_for_function(f"document.querySelectorAll('#sequence .mark').length === {len(lines)}")
@@ -132,14 +132,14 @@ def test_explorer_replays_a_trace_file_with_every_step_readable(q166866_page, tm
         assert opened.problems == []
 
 
-def test_a_bad_trace_file_is_refused_on_the_page_without_errors(q166866_page, page_path, tmp_path):
+def test_a_bad_trace_file_is_refused_on_the_page_without_errors(chromium, q166866_page, page_path, tmp_path):
     bad = {
         "empty.json": ("", "the file is empty"),
         "text.json": ("not json at all", "not JSON"),
         "list.json": ("[1, 2]", 'it has no "lines" list'),
         "shape.json": ('{"lines": [{"server": "RED-EX1"}]}', "line 1 of the trace lacks"),
     }
-    with offline_page(q166866_page) as opened:
+    with offline_page(chromium, q166866_page) as opened:
         page = opened.page
         for name, (text, message) in bad.items():
             (tmp_path / name).write_text(text)
@@ -154,7 +154,7 @@ def test_a_bad_trace_file_is_refused_on_the_page_without_errors(q166866_page, pa
     # A trace from another organization (addressing.toml's HQ servers) on the Contoso page.
     story = exsim("trace", str(SCENARIOS / "addressing.toml"), "--first-misdelivery", "--json").stdout
     (tmp_path / "other.json").write_text(story)
-    with offline_page(page_path) as opened:
+    with offline_page(chromium, page_path) as opened:
         page = opened.page
         page.set_input_files("#trace-file", str(tmp_path / "other.json"))
         page.wait_for_function("document.getElementById('trace-warning').textContent !== ''")
@@ -165,8 +165,8 @@ def test_a_bad_trace_file_is_refused_on_the_page_without_errors(q166866_page, pa
         assert opened.problems == []
 
 
-def test_route_view_clears_after_an_error_and_reads_recipients_as_the_directory(page_path):
-    with offline_page(page_path) as opened:
+def test_route_view_clears_after_an_error_and_reads_recipients_as_the_directory(chromium, page_path):
+    with offline_page(chromium, page_path) as opened:
         page = opened.page
         page.select_option("#from", "RED-EX2")
         page.fill("#to", "bjones")  # the alias is BJones: exsim route accepts any case
@@ -185,11 +185,11 @@ def test_route_view_clears_after_an_error_and_reads_recipients_as_the_directory(
         assert opened.problems == []
 
 
-def test_route_view_tells_the_story_of_exsim_route_with_misdelivery_and_fix(tmp_path):
+def test_route_view_tells_the_story_of_exsim_route_with_misdelivery_and_fix(chromium, tmp_path):
     path = tmp_path / "addressing.html"
     addressing = str(SCENARIOS / "addressing.toml")
     assert exsim("explore", addressing, "-o", str(path)).returncode == 0
-    with offline_page(path) as opened:
+    with offline_page(chromium, path) as opened:
         page = opened.page
         recipients = page.locator("#recipients option").evaluate_all("os => os.map(o => o.value)")
         assert "c=US;a=PTT;s=Smith;g=Pat" in recipients  # a sample for the PTT X.400 space
@@ -304,12 +304,12 @@ def server_builds(page) -> dict[str, str]:
     return builds
 
 
-def test_the_time_slider_shows_each_site_at_the_time_chosen(rollout_page):
+def test_the_time_slider_shows_each_site_at_the_time_chosen(chromium, rollout_page):
     text = rollout_page.read_text()
     timeline = json.loads(
         text.split('<script id="data" type="application/json">', 1)[1].split("</script>", 1)[0]
     )["timeline"]
-    with offline_page(rollout_page, viewport={"width": 1400, "height": 900}) as opened:
+    with offline_page(chromium, rollout_page, viewport={"width": 1400, "height": 900}) as opened:
         page = opened.page
         slider = page.locator("#slider")
         assert slider.get_attribute("max") == str(len(timeline["times_s"]) - 1)
@@ -370,9 +370,9 @@ def test_the_time_slider_shows_each_site_at_the_time_chosen(rollout_page):
         assert opened.problems == []
 
 
-def test_a_scenario_without_timed_events_has_no_slider(page_path):
+def test_a_scenario_without_timed_events_has_no_slider(chromium, page_path):
     assert '"timeline": null' in page_path.read_text()
-    with offline_page(page_path) as opened:
+    with offline_page(chromium, page_path) as opened:
         assert opened.page.locator("#timeline").is_hidden()
         assert opened.page.locator("#no-timeline").is_visible()
         assert opened.problems == []
@@ -411,8 +411,8 @@ def test_marks_are_listed_in_words_and_a_crash_says_when_it_restarts():
     assert all("_" not in m["label"] for m in marks)
 
 
-def test_map_labels_do_not_print_over_each_other_and_gateway_boxes_hold_their_text(page_path):
-    with offline_page(page_path, viewport={"width": 1400, "height": 900}) as opened:
+def test_map_labels_do_not_print_over_each_other_and_gateway_boxes_hold_their_text(chromium, page_path):
+    with offline_page(chromium, page_path, viewport={"width": 1400, "height": 900}) as opened:
         page = opened.page
         boxes = page.locator("#map .link-label").evaluate_all(
             "ts => ts.map(t => { const b = t.getBBox(); return [b.x, b.y, b.x + b.width, b.y + b.height]; })"

@@ -206,9 +206,9 @@ def test_results_record_the_run_command_and_the_report_shows_it(tmp_path):
 # --- in a real browser ---------------------------------------------------------------------
 
 
-def test_report_opens_in_headless_chromium_offline_without_errors(report):
+def test_report_opens_in_headless_chromium_offline_without_errors(chromium, report):
     path, page_html = report
-    with offline_page(path) as opened:
+    with offline_page(chromium, path) as opened:
         page = opened.page
         assert opened.blocked == []
         assert opened.problems == []
