@@ -217,11 +217,17 @@ def cheapest_paths(
     return dist, paths
 
 
-def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = frozenset()) -> list[GwartRow]:
+def compute_gwart(
+    org: Organization,
+    site: str,
+    hidden_sites: frozenset[str] = frozenset(),
+    targets: Sequence[_Target] | None = None,
+) -> list[GwartRow]:
     """The GWART of one site, sorted by type, address space, cost and connector.
 
     ``hidden_sites``: sites whose directory objects have not replicated here yet; their
-    address spaces are missing from the table (KB Q145976).
+    address spaces are missing from the table (KB Q145976). ``targets``: the organization's
+    address spaces (:func:`_targets`), when the caller builds every site's table from one list.
     """
     # Site-to-site weights without the site itself: the cheapest link between each pair.
     graph: dict[str, dict[str, int]] = {}
@@ -266,7 +272,7 @@ def compute_gwart(org: Organization, site: str, hidden_sites: frozenset[str] = f
         ):
             best[key] = row
 
-    for target in _targets(org):
+    for target in _targets(org) if targets is None else targets:
         if target.scope == "site" and target.site != site:
             continue
         if target.site in hidden_sites:
@@ -317,7 +323,10 @@ def _weight(cost: int) -> int:
 def compute_gwarts(
     org: Organization, hidden_sites: frozenset[str] = frozenset()
 ) -> dict[str, list[GwartRow]]:
-    return {site: compute_gwart(org, site, hidden_sites) for site in org.sites}
+    # The address spaces are the same for every site: listed once, not once per site (a
+    # 100-site organization listed its 210 address spaces once per site).
+    targets = _targets(org)
+    return {site: compute_gwart(org, site, hidden_sites, targets) for site in org.sites}
 
 
 # --- matching addresses to address spaces --------------------------------------------

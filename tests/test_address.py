@@ -139,6 +139,25 @@ def test_proxy_generation_from_site_addresses():
     assert box.ms is None
 
 
+def test_x400_proxies_of_one_site_keep_canonical_order():
+    # The site address is read once per site and given name; each mailbox's proxy still puts
+    # its surname and given name where the canonical order wants them: after the ou's, before
+    # a DDA, replacing any s= the site address itself carried (and its g=, which no given name
+    # removes).
+    site = "c=US;a= ;p=Contoso;o=Redmond;ou=Sales;dda:RFC-822=x@y"
+    assert (
+        x400_proxy(site, "Smith", "Jo")
+        == "c=US;a= ;p=Contoso;o=Redmond;ou1=Sales;s=Smith;g=Jo;dda:RFC-822=x@y"
+    )
+    assert (
+        x400_proxy(site, "Jones", "Jo")
+        == "c=US;a= ;p=Contoso;o=Redmond;ou1=Sales;s=Jones;g=Jo;dda:RFC-822=x@y"
+    )
+    assert x400_proxy(site, "Lee", None) == "c=US;a= ;p=Contoso;o=Redmond;ou1=Sales;s=Lee;dda:RFC-822=x@y"
+    assert x400_proxy("c=US;a= ;o=Oslo;s=Old;g=Gone", "New", None) == "c=US;a= ;o=Oslo;s=New"
+    assert x400_proxy("c=US;a= ;o=Oslo;s=Old;g=Gone", "New", "G") == "c=US;a= ;o=Oslo;s=New;g=G"
+
+
 def test_smtp_and_ms_parsing():
     assert str(parse_smtp("Jo.Smith@Example.COM")) == "Jo.Smith@example.com"
     with pytest.raises(AddressError):
