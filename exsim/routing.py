@@ -41,7 +41,7 @@ import heapq
 import itertools
 import random
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol, TypeAlias
 
@@ -323,10 +323,41 @@ def _weight(cost: int) -> int:
 def compute_gwarts(
     org: Organization, hidden_sites: frozenset[str] = frozenset()
 ) -> dict[str, list[GwartRow]]:
-    # The address spaces are the same for every site: listed once, not once per site (a
-    # 100-site organization listed its 210 address spaces once per site).
-    targets = _targets(org)
-    return {site: compute_gwart(org, site, hidden_sites, targets) for site in org.sites}
+    """Every site's GWART, by site name."""
+    return dict(Gwarts(org, hidden_sites))
+
+
+class Gwarts(Mapping[str, list[GwartRow]]):
+    """Every site's GWART by site name, each computed the first time it is asked for: the
+    tables are fixed once built, and ``exsim gwart --site`` or ``exsim route`` on a 100-site
+    organization need one or a few of them, not all 100. The address spaces are the same for
+    every site and are listed once (a 100-site organization listed its 210 address spaces once
+    per site)."""
+
+    def __init__(self, org: Organization, hidden_sites: frozenset[str] = frozenset()):
+        self.org = org
+        self.hidden_sites = hidden_sites
+        self._tables: dict[str, list[GwartRow]] = {}
+        self._targets: list[_Target] | None = None
+
+    def __getitem__(self, site: str) -> list[GwartRow]:
+        table = self._tables.get(site)
+        if table is None:
+            if site not in self.org.sites:
+                raise KeyError(site)
+            if self._targets is None:
+                self._targets = _targets(self.org)
+            table = self._tables[site] = compute_gwart(self.org, site, self.hidden_sites, self._targets)
+        return table
+
+    def __contains__(self, site: object) -> bool:
+        return site in self.org.sites
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.org.sites)
+
+    def __len__(self) -> int:
+        return len(self.org.sites)
 
 
 # --- matching addresses to address spaces --------------------------------------------
@@ -1094,7 +1125,7 @@ class Router:
 
     def __init__(self, org: Organization, hidden_sites: frozenset[str] = frozenset()):
         self.org = org
-        self.gwarts = compute_gwarts(org, hidden_sites)
+        self.gwarts = Gwarts(org, hidden_sites)
         # Keyed (site, recipient), or (site, recipient, policy) for a non-exact directory search.
         # Per (site, directory policy): recipient address -> resolution; the EXACT one also
         # holds each foreign SMTP domain's ("@domain").

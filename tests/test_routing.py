@@ -6,6 +6,7 @@ Each expectation is worked out by hand in the comment beside it.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from exsim.explain import explain_plan
 from exsim.org import Organization
@@ -669,3 +670,35 @@ def test_ex_index_by_hand():
     assert index.match("/o=Contoso/ou=Paris/cn=Recipients") == (paris,)  # the more specific
     assert index.match("/o=Contoso/ou=Parisian") == (org,)  # a whole RDN, not a string prefix
     assert index.match("/o=Fabrikam") == (blank,)
+
+
+def test_a_router_computes_a_sites_gwart_when_first_asked_and_only_that_one(monkeypatch):
+    # `exsim gwart --site A` or a route from A to B on a 100-site organization reads one or
+    # a few tables: the router builds those, each once, and they are the tables compute_gwart
+    # gives (the ring's: A reaches C at cost 2 over AB or DA).
+    import exsim.routing
+
+    org = org_of(["A", "B", "C", "D"], RING)
+    built: list[str] = []
+    real = exsim.routing.compute_gwart
+
+    def counting(org, site, *args):
+        built.append(site)
+        return real(org, site, *args)
+
+    monkeypatch.setattr(exsim.routing, "compute_gwart", counting)
+    router = Router(org)
+    assert built == []
+    assert list(router.gwarts) == ["A", "B", "C", "D"]
+    assert len(router.gwarts) == 4
+    assert "B" in router.gwarts
+    assert "Z" not in router.gwarts
+    assert built == []
+    table = router.gwarts["A"]
+    assert router.gwarts["A"] is table
+    assert built == ["A"]
+    assert sorted((r.cost, r.connector) for r in table if r.space.endswith("ou=C")) == [(2, "AB"), (2, "DA")]
+    assert dict(router.gwarts.items()) == {s: real(org, s) for s in "ABCD"}
+    assert built == ["A", "B", "C", "D"]
+    with pytest.raises(KeyError):
+        router.gwarts["Z"]
