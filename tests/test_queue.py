@@ -9,9 +9,10 @@ workers are served in the order they started waiting.
 
 from __future__ import annotations
 
+import pytest
 import simpy
 
-from exsim.sim.queue import Handoff, MailQueue
+from exsim.sim.queue import Environment, Handoff, MailQueue
 
 
 def worker(env: simpy.Environment, queue: MailQueue, service_s: float, name: str, log: list):
@@ -110,3 +111,66 @@ def test_a_handoff_fires_after_its_delay_with_the_item_as_its_value():
     assert handoff.ok
     assert handoff.value == {"mail": 1}
     assert got == [{"mail": 1}, 3.5]
+
+
+def _timed_model(env: simpy.Environment, log: list) -> None:
+    """Two senders and a worker on a queue, with ties at t=2 and t=5 and an item due at 10."""
+
+    def sender(name: str, delays: list[float]):
+        for delay in delays:
+            yield env.timeout(delay)
+            log.append((env.now, name))
+            queue.put(name)
+
+    queue = MailQueue(env)
+    env.process(sender("a", [1, 1, 3]))  # puts at 1, 2, 5
+    env.process(sender("b", [2, 3, 5]))  # puts at 2, 5, 10
+    env.process(worker(env, queue, 0.5, "w", log))
+
+
+ENVIRONMENTS = pytest.mark.parametrize("make_env", [simpy.Environment, Environment], ids=["simpy", "exsim"])
+
+
+@ENVIRONMENTS
+def test_the_run_loop_does_what_simpys_does_and_stops_before_events_due_at_until(make_env):
+    """exsim's Environment steps through the events in its own loop: worked out by hand, and
+    the same with SimPy's own loop. Mail due exactly at ``until`` waits for the next run, as in
+    SimPy, whose stop is an urgent event."""
+    env = make_env()
+    log: list = []
+    _timed_model(env, log)
+    # Due at 10 and scheduled before the run's stop is: it still waits for the next run.
+    env.timeout(10).callbacks.append(lambda _: log.append((env.now, "timer")))
+    env.run(until=10)
+    # Ties go to the event scheduled first: at t=2 and t=5, b's timeout (set a step earlier
+    # than a's) fires first, so b's mail reaches the idle worker and a's waits behind it.
+    assert log == [
+        (1, "a"),
+        (1.5, "w", "a"),
+        (2, "b"),
+        (2, "a"),
+        (2.5, "w", "b"),
+        (3.0, "w", "a"),
+        (5, "b"),
+        (5, "a"),
+        (5.5, "w", "b"),
+        (6.0, "w", "a"),
+    ]
+    assert env.now == 10
+    del log[:]
+    env.run(until=11)  # a second run carries on from where the first stopped
+    assert log == [(10, "timer"), (10, "b"), (10.5, "w", "b")]
+
+
+@ENVIRONMENTS
+def test_the_run_loop_ends_the_run_with_a_process_failure_as_simpy_does(make_env):
+    env = make_env()
+
+    def failing():
+        yield env.timeout(3)
+        raise ValueError("broken at 3")
+
+    env.process(failing())
+    with pytest.raises(ValueError, match="broken at 3"):
+        env.run(until=10)
+    assert env.now == 3

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import simpy
-
 from exsim import logs
 from exsim.address import GDI, parse_x400
 from exsim.columns import FAULT_COUNTERS
@@ -55,7 +53,7 @@ from exsim.sim.message import (
 )
 from exsim.sim.mta import MTA, MtaSettings
 from exsim.sim.ports import Collaborators, GatewayInbox, MtaInbox, StoreInbox
-from exsim.sim.queue import ProcessGenerator
+from exsim.sim.queue import Environment, ProcessGenerator
 from exsim.sim.store import InformationStore, StoreSettings
 from exsim.sim.uptime import Availability, Uptime
 from exsim.sim.workload import Workload
@@ -183,7 +181,7 @@ class Simulation:
         # Without a seed a run is replication 0 of the scenario's experiment (same traffic as
         # the first row of `exsim run`); an explicit seed is used as it is.
         self.seed = replication_seed(scenario.run.seed, 0) if seed is None else seed
-        self.env = simpy.Environment()
+        self.env = Environment()
         self.times = scenario.model.service_times
         self._service_draws: dict[tuple[str, str], Callable[[], float]] = {}
         self.default_override = Override()
