@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Generator
 from heapq import heappop, heappush
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import simpy
 from simpy.core import BoundClass
@@ -36,6 +36,15 @@ ProcessGenerator = Generator[simpy.Event, Any, _Returns]
 (``ProcessGenerator[None]`` for a component thread that runs forever)."""
 
 
+class Process(simpy.Process):
+    """SimPy's process, whose resumption callback is bound once: SimPy binds ``_resume`` afresh
+    every time the process waits on an event, and a run's processes wait millions of times."""
+
+    def __init__(self, env: simpy.Environment, generator: ProcessGenerator[Any]):
+        self._resume = self._resume  # type: ignore[method-assign]  # the bound method, kept
+        super().__init__(env, generator)
+
+
 class Environment(simpy.Environment):
     """SimPy's environment, whose :meth:`run` up to a time steps through the events in one loop
     instead of a method call per event (a run processes millions of them).
@@ -44,6 +53,14 @@ class Environment(simpy.Environment):
     an urgent event at the ``until`` time, so events due exactly then are left for later, and a
     failed event nobody handled ends the run with its exception, as in ``Environment.step``.
     """
+
+    if TYPE_CHECKING:  # as SimPy declares its own makers
+
+        def process(self, generator: ProcessGenerator[Any]) -> Process:
+            """A process that binds its resumption once."""
+
+    else:
+        process = BoundClass(Process)
 
     def __init__(self, initial_time: simpy.core.SimTime = 0):
         super().__init__(initial_time)
