@@ -130,15 +130,48 @@ class TimeSeries:
         self.interval_s = interval_s
         # One slot per interval that starts within the run, the run's end included: a run whose
         # length is a whole number of intervals has a last slot that starts at its end (no mail
-        # moves in it; its queue sample is what the servers still hold when the run stops).
+        # moves in it; its queue sample is what the servers still hold as the run stops).
         size = math.floor(horizon_s / interval_s) + 1
-        self.delivered = np.zeros(size, dtype=np.int64)
-        self.ndr = np.zeros(size, dtype=np.int64)
-        self.misdelivered = np.zeros(size, dtype=np.int64)
-        self.queue_samples: dict[str, np.ndarray] = {}
-        self.ndr_by_server: dict[str, np.ndarray] = {}
-        self.delivered_by_server: dict[str, np.ndarray] = {}
+        # Plain lists of ints while the run counts (every delivery adds to two of them, and a
+        # Python int += is several times cheaper than a NumPy element update); the properties
+        # give them as arrays.
+        self._delivered = [0] * size
+        self._ndr = [0] * size
+        self._misdelivered = [0] * size
+        self._queue_samples: dict[str, list[int]] = {}
+        self._ndr_by_server: dict[str, list[int]] = {}
+        self._delivered_by_server: dict[str, list[int]] = {}
         self._size = size
+
+    @property
+    def delivered(self) -> np.ndarray:
+        """Recipients delivered per slot."""
+        return np.array(self._delivered, dtype=np.int64)
+
+    @property
+    def ndr(self) -> np.ndarray:
+        """Recipients NDR'd per slot."""
+        return np.array(self._ndr, dtype=np.int64)
+
+    @property
+    def misdelivered(self) -> np.ndarray:
+        """Recipients misdelivered per slot."""
+        return np.array(self._misdelivered, dtype=np.int64)
+
+    @property
+    def queue_samples(self) -> dict[str, np.ndarray]:
+        """Each server's held mail at the start of each slot."""
+        return _arrays(self._queue_samples)
+
+    @property
+    def ndr_by_server(self) -> dict[str, np.ndarray]:
+        """Recipients NDR'd per slot, by the server whose component generated the NDR."""
+        return _arrays(self._ndr_by_server)
+
+    @property
+    def delivered_by_server(self) -> dict[str, np.ndarray]:
+        """Recipients delivered per slot, by delivering server."""
+        return _arrays(self._delivered_by_server)
 
     @property
     def starts_s(self) -> list[float]:
@@ -150,27 +183,31 @@ class TimeSeries:
 
     def count_delivered(self, time_s: float, server: str, count: int = 1) -> None:
         """``count`` recipients delivered by ``server``."""
-        index = self._index(time_s)
-        self.delivered[index] += count
-        series = self.delivered_by_server.get(server)
+        index = min(self._size - 1, int(time_s // self.interval_s))
+        self._delivered[index] += count
+        series = self._delivered_by_server.get(server)
         if series is None:
-            series = self.delivered_by_server[server] = np.zeros(self._size, dtype=np.int64)
+            series = self._delivered_by_server[server] = [0] * self._size
         series[index] += count
 
     def count_ndr(self, time_s: float, server: str) -> None:
         """One recipient NDR'd by a component on ``server``."""
         index = self._index(time_s)
-        self.ndr[index] += 1
-        series = self.ndr_by_server.get(server)
+        self._ndr[index] += 1
+        series = self._ndr_by_server.get(server)
         if series is None:
-            series = self.ndr_by_server[server] = np.zeros(self._size, dtype=np.int64)
+            series = self._ndr_by_server[server] = [0] * self._size
         series[index] += 1
 
     def count_misdelivered(self, time_s: float, count: int = 1) -> None:
-        self.misdelivered[self._index(time_s)] += count
+        self._misdelivered[self._index(time_s)] += count
 
     def sample_queue(self, time_s: float, server: str, length: int) -> None:
-        series = self.queue_samples.get(server)
+        series = self._queue_samples.get(server)
         if series is None:
-            series = self.queue_samples[server] = np.zeros(self._size, dtype=np.int64)
+            series = self._queue_samples[server] = [0] * self._size
         series[self._index(time_s)] = length
+
+
+def _arrays(lists: dict[str, list[int]]) -> dict[str, np.ndarray]:
+    return {name: np.array(values, dtype=np.int64) for name, values in lists.items()}

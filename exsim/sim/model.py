@@ -454,6 +454,10 @@ class Simulation:
         now = self.env.now
         message = envelope.message
         wrong = 0
+        # Whether every recipient is of one class (a message's usually are): then the class
+        # books are counted once for them all rather than once per recipient.
+        kind = recipients[0].kind if recipients else ""
+        one_kind = True
         for recipient in recipients:
             if recipient.outcome is not PENDING:
                 raise RuntimeError(
@@ -466,6 +470,8 @@ class Simulation:
                 wrong += 1
             else:
                 recipient.outcome = DELIVERED
+            if recipient.kind is not kind:
+                one_kind = False
         if message.traced:
             self.trace(
                 message,
@@ -492,17 +498,24 @@ class Simulation:
             recipients = [r for r in recipients if not r.misdirected]
         if not message.counted:
             return
-        if message.is_report:
+        if message.report_for is not None:
             self.reports.delivered += len(recipients)
             return
         count = len(recipients)
         self.outcomes.delivered += count
         by_class = self.by_class
-        for recipient in recipients:
-            books = by_class.get(recipient.kind)
-            if books is None:
-                books = self._class(recipient.kind)
-            books.delivered += 1
+        if one_kind:
+            if count:
+                books = by_class.get(kind)
+                if books is None:
+                    books = self._class(kind)
+                books.delivered += count
+        else:
+            for recipient in recipients:
+                books = by_class.get(recipient.kind)
+                if books is None:
+                    books = self._class(recipient.kind)
+                books.delivered += 1
         if self.count_mailboxes and where.startswith("mailbox"):
             for recipient in recipients:
                 # By the mailbox the address resolves to: alias, proxy, DN or one-off alike.
