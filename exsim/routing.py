@@ -43,7 +43,7 @@ import random
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from exsim.address import (
     AddressError,
@@ -1120,6 +1120,10 @@ class RoutePlan:
     """For a misdelivery, what an administrator does about it (the defect row's fix)."""
 
 
+_UNSEEN: Any = object()
+"""A recipient address the router has not looked up yet (None means: no mailbox)."""
+
+
 class Router:
     """The GWARTs of one organization, computed once, with the decisions made on them."""
 
@@ -1131,6 +1135,7 @@ class Router:
         # holds each foreign SMTP domain's ("@domain").
         self._resolved: dict[tuple[str, Policy], dict[str, Resolution]] = {}
         self._rows: dict[tuple[GwartRow, ...], tuple[GwartRow, ...]] = {}
+        self._canonical: dict[int, tuple[GwartRow, ...]] = {}
         self._ex: dict[tuple[str, str], tuple[GwartRow, ...]] = {}
         self._ex_index: dict[str, ExIndex] = {}
         self._mailboxes: dict[str, tuple[str, str, Mailbox] | None] = {}
@@ -1217,7 +1222,7 @@ class Router:
                 if by_domain:
                     domains[by_domain] = found
             # Equal candidate lists become one object, so callers can cache decisions by identity.
-            rows = self._rows.setdefault(found.rows, found.rows)
+            rows = self._one_of(found.rows)
             if rows is not found.rows:
                 found = replace(found, rows=rows)
             cache[recipient] = found
@@ -1239,12 +1244,24 @@ class Router:
             index = self._ex_index.get(site)
             if index is None:
                 index = self._ex_index[site] = ExIndex(self.gwarts[site])
-            rows = self._ex[(site, dn)] = index.match(dn)
+            rows = self._ex[(site, dn)] = self._one_of(index.match(dn))
+        return rows
+
+    def _one_of(self, rows: tuple[GwartRow, ...]) -> tuple[GwartRow, ...]:
+        """The one object of the router that holds these candidate rows (the first one seen).
+        Hashing rows costs a dataclass hash per row: a list already known as the one object
+        (every mailbox of a site shares its site's rows) is recognised by identity."""
+        if self._canonical.get(id(rows)) is rows:
+            return rows
+        rows = self._rows.setdefault(rows, rows)
+        self._canonical[id(rows)] = rows
         return rows
 
     def mailbox(self, recipient: str) -> Mailbox | None:
         """The organization's mailbox a recipient address names, if any (the directory)."""
-        entry = self._entry(recipient)
+        entry = self._mailboxes.get(recipient, _UNSEEN)  # the store asks for every recipient
+        if entry is _UNSEEN:
+            entry = self._entry(recipient)
         return None if entry is None else entry[2]
 
     def _entry(self, recipient: str) -> tuple[str, str, Mailbox] | None:

@@ -192,6 +192,8 @@ class Simulation:
         self.versions = {s.name: s.version for s in scenario.servers}
         self._fuzzy_settings = {s.name: s.allow_fuzzy_proxy_search for s in scenario.servers}
         self._policies: dict[tuple[int | None, str], Policy] = {}
+        #: 'Use Lowest Cost Routes Only' (the MTA asks at every routing decision).
+        self._lowest_cost_setting = scenario.model.lowest_cost_routes_only
         self.site_x400 = {s.name: s.addresses.x400 or "" for s in scenario.sites}
         self._gdi_cache: dict[str, GDI] = {}
         self._mts_prefix: dict[str, str] = {}
@@ -320,10 +322,7 @@ class Simulation:
         return router
 
     def lowest_cost_only(self, server: str) -> bool:
-        return (
-            self.scenario.model.lowest_cost_routes_only
-            and BUILDS[self.versions[server]].lowest_cost_routes_only
-        )
+        return self._lowest_cost_setting and BUILDS[self.versions[server]].lowest_cost_routes_only
 
     def directory_policy(self, server: str) -> Policy:
         """How the server's MTA searches the directory: its registry value and its build."""

@@ -47,6 +47,8 @@ from exsim.units import transfer_s
 from exsim.versions import defect_at
 
 if TYPE_CHECKING:
+    from exsim.directory import Policy
+    from exsim.routing import Resolution
     from exsim.scenario import DirectorySearch, LinkConnector, Override
 
 INFINITY = float("inf")
@@ -110,6 +112,8 @@ class MTA(Component):
         self._next_hop: dict[str, tuple[str, str]] = {}
         self._mailbox_hop: dict[str, tuple[str, str]] = {}
         self._router = self.routing.router
+        self._policy: Policy | None = None
+        self._resolved: dict[str, Resolution] = {}
         self._survivors: dict[tuple[int, str | None, tuple[str, ...], bool], list[GwartRow]] = {}
         self._fixed: dict[int, bool] = {}
         self.directory_s = 0.0
@@ -204,15 +208,18 @@ class MTA(Component):
         groups: dict[tuple[str, str], list[Recipient]] = {}
         decided: dict[int, GwartRow | str] = {}
         router = self.routing.router_for(self.server)
-        if router is not self._router:  # routing was recalculated: forget what it decided
-            self._router = router
-            self._next_hop, self._survivors, self._fixed = {}, {}, {}
-        # The router remembers each resolution per site (and directory policy), for every MTA
-        # of the site: a copy per MTA cost memory on big organizations and saved nothing.
         policy = self.routing.directory_policy(self.server)
+        if router is not self._router or policy is not self._policy:
+            if router is not self._router:  # routing was recalculated: forget what it decided
+                self._next_hop, self._survivors, self._fixed = {}, {}, {}
+            # The router remembers each resolution per site (and directory policy), for every
+            # MTA of the site: a copy per MTA cost memory on big organizations and saved nothing.
+            self._router, self._policy = router, policy
+            self._resolved = router.resolutions(self.site, policy)
         resolve = router.resolve
         site = self.site
-        resolved = router.resolutions(site, policy)
+        resolved = self._resolved
+        mailbox_hop, next_hop = self._mailbox_hop, self._next_hop
         for recipient in envelope.recipients:
             if recipient.outcome is not PENDING:
                 continue
@@ -254,10 +261,10 @@ class MTA(Component):
             if resolution.kind == "mailbox":
                 mailbox = resolution.mailbox
                 assert mailbox is not None  # a "mailbox" resolution names its mailbox
-                key = self._mailbox_hop.get(mailbox.server)
+                key = mailbox_hop.get(mailbox.server)
                 if key is None:
                     target = mailbox.server
-                    key = self._mailbox_hop[target] = (
+                    key = mailbox_hop[target] = (
                         "deliver" if target == self.server else "final",
                         target,
                     )
@@ -293,9 +300,10 @@ class MTA(Component):
                 )
                 continue
             # Recipients with the same candidates share one decision per envelope.
-            row = decided.get(id(resolution.rows))
+            rows = resolution.rows
+            row = decided.get(id(rows))
             if row is None:
-                row = decided[id(resolution.rows)] = self._choose(envelope, resolution.rows, now)
+                row = decided[id(rows)] = self._choose(envelope, rows, now)
             if isinstance(row, str):
                 ndr = LOOP if row == "loop" else CONGESTION
                 if message.traced:
@@ -336,11 +344,16 @@ class MTA(Component):
                     self.server,
                     "MTA",
                 )
-            key = self._next_hop.get(row.connector)
+            key = next_hop.get(row.connector)
             if key is None:
-                key = self._next_hop[row.connector] = self._hop_for(row.connector)
-            groups.setdefault(key, []).append(recipient)
-        whole = len(groups) == 1 and sum(len(r) for r in groups.values()) == len(envelope.recipients)
+                key = next_hop[row.connector] = self._hop_for(row.connector)
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [recipient]
+            else:
+                group.append(recipient)
+        # One group holding every recipient: the envelope itself goes on, no copy.
+        whole = len(groups) == 1 and len(next(iter(groups.values()))) == len(envelope.recipients)
         for (kind, target), recipients in groups.items():
             part = envelope if whole else envelope.split(recipients)
             if kind == "deliver":
@@ -765,38 +778,35 @@ class NextHopQueue:
     def _hand_over(self, envelope: Envelope, peer: str, seconds: float) -> None:
         mta = self.mta
         message = envelope.message
-        cost = self.connector.cost if self.connector else 0
         if mta.tracking.enabled:
             mta.tracking.record(
                 mta.env.now,
-                self.mta.server,
+                mta.server,
                 logs.TRANSFER_OUT,
                 message.mts_id,
                 partner=peer,
                 originator=message.originator,
                 length=int(message.size_bytes),
                 seconds=seconds,
-                cost=cost,
+                cost=self.connector.cost if self.connector else 0,
                 recipients=envelope.recipients,
             )
-        if mta.tracking.enabled:
             mta.tracking.record(
                 mta.env.now,
                 peer,
                 logs.TRANSFER_IN,
                 message.mts_id,
-                partner=self.mta.server,
+                partner=mta.server,
                 originator=message.originator,
                 length=int(message.size_bytes),
                 recipients=envelope.recipients,
             )
-        waited = mta.env.now - envelope.queued_s
         if message.traced:
             mta.books.trace(
                 message,
-                f"MTA {self.mta.server} -> MTA {peer} over {self._describe()} "
-                f"({waited:.1f} s after it was queued)",
-                self.mta.server,
+                f"MTA {mta.server} -> MTA {peer} over {self._describe()} "
+                f"({mta.env.now - envelope.queued_s:.1f} s after it was queued)",
+                mta.server,
                 "MTA",
             )
         mta.transfers[self.target if self.connector is not None else "RPC"] += 1

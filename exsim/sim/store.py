@@ -139,9 +139,10 @@ class InformationStore(Component):
         local: list[Recipient] = []
         remote: list[Recipient] = []
         unresolved = envelope.message.client in UNRESOLVED_ONE_OFFS
+        mailbox_of, server = self.routing.mailbox_of, self.server
         for recipient in envelope.recipients:
-            box = self.routing.mailbox_of(recipient.address)
-            here = box is not None and box.server == self.server and not (unresolved and recipient.one_off)
+            box = mailbox_of(recipient.address)
+            here = box is not None and box.server == server and not (unresolved and recipient.one_off)
             (local if here else remote).append(recipient)
         if local and not remote:
             self.delivery.put(envelope)
