@@ -164,11 +164,13 @@ class Gateway(Component):
 
     def _send_loop(self) -> ProcessGenerator[None]:
         env, uptime = self.env, self.uptime
+        quiet = uptime.quiet(self.server)  # nothing stops it: no waiting for the service, no crash
         while True:
             while not self.mts_out.items:
                 yield self.mts_out.wait()
             envelope: Envelope = self.mts_out.items.popleft()
-            yield from uptime.wait_running(self.server, self.service)
+            if not quiet:
+                yield from uptime.wait_running(self.server, self.service)
             while self.blocked(envelope):
                 yield env.timeout(self.settings.poll_interval_s)
                 yield from uptime.wait_running(self.server, self.service)
@@ -183,7 +185,7 @@ class Gateway(Component):
             link = self.connector.link
             started = env.now
             yield env.timeout(transfer_s(message.size_kb, link.bandwidth, link.latency) + self.foreign.delay)
-            if uptime.crashed_between(self.server, started, env.now):
+            if not quiet and uptime.crashed_between(self.server, started, env.now):
                 self.mts_out.put(envelope)  # still in MTS-OUT on disk: sent again after the restart
                 continue
             refused = not uptime.connector_up(self.name, env.now) or (

@@ -131,7 +131,7 @@ class Envelope:
         return Envelope(
             arrived_on=self.arrived_on,
             visited_sites=self.visited_sites,
-            attempts=dict(self.attempts),
+            attempts=dict(self.attempts) if self.attempts else {},
             hops=self.hops,
             message=self.message,
             recipients=recipients,

@@ -121,15 +121,17 @@ class Workload:
         clients = sim.scenario.server(server).clients
         names, shares = list(clients), list(itertools.accumulate(clients.values()))
         one_off = self.config.one_off_share
+        aliases = self.aliases_on[server]
+        mix, last_kind = self.mix_cumulative, len(MIX_KINDS) - 1
+        draw, pick, addressed = rng.random, rng.randrange, self._recipients
         for t in self._arrivals(rng, users * sends):
             yield env.timeout(t - env.now)
-            aliases = self.aliases_on[server]
-            originator = aliases[rng.randrange(len(aliases))]
+            originator = aliases[pick(len(aliases))]
             count = 1 + poisson(rng, mean_recipients - 1.0) if mean_recipients > 1 else 1
             recipients: list[Recipient] = []
             for _ in range(count):
-                kind = MIX_KINDS[min(bisect.bisect(self.mix_cumulative, rng.random()), len(MIX_KINDS) - 1)]
-                recipients += self._recipients(kind, server, originator, rng)
+                kind = MIX_KINDS[min(bisect.bisect(mix, draw()), last_kind)]
+                recipients += addressed(kind, server, originator, rng)
             size = message_size(rng)
             # Draws for clients and one-off addressing only when the scenario has them, so that
             # scenarios without them keep exactly the traffic they had.
@@ -166,8 +168,8 @@ class Workload:
             return [Recipient(system.recipients[rng.randrange(len(system.recipients))], kind)]
         if kind == "distribution_list":
             size = self.config.distribution_list_size
-            everyone = self.all_aliases
-            return [Recipient(everyone[rng.randrange(len(everyone))], kind) for _ in range(size)]
+            everyone, index, people = self.all_aliases, rng.randrange, len(self.all_aliases)
+            return [Recipient(everyone[index(people)], kind) for _ in range(size)]
         pool = self._pool(kind, server)
         if kind == "same_server":
             if len(pool) < 2:
@@ -251,17 +253,18 @@ class Joined(Sequence[str]):
     """Several lists read as one, in order, without copying them: the other sites' users of
     a 100-site organization are 59,400 aliases, and a copy per server cost 140 MB."""
 
-    __slots__ = ("_ends", "_lists")
+    __slots__ = ("_ends", "_length", "_lists")
 
     def __init__(self, lists: list[list[str]]):
         self._lists = [part for part in lists if part]
         self._ends = list(itertools.accumulate(len(part) for part in self._lists))
+        self._length = self._ends[-1] if self._ends else 0
 
     def __len__(self) -> int:
-        return self._ends[-1] if self._ends else 0
+        return self._length
 
     def __getitem__(self, index: int) -> str:  # type: ignore[override]  # (no slices: never needed)
-        if not 0 <= index < len(self):
+        if not 0 <= index < self._length:
             raise IndexError(index)
         part = bisect.bisect_right(self._ends, index)
         return self._lists[part][index - (self._ends[part - 1] if part else 0)]
