@@ -39,7 +39,9 @@ class LatencyHistogram:
         if latency_s <= self.LOW_S:
             index = 0
         else:
-            index = min(self.bins - 1, 1 + int(math.log(latency_s / self.LOW_S) / self._log_ratio))
+            index = 1 + int(math.log(latency_s / self.LOW_S) / self._log_ratio)
+            if index >= self.bins:
+                index = self.bins - 1
         self._counts[index] += count
         self.n += count
         self.total_s += latency_s * count

@@ -194,6 +194,8 @@ class Simulation:
         self._policies: dict[tuple[int | None, str], Policy] = {}
         #: 'Use Lowest Cost Routes Only' (the MTA asks at every routing decision).
         self._lowest_cost_setting = scenario.model.lowest_cost_routes_only
+        #: Mail submitted before the warm-up ends is left out of the statistics (every message asks).
+        self._warmup_s = scenario.run.warmup
         self.site_x400 = {s.name: s.addresses.x400 or "" for s in scenario.sites}
         self._gdi_cache: dict[str, GDI] = {}
         self._mts_prefix: dict[str, str] = {}
@@ -388,7 +390,7 @@ class Simulation:
             submitted_s=now,
             size_kb=size_kb,
             recipients=recipients,
-            counted=now >= self.scenario.run.warmup,
+            counted=now >= self._warmup_s,
             report_for=report_for,
             inbound_via=inbound_via,
             traced=self._next_id in self.trace_messages,

@@ -353,7 +353,10 @@ class MTA(Component):
             else:
                 group.append(recipient)
         # One group holding every recipient: the envelope itself goes on, no copy.
-        whole = len(groups) == 1 and len(next(iter(groups.values()))) == len(envelope.recipients)
+        whole = False
+        if len(groups) == 1:
+            (only,) = groups.values()
+            whole = len(only) == len(envelope.recipients)
         for (kind, target), recipients in groups.items():
             part = envelope if whole else envelope.split(recipients)
             if kind == "deliver":
