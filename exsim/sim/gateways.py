@@ -165,6 +165,7 @@ class Gateway(Component):
     def _send_loop(self) -> ProcessGenerator[None]:
         env, uptime = self.env, self.uptime
         quiet = uptime.quiet(self.server)  # nothing stops it: no waiting for the service, no crash
+        delivered_to = f"{self.settings.side} via {self.name}"  # where the books say it went
         while True:
             while not self.mts_out.items:
                 yield self.mts_out.wait()
@@ -206,7 +207,7 @@ class Gateway(Component):
                     self.server,
                     self.name,
                 )
-            self.books.deliver(envelope, envelope.pending, f"{side} via {self.name}", self.server, self.name)
+            self.books.deliver(envelope, envelope.pending, delivered_to, self.server, self.name)
 
     def _refuse(self, envelope: Envelope) -> None:
         """Too large for this gateway: hand it back to the MTA to be rerouted (KB Q160534).

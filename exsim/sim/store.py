@@ -57,6 +57,8 @@ class InformationStore(Component):
         super().__init__(around)
         self.settings = settings
         self.server = settings.server
+        self._mailbox_here = f"mailbox on {self.server}"
+        """Where the store's deliveries land, as the books record it (made once, not per delivery)."""
         env = self.env
         self.delivery = MailQueue(env)
         self.gateway_in = MailQueue(env)
@@ -166,7 +168,7 @@ class InformationStore(Component):
         self.track(
             logs.LOCAL_DELIVERY if local else logs.DELIVERED, message, envelope.recipients, partner="Store"
         )
-        self.books.deliver(envelope, envelope.recipients, f"mailbox on {self.server}", self.server, "store")
+        self.books.deliver(envelope, envelope.recipients, self._mailbox_here, self.server, "store")
 
     def _transfer_in(self, envelope: Envelope) -> None:
         """A gateway-in thread: mail the MTA queued for a gateway, into the gateway's MTS-OUT."""
