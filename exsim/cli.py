@@ -852,8 +852,8 @@ def trace(
       exsim trace scenarios/q166866.toml --first-ndr
       exsim trace scenarios/contoso.toml --message 3 --json > story.json
     """
-    from exsim.experiment import expand_sweep, point_scenario
     from exsim.logs import timestamp
+    from exsim.scenario.sweep import expand_sweep, point_scenario
     from exsim.sim import simulate
 
     if (message_id is not None) + first_ndr + first_misdelivery != 1:

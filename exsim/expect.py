@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from exsim.experiment import SweepPoint, expand_sweep, point_scenario
 from exsim.metrics import LatencyHistogram, Outcomes
 from exsim.randomness import replication_seed
 from exsim.scenario import (
@@ -33,6 +32,7 @@ from exsim.scenario import (
     TransfersExpectation,
 )
 from exsim.scenario.schema import _Expectation as ExpectationBase
+from exsim.scenario.sweep import SweepPoint, expand_sweep, point_scenario
 from exsim.sim import RunResult, simulate
 from exsim.units import format_duration
 

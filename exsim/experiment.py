@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import itertools
 import json
 import math
 import os
@@ -41,13 +40,11 @@ import pandas as pd
 import tomli_w
 
 from exsim.columns import BOOK_COLUMNS, COUNT_COLUMNS, INTERVAL_COLUMNS, is_ndr_diagnostic_column
-from exsim.constraint import parse_constraint
 from exsim.logs import EVENT_COLUMNS
 from exsim.randomness import replication_seed
 from exsim.resultsdir import ResultsDirectory, ResultsDirectoryError, open_results_dir
 from exsim.scenario import Scenario, validate_raw
-from exsim.scenario.paths import changed, sweep_label
-from exsim.scenario.schema import SweepVariable
+from exsim.scenario.sweep import SweepPoint, expand_sweep, point_scenario
 from exsim.stats import paired_difference, t_interval
 
 if TYPE_CHECKING:
@@ -184,56 +181,6 @@ def worker_count(requested: int | None, runs: int) -> tuple[int, str | None]:
 
 
 # --- sweeps -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SweepPoint:
-    index: int
-    values: dict[str, Any]
-    labels: dict[str, str]
-
-
-def expand_sweep(scenario: Scenario) -> list[SweepPoint]:
-    """Every sweep point, in a fixed order (product over groups; lockstep inside a group)."""
-    variables = scenario.sweep.variables
-    if not variables:
-        return [SweepPoint(0, {}, {})]
-    groups: dict[str, list[SweepVariable]] = {}
-    for variable in variables:
-        groups.setdefault(variable.group or f"\0{variable.name}", []).append(variable)
-    axes: list[list[list[tuple[SweepVariable, int]]]] = []
-    for members in groups.values():
-        size = len(members[0].values)
-        axes.append([[(v, i) for v in members] for i in range(size)])
-    constraint = scenario.sweep.constraint
-    holds = (
-        parse_constraint(constraint, {v.name: v.values for v in variables}).holds
-        if constraint
-        else (lambda values: True)
-    )
-    points: list[SweepPoint] = []
-    for combination in itertools.product(*axes):
-        values: dict[str, Any] = {}
-        labels: dict[str, str] = {}
-        for variable, i in itertools.chain.from_iterable(combination):
-            values[variable.name] = variable.values[i]
-            labels[variable.name] = variable.labels[i] if variable.labels else sweep_label(variable.values[i])
-        if not holds(values):
-            continue
-        points.append(SweepPoint(len(points), values, labels))
-    return points
-
-
-def point_scenario(scenario: Scenario, point: SweepPoint) -> Scenario:
-    """The scenario with a sweep point's values put in place (and no sweep of its own)."""
-    raw = changed(
-        scenario.raw,
-        ((v.path, point.values[v.name]) for v in scenario.sweep.variables if v.name in point.values),
-    )
-    raw.pop("sweep", None)
-    for expectation in raw.get("expect", []):
-        expectation.pop("point", None)  # the point is chosen: no sweep variable is left to name
-    return validate_raw(raw, scenario.source)
 
 
 # --- one run -------------------------------------------------------------------------

@@ -91,3 +91,17 @@ def test_the_probe_sees_what_a_command_imports():
         "rich.table",
         "exsim.routing",
     ]
+
+
+def test_tracing_one_sweep_point_imports_no_pandas_or_scipy():
+    # trace simulates (SimPy, NumPy), but picking a sweep point needs nothing of the experiment
+    # runner's tables and statistics: the lessons call it often, at a second of imports each.
+    argv = ["trace", str(SCENARIOS / "q166866.toml"), "--point", "3", "--first-ndr"]
+    action = (
+        "from click.testing import CliRunner\n"
+        "from exsim.cli import cli\n"
+        f"result = CliRunner().invoke(cli, {argv!r})\n"
+        "assert result.exit_code == 0, result.output\n"
+        "assert 'non-delivery' in result.output.lower() or 'ndr' in result.output.lower(), result.output\n"
+    )
+    assert heavy_imports(action=action, watched=("pandas", "scipy", "exsim.experiment")) == []
