@@ -1,6 +1,6 @@
 """The course in notebooks/: every lesson has the shape of a lesson, uses only the public API and
-the command line, and is listed in the README. (tests/lessons.py executes the lessons themselves,
-solutions included.)"""
+the command line, and is listed in the README. (nbmake executes the lessons themselves, solutions
+included.)"""
 
 from __future__ import annotations
 
