@@ -42,8 +42,8 @@ import itertools
 import random
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from exsim.address import (
     AddressError,
@@ -508,85 +508,61 @@ class Resolution:
     what they found, why, and what they cost."""
 
 
-def resolve(
-    org: Organization,
-    gwart: Sequence[GwartRow],
-    site: str,
-    recipient: str,
-    ex_rows: Callable[[str], tuple[GwartRow, ...]] | None = None,
-    search: Callable[[str], DirectoryMatch] | None = None,
-) -> Resolution:
-    """Resolve a recipient address (any type, or an alias) in a site's GWART.
+@dataclass(frozen=True, slots=True, eq=False)
+class Destination:
+    """What the directory makes of one recipient address: the same in every site, so a router
+    keeps one per address (and directory policy) for the whole organization.
 
-    ``ex_rows``: a memo of the GWART's rows for a site's distinguished name (the
-    same for every mailbox of that site); computed here when not given.
-    ``search``: the directory's fuzzy/restricted search of an X.400 address that
-    matched no proxy exactly (:mod:`exsim.directory`); none: exact lookups only.
+    ``group`` stands for every address that each site routes alike, and a site's
+    :class:`Answer` is kept per group: a mailbox's group is its site (mail for any mailbox of
+    another site leaves by the rows of that site's EX address space), a foreign SMTP
+    address's group its domain (the GWART matches the domain alone), any other address its
+    own. So the memory of resolutions grows with the addresses plus sites times groups, not
+    with sites times addresses (on a 100-site organization of 60,000 mailboxes every site's
+    MTAs meet most addresses in a day), and a site meeting a new address asks the directory
+    nothing when another site has met it before.
     """
-    try:
-        address_type, address = classify_recipient(recipient)
-        if address_type == "X400":
-            address = format_x400(parse_x400(address))
-        mailbox = org.find_mailbox(address_type, address)
-        if mailbox is None and address_type == "EX":
-            parse_dn(address)
-    except AddressError as exc:
-        return Resolution("unroutable", "?", recipient, site, reason=f"malformed address: {exc}")
-    found = None
-    if mailbox is None and address_type == "X400" and search is not None:
-        found = search(address)
-        mailbox = found.mailbox
-    resolution = _resolve_mailbox(org, gwart, site, address_type, address, mailbox, ex_rows)
-    if resolution is None:
-        resolution = _resolve_foreign(org, site, address_type, address, gwart)
-    if found is not None and found.mailbox is not None:
-        resolution = replace(resolution, directory=found, matched_as=f"{resolution.matched_as} ({found.why})")
-    elif found is not None and found.searches:
-        resolution = replace(resolution, directory=found)
-    return resolution
+
+    address_type: str
+    """SMTP, X400, MS, EX or ALIAS; '?' for a malformed address."""
+    address: str
+    """The address as the directory reads it (an X.400 address in its canonical form)."""
+    group: object
+    mailbox: Mailbox | None = None
+    directory: DirectoryMatch | None = None
+    """The directory's fuzzy or restricted searches when the exact match missed (KB Q176046)."""
+    error: str = ""
+    """Why the address is malformed: then it is unroutable in every site."""
 
 
-def _resolve_mailbox(
-    org: Organization,
-    gwart: Sequence[GwartRow],
-    site: str,
-    address_type: str,
-    address: str,
-    mailbox: Mailbox | None,
-    ex_rows: Callable[[str], tuple[GwartRow, ...]] | None,
-) -> Resolution | None:
-    """A mailbox's resolution: delivered in this site, or routed to its site by its EX address."""
-    if mailbox is not None:
-        if mailbox.site == site:
-            return Resolution(
-                "mailbox",
-                address_type,
-                address,
-                site,
-                mailbox=mailbox,
-                matched_as=f"directory: mailbox {mailbox.alias} on {mailbox.server}",
-            )
-        dn = org.site_dn(mailbox.site)
-        rows = tuple(match_rows(gwart, "EX", dn)) if ex_rows is None else ex_rows(dn)
-        if not rows:
-            return Resolution(
-                "unroutable",
-                address_type,
-                address,
-                site,
-                mailbox=mailbox,
-                reason=f"no route from site {site} to site {mailbox.site}",
-            )
-        return Resolution(
-            "route",
-            address_type,
-            address,
-            site,
-            mailbox=mailbox,
-            rows=rows,
-            matched_as=f"directory: mailbox {mailbox.alias} in site {mailbox.site}, routed as EX:{dn}",
-        )
-    return None
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What one site's MTA does with every address of one destination group: hand it to the
+    mailbox's server in this site (``mailbox``), leave the site by one of ``rows`` (``route``),
+    or return it (``unroutable``, for ``reason``)."""
+
+    kind: str
+    rows: tuple[GwartRow, ...] = ()
+    reason: str = ""
+    matched_as: str = ""
+    """For an address no mailbox has: the address space its rows matched."""
+
+
+#: The answer of a mailbox's own site: its server delivers it (no GWART row).
+_HERE = Answer("mailbox")
+
+
+class _Group:
+    """The key a site's answers are kept under for one group of addresses (hashed by identity,
+    which a dictionary checks fastest); ``name`` is for reading only."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<addresses routed as {self.name}>"
 
 
 def _resolve_foreign(
@@ -1120,25 +1096,30 @@ class RoutePlan:
     """For a misdelivery, what an administrator does about it (the defect row's fix)."""
 
 
-_UNSEEN: Any = object()
-"""A recipient address the router has not looked up yet (None means: no mailbox)."""
-
-
 class Router:
-    """The GWARTs of one organization, computed once, with the decisions made on them."""
+    """The GWARTs of one organization, computed once, with the decisions made on them.
+
+    Resolution is kept in two levels (see :class:`Destination`): what the directory makes of an
+    address, once for the organization (per directory policy), and what each site does with
+    each group of addresses. :meth:`resolve` joins them into the full :class:`Resolution` that
+    ``exsim route`` and message tracking show; the MTA reads the two levels directly.
+    """
 
     def __init__(self, org: Organization, hidden_sites: frozenset[str] = frozenset()):
         self.org = org
         self.gwarts = Gwarts(org, hidden_sites)
-        # Keyed (site, recipient), or (site, recipient, policy) for a non-exact directory search.
-        # Per (site, directory policy): recipient address -> resolution; the EXACT one also
-        # holds each foreign SMTP domain's ("@domain").
-        self._resolved: dict[tuple[str, Policy], dict[str, Resolution]] = {}
+        # Per directory policy: recipient address as written -> its destination. The exact
+        # directory's answers are shared by every policy (only an X.400 address that no proxy
+        # matches exactly is searched otherwise).
+        self._destinations: dict[Policy, dict[str, Destination]] = {}
+        self._exact = self.destinations(EXACT)
+        # Per site: destination group -> the site's answer.
+        self._answers: dict[str, dict[object, Answer]] = {}
+        self._site_groups: dict[str, _Group] = {}
+        self._groups: dict[tuple[str, str], _Group] = {}
         self._rows: dict[tuple[GwartRow, ...], tuple[GwartRow, ...]] = {}
         self._canonical: dict[int, tuple[GwartRow, ...]] = {}
-        self._ex: dict[tuple[str, str], tuple[GwartRow, ...]] = {}
         self._ex_index: dict[str, ExIndex] = {}
-        self._mailboxes: dict[str, tuple[str, str, Mailbox] | None] = {}
         self._directory: Directory | None = None
 
     @property
@@ -1171,86 +1152,146 @@ class Router:
         return outcome, fix
 
     def resolve(self, site: str, recipient: str, policy: Policy = EXACT) -> Resolution:
-        """Resolution of a recipient in a site's GWART (cached: the tables do not change), by an
-        MTA whose directory searches follow ``policy`` (:mod:`exsim.directory`)."""
-        cache = self.resolutions(site, policy)
-        found = cache.get(recipient)
+        """Resolution of a recipient in a site's GWART, by an MTA whose directory searches follow
+        ``policy`` (:mod:`exsim.directory`): the destination and the site's answer for its group
+        (both kept: the tables do not change), with what matched, in words."""
+        destination = self.destination(recipient, policy)
+        answer = self._answers_of(site).get(destination.group) or self.answer(site, destination)
+        if destination.error:
+            return Resolution("unroutable", "?", recipient, site, reason=destination.error)
+        mailbox, matched_as = destination.mailbox, answer.matched_as
+        if mailbox is not None:
+            if answer.kind == "mailbox":
+                matched_as = f"directory: mailbox {mailbox.alias} on {mailbox.server}"
+            elif answer.kind == "route":
+                matched_as = (
+                    f"directory: mailbox {mailbox.alias} in site {mailbox.site}, "
+                    f"routed as EX:{self.org.site_dn(mailbox.site)}"
+                )
+        found = destination.directory
+        if found is not None and found.mailbox is not None:
+            matched_as = f"{matched_as} ({found.why})"
+        return Resolution(
+            answer.kind,
+            destination.address_type,
+            destination.address,
+            site,
+            mailbox,
+            answer.rows,
+            matched_as,
+            answer.reason,
+            found,
+        )
+
+    def destinations(self, policy: Policy = EXACT) -> dict[str, Destination]:
+        """The destinations found so far for an MTA whose directory searches follow ``policy``, by
+        recipient address as written: an MTA reads it directly and calls :meth:`destination`
+        on a miss (the routing thread looks up every recipient of every message)."""
+        found = self._destinations.get(policy)
         if found is None:
-            # Foreign SMTP addresses route by their domain alone: resolve each domain once.
-            local, at, domain = recipient.rpartition("@")
-            by_domain = (
-                "@" + domain.lower()
-                if (at and local and ":" not in recipient and self.mailbox(recipient) is None)
-                else None
-            )
-            domains = self.resolutions(site)
-            shared = domains.get(by_domain) if by_domain else None
-            if shared is not None:
-                found = Resolution(
-                    shared.kind,
-                    shared.address_type,
-                    recipient,
-                    site,
-                    None,
-                    shared.rows,
-                    shared.matched_as,
-                    shared.reason,
-                )
-            elif (entry := self._entry(recipient)) is not None:
-                # A mailbox: the directory's answer is the same in every site (and no search
-                # runs), so only the site's rows for the mailbox's site are looked up here.
-                address_type, address, mailbox = entry
-                found = _resolve_mailbox(
-                    self.org,
-                    self.gwarts[site],
-                    site,
-                    address_type,
-                    address,
-                    mailbox,
-                    lambda dn: self._ex_rows(site, dn),
-                )
-                assert found is not None  # a mailbox always resolves
-            else:
-                found = resolve(
-                    self.org,
-                    self.gwarts[site],
-                    site,
-                    recipient,
-                    lambda dn: self._ex_rows(site, dn),
-                    None if policy is EXACT else (lambda address: self.directory.resolve(address, policy)),
-                )
-                if by_domain:
-                    domains[by_domain] = found
-            # Equal candidate lists become one object, so callers can cache decisions by identity.
-            rows = self._one_of(found.rows)
-            if rows is not found.rows:
-                found = replace(found, rows=rows)
-            cache[recipient] = found
+            found = self._destinations[policy] = {}
         return found
 
-    def resolutions(self, site: str, policy: Policy = EXACT) -> dict[str, Resolution]:
-        """What :meth:`resolve` has worked out so far for a site and directory policy, by
-        recipient address: an MTA reads it directly and calls :meth:`resolve` on a miss (the
-        routing thread looks up every recipient of every message)."""
-        key = (site, policy)
-        cache = self._resolved.get(key)
-        if cache is None:
-            cache = self._resolved[key] = {}
-        return cache
+    def answers(self, site: str) -> dict[object, Answer]:
+        """A site's answers so far, by destination group: an MTA of the site reads it directly
+        and calls :meth:`answer` on a miss."""
+        return self._answers_of(site)
+
+    def _answers_of(self, site: str) -> dict[object, Answer]:
+        found = self._answers.get(site)
+        if found is None:
+            found = self._answers[site] = {}
+        return found
+
+    def destination(self, recipient: str, policy: Policy = EXACT) -> Destination:
+        """What the directory of an MTA with ``policy`` makes of a recipient address (kept)."""
+        destinations = self.destinations(policy)
+        found = destinations.get(recipient)
+        if found is not None:
+            return found
+        found = self._exact.get(recipient)
+        if found is None:
+            found = self._exact[recipient] = self._look_up(recipient)
+        if policy is not EXACT and found.mailbox is None and found.address_type == "X400" and not found.error:
+            # No proxy matches exactly: the MTA's fuzzy or restricted search (KB Q176046).
+            match = self.directory.resolve(found.address, policy)
+            if match.mailbox is not None:
+                found = Destination(
+                    found.address_type,
+                    found.address,
+                    self._site_group(match.mailbox.site),
+                    match.mailbox,
+                    match,
+                )
+            elif match.searches:
+                found = Destination(found.address_type, found.address, found.group, None, match)
+        destinations[recipient] = found
+        return found
+
+    def _look_up(self, recipient: str) -> Destination:
+        """The exact directory's destination of a recipient address."""
+        try:
+            address_type, address = classify_recipient(recipient)
+            if address_type == "X400":
+                address = format_x400(parse_x400(address))
+            mailbox = self.org.find_mailbox(address_type, address)
+            if mailbox is not None:
+                return Destination(address_type, address, self._site_group(mailbox.site), mailbox)
+            if address_type == "EX":
+                parse_dn(address)
+        except AddressError as exc:
+            return Destination("?", recipient, self._group("?", recipient), error=f"malformed address: {exc}")
+        if address_type == "SMTP":
+            # A foreign SMTP address is routed by its domain alone: one group per domain. A
+            # malformed one is refused (AddressError), as `exsim route --to` reports it.
+            return Destination(address_type, address, self._group("SMTP", "@" + parse_smtp(address).domain))
+        return Destination(address_type, address, self._group(address_type, address))
+
+    def _site_group(self, site: str) -> _Group:
+        group = self._site_groups.get(site)
+        if group is None:
+            group = self._site_groups[site] = _Group(f"the mailboxes of site {site}")
+        return group
+
+    def _group(self, address_type: str, address: str) -> _Group:
+        group = self._groups.get((address_type, address))
+        if group is None:
+            group = self._groups[(address_type, address)] = _Group(f"{address_type}:{address}")
+        return group
+
+    def answer(self, site: str, destination: Destination) -> Answer:
+        """What a site's MTAs do with a destination's group (kept for the group)."""
+        if destination.error:
+            answer = Answer("unroutable", reason=destination.error)
+        elif (mailbox := destination.mailbox) is not None:
+            if mailbox.site == site:
+                answer = _HERE
+            else:
+                rows = self._ex_rows(site, self.org.site_dn(mailbox.site))
+                answer = (
+                    Answer("route", rows)
+                    if rows
+                    else Answer("unroutable", reason=f"no route from site {site} to site {mailbox.site}")
+                )
+        else:
+            found = _resolve_foreign(
+                self.org, site, destination.address_type, destination.address, self.gwarts[site]
+            )
+            answer = Answer(found.kind, self._one_of(found.rows), found.reason, found.matched_as)
+        self._answers_of(site)[destination.group] = answer
+        return answer
 
     def _ex_rows(self, site: str, dn: str) -> tuple[GwartRow, ...]:
-        rows = self._ex.get((site, dn))
-        if rows is None:
-            index = self._ex_index.get(site)
-            if index is None:
-                index = self._ex_index[site] = ExIndex(self.gwarts[site])
-            rows = self._ex[(site, dn)] = self._one_of(index.match(dn))
-        return rows
+        """The site's GWART rows for a distinguished name (the most specific EX address space)."""
+        index = self._ex_index.get(site)
+        if index is None:
+            index = self._ex_index[site] = ExIndex(self.gwarts[site])
+        return self._one_of(index.match(dn))
 
     def _one_of(self, rows: tuple[GwartRow, ...]) -> tuple[GwartRow, ...]:
-        """The one object of the router that holds these candidate rows (the first one seen).
-        Hashing rows costs a dataclass hash per row: a list already known as the one object
-        (every mailbox of a site shares its site's rows) is recognised by identity."""
+        """The one object of the router that holds these candidate rows (the first one seen), so
+        that callers can cache decisions by identity. Hashing rows costs a dataclass hash per
+        row: a list already known as the one object is recognised by identity."""
         if self._canonical.get(id(rows)) is rows:
             return rows
         rows = self._rows.setdefault(rows, rows)
@@ -1258,31 +1299,11 @@ class Router:
         return rows
 
     def mailbox(self, recipient: str) -> Mailbox | None:
-        """The organization's mailbox a recipient address names, if any (the directory)."""
-        entry = self._mailboxes.get(recipient, _UNSEEN)  # the store asks for every recipient
-        if entry is _UNSEEN:
-            entry = self._entry(recipient)
-        return None if entry is None else entry[2]
-
-    def _entry(self, recipient: str) -> tuple[str, str, Mailbox] | None:
-        """(address type, address as the directory reads it, mailbox) of a recipient address
-        that names a mailbox exactly; None for any other (cached: the directory is fixed)."""
-        try:
-            return self._mailboxes[recipient]
-        except KeyError:
-            pass
-        entry = None
-        try:
-            address_type, address = classify_recipient(recipient)
-            if address_type == "X400":
-                address = format_x400(parse_x400(address))
-            mailbox = self.org.find_mailbox(address_type, address)
-            if mailbox is not None:
-                entry = (address_type, address, mailbox)
-        except AddressError:
-            pass
-        self._mailboxes[recipient] = entry
-        return entry
+        """The organization's mailbox a recipient address names exactly, if any (the directory)."""
+        found = self._exact.get(recipient)  # the store asks for every recipient
+        if found is None:
+            found = self.destination(recipient)
+        return found.mailbox
 
     def plan(
         self, from_server: str, recipient: str, at_s: float = 0.0, states: ConnectorStates | None = None

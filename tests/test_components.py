@@ -21,7 +21,7 @@ from exsim import logs
 from exsim.directory import EXACT, Policy
 from exsim.ndr import CONGESTION, INVALID_ARGUMENTS, MAX_TIME_EXPIRED, NdrKind
 from exsim.org import Mailbox, Organization
-from exsim.routing import ConnectorStates, GwartRow, Resolution, Router
+from exsim.routing import Answer, ConnectorStates, Destination, GwartRow, Resolution, Router
 from exsim.scenario import DirectorySearch, Override, Scenario
 from exsim.scenario import ImsConnector as ImsConnectorSpec
 from exsim.sim.gateways import InternetMailService, gateway_settings
@@ -82,8 +82,18 @@ class FixedRouter:
             )
         return Resolution(kind="route", address_type="X400", address=address, site=site, rows=(ROW_TO_B,))
 
-    def resolutions(self, site: str, policy: Policy) -> dict[str, Resolution]:
-        return {}  # nothing remembered: the MTA asks resolve() every time
+    def destinations(self, policy: Policy) -> dict[str, Destination]:
+        return {}  # nothing remembered: the MTA asks destination() and answer() every time
+
+    def answers(self, site: str) -> dict[object, Answer]:
+        return {}
+
+    def destination(self, address: str, policy: Policy) -> Destination:
+        return Destination("EX" if self.mailbox else "X400", address, None, self.mailbox)
+
+    def answer(self, site: str, destination: Destination) -> Answer:
+        resolution = self.resolve(site, destination.address, EXACT)
+        return Answer(resolution.kind, resolution.rows)
 
 
 @dataclass

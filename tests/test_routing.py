@@ -702,3 +702,95 @@ def test_a_router_computes_a_sites_gwart_when_first_asked_and_only_that_one(monk
     assert built == ["A", "B", "C", "D"]
     with pytest.raises(KeyError):
         router.gwarts["Z"]
+
+
+def test_a_router_keeps_one_answer_per_site_and_group_of_addresses_not_per_address():
+    # A 100-site organization's MTAs meet most of its 60,000 addresses in a day: what the
+    # directory makes of an address is kept once for the organization, and each site keeps one
+    # answer per group of addresses it routes alike (a site's mailboxes; a foreign domain).
+    raw = {
+        "organization": {"name": "Contoso"},
+        "sites": [site(s, smtp=True) for s in ("A", "B", "C")],
+        "servers": [{"name": f"{s}1", "site": s, "users": 4} for s in ("A", "B", "C")],
+        "connectors": [
+            link("AB", "A", "B", 1),
+            link("BC", "B", "C", 1),
+            {"name": "IMS", "kind": "ims", "server": "A1"},
+        ],
+    }
+    org = Organization(validate_raw(raw))
+    router = Router(org)
+    b_boxes = [alias for alias, box in org.mailboxes.items() if box.site == "B"]
+    c_boxes = [alias for alias, box in org.mailboxes.items() if box.site == "C"]
+    foreign = [f"user{n}@example{d}.com" for n in range(3) for d in range(2)]
+    for address in b_boxes + c_boxes + foreign:
+        for at in ("A", "B", "C"):
+            router.resolve(at, address)
+    assert len(router.destinations()) == 4 + 4 + 6
+    # Site A: B's mailboxes, C's mailboxes, two domains; B: its own mailboxes too.
+    assert len(router.answers("A")) == 4
+    assert len(router.answers("B")) == 4
+    to_c = [router.resolve("A", address) for address in c_boxes]
+    assert {r.kind for r in to_c} == {"route"}
+    assert all(r.rows is to_c[0].rows for r in to_c)  # one candidate list, shared
+    assert [(r.connector, r.route) for r in to_c[0].rows] == [("AB", ("A", "B", "C"))]
+    assert [r.matched_as for r in to_c] == [
+        f"directory: mailbox {alias} in site C, routed as EX:/o=Contoso/ou=C" for alias in c_boxes
+    ]
+    assert router.resolve("B", b_boxes[1]).kind == "mailbox"
+    assert router.resolve("B", b_boxes[1]).mailbox == org.mailboxes[b_boxes[1]]
+    # Foreign mail from C goes over BC and AB to the IMS in A.
+    (out,) = router.resolve("C", "user2@example1.com").rows
+    assert (out.connector, out.route, out.target) == ("BC", ("C", "B", "A"), "IMS")
+    assert router.resolve("C", "user2@example1.com").address == "user2@example1.com"
+
+
+def test_resolutions_do_not_depend_on_which_address_of_a_group_came_first():
+    # Each answer is worked out for the first address of its group that a site meets: every
+    # order of meeting them must give every address the resolution a fresh router gives it
+    # alone, and the rows of a mailbox in another site are those scoring every GWART row finds.
+    import random
+
+    from exsim import load_scenario
+    from exsim.directory import Policy
+    from exsim.routing import match_rows
+
+    org = Organization(load_scenario(SCENARIOS / "contoso.toml"))
+    boxes = [box for n, box in enumerate(org.mailboxes.values()) if n % 9 == 0]
+    addresses = [a for box in boxes for a in (box.alias, box.proxies.smtp, box.proxies.x400) if a]
+    addresses += [
+        "someone@example.com",
+        "other@example.com",
+        "SMTP:someone@example.com",
+        "ghost@paris.contoso.com",
+        "NoSuchAlias",
+        "c=US;a= ;p=Nowhere;o=X;s=Nobody",
+        "c=FR;a= ;p=Contoso;o=Paris;s=Nobody",
+        "/o=Nowhere/ou=X/cn=Y",
+        "/o=Contoso/ou=Tokyo/cn=Nobody",
+        "CONTOSO/PARIS/NOBODY",
+        "MSNET/PO1/USER1",
+        "c=US;a",
+    ]
+    policies = [Policy.of(2, "5.0-sp2"), Policy.of(1, "5.0")]  # exact only; fuzzy searches
+    alone = {
+        (at, address, policy): Router(org).resolve(at, address, policy)
+        for at in org.sites
+        for address in addresses
+        for policy in policies
+    }
+    draws = random.Random(3)
+    for _ in range(3):
+        router = Router(org)
+        order = list(alone)
+        draws.shuffle(order)
+        for at, address, policy in order:
+            assert router.resolve(at, address, policy) == alone[(at, address, policy)], (at, address)
+    kinds = {(resolution.kind, resolution.address_type) for resolution in alone.values()}
+    assert {("mailbox", "ALIAS"), ("route", "SMTP"), ("route", "X400"), ("unroutable", "?")} <= kinds
+    assert {("unroutable", "EX"), ("route", "EX"), ("route", "MS"), ("unroutable", "ALIAS")} <= kinds
+    for (at, address, _), resolution in alone.items():
+        box = org.mailboxes.get(address)
+        if box is not None and box.site != at:
+            expected = match_rows(Router(org).gwarts[at], "EX", org.site_dn(box.site))
+            assert list(resolution.rows) == expected

@@ -48,7 +48,7 @@ from exsim.versions import defect_at
 
 if TYPE_CHECKING:
     from exsim.directory import Policy
-    from exsim.routing import Resolution
+    from exsim.routing import Answer, Destination
     from exsim.scenario import DirectorySearch, LinkConnector, Override
 
 INFINITY = float("inf")
@@ -113,7 +113,8 @@ class MTA(Component):
         self._mailbox_hop: dict[str, tuple[str, str]] = {}
         self._router = self.routing.router
         self._policy: Policy | None = None
-        self._resolved: dict[str, Resolution] = {}
+        self._destinations: dict[str, Destination] = {}
+        self._answers: dict[object, Answer] = {}
         self._survivors: dict[tuple[int, str | None, tuple[str, ...], bool], list[GwartRow]] = {}
         self._fixed: dict[int, bool] = {}
         self.directory_s = 0.0
@@ -212,13 +213,12 @@ class MTA(Component):
         if router is not self._router or policy is not self._policy:
             if router is not self._router:  # routing was recalculated: forget what it decided
                 self._next_hop, self._survivors, self._fixed = {}, {}, {}
-            # The router remembers each resolution per site (and directory policy), for every
-            # MTA of the site: a copy per MTA cost memory on big organizations and saved nothing.
+            # The router keeps what the directory makes of each address (per policy) and what
+            # each site does with each group of addresses, for every MTA (Router.destination).
             self._router, self._policy = router, policy
-            self._resolved = router.resolutions(self.site, policy)
-        resolve = router.resolve
+            self._destinations, self._answers = router.destinations(policy), router.answers(self.site)
+        destinations, answers = self._destinations, self._answers
         site = self.site
-        resolved = self._resolved
         mailbox_hop, next_hop = self._mailbox_hop, self._next_hop
         for recipient in envelope.recipients:
             if recipient.outcome is not PENDING:
@@ -245,10 +245,10 @@ class MTA(Component):
                     f"{defect.kb}: {defect.title}",
                 )
                 continue
-            resolution = resolved.get(recipient.address)
-            if resolution is None:
-                resolution = resolve(site, recipient.address, policy)
-            if resolution.directory is not None or recipient.misdirected:
+            destination = destinations.get(recipient.address)
+            if destination is None:
+                destination = router.destination(recipient.address, policy)
+            if destination.directory is not None or recipient.misdirected:
                 self.directory_s += directory_outcome(
                     self.books,
                     self.routing.router,
@@ -256,11 +256,14 @@ class MTA(Component):
                     self.server,
                     message,
                     recipient,
-                    resolution,
+                    destination.directory,
                 )
-            if resolution.kind == "mailbox":
-                mailbox = resolution.mailbox
-                assert mailbox is not None  # a "mailbox" resolution names its mailbox
+            answer = answers.get(destination.group)
+            if answer is None:
+                answer = router.answer(site, destination)
+            if answer.kind == "mailbox":
+                mailbox = destination.mailbox
+                assert mailbox is not None  # a "mailbox" answer is for a mailbox
                 key = mailbox_hop.get(mailbox.server)
                 if key is None:
                     target = mailbox.server
@@ -274,7 +277,7 @@ class MTA(Component):
                 else:
                     group.append(recipient)
                 continue
-            if resolution.kind == "unroutable":
+            if answer.kind == "unroutable":
                 if message.traced:
                     # On a GWART missing sites not yet replicated (Q145976), the complete table
                     # would have routed it: that is the defect striking, and the line says so.
@@ -284,7 +287,7 @@ class MTA(Component):
                     gwart_defect = defect_at("gwart_replication") if partial else None
                     self.books.trace(
                         message,
-                        f"MTA {self.server}: {recipient.address} unroutable ({resolution.reason})"
+                        f"MTA {self.server}: {recipient.address} unroutable ({answer.reason})"
                         + (
                             f"; this GWART was calculated before directory replication brought "
                             f"every site ({gwart_defect.kb})"
@@ -296,11 +299,11 @@ class MTA(Component):
                         defect=gwart_defect.kb if gwart_defect else None,
                     )
                 self.books.fail(
-                    envelope, [recipient], UNRECOGNIZED, "MSExchangeMTA", self.server, resolution.reason
+                    envelope, [recipient], UNRECOGNIZED, "MSExchangeMTA", self.server, answer.reason
                 )
                 continue
             # Recipients with the same candidates share one decision per envelope.
-            rows = resolution.rows
+            rows = answer.rows
             row = decided.get(id(rows))
             if row is None:
                 row = decided[id(rows)] = self._choose(envelope, rows, now)
@@ -339,7 +342,7 @@ class MTA(Component):
                 self.books.trace(
                     message,
                     f"MTA {self.server}: {recipient.address} matched "
-                    f"{row.type}:{row.space or '(blank)'}; {len(resolution.rows)} candidate(s), "
+                    f"{row.type}:{row.space or '(blank)'}; {len(answer.rows)} candidate(s), "
                     f"chose {row.connector} (cost {row.cost}, route {' > '.join(row.route)})",
                     self.server,
                     "MTA",

@@ -23,11 +23,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from exsim.directory import search_cost_s
-from exsim.routing import Resolution
 from exsim.sim.message import Message, Recipient
 from exsim.versions import BUILDS, Defect, defect_at
 
 if TYPE_CHECKING:
+    from exsim.directory import DirectoryMatch
     from exsim.org import Organization
     from exsim.routing import Router
     from exsim.scenario import DirectorySearch
@@ -45,11 +45,11 @@ def directory_outcome(
     server: str,
     message: Message,
     recipient: Recipient,
-    resolution: Resolution,
+    found: DirectoryMatch | None,
 ) -> float:
-    """Mark or clear the recipient's misdirection from this MTA's resolution; the seconds of
-    directory time the searches cost (``costs`` per 1,000 entries of ``router``'s directory)."""
-    found = resolution.directory
+    """Mark or clear the recipient's misdirection from what this MTA's directory ``found`` (None:
+    an exact match, or no search); the seconds of directory time the searches cost (``costs``
+    per 1,000 entries of ``router``'s directory)."""
     if found is None:
         recipient.misdirected, recipient.misdirected_by = "", None  # resolved exactly here
         return 0.0
