@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import fcntl
+import gc
 import os
 import shutil
 from collections.abc import Iterator
@@ -19,6 +20,19 @@ from hypothesis import settings
 # per-example deadline -- Hypothesis' default 200 ms fails tests on a busy machine, not on a bug.
 settings.register_profile("exsim", derandomize=True, database=None, deadline=None)
 settings.load_profile("exsim")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what collection left in memory out of the garbage collector's way.
+
+    By now a test process has imported pandas, matplotlib, pydantic, SimPy and every test module:
+    about 190,000 objects that live until the end, which every full collection would walk
+    again. gc.freeze() moves them to a permanent generation that collections skip; the tests'
+    own objects are collected as before. Measured with gc.callbacks over tests/ on two workers:
+    9.8 CPU-s of collections (a tenth of the workers' own CPU time) became 7.6."""
+    gc.collect()
+    gc.freeze()
+
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
