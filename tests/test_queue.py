@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import simpy
 
-from exsim.sim.queue import Environment, Handoff, MailQueue
+from exsim.sim.queue import Environment, Handoff, MailQueue, Worker
 
 
 def worker(env: simpy.Environment, queue: MailQueue, service_s: float, name: str, log: list):
@@ -86,6 +86,55 @@ def test_wait_fires_when_mail_arrives_and_leaves_it_in_the_queue():
     queue.put("z")
     env.run(until=10)
     assert seen == [(5.0, ["z"])]  # the caller takes the item itself (it may be gone by then)
+
+
+def test_a_worker_serves_waiting_mail_one_service_time_apart_like_a_thread():
+    """A Worker is a thread over ``served`` run as callbacks: the same times and order."""
+    env = simpy.Environment()
+    queue = MailQueue(env)
+    for item in ("a", "b", "c"):
+        queue.put(item)
+    log: list = []
+    Worker(queue, 2.0, lambda item: log.append((env.now, item)))
+    env.run(until=100)
+    assert log == [(2.0, "a"), (4.0, "b"), (6.0, "c")]
+
+
+def test_an_idle_worker_is_handed_mail_one_service_time_after_it_is_put_before_an_idle_thread():
+    env = simpy.Environment()
+    queue = MailQueue(env)
+    log: list = []
+    Worker(queue, 3.0, lambda item: log.append((env.now, "worker", item)))
+    env.process(worker(env, queue, 1.0, "thread", log))  # starts waiting after the Worker
+
+    def sender():
+        yield env.timeout(10)
+        queue.put("x")  # to the Worker, idle first: 13
+        queue.put("y")  # to the thread: 11
+        queue.put("z")  # waits; the thread, free at 11, has it at 12
+        assert len(queue) == 1
+
+    env.process(sender())
+    env.run(until=100)
+    assert log == [(11.0, "thread", "y"), (12.0, "thread", "z"), (13.0, "worker", "x")]
+
+
+def test_a_worker_stays_busy_for_what_handling_returns_then_rests_and_draws_each_service_time():
+    env = simpy.Environment()
+    queue = MailQueue(env)
+    for item in ("a", "b", "c"):
+        queue.put(item)
+    log: list = []
+    draws = iter([1.0, 3.0, 2.0, 9.0])
+
+    def handle(item: str) -> float | None:
+        log.append((env.now, item))
+        return 5.0 if item == "a" else None  # a holds the thread 5 s after its service
+
+    Worker(queue, 0.0, handle, draw=lambda: next(draws), rested=lambda: log.append((env.now, "rested")))
+    env.run(until=100)
+    # a: drawn 1 -> 1; busy to 6, rested; b: drawn 3 -> 9; c: drawn 2 -> 11; 9 drawn for the next.
+    assert log == [(1.0, "a"), (6.0, "rested"), (9.0, "b"), (11.0, "c")]
 
 
 def test_a_handoff_fires_after_its_delay_with_the_item_as_its_value():

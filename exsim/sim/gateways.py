@@ -28,7 +28,7 @@ from exsim.scenario import ImsConnector as ImsConnectorSpec
 from exsim.scenario import MsMailConnector as MsMailConnectorSpec
 from exsim.sim.message import Envelope, Message
 from exsim.sim.ports import Collaborators, Component
-from exsim.sim.queue import MailQueue, ProcessGenerator
+from exsim.sim.queue import MailQueue, ProcessGenerator, Worker
 from exsim.units import transfer_s
 from exsim.versions import defect_at
 
@@ -132,8 +132,20 @@ class Gateway(Component):
         self.first_try: dict[int, float] = {}
         self.retry_waits = 0
         """Messages refused by the foreign side, waiting out their retry interval (held, not in MTS-OUT)."""
+        # Where the books say delivered mail went.
+        self._delivered_to = f"{settings.side} via {self.name}"
+        # On a server nothing stops, with nothing to block it and no size limit to refuse mail
+        # by, each connection is one event per message (a Worker timed by the message).
+        simple = (
+            self.uptime.quiet(self.server)
+            and type(self).blocked is Gateway.blocked
+            and connector.max_message_size is None
+        )
         for _ in range(connector.outbound_connections):
-            self.env.process(self._send_loop())
+            if simple:
+                Worker(self.mts_out, 0.0, self._sent, start=self._start)
+            else:
+                self.env.process(self._send_loop())
 
     @property
     def foreign(self) -> Internet:
@@ -163,9 +175,10 @@ class Gateway(Component):
         return False
 
     def _send_loop(self) -> ProcessGenerator[None]:
+        """One outbound connection on a server that stops or crashes, or of a gateway that a
+        defect can block or that refuses mail over a size limit."""
         env, uptime = self.env, self.uptime
         quiet = uptime.quiet(self.server)  # nothing stops it: no waiting for the service, no crash
-        delivered_to = f"{self.settings.side} via {self.name}"  # where the books say it went
         while True:
             while not self.mts_out.items:
                 yield self.mts_out.wait()
@@ -175,39 +188,45 @@ class Gateway(Component):
             while self.blocked(envelope):
                 yield env.timeout(self.settings.poll_interval_s)
                 yield from uptime.wait_running(self.server, self.service)
-            message = envelope.message
             limit = self.connector.max_message_size
-            if limit is not None and message.size_bytes > limit:
+            if limit is not None and envelope.message.size_bytes > limit:
                 self._refuse(envelope)
                 continue
-            key = id(envelope)
-            self.first_try.setdefault(key, env.now)
-            self._record(logs.SMTP_QUEUED_OUTBOUND, envelope)
-            link = self.connector.link
-            started = env.now
-            yield env.timeout(transfer_s(message.size_kb, link.bandwidth, link.latency) + self.foreign.delay)
-            if not quiet and uptime.crashed_between(self.server, started, env.now):
+            started = env._now
+            yield env.timeout(self._start(envelope))
+            if not quiet and uptime.crashed_between(self.server, started, env._now):
                 self.mts_out.put(envelope)  # still in MTS-OUT on disk: sent again after the restart
                 continue
-            refused = not uptime.connector_up(self.name, env.now) or (
-                self.foreign.failure_probability
-                and self.network_rng.random() < self.foreign.failure_probability
+            self._sent(envelope)
+
+    def _start(self, envelope: Envelope) -> float:
+        """A connection takes the message from MTS-OUT: how long until the foreign side answers."""
+        self.first_try.setdefault(id(envelope), self.env._now)
+        self._record(logs.SMTP_QUEUED_OUTBOUND, envelope)
+        link = self.connector.link
+        return transfer_s(envelope.message.size_kb, link.bandwidth, link.latency) + self.foreign.delay
+
+    def _sent(self, envelope: Envelope) -> None:
+        """The transfer is over: the foreign side took the message, or refused it (retried)."""
+        now = self.env._now
+        foreign = self.foreign
+        if not self.uptime.connector_up(self.name, now) or (
+            foreign.failure_probability and self.network_rng.random() < foreign.failure_probability
+        ):
+            self.env.process(self._retry(envelope))
+            return
+        self.first_try.pop(id(envelope), None)
+        self.transfers[self.name] += 1
+        self._record(logs.SMTP_TRANSFERRED_OUTBOUND, envelope)
+        message = envelope.message
+        if message.traced:
+            self.books.trace(
+                message,
+                f"{self.name} on {self.server} delivered it to the {self.settings.side}",
+                self.server,
+                self.name,
             )
-            if refused:
-                env.process(self._retry(envelope))
-                continue
-            self.first_try.pop(key, None)
-            self.transfers[self.name] += 1
-            self._record(logs.SMTP_TRANSFERRED_OUTBOUND, envelope)
-            side = self.settings.side
-            if message.traced:
-                self.books.trace(
-                    message,
-                    f"{self.name} on {self.server} delivered it to the {side}",
-                    self.server,
-                    self.name,
-                )
-            self.books.deliver(envelope, envelope.pending, delivered_to, self.server, self.name)
+        self.books.deliver(envelope, envelope.pending, self._delivered_to, self.server, self.name)
 
     def _refuse(self, envelope: Envelope) -> None:
         """Too large for this gateway: hand it back to the MTA to be rerouted (KB Q160534).
@@ -254,9 +273,9 @@ class Gateway(Component):
                 self.server,
                 self.name,
             )
-        gives_up = env.now + delay - first >= self.timeout_s
+        gives_up = env._now + delay - first >= self.timeout_s
         self.retry_waits += 1
-        yield env.timeout(max(0.0, first + self.timeout_s - env.now) if gives_up else delay)
+        yield env.timeout(max(0.0, first + self.timeout_s - env._now) if gives_up else delay)
         self.retry_waits -= 1
         if not gives_up:
             self.mts_out.put(envelope)
@@ -309,7 +328,7 @@ class Gateway(Component):
     def arrived(self, message: Message) -> None:
         """The foreign side's transfer is in: into MTS-IN, for the store's gateway-out threads;
         from a foreign MTA, straight to this server's MTA."""
-        now, side = self.env.now, self.settings.side
+        now, side = self.env._now, self.settings.side
         if self.tracking.enabled:
             events: tuple[int, ...] = (
                 (logs.TRANSFER_IN,)
@@ -354,7 +373,7 @@ class MsMailConnector(Gateway):
         defect = self.builds.defect("msmail_out", self.server, envelope.message)
         if defect is None:
             return False
-        logged = self.events.msmi_failed(self.env.now, self.server)
+        logged = self.events.msmi_failed(self.env._now, self.server)
         if envelope.message.traced:
             self.books.trace(
                 envelope.message,

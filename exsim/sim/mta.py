@@ -41,7 +41,7 @@ from exsim.scenario import GATEWAY_KINDS
 from exsim.schedule import Activation
 from exsim.sim.message import PENDING, Envelope, Recipient
 from exsim.sim.ports import Collaborators, Component, ServiceTime
-from exsim.sim.queue import Handoff, MailQueue, ProcessGenerator
+from exsim.sim.queue import Handoff, MailQueue, ProcessGenerator, Worker
 from exsim.sim.resolver import directory_outcome, proxy_loop
 from exsim.units import transfer_s
 from exsim.versions import defect_at
@@ -119,7 +119,11 @@ class MTA(Component):
         self._fixed: dict[int, bool] = {}
         self.directory_s = 0.0
         """Directory time the last routed message's fuzzy or restricted searches cost."""
-        self.env.process(self._route_loop())
+        service, draw = settings.routing_time
+        if self.uptime.quiet(self.server):  # nothing ever stops this MTA: one event per message
+            Worker(self.work, service, self._route_one, draw, self._rested)
+        else:
+            self.env.process(self._route_loop())
 
     @property
     def queued(self) -> int:
@@ -127,43 +131,39 @@ class MTA(Component):
 
     def receive(self, envelope: Envelope, from_mta: str | None = None) -> None:
         """Take a message for routing: from this server's store or gateway, or ``from_mta``."""
-        envelope.queued_s = self.env.now
+        envelope.queued_s = self.env._now
         envelope.from_mta = from_mta
         self.work.put(envelope)
 
+    def _route_one(self, envelope: Envelope) -> float:
+        """The routing thread's work on one message; what it returns is the time its directory
+        searches hold the thread afterwards (KB Q159184)."""
+        self.route(envelope)
+        return self.directory_s
+
+    def _rested(self) -> None:
+        self.directory_s = 0.0
+
     def _route_loop(self) -> ProcessGenerator[None]:
+        """The routing thread on a server that stops or crashes."""
         work = self.work
         service, draw = self.settings.routing_time
-        if (
-            self.uptime.quiet(self.server) and draw is None
-        ):  # nothing ever stops this MTA: one event per message
-            while True:
-                self.route((yield work.served(service)))
-                if self.directory_s:  # directory searches hold the routing thread (KB Q159184)
-                    yield self.env.timeout(self.directory_s)
-                    self.directory_s = 0.0
         while True:
             if draw is not None:
                 service = draw()
-            envelope = (
-                (yield work.served(service))
-                if self.uptime.quiet(self.server)
-                else (
-                    yield from self.uptime.take(
-                        work, self.server, "mta", service, "the MTA's routing (in memory)"
-                    )
-                )
+            envelope = yield from self.uptime.take(
+                work, self.server, "mta", service, "the MTA's routing (in memory)"
             )
             if envelope is not None:
                 self.route(envelope)
-                if self.directory_s:
+                if self.directory_s:  # directory searches hold the routing thread (KB Q159184)
                     yield self.env.timeout(self.directory_s)
                     self.directory_s = 0.0
 
     # --- routing -----------------------------------------------------------------
     def route(self, envelope: Envelope) -> None:
         """Decide the next hop of every pending recipient and queue the envelope per hop."""
-        now = self.env.now
+        now = self.env._now
         message = envelope.message
         if self.books.past_lifetime(envelope, self.server):  # by this MTA's clock (KB Q158399)
             return
@@ -491,7 +491,7 @@ class NextHopQueue:
         wake = self._wake
         if wake is not None and not wake.triggered:
             if isinstance(wake, Handoff):
-                if self.mta.env.now <= self.open_until:
+                if self.mta.env._now <= self.open_until:
                     # The association is open and idle: the transfer starts now, in one event.
                     wake.hand(envelope, self._transfer_s(envelope))
                     return
@@ -513,7 +513,7 @@ class NextHopQueue:
     def _watch_lifetime(self, end: float) -> None:
         env = self.mta.env
         self._lifetime_end = end
-        timer = self._lifetime_timer = env.timeout(max(0.0, end - env.now))
+        timer = self._lifetime_timer = env.timeout(max(0.0, end - env._now))
         timer.callbacks.append(self._expire)
 
     def _expire(self, timer: simpy.Event) -> None:
@@ -539,7 +539,7 @@ class NextHopQueue:
     def _peer(self) -> str | None:
         """The server to connect to, or None when no peer can take an association now."""
         mta = self.mta
-        now = mta.env.now
+        now = mta.env._now
         if self.connector is None:
             return self.target if mta.uptime.running(self.target, "mta", now) else None
         if not mta.uptime.connector_up(self.target, now):
@@ -557,7 +557,7 @@ class NextHopQueue:
     def _still_open(self, peer: str) -> bool:
         """Whether the association left open to ``peer`` still stands: neither MTA stopped and
         the link did not go down since its last transfer (association lifetime, KB Q234157)."""
-        uptime, now = self.mta.uptime, self.mta.env.now
+        uptime, now = self.mta.uptime, self.mta.env._now
         since = self.open_until - self.override.association_lifetime
         return (
             uptime.ran_throughout(self.mta.server, "mta", since, now)
@@ -597,7 +597,7 @@ class NextHopQueue:
                     if envelope is not None:  # put() started its transfer: wake.delay is how long it took
                         mta.connector_states.open_retry.discard(self._state_key)
                         self._hand_over(envelope, peer, wake.delay)
-                        self.open_until = env.now + self.override.association_lifetime
+                        self.open_until = env._now + self.override.association_lifetime
                     continue
                 self._wake = env.event()
                 yield self._wake
@@ -606,20 +606,20 @@ class NextHopQueue:
             if not calm:
                 yield from mta.uptime.wait_running(self.mta.server, "mta")
                 if self.connector is not None:
-                    state = self.connector.schedule.state_at(env.now)
+                    state = self.connector.schedule.state_at(env._now)
                     if state is Activation.LATER:
-                        opens = self.connector.schedule.next_active_s(env.now)
+                        opens = self.connector.schedule.next_active_s(env._now)
                         assert opens is not None  # LATER: the schedule opens again
-                        yield env.timeout(opens - env.now)
+                        yield env.timeout(opens - env._now)
                         continue
                     if state is not Activation.NOW:
                         yield from self._idle()  # never / remote-initiated: this side does not call
                         continue
-            attempt_started = env.now
-            if not calm and peer is not None and env.now <= self.open_until and not self._still_open(peer):
+            attempt_started = env._now
+            if not calm and peer is not None and env._now <= self.open_until and not self._still_open(peer):
                 self.open_until = -1.0  # an end or the link went down meanwhile: the association is gone
-            if env.now > self.open_until or peer is None:
-                if env.now > self.open_until:
+            if env._now > self.open_until or peer is None:
+                if env._now > self.open_until:
                     yield env.timeout((draw_open() if draw_open else open_s) + 2 * latency)
                 # A new association: a site connector draws its target server again. One still
                 # open (within the association lifetime of its last transfer) keeps its peer.
@@ -627,7 +627,7 @@ class NextHopQueue:
             if peer is None:
                 self._open_failed()
                 # Open attempts start one open interval apart, however long a failed open took.
-                yield env.timeout(max(0.0, attempt_started + self.override.open_interval - env.now))
+                yield env.timeout(max(0.0, attempt_started + self.override.open_interval - env._now))
                 self._retry_timer_ended()
                 continue
             mta.connector_states.open_retry.discard(self._state_key)
@@ -640,7 +640,7 @@ class NextHopQueue:
                 yield env.timeout(self.override.open_interval)
                 self._retry_timer_ended()
                 continue
-            self.open_until = env.now + self.override.association_lifetime
+            self.open_until = env._now + self.override.association_lifetime
 
     @property
     def _state_key(self) -> str:
@@ -650,14 +650,14 @@ class NextHopQueue:
         mta = self.mta
         mta.faults["open_failures"] += 1
         mta.events.open_failed(
-            mta.env.now, self.mta.server, self.entity, self.override.open_interval, self._block
+            mta.env._now, self.mta.server, self.entity, self.override.open_interval, self._block
         )
         self._retry_open("could not open", "events 289/301")
 
     def _association_failed(self) -> None:
         mta = self.mta
         mta.events.open_failed(
-            mta.env.now,
+            mta.env._now,
             self.mta.server,
             self.entity,
             self.override.open_interval,
@@ -731,8 +731,8 @@ class NextHopQueue:
         quiet = mta.uptime.quiet(self.mta.server) and mta.uptime.quiet(peer)
         while self.items and not self.broken:
             if not quiet and not (
-                mta.uptime.running(self.mta.server, "mta", env.now)
-                and mta.uptime.running(peer, "mta", env.now)
+                mta.uptime.running(self.mta.server, "mta", env._now)
+                and mta.uptime.running(peer, "mta", env._now)
             ):
                 self.open_until = -1.0  # an end went down between transfers: the association is gone
                 return
@@ -740,10 +740,10 @@ class NextHopQueue:
             seconds = transfer_s(envelope.message.size_kb, bandwidth, latency)
             tries = 0
             while True:
-                started = env.now
+                started = env._now
                 yield env.timeout(seconds)
                 if not quiet and any(
-                    mta.uptime.crashed_between(s, started, env.now) for s in (self.mta.server, peer)
+                    mta.uptime.crashed_between(s, started, env._now) for s in (self.mta.server, peer)
                 ):
                     # A crash at either end breaks the association: the message is still in the
                     # sender's queue on disk and goes again once an association opens.
@@ -757,9 +757,9 @@ class NextHopQueue:
                     self._hold(envelope, first=True)
                     self.open_until = -1.0
                     mta.faults["transfers_cut_by_crash"] += 1
-                    if not mta.uptime.crashed_between(self.mta.server, started, env.now):
+                    if not mta.uptime.crashed_between(self.mta.server, started, env._now):
                         # The sender's MTA is still up and sees its association end (KB Q157630).
-                        mta.events.association_ended(env.now, self.mta.server, self.entity)
+                        mta.events.association_ended(env._now, self.mta.server, self.entity)
                     return
                 if drop == 0.0 or mta.network_rng.random() >= drop:
                     break
@@ -786,7 +786,7 @@ class NextHopQueue:
         message = envelope.message
         if mta.tracking.enabled:
             mta.tracking.record(
-                mta.env.now,
+                mta.env._now,
                 mta.server,
                 logs.TRANSFER_OUT,
                 message.mts_id,
@@ -798,7 +798,7 @@ class NextHopQueue:
                 recipients=envelope.recipients,
             )
             mta.tracking.record(
-                mta.env.now,
+                mta.env._now,
                 peer,
                 logs.TRANSFER_IN,
                 message.mts_id,
@@ -811,7 +811,7 @@ class NextHopQueue:
             mta.books.trace(
                 message,
                 f"MTA {mta.server} -> MTA {peer} over {self._describe()} "
-                f"({mta.env.now - envelope.queued_s:.1f} s after it was queued)",
+                f"({mta.env._now - envelope.queued_s:.1f} s after it was queued)",
                 mta.server,
                 "MTA",
             )

@@ -21,7 +21,7 @@ event loop in one function (the same events in the same order).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -121,6 +121,19 @@ class Handoff(simpy.Event):
         heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
 
 
+class Started(Handoff):
+    """A hand-off whose delay depends on the item: ``start(item)`` gives it as the item is handed."""
+
+    __slots__ = ("start",)
+
+    def __init__(self, env: simpy.Environment, start: Callable[[Any], float]):
+        super().__init__(env, 0.0)
+        self.start = start
+
+    def hand(self, item: Any, delay: float | None = None) -> None:
+        super().hand(item, self.start(item) if delay is None else delay)
+
+
 class MailQueue:
     __slots__ = ("_waiters", "env", "items")
 
@@ -157,3 +170,74 @@ class MailQueue:
             return handoff
         self._waiters.append(handoff)
         return handoff
+
+
+class Worker:
+    """A thread that serves a :class:`MailQueue` forever on a server nothing stops: each item,
+    once its service time is spent, goes to ``handle``, then the thread takes the next one.
+
+    It is what a process looping over :meth:`MailQueue.served` does — the same hand-offs, made
+    at the same moments, so the same events in the same order — run as the hand-off event's
+    callback rather than as a SimPy process: no generator to resume at every item, which a
+    run does once per component a message passes through. ``draw`` (when not None) gives each
+    item's service time, drawn as the thread starts waiting for it, as the loop draws it.
+
+    ``handle`` may return a number of seconds the thread stays busy after the item (the MTA's
+    directory searches, KB Q159184): the thread then waits that long, calls ``rested`` and
+    only then takes the next item. With ``start``, the thread's work on an item depends on
+    the item: ``start(item)``, called as the thread takes it, does what taking it does and
+    returns the service time (a gateway's transfer of that message).
+    """
+
+    __slots__ = ("_handoff", "_rested", "_served", "draw", "env", "handle", "queue", "rested", "service")
+
+    def __init__(
+        self,
+        queue: MailQueue,
+        service_s: float,
+        handle: Callable[[Any], float | None],
+        draw: Callable[[], float] | None = None,
+        rested: Callable[[], None] | None = None,
+        start: Callable[[Any], float] | None = None,
+    ):
+        self.env = queue.env
+        self.queue = queue
+        self.service = service_s
+        self.handle = handle
+        self.draw = draw
+        self.rested = rested
+        # One hand-off event, used again for every item once it has fired (nothing else holds
+        # it), and its callback lists made once.
+        self._handoff = Handoff(self.env, service_s) if start is None else Started(self.env, start)
+        self._served: EventCallbacks = [self._serve]
+        self._rested: EventCallbacks = [self._rest]
+        self._next()
+
+    def _next(self) -> None:
+        """Wait for the next item: taken now if one waits (MailQueue.served, inlined)."""
+        handoff = self._handoff
+        handoff.callbacks = self._served
+        handoff._value = PENDING
+        handoff.delay = self.service if self.draw is None else self.draw()
+        queue = self.queue
+        if queue.items:
+            handoff.hand(queue.items.popleft())
+        else:
+            queue._waiters.append(handoff)
+
+    def _serve(self, event: simpy.Event) -> None:
+        item = event._value
+        if item is not None:
+            busy = self.handle(item)
+            if busy:
+                # Held after the item: the hand-off, fired, times the rest (a Timeout's event).
+                handoff = self._handoff
+                handoff.callbacks = self._rested
+                handoff.hand(None, busy)
+                return
+        self._next()
+
+    def _rest(self, _: simpy.Event) -> None:
+        if self.rested is not None:
+            self.rested()
+        self._next()

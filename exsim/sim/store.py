@@ -24,7 +24,7 @@ from typing import Any
 from exsim import logs
 from exsim.sim.message import Envelope, Message, Recipient
 from exsim.sim.ports import Collaborators, Component, ServiceTime
-from exsim.sim.queue import MailQueue, ProcessGenerator
+from exsim.sim.queue import MailQueue, ProcessGenerator, Worker
 from exsim.sim.resolver import UNRESOLVED_ONE_OFFS
 from exsim.versions import Defect
 
@@ -64,47 +64,46 @@ class InformationStore(Component):
         self.gateway_in = MailQueue(env)
         self.mts_in = MailQueue(env)
         self.submissions = MailQueue(env)
-        env.process(
-            self._thread(self.delivery, settings.delivery_time, "the store's delivery thread", self._deliver)
-        )
+        self._start(self.delivery, settings.delivery_time, "the store's delivery thread", self._deliver)
         for _ in range(settings.client_threads):
             # A submission cut off by a crash never reached the store: the client sends it again.
-            env.process(self._thread(self.submissions, settings.submit_time, None, self._accept))
+            self._start(self.submissions, settings.submit_time, None, self._accept)
         for _ in range(settings.gateway_in_threads):
-            env.process(
-                self._thread(
-                    self.gateway_in, settings.gateway_in_time, "a gateway-in thread", self._transfer_in
-                )
-            )
+            self._start(self.gateway_in, settings.gateway_in_time, "a gateway-in thread", self._transfer_in)
         for _ in range(settings.gateway_out_threads):
-            env.process(
-                self._thread(
-                    self.mts_in, settings.gateway_out_time, "a gateway-out thread", self._transfer_out
-                )
-            )
+            self._start(self.mts_in, settings.gateway_out_time, "a gateway-out thread", self._transfer_out)
 
     @property
     def queued(self) -> int:
         return len(self.delivery) + len(self.gateway_in) + len(self.mts_in) + len(self.submissions)
 
-    def _thread(
+    def _start(
         self, queue: MailQueue, time: ServiceTime, lost_in: str | None, handle: Callable[[Any], None]
-    ) -> ProcessGenerator[None]:
-        """One of the store's threads: take the next item of ``queue`` once its service time is
-        spent and ``handle`` it. On a server that nothing stops, one event per item; otherwise a
-        crash during the work loses the item (``lost_in`` names the thread) or, with
-        ``lost_in=None``, makes the thread do the work again."""
+    ) -> None:
+        """Start one of the store's threads: take the next item of ``queue`` once its service time
+        is spent and ``handle`` it. On a server that nothing stops, one event per item (a
+        :class:`Worker`); otherwise a crash during the work loses the item (``lost_in`` names
+        the thread) or, with ``lost_in=None``, makes the thread do the work again."""
         service, draw = time
-        quiet = self.uptime.quiet(self.server)
+        if self.uptime.quiet(self.server):
+            Worker(queue, service, handle, draw)
+        else:
+            self.env.process(self._thread(queue, service, draw, lost_in, handle))
+
+    def _thread(
+        self,
+        queue: MailQueue,
+        service: float,
+        draw: Callable[[], float] | None,
+        lost_in: str | None,
+        handle: Callable[[Any], None],
+    ) -> ProcessGenerator[None]:
+        """A store thread on a server that stops or crashes (see :meth:`_start`)."""
         take = self.uptime.take
         while True:
             if draw is not None:
                 service = draw()
-            item = (
-                (yield queue.served(service))
-                if quiet
-                else (yield from take(queue, self.server, "is", service, lost_in))
-            )
+            item = yield from take(queue, self.server, "is", service, lost_in)
             if item is not None:
                 handle(item)
 
@@ -124,7 +123,7 @@ class InformationStore(Component):
                 "store",
             )
         self.route_from_store(
-            Envelope(message=message, recipients=list(message.recipients), queued_s=self.env.now)
+            Envelope(message=message, recipients=list(message.recipients), queued_s=self.env._now)
         )
 
     def route_from_store(self, envelope: Envelope) -> None:
@@ -181,7 +180,7 @@ class InformationStore(Component):
             self._struck(
                 envelope,
                 defect,
-                self.events.q166866_transfer_in_failed(self.env.now, self.server),
+                self.events.q166866_transfer_in_failed(self.env._now, self.server),
                 f"gateway transfer-in to {gateway.name} FAILED: building the bilateral-info entry "
                 f"from GDI '{gdi}' (no PRMD) returned ecObjectInvalid 0xBB8",
                 "store (gateway-in thread)",
@@ -208,7 +207,7 @@ class InformationStore(Component):
             self._struck(
                 envelope,
                 defect,
-                self.events.store_delivery_failed(self.env.now, self.server),
+                self.events.store_delivery_failed(self.env._now, self.server),
                 f"delivery from {message.inbound_via} FAILED with 0xBB8",
                 "store (gateway-out thread)",
                 "store delivery failed (error 00000bb8)",
