@@ -192,6 +192,15 @@ class Simulation:
         self.versions = {s.name: s.version for s in scenario.servers}
         self._fuzzy_settings = {s.name: s.allow_fuzzy_proxy_search for s in scenario.servers}
         self._policies: dict[tuple[int | None, str], Policy] = {}
+        # What a server's MTA and store ask at every message, answered once per server while its
+        # build stays (an upgrade forgets them) and, for the defects, while the site addresses
+        # stay (an address change forgets those): the directory policy, 'lowest cost routes
+        # only', and the defect that bites at a point (None when it does not).
+        self._policy_of: dict[str, Policy] = {}
+        self._lowest_of: dict[str, bool] = {}
+        self._defect_of: dict[tuple[str, str, str | None], Defect | None] = {}
+        #: A store defect's GDI is the originator's site's when the scenario says so (model.q166866_gdi_site).
+        self._gdi_of_originator = scenario.model.q166866_gdi_site == "originator"
         #: 'Use Lowest Cost Routes Only' (the MTA asks at every routing decision).
         self._lowest_cost_setting = scenario.model.lowest_cost_routes_only
         #: Mail submitted before the warm-up ends is left out of the statistics (every message asks).
@@ -301,15 +310,15 @@ class Simulation:
             raise RuntimeError(
                 f"recipient {recipient.address} of message {message.id} already {recipient.outcome}"
             )
-        recipient.outcome, recipient.time_s, recipient.detail = outcome, self.env.now, detail
+        recipient.outcome, recipient.time_s, recipient.detail = outcome, self.env._now, detail
 
     def router_for(self, server: str) -> Router:
         """The routing table this server's MTA works from right now (KB Q145976 on RTM)."""
         if not self.replication:
             return self.router
-        if self.env.now >= self._replication_over:
+        if self.env._now >= self._replication_over:
             return self.router
-        now = self.env.now
+        now = self.env._now
         hidden = frozenset(site for e in self.replication if e.start <= now < e.end for site in e.sites)
         defect = defect_at("gwart_replication")
         if (
@@ -324,14 +333,22 @@ class Simulation:
         return router
 
     def lowest_cost_only(self, server: str) -> bool:
-        return self._lowest_cost_setting and BUILDS[self.versions[server]].lowest_cost_routes_only
+        lowest = self._lowest_of.get(server)
+        if lowest is None:
+            lowest = self._lowest_of[server] = (
+                self._lowest_cost_setting and BUILDS[self.versions[server]].lowest_cost_routes_only
+            )
+        return lowest
 
     def directory_policy(self, server: str) -> Policy:
         """How the server's MTA searches the directory: its registry value and its build."""
-        key = (self._fuzzy_settings[server], self.versions[server])
-        policy = self._policies.get(key)
+        policy = self._policy_of.get(server)
         if policy is None:
-            policy = self._policies[key] = Policy.of(*key)
+            key = (self._fuzzy_settings[server], self.versions[server])
+            policy = self._policies.get(key)
+            if policy is None:
+                policy = self._policies[key] = Policy.of(*key)
+            self._policy_of[server] = policy
         return policy
 
     def mailbox_of(self, address: str) -> Mailbox | None:
@@ -351,6 +368,16 @@ class Simulation:
 
     def defect(self, where: str, server: str, message: Message) -> Defect | None:
         """The defect that bites at this point for this server and message, if any."""
+        # The answer depends on the message only through its originator's site (and that only
+        # when the scenario says so): remembered per point, server and originator.
+        key = (where, server, message.origin_server if self._gdi_of_originator else None)
+        try:
+            return self._defect_of[key]
+        except KeyError:
+            defect = self._defect_of[key] = self._defect(where, server, message)
+            return defect
+
+    def _defect(self, where: str, server: str, message: Message) -> Defect | None:
         defect = defect_at(where, assume_fixed=self.scenario.model.q165485_fixed_in_sp2)
         if defect is None:
             return None
@@ -373,7 +400,7 @@ class Simulation:
         report_for: Message | None = None,
     ) -> Message:
         self._next_id += 1
-        now = self.env.now
+        now = self.env._now
         if origin_server is not None:
             prefix = self._mts_prefix.get(origin_server)
             if prefix is None:
@@ -429,7 +456,7 @@ class Simulation:
         if message.traced:
             root = message.report_for or message
             line = TraceLine(
-                self.env.now, server, component, text, kind, message.report_for is not None, event_id, defect
+                self.env._now, server, component, text, kind, message.report_for is not None, event_id, defect
             )
             self.traces.setdefault(root.id, []).append(line)
 
@@ -452,7 +479,7 @@ class Simulation:
     ) -> None:
         """Deliver recipients. One the directory misdirected (``recipient.misdirected``) lands in
         a mailbox all the same, as Exchange would log it, but the books count it misdelivered."""
-        now = self.env.now
+        now = self.env._now
         message = envelope.message
         wrong = 0
         # Whether every recipient is of one class (a message's usually are): then the class
@@ -541,7 +568,7 @@ class Simulation:
             return
         for recipient in recipients:
             self._class(recipient.kind).misdelivered += 1
-        self.series.count_misdelivered(self.env.now, len(recipients))
+        self.series.count_misdelivered(self.env._now, len(recipients))
         if self.first_misdelivery_message is None:
             self.first_misdelivery_message = message.id
         if len(self.misdelivery_samples) < 5:
@@ -550,7 +577,7 @@ class Simulation:
                     "recipient": recipients[0].address,
                     "delivered_to": recipients[0].misdirected,
                     "where": where,
-                    "time_s": self.env.now,
+                    "time_s": self.env._now,
                 }
             )
 
@@ -567,7 +594,7 @@ class Simulation:
         """
         lifetime = self.lifetime_normal_s if lifetime_s is None else lifetime_s
         message = envelope.message
-        age = self.env.now + self.clock[server] - message.stamp_s
+        age = self.env._now + self.clock[server] - message.stamp_s
         if age < lifetime - LIFETIME_SLACK_S:
             return False
         if message.traced:
@@ -604,7 +631,7 @@ class Simulation:
         (KB Q197058), so these recipients failed without the originator knowing."""
         if not recipients:
             return
-        now = self.env.now
+        now = self.env._now
         message = envelope.message
         site = self.org.site_of(server)
         component = footer(service, site, server)
@@ -710,12 +737,12 @@ class Simulation:
                 kind="report",
                 defect=LOST_REPORT.kb if lost and LOST_REPORT else None,
             )
-        envelope = Envelope(message=report, recipients=list(report.recipients), queued_s=self.env.now)
+        envelope = Envelope(message=report, recipients=list(report.recipients), queued_s=self.env._now)
         if lost:
-            self.events.report_unroutable(self.env.now, server, message.mts_id)
+            self.events.report_unroutable(self.env._now, server, message.mts_id)
             if self.tracking.enabled:
                 self.tracking.record(
-                    self.env.now,
+                    self.env._now,
                     server,
                     logs.UNROUTABLE_REPORT_DISCARDED,
                     report.mts_id,
@@ -731,6 +758,9 @@ class Simulation:
         yield self.env.timeout(event.at)
         for server in self.org.servers if event.server == "*" else [event.server]:
             self.versions[server] = event.version
+        self._policy_of.clear()
+        self._lowest_of.clear()
+        self._defect_of.clear()
 
     def _address_change(self, event: AddressChangeEvent) -> ProcessGenerator[None]:
         # The directory change reaches the GWART and the stores only after recalculation.
@@ -746,6 +776,7 @@ class Simulation:
             self.site_x400[event.site] = event.value
             self._gdi_cache.pop(event.site, None)
             self._mts_prefix.clear()
+            self._defect_of.clear()
 
     def _sample_queues(self) -> ProcessGenerator[None]:
         interval = self.series.interval_s
@@ -758,7 +789,7 @@ class Simulation:
         for server in self.org.servers:
             queued = self.mtas[server].queued + self.stores[server].queued
             queued += sum(g.queued for g in self.gateways.values() if g.server == server)
-            self.series.sample_queue(self.env.now, server, queued)
+            self.series.sample_queue(self.env._now, server, queued)
 
     # --- running -------------------------------------------------------------------------
     def run(self) -> RunResult:
