@@ -113,3 +113,15 @@ def test_joined_lists_read_as_their_concatenation():
     with pytest.raises(IndexError):
         joined[6]
     assert len(Joined([[], []])) == 0
+
+
+def test_the_workloads_draws_below_n_are_randranges_numbers():
+    """The workload draws an index below n with ``Random._randbelow`` (what ``randrange(n)``
+    returns for n > 0, without its argument checks), so that its traffic is what it was when it
+    called ``randrange``. A Python release that changed either would fail here."""
+    fast, plain = random.Random(11), random.Random(11)
+    widths = [1, 2, 3, 7, 22, 50, 51, 1000, 59_400, 2**31 + 5]
+    for _ in range(200):
+        for n in widths:
+            assert fast._randbelow(n) == plain.randrange(n)
+        assert 1 + fast._randbelow(50) == plain.randrange(1, 51)

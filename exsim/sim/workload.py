@@ -17,14 +17,17 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
+
+import simpy
+from simpy.events import EventCallbacks
 
 from exsim.randomness import poisson, stream
 from exsim.scenario import PROFILES
 from exsim.schedule import parse_daily_hours
 from exsim.sim.message import Recipient
-from exsim.sim.queue import ProcessGenerator
+from exsim.sim.queue import Handoff, ProcessGenerator
 
 if TYPE_CHECKING:
     from exsim.scenario import ForeignX400System
@@ -77,12 +80,11 @@ class Workload:
         self.window = working if self.config.spread == "working_hours" else (0.0, DAY_S)
         for server in scenario.servers:
             if self.aliases_on[server.name] and server.users + len(server.mailboxes) > 0:
-                sim.env.process(
-                    self._users(
-                        server.name,
-                        server.profile or self.config.profile,
-                        server.users + len(server.mailboxes),
-                    )
+                Users(
+                    self,
+                    server.name,
+                    server.profile or self.config.profile,
+                    server.users + len(server.mailboxes),
                 )
         ims = [g for g in sim.gateways.values() if g.kind == "ims"]
         if self.config.inbound_internet_per_hour > 0 and ims and self.all_aliases:
@@ -95,58 +97,10 @@ class Workload:
             if system.inbound_per_hour > 0 and org.mailboxes:
                 sim.env.process(self._foreign_x400(system, sim.gateways[system.connector]))
 
-    # --- arrival times -------------------------------------------------------------
-    def _arrivals(self, rng: random.Random, per_day: float) -> Iterator[float]:
-        """Poisson arrival times within the daily sending window, up to the run's duration."""
+    def window_s(self) -> tuple[float, float]:
+        """Where the daily sending window starts and how long it is open (seconds)."""
         start, end = self.window
-        active_s = (end - start) if end > start else (DAY_S - start + end)
-        rate = per_day / active_s
-        duration = self.sim.scenario.run.duration
-        active_clock = 0.0
-        while True:
-            active_clock += rng.expovariate(rate)
-            day, into = divmod(active_clock, active_s)
-            t = day * DAY_S + start + into
-            if t >= duration:
-                return
-            yield t
-
-    def _users(self, server: str, profile: str, users: int) -> ProcessGenerator[None]:
-        sim, env = self.sim, self.sim.env
-        rng = stream(sim.seed, 1, server)
-        sends, mean_recipients = PROFILES[profile]
-        if self.config.recipients_per_message:
-            mean_recipients = self.config.recipients_per_message
-        store = sim.stores[server]
-        clients = sim.scenario.server(server).clients
-        names, shares = list(clients), list(itertools.accumulate(clients.values()))
-        one_off = self.config.one_off_share
-        aliases = self.aliases_on[server]
-        mix, last_kind = self.mix_cumulative, len(MIX_KINDS) - 1
-        draw, pick, addressed = rng.random, rng.randrange, self._recipients
-        for t in self._arrivals(rng, users * sends):
-            yield env.timeout(t - env.now)
-            originator = aliases[pick(len(aliases))]
-            count = 1 + poisson(rng, mean_recipients - 1.0) if mean_recipients > 1 else 1
-            recipients: list[Recipient] = []
-            for _ in range(count):
-                kind = MIX_KINDS[min(bisect.bisect(mix, draw()), last_kind)]
-                recipients += addressed(kind, server, originator, rng)
-            size = message_size(rng)
-            # Draws for clients and one-off addressing only when the scenario has them, so that
-            # scenarios without them keep exactly the traffic they had.
-            client = (
-                names[min(bisect.bisect(shares, rng.random()), len(names) - 1)]
-                if len(names) > 1
-                else names[0]
-            )
-            if one_off:
-                for recipient in recipients:
-                    if recipient.kind in ONE_OFF_KINDS and rng.random() < one_off:
-                        self._one_off(recipient)
-            message = sim.new_message(originator, server, recipients, size)
-            message.client = client
-            store.submit(message)
+        return start, (end - start) if end > start else (DAY_S - start + end)
 
     def _one_off(self, recipient: Recipient) -> None:
         """Address a recipient by its SMTP (else MS Mail) proxy instead of the GAL entry."""
@@ -155,32 +109,55 @@ class Workload:
         if proxy is not None:
             recipient.intended, recipient.address, recipient.one_off = box.alias, proxy, True
 
-    def _recipients(self, kind: str, server: str, originator: str, rng: random.Random) -> list[Recipient]:
+    def addresser(self, kind: str, server: str, rng: random.Random) -> Callable[[str], list[Recipient]]:
+        """What a user of ``server`` addresses when the mix draws ``kind``: a function of the
+        originator giving the recipients, drawn from ``rng``. Made once per server and kind,
+        so that a message's draws are only the draws."""
+        # randrange(n) for n > 0 is _randbelow(n): the same numbers without its argument checks
+        # (tests/test_workload.py checks they are the same).
+        below = rng._randbelow  # type: ignore[attr-defined]  # randrange without its checks, see above
         if kind == "internet":
-            domain = INTERNET_DOMAINS[rng.randrange(len(INTERNET_DOMAINS))]
-            return [Recipient(f"user{rng.randrange(1, 51)}@{domain}", kind)]
+            domains = INTERNET_DOMAINS
+
+            def internet(_: str) -> list[Recipient]:
+                domain = domains[below(len(domains))]  # the domain is drawn before the user
+                return [Recipient(f"user{1 + below(50)}@{domain}", kind)]
+
+            return internet
         if kind == "msmail":
-            network = self.ms_networks[rng.randrange(len(self.ms_networks))]
-            return [Recipient(f"{network}/PO{rng.randrange(1, 4)}/USER{rng.randrange(1, 51)}", kind)]
+            networks = self.ms_networks
+            return lambda _: [
+                Recipient(f"{networks[below(len(networks))]}/PO{1 + below(3)}/USER{1 + below(50)}", kind)
+            ]
         if kind == "foreign_x400":
             systems = self.sim.scenario.foreign_x400
-            system = systems[rng.randrange(len(systems))]
-            return [Recipient(system.recipients[rng.randrange(len(system.recipients))], kind)]
+
+            def foreign(_: str) -> list[Recipient]:
+                system = systems[below(len(systems))]
+                return [Recipient(system.recipients[below(len(system.recipients))], kind)]
+
+            return foreign
         if kind == "distribution_list":
-            size = self.config.distribution_list_size
-            everyone, index, people = self.all_aliases, rng.randrange, len(self.all_aliases)
-            return [Recipient(everyone[index(people)], kind) for _ in range(size)]
+            size, everyone = self.config.distribution_list_size, self.all_aliases
+            people = len(everyone)
+            return lambda _: [Recipient(everyone[below(people)], kind) for _ in range(size)]
         pool = self._pool(kind, server)
         if kind == "same_server":
             if len(pool) < 2:
-                return [Recipient(originator, kind)]  # alone on the server: a note to self
+                return lambda originator: [Recipient(originator, kind)]  # alone: a note to self
             # Uniform over everyone but the originator, without copying the pool:
             # draw among len - 1 slots and let the last alias stand in for the originator.
-            pick = pool[rng.randrange(len(pool) - 1)]
-            return [Recipient(pool[-1] if pick == originator else pick, kind)]
+            others, last = len(pool) - 1, pool[-1]
+
+            def colleague(originator: str) -> list[Recipient]:
+                pick = pool[below(others)]
+                return [Recipient(last if pick == originator else pick, kind)]
+
+            return colleague
         if not pool:  # nobody of that kind: the nearest kind that has someone
-            return self._recipients(FALLBACK[kind], server, originator, rng)
-        return [Recipient(pool[rng.randrange(len(pool))], kind)]
+            return self.addresser(FALLBACK[kind], server, rng)
+        people = len(pool)
+        return lambda _: [Recipient(pool[below(people)], kind)]
 
     def _pool(self, kind: str, server: str) -> Sequence[str]:
         """Candidate aliases for an internal recipient kind, computed once per server (per
@@ -212,7 +189,7 @@ class Workload:
             t += rng.expovariate(per_hour / 3600.0)
             if t >= duration:
                 return
-            yield env.timeout(t - env.now)
+            yield env.timeout(t - env._now)
             gateway = gateways[rng.randrange(len(gateways))]
             recipient = self.all_aliases[rng.randrange(len(self.all_aliases))]
             if via == "internet":
@@ -236,7 +213,7 @@ class Workload:
             t += rng.expovariate(system.inbound_per_hour / 3600.0)
             if t >= duration:
                 return
-            yield env.timeout(t - env.now)
+            yield env.timeout(t - env._now)
             box = boxes[rng.randrange(len(boxes))]
             originator = system.recipients[rng.randrange(len(system.recipients))]
             message = sim.new_message(
@@ -272,4 +249,96 @@ class Joined(Sequence[str]):
 
 def message_size(rng: random.Random) -> float:
     """A message size in KB drawn with the MMB weights."""
-    return SIZES_KB[min(bisect.bisect(SIZE_CUMULATIVE, rng.random()), len(SIZES_KB) - 1)]
+    return _SIZE_AT[bisect.bisect(SIZE_CUMULATIVE, rng.random())]
+
+
+#: The size a draw falls on, by its place among the cumulative weights; a draw at or above the
+#: last one (which rounding can leave a hair under 1) takes the last size.
+_SIZE_AT = (*SIZES_KB, SIZES_KB[-1])
+
+
+class Users:
+    """The users of one server sending mail: a Poisson stream at users x the profile's daily
+    rate within the sending window, each message addressed from the recipient mix.
+
+    Run as timer callbacks rather than a SimPy process (one fewer generator to resume per
+    message), with the same draws in the same order: the arrival time of the next message is
+    drawn after the current one is submitted, as the loop over the arrival times did.
+    """
+
+    __slots__ = (
+        "_arrive", "_timer", "active_clock", "active_s", "addressers", "aliases", "client_names", "client_shares",
+        "duration", "env", "mean_recipients", "one_off", "rate", "rng", "server", "sim", "start",
+        "store", "workload",
+    )  # fmt: skip
+
+    def __init__(self, workload: Workload, server: str, profile: str, users: int):
+        sim = self.sim = workload.sim
+        self.workload = workload
+        self.env = sim.env
+        self.server = server
+        self.rng = stream(sim.seed, 1, server)
+        sends, mean_recipients = PROFILES[profile]
+        config = workload.config
+        self.mean_recipients = config.recipients_per_message or mean_recipients
+        self.store = sim.stores[server]
+        clients = sim.scenario.server(server).clients
+        self.client_names, self.client_shares = list(clients), list(itertools.accumulate(clients.values()))
+        self.one_off = config.one_off_share
+        self.aliases = workload.aliases_on[server]
+        # By the place of a mix draw among the cumulative shares (a draw at or above the last
+        # share takes the last kind), made when the mix first draws the kind.
+        self.addressers: list[Callable[[str], list[Recipient]] | None] = [None] * (len(MIX_KINDS) + 1)
+        self.start, self.active_s = workload.window_s()
+        self.rate = users * sends / self.active_s
+        self.duration = sim.scenario.run.duration
+        self.active_clock = 0.0
+        # One timer event, used again for every arrival once it has fired, and its callbacks.
+        self._timer = Handoff(self.env, 0.0)
+        self._arrive: EventCallbacks = [self._send]
+        self._next()
+
+    def _next(self) -> None:
+        """Draw the next arrival within the sending window, up to the run's duration."""
+        self.active_clock += self.rng.expovariate(self.rate)
+        day, into = divmod(self.active_clock, self.active_s)
+        t = day * DAY_S + self.start + into
+        if t < self.duration:
+            timer = self._timer
+            timer.callbacks = self._arrive
+            timer.hand(None, t - self.env._now)  # scheduled as env.timeout(t - now) is
+
+    def _send(self, _fired: simpy.Event) -> None:
+        rng = self.rng
+        draw = rng.random
+        aliases = self.aliases
+        originator = aliases[rng._randbelow(len(aliases))]  # type: ignore[attr-defined]  # randrange, see Workload.addresser
+        mean = self.mean_recipients
+        count = 1 + poisson(rng, mean - 1.0) if mean > 1 else 1
+        mix, addressers = self.workload.mix_cumulative, self.addressers
+        recipients: list[Recipient] = []
+        for _ in range(count):
+            place = bisect.bisect(mix, draw())
+            addresser = addressers[place]
+            if addresser is None:
+                kind = MIX_KINDS[min(place, len(MIX_KINDS) - 1)]
+                addresser = addressers[place] = self.workload.addresser(kind, self.server, rng)
+            recipients += addresser(originator)
+        size = message_size(rng)
+        # Draws for clients and one-off addressing only when the scenario has them, so that
+        # scenarios without them keep exactly the traffic they had.
+        names = self.client_names
+        client = (
+            names[min(bisect.bisect(self.client_shares, draw()), len(names) - 1)]
+            if len(names) > 1
+            else names[0]
+        )
+        one_off = self.one_off
+        if one_off:
+            for recipient in recipients:
+                if recipient.kind in ONE_OFF_KINDS and draw() < one_off:
+                    self.workload._one_off(recipient)
+        message = self.sim.new_message(originator, self.server, recipients, size)
+        message.client = client
+        self.store.submit(message)
+        self._next()
