@@ -16,13 +16,15 @@ Every default lives in a ``Field`` with a description, so ``exsim schema``
 documents the format completely.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here, on purpose: pydantic would then have to
+# evaluate every field's annotation from its text when each model is defined (a compile and an
+# eval per field), which is a noticeable part of how long `exsim validate` takes to start.
+# Annotations are objects as written; a model's method returning its own class says ``Self``.
 import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -220,7 +222,7 @@ def _default_clients() -> dict[Client, float]:
 
 class Server(_Model):
     @model_validator(mode="after")
-    def _client_shares_add_up(self) -> Server:
+    def _client_shares_add_up(self) -> Self:
         total = sum(self.clients.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"client shares add up to {total:g}, not 1")
@@ -515,7 +517,7 @@ class ForeignX400System(_Model):
     )
 
     @model_validator(mode="after")
-    def _recipients_in_gdi(self) -> ForeignX400System:
+    def _recipients_in_gdi(self) -> Self:
         def key(text: str) -> tuple[str, ...]:
             gdi = parse_x400(text).gdi
             return tuple((v or "").strip().lower() for v in (gdi.c, gdi.a, gdi.p))
@@ -545,7 +547,7 @@ class RecipientMix(_Model):
     )
 
     @model_validator(mode="after")
-    def _shares_add_up(self) -> RecipientMix:
+    def _shares_add_up(self) -> Self:
         # The fields themselves, in order (model_dump would build this model's serializer and
         # validator on the first scenario loaded, for nothing).
         total = sum(getattr(self, name) for name in type(self).model_fields)
@@ -734,7 +736,7 @@ class Distribution(_Model):
     sd: Duration | None = Field(None, gt=0, description="Standard deviation (lognormal only)")
 
     @model_validator(mode="after")
-    def _sd_for_lognormal_only(self) -> Distribution:
+    def _sd_for_lognormal_only(self) -> Self:
         if self.dist == "lognormal" and self.sd is None:
             raise ValueError(
                 "a lognormal service time needs sd as well as mean, e.g. {dist = 'lognormal', "
@@ -1007,7 +1009,7 @@ class Scenario(_Model):
         """The file's data as parsed, before defaults: what sweeps rewrite."""
         return self._raw
 
-    def modified(self, changes: dict[str, Any]) -> Scenario:
+    def modified(self, changes: dict[str, Any]) -> "Scenario":
         """A validated copy with values set at scenario paths (as sweeps do), e.g.
         ``scenario.modified({"run.duration": "4h", "servers.*.version": "5.0-sp1"})``."""
         from exsim.scenario.load import validate_raw  # loading builds on this module
