@@ -105,3 +105,22 @@ def test_tracing_one_sweep_point_imports_no_pandas_or_scipy():
         "assert 'non-delivery' in result.output.lower() or 'ndr' in result.output.lower(), result.output\n"
     )
     assert heavy_imports(action=action, watched=("pandas", "scipy", "exsim.experiment")) == []
+
+
+def test_the_scenario_models_annotations_are_objects_not_text():
+    # Written as text (``from __future__ import annotations``), every field's annotation would be
+    # compiled and evaluated by pydantic when the models are defined, at each start of a command
+    # that loads a scenario. Written as objects, pydantic reads them as they are.
+    from pydantic import BaseModel
+
+    from exsim.scenario import schema
+
+    models = [m for m in vars(schema).values() if isinstance(m, type) and issubclass(m, BaseModel)]
+    as_text = [
+        f"{model.__name__}.{name}"
+        for model in models
+        for name, annotation in vars(model).get("__annotations__", {}).items()
+        if isinstance(annotation, str)
+    ]
+    assert len(models) > 40  # every model of the scenario file, not an empty list by mistake
+    assert as_text == []
