@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import simpy
+from simpy.events import PENDING as PENDING_EVENT
 
 from exsim import logs
 from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, LOOP, UNRECOGNIZED
@@ -476,6 +477,10 @@ class NextHopQueue:
         self.failed_targets: set[str] = set()
         self._wake: simpy.Event | None = None
         self._block = len(mta.queues) + 1
+        #: What the connector states and a message's failed opens count this queue's opens under.
+        self._state_key = target if self.connector is not None else f"rpc:{target}"
+        #: What the run's transfer counts count this queue's transfers under: the connector, or RPC.
+        self._transfer_key = target if self.connector is not None else "RPC"
         mta.env.process(self._run())
 
     @property
@@ -489,11 +494,13 @@ class NextHopQueue:
 
     def put(self, envelope: Envelope) -> None:
         wake = self._wake
-        if wake is not None and not wake.triggered:
+        if wake is not None and wake._value is PENDING_EVENT:  # not yet triggered
             if isinstance(wake, Handoff):
                 if self.mta.env._now <= self.open_until:
                     # The association is open and idle: the transfer starts now, in one event.
-                    wake.hand(envelope, self._transfer_s(envelope))
+                    wake.hand(
+                        envelope, transfer_s(envelope.message.size_kb, self.bandwidth_bps, self.latency_s)
+                    )
                     return
                 wake.hand(None, 0.0)
             else:
@@ -527,9 +534,6 @@ class NextHopQueue:
         for envelope in waiting:
             if not mta.books.past_lifetime(envelope, server, self.lifetime):
                 self._hold(envelope)
-
-    def _transfer_s(self, envelope: Envelope) -> float:
-        return transfer_s(envelope.message.size_kb, self.bandwidth_bps, self.latency_s)
 
     def _idle(self) -> ProcessGenerator[None]:
         self._wake = self.mta.env.event()
@@ -587,11 +591,13 @@ class NextHopQueue:
         latency = self.latency_s
         peer: str | None = None
         drop = self.connector.link.drop_probability if self.connector else 0.0
+        idle = Handoff(env, 0.0)
         while True:
             if not self.items:
                 if calm and drop == 0.0 and peer is not None:
                     # Idle on an open association: the next message arrives already transferred.
-                    self._wake = wake = Handoff(env, 0.0)
+                    idle.callbacks, idle._value = [], PENDING_EVENT  # the one idle hand-off, again
+                    self._wake = wake = idle
                     envelope = yield wake
                     self._wake = None
                     if envelope is not None:  # put() started its transfer: wake.delay is how long it took
@@ -641,10 +647,6 @@ class NextHopQueue:
                 self._retry_timer_ended()
                 continue
             self.open_until = env._now + self.override.association_lifetime
-
-    @property
-    def _state_key(self) -> str:
-        return self.target if self.connector is not None else f"rpc:{self.target}"
 
     def _open_failed(self) -> None:
         mta = self.mta
@@ -815,7 +817,7 @@ class NextHopQueue:
                 mta.server,
                 "MTA",
             )
-        mta.transfers[self.target if self.connector is not None else "RPC"] += 1
+        mta.transfers[self._transfer_key] += 1
         envelope.refused = ()
         if self.connector is not None:
             envelope.arrived_on = self.target
