@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from exsim.sim import simulate
-from exsim.sim.workload import message_size
+from exsim.sim.workload import index_drawer, message_size
 from tests.simkit import mix, scenario
 
 #: profile: (messages sent per user per day, recipients received per user per day)
@@ -116,12 +116,25 @@ def test_joined_lists_read_as_their_concatenation():
 
 
 def test_the_workloads_draws_below_n_are_randranges_numbers():
-    """The workload draws an index below n with ``Random._randbelow`` (what ``randrange(n)``
-    returns for n > 0, without its argument checks), so that its traffic is what it was when it
-    called ``randrange``. A Python release that changed either would fail here."""
-    fast, plain = random.Random(11), random.Random(11)
+    """The workload draws an index below n with ``index_drawer`` (``Random._randbelow``: what
+    ``randrange(n)`` returns for n > 0, without its argument checks), so that its traffic is what
+    it was when it called ``randrange``. A Python release that changed either would fail here."""
+    below, plain = index_drawer(random.Random(11)), random.Random(11)
     widths = [1, 2, 3, 7, 22, 50, 51, 1000, 59_400, 2**31 + 5]
     for _ in range(200):
         for n in widths:
-            assert fast._randbelow(n) == plain.randrange(n)
-        assert 1 + fast._randbelow(50) == plain.randrange(1, 51)
+            assert below(n) == plain.randrange(n)
+        assert 1 + below(50) == plain.randrange(1, 51)
+
+
+def test_without_randbelow_the_workload_draws_with_randrange():
+    """On a random module without ``_randbelow``, the workload's index draws are ``randrange``'s."""
+
+    class Plain:
+        def __init__(self) -> None:
+            self.rng = random.Random(5)
+            self.randrange = self.rng.randrange
+
+    reference = random.Random(5)
+    below = index_drawer(Plain())  # type: ignore[arg-type]
+    assert [below(59_400) for _ in range(50)] == [reference.randrange(59_400) for _ in range(50)]

@@ -113,9 +113,7 @@ class Workload:
         """What a user of ``server`` addresses when the mix draws ``kind``: a function of the
         originator giving the recipients, drawn from ``rng``. Made once per server and kind,
         so that a message's draws are only the draws."""
-        # randrange(n) for n > 0 is _randbelow(n): the same numbers without its argument checks
-        # (tests/test_workload.py checks they are the same).
-        below = rng._randbelow  # type: ignore[attr-defined]  # randrange without its checks, see above
+        below = index_drawer(rng)
         if kind == "internet":
             domains = INTERNET_DOMAINS
 
@@ -252,6 +250,14 @@ def message_size(rng: random.Random) -> float:
     return _SIZE_AT[bisect.bisect(SIZE_CUMULATIVE, rng.random())]
 
 
+def index_drawer(rng: random.Random) -> Callable[[int], int]:
+    """``rng.randrange`` for one positive argument, without its argument checks: the random
+    module's ``_randbelow``, which ``randrange(n)`` calls for the same numbers (tests/test_workload.py
+    checks they are the same); ``randrange`` itself on a Python whose random module has none."""
+    below: Callable[[int], int] = getattr(rng, "_randbelow", rng.randrange)
+    return below
+
+
 #: The size a draw falls on, by its place among the cumulative weights; a draw at or above the
 #: last one (which rounding can leave a hair under 1) takes the last size.
 _SIZE_AT = (*SIZES_KB, SIZES_KB[-1])
@@ -267,7 +273,7 @@ class Users:
     """
 
     __slots__ = (
-        "_arrive", "_timer", "active_clock", "active_s", "addressers", "aliases", "client_names", "client_shares",
+        "_arrive", "_timer", "active_clock", "active_s", "addressers", "aliases", "below", "client_names", "client_shares",
         "duration", "env", "mean_recipients", "one_off", "rate", "rng", "server", "sim", "start",
         "store", "workload",
     )  # fmt: skip
@@ -286,6 +292,7 @@ class Users:
         self.client_names, self.client_shares = list(clients), list(itertools.accumulate(clients.values()))
         self.one_off = config.one_off_share
         self.aliases = workload.aliases_on[server]
+        self.below = index_drawer(self.rng)
         # By the place of a mix draw among the cumulative shares (a draw at or above the last
         # share takes the last kind), made when the mix first draws the kind.
         self.addressers: list[Callable[[str], list[Recipient]] | None] = [None] * (len(MIX_KINDS) + 1)
@@ -312,7 +319,7 @@ class Users:
         rng = self.rng
         draw = rng.random
         aliases = self.aliases
-        originator = aliases[rng._randbelow(len(aliases))]  # type: ignore[attr-defined]  # randrange, see Workload.addresser
+        originator = aliases[self.below(len(aliases))]
         mean = self.mean_recipients
         count = 1 + poisson(rng, mean - 1.0) if mean > 1 else 1
         mix, addressers = self.workload.mix_cumulative, self.addressers
