@@ -320,13 +320,6 @@ def _weight(cost: int) -> int:
     return cost + _LAST_RESORT_WEIGHT if cost >= LAST_RESORT_COST else cost
 
 
-def compute_gwarts(
-    org: Organization, hidden_sites: frozenset[str] = frozenset()
-) -> dict[str, list[GwartRow]]:
-    """Every site's GWART, by site name."""
-    return dict(Gwarts(org, hidden_sites))
-
-
 class Gwarts(Mapping[str, list[GwartRow]]):
     """Every site's GWART by site name, each computed the first time it is asked for: the
     tables are fixed once built, and ``exsim gwart --site`` or ``exsim route`` on a 100-site

@@ -362,7 +362,7 @@ class Simulation:
 
     def gdi_for_defect(self, server: str, message: Message) -> GDI:
         """The GDI a store defect looks at (scenario setting ``model.q166866_gdi_site``)."""
-        if self.scenario.model.q166866_gdi_site == "originator" and message.origin_server:
+        if self._gdi_of_originator and message.origin_server:
             return self.gdi(self.org.site_of(message.origin_server))
         return self.gdi(self.org.site_of(server))
 
