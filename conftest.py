@@ -1,0 +1,81 @@
+"""The whole suite's CPU time, test by test: the lessons (notebooks/) and the tests (tests/).
+
+A conftest.py at the repository's root, so that it serves both folders and `--cpu-durations` (in
+pyproject.toml's addopts) is known however pytest is started, `pytest notebooks/01_x400_addresses.ipynb`
+included."""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Iterator
+
+import pytest
+
+# CPU time per test, the test process's own and its subprocesses' (`exsim` commands, a lesson's
+# kernel, Dask workers): unlike --durations' wall time it does not grow when the machine is busy,
+# so the list ranks what each test costs, wherever it ran. A subprocess counts once it has been
+# waited for; one reaped late (a kernel killed at shutdown) counts for the test during which its
+# parent reaped it. Each xdist worker sends its numbers with the teardown report (user_properties),
+# and the run that prints the summary adds them up.
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--cpu-durations",
+        type=int,
+        default=None,
+        metavar="N",
+        help="list the N tests that used the most CPU time, in-process and in subprocesses (0: all)",
+    )
+
+
+def _cpu_s() -> tuple[float, float]:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time(), children.ru_utime + children.ru_stime
+
+
+_START = pytest.StashKey[tuple[float, float]]()
+_BY_TEST: dict[str, tuple[float, float]] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    if item.config.getoption("cpu_durations") is not None:
+        item.stash[_START] = _cpu_s()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    yield
+    start = item.stash.get(_START, None)
+    if start is not None:  # the teardown report is made after this hook: it carries the numbers
+        own, children = (end - begin for end, begin in zip(_cpu_s(), start, strict=True))
+        item.user_properties.append(("cpu_s", (own, children)))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown":
+        for name, value in report.user_properties:
+            if name == "cpu_s":
+                _BY_TEST[report.nodeid] = tuple(value)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    count = config.getoption("cpu_durations")
+    if count is None or not _BY_TEST:
+        return
+    own = sum(o for o, _ in _BY_TEST.values())
+    children = sum(c for _, c in _BY_TEST.values())
+    ranked = sorted(_BY_TEST.items(), key=lambda item: -sum(item[1]))
+    shown = ranked[:count] if count > 0 else ranked
+    terminalreporter.write_sep("=", f"most CPU time: {len(shown)} of {len(ranked)} tests")
+    for nodeid, (o, c) in shown:
+        terminalreporter.write_line(
+            f"{o + c:6.2f}s cpu ({o:5.2f} in-process + {c:5.2f} subprocesses)  {nodeid}"
+        )
+    terminalreporter.write_line(
+        f"all tests: {own + children:.1f} CPU-s ({own:.1f} in-process + {children:.1f} in subprocesses);"
+        " collection and start-up not included"
+    )
