@@ -22,7 +22,7 @@ import pytest
 
 from exsim.sim import simulate
 from exsim.sim.workload import index_drawer, message_size
-from tests.simkit import mix, scenario
+from tests.simkit import mix, scenario, two_ims
 
 #: profile: (messages sent per user per day, recipients received per user per day)
 LOADSIM_MMB = {
@@ -100,19 +100,41 @@ def test_the_profile_table_holds_the_published_figures():
         assert table_sends * recipients_per_message == pytest.approx(received), profile
 
 
-def test_joined_lists_read_as_their_concatenation():
-    # The other sites' users are drawn by index from the sites' lists joined without a copy:
-    # index i must be the i-th alias of the concatenation, or the draws would change.
-    from exsim.sim.workload import Joined
+def test_a_list_but_one_block_reads_as_the_list_without_it():
+    from exsim.sim.workload import AllBut
 
-    parts = [["a", "b"], [], ["c"], ["d", "e", "f"]]
-    joined = Joined(parts)
-    assert len(joined) == 6
-    assert [joined[i] for i in range(6)] == ["a", "b", "c", "d", "e", "f"]
-    assert list(joined) == ["a", "b", "c", "d", "e", "f"]
-    with pytest.raises(IndexError):
-        joined[6]
-    assert len(Joined([[], []])) == 0
+    items = ["a", "b", "c", "d", "e", "f"]
+    for start, end, rest in [
+        (0, 2, ["c", "d", "e", "f"]),  # the first block
+        (2, 3, ["a", "b", "d", "e", "f"]),  # one in the middle
+        (3, 6, ["a", "b", "c"]),  # the last
+        (4, 4, items),  # an empty block (a site without users)
+    ]:
+        but = AllBut(items, start, end)
+        assert len(but) == len(rest)
+        assert [but[i] for i in range(len(rest))] == rest
+        assert list(but) == rest
+        with pytest.raises(IndexError):
+            but[len(rest)]
+        with pytest.raises(IndexError):
+            but[-1]
+    assert len(AllBut(["a"], 0, 1)) == 0
+
+
+def test_other_sites_users_are_the_other_sites_lists_joined_in_order():
+    # The other sites' users are drawn by index: the i-th must be the i-th alias of the other
+    # sites' lists joined in the order of the sites, or the draws would change.
+    from exsim.sim.model import Simulation
+
+    sim = Simulation(scenario(two_ims()))
+    workload = sim.workload
+    sites = list(workload.aliases_in_site)
+    assert len(sites) == 2
+    assert all(workload.aliases_in_site[s] for s in sites)
+    for server in sim.org.servers:
+        site = sim.org.site_of(server)
+        joined = [a for s in sites if s != site for a in workload.aliases_in_site[s]]
+        assert list(workload._pool("other_site", server)) == joined
 
 
 def test_the_workloads_draws_below_n_are_randranges_numbers():
