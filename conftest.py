@@ -15,9 +15,11 @@ import pytest
 # CPU time per test, the test process's own and its subprocesses' (`exsim` commands, a lesson's
 # kernel, Dask workers): unlike --durations' wall time it does not grow when the machine is busy,
 # so the list ranks what each test costs, wherever it ran. A subprocess counts once it has been
-# waited for; one reaped late (a kernel killed at shutdown) counts for the test during which its
-# parent reaped it. Each xdist worker sends its numbers with the teardown report (user_properties),
-# and the run that prints the summary adds them up.
+# waited for, for the test during which that happened: the browser that the session fixture
+# 'chromium' keeps for all the browser tests of a process (Playwright's driver and Chromium, a few
+# CPU-seconds) counts for the last test that process runs, whose teardown ends the session's
+# fixtures. Each xdist worker sends its numbers with the teardown report (user_properties), and the
+# run that prints the summary adds them up.
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
