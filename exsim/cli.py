@@ -7,12 +7,13 @@ a traceback.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import json
 import os
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -73,15 +74,106 @@ class _Printer:
             and len(objects) == 1
             and isinstance(objects[0], str)
             and objects[0].isprintable()
+            and self._write(objects[0] + "\n")
         ):
-            stream = sys.stderr if self._stderr else sys.stdout
-            try:
-                stream.write(objects[0] + "\n")
-                stream.flush()
-                return
-            except (BrokenPipeError, UnicodeEncodeError):
-                pass  # rich has its answer to both (exit quietly; say to set PYTHONIOENCODING)
+            return
         self.console.print(*objects, **options)
+
+    def table(self, title: str, columns: Sequence[str], rows: Iterable[Sequence[str | Text]]) -> None:
+        """Print a table as rich's ``Table(title=title)`` draws it: one row per item, cells of
+        text or rich ``Text`` (styled).
+
+        Drawing through rich costs about a millisecond a row and importing its tables a
+        twentieth of a second: ``exsim gwart`` spent more on them than on everything else.
+        Where rich would draw the table as plain text (see :func:`_plain_table`), the same
+        lines are written directly; anything else (a terminal, which gets bold and italic; a
+        notebook; text rich would measure or wrap) is drawn by rich.
+        """
+        rows = list(rows)
+        drawn = _plain_table(title, columns, rows, self._width) if self._plain_stream() else None
+        if drawn is not None and self._write(drawn):
+            return
+        from rich.table import Table
+
+        table = Table(title=title)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+        self.console.print(table)
+
+    def _plain_stream(self) -> bool:
+        """Whether rich would write to this stream as to a file: no colours or styles, no
+        notebook display, UTF-8 box characters. Judged without rich (whose console costs a
+        noticeable part of a quick command's start) from what rich reads, erring towards rich:
+        not a terminal, neither FORCE_COLOR nor TTY_COMPATIBLE set, no IPython about."""
+        if "console" in self.__dict__ or self._width is None:
+            return False
+        stream = sys.stderr if self._stderr else sys.stdout
+        try:
+            if stream.isatty():
+                return False
+        except (AttributeError, ValueError):
+            return False
+        encoding = (getattr(stream, "encoding", None) or "utf-8").lower()
+        return (
+            encoding.startswith("utf")
+            and "FORCE_COLOR" not in os.environ
+            and "TTY_COMPATIBLE" not in os.environ
+            and not hasattr(builtins, "get_ipython")
+            and "idlelib" not in sys.modules
+        )
+
+    def _write(self, text: str) -> bool:
+        """Write ``text`` to the stream directly; False where rich must have its say instead."""
+        stream = sys.stderr if self._stderr else sys.stdout
+        try:
+            stream.write(text)
+            stream.flush()
+        except (BrokenPipeError, UnicodeEncodeError):
+            return False  # rich has its answer to both (exit quietly; say to set PYTHONIOENCODING)
+        return True
+
+
+def _plain_table(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[str | Text]], width: int | None
+) -> str | None:
+    """The text rich's ``Table(title=title)`` is drawn as on a plain, wide enough console, or None.
+
+    rich's default table box (heavy lines around the header, light ones below), each column as
+    wide as its widest cell plus a space each side, the title on a line of its own as written
+    (the console soft-wraps: nothing is centred or cut). None where rich would decide more than
+    that: styled text, text that is not plain printable ASCII (cell widths, tabs), that starts
+    or ends with a space or holds two in a row (where rich may break or trim it), a row without
+    a cell for each column, or a table wider than the console (rich shrinks and wraps columns).
+    tests/test_printing.py draws random tables both ways and compares them.
+    """
+    cells = [list(columns), *([text for text in row if isinstance(text, str)] for row in rows)]
+    if width is None or any(len(row) != len(columns) for row in cells):
+        return None
+    texts = [title, *(text for row in cells for text in row)]
+    if not all(t.isascii() and t.isprintable() and t == t.strip() and "  " not in t for t in texts):
+        return None
+    widths = [max(len(row[i]) for row in cells) + 2 for i in range(len(columns))]
+    if sum(widths) + len(widths) + 1 > width:
+        return None
+
+    def rule(left: str, line: str, cross: str, right: str) -> str:
+        return left + cross.join(line * w for w in widths) + right + "\n"
+
+    def line(row: list[str], bar: str) -> str:
+        return bar + bar.join(f" {text:<{w - 2}} " for text, w in zip(row, widths, strict=True)) + bar + "\n"
+
+    return "".join(
+        [
+            f"{title}\n" if title else "",
+            rule("┏", "━", "┳", "┓"),
+            line(cells[0], "┃"),
+            rule("┡", "━", "╇", "┩"),
+            *(line(row, "│") for row in cells[1:]),
+            rule("└", "─", "┴", "┘"),
+        ]
+    )
 
 
 out = _Printer(stderr=False, width=None if sys.stdout.isatty() else 200)
@@ -213,32 +305,30 @@ def show(scenario: str) -> None:
     Example:
       exsim show scenarios/contoso.toml
     """
-    from rich.table import Table
-
     from exsim.org import Organization
     from exsim.routing import address_space_end
     from exsim.scenario import LINK_CONNECTORS
     from exsim.versions import BUILDS
 
     org = Organization(_load(scenario))
-    sites = Table(title=f"Sites of organization {org.name}")
-    for column in ("site", "X.400 site address", "PRMD", "SMTP", "MS Mail", "servers"):
-        sites.add_column(column)
-    for site in org.sites.values():
-        gdi_p = org_prmd(site.addresses.x400)
-        sites.add_row(
+    sites = [
+        (
             site.name,
             site.addresses.x400 or "-",
-            gdi_p,
+            org_prmd(site.addresses.x400),
             site.addresses.smtp or "-",
             site.addresses.ms or "-",
             ", ".join(org.servers_of(site.name)),
         )
-    servers = Table(title="Servers")
-    for column in ("server", "site", "version", "build", "users", "hosts", "gw-in/out threads"):
-        servers.add_column(column)
-    for server in org.servers.values():
-        servers.add_row(
+        for site in org.sites.values()
+    ]
+    out.table(
+        f"Sites of organization {org.name}",
+        ("site", "X.400 site address", "PRMD", "SMTP", "MS Mail", "servers"),
+        sites,
+    )
+    servers = [
+        (
             server.name,
             server.site,
             server.version,
@@ -247,9 +337,12 @@ def show(scenario: str) -> None:
             ", ".join(org.connectors_on(server.name)) or "-",
             f"{server.gateway_in_threads}/{server.gateway_out_threads}",
         )
-    connectors = Table(title="Connectors")
-    for column in ("connector", "kind", "joins / host", "cost", "address spaces", "schedule", "link"):
-        connectors.add_column(column)
+        for server in org.servers.values()
+    ]
+    out.table(
+        "Servers", ("server", "site", "version", "build", "users", "hosts", "gw-in/out threads"), servers
+    )
+    connectors = []
     for c in org.connectors.values():
         if isinstance(c, LINK_CONNECTORS):
             where, cost = " <-> ".join(c.sites), str(c.cost)
@@ -260,17 +353,22 @@ def show(scenario: str) -> None:
         else:
             where, cost = c.server, "-"
             listed = [f"{a.type}:{a.pattern or '(blank)'} ({a.cost})" for a in c.address_spaces]
-        connectors.add_row(
-            c.name,
-            c.kind,
-            where,
-            cost,
-            ", ".join(listed) or "-",
-            c.schedule.text,
-            f"{c.link.bandwidth / 1000:g} kbps, {c.link.latency * 1000:g} ms",
+        connectors.append(
+            (
+                c.name,
+                c.kind,
+                where,
+                cost,
+                ", ".join(listed) or "-",
+                c.schedule.text,
+                f"{c.link.bandwidth / 1000:g} kbps, {c.link.latency * 1000:g} ms",
+            )
         )
-    for table in (sites, servers, connectors):
-        out.print(table)
+    out.table(
+        "Connectors",
+        ("connector", "kind", "joins / host", "cost", "address spaces", "schedule", "link"),
+        connectors,
+    )
 
 
 def _apply_settings(scenario: Scenario, settings: tuple[str, ...]) -> Scenario:
@@ -365,17 +463,15 @@ def gwart(scenario: str, sites: tuple[str, ...], as_json: bool, settings: tuple[
     if as_json:
         click.echo(json.dumps({s: [asdict(r) for r in router.gwarts[s]] for s in chosen}, indent=2))
         return
-    from rich.table import Table
-
     for site in chosen:
-        table = Table(title=f"GWART of site {site}")
-        for column in ("type", "address space", "cost", "connector", "route (sites)"):
-            table.add_column(column)
-        for row in router.gwarts[site]:
-            table.add_row(
-                row.type, row.space or "(blank)", str(row.cost), row.connector, " > ".join(row.route)
-            )
-        out.print(table)
+        out.table(
+            f"GWART of site {site}",
+            ("type", "address space", "cost", "connector", "route (sites)"),
+            (
+                (row.type, row.space or "(blank)", str(row.cost), row.connector, " > ".join(row.route))
+                for row in router.gwarts[site]
+            ),
+        )
         for ignored in ignored_address_spaces(router.org):
             if ignored.site == site:
                 out.print(
