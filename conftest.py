@@ -1,4 +1,5 @@
-"""The whole suite's CPU time, test by test: the lessons (notebooks/) and the tests (tests/).
+"""What serves the whole suite, the lessons (notebooks/) and the tests (tests/): its CPU time, test
+by test, and xdist's distribution of the files over the workers.
 
 A conftest.py at the repository's root, so that it serves both folders and `--cpu-durations` (in
 pyproject.toml's addopts) is known however pytest is started, `pytest notebooks/01_x400_addresses.ipynb`
@@ -9,6 +10,7 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -81,3 +83,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         f"all tests: {own + children:.1f} CPU-s ({own:.1f} in-process + {children:.1f} in subprocesses);"
         " collection and start-up not included"
     )
+
+
+#: The test files whose tests use the session fixture 'chromium' (tests/conftest.py). With
+#: `--dist loadfile` xdist hands each file to one worker; these go to the same one, so one
+#: Chromium serves them all instead of one in each worker (Playwright's driver and the browser
+#: cost about 2.5 CPU-seconds to start and stop). tests/test_browser_files.py keeps the list true.
+BROWSER_TEST_FILES = frozenset({"tests/test_explore.py", "tests/test_report.py"})
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's: known only where it is installed
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile`, with the browser tests' files one unit of work (see BROWSER_TEST_FILES)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class BrowserFilesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "the browser tests" if scope in BROWSER_TEST_FILES else scope
+
+    return BrowserFilesTogether(config, log)

@@ -1,0 +1,27 @@
+"""conftest.py's BROWSER_TEST_FILES names every test file that uses the 'chromium' fixture, and no
+other: xdist runs those files in one worker so that one browser serves them all."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from conftest import BROWSER_TEST_FILES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _uses_chromium(path: Path) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(
+        isinstance(node, ast.FunctionDef) and any(arg.arg == "chromium" for arg in node.args.args)
+        for node in ast.walk(tree)
+    )
+
+
+def test_the_browser_files_are_the_files_whose_tests_use_chromium():
+    found = {
+        str(p.relative_to(ROOT)) for p in sorted((ROOT / "tests").glob("test_*.py")) if _uses_chromium(p)
+    }
+    assert found
+    assert found == BROWSER_TEST_FILES
