@@ -477,7 +477,7 @@ class LifetimeTimers:
         timers: LifetimeTimers | None = getattr(env, "_exsim_lifetime_timers", None)
         if timers is None:
             timers = cls(env)
-            env._exsim_lifetime_timers = timers  # type: ignore[attr-defined]
+            env._exsim_lifetime_timers = timers  # type: ignore[attr-defined]  # an attribute of our own, which SimPy does not declare
         return timers
 
     def start(self, queue: NextHopQueue, end: float) -> int:
@@ -496,7 +496,7 @@ class LifetimeTimers:
         event = simpy.Event(self.env)
         event._ok, event._value = True, eid
         event.callbacks.append(self._fire)
-        heappush(self.env._queue, (at, NORMAL, eid, event))  # type: ignore[attr-defined]
+        heappush(self.env._queue, (at, NORMAL, eid, event))
         self._armed.add(eid)
 
     def _fire(self, event: simpy.Event) -> None:
