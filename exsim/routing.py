@@ -733,6 +733,11 @@ def select_route(
     return Selection(chosen, tuple(steps or ()))
 
 
+SurvivorMemo: TypeAlias = "dict[tuple[int, ...], list[GwartRow]]"
+"""Survivors of filters 2-7 by candidate list and the candidates filter 1 left (identities),
+for one deciding server and routing table (see :func:`route_survivors`)."""
+
+
 def route_survivors(
     org: Organization,
     candidates: Sequence[GwartRow],
@@ -742,9 +747,18 @@ def route_survivors(
     at_s: float,
     lowest_cost_only: bool = False,
     steps: list[FilterStep] | None = None,
+    memo: SurvivorMemo | None = None,
 ) -> tuple[list[GwartRow], str]:
     """The candidates left after the seven filters, sorted by connector name (equal routes),
-    or no rows and why: 'loop' or 'retries'. Each filter is recorded in ``steps`` if given."""
+    or no rows and why: 'loop' or 'retries'. Each filter is recorded in ``steps`` if given.
+
+    ``memo`` is for a caller that decides for one server from one routing table, among
+    candidates whose schedules do not change with time: for a message that has tried nothing
+    yet (no failed opens, nothing refused) while no connector is in open retry, filters 2-7
+    read nothing of the message, so the same candidates left by filter 1 always leave the
+    same survivors. They are kept there by the candidates left: a hub's MTA meets mail from
+    every site, whose paths differ without changing what filter 1 leaves.
+    """
     if message.hops >= MAX_HOPS:
         if steps is not None:
             steps.append(FilterStep("hop limit", (), f"{message.hops} hops >= {MAX_HOPS}"))
@@ -774,6 +788,12 @@ def route_survivors(
     if not rows:
         return [], "loop"
     attempts = message.attempts
+    key: tuple[int, ...] | None = None
+    if memo is not None and steps is None and not attempts and not refused and not states.open_retry:
+        key = (id(candidates), lowest_cost_only, *map(id, rows))
+        kept = memo.get(key)
+        if kept is not None:
+            return kept, ""
     # Used up: the first open and max-open-retries retries have all failed.
     before = rows
     rows = [
@@ -799,6 +819,8 @@ def route_survivors(
     for step in _LOWEST_COST_ORDER if lowest_cost_only else _ORDER:
         rows = step(rows, org, server, message, states, at_s, steps)
     rows.sort(key=lambda r: r.connector)
+    if key is not None and memo is not None:
+        memo[key] = rows
     return rows, ""
 
 

@@ -15,6 +15,7 @@ from exsim.routing import (
     MessageRouteState,
     Router,
     compute_gwart,
+    route_survivors,
     select_route,
     select_target_server,
 )
@@ -323,6 +324,34 @@ def test_route_never_reenters_a_site_already_passed():
     assert result.reason == "loop"
     message = MessageRouteState(hops=512)
     assert selection(org, rows, "A1", message=message).reason == "loop"
+
+
+def test_survivor_memo_answers_as_the_filters_do():
+    # Ring A-B-C-D: from A1 to C by AB (A, B, C) or by DA (A, D, C), both cost 2, both on A1.
+    org = org_of(["A", "B", "C", "D"], RING)
+    rows = Router(org).resolve("A", "userC").rows
+    memo: dict = {}
+
+    def survivors(message: MessageRouteState, states: ConnectorStates | None = None, **kw) -> list[str]:
+        states = states or ConnectorStates()
+        plain = route_survivors(org, rows, "A1", message, states, 0.0, **kw)
+        remembered = route_survivors(org, rows, "A1", message, states, 0.0, memo=memo, **kw)
+        assert remembered == plain
+        return [r.connector for r in remembered[0]]
+
+    # Paths that differ but leave filter 1 the same candidates share one entry.
+    assert survivors(MessageRouteState()) == ["AB", "DA"]
+    assert survivors(MessageRouteState(visited_sites=("A",))) == ["AB", "DA"]
+    assert len(memo) == 1
+    assert survivors(MessageRouteState(visited_sites=("D",))) == ["AB"]
+    assert len(memo) == 1  # a lone candidate is kept by filters 2-7 without asking the memo
+    # A message that has failed an open, or a connector in open retry, is decided afresh (filters
+    # 4 and 5 read them), though filter 1 leaves both candidates as for the first entry.
+    assert survivors(MessageRouteState(attempts={"DA": 1})) == ["AB"]
+    assert survivors(MessageRouteState(), ConnectorStates(open_retry={"AB"})) == ["DA"]
+    assert len(memo) == 1
+    assert survivors(MessageRouteState(), lowest_cost_only=True) == ["AB", "DA"]
+    assert len(memo) == 2  # the cost-first order is remembered apart
 
 
 def test_target_servers_cost_zero_first_then_weighted_then_hundred():

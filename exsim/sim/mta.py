@@ -36,6 +36,7 @@ from exsim.routing import (
     MAX_HOPS,
     ConnectorStates,
     GwartRow,
+    SurvivorMemo,
     is_local,
     route_survivors,
     select_target_server,
@@ -51,7 +52,7 @@ from exsim.versions import defect_at
 
 if TYPE_CHECKING:
     from exsim.directory import Policy
-    from exsim.routing import Answer, Destination
+    from exsim.routing import Answer, Destination, Router
     from exsim.scenario import DirectorySearch, LinkConnector, Override
 
 INFINITY = float("inf")
@@ -106,6 +107,8 @@ class MTA(Component):
         self.connector_states = connector_states
         self.routing_rng = routing_rng
         self.network_rng = network_rng
+        self._memo_router: Router | None = None
+        self._memo: SurvivorMemo = {}
         self.server = settings.server
         self.site = settings.site
         self.work = MailQueue(self.env)
@@ -414,7 +417,14 @@ class MTA(Component):
         survivors = self._survivors.get(key) if clean else None
         if survivors is None:
             survivors, reason = route_survivors(
-                self.routing.org, rows, self.server, envelope, states, now, lowest
+                self.routing.org,
+                rows,
+                self.server,
+                envelope,
+                states,
+                now,
+                lowest,
+                memo=self._memo_of(self._router) if clean else None,
             )
             if not survivors:
                 return reason
@@ -423,6 +433,13 @@ class MTA(Component):
         if len(survivors) == 1:
             return survivors[0]
         return survivors[self.routing_rng.randrange(len(survivors))]
+
+    def _memo_of(self, router: Router) -> SurvivorMemo:
+        """This MTA's memo of route survivors (routing.route_survivors) for the routing table it
+        decides from now: a recalculated table starts a new one."""
+        if router is not self._memo_router:
+            self._memo_router, self._memo = router, {}
+        return self._memo
 
     def _fixed_schedules(self, rows: tuple[GwartRow, ...]) -> bool:
         fixed = self._fixed.get(id(rows))
