@@ -13,10 +13,12 @@ checks what a fresh interpreter has imported, not how long it took, so it holds
 on a loaded machine too.
 """
 
+import inspect
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,20 +119,40 @@ def test_tracing_one_sweep_point_imports_no_pandas_or_scipy():
     assert heavy_imports(action=action, watched=("pandas", "scipy", "exsim.experiment")) == []
 
 
-def test_the_scenario_models_annotations_are_objects_not_text():
-    # Written as text (``from __future__ import annotations``), every field's annotation would be
-    # compiled and evaluated by pydantic when the models are defined, at each start of a command
-    # that loads a scenario. Written as objects, pydantic reads them as they are.
+def _scenario_models() -> list[Any]:
     from pydantic import BaseModel
 
     from exsim.scenario import schema
 
     models = [m for m in vars(schema).values() if isinstance(m, type) and issubclass(m, BaseModel)]
+    assert len(models) > 40  # every model of the scenario file, not an empty list by mistake
+    return models
+
+
+def test_the_scenario_models_annotations_are_objects_not_text():
+    # Written as text (``from __future__ import annotations``), every field's annotation would be
+    # compiled and evaluated by pydantic when the models are defined, at each start of a command
+    # that loads a scenario. Written as objects, pydantic reads them as they are.
+    models = _scenario_models()
     as_text = [
         f"{model.__name__}.{name}"
         for model in models
         for name, annotation in vars(model).get("__annotations__", {}).items()
         if isinstance(annotation, str)
     ]
-    assert len(models) > 40  # every model of the scenario file, not an empty list by mistake
     assert as_text == []
+
+
+def test_the_scenario_models_default_factories_are_python_functions():
+    # pydantic reads each default factory's signature when it builds the validator (does the
+    # factory take the data validated so far?). A builtin's, such as list's, is text that
+    # inspect tokenizes, compiling the tokenize module's regular expressions at each start of a
+    # command that loads a scenario; a Python function's is read directly.
+    factories = [
+        (f"{model.__name__}.{name}", field.default_factory)
+        for model in _scenario_models()
+        for name, field in model.model_fields.items()
+        if field.default_factory is not None
+    ]
+    assert len(factories) > 10  # the lists' defaults are among them
+    assert [name for name, factory in factories if not inspect.isfunction(factory)] == []
