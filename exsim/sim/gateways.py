@@ -134,6 +134,8 @@ class Gateway(Component):
         """Messages refused by the foreign side, waiting out their retry interval (held, not in MTS-OUT)."""
         # Where the books say delivered mail went.
         self._delivered_to = f"{settings.side} via {self.name}"
+        self._outages = self.uptime.has_outages(self.name)
+        """Whether the connector is ever down (else the foreign side is always reachable)."""
         # On a server nothing stops, with nothing to block it and no size limit to refuse mail
         # by, each connection is one event per message (a Worker timed by the message).
         simple = (
@@ -202,22 +204,25 @@ class Gateway(Component):
     def _start(self, envelope: Envelope) -> float:
         """A connection takes the message from MTS-OUT: how long until the foreign side answers."""
         self.first_try.setdefault(id(envelope), self.env._now)
-        self._record(logs.SMTP_QUEUED_OUTBOUND, envelope)
+        if self.tracking_on:
+            self._record(logs.SMTP_QUEUED_OUTBOUND, envelope)
         link = self.connector.link
-        return transfer_s(envelope.message.size_kb, link.bandwidth, link.latency) + self.foreign.delay
+        return (
+            transfer_s(envelope.message.size_kb, link.bandwidth, link.latency) + self.settings.foreign.delay
+        )
 
     def _sent(self, envelope: Envelope) -> None:
         """The transfer is over: the foreign side took the message, or refused it (retried)."""
-        now = self.env._now
-        foreign = self.foreign
-        if not self.uptime.connector_up(self.name, now) or (
+        foreign = self.settings.foreign
+        if (self._outages and not self.uptime.connector_up(self.name, self.env._now)) or (
             foreign.failure_probability and self.network_rng.random() < foreign.failure_probability
         ):
             self.env.process(self._retry(envelope))
             return
-        self.first_try.pop(id(envelope), None)
+        del self.first_try[id(envelope)]
         self.transfers[self.name] += 1
-        self._record(logs.SMTP_TRANSFERRED_OUTBOUND, envelope)
+        if self.tracking_on:
+            self._record(logs.SMTP_TRANSFERRED_OUTBOUND, envelope)
         message = envelope.message
         if message.traced:
             self.books.trace(

@@ -427,12 +427,16 @@ class Simulation:
         if message.counted:
             books.recipients += len(recipients)
             if report_for is None:
-                by_class = self.by_class
+                # Counted per run of recipients of one class (a list's members are one run).
+                kind, run = "", 0
                 for recipient in recipients:
-                    class_books = by_class.get(recipient.kind)
-                    if class_books is None:
-                        class_books = self._class(recipient.kind)
-                    class_books.recipients += 1
+                    if recipient.kind is not kind:
+                        if run:
+                            self._class(kind).recipients += run
+                        kind, run = recipient.kind, 0
+                    run += 1
+                if run:
+                    self._class(kind).recipients += run
         return message
 
     def _class(self, kind: str) -> Outcomes:

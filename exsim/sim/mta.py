@@ -121,6 +121,9 @@ class MTA(Component):
         self._policy: Policy | None = None
         self._destinations: dict[str, Destination] = {}
         self._answers: dict[object, Answer] = {}
+        #: By recipient address, for addresses routed with nothing to do per message: the group
+        #: key of a mailbox, else the site's answer to route by (while routing and policy stay).
+        self._known: dict[str, tuple[str, str] | Answer] = {}
         self._survivors: dict[tuple[int, str | None, tuple[str, ...], bool], list[GwartRow]] = {}
         self._fixed: dict[int, bool] = {}
         self.directory_s = 0.0
@@ -223,139 +226,153 @@ class MTA(Component):
             # each site does with each group of addresses, for every MTA (Router.destination).
             self._router, self._policy = router, policy
             self._destinations, self._answers = router.destinations(policy), router.answers(self.site)
+            self._known = {}
         destinations, answers = self._destinations, self._answers
         site = self.site
-        mailbox_hop, next_hop = self._mailbox_hop, self._next_hop
+        mailbox_hop, next_hop, known = self._mailbox_hop, self._next_hop, self._known
         for recipient in envelope.recipients:
             if recipient.outcome is not PENDING:
                 continue
-            if (
-                recipient.one_off
-                and (defect := proxy_loop(self.routing, self.builds, self.server, message, recipient))
-                is not None
-            ):
-                if message.traced:
-                    self.books.trace(
-                        message,
-                        f"MTA {self.server}: {recipient.address} loops ({defect.kb})",
-                        self.server,
-                        "MTA",
-                        defect=defect.kb,
-                    )
-                self.books.fail(
-                    envelope,
-                    [recipient],
-                    defect.ndr_kind,
-                    "MSExchangeMTA",
-                    self.server,
-                    f"{defect.kb}: {defect.title}",
-                )
-                continue
-            destination = destinations.get(recipient.address)
-            if destination is None:
-                destination = router.destination(recipient.address, policy)
-            if destination.directory is not None or recipient.misdirected:
-                self.directory_s += directory_outcome(
-                    self.books,
-                    self.routing.router,
-                    self.settings.directory_costs,
-                    self.server,
-                    message,
-                    recipient,
-                    destination.directory,
-                )
-            answer = answers.get(destination.group)
-            if answer is None:
-                answer = router.answer(site, destination)
-            if answer.kind == "mailbox":
-                mailbox = destination.mailbox
-                assert mailbox is not None  # a "mailbox" answer is for a mailbox
-                key = mailbox_hop.get(mailbox.server)
-                if key is None:
-                    target = mailbox.server
-                    key = mailbox_hop[target] = (
-                        "deliver" if target == self.server else "final",
-                        target,
-                    )
-                group = groups.get(key)
-                if group is None:
-                    groups[key] = [recipient]
+            key: tuple[str, str] | None = None
+            answer: Answer | None = None
+            if not recipient.one_off and not recipient.misdirected:
+                # An address this MTA has routed before with nothing to do per message (no
+                # directory search, no proxy loop to check): its group key or its answer, kept.
+                hit = known.get(recipient.address)
+                if type(hit) is tuple:  # (not isinstance: a call per recipient)
+                    key = hit
                 else:
-                    group.append(recipient)
-                continue
-            if answer.kind == "unroutable":
-                if message.traced:
-                    # On a GWART missing sites not yet replicated (Q145976), the complete table
-                    # would have routed it: that is the defect striking, and the line says so.
-                    partial = router is not self.routing.router and (
-                        self.routing.router.resolve(self.site, recipient.address, policy).kind != "unroutable"
-                    )
-                    gwart_defect = defect_at("gwart_replication") if partial else None
-                    self.books.trace(
-                        message,
-                        f"MTA {self.server}: {recipient.address} unroutable ({answer.reason})"
-                        + (
-                            f"; this GWART was calculated before directory replication brought "
-                            f"every site ({gwart_defect.kb})"
-                            if gwart_defect
-                            else ""
-                        ),
+                    answer = hit  # type: ignore[assignment]  # not a tuple: an Answer, or None
+            if key is None and answer is None:
+                if (
+                    recipient.one_off
+                    and (defect := proxy_loop(self.routing, self.builds, self.server, message, recipient))
+                    is not None
+                ):
+                    if message.traced:
+                        self.books.trace(
+                            message,
+                            f"MTA {self.server}: {recipient.address} loops ({defect.kb})",
+                            self.server,
+                            "MTA",
+                            defect=defect.kb,
+                        )
+                    self.books.fail(
+                        envelope,
+                        [recipient],
+                        defect.ndr_kind,
+                        "MSExchangeMTA",
                         self.server,
-                        "MTA",
-                        defect=gwart_defect.kb if gwart_defect else None,
+                        f"{defect.kb}: {defect.title}",
                     )
-                self.books.fail(
-                    envelope, [recipient], UNRECOGNIZED, "MSExchangeMTA", self.server, answer.reason
-                )
-                continue
-            # Recipients with the same candidates share one decision per envelope.
-            rows = answer.rows
-            row = decided.get(id(rows))
-            if row is None:
-                row = decided[id(rows)] = self._choose(envelope, rows, now)
-            if isinstance(row, str):
-                ndr = LOOP if row == "loop" else CONGESTION
-                if message.traced:
-                    # Only reroutes (a gateway handing back mail over its size limit) carry the hop
-                    # count this far: Q160534's slow loop.
-                    bounced = (
-                        defect_at("size_limit_reroute")
-                        if row == "loop" and envelope.hops >= MAX_HOPS
-                        else None
-                    )
-                    self.books.trace(
-                        message,
-                        f"MTA {self.server}: no route left for {recipient.address} ({row})"
-                        + (
-                            f": {envelope.hops} hops of reroutes around gateway size limits ({bounced.kb})"
-                            if bounced
-                            else ""
-                        ),
+                    continue
+                destination = destinations.get(recipient.address)
+                if destination is None:
+                    destination = router.destination(recipient.address, policy)
+                if destination.directory is not None or recipient.misdirected:
+                    self.directory_s += directory_outcome(
+                        self.books,
+                        self.routing.router,
+                        self.settings.directory_costs,
                         self.server,
-                        "MTA",
-                        defect=bounced.kb if bounced else None,
+                        message,
+                        recipient,
+                        destination.directory,
                     )
-                self.books.fail(
-                    envelope,
-                    [recipient],
-                    ndr,
-                    "MSExchangeMTA",
-                    self.server,
-                    "every route at max open retries" if ndr is CONGESTION else "loop detected",
-                )
-                continue
-            if message.traced:
-                self.books.trace(
-                    message,
-                    f"MTA {self.server}: {recipient.address} matched "
-                    f"{row.type}:{row.space or '(blank)'}; {len(answer.rows)} candidate(s), "
-                    f"chose {row.connector} (cost {row.cost}, route {' > '.join(row.route)})",
-                    self.server,
-                    "MTA",
-                )
-            key = next_hop.get(row.connector)
+                answer = answers.get(destination.group)
+                if answer is None:
+                    answer = router.answer(site, destination)
+                plain = destination.directory is None and not recipient.one_off and not recipient.misdirected
+                if answer.kind == "mailbox":
+                    mailbox = destination.mailbox
+                    assert mailbox is not None  # a "mailbox" answer is for a mailbox
+                    key = mailbox_hop.get(mailbox.server)
+                    if key is None:
+                        target = mailbox.server
+                        key = mailbox_hop[target] = (
+                            "deliver" if target == self.server else "final",
+                            target,
+                        )
+                    if plain:
+                        known[recipient.address] = key
+                elif answer.kind == "unroutable":
+                    if message.traced:
+                        # On a GWART missing sites not yet replicated (Q145976), the complete table
+                        # would have routed it: that is the defect striking, and the line says so.
+                        partial = router is not self.routing.router and (
+                            self.routing.router.resolve(self.site, recipient.address, policy).kind
+                            != "unroutable"
+                        )
+                        gwart_defect = defect_at("gwart_replication") if partial else None
+                        self.books.trace(
+                            message,
+                            f"MTA {self.server}: {recipient.address} unroutable ({answer.reason})"
+                            + (
+                                f"; this GWART was calculated before directory replication brought "
+                                f"every site ({gwart_defect.kb})"
+                                if gwart_defect
+                                else ""
+                            ),
+                            self.server,
+                            "MTA",
+                            defect=gwart_defect.kb if gwart_defect else None,
+                        )
+                    self.books.fail(
+                        envelope, [recipient], UNRECOGNIZED, "MSExchangeMTA", self.server, answer.reason
+                    )
+                    continue
+                elif plain:
+                    known[recipient.address] = answer
             if key is None:
-                key = next_hop[row.connector] = self._hop_for(row.connector)
+                assert answer is not None  # a "route" answer: leave the site by one of its rows
+                # Recipients with the same candidates share one decision per envelope.
+                rows = answer.rows
+                row = decided.get(id(rows))
+                if row is None:
+                    row = decided[id(rows)] = self._choose(envelope, rows, now)
+                if type(row) is not GwartRow:  # why there is none (not isinstance: a call per recipient)
+                    ndr = LOOP if row == "loop" else CONGESTION
+                    if message.traced:
+                        # Only reroutes (a gateway handing back mail over its size limit) carry the hop
+                        # count this far: Q160534's slow loop.
+                        bounced = (
+                            defect_at("size_limit_reroute")
+                            if row == "loop" and envelope.hops >= MAX_HOPS
+                            else None
+                        )
+                        self.books.trace(
+                            message,
+                            f"MTA {self.server}: no route left for {recipient.address} ({row})"
+                            + (
+                                f": {envelope.hops} hops of reroutes around gateway size limits ({bounced.kb})"
+                                if bounced
+                                else ""
+                            ),
+                            self.server,
+                            "MTA",
+                            defect=bounced.kb if bounced else None,
+                        )
+                    self.books.fail(
+                        envelope,
+                        [recipient],
+                        ndr,
+                        "MSExchangeMTA",
+                        self.server,
+                        "every route at max open retries" if ndr is CONGESTION else "loop detected",
+                    )
+                    continue
+                if message.traced:
+                    self.books.trace(
+                        message,
+                        f"MTA {self.server}: {recipient.address} matched "
+                        f"{row.type}:{row.space or '(blank)'}; {len(answer.rows)} candidate(s), "
+                        f"chose {row.connector} (cost {row.cost}, route {' > '.join(row.route)})",
+                        self.server,
+                        "MTA",
+                    )
+                key = next_hop.get(row.connector)
+                if key is None:
+                    key = next_hop[row.connector] = self._hop_for(row.connector)
             group = groups.get(key)
             if group is None:
                 groups[key] = [recipient]
@@ -411,10 +428,15 @@ class MTA(Component):
             and not envelope.refused
             and not states.open_retry
             and envelope.hops < MAX_HOPS
-            and self._fixed_schedules(rows)
         )
         key = (id(rows), envelope.arrived_on, envelope.visited_sites, lowest)
-        survivors = self._survivors.get(key) if clean else None
+        survivors = None
+        if clean:
+            survivors = self._survivors.get(key)
+            if survivors is None:
+                # Kept only for candidates with fixed schedules (which a hit has: both caches are
+                # forgotten together).
+                clean = self._fixed_schedules(rows)
         if survivors is None:
             survivors, reason = route_survivors(
                 self.routing.org,
@@ -866,7 +888,7 @@ class NextHopQueue:
     def _hand_over(self, envelope: Envelope, peer: str, seconds: float) -> None:
         mta = self.mta
         message = envelope.message
-        if mta.tracking.enabled:
+        if mta.tracking_on:
             mta.tracking.record(
                 mta.env._now,
                 mta.server,

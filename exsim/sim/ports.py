@@ -219,6 +219,8 @@ class Component:
         self.post = around.post
         self.events = around.events
         self.tracking = around.tracking
+        self.tracking_on = around.tracking.enabled
+        """Whether the message tracking log is written (asked at every hand-off: kept)."""
         self.faults = around.faults
         self.transfers = around.transfers
 
@@ -233,7 +235,7 @@ class Component:
     ) -> None:
         """A line in this server's message tracking log, when tracking is on; its length field
         is the message's size, as on every event that carries a message."""
-        if self.tracking.enabled:
+        if self.tracking_on:
             self.tracking.record(
                 self.env.now,
                 self.server,

@@ -146,10 +146,19 @@ class MailQueue:
         return len(self.items)
 
     def put(self, item: Any) -> None:
-        if self._waiters:
-            waiter = self._waiters.popleft()
+        waiters = self._waiters
+        if waiters:
+            waiter = waiters.popleft()
+            if type(waiter) is Handoff:
+                # An idle worker takes it straight away (Handoff.hand, inlined: every hand-off
+                # between components passes here).
+                waiter._ok = True
+                waiter._value = item
+                env = self.env
+                heappush(env._queue, (env._now + waiter.delay, NORMAL, next(env._eid), waiter))
+                return
             if isinstance(waiter, Handoff):
-                waiter.hand(item)  # an idle worker takes it straight away
+                waiter.hand(item)
                 return
             self.items.append(item)
             waiter.succeed()
@@ -189,7 +198,9 @@ class Worker:
     returns the service time (a gateway's transfer of that message).
     """
 
-    __slots__ = ("_handoff", "_rested", "_served", "draw", "env", "handle", "queue", "rested", "service")
+    __slots__ = (
+        "_handoff", "_plain", "_rested", "_served", "draw", "env", "handle", "queue", "rested", "service",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -209,6 +220,8 @@ class Worker:
         # One hand-off event, used again for every item once it has fired (nothing else holds
         # it), and its callback lists made once.
         self._handoff = Handoff(self.env, service_s) if start is None else Started(self.env, start)
+        self._handoff._ok = True  # as hand() sets it: a worker's hand-off never fails
+        self._plain = start is None
         self._served: EventCallbacks = [self._serve]
         self._rested: EventCallbacks = [self._rest]
         self._next()
@@ -225,17 +238,28 @@ class Worker:
         else:
             queue._waiters.append(handoff)
 
-    def _serve(self, event: simpy.Event) -> None:
-        item = event._value
+    def _serve(self, handoff: Handoff) -> None:
+        item = handoff._value
         if item is not None:
             busy = self.handle(item)
             if busy:
                 # Held after the item: the hand-off, fired, times the rest (a Timeout's event).
-                handoff = self._handoff
                 handoff.callbacks = self._rested
                 handoff.hand(None, busy)
                 return
-        self._next()
+        # What _next does, inlined (a worker takes its next item once per item).
+        handoff.callbacks = self._served
+        handoff._value = PENDING
+        delay = handoff.delay = self.service if self.draw is None else self.draw()
+        queue = self.queue
+        if not queue.items:
+            queue._waiters.append(handoff)
+        elif self._plain:
+            handoff._value = queue.items.popleft()
+            env = self.env
+            heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), handoff))
+        else:
+            handoff.hand(queue.items.popleft())
 
     def _rest(self, _: simpy.Event) -> None:
         if self.rested is not None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exsim import logs
 from exsim.sim.message import Envelope, Message, Recipient
@@ -27,6 +27,9 @@ from exsim.sim.ports import Collaborators, Component, ServiceTime
 from exsim.sim.queue import MailQueue, ProcessGenerator, Worker
 from exsim.sim.resolver import UNRESOLVED_ONE_OFFS
 from exsim.versions import Defect
+
+if TYPE_CHECKING:
+    from exsim.routing import Router
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,10 @@ class InformationStore(Component):
         self.server = settings.server
         self._mailbox_here = f"mailbox on {self.server}"
         """Where the store's deliveries land, as the books record it (made once, not per delivery)."""
+        self._router: Router | None = None
+        self._homes: dict[str, str] = {}
+        """The home server of each recipient address the store has looked up ('' for an address
+        no mailbox has), while the directory it asked stays the same (``_router``)."""
         env = self.env
         self.delivery = MailQueue(env)
         self.gateway_in = MailQueue(env)
@@ -113,7 +120,8 @@ class InformationStore(Component):
         self.submissions.put(message)
 
     def _accept(self, message: Message) -> None:
-        self.track(logs.SUBMISSION, message, message.recipients, partner="Store")
+        if self.tracking_on:
+            self.track(logs.SUBMISSION, message, message.recipients, partner="Store")
         if message.traced:
             self.books.trace(
                 message,
@@ -140,10 +148,18 @@ class InformationStore(Component):
         local: list[Recipient] = []
         remote: list[Recipient] = []
         unresolved = envelope.message.client in UNRESOLVED_ONE_OFFS
-        mailbox_of, server = self.routing.mailbox_of, self.server
+        server = self.server
+        router = self.routing.router
+        if router is not self._router:  # the directory changed: what it said before no longer holds
+            self._router, self._homes = router, {}
+        homes = self._homes
         for recipient in envelope.recipients:
-            box = mailbox_of(recipient.address)
-            here = box is not None and box.server == server and not (unresolved and recipient.one_off)
+            address = recipient.address
+            home = homes.get(address)
+            if home is None:
+                box = self.routing.mailbox_of(address)
+                home = homes[address] = box.server if box is not None else ""
+            here = home == server and not (unresolved and recipient.one_off)
             (local if here else remote).append(recipient)
         if local and not remote:
             self.delivery.put(envelope)
@@ -163,10 +179,14 @@ class InformationStore(Component):
     # --- the store's own threads ------------------------------------------------
     def _deliver(self, envelope: Envelope) -> None:
         message = envelope.message
-        local = message.origin_server == self.server and message.inbound_via is None
-        self.track(
-            logs.LOCAL_DELIVERY if local else logs.DELIVERED, message, envelope.recipients, partner="Store"
-        )
+        if self.tracking_on:
+            local = message.origin_server == self.server and message.inbound_via is None
+            self.track(
+                logs.LOCAL_DELIVERY if local else logs.DELIVERED,
+                message,
+                envelope.recipients,
+                partner="Store",
+            )
         self.books.deliver(envelope, envelope.recipients, self._mailbox_here, self.server, "store")
 
     def _transfer_in(self, envelope: Envelope) -> None:
@@ -187,9 +207,10 @@ class InformationStore(Component):
                 "gateway transfer-in failed (ecObjectInvalid 0xBB8)",
             )
             return
-        self.track(
-            logs.GATEWAY_TRANSFER_OUT, message, envelope.recipients, gateway=gateway.name, partner="Store"
-        )
+        if self.tracking_on:
+            self.track(
+                logs.GATEWAY_TRANSFER_OUT, message, envelope.recipients, gateway=gateway.name, partner="Store"
+            )
         if message.traced:
             self.books.trace(
                 message,
