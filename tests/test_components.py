@@ -320,6 +320,25 @@ def test_mta_sends_mail_for_another_server_of_its_site_over_rpc() -> None:
     assert bench.transfers == Counter({"RPC": 1})
 
 
+def test_mta_routes_an_address_it_knows_by_the_new_table_once_routing_is_recalculated() -> None:
+    """The MTA keeps how it routed each address, but only while the routing table it asked stays:
+    after a recalculation (a new table) the same address goes where the new table says."""
+    bench = mta_alone(organization())
+    first = message("ann")  # the fixed table: leave the site by AB
+    bench.mta.receive(first)
+    bench.env.run(until=ROUTING_S + 0.5)
+    assert list(bench.mta.queues) == [("link", "AB")]
+    bench.mta.routing.router = FixedRouter(mailbox=bench.mta.routing.org.mailboxes["ann"])  # type: ignore[misc]
+    second = message("ann")  # the new table: ann's mailbox, on A2 in this site
+    bench.mta.receive(second)
+    bench.env.run(until=100)
+    assert list(bench.mta.queues) == [("link", "AB"), ("rpc", "A2")]
+    assert [(server, envelope) for _, _, server, envelope, _ in bench.post.handed] == [
+        ("B1", first),
+        ("A2", second),
+    ]
+
+
 def test_mta_retries_a_failed_open_every_open_interval_then_returns_a_congestion_ndr() -> None:
     bench = mta_alone(organization(outage=("0s", "1d")))  # AB down all day: every open fails
     envelope = message("/o=Contoso/ou=B/cn=bob")

@@ -137,6 +137,32 @@ def test_a_worker_stays_busy_for_what_handling_returns_then_rests_and_draws_each
     assert log == [(1.0, "a"), (6.0, "rested"), (9.0, "b"), (11.0, "c")]
 
 
+def test_a_worker_with_start_takes_each_item_for_the_time_start_gives_it_as_it_takes_it():
+    """A gateway's connection: ``start(item)``, called as the thread takes the item, times it."""
+    env = simpy.Environment()
+    queue = MailQueue(env)
+    started: list = []
+    log: list = []
+
+    def start(item: str) -> float:
+        started.append((env.now, item))
+        return {"a": 2.0, "b": 5.0, "c": 1.0}[item]
+
+    queue.put("a")
+    queue.put("b")
+    Worker(queue, 0.0, lambda item: log.append((env.now, item)), start=start)
+
+    def sender():
+        yield env.timeout(20)
+        queue.put("c")  # the thread has been idle since 7: it takes c at once
+
+    env.process(sender())
+    env.run(until=100)
+    # a taken at 0 for 2 s; b at 2 for 5 s; c at 20 for 1 s.
+    assert started == [(0.0, "a"), (2.0, "b"), (20.0, "c")]
+    assert log == [(2.0, "a"), (7.0, "b"), (21.0, "c")]
+
+
 def test_a_handoff_fires_after_its_delay_with_the_item_as_its_value():
     """Handoff sets SimPy's private ``_ok``/``_value`` to fire with one event (as SimPy's own
     Timeout does). This test reads them back through SimPy's *public* ``ok``/``value``/

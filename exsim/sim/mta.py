@@ -27,7 +27,7 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
 import simpy
-from simpy.events import NORMAL
+from simpy.events import NORMAL, EventCallbacks
 from simpy.events import PENDING as PENDING_EVENT
 
 from exsim import logs
@@ -585,7 +585,13 @@ class NextHopQueue:
         self._state_key = target if self.connector is not None else f"rpc:{target}"
         #: What the run's transfer counts count this queue's transfers under: the connector, or RPC.
         self._transfer_key = target if self.connector is not None else "RPC"
-        mta.env.process(self._run())
+        #: The one hand-off of an idle open association (see _run), its callbacks, the peer it
+        #: is open to, and the event the queue's process waits on meanwhile.
+        self._idle_handoff = Handoff(mta.env, 0.0)
+        self._on_transfer: EventCallbacks = [self._transferred]
+        self._idle_peer = ""
+        self._parked: simpy.Event | None = None
+        self._process = mta.env.process(self._run())
 
     @property
     def entity(self) -> str:
@@ -693,19 +699,17 @@ class NextHopQueue:
         latency = self.latency_s
         peer: str | None = None
         drop = self.connector.link.drop_probability if self.connector else 0.0
-        idle = Handoff(env, 0.0)
         while True:
             if not self.items:
                 if calm and drop == 0.0 and peer is not None:
-                    # Idle on an open association: the next message arrives already transferred.
-                    idle.callbacks, idle._value = [], PENDING_EVENT  # the one idle hand-off, again
-                    self._wake = wake = idle
-                    envelope = yield wake
-                    self._wake = None
-                    if envelope is not None:  # put() started its transfer: wake.delay is how long it took
-                        mta.connector_states.open_retry.discard(self._state_key)
-                        self._hand_over(envelope, peer, wake.delay)
-                        self.open_until = env._now + self.override.association_lifetime
+                    # Idle on an open association: the next message arrives already transferred
+                    # (put() starts its transfer on the idle hand-off). The hand-off's own
+                    # callback hands it over (_transferred), so this process is resumed only
+                    # when there is more to do than that.
+                    self._idle_peer = peer
+                    self._parked = parked = env.event()
+                    self._await_transfer()
+                    yield parked
                     continue
                 self._wake = env.event()
                 yield self._wake
@@ -749,6 +753,34 @@ class NextHopQueue:
                 self._retry_timer_ended()
                 continue
             self.open_until = env._now + self.override.association_lifetime
+
+    def _await_transfer(self) -> None:
+        """Wait, idle on the open association, for put() to start the next transfer."""
+        idle = self._idle_handoff
+        idle.callbacks, idle._value = self._on_transfer, PENDING_EVENT  # the one idle hand-off, again
+        self._wake = idle
+
+    def _transferred(self, idle: simpy.Event) -> None:
+        """The idle association's hand-off fired: put() started a transfer, which is over (the
+        hand-off's value, ``idle.delay`` long), or found the association past its lifetime (None).
+
+        What the queue's process did when it waited on the hand-off itself, the same at the same
+        moment: hand the message over and keep waiting; with mail queued meanwhile, or none
+        sent, resume the process (at once, within this event, as it resumed then)."""
+        self._wake = None
+        envelope = idle._value
+        if envelope is not None:
+            mta = self.mta
+            mta.connector_states.open_retry.discard(self._state_key)
+            self._hand_over(envelope, self._idle_peer, self._idle_handoff.delay)
+            self.open_until = mta.env._now + self.override.association_lifetime
+            if not self.items:
+                self._await_transfer()
+                return
+        parked = self._parked
+        assert parked is not None  # the process waits on it while the association is idle
+        parked._ok, parked._value = True, None
+        self._process._resume(parked)
 
     def _open_failed(self) -> None:
         mta = self.mta

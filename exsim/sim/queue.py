@@ -131,7 +131,12 @@ class Started(Handoff):
         self.start = start
 
     def hand(self, item: Any, delay: float | None = None) -> None:
-        super().hand(item, self.start(item) if delay is None else delay)
+        # Handoff.hand, inlined (a gateway's connections take every message through here).
+        self.delay = delay = self.start(item) if delay is None else delay
+        self._ok = True
+        self._value = item
+        env = self.env
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))
 
 
 class MailQueue:
