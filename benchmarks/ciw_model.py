@@ -1,22 +1,36 @@
 """A benchmark scenario as an open queueing network in Ciw, the established
-Python library for such networks.
+Python library for such networks: the flow of the bare-SimPy reference
+(``reference_simpy.py``), node for node.
 
-Nodes: an Information Store and an MTA per server (one server each), a link
-node (infinite servers: transfers overlap) and one node per Internet Mail
-Service (four outbound connections). Customers are recipients: each arrives at
-its originator's store at the scenario's working-hours rate and follows a
-process-based route drawn from the recipient mix — stay (same server), go to
-a sibling server's MTA and store (same site), cross the link once per site on
-the cheapest path, through each relaying MTA, to another server's MTA and store
-(other site, or a distribution-list member elsewhere), or go through the MTA to
-an IMS (Internet). Service times are exsim's defaults. Completed customers are
-counted.
+Nodes: an Information Store and an MTA per server (one server each), one node
+for every transfer between MTAs, over a site link or by RPC inside a site
+(infinite servers: transfers overlap; each takes the customer's own time), and
+one node per Internet Mail Service (four outbound connections). Customers are recipients: each arrives at its
+originator's store at the scenario's working-hours rate and follows a
+process-based route drawn from the recipient mix, visiting what the reference
+passes the message through, with the same service times:
+
+* same server: the store (submission, then delivery);
+* same site: the store (submission), the MTA, an RPC transfer to the other
+  server's MTA, its store (delivery);
+* other site or a distribution-list member elsewhere: the store, the MTA, then
+  per site on the cheapest path a link transfer and the relaying MTA (the first
+  server of an intermediate site, the destination's at the end), the store;
+* Internet: the store, the MTA, an RPC transfer to the IMS server's MTA (unless
+  it is the originator's), that server's store (the gateway transfer-in) and the
+  IMS (the Internet side's delay plus sending the message at 64 kbit/s).
+
+Each customer draws a message size from the MMB weights, as the reference
+draws one per message, and carries the service time of each visit (transfers
+depend on the size and the link); a node's service time is the customer's time
+for that visit. Completed customers are counted.
 
 Run alone: ``python benchmarks/ciw_model.py [DAYS] [SCENARIO]``.
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 import sys
 import time
@@ -30,18 +44,29 @@ from reference_simpy import (
     BENCH10,
     CLIENT_SUBMIT,
     GATEWAY_IN,
+    IMS_CONNECTIONS,
     INTERNET_DELAY,
     IS_DELIVERY,
     KINDS,
-    LINK_LATENCY,
     MTA_ROUTING,
+    RPC_BPS,
     SENDS_PER_DAY,
+    SIZE_WEIGHTS,
+    SIZES_KB,
     WORK_END,
     WORK_START,
     load_organization,
 )
 
-MEAN_SIZE_KB = (1 * 60 + 2 * 16 + 4 * 4 + 10 * 6 + 15 * 4 + 16 * 4 + 43 * 2) / 96
+SIZES = [float(kb) for kb in SIZES_KB]
+SIZES_CUMULATIVE = list(itertools.accumulate(float(w) for w in SIZE_WEIGHTS))
+
+
+class Visit(ciw.dists.Distribution):  # type: ignore[misc]
+    """Every node's service time: the customer's time for its next visit, drawn on arrival."""
+
+    def sample(self, t=None, ind=None):  # type: ignore[no-untyped-def]
+        return ind.times.pop()
 
 
 def build(org: dict):  # type: ignore[no-untyped-def]
@@ -51,11 +76,12 @@ def build(org: dict):  # type: ignore[no-untyped-def]
     first_of: dict[str, str] = {}
     for name in servers:
         first_of.setdefault(site_of[name], name)
-    paths = dict(nx.all_pairs_dijkstra_path(org["sites"], weight="cost"))
+    graph = org["sites"]
+    paths = dict(nx.all_pairs_dijkstra_path(graph, weight="cost"))
     n = len(servers)
     store = {s: i + 1 for i, s in enumerate(servers)}  # node numbers are 1-based
     mta = {s: n + i + 1 for i, s in enumerate(servers)}
-    link = 2 * n + 1
+    link = 2 * n + 1  # every transfer between MTAs, over a site link or by RPC
     ims = {s: 2 * n + 2 + i for i, s in enumerate(org["ims"])}
     weights = [org["mix"][k] for k in KINDS]
     rng = random.Random(org["seed"])
@@ -64,44 +90,59 @@ def build(org: dict):  # type: ignore[no-untyped-def]
     share = sum(weights)
     per_message = mean_recipients * (1 + org["mix"]["distribution_list"] / share * (org["list_size"] - 1))
 
-    def towards(origin: str, peer: str) -> list[int]:
+    def towards(origin: str, peer: str, size_kb: float) -> tuple[list[int], list[float]]:
+        """From the originator's MTA to the peer's store: nodes and their service times."""
         path = paths[site_of[origin]][site_of[peer]]
-        nodes = [mta[origin]]
-        for there in path[1:]:
-            nodes += [link, mta[peer if there == path[-1] else first_of[there]]]
+        nodes, times = [mta[origin]], [MTA_ROUTING]
         if len(path) == 1:
-            nodes.append(mta[peer])
-        return nodes + [store[peer]]
+            nodes += [link, mta[peer]]
+            times += [0.001 + size_kb * 8192 / RPC_BPS, MTA_ROUTING]
+        for here, there in itertools.pairwise(path):
+            edge = graph.edges[here, there]
+            nodes += [link, mta[peer if there == path[-1] else first_of[there]]]
+            times += [edge["latency"] + size_kb * 8192 / edge["bps"], MTA_ROUTING]
+        return nodes + [store[peer]], times + [IS_DELIVERY]
 
     def route(ind, simulation):  # type: ignore[no-untyped-def]
         origin = servers[ind.starting_node - 1]
         kind = rng.choices(KINDS, weights)[0]
-        if kind == "same_server":
-            return []
+        size_kb = rng.choices(SIZES, cum_weights=SIZES_CUMULATIVE)[0]
+        nodes: list[int] = []
+        times: list[float] = [CLIENT_SUBMIT]  # the submission, at the originator's store
         if kind == "same_site":
             peers = [s for s in servers if site_of[s] == site_of[origin] and s != origin]
-            return towards(origin, rng.choice(peers)) if peers else []
-        if kind in ("other_site", "distribution_list"):
+            if peers:
+                nodes, rest = towards(origin, rng.choice(peers), size_kb)
+                times += rest
+        elif kind in ("other_site", "distribution_list"):
             peers = [s for s in servers if kind == "distribution_list" or site_of[s] != site_of[origin]]
             peer = rng.choice(peers)
-            return [] if peer == origin else towards(origin, peer)
-        gateway = min(org["ims"], key=lambda s: (site_of[s] != site_of[origin], s))
-        path = [mta[origin]] + ([mta[gateway]] if gateway != origin else [])
-        return path + [ims[gateway]]
+            if peer != origin:
+                nodes, rest = towards(origin, peer, size_kb)
+                times += rest
+        elif kind == "internet":
+            gateway = min(org["ims"], key=lambda s: (site_of[s] != site_of[origin], s))
+            nodes, times = [mta[origin]], times + [MTA_ROUTING]
+            if gateway != origin:
+                nodes += [link, mta[gateway]]
+                times += [0.001 + size_kb * 8192 / RPC_BPS, MTA_ROUTING]
+            nodes += [store[gateway], ims[gateway]]
+            times += [GATEWAY_IN, INTERNET_DELAY + size_kb * 8192 / 64e3]
+        if not nodes:  # delivered where it was submitted: the same store, once more
+            times[0] += IS_DELIVERY
+        times.reverse()  # Visit takes them from the end
+        ind.times = times
+        return nodes
 
     arrivals = [
         ciw.dists.Exponential(max(users[s], 1e-9) * SENDS_PER_DAY * per_message / work_s) for s in servers
     ]
     arrivals += [None] * (n + 1 + len(ims))
-    service = [ciw.dists.Deterministic(CLIENT_SUBMIT + IS_DELIVERY)] * n + [
-        ciw.dists.Deterministic(MTA_ROUTING)
-    ] * n
-    service += [ciw.dists.Deterministic(LINK_LATENCY + MEAN_SIZE_KB * 8192 / 1.544e6)]
-    service += [ciw.dists.Deterministic(GATEWAY_IN + INTERNET_DELAY)] * len(ims)
-    servers_per_node = [1] * (2 * n) + [float("inf")] + [4] * len(ims)
+    visit = Visit()
+    servers_per_node = [1] * (2 * n) + [float("inf")] + [IMS_CONNECTIONS] * len(ims)
     return ciw.create_network(
         arrival_distributions=arrivals,
-        service_distributions=service,
+        service_distributions=[visit] * len(servers_per_node),
         number_of_servers=servers_per_node,
         routing=ciw.routing.ProcessBased(route),
     )
