@@ -1,13 +1,16 @@
 """How long the quick commands take to start: ``--help``, ``validate``, ``gwart``, ``route``.
 
-    python benchmarks/startup.py [--repetitions N] [--scenario FILE --from SERVER --to ADDRESS]
+    python benchmarks/startup.py [--repetitions N] [--instructions] [--scenario FILE --from SERVER --to ADDRESS]
 
 Each command runs N times in a fresh interpreter (``python -m exsim ...``); the table
 gives the least and the median CPU seconds (user + system, what other jobs on a loaded
-machine change least) and wall seconds of the runs. Two floors come first: the
-interpreter alone, and the libraries every scenario command needs (click, and pydantic
-with the plugin look-up it makes before building the first validator). What a command
-takes above its floor is exsim's own start-up.
+machine change least) and wall seconds of the runs. The floors come first, step by step:
+the interpreter alone, then with click, with pydantic, with the plugin look-up pydantic
+makes before building the first validator, and a program that validates one pydantic
+model of one field. What a command takes above its floor is exsim's own start-up.
+
+``--instructions`` runs each once under valgrind's callgrind instead and gives the
+instructions it executed, in millions: a figure the machine's load does not change.
 
 Python compiles a module it has no up-to-date ``.pyc`` for at every start when it may
 not write one (``PYTHONDONTWRITEBYTECODE``): with an editable install that is all of
@@ -23,6 +26,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,7 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 FLOORS = {
     "python": "pass",
-    "click + pydantic": "import click; from pydantic import BaseModel; import pydantic.plugin._loader",
+    "+ click": "import click",
+    "+ pydantic": "import click; from pydantic import BaseModel",
+    "+ plugin look-up": "import click; from pydantic import BaseModel; import pydantic.plugin._loader",
+    "+ one model validated": (
+        "import click\nfrom pydantic import BaseModel\nclass M(BaseModel):\n    x: int\nM.model_validate({'x': 1})"
+    ),
 }
 
 
@@ -47,9 +56,26 @@ def measure(argv: list[str], repetitions: int) -> tuple[list[float], list[float]
     return cpus, walls
 
 
+def instructions(argv: list[str]) -> float:
+    """Millions of instructions ``argv`` executes, counted by valgrind's callgrind."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+            timeout=600,
+        )
+        totals = [line for line in out.read_text().splitlines() if line.startswith(("summary:", "totals:"))]
+    return int(totals[0].split()[1]) / 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repetitions", type=int, default=7)
+    parser.add_argument("--instructions", action="store_true", help="count instructions (valgrind) instead")
     parser.add_argument("--scenario", default="scenarios/contoso.toml")
     parser.add_argument("--from", dest="server", default="RED-EX1", help="route's --from")
     parser.add_argument("--to", dest="address", default="BJones", help="route's --to")
@@ -65,11 +91,16 @@ def main() -> None:
         "exsim gwart": [*exsim, "gwart", args.scenario],
         "exsim route": [*exsim, "route", args.scenario, "--from", args.server, "--to", args.address],
     }
-    print(f"{'command':24s} {'CPU s min':>9s} {'median':>7s} {'wall s min':>10s} {'median':>7s}")
+    if args.instructions:
+        print(f"{'command':30s} {'M instructions':>14s}")
+        for name, argv in commands.items():
+            print(f"{name:30s} {instructions(argv):14.1f}")
+        return
+    print(f"{'command':30s} {'CPU s min':>9s} {'median':>7s} {'wall s min':>10s} {'median':>7s}")
     for name, argv in commands.items():
         cpus, walls = measure(argv, args.repetitions)
         print(
-            f"{name:24s} {min(cpus):9.3f} {statistics.median(cpus):7.3f} "
+            f"{name:30s} {min(cpus):9.3f} {statistics.median(cpus):7.3f} "
             f"{min(walls):10.3f} {statistics.median(walls):7.3f}"
         )
 
