@@ -217,6 +217,10 @@ class MTA(Component):
             envelope.visited_sites = (*envelope.visited_sites, self.site)
         groups: dict[tuple[str, str], list[Recipient]] = {}
         decided: dict[int, GwartRow | str] = {}
+        #: By answer (its id), the group key its candidates' decision gave for this envelope, so a
+        #: list's members in one site cost one lookup each (not for traced mail: a line each).
+        leaving: dict[int, tuple[str, str]] = {}
+        traced = message.traced
         router = self.routing.router_for(self.server)
         policy = self.routing.directory_policy(self.server)
         if router is not self._router or policy is not self._policy:
@@ -243,6 +247,8 @@ class MTA(Component):
                     key = hit
                 else:
                     answer = hit  # type: ignore[assignment]  # not a tuple: an Answer, or None
+                    if answer is not None and not traced:
+                        key = leaving.get(id(answer))
             if key is None and answer is None:
                 if (
                     recipient.one_off
@@ -373,6 +379,8 @@ class MTA(Component):
                 key = next_hop.get(row.connector)
                 if key is None:
                     key = next_hop[row.connector] = self._hop_for(row.connector)
+                if not traced:
+                    leaving[id(answer)] = key
             group = groups.get(key)
             if group is None:
                 groups[key] = [recipient]
