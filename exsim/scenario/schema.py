@@ -700,7 +700,8 @@ class SweepVariable(_Model):
 
 class Sweep(_Model):
     variables: list[SweepVariable] = Field(
-        default_factory=_no_items, description="The variables; every combination of their values is a sweep point"
+        default_factory=_no_items,
+        description="The variables; every combination of their values is a sweep point",
     )
     constraint: str | None = Field(
         None,
