@@ -61,3 +61,34 @@ def test_quiet_servers_give_the_general_paths_results(raw):
     assert fast.recipients > 0
     assert fast.delivered > 0
     assert everything_measured(fast) == everything_measured(general)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        one_site(
+            duration="1h",
+            shares=mix(same_server=0.3, same_site=0.3, internet=0.2, distribution_list=0.2),
+        ),
+        two_sites(duration="30m", drain="2h"),
+    ],
+    ids=["one-site", "two-sites"],
+)
+def test_what_stores_and_mtas_keep_per_address_is_bounded_and_changes_no_result(raw, monkeypatch):
+    """The stores' and MTAs' memory of each address (home server, next hop, route answer) only
+    spares lookups: starting it afresh every few addresses gives the same results, and it never
+    holds many more than it may."""
+    from exsim.sim import mta, store
+    from exsim.sim.model import Simulation
+
+    kept = simulate(scenario(raw))
+    monkeypatch.setattr(mta, "ADDRESSES_KEPT", 2)
+    monkeypatch.setattr(store, "ADDRESSES_KEPT", 2)
+    sim = Simulation(scenario(raw))
+    forgetful = sim.run()
+    assert forgetful.recipients > 0
+    assert everything_measured(forgetful) == everything_measured(kept)
+    # At most the bound plus the recipients of one message (the memory is checked per message).
+    most = 2 + max(1, int(raw["workload"].get("distribution_list_size", 10)) * 3)
+    assert all(len(m._known) <= most for m in sim.mtas.values())
+    assert all(len(s._homes) <= most for s in sim.stores.values())

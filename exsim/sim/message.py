@@ -21,6 +21,13 @@ directory's fuzzy proxy search picked it, KB Q176046). LOST is mail Exchange its
 in a crash: it counts as pending in the books (never delivered, never reported) and is
 reported apart as ``lost``."""
 
+ADDRESSES_KEPT = 512
+"""How many recipient addresses a store or an MTA keeps what it found out about (a home server,
+a next hop, a route answer) before it starts afresh. The memory only spares looking things up
+again, so starting afresh changes no decision; the bound keeps a big organization's components
+from each holding every address (300 MTAs and stores x 60,000 addresses: bench100's day kept
+3.2 million entries, 288 MB peak against 171 MB without; with this bound 181 MB)."""
+
 
 @dataclass(frozen=True, slots=True)
 class TraceLine:

@@ -43,7 +43,7 @@ from exsim.routing import (
 )
 from exsim.scenario import GATEWAY_KINDS
 from exsim.schedule import Activation
-from exsim.sim.message import PENDING, Envelope, Recipient
+from exsim.sim.message import ADDRESSES_KEPT, PENDING, Envelope, Recipient
 from exsim.sim.ports import Collaborators, Component, ServiceTime
 from exsim.sim.queue import Handoff, MailQueue, ProcessGenerator, Worker
 from exsim.sim.resolver import directory_outcome, proxy_loop
@@ -234,6 +234,8 @@ class MTA(Component):
         destinations, answers = self._destinations, self._answers
         site = self.site
         mailbox_hop, next_hop, known = self._mailbox_hop, self._next_hop, self._known
+        if len(known) > ADDRESSES_KEPT:
+            known.clear()
         for recipient in envelope.recipients:
             if recipient.outcome is not PENDING:
                 continue

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from exsim import logs
-from exsim.sim.message import Envelope, Message, Recipient
+from exsim.sim.message import ADDRESSES_KEPT, Envelope, Message, Recipient
 from exsim.sim.ports import Collaborators, Component, ServiceTime
 from exsim.sim.queue import MailQueue, ProcessGenerator, Worker
 from exsim.sim.resolver import UNRESOLVED_ONE_OFFS
@@ -153,6 +153,8 @@ class InformationStore(Component):
         if router is not self._router:  # the directory changed: what it said before no longer holds
             self._router, self._homes = router, {}
         homes = self._homes
+        if len(homes) > ADDRESSES_KEPT:
+            homes.clear()
         for recipient in envelope.recipients:
             address = recipient.address
             home = homes.get(address)
