@@ -42,7 +42,8 @@ def everything_measured(result) -> dict:
     }
 
 
-@pytest.mark.parametrize(
+#: The two small organizations both tests run: every path a quiet server takes a fast way.
+SMALL_ORGANIZATIONS = pytest.mark.parametrize(
     "raw",
     [
         # Local delivery, the IMS gateway, NDRs (SP1 without p=) and distribution lists.
@@ -55,6 +56,9 @@ def everything_measured(result) -> dict:
     ],
     ids=["one-site", "two-sites"],
 )
+
+
+@SMALL_ORGANIZATIONS
 def test_quiet_servers_give_the_general_paths_results(raw):
     fast = simulate(scenario(raw))
     general = simulate(scenario(with_crashes_after_the_end(raw)))
@@ -63,17 +67,7 @@ def test_quiet_servers_give_the_general_paths_results(raw):
     assert everything_measured(fast) == everything_measured(general)
 
 
-@pytest.mark.parametrize(
-    "raw",
-    [
-        one_site(
-            duration="1h",
-            shares=mix(same_server=0.3, same_site=0.3, internet=0.2, distribution_list=0.2),
-        ),
-        two_sites(duration="30m", drain="2h"),
-    ],
-    ids=["one-site", "two-sites"],
-)
+@SMALL_ORGANIZATIONS
 def test_what_stores_and_mtas_keep_per_address_is_bounded_and_changes_no_result(raw, monkeypatch):
     """The stores' and MTAs' memory of each address (home server, next hop, route answer) only
     spares lookups: starting it afresh every few addresses gives the same results, and it never
