@@ -3,6 +3,17 @@
 Exit codes: 0 success, 1 simulation or internal failure, 2 bad input or usage.
 Bad input (a scenario problem, a wrong argument) prints what and where, never
 a traceback.
+
+The ``exsim`` command runs without third-party pydantic plugins: :func:`main` sets
+``PYDANTIC_DISABLE_PLUGINS=__all__`` unless the environment already sets that variable.
+Before it builds its first validator, pydantic otherwise reads the entry points of every
+installed distribution to find plugins (packages that observe or change validation); exsim
+needs none, and that scan is a noticeable part of a quick command's start in a large
+environment. A user who wants pydantic's plugins sets the variable themselves (empty, or to the
+names of only those to leave out) and the command leaves it as it is. Processes the command
+starts (the pool's workers, a ``--scheduler local`` Dask cluster) inherit the setting, so
+every run of an experiment validates alike; workers of a Dask cluster started elsewhere keep
+their own environment. ``import exsim`` as a library changes nothing.
 """
 
 from __future__ import annotations
@@ -1146,8 +1157,15 @@ def org_prmd(x400: str | None) -> str | Text:
     return gdi.p.strip() if gdi.p is not None and gdi.has_prmd else Text("none", style="bold red")
 
 
+#: pydantic's switch for its plugins; see the module's docstring for why the command sets it.
+PLUGINS_VARIABLE = "PYDANTIC_DISABLE_PLUGINS"
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (also ``python -m exsim``)."""
+    # Before any scenario is loaded: pydantic reads the variable when it builds its first
+    # validator (the scenario models build theirs when first used).
+    os.environ.setdefault(PLUGINS_VARIABLE, "__all__")
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

@@ -156,3 +156,54 @@ def test_the_scenario_models_default_factories_are_python_functions():
     ]
     assert len(factories) > 10  # the lists' defaults are among them
     assert [name for name, factory in factories if not inspect.isfunction(factory)] == []
+
+
+# The console entry point with importlib.metadata.entry_points watched: pydantic's plugin look-up
+# reads every installed distribution's entry points through it (pydantic.plugin._loader imports the
+# function when a validator is first built, so replacing it beforehand catches the call).
+PLUGIN_PROBE = """
+import importlib.metadata, json, sys
+groups = []
+real = importlib.metadata.entry_points
+def watched(*args, **options):
+    groups.append(options.get("group"))
+    return real(*args, **options)
+importlib.metadata.entry_points = watched
+from exsim.cli import main
+sys.argv = ["exsim", "validate", sys.argv[1]]
+try:
+    main()
+except SystemExit as exc:
+    assert exc.code == 0, exc.code
+print(json.dumps(groups), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    ("setting", "groups"),
+    [(None, []), ("", ["pydantic"])],
+    ids=["unset-no-look-up", "user-enables-plugins"],
+)
+def test_the_command_makes_no_pydantic_plugin_look_up_unless_the_user_asks(setting, groups):
+    # Unset, the command disables pydantic's plugins and no entry point is read; a user who sets
+    # the variable (here empty: every plugin enabled) keeps it, and pydantic looks plugins up.
+    env = {name: value for name, value in os.environ.items() if name != "PYDANTIC_DISABLE_PLUGINS"}
+    if setting is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = setting
+    result = run([sys.executable, "-c", PLUGIN_PROBE, CONTOSO], check=True, env=env)
+    assert "valid" in result.stdout
+    assert json.loads(result.stderr.splitlines()[-1]) == groups
+
+
+def test_the_entry_point_sets_the_plugin_switch_only_when_unset(monkeypatch):
+    from exsim import cli
+
+    monkeypatch.setattr(sys, "argv", ["exsim", "--help"])
+    monkeypatch.delenv(cli.PLUGINS_VARIABLE, raising=False)
+    with pytest.raises(SystemExit):
+        cli.main()
+    assert os.environ[cli.PLUGINS_VARIABLE] == "__all__"
+    monkeypatch.setenv(cli.PLUGINS_VARIABLE, "some_plugin")
+    with pytest.raises(SystemExit):
+        cli.main()
+    assert os.environ[cli.PLUGINS_VARIABLE] == "some_plugin"
