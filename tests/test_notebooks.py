@@ -26,6 +26,14 @@ def source(cell: dict) -> str:
     return "".join(cell["source"])
 
 
+def python(cell: dict) -> str:
+    """A code cell as the kernel runs it: IPython's syntax (``%exsim ...``, ``x = %exsim ...``)
+    turned into the Python it stands for (``get_ipython().run_line_magic("exsim", "...")``)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source(cell))
+
+
 def is_solution(cell: dict) -> bool:
     meta = cell.get("metadata", {})
     return (
@@ -88,7 +96,7 @@ def test_a_lesson_uses_only_the_public_api_and_the_command_line(path):
     for cell in cells(path):
         if cell["cell_type"] != "code":
             continue
-        tree = ast.parse(source(cell))
+        tree = ast.parse(python(cell))
         assert set(_exsim_names_used(tree)) <= public, source(cell)
         private = [
             n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and re.match(r"_[^_]", n.attr)
