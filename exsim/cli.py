@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import builtins
 import functools
-import json
 import os
-import shlex
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -30,7 +28,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 # Only what every command needs is imported here: ``exsim --help`` must start at once.
 # The scenario loader (pydantic), rich's console and tables, pandas, SciPy and matplotlib
-# are imported by the commands that use them.
+# are imported by the commands that use them; so are json (--json output) and shlex (quoting a
+# command line to print), which the quick commands mostly do without.
 import click
 
 if TYPE_CHECKING:  # imported where used, so that --help starts fast
@@ -302,6 +301,8 @@ def schema(form: str) -> None:
 
         click.echo(schema_markdown(), nl=False)
         return
+    import json
+
     from exsim.scenario import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
@@ -425,6 +426,8 @@ def _not_toml(setting: str, path: str, text: str) -> str:
     """The message for a --set VALUE that is not TOML, with the command line to type instead:
     a string needs TOML's double quotes, and the shell's single quotes around the whole setting
     to keep them (``--set 'run.duration="1h"'``)."""
+    import shlex
+
     if text.startswith(("'", '"')):
         retry = f"--set {shlex.quote(path + '=' + text)}"
         return f"--set {setting}: {text!r} is not a TOML value; check its quotes, e.g. {retry}"
@@ -472,6 +475,8 @@ def gwart(scenario: str, sites: tuple[str, ...], as_json: bool, settings: tuple[
             _bad_argument(f"--site: unknown site {site!r} (sites: {', '.join(router.gwarts)})")
     chosen = list(sites) or list(router.gwarts)
     if as_json:
+        import json
+
         click.echo(json.dumps({s: [asdict(r) for r in router.gwarts[s]] for s in chosen}, indent=2))
         return
     for site in chosen:
@@ -536,6 +541,8 @@ def route(
     except AddressError as exc:
         _bad_argument(f"--to: {exc}")
     if as_json:
+        import json
+
         click.echo(json.dumps(asdict(plan), indent=2, default=str))
         return
     from exsim.explain import explain_plan
@@ -862,6 +869,8 @@ def run(
     except ResultsDirectoryError as exc:
         _bad_argument(str(exc))
     except ExperimentInterrupted as exc:
+        import shlex
+
         if progress_bar is not None:
             progress_bar.stop()
         source = scenario if scenario else str(_bundled_default())
@@ -1000,6 +1009,8 @@ def trace(
         header = {"scenario": loaded.name, "seed": result.seed, "message": message_id}
         if point is not None:
             header["point"] = {"index": point, "labels": labels}
+        import json
+
         click.echo(json.dumps(header | story, indent=2, default=str))
         return
     out.print(f"Message {message_id} of scenario {loaded.name} (seed {result.seed})", markup=False)
@@ -1028,6 +1039,8 @@ def _use_agg() -> None:
 
 def _command_line() -> str:
     """The command as typed, quoted for a POSIX shell (the results' and the report's provenance)."""
+    import shlex
+
     return " ".join(["exsim", *(shlex.quote(a) for a in sys.argv[1:])])
 
 

@@ -11,7 +11,6 @@ is the one reader of this syntax.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -285,4 +284,8 @@ def changed(raw: dict[str, Any], changes: Iterable[tuple[str, Any]]) -> dict[str
 
 def sweep_label(value: Any) -> str:
     """How a sweep value without an explicit label is shown in tables and selected by expectations."""
-    return value if isinstance(value, str) else json.dumps(value)
+    if isinstance(value, str):
+        return value
+    import json  # here: validating a scenario without a sweep need not import it
+
+    return json.dumps(value)
