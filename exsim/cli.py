@@ -13,16 +13,19 @@ environment. A user who wants pydantic's plugins sets the variable themselves (e
 names of only those to leave out) and the command leaves it as it is. Processes the command
 starts (the pool's workers, a ``--scheduler local`` Dask cluster) inherit the setting, so
 every run of an experiment validates alike; workers of a Dask cluster started elsewhere keep
-their own environment. ``import exsim`` as a library changes nothing.
+their own environment. The setting lasts only while the command runs: ``%exsim`` in a
+notebook leaves the notebook's environment as it found it, and ``import exsim`` as a library
+changes nothing.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -1174,11 +1177,31 @@ def org_prmd(x400: str | None) -> str | Text:
 PLUGINS_VARIABLE = "PYDANTIC_DISABLE_PLUGINS"
 
 
+@contextlib.contextmanager
+def _without_pydantic_plugins() -> Iterator[None]:
+    """``PYDANTIC_DISABLE_PLUGINS=__all__`` while the command runs, unless the variable is set
+    already; afterwards the environment is as it was, so a process that runs the command in
+    itself (``%exsim`` in a notebook, :mod:`exsim.notebook`) keeps its own setting."""
+    if PLUGINS_VARIABLE in os.environ:
+        yield
+        return
+    os.environ[PLUGINS_VARIABLE] = "__all__"
+    try:
+        yield
+    finally:
+        os.environ.pop(PLUGINS_VARIABLE, None)
+
+
 def main() -> None:
-    """Console-script entry point (also ``python -m exsim``)."""
-    # Before any scenario is loaded: pydantic reads the variable when it builds its first
+    """Console-script entry point (also ``python -m exsim`` and ``%exsim``)."""
+    # Around everything the command does: pydantic reads the variable when it builds its first
     # validator (the scenario models build theirs when first used).
-    os.environ.setdefault(PLUGINS_VARIABLE, "__all__")
+    with _without_pydantic_plugins():
+        _command()
+
+
+def _command() -> NoReturn:
+    """Run the command ``sys.argv`` names and exit with its code."""
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

@@ -196,15 +196,20 @@ def test_the_command_makes_no_pydantic_plugin_look_up_unless_the_user_asks(setti
     assert json.loads(result.stderr.splitlines()[-1]) == groups
 
 
-def test_the_entry_point_sets_the_plugin_switch_only_when_unset(monkeypatch):
+@pytest.mark.parametrize("setting", [None, "some_plugin"], ids=["unset", "set-by-the-user"])
+def test_the_entry_point_disables_plugins_only_while_it_runs_and_only_when_unset(monkeypatch, setting):
+    # What the command sees while it runs, and what is left afterwards: a notebook running
+    # %exsim (exsim.notebook calls main in its own process) must keep its own environment.
     from exsim import cli
 
-    monkeypatch.setattr(sys, "argv", ["exsim", "--help"])
-    monkeypatch.delenv(cli.PLUGINS_VARIABLE, raising=False)
-    with pytest.raises(SystemExit):
+    seen = []
+    monkeypatch.setattr(cli.cli, "main", lambda **options: seen.append(os.environ.get(cli.PLUGINS_VARIABLE)))
+    if setting is None:
+        monkeypatch.delenv(cli.PLUGINS_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(cli.PLUGINS_VARIABLE, setting)
+    with pytest.raises(SystemExit) as exited:
         cli.main()
-    assert os.environ[cli.PLUGINS_VARIABLE] == "__all__"
-    monkeypatch.setenv(cli.PLUGINS_VARIABLE, "some_plugin")
-    with pytest.raises(SystemExit):
-        cli.main()
-    assert os.environ[cli.PLUGINS_VARIABLE] == "some_plugin"
+    assert exited.value.code == cli.EXIT_OK
+    assert seen == ["__all__" if setting is None else setting]
+    assert os.environ.get(cli.PLUGINS_VARIABLE) == setting
