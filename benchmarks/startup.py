@@ -1,13 +1,18 @@
 """How long the quick commands take to start: ``--help``, ``validate``, ``gwart``, ``route``.
 
-    python benchmarks/startup.py [--repetitions N] [--instructions] [--scenario FILE --from SERVER --to ADDRESS]
+    python benchmarks/startup.py [--repetitions N] [--instructions] [--installed]
+                                 [--scenario FILE --from SERVER --to ADDRESS]
 
-Each command runs N times in a fresh interpreter (``python -m exsim ...``); the table
-gives the least and the median CPU seconds (user + system, what other jobs on a loaded
-machine change least) and wall seconds of the runs. The floors come first, step by step:
-the interpreter alone, then with click, with pydantic, with the plugin look-up pydantic
-makes before building the first validator, and a program that validates one pydantic
-model of one field. What a command takes above its floor is exsim's own start-up.
+Each command runs N times in a fresh interpreter (``python -m exsim ...``, or with
+``--installed`` the ``exsim`` console script installed beside this interpreter, as a user
+of ``pip install .`` has it); the table gives the least and the median CPU seconds (user +
+system, what other jobs on a loaded machine change least) and wall seconds of the runs. The
+floors come first, step by step: the interpreter alone, then with click, with pydantic, with
+the import of pydantic's plugin loader (``importlib.metadata``), a program that validates one
+pydantic model of one field, and one that defines 47 models of one field (as many as the
+scenario schema has) and validates one. The floors run with ``PYDANTIC_DISABLE_PLUGINS=__all__``,
+as the ``exsim`` command does (so pydantic reads no distribution's entry points; it imports
+its plugin loader all the same). What a command takes above its floor is exsim's own start-up.
 
 ``--instructions`` runs each once under valgrind's callgrind instead and gives the
 instructions it executed, in millions: a figure the machine's load does not change.
@@ -36,27 +41,38 @@ FLOORS = {
     "python": "pass",
     "+ click": "import click",
     "+ pydantic": "import click; from pydantic import BaseModel",
-    "+ plugin look-up": "import click; from pydantic import BaseModel; import pydantic.plugin._loader",
+    "+ plugin loader imported": "import click; from pydantic import BaseModel; import pydantic.plugin._loader",
     "+ one model validated": (
         "import click\nfrom pydantic import BaseModel\nclass M(BaseModel):\n    x: int\nM.model_validate({'x': 1})"
     ),
+    # pydantic's own cost per model class, whatever its fields: exsim's schema has 47.
+    "+ 47 one-field models": (
+        "import click\nfrom pydantic import BaseModel, ConfigDict\n"
+        + "".join(
+            f"class M{i}(BaseModel):\n    model_config = ConfigDict(defer_build=True)\n    x: int\n"
+            for i in range(47)
+        )
+        + "M0.model_validate({'x': 1})"
+    ),
 }
+#: What the exsim command sets for itself (exsim/cli.py), so the floors set it too.
+FLOOR_ENVIRONMENT = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 
 
-def measure(argv: list[str], repetitions: int) -> tuple[list[float], list[float]]:
+def measure(argv: list[str], repetitions: int, env: dict[str, str]) -> tuple[list[float], list[float]]:
     """CPU and wall seconds of each of ``repetitions`` runs of ``argv``."""
     cpus, walls = [], []
     for _ in range(repetitions):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, check=True, timeout=120)
+        subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, check=True, timeout=120, env=env)
         walls.append(time.perf_counter() - started)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return cpus, walls
 
 
-def instructions(argv: list[str]) -> float:
+def instructions(argv: list[str], env: dict[str, str]) -> float:
     """Millions of instructions ``argv`` executes, counted by valgrind's callgrind."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
@@ -67,6 +83,7 @@ def instructions(argv: list[str]) -> float:
             stderr=subprocess.DEVNULL,
             check=True,
             timeout=600,
+            env=env,
         )
         totals = [line for line in out.read_text().splitlines() if line.startswith(("summary:", "totals:"))]
     return int(totals[0].split()[1]) / 1e6
@@ -76,6 +93,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repetitions", type=int, default=7)
     parser.add_argument("--instructions", action="store_true", help="count instructions (valgrind) instead")
+    parser.add_argument(
+        "--installed", action="store_true", help="run the exsim console script beside this interpreter"
+    )
     parser.add_argument("--scenario", default="scenarios/contoso.toml")
     parser.add_argument("--from", dest="server", default="RED-EX1", help="route's --from")
     parser.add_argument("--to", dest="address", default="BJones", help="route's --to")
@@ -85,20 +105,31 @@ def main() -> None:
         print("note: PYTHONDONTWRITEBYTECODE is set and exsim has no .pyc files: every start compiles it")
     commands = {f"floor: {name}": [sys.executable, "-c", code] for name, code in FLOORS.items()}
     exsim = [sys.executable, "-m", "exsim"]
+    if args.installed:
+        script = Path(sys.executable).parent / "exsim"
+        if not script.is_file():
+            parser.error(f"no console script {script}: pip install . into this interpreter's environment")
+        exsim = [str(script)]
     commands |= {
         "exsim --help": [*exsim, "--help"],
         "exsim validate": [*exsim, "validate", args.scenario],
         "exsim gwart": [*exsim, "gwart", args.scenario],
         "exsim route": [*exsim, "route", args.scenario, "--from", args.server, "--to", args.address],
     }
+    # The commands run in this environment as it is (exsim sets the plugin switch itself);
+    # the floors with the switch the command sets.
+    environments = {
+        name: os.environ | FLOOR_ENVIRONMENT if name.startswith("floor") else dict(os.environ)
+        for name in commands
+    }
     if args.instructions:
         print(f"{'command':30s} {'M instructions':>14s}")
         for name, argv in commands.items():
-            print(f"{name:30s} {instructions(argv):14.1f}")
+            print(f"{name:30s} {instructions(argv, environments[name]):14.1f}")
         return
     print(f"{'command':30s} {'CPU s min':>9s} {'median':>7s} {'wall s min':>10s} {'median':>7s}")
     for name, argv in commands.items():
-        cpus, walls = measure(argv, args.repetitions)
+        cpus, walls = measure(argv, args.repetitions, environments[name])
         print(
             f"{name:30s} {min(cpus):9.3f} {statistics.median(cpus):7.3f} "
             f"{min(walls):10.3f} {statistics.median(walls):7.3f}"
