@@ -30,12 +30,15 @@ benchmarks' own extra, ``pip install ".[bench]"`` (it is not a dependency of exs
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -107,25 +110,68 @@ def ciw_rate(path: Path = BENCH10) -> float | None:
     return completed / (clock() - started)
 
 
+def warm_up(path: Path) -> None:
+    """Each model's first hour of the working day on ``path``, untimed, so that no model's timed
+    runs include what its first run alone does (exsim imports its simulator when it first
+    builds a simulation, for example)."""
+    from exsim import load_scenario, simulate
+
+    simulate(load_scenario(path).modified({"run.duration": "10h", "run.time_series": False}))
+    import reference_simpy
+
+    reference_simpy.simulate(10 / 24, path)  # days from midnight: 09:00-10:00 is working time
+    try:
+        import ciw_model
+    except ImportError:
+        return
+    ciw_model.simulate(1 / 8, path)  # working days of 8 hours: the first hour
+
+
+def timed(model: Callable[[Path], float | None], path: Path) -> float | None:
+    """One model's run on ``path`` (its rate), started in the same state as every other run.
+
+    Whatever the models before it left in this process (above all Ciw's large heap) is collected
+    and then frozen, out of the collector's reach, until the run is over: no model's collections
+    scan another model's objects, and none starts with a young generation half full of
+    another's."""
+    gc.collect()
+    gc.freeze()
+    try:
+        return model(path)
+    finally:
+        gc.unfreeze()
+
+
 def shape_rates(shape: str, path: Path, repetitions: int) -> dict[str, float | None]:
-    """Median rates of the three models on one shape, run alternately, and exsim's ratios."""
-    rates: dict[str, list[float]] = {"exsim": [], "reference": [], "ciw": []}
-    if shape == "org":
-        rates["exsim_time_series"] = []
-    for _ in range(repetitions):
-        rates["exsim"].append(exsim_rate(path))
-        if shape == "org":
-            rates["exsim_time_series"].append(exsim_rate(path, time_series=True))
-        rates["reference"].append(reference_rate(path))
-        rate = ciw_rate(path)
-        if rate is not None:
-            rates["ciw"].append(rate)
+    """Median rates of the three models on one shape, run alternately, and exsim's ratios.
+
+    Each model first runs an hour of the working day untimed (:func:`warm_up`).
+    The order of the models reverses at every repetition (exsim, reference, Ciw, then Ciw,
+    reference, exsim), so that no model always runs first or after the same one. A ratio is the
+    median of the repetitions' own ratios, each exsim run against the yardstick's run of the
+    same repetition: on a shared machine the speed of everything drifts over seconds, and runs
+    close in time share most of that drift, where two medians taken apart (the ratio of the
+    medians) do not.
+    """
+    models: dict[str, Callable[[Path], float | None]] = {"exsim": exsim_rate}
+    if shape == "org":  # next to exsim's own run, which its slowdown is measured against
+        models["exsim_time_series"] = partial(exsim_rate, time_series=True)
+    models |= {"reference": reference_rate, "ciw": ciw_rate}
+    warm_up(path)
+    rates: dict[str, list[float]] = {name: [] for name in models}
+    for repetition in range(repetitions):
+        for name in list(models)[:: 1 if repetition % 2 == 0 else -1]:
+            rate = timed(models[name], path)
+            if rate is not None:
+                rates[name].append(rate)
     median: dict[str, float | None] = {k: statistics.median(v) if v else None for k, v in rates.items()}
-    exsim, reference, ciw = median["exsim"], median["reference"], median["ciw"]
-    assert exsim is not None
-    assert reference is not None
-    median["over_reference"] = exsim / reference
-    median["over_ciw"] = exsim / ciw if ciw else None
+    exsim, reference, ciw = rates["exsim"], rates["reference"], rates["ciw"]
+    median["over_reference"] = statistics.median(e / r for e, r in zip(exsim, reference, strict=True))
+    median["over_ciw"] = statistics.median(e / c for e, c in zip(exsim, ciw, strict=True)) if ciw else None
+    if shape == "org":
+        median["time_series_slowdown"] = statistics.median(
+            e / t - 1 for e, t in zip(exsim, rates["exsim_time_series"], strict=True)
+        )
     return median
 
 
@@ -169,8 +215,8 @@ def main() -> None:
     by_shape = {shape: shape_rates(shape, shapes.write(shape, folder), args.repetitions) for shape in chosen}
     results: dict = {"shapes": by_shape, "repetitions": args.repetitions}
     org = by_shape.get("org")
-    if org is not None and org["exsim_time_series"]:
-        results["time_series_slowdown"] = org["exsim"] / org["exsim_time_series"] - 1
+    if org is not None:
+        results["time_series_slowdown"] = org["time_series_slowdown"]
     if not args.quick:
         one_day, ten_days = fresh_run(BENCH10, "1d"), fresh_run(BENCH10, "10d")
         wall_1, wall_2 = sweep_wall(1), sweep_wall(2)
