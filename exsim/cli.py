@@ -13,9 +13,9 @@ environment. A user who wants pydantic's plugins sets the variable themselves (e
 names of only those to leave out) and the command leaves it as it is. Processes the command
 starts (the pool's workers, a ``--scheduler local`` Dask cluster) inherit the setting, so
 every run of an experiment validates alike; workers of a Dask cluster started elsewhere keep
-their own environment. The setting lasts only while the command runs: ``%exsim`` in a
-notebook leaves the notebook's environment as it found it, and ``import exsim`` as a library
-changes nothing.
+their own environment. The setting lasts only while the command runs, and only the command
+makes it: ``%exsim`` in a notebook (:func:`execute` in the notebook's own process) and ``import
+exsim`` as a library leave pydantic's plugins as the user has them.
 """
 
 from __future__ import annotations
@@ -201,7 +201,7 @@ set_option = click.option(
     metavar="PATH=VALUE",
     help="Change the scenario for this command (repeatable), e.g. --set connectors.2.cost=20. PATH is "
     "the sweep's path syntax: keys, array elements by index, name or *, joined by dots; a name "
-    "holding a dot or space in double quotes: --set 'connectors.\"X.400 Redmond-Tokyo\".cost=20'. "
+    "holding a dot in double quotes: --set 'connectors.\"X.400 Redmond-Tokyo\".cost=20'. "
     "VALUE is a TOML value; a string keeps its double quotes inside single ones: "
     "--set 'run.duration=\"1h\"'.",
 )
@@ -272,10 +272,9 @@ def validate(scenarios: tuple[str, ...]) -> None:
             for problem in exc.problems:
                 err.print(str(problem), markup=False)
             continue
+        sizes = (_count(scenario.sites, "site"), _count(scenario.servers, "server"))
         out.print(
-            f"{path}: valid ({len(scenario.sites)} sites, {len(scenario.servers)} servers, "
-            f"{len(scenario.connectors)} connectors)",
-            markup=False,
+            f"{path}: valid ({', '.join(sizes)}, {_count(scenario.connectors, 'connector')})", markup=False
         )
     if bad:
         err.print(f"{bad} of {len(scenarios)} scenario file(s) invalid", markup=False)
@@ -1173,6 +1172,11 @@ def org_prmd(x400: str | None) -> str | Text:
     return gdi.p.strip() if gdi.p is not None and gdi.has_prmd else Text("none", style="bold red")
 
 
+def _count(items: Sequence[object], noun: str) -> str:
+    """``5 sites``, ``1 site``: a count and its noun, singular for one."""
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
 #: pydantic's switch for its plugins; see the module's docstring for why the command sets it.
 PLUGINS_VARIABLE = "PYDANTIC_DISABLE_PLUGINS"
 
@@ -1193,15 +1197,18 @@ def _without_pydantic_plugins() -> Iterator[None]:
 
 
 def main() -> None:
-    """Console-script entry point (also ``python -m exsim`` and ``%exsim``)."""
+    """Console-script entry point (also ``python -m exsim``): :func:`execute` with pydantic's
+    plugins off."""
     # Around everything the command does: pydantic reads the variable when it builds its first
     # validator (the scenario models build theirs when first used).
     with _without_pydantic_plugins():
-        _command()
+        execute()
 
 
-def _command() -> NoReturn:
-    """Run the command ``sys.argv`` names and exit with its code."""
+def execute() -> NoReturn:
+    """Run the command ``sys.argv`` names and exit with its code (``%exsim`` in a notebook,
+    :mod:`exsim.notebook`, calls this: in a process of the user's own, pydantic's plugins are
+    as the user has them)."""
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

@@ -21,6 +21,16 @@ def test_validate_bundled_scenarios_exits_0():
     assert "contoso.toml: valid (5 sites, 6 servers, 8 connectors)" in result.stdout
 
 
+def test_validate_counts_one_of_a_kind_in_the_singular(tmp_path):
+    one = tmp_path / "one.toml"
+    one.write_text(
+        '[organization]\nname = "Contoso"\n[[sites]]\nname = "Dublin"\naddresses = { x400 = "c=IE;a= ;p=Contoso;o=Dublin" }\n[[servers]]\nname = "D1"\nsite = "Dublin"\n'
+    )
+    result = exsim("validate", str(one))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{one}: valid (1 site, 1 server, 0 connectors)\n"
+
+
 def test_validate_bad_file_exits_2_with_every_problem_and_no_traceback(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(
