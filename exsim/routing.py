@@ -528,11 +528,13 @@ class Destination:
     """Why the address is malformed: then it is unroutable in every site."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Answer:
     """What one site's MTA does with every address of one destination group: hand it to the
     mailbox's server in this site (``mailbox``), leave the site by one of ``rows`` (``route``),
-    or return it (``unroutable``, for ``reason``)."""
+    or return it (``unroutable``, for ``reason``). Hashed by identity: a router keeps one per
+    site and group, and an MTA keeps what it decided per answer (a dictionary checks an
+    identity fastest)."""
 
     kind: str
     rows: tuple[GwartRow, ...] = ()

@@ -136,6 +136,9 @@ class Gateway(Component):
         self._delivered_to = f"{settings.side} via {self.name}"
         self._outages = self.uptime.has_outages(self.name)
         """Whether the connector is ever down (else the foreign side is always reachable)."""
+        self._refusable = self._outages or bool(settings.foreign.failure_probability)
+        """Whether a transfer can fail and be retried: only then is each message's first try
+        remembered (``first_try``, which the retries count the timeout from)."""
         # On a server nothing stops, with nothing to block it and no size limit to refuse mail
         # by, each connection is one event per message (a Worker timed by the message).
         simple = (
@@ -203,7 +206,8 @@ class Gateway(Component):
 
     def _start(self, envelope: Envelope) -> float:
         """A connection takes the message from MTS-OUT: how long until the foreign side answers."""
-        self.first_try.setdefault(id(envelope), self.env._now)
+        if self._refusable:
+            self.first_try.setdefault(id(envelope), self.env._now)
         if self.tracking_on:
             self._record(logs.SMTP_QUEUED_OUTBOUND, envelope)
         link = self.connector.link
@@ -213,13 +217,14 @@ class Gateway(Component):
 
     def _sent(self, envelope: Envelope) -> None:
         """The transfer is over: the foreign side took the message, or refused it (retried)."""
-        foreign = self.settings.foreign
-        if (self._outages and not self.uptime.connector_up(self.name, self.env._now)) or (
-            foreign.failure_probability and self.network_rng.random() < foreign.failure_probability
-        ):
-            self.env.process(self._retry(envelope))
-            return
-        del self.first_try[id(envelope)]
+        if self._refusable:
+            foreign = self.settings.foreign
+            if (self._outages and not self.uptime.connector_up(self.name, self.env._now)) or (
+                foreign.failure_probability and self.network_rng.random() < foreign.failure_probability
+            ):
+                self.env.process(self._retry(envelope))
+                return
+            del self.first_try[id(envelope)]
         self.transfers[self.name] += 1
         if self.tracking_on:
             self._record(logs.SMTP_TRANSFERRED_OUTBOUND, envelope)
@@ -254,7 +259,7 @@ class Gateway(Component):
                 self.server,
                 self.name,
             )
-        self.post.mta(self.server).receive(envelope)
+        self.own_mta.receive(envelope)
 
     def _retry(self, envelope: Envelope) -> ProcessGenerator[None]:
         """The foreign side refused the message: wait the retry interval and put it back in
@@ -356,9 +361,9 @@ class Gateway(Component):
             )
         envelope = Envelope(message=message, recipients=list(message.recipients), queued_s=now)
         if self.in_mta:
-            self.post.mta(self.server).receive(envelope)
+            self.own_mta.receive(envelope)
         else:
-            self.post.store(self.server).mts_in.put(envelope)
+            self.own_store.mts_in.put(envelope)
 
 
 class InternetMailService(Gateway):

@@ -130,7 +130,7 @@ class MTA(Component):
         """Directory time the last routed message's fuzzy or restricted searches cost."""
         service, draw = settings.routing_time
         if self.uptime.quiet(self.server):  # nothing ever stops this MTA: one event per message
-            Worker(self.work, service, self._route_one, draw, self._rested)
+            Worker(self.work, service, self.route, draw, self._rested)
         else:
             self.env.process(self._route_loop())
 
@@ -143,12 +143,6 @@ class MTA(Component):
         envelope.queued_s = self.env._now
         envelope.from_mta = from_mta
         self.work.put(envelope)
-
-    def _route_one(self, envelope: Envelope) -> float:
-        """The routing thread's work on one message; what it returns is the time its directory
-        searches hold the thread afterwards (KB Q159184)."""
-        self.route(envelope)
-        return self.directory_s
 
     def _rested(self) -> None:
         self.directory_s = 0.0
@@ -170,12 +164,16 @@ class MTA(Component):
                     self.directory_s = 0.0
 
     # --- routing -----------------------------------------------------------------
-    def route(self, envelope: Envelope) -> None:
-        """Decide the next hop of every pending recipient and queue the envelope per hop."""
+    def route(self, envelope: Envelope) -> float:
+        """Decide the next hop of every pending recipient and queue the envelope per hop.
+
+        What it returns is the time the routing thread's directory searches hold it afterwards
+        (``directory_s``, KB Q159184): the routing thread (a :class:`Worker` calls this for each
+        message it takes) waits that long before it takes the next message."""
         now = self.env._now
         message = envelope.message
         if self.books.past_lifetime(envelope, self.server):  # by this MTA's clock (KB Q158399)
-            return
+            return self.directory_s
         limit = self.size_limit
         if limit is not None and message.size_bytes > limit:
             if message.traced:
@@ -206,20 +204,20 @@ class MTA(Component):
                 f"larger than the MTA size limit on {self.server}",
                 report_lost=report_lost,
             )
-            return
+            return self.directory_s
         if envelope.final_server is not None:
             if envelope.final_server == self.server:  # the sender resolved it to mailboxes here
                 envelope.final_server = None
-                self.post.store(self.server).delivery.put(envelope)
-                return
+                self.own_store.delivery.put(envelope)
+                return self.directory_s
             envelope.final_server = None
         if self.site not in envelope.visited_sites:
             envelope.visited_sites = (*envelope.visited_sites, self.site)
         groups: dict[tuple[str, str], list[Recipient]] = {}
         decided: dict[int, GwartRow | str] = {}
-        #: By answer (its id), the group key its candidates' decision gave for this envelope, so a
+        #: By answer, the group key its candidates' decision gave for this envelope, so a
         #: list's members in one site cost one lookup each (not for traced mail: a line each).
-        leaving: dict[int, tuple[str, str]] = {}
+        leaving: dict[Answer, tuple[str, str]] = {}
         traced = message.traced
         router = self.routing.router_for(self.server)
         policy = self.routing.directory_policy(self.server)
@@ -250,7 +248,7 @@ class MTA(Component):
                 else:
                     answer = hit  # type: ignore[assignment]  # not a tuple: an Answer, or None
                     if answer is not None and not traced:
-                        key = leaving.get(id(answer))
+                        key = leaving.get(answer)
             if key is None and answer is None:
                 if (
                     recipient.one_off
@@ -382,7 +380,7 @@ class MTA(Component):
                 if key is None:
                     key = next_hop[row.connector] = self._hop_for(row.connector)
                 if not traced:
-                    leaving[id(answer)] = key
+                    leaving[answer] = key
             group = groups.get(key)
             if group is None:
                 groups[key] = [recipient]
@@ -396,7 +394,7 @@ class MTA(Component):
         for (kind, target), recipients in groups.items():
             part = envelope if whole else envelope.split(recipients)
             if kind == "deliver":
-                self.post.store(self.server).delivery.put(part)
+                self.own_store.delivery.put(part)
             elif kind == "final":
                 part.final_server = target
                 self.queue("rpc", target).put(part)
@@ -418,9 +416,10 @@ class MTA(Component):
                         self.server,
                         "MTA",
                     )
-                self.post.store(self.server).gateway_in.put(part)
+                self.own_store.gateway_in.put(part)
             else:
                 self.queue(kind, target).put(part)
+        return self.directory_s
 
     def _choose(self, envelope: Envelope, rows: tuple[GwartRow, ...], now: float) -> GwartRow | str:
         """The chosen row, or why there is none ('loop', 'retries').

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -223,6 +224,17 @@ class Component:
         """Whether the message tracking log is written (asked at every hand-off: kept)."""
         self.faults = around.faults
         self.transfers = around.transfers
+
+    @cached_property
+    def own_mta(self) -> MtaInbox:
+        """The MTA of this component's server (asked of the post once, when first needed: every
+        component is built by then, and a server keeps its components for the whole run)."""
+        return self.post.mta(self.server)
+
+    @cached_property
+    def own_store(self) -> StoreInbox:
+        """The store of this component's server (asked of the post once, like :attr:`own_mta`)."""
+        return self.post.store(self.server)
 
     def track(
         self,

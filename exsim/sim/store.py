@@ -176,7 +176,7 @@ class InformationStore(Component):
                     self.server,
                     "store",
                 )
-            self.post.mta(self.server).receive(envelope if not local else envelope.split(remote))
+            self.own_mta.receive(envelope if not local else envelope.split(remote))
 
     # --- the store's own threads ------------------------------------------------
     def _deliver(self, envelope: Envelope) -> None:
