@@ -17,11 +17,12 @@ import pytest
 # CPU time per test, the test process's own and its subprocesses' (`exsim` commands, a lesson's
 # kernel, Dask workers): unlike --durations' wall time it does not grow when the machine is busy,
 # so the list ranks what each test costs, wherever it ran. A subprocess counts once it has been
-# waited for, for the test during which that happened: the browser that the session fixture
-# 'chromium' keeps for all the browser tests of a process (Playwright's driver and Chromium, a few
-# CPU-seconds) counts for the last test that process runs, whose teardown ends the session's
-# fixtures. Each xdist worker sends its numbers with the teardown report (user_properties), and the
-# run that prints the summary adds them up.
+# waited for, for the test during which that happened. The session's fixtures end in the teardown
+# of the last test a process runs: what that teardown costs (the browser that the session fixture
+# 'chromium' keeps for all the browser tests of a process, Playwright's driver and Chromium, a few
+# CPU-seconds) is listed on a line of its own, not as that test's. Each xdist worker sends its
+# numbers with the teardown report (user_properties), and the run that prints the summary adds them
+# up.
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,6 +42,9 @@ def _cpu_s() -> tuple[float, float]:
 
 _START = pytest.StashKey[tuple[float, float]]()
 _BY_TEST: dict[str, tuple[float, float]] = {}
+#: The name under which the session's fixtures' teardown is listed, with the number of processes.
+SESSION_TEARDOWN = "(the session fixtures' teardown, {} process(es): the browser, if any)"
+_SESSION_TEARDOWNS: list[tuple[float, float]] = []
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -51,12 +55,23 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    before = _cpu_s()
     yield
     start = item.stash.get(_START, None)
-    if start is not None:  # the teardown report is made after this hook: it carries the numbers
-        own, children = (end - begin for end, begin in zip(_cpu_s(), start, strict=True))
-        item.user_properties.append(("cpu_s", (own, children)))
+    if start is None:
+        return
+    # The teardown report is made after this hook: it carries the numbers.
+    end = _cpu_s()
+    if nextitem is None:  # the last test: its teardown ends the session's fixtures too
+        item.user_properties.append(("session_cpu_s", _spent(end, before)))
+        end = before
+    item.user_properties.append(("cpu_s", _spent(end, start)))
+
+
+def _spent(end: tuple[float, float], begin: tuple[float, float]) -> tuple[float, float]:
+    own, children = (e - b for e, b in zip(end, begin, strict=True))
+    return own, children
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -64,17 +79,26 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
             if name == "cpu_s":
                 _BY_TEST[report.nodeid] = tuple(value)
+            elif name == "session_cpu_s":
+                _SESSION_TEARDOWNS.append(tuple(value))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     count = config.getoption("cpu_durations")
     if count is None or not _BY_TEST:
         return
-    own = sum(o for o, _ in _BY_TEST.values())
-    children = sum(c for _, c in _BY_TEST.values())
-    ranked = sorted(_BY_TEST.items(), key=lambda item: -sum(item[1]))
+    spent = dict(_BY_TEST)
+    if _SESSION_TEARDOWNS:
+        spent[SESSION_TEARDOWN.format(len(_SESSION_TEARDOWNS))] = (
+            sum(o for o, _ in _SESSION_TEARDOWNS),
+            sum(c for _, c in _SESSION_TEARDOWNS),
+        )
+    own = sum(o for o, _ in spent.values())
+    children = sum(c for _, c in spent.values())
+    ranked = sorted(spent.items(), key=lambda item: -sum(item[1]))
     shown = ranked[:count] if count > 0 else ranked
-    terminalreporter.write_sep("=", f"most CPU time: {len(shown)} of {len(ranked)} tests")
+    what = f"{len(_BY_TEST)} tests and the session fixtures' teardown" if _SESSION_TEARDOWNS else "tests"
+    terminalreporter.write_sep("=", f"most CPU time: {len(shown)} of {len(ranked)} ({what})")
     for nodeid, (o, c) in shown:
         terminalreporter.write_line(
             f"{o + c:6.2f}s cpu ({o:5.2f} in-process + {c:5.2f} subprocesses)  {nodeid}"
