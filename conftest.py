@@ -70,8 +70,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def _spent(end: tuple[float, float], begin: tuple[float, float]) -> tuple[float, float]:
-    own, children = (e - b for e, b in zip(end, begin, strict=True))
-    return own, children
+    return end[0] - begin[0], end[1] - begin[1]
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

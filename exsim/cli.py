@@ -272,10 +272,8 @@ def validate(scenarios: tuple[str, ...]) -> None:
             for problem in exc.problems:
                 err.print(str(problem), markup=False)
             continue
-        sizes = (_count(scenario.sites, "site"), _count(scenario.servers, "server"))
-        out.print(
-            f"{path}: valid ({', '.join(sizes)}, {_count(scenario.connectors, 'connector')})", markup=False
-        )
+        parts = (scenario.sites, "site"), (scenario.servers, "server"), (scenario.connectors, "connector")
+        out.print(f"{path}: valid ({', '.join(_count(items, noun) for items, noun in parts)})", markup=False)
     if bad:
         err.print(f"{bad} of {len(scenarios)} scenario file(s) invalid", markup=False)
         raise SystemExit(EXIT_BAD_INPUT)
@@ -1184,8 +1182,7 @@ PLUGINS_VARIABLE = "PYDANTIC_DISABLE_PLUGINS"
 @contextlib.contextmanager
 def _without_pydantic_plugins() -> Iterator[None]:
     """``PYDANTIC_DISABLE_PLUGINS=__all__`` while the command runs, unless the variable is set
-    already; afterwards the environment is as it was, so a process that runs the command in
-    itself (``%exsim`` in a notebook, :mod:`exsim.notebook`) keeps its own setting."""
+    already; afterwards the environment is as it was."""
     if PLUGINS_VARIABLE in os.environ:
         yield
         return
