@@ -37,18 +37,72 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _cpu_s() -> tuple[float, float]:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time(), children.ru_utime + children.ru_stime
+    # A lesson's kernel is the warm-kernel server's child, not this process's: the server says
+    # what its ended kernels cost until it is itself waited for (then the figure above has them).
+    kernels = _WARM_KERNELS.unreaped_cpu_s() if _WARM_KERNELS is not None else 0.0
+    return time.process_time(), children.ru_utime + children.ru_stime + kernels
 
 
 _START = pytest.StashKey[tuple[float, float]]()
 _BY_TEST: dict[str, tuple[float, float]] = {}
 #: The name under which the session's fixtures' teardown is listed, with the number of processes.
-SESSION_TEARDOWN = "(the session fixtures' teardown, {} process(es): the browser, if any)"
+SESSION_TEARDOWN = (
+    "(the session fixtures' teardown, {} process(es): the browser and the lessons' kernel server, if any)"
+)
 _SESSION_TEARDOWNS: list[tuple[float, float]] = []
+
+
+# The lessons' kernels (nbmake's items): forked from one server per test process that has already
+# imported what each kernel imports (tests/warm_kernels.py), started when the process meets its
+# first lesson and ended with its last test. `--nbmake-kernel NAME` runs them in NAME's kernels.
+_WARM_KERNELS: Any = None
+_WARM_KERNELS_WANTED = pytest.StashKey[bool]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_WARM_KERNELS_WANTED] = getattr(config.option, "nbmake_kernel", "") is None
+
+
+def _warm_kernels_for(item: pytest.Item) -> None:
+    if getattr(item, "nbmake", False) and item.config.stash.get(_WARM_KERNELS_WANTED, False):
+        from tests.warm_kernels import KERNEL_NAME
+
+        _warm_kernels()
+        item.config.option.nbmake_kernel = KERNEL_NAME
+
+
+def _warm_kernels() -> Any:
+    """This test process's warm-kernel server (tests/warm_kernels.py), started if need be."""
+    global _WARM_KERNELS
+    if _WARM_KERNELS is None:
+        from tests.warm_kernels import WarmKernels
+
+        _WARM_KERNELS = WarmKernels()
+    return _WARM_KERNELS
+
+
+@pytest.fixture
+def warm_kernels() -> Any:
+    """The server the lessons' kernels of this test process are forked from."""
+    return _warm_kernels()
+
+
+def _stop_warm_kernels() -> None:
+    global _WARM_KERNELS
+    if _WARM_KERNELS is not None:
+        try:
+            _WARM_KERNELS.stop()
+        finally:
+            _WARM_KERNELS = None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _stop_warm_kernels()  # a run that ended early (the last test's teardown ends it otherwise)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    _warm_kernels_for(item)
     if item.config.getoption("cpu_durations") is not None:
         item.stash[_START] = _cpu_s()
     yield
@@ -58,6 +112,8 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     before = _cpu_s()
     yield
+    if nextitem is None:  # the last test of this process: the warm kernels' server ends with it
+        _stop_warm_kernels()
     start = item.stash.get(_START, None)
     if start is None:
         return

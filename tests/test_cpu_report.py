@@ -59,9 +59,11 @@ def test_the_session_teardown_is_listed_apart_from_the_last_test(pytester, monke
         "test_first",
         "test_waits_for_a_child",
         "test_last",
-        "(the session fixtures' teardown, 1 process(es): the browser, if any)",
+        "(the session fixtures' teardown, 1 process(es): the browser and the lessons' kernel server, if any)",
     }
-    session = spent["(the session fixtures' teardown, 1 process(es): the browser, if any)"]
+    session = spent[
+        "(the session fixtures' teardown, 1 process(es): the browser and the lessons' kernel server, if any)"
+    ]
     assert spent["test_waits_for_a_child"][1] > 0  # its own child
     assert session[1] > 0  # the session fixture's child, waited for as the session ended
     assert spent["test_last"][1] == 0  # not the last test's
