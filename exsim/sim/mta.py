@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from exsim.directory import Policy
     from exsim.routing import Answer, Destination, Router
     from exsim.scenario import DirectorySearch, LinkConnector, Override
+    from exsim.sim.ports import GatewayInbox, MtaInbox
 
 INFINITY = float("inf")
 
@@ -126,6 +127,9 @@ class MTA(Component):
         self._known: dict[str, tuple[str, str] | Answer] = {}
         self._survivors: dict[tuple[int, str | None, tuple[str, ...], bool], list[GwartRow]] = {}
         self._fixed: dict[int, bool] = {}
+        self._only_here = (self.site,)
+        """The sites passed by mail that has passed only this one (kept, not made per message)."""
+        self._gateways: dict[str, GatewayInbox] = {}
         self.directory_s = 0.0
         """Directory time the last routed message's fuzzy or restricted searches cost."""
         service, draw = settings.routing_time
@@ -211,14 +215,22 @@ class MTA(Component):
                 self.own_store.delivery.put(envelope)
                 return self.directory_s
             envelope.final_server = None
-        if self.site not in envelope.visited_sites:
-            envelope.visited_sites = (*envelope.visited_sites, self.site)
+        visited = envelope.visited_sites
+        if not visited:  # mail fresh from this site's stores: the same one-site tuple every time
+            envelope.visited_sites = self._only_here
+        elif self.site not in visited:
+            envelope.visited_sites = (*visited, self.site)
+        recipients = envelope.recipients
+        # With several recipients they are grouped by next hop, and recipients with the same
+        # candidates share one decision; a single recipient goes on in the envelope itself.
+        many = len(recipients) > 1
         groups: dict[tuple[str, str], list[Recipient]] = {}
         decided: dict[int, GwartRow | str] = {}
         #: By answer, the group key its candidates' decision gave for this envelope, so a
         #: list's members in one site cost one lookup each (not for traced mail: a line each).
-        leaving: dict[Answer, tuple[str, str]] = {}
         traced = message.traced
+        leaving: dict[Answer, tuple[str, str]] | None = {} if many and not traced else None
+        only: tuple[str, str] | None = None
         router = self.routing.router_for(self.server)
         policy = self.routing.directory_policy(self.server)
         if router is not self._router or policy is not self._policy:
@@ -234,7 +246,7 @@ class MTA(Component):
         mailbox_hop, next_hop, known = self._mailbox_hop, self._next_hop, self._known
         if len(known) > ADDRESSES_KEPT:
             known.clear()
-        for recipient in envelope.recipients:
+        for recipient in recipients:
             if recipient.outcome is not PENDING:
                 continue
             key: tuple[str, str] | None = None
@@ -247,7 +259,7 @@ class MTA(Component):
                     key = hit
                 else:
                     answer = hit  # type: ignore[assignment]  # not a tuple: an Answer, or None
-                    if answer is not None and not traced:
+                    if answer is not None and leaving is not None:
                         key = leaving.get(answer)
             if key is None and answer is None:
                 if (
@@ -333,9 +345,12 @@ class MTA(Component):
                 assert answer is not None  # a "route" answer: leave the site by one of its rows
                 # Recipients with the same candidates share one decision per envelope.
                 rows = answer.rows
-                row = decided.get(id(rows))
-                if row is None:
-                    row = decided[id(rows)] = self._choose(envelope, rows, now)
+                if many:
+                    row = decided.get(id(rows))
+                    if row is None:
+                        row = decided[id(rows)] = self._choose(envelope, rows, now)
+                else:
+                    row = self._choose(envelope, rows, now)
                 if type(row) is not GwartRow:  # why there is none (not isinstance: a call per recipient)
                     ndr = LOOP if row == "loop" else CONGESTION
                     if message.traced:
@@ -379,47 +394,63 @@ class MTA(Component):
                 key = next_hop.get(row.connector)
                 if key is None:
                     key = next_hop[row.connector] = self._hop_for(row.connector)
-                if not traced:
+                if leaving is not None:
                     leaving[answer] = key
+            if not many:
+                only = key
+                break
             group = groups.get(key)
             if group is None:
                 groups[key] = [recipient]
             else:
                 group.append(recipient)
-        # One group holding every recipient: the envelope itself goes on, no copy.
-        whole = False
-        if len(groups) == 1:
-            (only,) = groups.values()
-            whole = len(only) == len(envelope.recipients)
-        for (kind, target), recipients in groups.items():
-            part = envelope if whole else envelope.split(recipients)
-            if kind == "deliver":
-                self.own_store.delivery.put(part)
-            elif kind == "final":
-                part.final_server = target
-                self.queue("rpc", target).put(part)
-            elif kind == "gateway":
-                part.gateway = target
-                gateway = self.post.gateway(target)
-                if gateway.in_mta:  # an X.400 connector to a foreign MTA: the MTA sends it itself
-                    if message.traced:
-                        self.books.trace(
-                            message, f"MTA {self.server}: queued for {target}", self.server, "MTA"
-                        )
-                    gateway.outbound(part)
-                    continue
-                if message.traced:
-                    self.books.trace(
-                        message,
-                        f"MTA {self.server}: queued for gateway {target}; the store's gateway-in "
-                        "threads take it from here",
-                        self.server,
-                        "MTA",
-                    )
-                self.own_store.gateway_in.put(part)
-            else:
-                self.queue(kind, target).put(part)
+        if only is not None:
+            self._forward(only, envelope)
+        elif groups:
+            # One group holding every recipient: the envelope itself goes on, no copy.
+            whole = False
+            if len(groups) == 1:
+                (group,) = groups.values()
+                whole = len(group) == len(recipients)
+            for key, group in groups.items():
+                self._forward(key, envelope if whole else envelope.split(group))
         return self.directory_s
+
+    def _forward(self, hop: tuple[str, str], part: Envelope) -> None:
+        """Queue an envelope for its next hop: this server's store, another server's MTA (over
+        RPC), a gateway, or a site connector."""
+        kind, target = hop
+        if kind == "deliver":
+            self.own_store.delivery.put(part)
+            return
+        if kind == "final":
+            part.final_server = target
+            kind = "rpc"
+        elif kind == "gateway":
+            part.gateway = target
+            gateway = self._gateways.get(target)
+            if gateway is None:  # (the gateways are built once, before any mail moves)
+                gateway = self._gateways[target] = self.post.gateway(target)
+            message = part.message
+            if gateway.in_mta:  # an X.400 connector to a foreign MTA: the MTA sends it itself
+                if message.traced:
+                    self.books.trace(message, f"MTA {self.server}: queued for {target}", self.server, "MTA")
+                gateway.outbound(part)
+                return
+            if message.traced:
+                self.books.trace(
+                    message,
+                    f"MTA {self.server}: queued for gateway {target}; the store's gateway-in "
+                    "threads take it from here",
+                    self.server,
+                    "MTA",
+                )
+            self.own_store.gateway_in.put(part)
+            return
+        queue = self.queues.get((kind, target))
+        if queue is None:
+            queue = self.queue(kind, target)
+        queue.put(part)
 
     def _choose(self, envelope: Envelope, rows: tuple[GwartRow, ...], now: float) -> GwartRow | str:
         """The chosen row, or why there is none ('loop', 'retries').
@@ -600,6 +631,8 @@ class NextHopQueue:
         self._on_transfer: EventCallbacks = [self._transferred]
         self._idle_peer = ""
         self._parked: simpy.Event | None = None
+        self._peers: dict[str, MtaInbox] = {}
+        """The MTAs this queue has transferred mail to, by server."""
         self._process = mta.env.process(self._run())
 
     @property
@@ -975,4 +1008,7 @@ class NextHopQueue:
                     "re-entered a site it had passed (bilateral info)",
                 )
                 return
-        mta.post.mta(peer).receive(envelope, self.mta.server)
+        inbox = self._peers.get(peer)
+        if inbox is None:  # (every server's MTA is built before any mail moves)
+            inbox = self._peers[peer] = mta.post.mta(peer)
+        inbox.receive(envelope, mta.server)
