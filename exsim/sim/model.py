@@ -429,15 +429,16 @@ class Simulation:
             books.recipients += len(recipients)
             if report_for is None:
                 # Counted per run of recipients of one class (a list's members are one run).
+                by_class = self.by_class
                 kind, run = "", 0
                 for recipient in recipients:
                     if recipient.kind is not kind:
                         if run:
-                            self._class(kind).recipients += run
+                            (by_class.get(kind) or self._class(kind)).recipients += run
                         kind, run = recipient.kind, 0
                     run += 1
                 if run:
-                    self._class(kind).recipients += run
+                    (by_class.get(kind) or self._class(kind)).recipients += run
         return message
 
     def _class(self, kind: str) -> Outcomes:

@@ -30,6 +30,7 @@ from exsim.versions import Defect
 
 if TYPE_CHECKING:
     from exsim.routing import Router
+    from exsim.sim.ports import GatewayInbox
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class InformationStore(Component):
         self._homes: dict[str, str] = {}
         """The home server of each recipient address the store has looked up ('' for an address
         no mailbox has), while the directory it asked stays the same (``_router``)."""
+        self._gateways: dict[str, tuple[GatewayInbox, str]] = {}
+        """Each gateway the gateway-in threads have handed mail to, with the point where a defect
+        strikes its transfer-in."""
         env = self.env
         self.delivery = MailQueue(env)
         self.gateway_in = MailQueue(env)
@@ -130,8 +134,9 @@ class InformationStore(Component):
                 self.server,
                 "store",
             )
+        # Positional, in the order of Envelope's fields (keywords cost a run measurably).
         self.route_from_store(
-            Envelope(message=message, recipients=list(message.recipients), queued_s=self.env._now)
+            Envelope(message, list(message.recipients), None, (), {}, 0, None, self.env._now)
         )
 
     def route_from_store(self, envelope: Envelope) -> None:
@@ -194,9 +199,13 @@ class InformationStore(Component):
     def _transfer_in(self, envelope: Envelope) -> None:
         """A gateway-in thread: mail the MTA queued for a gateway, into the gateway's MTS-OUT."""
         assert envelope.gateway is not None  # the MTA names the gateway it queued the mail for
-        gateway = self.post.gateway(envelope.gateway)
+        found = self._gateways.get(envelope.gateway)
+        if found is None:  # (the gateways are built once, before any mail moves)
+            gateway = self.post.gateway(envelope.gateway)
+            found = self._gateways[envelope.gateway] = (gateway, f"gateway_in:{gateway.kind}")
+        gateway, point = found
         message = envelope.message
-        defect = self.builds.defect(f"gateway_in:{gateway.kind}", self.server, message)
+        defect = self.builds.defect(point, self.server, message)
         if defect is not None:
             gdi = self.builds.gdi_for_defect(self.server, message)
             self._struck(

@@ -40,6 +40,12 @@ DAY_S = 86400.0
 SIZES_KB = (1.0, 2.0, 4.0, 10.0, 15.0, 16.0, 43.0)
 SIZE_CUMULATIVE = tuple(itertools.accumulate(w / 96.0 for w in (60, 16, 4, 6, 4, 4, 2)))
 INTERNET_DOMAINS = tuple(f"example{n}.com" for n in range(1, 21)) + ("example.ie", "example.co.uk")
+INTERNET_USERS = 50
+"""Users mailed at each Internet domain (``user1`` to ``user50``)."""
+INTERNET_ADDRESSES = tuple(
+    tuple(f"user{n}@{domain}" for n in range(1, INTERNET_USERS + 1)) for domain in INTERNET_DOMAINS
+)
+"""Every Internet address the users mail, by domain (in the order of INTERNET_DOMAINS) and user."""
 MIX_KINDS = (
     "same_server",
     "same_site",
@@ -125,11 +131,13 @@ class Workload:
         so that a message's draws are only the draws."""
         below = index_drawer(rng)
         if kind == "internet":
-            domains = INTERNET_DOMAINS
+            # Every address of every domain, made once: a message draws its address rather than
+            # writes it, and the stores and MTAs look up the same string object again.
+            addresses = INTERNET_ADDRESSES
 
             def internet(_: str) -> list[Recipient]:
-                domain = domains[below(len(domains))]  # the domain is drawn before the user
-                return [Recipient(f"user{1 + below(50)}@{domain}", kind)]
+                at = addresses[below(len(addresses))]  # the domain is drawn before the user
+                return [Recipient(at[below(INTERNET_USERS)], kind)]
 
             return internet
         if kind == "msmail":
