@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from exsim.names import did_you_mean
+from exsim.names import did_you_mean, shortened
 
 MAX_LENGTH = 1000
 """Longest constraint text accepted, in characters."""
@@ -97,11 +97,6 @@ class ConstraintError(ValueError):
     """A constraint outside the language, or one that cannot be computed; says which part."""
 
 
-def _shown(text: str, limit: int = 60) -> str:
-    """A constraint (or a piece of one) quoted for a message, shortened when long."""
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
-
-
 def _nesting(text: str) -> int:
     """Deepest bracket nesting outside string literals (a scan, so it cannot overflow)."""
     depth = deepest = 0
@@ -157,7 +152,7 @@ class Constraint:
         try:
             return bool(_evaluate(self.tree, values))
         except TypeError as exc:  # validation tries every value, so only a caller's own values get here
-            raise ConstraintError(f"constraint {_shown(self.text)} cannot be computed: {exc}") from None
+            raise ConstraintError(f"constraint {shortened(self.text)} cannot be computed: {exc}") from None
 
 
 def _evaluate(node: ast.expr, values: Mapping[str, Any]) -> Any:
@@ -211,9 +206,9 @@ def parse_constraint(text: str, variables: Mapping[str, Sequence[Any]]) -> Const
     try:
         tree = ast.parse(text.strip(), mode="eval").body
     except SyntaxError as exc:
-        raise ConstraintError(f"constraint {_shown(text)} is not a valid expression: {exc.msg}") from None
+        raise ConstraintError(f"constraint {shortened(text)} is not a valid expression: {exc.msg}") from None
     except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes; a parser out of stack
-        raise ConstraintError(f"constraint {_shown(text)} is not a valid expression: {exc}") from None
+        raise ConstraintError(f"constraint {shortened(text)} is not a valid expression: {exc}") from None
     _check(text.strip(), tree, variables)
     return Constraint(text, tree)
 
@@ -233,7 +228,7 @@ def _check(text: str, tree: ast.expr, variables: Mapping[str, Sequence[Any]]) ->
     refused: list[tuple[int, int, int, ast.AST, str]] = []
     unknown: list[ast.Name] = []
     if isinstance(tree, (ast.Tuple, ast.List)):
-        raise ConstraintError(f"constraint {_shown(text)} is a list or tuple, not a condition")
+        raise ConstraintError(f"constraint {shortened(text)} is a list or tuple, not a condition")
     for node, depth in _nodes(tree):
         # Operators (And, Eq, Load, ...) are leaves one below their node; they do not nest.
         if depth > MAX_DEPTH + 1:
@@ -253,7 +248,7 @@ def _check(text: str, tree: ast.expr, variables: Mapping[str, Sequence[Any]]) ->
     if refused:
         _, _, _, node, description = min(refused, key=lambda r: r[:3])
         raise ConstraintError(
-            f"{description} is not allowed in a constraint (at {_shown(_segment(text, node), 40)}); "
+            f"{description} is not allowed in a constraint (at {shortened(_segment(text, node), 40)}); "
             "use sweep variable names, constants, comparisons, in, and, or, not"
         )
     if unknown:

@@ -44,7 +44,7 @@ from exsim.logs import EVENT_COLUMNS
 from exsim.randomness import replication_seed
 from exsim.resultsdir import ResultsDirectory, ResultsDirectoryError, open_results_dir
 from exsim.scenario import Scenario, validate_raw
-from exsim.scenario.sweep import SweepPoint, expand_sweep, point_scenario
+from exsim.scenario.sweep import SweepPoint, expand_sweep, no_points_problem, point_scenario
 from exsim.stats import paired_difference, t_interval
 
 if TYPE_CHECKING:
@@ -373,6 +373,8 @@ def run_experiment(
     base_seed = scenario.run.seed if seed is None else seed
     n_reps = scenario.run.replications if replications is None else replications
     points = expand_sweep(scenario)
+    if not points:  # validation refuses such a sweep; a Scenario built around it must not get a directory
+        raise ValueError(no_points_problem(scenario) or "the sweep has no point to run")
     specs = [RunSpec(p.index, k, replication_seed(base_seed, k)) for p in points for k in range(n_reps)]
     out_path = Path(out) if out is not None else None
     as_run = copy.deepcopy(scenario.raw)

@@ -85,3 +85,9 @@ def safe_file_name(name: str) -> str:
 
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     return f"{safe[: MAX_FILE_NAME - 13] or '_'}-{digest}"
+
+
+def shortened(text: str, limit: int = 60) -> str:
+    """``text`` quoted for a message (its ``repr``), cut to ``limit`` characters with ``...``
+    when longer: a 5,000-character name in a scenario file must not fill the screen."""
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")

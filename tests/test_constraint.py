@@ -9,8 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exsim.constraint import MAX_DEPTH, MAX_LENGTH, ConstraintError, parse_constraint
-from exsim.experiment import expand_sweep
-from exsim.scenario import validate_raw
+from exsim.experiment import expand_sweep, run_experiment
+from exsim.scenario import Scenario, validate_raw
+from tests.clikit import exsim
+from tests.conftest import to_toml
 from tests.simkit import mix, one_site
 
 VARIABLES = {"version": ["5.0", "5.0-sp1", "5.0-sp2"], "users": [1, 2, 3], "fast": [True, False]}
@@ -51,6 +53,58 @@ def test_a_sweep_constraint_drops_combinations_from_the_points():
         (3, "5.0-sp2", 1),
         (4, "5.0-sp2", 2),
     ]
+
+
+def test_a_constraint_that_keeps_no_combination_is_bad_input_before_anything_is_made(tmp_path):
+    # 'users > 5' over users 1, 2 is false whatever the version: 2 x 2 combinations, none kept.
+    raw = one_site(duration="1h", shares=mix(same_server=1.0))
+    raw["sweep"] = {
+        "variables": [
+            {"name": "version", "path": "servers.*.version", "values": ["5.0", "5.0-sp1"]},
+            {"name": "users", "path": "servers.RED-EX1.users", "values": [1, 2]},
+        ],
+        "constraint": "users > 5 and version != '9'",
+    }
+    raw["expect"] = [
+        {
+            "kind": "outcome",
+            "name": "none lost",
+            "recipient_class": "same_server",
+            "metric": "ndr",
+            "equals": 0,
+        }
+    ]
+    path = tmp_path / "none.toml"
+    path.write_text(to_toml(raw))
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if text.startswith("constraint"))
+    expected = (
+        f"{path}:{line}: sweep.constraint: constraint \"users > 5 and version != '9'\" is false for every "
+        "combination of the sweep's values (tried version = '5.0', '5.0-sp1'; users = 1, 2), so the sweep "
+        "has no point to run; loosen the constraint or change the values"
+    )
+    validated = exsim("validate", str(path))
+    assert validated.returncode == 2
+    assert validated.stderr.splitlines()[0] == expected
+    for command in (("run", str(path), "--out", str(tmp_path / "out"), "--quiet"), ("check", str(path))):
+        refused = exsim(*command)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.splitlines()[0] == expected
+        assert "Traceback" not in refused.stderr
+    assert not (tmp_path / "out").exists()
+    # --set can empty a sweep as well; so can an API caller who skips validation.
+    raw["sweep"]["constraint"] = "users > 1"
+    path.write_text(to_toml(raw))
+    emptied = exsim("run", str(path), "--set", 'sweep.constraint="users > 2"', "--out", str(tmp_path / "o2"))
+    assert emptied.returncode == 2
+    assert emptied.stderr.startswith(
+        f"{path} as changed by --set: sweep.constraint: constraint 'users > 2' is false"
+    )
+    assert not (tmp_path / "o2").exists()
+    raw["sweep"]["constraint"] = "users > 5 and version != '9'"
+    unchecked = Scenario.model_validate(raw)
+    with pytest.raises(ValueError, match="is false for every combination"):
+        run_experiment(unchecked, workers=1, out=tmp_path / "api")
+    assert not (tmp_path / "api").exists()
 
 
 @pytest.mark.parametrize(

@@ -238,6 +238,30 @@ def test_files_that_are_not_scenarios(tmp_path):
         load_scenario(empty)
 
 
+def test_a_symbolic_link_that_loops_or_dangles_is_named_as_such(tmp_path):
+    loop, dangling = tmp_path / "loop.toml", tmp_path / "dangling.toml"
+    loop.symlink_to(loop.name)  # leads back to itself
+    dangling.symlink_to("gone.toml")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(loop)
+    assert str(caught.value.problems[0]) == (
+        f"{loop}: a symbolic link that loops (it leads back to itself), not a file"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(dangling)
+    assert str(caught.value.problems[0]) == f"{dangling}: a symbolic link to gone.toml, which does not exist"
+
+
+def test_a_long_value_is_shortened_in_the_message_with_its_length(base):
+    base["servers"][0]["name"] = "A" * 5000
+    line = next(line for line in problems_of(base) if "servers[0].name" in line)
+    assert line.endswith(
+        "servers[0].name: String should have at most 64 characters (got '"
+        + "A" * 57
+        + "...', 5,000 characters)"
+    )
+
+
 def test_resolve_path_by_name_index_and_wildcard(base):
     assert resolve_path(base, "servers.*.version") == [("servers", 0, "version"), ("servers", 1, "version")]
     assert resolve_path(base, "sites.Dublin.addresses.x400") == [("sites", 1, "addresses", "x400")]

@@ -7,6 +7,8 @@ keeps no line numbers, so :class:`Locator` finds them in the text.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import tomllib
 import typing
@@ -15,7 +17,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ValidationError
 
-from exsim.names import did_you_mean
+from exsim.names import did_you_mean, shortened
 from exsim.references import reference_problems
 from exsim.scenario.paths import Location, changed
 from exsim.scenario.schema import (
@@ -153,7 +155,9 @@ def _schema_problems(
             )
         elif kind not in ("value_error",):
             value = error.get("input")
-            if not isinstance(value, (dict, list)):
+            if isinstance(value, str) and len(value) > 60:  # a 5,000-character name: say so, briefly
+                message = f"{message} (got {shortened(value)}, {len(value):,} characters)"
+            elif not isinstance(value, (dict, list)):
                 message = f"{message} (got {value!r})"
         problems.append(Problem(source, locator.line_of(path), format_path(path), message))
     return problems
@@ -182,8 +186,16 @@ def _read(path_or_text: str | Path) -> tuple[str, str]:
             return ScenarioError([Problem(source, None, "", message)])
 
         try:
-            if not path.exists():
-                raise refuse("no such file")
+            try:
+                path.stat()
+            except FileNotFoundError:
+                if path.is_symlink():  # the link is there; what it points to is not
+                    raise refuse(f"a symbolic link to {os.readlink(path)}, which does not exist") from None
+                raise refuse("no such file") from None
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise refuse("a symbolic link that loops (it leads back to itself), not a file") from None
+                raise
             if path.is_dir():
                 raise refuse("is a directory, not a scenario file")
             if not path.is_file():
@@ -266,6 +278,8 @@ def validate_raw(raw: dict[str, Any], source: str = "<scenario>", text: str = ""
         problems += _size_problems(scenario, source, locator)
         if not problems:
             problems += _sweep_value_problems(raw, source, locator)
+        if not problems:
+            problems += _no_point_problems(scenario, source, locator)
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.path))
         raise ScenarioError(problems)
@@ -282,6 +296,17 @@ def _size_problems(scenario: Scenario, source: str, locator: Locator) -> list[Pr
     path, message = found
     at = tuple(path.split("."))
     return [Problem(source, locator.line_of(at) or locator.line_of(at[:1]), path, message)]
+
+
+def _no_point_problems(scenario: Scenario, source: str, locator: Locator) -> list[Problem]:
+    """A sweep whose constraint keeps no combination of values: an experiment of no runs."""
+    from exsim.scenario.sweep import no_points_problem  # sweep.py validates points through this module
+
+    message = no_points_problem(scenario)
+    if message is None:
+        return []
+    at = ("sweep", "constraint")
+    return [Problem(source, locator.line_of(at) or locator.line_of(at[:1]), format_path(at), message)]
 
 
 def _sweep_value_problems(raw: dict[str, Any], source: str, locator: Locator) -> list[Problem]:

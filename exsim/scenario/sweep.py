@@ -8,10 +8,12 @@ one point, such as ``exsim trace --point``, does not import pandas and SciPy.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from exsim.constraint import parse_constraint
+from exsim.names import shortened
 from exsim.scenario.load import validate_raw
 from exsim.scenario.paths import changed, sweep_label
 from exsim.scenario.schema import Scenario, SweepVariable
@@ -24,11 +26,9 @@ class SweepPoint:
     labels: dict[str, str]
 
 
-def expand_sweep(scenario: Scenario) -> list[SweepPoint]:
-    """Every sweep point, in a fixed order (product over groups; lockstep inside a group)."""
-    variables = scenario.sweep.variables
-    if not variables:
-        return [SweepPoint(0, {}, {})]
+def _combinations(variables: list[SweepVariable]) -> Iterator[list[tuple[SweepVariable, int]]]:
+    """Every combination of the variables' values, as (variable, value index) pairs, in the
+    sweep's fixed order: a product over groups, lockstep inside a group."""
     groups: dict[str, list[SweepVariable]] = {}
     for variable in variables:
         groups.setdefault(variable.group or f"\0{variable.name}", []).append(variable)
@@ -36,23 +36,71 @@ def expand_sweep(scenario: Scenario) -> list[SweepPoint]:
     for members in groups.values():
         size = len(members[0].values)
         axes.append([[(v, i) for v in members] for i in range(size)])
-    constraint = scenario.sweep.constraint
-    holds = (
-        parse_constraint(constraint, {v.name: v.values for v in variables}).holds
-        if constraint
-        else (lambda values: True)
-    )
-    points: list[SweepPoint] = []
     for combination in itertools.product(*axes):
+        yield list(itertools.chain.from_iterable(combination))
+
+
+def _constraint_holds(scenario: Scenario) -> Callable[[dict[str, Any]], bool]:
+    """The sweep's constraint as a test of one combination of values (always true without one)."""
+    constraint = scenario.sweep.constraint
+    if not constraint:
+        return lambda values: True
+    return parse_constraint(constraint, {v.name: v.values for v in scenario.sweep.variables}).holds
+
+
+def expand_sweep(scenario: Scenario) -> list[SweepPoint]:
+    """Every sweep point, in a fixed order (product over groups; lockstep inside a group).
+
+    Never empty for a scenario that validated: a constraint that keeps no combination is
+    refused then (:func:`no_points_problem`).
+    """
+    variables = scenario.sweep.variables
+    if not variables:
+        return [SweepPoint(0, {}, {})]
+    holds = _constraint_holds(scenario)
+    points: list[SweepPoint] = []
+    for combination in _combinations(variables):
         values: dict[str, Any] = {}
         labels: dict[str, str] = {}
-        for variable, i in itertools.chain.from_iterable(combination):
+        for variable, i in combination:
             values[variable.name] = variable.values[i]
             labels[variable.name] = variable.labels[i] if variable.labels else sweep_label(variable.values[i])
         if not holds(values):
             continue
         points.append(SweepPoint(len(points), values, labels))
     return points
+
+
+#: Values of one variable a message lists before it says how many more there are.
+_SHOWN_VALUES = 8
+
+
+def no_points_problem(scenario: Scenario) -> str | None:
+    """Why the sweep would run nothing, or None when it has a point.
+
+    Only a constraint can do it (every variable has at least one value, and lockstep groups
+    are checked to be of one length): one that is false for every combination, such as
+    ``version == '9'`` over the values '5.0' and '5.0-sp1'. An experiment of no runs has no
+    results to write, so it is bad input, and the message lists the values the constraint was
+    tried on. The combinations are tried until one is kept, at most the sweep's size (which
+    validation bounds before this is asked).
+    """
+    variables = scenario.sweep.variables
+    if not variables or not scenario.sweep.constraint:
+        return None
+    holds = _constraint_holds(scenario)
+    for combination in _combinations(variables):
+        if holds({variable.name: variable.values[i] for variable, i in combination}):
+            return None
+    tried = "; ".join(
+        f"{v.name} = {', '.join(repr(x) for x in v.values[:_SHOWN_VALUES])}"
+        + (f" and {len(v.values) - _SHOWN_VALUES} more" if len(v.values) > _SHOWN_VALUES else "")
+        for v in variables
+    )
+    return (
+        f"constraint {shortened(scenario.sweep.constraint)} is false for every combination of the sweep's values "
+        f"(tried {tried}), so the sweep has no point to run; loosen the constraint or change the values"
+    )
 
 
 def point_scenario(scenario: Scenario, point: SweepPoint) -> Scenario:
