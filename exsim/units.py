@@ -15,6 +15,8 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
+from exsim.names import shortened
+
 _NUMBER = r"(?P<value>[0-9]+(?:\.[0-9]+)?)\s*"
 
 DURATION_UNITS_S: dict[str, float] = {
@@ -42,14 +44,30 @@ RATE_UNITS_BPS: dict[str, float] = {
 }
 
 
-def _parse(text: object, units: dict[str, float], what: str, example: str) -> float:
+# A number in exponent notation ("1e308"): TOML and Python read it, a unit string does not.
+_EXPONENT = re.compile(r"[0-9.][eE][+-]?[0-9]")
+
+
+def _malformed(what: str, text: str, problem: str) -> ValueError:
+    """The error for a value that is not a number with a unit: the whole value quoted (shortened
+    only when very long), what is wrong, and a hint when it uses an exponent."""
+    hint = "; write the number out in full (no exponent)" if _EXPONENT.search(text) else ""
+    return ValueError(f"{what} {shortened(text)}{problem}{hint}")
+
+
+def _parse(
+    text: object, units: dict[str, float], what: str, example: str, *, whole: str | None = None
+) -> float:
+    """``text`` (one number and its unit) in base units. ``whole``: the value ``text`` is a part of
+    (a duration such as '1h30m'), quoted in messages instead of the part."""
     if isinstance(text, bool) or not isinstance(text, str):
         if isinstance(text, (int, float)):
             raise ValueError(f"{what} {text!r} has no unit; write it with one, e.g. '{example}'")
         raise ValueError(f"{what} must be a string with a unit, e.g. '{example}'")
+    shown = text if whole is None else whole
     match = re.fullmatch(_NUMBER + r"(?P<unit>[A-Za-z]+)", text.strip())
     if match is None:
-        raise ValueError(f"{what} {text!r} is not a number with a unit, e.g. '{example}'")
+        raise _malformed(what, shown, f" is not a number with a unit, e.g. '{example}'")
     unit = match["unit"]
     factor = units.get(unit)
     if factor is None:
@@ -58,11 +76,11 @@ def _parse(text: object, units: dict[str, float], what: str, example: str) -> fl
         folded = [u for u in units if u.lower() == unit.lower()]
         if len(folded) != 1:
             known = ", ".join(units)
-            raise ValueError(f"{what} {text!r}: unknown unit '{unit}' (use one of {known})")
+            raise _malformed(what, shown, f": unknown unit '{unit}' (use one of {known})")
         factor = units[folded[0]]
     value = float(match["value"]) * factor
     if not math.isfinite(value):  # hundreds of digits: a float overflows to inf
-        raise ValueError(f"{what} {text[:40]!r}... is too large")
+        raise _malformed(what, shown, " is too large")
     return value
 
 
@@ -70,15 +88,21 @@ _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]+)\s*")
 
 
 def parse_duration_s(text: object) -> float:
-    """Seconds in a duration such as ``'600s'``, ``'10m'``, ``'24h'``, ``'7d'`` or ``'1h30m'``."""
+    """Seconds in a duration such as ``'600s'``, ``'10m'``, ``'24h'``, ``'7d'`` or ``'1h30m'``.
+
+    Every message quotes the whole value as written, not the part that is wrong: in
+    ``'1e308d'`` the parts are ``1e`` and ``308d``, and a message about ``'1e'`` alone would
+    send the reader looking for text that is not in the file.
+    """
     if isinstance(text, str) and len(_DURATION_PART.findall(text)) > 1:
         if re.fullmatch(r"(?:[0-9]+(?:\.[0-9]+)?\s*[A-Za-z]+\s*)+", text.strip()) is None:
-            raise ValueError(f"duration {text!r} is not a number with a unit, e.g. '600s' or '1h30m'")
+            raise _malformed("duration", text, " is not a number with a unit, e.g. '600s' or '1h30m'")
         total = sum(
-            _parse(f"{n}{u}", DURATION_UNITS_S, "duration", "600s") for n, u in _DURATION_PART.findall(text)
+            _parse(f"{n}{u}", DURATION_UNITS_S, "duration", "600s", whole=text)
+            for n, u in _DURATION_PART.findall(text)
         )
         if not math.isfinite(total):
-            raise ValueError(f"duration {text[:40]!r}... is too large")
+            raise _malformed("duration", text, " is too large")
         return total
     return _parse(text, DURATION_UNITS_S, "duration", "600s")
 

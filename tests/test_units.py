@@ -48,6 +48,31 @@ def test_refused(value, fragment):
         parse_duration_s(value)
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        # Read as the parts '1e' and '308d': the message must still quote what the file says.
+        (
+            "1e308d",
+            "duration '1e308d': unknown unit 'e' (use one of ms, s, m, min, h, d, w); "
+            "write the number out in full (no exponent)",
+        ),
+        ("1h 30x", "duration '1h 30x': unknown unit 'x' (use one of ms, s, m, min, h, d, w)"),
+        (
+            "1e3",
+            "duration '1e3' is not a number with a unit, e.g. '600s'; write the number out in full (no exponent)",
+        ),
+        ("1..5h", "duration '1..5h' is not a number with a unit, e.g. '600s'"),
+        ("1h-30m", "duration '1h-30m' is not a number with a unit, e.g. '600s' or '1h30m'"),
+        ("9" * 400 + "d", "duration '" + "9" * 57 + "...' is too large"),
+    ],
+)
+def test_a_malformed_value_is_quoted_whole_in_its_message(value, message):
+    with pytest.raises(ValueError, match=r"^duration ") as caught:
+        parse_duration_s(value)
+    assert str(caught.value) == message
+
+
 def test_format_duration_round_trips():
     for seconds in (86400, 3600, 600, 45, 0.25):
         assert parse_duration_s(format_duration(seconds)) == pytest.approx(seconds)
