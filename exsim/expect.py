@@ -9,6 +9,8 @@ expected, what was observed.
 An expectation cannot pass by default: the names it uses are checked when the
 scenario is loaded (:mod:`exsim.references`), one that selects no sweep point
 fails, and so does a count over a recipient class that had no mail at all.
+Bounds that could only fail or never fail (none at all, ``at_least`` above
+``at_most``, a rate above 1, a negative count) are refused at load time too.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from exsim.scenario import (
 from exsim.scenario.schema import _Expectation as ExpectationBase
 from exsim.scenario.sweep import SweepPoint, expand_sweep, point_scenario
 from exsim.sim import RunResult, simulate
-from exsim.units import format_duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,25 +72,29 @@ class Bounds(Protocol):
     def at_most(self) -> float | None: ...
 
 
-def _number(value: float) -> str:
+def _number(key: str, value: float) -> str:
     return f"{value:g}"
 
 
-def _bounds(expectation: Bounds, value: float, show: Callable[[float], str] = _number) -> tuple[bool, str]:
+def _bounds(
+    expectation: Bounds, value: float, show: Callable[[str, float], str] = _number
+) -> tuple[bool, str]:
+    """Whether ``value`` meets the bounds, and the bounds in words (``show`` writes each one)."""
     parts, ok = [], True
     if expectation.equals is not None:
         ok &= abs(value - expectation.equals) <= expectation.tolerance + 1e-12
         parts.append(
-            f"= {show(expectation.equals)}"
-            + (f" ± {show(expectation.tolerance)}" if expectation.tolerance else "")
+            f"= {show('equals', expectation.equals)}"
+            + (f" ± {show('tolerance', expectation.tolerance)}" if expectation.tolerance else "")
         )
     if expectation.at_least is not None:
         ok &= value >= expectation.at_least
-        parts.append(f">= {show(expectation.at_least)}")
+        parts.append(f">= {show('at_least', expectation.at_least)}")
     if expectation.at_most is not None:
         ok &= value <= expectation.at_most
-        parts.append(f"<= {show(expectation.at_most)}")
-    return bool(ok) and not math.isnan(value), " and ".join(parts) or "any value"
+        parts.append(f"<= {show('at_most', expectation.at_most)}")
+    # Validation refuses an expectation without bounds, so parts is never empty here.
+    return bool(ok) and not math.isnan(value), " and ".join(parts)
 
 
 def _mean(values: list[float]) -> float:
@@ -138,7 +143,7 @@ def _latency(expectation: LatencyExpectation, runs: list[RunResult]) -> tuple[bo
         if expectation.statistic == "mean"
         else pooled.quantile(0.5 if expectation.statistic == "p50" else 0.95)
     )
-    ok, expected = _bounds(expectation, value, _seconds)
+    ok, expected = _bounds(expectation, value, lambda _, seconds: _seconds(seconds))
     if not pooled.n:
         return False, f"{what} {expected}", "no deliveries"
     return ok, f"{what} {expected}", f"{_seconds(value)} over {pooled.n} deliveries"
@@ -203,10 +208,10 @@ def _ndr_time(expectation: NdrTimeExpectation, runs: list[RunResult]) -> tuple[b
     label = f"{expectation.which} NDR" + (f" {expectation.text!r}" if expectation.text else "")
     bounds = []
     if expectation.after is not None:
-        bounds.append(f">= {format_duration(expectation.after)}")
+        bounds.append(f">= {expectation.written('after')}")
     if expectation.before is not None:
-        bounds.append(f"<= {format_duration(expectation.before)}")
-    expected = f"{label} at {' and '.join(bounds) or 'any time'}"
+        bounds.append(f"<= {expectation.written('before')}")
+    expected = f"{label} at {' and '.join(bounds)}"  # validation refuses an ndr_time without bounds
     if not times:
         return False, expected, "no NDR"
     value = min(times) if expectation.which == "first" else max(times)

@@ -8,6 +8,7 @@ of the wrong type: the schema reports those, these checks skip them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
@@ -368,9 +369,11 @@ def _expectation_problems(
         if isinstance(v, dict) and isinstance(v.get("name"), str)
     }
     aliases: set[str] | None = None
+    run_end = _run_end(raw)
     for index, expectation in _items(raw, "expect"):
         at = ("expect", index)
         kind = expectation.get("kind")
+        yield from _bound_problems(expectation, at, run_end)
         recipient_class = expectation.get("recipient_class")
         if isinstance(recipient_class, str):
             known = list(RECIPIENT_CLASSES) + ([REPORT_CLASS] if kind == "outcome" else [])
@@ -433,3 +436,139 @@ def _aliases(raw: Raw) -> set[str]:
         if isinstance(server.get("name"), str) and isinstance(users, int):
             found.update(anonymous_alias(server["name"], n) for n in range(1, users + 1))
     return found
+
+
+#: What an expectation's bounds measure, by kind: the noun, and the range its values can take
+#: (an outcome's rates are shares of recipients; every other measure is a count or a time).
+_RATE = ("rate", 0.0, 1.0)
+_COUNT = ("count", 0.0, math.inf)
+_TIME = ("time", 0.0, math.inf)
+
+
+def _bound_value(value: object, measure: tuple[str, float, float]) -> float | None:
+    """A bound as a number (a time parsed from its duration), or None when absent or malformed
+    (the schema reports a malformed one)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if measure is _TIME:
+        from exsim.units import parse_duration_s
+
+        try:
+            return parse_duration_s(value)
+        except (ValueError, TypeError):
+            return None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _run_end(raw: Raw) -> float:
+    """When a run's last event can happen: run.duration + run.drain (math.inf when unreadable)."""
+    from exsim.scenario.schema import Run
+    from exsim.units import parse_duration_s
+
+    given = raw.get("run")
+    run: Raw = given if isinstance(given, dict) else {}
+    fields = Run.model_fields
+    try:
+        return math.fsum(parse_duration_s(run.get(key, fields[key].default)) for key in ("duration", "drain"))
+    except (ValueError, TypeError):
+        return math.inf
+
+
+def _bound_problems(expectation: dict[str, Any], at: Location, run_end: float) -> Iterator[Finding]:
+    """An expectation that can only fail, or cannot fail, is a mistake in the file: bounds that
+    leave no value between them, a bound outside what the measure can be (a negative count, a
+    rate above 1), no bound at all, or bounds that every value meets."""
+    kind = expectation.get("kind")
+    if kind == "ndr_time":
+        yield from _ndr_time_problems(expectation, at, run_end)
+        return
+    if kind not in ("outcome", "event", "transfers", "mailbox", "latency"):
+        return  # an ndr expectation states a text, not bounds; an unknown kind is the schema's
+    metric = expectation.get("metric")
+    measure = (
+        _TIME
+        if kind == "latency"
+        else _RATE
+        if isinstance(metric, str) and metric.endswith("_rate")
+        else _COUNT
+    )
+    noun, low, high = measure
+    bounds = {key: _bound_value(expectation.get(key), measure) for key in ("equals", "at_least", "at_most")}
+    given = {key: value for key, value in bounds.items() if value is not None}
+    tolerance = _bound_value(expectation.get("tolerance"), measure) or 0.0
+    written = {key: expectation[key] for key in (*given, "tolerance") if key in expectation}
+
+    def show(key: str) -> str:
+        return f"{key} = {written[key]!r}" if isinstance(written[key], str) else f"{key} = {written[key]}"
+
+    if kind == "event" and expectation.get("present") is not None:
+        for key in given:
+            yield (
+                at + (key,),
+                f"{show(key)} beside present = {str(expectation['present']).lower()}: present decides "
+                "the check and the bound would be ignored; give one or the other",
+            )
+        return
+    if not given:
+        choices = "equals, at_least or at_most" + (" (or present)" if kind == "event" else "")
+        yield (
+            at,
+            f"the expectation states no bound, so any value would pass; give {choices} "
+            "(an expectation cannot pass by default)",
+        )
+        return
+    if "tolerance" in written and "equals" not in given:
+        yield at + ("tolerance",), "tolerance applies to equals only, and this expectation has no equals"
+    outside = False
+    for key, value in given.items():
+        if value < low:
+            outside = True
+            yield (
+                at + (key,),
+                f"{show(key)} is below {low:g}: a {noun} is never negative, so it could only fail",
+            )
+        elif value > high:
+            outside = True
+            yield at + (key,), f"{show(key)} is above {high:g}: a {noun} is at most 1, so it could only fail"
+    if outside:
+        return
+    least = given.get("at_least", -math.inf)
+    most = given.get("at_most", math.inf)
+    if "equals" in given:
+        least = max(least, given["equals"] - tolerance)
+        most = min(most, given["equals"] + tolerance)
+    if least > most:
+        yield (
+            at + ("at_least" if "at_least" in given else "equals",),
+            f"{' and '.join(show(key) for key in given)} leave no value between them, so it could only fail",
+        )
+    elif least <= low and most >= high:
+        yield (
+            at + (next(iter(given)),),
+            f"{' and '.join(show(key) for key in given)} hold for every {noun}, so it could never fail; "
+            "give a bound that some outcome would break",
+        )
+
+
+def _ndr_time_problems(expectation: dict[str, Any], at: Location, run_end: float) -> Iterator[Finding]:
+    """An ndr_time expectation needs a window (after, before) that a run's NDRs could fall in."""
+    after = _bound_value(expectation.get("after"), _TIME)
+    before = _bound_value(expectation.get("before"), _TIME)
+    if after is None and before is None:
+        yield (
+            at,
+            "the expectation states no bound, so any NDR at any time would pass; give after, before "
+            "or both (an expectation cannot pass by default)",
+        )
+    elif after is not None and before is not None and after > before:
+        yield (
+            at + ("after",),
+            f"after = {expectation['after']!r} is later than before = {expectation['before']!r}: "
+            "no time is between them, so it could only fail",
+        )
+    elif after is not None and after > run_end:
+        yield (
+            at + ("after",),
+            f"after = {expectation['after']!r} is past the end of the run (run.duration + run.drain), "
+            "so it could only fail",
+        )

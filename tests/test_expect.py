@@ -60,10 +60,78 @@ BAD = [
         "recipient_class",
         "expect[4].recipient_class: recipient class 'report' is checked by outcome expectations only",
     ),
+    # Expectations that can only fail, or cannot fail (kb.md: none passes by default).
+    (
+        'kind = "outcome"\nmetric = "ndr"\nat_least = 5\nat_most = 1',
+        "at_least",
+        "expect[4].at_least: at_least = 5 and at_most = 1 leave no value between them, so it could only fail",
+    ),
+    (
+        'kind = "outcome"\nmetric = "ndr"\nequals = 3\ntolerance = 1\nat_most = 1',
+        "equals",
+        "expect[4].equals: equals = 3 and at_most = 1 leave no value between them",
+    ),
+    (
+        'kind = "outcome"\nmetric = "ndr"',
+        "[[expect]]",
+        "expect[4]: the expectation states no bound, so any value would pass; give equals, at_least or at_most",
+    ),
+    (
+        'kind = "event"\nevent_id = 289',
+        "[[expect]]",
+        "expect[4]: the expectation states no bound, so any value would pass; give equals, at_least or "
+        "at_most (or present)",
+    ),
+    (
+        'kind = "outcome"\nmetric = "failure_rate"\nat_least = 5',
+        "at_least",
+        "expect[4].at_least: at_least = 5 is above 1: a rate is at most 1, so it could only fail",
+    ),
+    (
+        'kind = "transfers"\nconnector = "Cheap"\nat_most = -2',
+        "at_most",
+        "expect[4].at_most: at_most = -2 is below 0: a count is never negative, so it could only fail",
+    ),
+    (
+        'kind = "latency"\nat_least = "0s"',
+        "at_least",
+        "expect[4].at_least: at_least = '0s' hold for every time, so it could never fail",
+    ),
+    (
+        'kind = "outcome"\nmetric = "delivery_rate"\nat_least = 0\nat_most = 1',
+        "at_least",
+        "expect[4].at_least: at_least = 0 and at_most = 1 hold for every rate, so it could never fail",
+    ),
+    (
+        'kind = "outcome"\nmetric = "ndr"\nat_most = 4\ntolerance = 1',
+        "tolerance",
+        "expect[4].tolerance: tolerance applies to equals only, and this expectation has no equals",
+    ),
+    (
+        'kind = "event"\nevent_id = 289\npresent = true\nat_least = 3',
+        "at_least",
+        "expect[4].at_least: at_least = 3 beside present = true: present decides the check",
+    ),
+    (
+        'kind = "ndr_time"\nafter = "2h"\nbefore = "1h"',
+        "after",
+        "expect[4].after: after = '2h' is later than before = '1h': no time is between them",
+    ),
+    (
+        # The run is 3 h and drains 30 min: no NDR can come at 4 h.
+        'kind = "ndr_time"\nafter = "4h"',
+        "after",
+        "expect[4].after: after = '4h' is past the end of the run (run.duration + run.drain)",
+    ),
+    (
+        'kind = "ndr_time"\ntext = "x"',
+        "[[expect]]",
+        "expect[4]: the expectation states no bound, so any NDR at any time would pass",
+    ),
 ]
 
 
-def test_every_unknown_name_is_a_validation_error_with_its_line(tmp_path):
+def test_every_unknown_name_or_impossible_bound_is_a_validation_error_with_its_line(tmp_path):
     for body, key, message in BAD:
         text = Q193322 + f'\n[[expect]]\nname = "bad"\n{body}\n'
         line = next(
@@ -279,3 +347,16 @@ def test_reports_lost_on_their_way_back_are_checkable():
     assert lines["all lost"].passed
     assert lines["none delivered"].passed
     assert not lines["wrong"].passed
+
+
+def test_ndr_time_bounds_are_shown_as_the_file_wrote_them():
+    # The same outage as above: the first message gives up 2 x 5 min after its first failed
+    # open, so 10 to 20 minutes in. Bounds written 0h10m and 0h1200s: the check line shows them
+    # so, not in the shortest exact unit (10m, 20m) that the seconds would give back.
+    raw = _two_sites_with(
+        {"name": "first", "kind": "ndr_time", "after": "0h10m", "before": "0h1200s"}, outage=("0s", "2h")
+    )
+    raw["connectors"][0]["override"] = {"max_open_retries": 2, "open_interval": "5m"}
+    (line,) = evaluate(simkit.scenario(raw))
+    assert line.expected == "first NDR at >= 0h10m and <= 0h1200s"
+    assert line.passed, str(line)

@@ -32,6 +32,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     PlainSerializer,
     PlainValidator,
     PrivateAttr,
@@ -901,6 +902,25 @@ class _Expectation(_Model):
     )
 
 
+class _WrittenDurations(_Model):
+    """An expectation whose duration bounds are shown as the file wrote them (``12h15m``, not
+    the ``735m`` that seconds would give back)."""
+
+    _written: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_written(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        model = handler(data)
+        if isinstance(data, dict):
+            model._written = {key: value for key, value in data.items() if isinstance(value, str)}
+        return model
+
+    def written(self, key: str) -> str:
+        """A duration field as the scenario wrote it (else in its shortest exact unit)."""
+        return self._written.get(key) or format_duration(getattr(self, key))
+
+
 class OutcomeExpectation(_Expectation, _Bounds):
     """Recipients by outcome, as a count or a rate (means over replications). A class that has no
     recipients in a run fails the check (anything but ``metric = "recipients"``): a rule about mail
@@ -930,7 +950,7 @@ class EventExpectation(_Expectation, _Bounds):
     present: bool | None = Field(None, description="True: logged in every run; false: never logged")
 
 
-class NdrTimeExpectation(_Expectation):
+class NdrTimeExpectation(_Expectation, _WrittenDurations):
     kind: Literal["ndr_time"]
     which: Literal["first", "last"] = Field("first", description="The first or the last NDR of the run")
     text: str | None = Field(None, description="Only NDRs with this text")
