@@ -17,12 +17,15 @@ Three rules keep a results directory from hurting anyone:
 * **A failed start leaves nothing.** A directory this invocation created is
   removed again when the experiment fails before its first run is recorded
   (an unreachable ``--scheduler``, say), along with parents it created that
-  are still empty.
+  are still empty. A directory that cannot be made at all (a regular file in
+  its path, no permission, /proc) is refused as a bad ``--out`` with the path
+  and the reason, after removing the parents made on the way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -179,6 +182,62 @@ def _foreign_listing(entries: list[Path], limit: int = 10) -> str:
     return ", ".join(names[:limit]) + more
 
 
+def _create(out: Path) -> list[Path]:
+    """Create ``out`` and its missing parents; return those this call created, deepest first.
+
+    A directory that cannot be made is the user's choice of ``--out`` gone wrong, not a failure
+    of the experiment: :class:`ResultsDirectoryError` says which path and why (a file where a
+    directory should be, no permission, a read-only or special file system such as /proc),
+    after removing the parents this call made. ``[]`` when another run made ``out`` meanwhile.
+    """
+    missing: list[Path] = []
+    node = out
+    while not node.exists():
+        missing.append(node)
+        if node.parent == node:
+            break
+        node = node.parent
+    made: list[Path] = []
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            if directory.is_dir():
+                if directory == out:
+                    made = []  # another run created it a moment ago: treat it as existing
+                continue
+            _discard_made(made)
+            raise ResultsDirectoryError(_cannot_create(out, directory, None)) from None
+        except OSError as exc:
+            _discard_made(made)
+            raise ResultsDirectoryError(_cannot_create(out, directory, exc)) from None
+        made.append(directory)
+    return made[::-1]
+
+
+def _discard_made(made: list[Path]) -> None:
+    for directory in reversed(made):
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+
+
+def _cannot_create(out: Path, directory: Path, exc: OSError | None) -> str:
+    """Why ``directory`` (``out`` or a parent of it) cannot be made, as the message for the user."""
+    blocker = next((p for p in (directory, *directory.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        why = f"{blocker} is a file, not a directory"
+    elif exc is not None and exc.errno in (errno.EACCES, errno.EPERM):
+        why = f"no permission to create a directory in {directory.parent}"
+    elif exc is not None and exc.errno == errno.EROFS:
+        why = f"{directory.parent} is on a read-only file system"
+    elif exc is not None and exc.errno == errno.ENAMETOOLONG:
+        why = f"the name {directory.name[:40]!r}... is longer than the file system allows"
+    else:
+        reason = f" ({exc.strerror})" if exc is not None and exc.strerror else ""
+        why = f"{directory.parent} does not accept a new directory{reason}"
+    return f"--out {out}: cannot create the results directory: {why}; choose another --out"
+
+
 def open_results_dir(out: Path, *, resume: bool, force: bool) -> ResultsDirectory:
     """Create or reuse ``out`` for an experiment, locked; refuse anything that could hurt.
 
@@ -188,20 +247,7 @@ def open_results_dir(out: Path, *, resume: bool, force: bool) -> ResultsDirector
     """
     if out.exists() and not out.is_dir():
         raise ResultsDirectoryError(f"--out {out}: exists and is not a directory")
-    created: list[Path] = []
-    if not out.exists():
-        missing = out
-        while not missing.exists():
-            created.append(missing)
-            if missing.parent == missing:
-                break
-            missing = missing.parent
-        # An OSError here (a parent that is a file, no permission) is the environment's: exit 1.
-        out.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            out.mkdir()
-        except FileExistsError:
-            created = []  # another run created it a moment ago: treat it as existing
+    created = _create(out) if not out.exists() else []
     entries = [e for e in out.iterdir() if e.name not in (MARKER, LOCK)]
     marked = (out / MARKER).exists()
     if entries and not resume:
@@ -227,6 +273,11 @@ def open_results_dir(out: Path, *, resume: bool, force: bool) -> ResultsDirector
     directory = ResultsDirectory(out, created)
     try:
         _acquire(out, directory.notes)
+    except OSError as exc:  # an existing directory exsim may not write in
+        directory.discard()
+        raise ResultsDirectoryError(
+            f"--out {out}: cannot write in this directory ({exc.strerror or exc}); choose another --out"
+        ) from None
     except BaseException:
         directory.discard()
         raise

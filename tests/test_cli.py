@@ -232,13 +232,31 @@ def test_trace_first_ndr_tells_the_q166866_story():
     assert exsim("trace", str(SCENARIOS / "q166866.toml")).returncode == 2
 
 
-def test_unwritable_results_directory_fails_with_exit_1(tmp_path):
+def test_an_out_that_cannot_be_made_is_bad_usage_and_leaves_nothing(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    result = exsim("run", str(SCENARIOS / "q166866.toml"), "--out", str(blocker / "r"), "--quiet")
-    assert result.returncode == 1
-    assert "cannot write results" in result.stderr
-    assert "Traceback" not in result.stderr
+    long_name = "x" * 300  # longer than any file system's 255 bytes for one name
+    cases = [
+        (blocker / "r", f"{blocker} is a file, not a directory"),
+        (blocker / "r" / "deeper", f"{blocker} is a file, not a directory"),
+        # 'new' can be made, the long name inside it cannot: 'new' is removed again.
+        (
+            tmp_path / "new" / long_name,
+            f"the name {long_name[:40]!r}... is longer than the file system allows",
+        ),
+    ]
+    if Path("/proc/self").is_dir():  # Linux: /proc takes no new directories, even from root
+        cases.append(
+            (Path("/proc/exsim-test"), "/proc does not accept a new directory (No such file or directory)")
+        )
+    for out_dir, why in cases:
+        result = exsim("run", str(SCENARIOS / "q166866.toml"), "--out", str(out_dir), "--quiet")
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (
+            f"--out {out_dir}: cannot create the results directory: {why}; choose another --out\n"
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+    assert blocker.read_text() == "not a directory"
 
 
 def test_baseline_option_sets_the_paired_comparison(tmp_path):
