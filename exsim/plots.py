@@ -51,6 +51,7 @@ from exsim.address import parse_x400
 from exsim.logs import timestamp
 from exsim.results import Results, read_results
 from exsim.scenario import LINK_CONNECTORS, Scenario, SweepVariable
+from exsim.scenario.paths import resolve_path, sweep_label
 from exsim.versions import BUILDS
 
 DPI = 110
@@ -656,6 +657,26 @@ def final_versions(scenario: Scenario) -> dict[str, list[tuple[float, str]]]:
     return history
 
 
+def swept_versions(scenario: Scenario) -> dict[str, str]:
+    """Per server whose version a sweep variable sets, what the results show for it:
+    ``swept (version): RTM, SP1, SP2`` (the labels, as the summary's rows name the points).
+
+    Each sweep point runs one of these versions, so no single version is "the" server's:
+    the scenario's own ``version`` is only where a point that does not set it would start."""
+    shown: dict[str, str] = {}
+    for variable in scenario.sweep.variables:
+        for location in resolve_path(scenario.raw, variable.path):
+            if len(location) == 3 and location[0] == "servers" and location[2] == "version":
+                server = scenario.servers[int(location[1])].name
+                shown[server] = f"swept ({variable.name}): " + ", ".join(sweep_labels(variable))
+    return shown
+
+
+def sweep_labels(variable: SweepVariable) -> list[str]:
+    """How a sweep variable's values are named in tables: its labels, or the values themselves."""
+    return variable.labels or [sweep_label(v) for v in variable.values]
+
+
 def _swept_versions(scenario: Scenario) -> list[str] | None:
     version = version_variable(scenario)
     return [str(v) for v in _variable(scenario, version).values] if version else None
@@ -663,15 +684,15 @@ def _swept_versions(scenario: Scenario) -> list[str] | None:
 
 def _server_lines(scenario: Scenario, site: str) -> list[str]:
     history = final_versions(scenario)
-    swept = _swept_versions(scenario)
     lines = [
-        f"X.400 site address swept ({v.name}): " + " / ".join(v.labels or [str(x) for x in v.values])
+        f"X.400 site address swept ({v.name}): " + ", ".join(sweep_labels(v))
         for v in scenario.sweep.variables
         if v.path in (f"sites.{site}.addresses.x400", "sites.*.addresses.x400")
     ]
+    swept = swept_versions(scenario)
     for server in (s for s in scenario.servers if s.site == site):
-        if swept:
-            version = "swept: " + " / ".join(swept)
+        if server.name in swept:
+            version = swept[server.name]
         else:
             steps = history[server.name]
             version = steps[0][1]

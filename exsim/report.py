@@ -17,6 +17,7 @@ import datetime as dt
 import io
 import math
 import platform
+import shlex
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from exsim import plots
 from exsim.columns import is_ndr_diagnostic_column
 from exsim.logs import timestamp
 from exsim.results import RESULTS_FILES, Results, listing, read_results
+from exsim.scenario.paths import sweep_label
+from exsim.scenario.sweep import expand_sweep
 from exsim.stats import format_rate
 
 #: What to look for in each figure (the report's captions).
@@ -173,16 +176,21 @@ def _organization(results: Results) -> dict[str, Any]:
         for s in scenario.sites
     ]
     history = plots.final_versions(scenario)
-    servers = [
-        {
-            "name": s.name,
-            "site": s.site,
-            "start": history[s.name][0][1],
-            "end": history[s.name][-1][1],
-            "changes": ", ".join(f"{v} at {timestamp(at):%a %H:%M}" for at, v in history[s.name][1:]) or "-",
-        }
-        for s in scenario.servers
-    ]
+    swept = plots.swept_versions(scenario)
+    servers = []
+    for s in scenario.servers:
+        # A swept version differs per point: the point's row of the summary names it.
+        start = swept.get(s.name, history[s.name][0][1])
+        servers.append(
+            {
+                "name": s.name,
+                "site": s.site,
+                "start": start,
+                "end": history[s.name][-1][1] if len(history[s.name]) > 1 else start,
+                "changes": ", ".join(f"{v} at {timestamp(at):%a %H:%M}" for at, v in history[s.name][1:])
+                or "-",
+            }
+        )
     connectors = []
     for c in scenario.connectors:
         where = " ↔ ".join(c.sites) if hasattr(c, "sites") else f"on {c.server}"
@@ -196,11 +204,40 @@ def _organization(results: Results) -> dict[str, Any]:
                 "spaces": spaces,
             }
         )
+    # "shown", not "values": in the template ``v.values`` would be the dict's method.
     sweep = [
-        {"name": v.name, "path": v.path, "values": ", ".join(v.labels or [str(x) for x in v.values])}
+        {
+            "name": v.name,
+            "path": v.path,
+            "shown": ", ".join(
+                label if label == sweep_label(value) else f"{label} ({sweep_label(value)})"
+                for label, value in zip(plots.sweep_labels(v), v.values, strict=True)
+            ),
+        }
         for v in scenario.sweep.variables
     ]
     return {"sites": sites, "servers": servers, "connectors": connectors, "sweep": sweep}
+
+
+def _completeness(results: Results) -> dict[str, Any]:
+    """How many of the experiment's runs the directory holds, and how to make it whole.
+
+    An interrupted ``exsim run`` (Ctrl-C, SIGTERM, a cluster that gave out) still writes
+    complete tables of the runs that finished, so a report of it looks finished unless it says
+    otherwise. ``scenario.toml`` is the scenario exactly as run (every --set and --baseline
+    applied, seed and replications filled in), so running it again with --resume finishes the
+    same experiment wherever the original command was typed."""
+    replications = int(results.meta.get("replications", results.scenario.run.replications))
+    expected = len(expand_sweep(results.scenario)) * replications
+    finished = len(results.runs)
+    directory = shlex.quote(str(results.directory))
+    scenario = shlex.quote(str(results.directory / "scenario.toml"))
+    return {
+        "finished": finished,
+        "expected": expected,
+        "complete": finished >= expected,
+        "resume": f"exsim run {scenario} --out {directory} --resume",
+    }
 
 
 def _versions(results: Results) -> dict[str, str]:
@@ -242,6 +279,7 @@ def render_report(results: Results, command: str | None = None) -> str:
         command=command or f"exsim report {results.directory}",
         versions=_versions(results),
         runs=len(results.runs),
+        completeness=_completeness(results),
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

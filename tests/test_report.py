@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shlex
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -201,6 +202,64 @@ def test_results_record_the_run_command_and_the_report_shows_it(tmp_path):
         for key in ("run-command", "report-command")
     }
     assert shown == {"run-command": command, "report-command": f"exsim report {out} -o {target}"}
+
+
+def test_report_names_each_sweep_value_and_each_swept_servers_versions(report):
+    # two_ims sweeps servers.*.version over 5.0-sp1 and 5.0-sp2 (no labels) and each site's
+    # X.400 address over two values labelled "with p=" and "without p=".
+    path, _ = report
+    page = path.read_text()
+    rows = {
+        html.unescape(name): [html.unescape(c) for c in cells]
+        for name, cells in (
+            (m.group(1), re.findall(r"<td>(.*?)</td>", m.group(2)))
+            for m in re.finditer(r"<tr><td>([^<]*)</td>(.*?)</tr>", page)
+        )
+    }
+    assert rows["version"][-1] == "5.0-sp1, 5.0-sp2"
+    assert rows["redmond"][-1] == "with p= (c=US;a= ;p=Contoso;o=Redmond), without p= (c=US;a= ;o=Redmond)"
+    assert rows["dublin"][-1] == "with p= (c=IE;a= ;p=Contoso;o=Dublin), without p= (c=IE;a= ;o=Dublin)"
+    # Every server's version is swept: no one version is "the" server's (DUB-EX1 is 5.0-sp1 as written).
+    for server in ("RED-EX1", "DUB-EX1"):
+        assert rows[server][1:3] == ["swept (version): 5.0-sp1, 5.0-sp2"] * 2, server
+
+
+def test_report_of_an_interrupted_run_says_it_is_incomplete_and_how_to_finish_it(tmp_path):
+    from exsim.experiment import ExperimentInterrupted, run_experiment
+    from exsim.report import write_report
+    from exsim.scenario import validate_raw
+
+    raw = two_ims(duration="10m")
+    raw["sweep"]["variables"][0]["path"] = "servers.DUB-EX1.version"  # one server swept, not all
+    raw["sweep"]["variables"][0]["labels"] = ["SP1", "SP2"]
+    raw["sweep"]["baseline"] = {"version": "5.0-sp2"}  # a baseline names a value, not a label
+    raw["events"] = []
+    source = tmp_path / "s.toml"
+    source.write_text(tomli_w.dumps(raw))
+    out = tmp_path / "out dir"  # a space: the resume command must quote it
+
+    def stop_after_three(finished: int, total: int) -> None:
+        if finished == 3:
+            raise KeyboardInterrupt  # as Ctrl-C after the third run's row is saved
+
+    with pytest.raises(ExperimentInterrupted):
+        run_experiment(validate_raw(raw, str(source)), workers=1, out=out, progress=stop_after_three)
+    page = write_report(out).read_text()
+    # 2 versions x 2 x 2 addresses, 1 replication: 8 runs, 3 finished.
+    assert "Incomplete results: 3 of 8 runs finished." in page
+    assert "3 run(s) of 8: seed" in " ".join(page.split())
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"<tr><td>([A-Z]+-EX\d)</td>(.*?)</tr>", page)}
+    assert "swept (version): SP1, SP2" in rows["DUB-EX1"]
+    assert "swept" not in rows["RED-EX1"]
+    resume = html.unescape(re.search(r'<code id="resume-command">(.*?)</code>', page).group(1))
+    assert resume == f"exsim run '{out}/scenario.toml' --out '{out}' --resume"
+    # The command finishes the experiment, from any directory, as if it had never stopped.
+    finished = exsim(*shlex.split(resume)[1:], "--quiet", cwd=tmp_path.parent)
+    assert finished.returncode == 0, finished.stderr
+    fresh = tmp_path / "fresh"
+    run_experiment(validate_raw(raw, str(source)), workers=1, out=fresh)
+    assert (out / "runs.csv").read_text() == (fresh / "runs.csv").read_text()
+    assert "Incomplete" not in write_report(out).read_text()
 
 
 # --- in a real browser ---------------------------------------------------------------------
