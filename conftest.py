@@ -171,16 +171,54 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
 BROWSER_TEST_FILES = frozenset({"tests/test_explore.py", "tests/test_report.py"})
 
 
+#: The unit of work (see pytest_xdist_make_scheduler) that BROWSER_TEST_FILES make together.
+BROWSER_TESTS = "the browser tests"
+
+#: The units of work that take longest (wall time on two workers, whole files), longest first:
+#: xdist hands them out before the rest, so that the run ends with short files that the workers
+#: share out evenly, not with one worker running a long file while the other has finished. Ranked
+#: by a per-worker timeline of the suite (each file's first start to its last end); the lessons
+#: follow them, then every other file in collection order. tests/test_browser_files.py checks that
+#: each names a file (or the browser tests' unit).
+LONGEST_FIRST = (
+    BROWSER_TESTS,
+    "tests/test_plots.py",
+    "tests/test_experiment.py",
+    "tests/test_startup.py",
+    "tests/test_hostile_conditions.py",
+    "tests/test_notebook_magic.py",
+    "tests/test_kb_mutations.py",
+    "tests/test_sim.py",
+    "tests/test_cli.py",
+    "tests/test_warm_kernels.py",
+    "tests/test_workload.py",
+    "tests/test_expect.py",
+    "tests/test_explain.py",
+)
+
+
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's: known only where it is installed
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """`--dist loadfile`, with the browser tests' files one unit of work (see BROWSER_TEST_FILES)."""
+    """`--dist loadfile`, with the browser tests' files one unit of work (see BROWSER_TEST_FILES),
+    and the longest units handed out first (LONGEST_FIRST)."""
     if config.getoption("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
 
-    class BrowserFilesTogether(LoadFileScheduling):
+    class LongestFirst(LoadFileScheduling):
+        ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             scope = super()._split_scope(nodeid)
-            return "the browser tests" if scope in BROWSER_TEST_FILES else scope
+            return BROWSER_TESTS if scope in BROWSER_TEST_FILES else scope
 
-    return BrowserFilesTogether(config, log)
+        def _assign_work_unit(self, node: Any) -> None:
+            if not self.ordered:  # the first assignment: the queue is complete, in collection order
+                rank = {scope: index for index, scope in enumerate(LONGEST_FIRST)}
+                queue = sorted(self.workqueue.items(), key=lambda unit: rank.get(unit[0], len(rank)))
+                self.workqueue.clear()
+                self.workqueue.update(queue)
+                self.ordered = True
+            super()._assign_work_unit(node)
+
+    return LongestFirst(config, log)

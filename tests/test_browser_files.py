@@ -1,12 +1,13 @@
 """conftest.py's BROWSER_TEST_FILES names every test file that uses the 'chromium' fixture, and no
-other: xdist runs those files in one worker so that one browser serves them all."""
+other: xdist runs those files in one worker so that one browser serves them all. Its LONGEST_FIRST
+names units of work that exist."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from conftest import BROWSER_TEST_FILES
+from conftest import BROWSER_TEST_FILES, BROWSER_TESTS, LONGEST_FIRST
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,3 +26,10 @@ def test_the_browser_files_are_the_files_whose_tests_use_chromium():
     }
     assert found
     assert found == BROWSER_TEST_FILES
+
+
+def test_the_longest_units_are_files_of_the_suite_or_the_browser_tests():
+    assert len(set(LONGEST_FIRST)) == len(LONGEST_FIRST)
+    assert LONGEST_FIRST[0] == BROWSER_TESTS
+    missing = [unit for unit in LONGEST_FIRST[1:] if not (ROOT / unit).is_file()]
+    assert missing == []

@@ -49,7 +49,8 @@ KERNEL_NAME = "exsim-tests-warm"
 #: What ipykernel sets ``MPLBACKEND`` to when the environment does not (ipykernel.kernelapp).
 INLINE = "module://matplotlib_inline.backend_inline"
 #: What every lesson's kernel imports: ipykernel's own (its debugger imports debugpy), and what the
-#: lessons import (tests/test_notebooks.py asserts that each imports pyplot and exsim).
+#: lessons import (tests/test_notebooks.py asserts that each imports pyplot and exsim): the
+#: simulator, and the command line and click's runner for ``%exsim``.
 WARM_IMPORTS = (
     "ipykernel.kernelapp",
     "ipykernel.ipkernel",
@@ -61,6 +62,10 @@ WARM_IMPORTS = (
     "exsim",
     "exsim.notebook",
     "exsim.experiment",
+    "exsim.sim",
+    "exsim.explain",
+    "exsim.cli",
+    "click.testing",
 )
 #: The longest the server is waited for when it is stopped, before it is killed.
 STOP_TIMEOUT_S = 30.0
