@@ -33,15 +33,40 @@ BUNDLED = sorted(str(p) for p in [*SCENARIOS.glob("*.toml"), *SCENARIOS.glob("kb
 
 HEAVY = ("pandas", "scipy", "matplotlib", "dask", "distributed", "networkx", "numpy", "simpy")
 
-# Import the modules, then report which of the watched modules (or their submodules) ended up
-# in sys.modules, one a line. The probe itself imports nothing but sys (json is watched too).
+# Every probe below asks what a fresh interpreter has imported after it imported some modules or ran
+# a command: one interpreter runs them all. It imports what every probe starts with (click's runner
+# and exsim's command line), then forks a child per probe, which runs the probe as if in an
+# interpreter of its own that had imported just those, and reports which of the watched modules (or
+# their submodules) are in sys.modules, or the exception that stopped it. The probes import nothing
+# but os and sys themselves (json is watched too): the cases are a Python literal in the source and
+# each report is a line of text. Each test asserts its own probe's report.
 PROBE = """
+import os
 import sys
-for module in sys.argv[2:]:
-    __import__(module)
-{action}
-watched = sys.argv[1].split(",")
-print("\\n".join(w for w in watched if any(m == w or m.startswith(w + ".") for m in sys.modules)))
+
+import click.testing
+import exsim.cli
+
+sys.stdout.flush()
+for name, (modules, action, watched) in {cases!r}.items():
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        try:
+            for module in modules:
+                __import__(module)
+            exec(action, {{}})
+            report = " ".join(w for w in watched if any(m == w or m.startswith(w + ".") for m in sys.modules))
+        except BaseException as exc:
+            report = "!" + " ".join(repr(exc).split())
+        os.write(write, report.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        report = pipe.read().decode()
+    os.waitpid(pid, 0)
+    print(name + ":" + report, flush=True)
 """
 
 
@@ -49,75 +74,93 @@ print("\\n".join(w for w in watched if any(m == w or m.startswith(w + ".") for m
 # the probe runs without them, as a command whose output is piped or redirected normally does.
 TERMINAL_SETTINGS = ("FORCE_COLOR", "TTY_COMPATIBLE")
 
-
-def heavy_imports(*modules: str, action: str = "", watched: tuple[str, ...] = HEAVY) -> list[str]:
-    env = {name: value for name, value in os.environ.items() if name not in TERMINAL_SETTINGS}
-    argv = [sys.executable, "-c", PROBE.format(action=action), ",".join(watched), *modules]
-    return run(argv, check=True, env=env).stdout.split()
-
-
-def test_importing_the_cli_imports_no_heavy_library():
-    assert heavy_imports("exsim.cli") == []
-
-
-def test_the_probe_sees_a_heavy_import():
-    # The same probe, on a module that does need pandas: it must report it, or the
-    # test above could pass by never seeing anything. exsim.results reads results tables with
-    # pandas at import, and imports less else than the experiment runner (SciPy's statistics).
-    assert "pandas" in heavy_imports("exsim.results")
-
-
 ROUTE = ["route", CONTOSO, "--from", "RED-EX1", "--to", "BJones"]
 
+#: The quick commands, and what each must not import besides the heavy libraries.
+QUICK = {
+    "help": (["--help"], ("pydantic", "rich", "exsim.scenario", "json")),
+    "validate": (["validate", CONTOSO], ("rich", "exsim.routing", "exsim.logs", "json")),
+    "validate-all": (["validate", *BUNDLED], ("rich", "exsim.routing")),
+    "gwart-json": (["gwart", CONTOSO, "--json"], ("rich", "exsim.logs")),
+    "gwart": (["gwart", CONTOSO], ("rich", "exsim.logs", "json")),
+    "route": (ROUTE, ("rich.table", "exsim.logs", "json")),
+}
 
-@pytest.mark.parametrize(
-    ("argv", "unneeded"),
-    [
-        (["--help"], ("pydantic", "rich", "exsim.scenario", "json")),
-        (["validate", CONTOSO], ("rich", "exsim.routing", "exsim.logs", "json")),
-        (["validate", *BUNDLED], ("rich", "exsim.routing")),
-        (["gwart", CONTOSO, "--json"], ("rich", "exsim.logs")),
-        (["gwart", CONTOSO], ("rich", "exsim.logs", "json")),
-        (ROUTE, ("rich.table", "exsim.logs", "json")),
-    ],
-    ids=["help", "validate", "validate-all", "gwart-json", "gwart", "route"],
-)
-def test_quick_commands_import_no_heavy_library(argv, unneeded):
-    action = (
-        "from click.testing import CliRunner\n"
-        "from exsim.cli import cli\n"
-        f"result = CliRunner().invoke(cli, {argv!r})\n"
-        "assert result.exit_code == 0, result.output\n"
+
+def command(argv: list[str], *checks: str) -> str:
+    """A probe's action: run the command in-process, as `exsim ARGV` would, and expect success."""
+    return "\n".join(
+        [
+            "from click.testing import CliRunner",
+            "from exsim.cli import cli",
+            f"result = CliRunner().invoke(cli, {argv!r})",
+            "assert result.exit_code == 0, result.output",
+            *checks,
+        ]
     )
-    assert heavy_imports(action=action, watched=HEAVY + unneeded) == []
 
 
-def test_the_probe_sees_what_a_command_imports():
+#: Each probe: the modules it imports, the code it runs, the modules it watches.
+PROBES: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
+    "import exsim.cli": (("exsim.cli",), "", HEAVY),
+    # exsim.results reads results tables with pandas at import, and imports less else than the
+    # experiment runner (SciPy's statistics).
+    "import exsim.results": (("exsim.results",), "", HEAVY),
+    **{name: ((), command(argv), HEAVY + unneeded) for name, (argv, unneeded) in QUICK.items()},
     # show prints contoso's sites with a styled cell (Tokyo's PRMD 'none' in red), so rich's
-    # table module draws that table; the probe must say so.
-    action = (
-        "from click.testing import CliRunner\n"
-        "from exsim.cli import cli\n"
-        f"assert CliRunner().invoke(cli, {['show', CONTOSO]!r}).exit_code == 0\n"
-    )
-    assert heavy_imports(action=action, watched=("rich.table", "exsim.routing")) == [
-        "rich.table",
-        "exsim.routing",
-    ]
-
-
-def test_tracing_one_sweep_point_imports_no_pandas_or_scipy():
+    # table module draws that table.
+    "show": ((), command(["show", CONTOSO]), ("rich.table", "exsim.routing")),
     # trace simulates (SimPy, NumPy), but picking a sweep point needs nothing of the experiment
     # runner's tables and statistics: the lessons call it often, at a second of imports each.
-    argv = ["trace", str(SCENARIOS / "q166866.toml"), "--point", "3", "--first-ndr"]
-    action = (
-        "from click.testing import CliRunner\n"
-        "from exsim.cli import cli\n"
-        f"result = CliRunner().invoke(cli, {argv!r})\n"
-        "assert result.exit_code == 0, result.output\n"
-        "assert 'non-delivery' in result.output.lower() or 'ndr' in result.output.lower(), result.output\n"
-    )
-    assert heavy_imports(action=action, watched=("pandas", "scipy", "exsim.experiment")) == []
+    "trace": (
+        (),
+        command(
+            ["trace", str(SCENARIOS / "q166866.toml"), "--point", "3", "--first-ndr"],
+            "assert 'non-delivery' in result.output.lower() or 'ndr' in result.output.lower(), result.output",
+        ),
+        ("pandas", "scipy", "exsim.experiment"),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def probed() -> dict[str, str]:
+    """Each probe's report: the watched modules imported, space-separated, or '!' and an error."""
+    env = {name: value for name, value in os.environ.items() if name not in TERMINAL_SETTINGS}
+    output = run([sys.executable, "-c", PROBE.format(cases=PROBES)], check=True, env=env).stdout
+    reports = dict(line.split(":", 1) for line in output.splitlines() if line.split(":", 1)[0] in PROBES)
+    assert set(reports) == set(PROBES)  # every probe reported
+    return reports
+
+
+def imported(probed: dict[str, str], name: str) -> list[str]:
+    report = probed[name]
+    assert not report.startswith("!"), report
+    return report.split()
+
+
+def test_importing_the_cli_imports_no_heavy_library(probed):
+    assert imported(probed, "import exsim.cli") == []
+
+
+def test_the_probe_sees_a_heavy_import(probed):
+    # The same probe, on a module that does need pandas: it must report it, or the test above
+    # could pass by never seeing anything.
+    assert "pandas" in imported(probed, "import exsim.results")
+
+
+@pytest.mark.parametrize("name", list(QUICK))
+def test_quick_commands_import_no_heavy_library(probed, name):
+    assert imported(probed, name) == []
+
+
+def test_the_probe_sees_what_a_command_imports(probed):
+    # The probe must see what a command imports, or the test above could pass by never seeing it.
+    assert imported(probed, "show") == ["rich.table", "exsim.routing"]
+
+
+def test_tracing_one_sweep_point_imports_no_pandas_or_scipy(probed):
+    assert imported(probed, "trace") == []
 
 
 def _scenario_models() -> list[Any]:
