@@ -352,12 +352,96 @@ def test_rich_markup_in_names_is_printed_as_spelt_by_run_and_validate(tmp_path):
     assert "names[/]: recipients by outcome" in result.output  # the table's title
     bad = named_scenario(tmp_path, **{**MARKUP, "server_b": "[/]DUB"})
     result = invoke("validate", str(bad))
-    assert_refused(result, "servers[1].name: String should match pattern")
+    assert_refused(result, "servers[1].name: '[/]DUB' is refused: a name starts with a letter or digit")
     assert "'[/]DUB'" in result.output
     unknown = tmp_path / "unknown.toml"
     unknown.write_text(path.read_text().replace('site = "Dub[bold]lin"', 'site = "Dub[bold]lim"'))
     result = invoke("validate", str(unknown))
     assert_refused(result, "unknown site 'Dub[bold]lim'; did you mean 'Dub[bold]lin'?")
+
+
+NAME_RULE = (
+    "a name starts with a letter or digit (A-Z, a-z, 0-9; not '.', '-', '[', '_' or a space), does not "
+    "end with a space, and holds no tabs or line breaks"
+)
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "rule"),
+    [
+        ("servers.0.name", ".hidden", NAME_RULE),
+        ("servers.0.name", "../../x", NAME_RULE),
+        ("sites.0.name", "[bold]Redmond", NAME_RULE),
+        ("connectors.0.name", "-IMS", NAME_RULE),
+        ("servers.0.name", "RED-EX1 ", NAME_RULE),
+        (
+            "servers.0.mailboxes",
+            [{"alias": "J Smith", "surname": "Smith"}],
+            "an alias is letters, digits, '.'",
+        ),
+        (
+            "connectors.0.address_spaces",
+            [{"type": "smtp", "pattern": "*"}],
+            "an address type is 1 to 8 capital letters or digits",
+        ),
+        ("workload.working_hours", "9-17", "working hours are written HH:MM-HH:MM, two digits each"),
+        (
+            "sweep",
+            {"variables": [{"name": "2nd", "path": "run.seed", "values": [1]}]},
+            "a sweep variable's name is letters, digits and '_', not starting with a digit",
+        ),
+    ],
+    ids=[
+        "dot",
+        "dotdot",
+        "bracket",
+        "dash",
+        "trailing_space",
+        "alias",
+        "address_type",
+        "hours",
+        "sweep_name",
+    ],
+)
+def test_a_refused_name_or_code_is_told_the_rule_in_words(tmp_path, where, value, rule):
+    import tomli_w
+
+    from tests.simkit import one_site
+
+    raw = one_site()
+    node = raw
+    *parents, key = [int(p) if p.isdigit() else p for p in where.split(".")]
+    for part in parents:
+        node = node[part]
+    node[key] = value
+    path = tmp_path / "s.toml"
+    path.write_text(tomli_w.dumps(raw))
+    result = invoke("validate", str(path))
+    assert_refused(result, rule)
+    assert "pattern" not in result.output  # the rule, never the regular expression
+
+
+def test_readme_names_only_names_that_validation_accepts(tmp_path):
+    # README promises what becomes of awkward names; each must be a name a scenario may hold.
+    import re
+
+    import tomli_w
+
+    from tests.simkit import one_site
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    server = re.search(r"a server called `([^`]+)`", readme).group(1)
+    markup = re.search(r"`(\[[a-z]+\])` in a name", readme).group(1)
+    assert server.count("../") >= 2  # the example is a path that would climb out of DIR/tracking/
+    raw = one_site()
+    raw["servers"][1]["name"] = server
+    raw["sites"][0]["name"] = f"Red{markup}mond"
+    for s in raw["servers"]:
+        s["site"] = raw["sites"][0]["name"]
+    path = tmp_path / "s.toml"
+    path.write_text(tomli_w.dumps(raw))
+    result = invoke("validate", str(path))
+    assert result.exit_code == 0, result.output
 
 
 @pytest.mark.parametrize(

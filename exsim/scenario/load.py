@@ -21,6 +21,7 @@ from exsim.names import did_you_mean, shortened
 from exsim.references import reference_problems
 from exsim.scenario.paths import Location, changed
 from exsim.scenario.schema import (
+    PATTERN_RULES,
     Problem,
     Scenario,
     ScenarioError,
@@ -153,6 +154,8 @@ def _schema_problems(
                 if isinstance(error.get("input"), dict)
                 else message
             )
+        elif kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") in PATTERN_RULES:
+            message = f"{shortened(str(error['input']))} is refused: {PATTERN_RULES[error['ctx']['pattern']]}"
         elif kind not in ("value_error",):
             value = error.get("input")
             if isinstance(value, str) and len(value) > 60:  # a 5,000-character name: say so, briefly

@@ -131,9 +131,37 @@ def _plain_text(value: str) -> str:
     return value
 
 
+#: The rule every organization, site, server, connector and foreign-system name follows. The first
+#: character is an ASCII letter or digit on purpose: a name is typed after options on command lines
+#: (``--from``, ``--site``), so it must never read as one (``-x``), and it becomes part of file
+#: names, so it must never be hidden or relative (``.x``, ``..``); spaces at either end would make
+#: two names that look alike differ.
+NAME_PATTERN = r"^[A-Za-z0-9]([^\x00-\x1f]*[^\s])?$"
+#: Sweep variable names become results columns and constraint identifiers.
+COLUMN_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+#: A mailbox alias is the local part of its SMTP address.
+ALIAS_PATTERN = r"^[A-Za-z0-9._-]+$"
+#: An address type as the Administrator program lists it (SMTP, X400, MS, or a custom one).
+ADDRESS_TYPE_PATTERN = r"^[A-Z0-9]{1,8}$"
+#: A daily window of working hours.
+HOURS_PATTERN = r"^\d{2}:\d{2}-\d{2}:\d{2}$"
+
+#: Each pattern above in words: a refused value is told the rule, never the regular expression.
+PATTERN_RULES = {
+    NAME_PATTERN: "a name starts with a letter or digit (A-Z, a-z, 0-9; not '.', '-', '[', '_' or a "
+    "space), does not end with a space, and holds no tabs or line breaks; after the first character "
+    "spaces, dots, slashes, brackets and accented letters are all allowed",
+    COLUMN_NAME_PATTERN: "a sweep variable's name is letters, digits and '_', not starting with a digit "
+    "(it becomes a results column and a name in sweep.constraint)",
+    ALIAS_PATTERN: "an alias is letters, digits, '.', '_' and '-' only (it is the part of the SMTP "
+    "address before the @)",
+    ADDRESS_TYPE_PATTERN: "an address type is 1 to 8 capital letters or digits (SMTP, X400, MS, EX, ...)",
+    HOURS_PATTERN: "working hours are written HH:MM-HH:MM, two digits each, e.g. '08:30-17:00'",
+}
+
 Name = Annotated[
     str,
-    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]([^\x00-\x1f]*[^\s])?$"),
+    Field(min_length=1, max_length=64, pattern=NAME_PATTERN),
     AfterValidator(_plain_text),
 ]
 Cost = Annotated[int, Field(ge=1, le=100)]
@@ -221,7 +249,7 @@ class Site(_Model):
 
 
 class Mailbox(_Model):
-    alias: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")] = Field(
+    alias: Annotated[str, Field(min_length=1, max_length=64, pattern=ALIAS_PATTERN)] = Field(
         description="Mailbox alias, the local part of its SMTP address"
     )
     surname: str = Field(description="Surname (s=) of its X.400 address")
@@ -281,7 +309,7 @@ class Server(_Model):
 
 
 class AddressSpace(_Model):
-    type: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,8}$")] = Field(
+    type: Annotated[str, Field(pattern=ADDRESS_TYPE_PATTERN)] = Field(
         description="Address type: SMTP, X400, MS, EX or another (custom) type"
     )
     pattern: str = Field(
@@ -594,7 +622,7 @@ class Workload(_Model):
     )
     working_hours: Annotated[str, AfterValidator(_daily_hours)] = Field(
         "09:00-17:00",
-        pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$",
+        pattern=HOURS_PATTERN,
         description="Daily sending window HH:MM-HH:MM (24:00 ends the day; start and end differ)",
     )
     recipients_per_message: float | None = Field(
@@ -684,9 +712,7 @@ Event = Annotated[
 
 
 class SweepVariable(_Model):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = Field(
-        description="Column name in the results"
-    )
+    name: Annotated[str, Field(pattern=COLUMN_NAME_PATTERN)] = Field(description="Column name in the results")
     path: str = Field(
         description="Scenario path (the syntax --set uses too): keys and array elements (by index, name or *) "
         "joined by dots, e.g. 'servers.*.version' or 'sites.Redmond.addresses.x400'; a name holding a dot "
