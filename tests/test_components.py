@@ -156,6 +156,12 @@ class RecordingBooks:
             recipient.outcome = "ndr"
             self.ndrs.append((self.env.now, recipient.address, kind, service))
 
+    def fail_each(
+        self, envelope: Envelope, failures: list[tuple[Recipient, NdrKind, str]], service: str, *details: Any
+    ) -> None:
+        for recipient, kind, _ in failures:
+            self.fail(envelope, [recipient], kind, service)
+
     def lose(
         self, envelope: Envelope, recipients: list[Recipient], server: str, where: str, why: str | None = None
     ) -> None:

@@ -352,6 +352,27 @@ def test_unroutable_recipient_gets_recipient_name_not_recognized():
     assert result.outcomes.ndr_by_diagnostic == {"unrecognized-OR-name": internet.recipients}
 
 
+def test_the_mta_sends_one_report_per_message_listing_every_recipient_it_failed():
+    # An Exchange NDR lists all the recipients it could not reach ("The following recipient(s)
+    # could not be reached"). Here no IMS exists and every recipient is an Internet address, so
+    # the sender's MTA fails every recipient of every message in one routing pass: one report
+    # per user message, however many recipients it had.
+    raw = one_site(version="5.0", prmd=True, duration="1h", shares=mix(internet=1.0))
+    raw["connectors"] = []
+    result = simulate(scenario(raw))
+    reports = result.reports.recipients
+    user_messages = result.messages - reports  # every message made is a user's or a report
+    assert result.ndr == result.recipients > user_messages > 0  # messages with several recipients
+    assert reports == user_messages
+    assert result.reports.delivered == reports  # and each report reaches its originator
+    # Event 290 names each recipient by its number in the report: 1, 2, ... within one message.
+    numbers = [
+        int(e.text.rsplit("recipient number ", 1)[1].rstrip(").")) for e in result.events if e.event_id == 290
+    ]
+    assert len(numbers) == result.ndr
+    assert numbers.count(1) == reports
+
+
 def test_internet_failures_retry_then_expire_after_the_ims_timeout():
     raw = one_site(version="5.0", prmd=True, duration="1h", shares=mix(internet=1.0))
     raw["connectors"][0]["internet"] = {"failure_probability": 1.0}

@@ -31,7 +31,7 @@ from simpy.events import NORMAL, EventCallbacks
 from simpy.events import PENDING as PENDING_EVENT
 
 from exsim import logs
-from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, LOOP, UNRECOGNIZED
+from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, LOOP, UNRECOGNIZED, NdrKind
 from exsim.routing import (
     MAX_HOPS,
     ConnectorStates,
@@ -231,6 +231,8 @@ class MTA(Component):
         traced = message.traced
         leaving: dict[Answer, tuple[str, str]] | None = {} if many and not traced else None
         only: tuple[str, str] | None = None
+        #: The recipients this pass non-delivers, each with its NDR kind and detail.
+        failed: list[tuple[Recipient, NdrKind, str]] = []
         router = self.routing.router_for(self.server)
         policy = self.routing.directory_policy(self.server)
         if router is not self._router or policy is not self._policy:
@@ -275,14 +277,7 @@ class MTA(Component):
                             "MTA",
                             defect=defect.kb,
                         )
-                    self.books.fail(
-                        envelope,
-                        [recipient],
-                        defect.ndr_kind,
-                        "MSExchangeMTA",
-                        self.server,
-                        f"{defect.kb}: {defect.title}",
-                    )
+                    failed.append((recipient, defect.ndr_kind, f"{defect.kb}: {defect.title}"))
                     continue
                 destination = destinations.get(recipient.address)
                 if destination is None:
@@ -335,9 +330,7 @@ class MTA(Component):
                             "MTA",
                             defect=gwart_defect.kb if gwart_defect else None,
                         )
-                    self.books.fail(
-                        envelope, [recipient], UNRECOGNIZED, "MSExchangeMTA", self.server, answer.reason
-                    )
+                    failed.append((recipient, UNRECOGNIZED, answer.reason))
                     continue
                 elif plain:
                     known[recipient.address] = answer
@@ -373,13 +366,12 @@ class MTA(Component):
                             "MTA",
                             defect=bounced.kb if bounced else None,
                         )
-                    self.books.fail(
-                        envelope,
-                        [recipient],
-                        ndr,
-                        "MSExchangeMTA",
-                        self.server,
-                        "every route at max open retries" if ndr is CONGESTION else "loop detected",
+                    failed.append(
+                        (
+                            recipient,
+                            ndr,
+                            "every route at max open retries" if ndr is CONGESTION else "loop detected",
+                        )
                     )
                     continue
                 if message.traced:
@@ -404,6 +396,8 @@ class MTA(Component):
                 groups[key] = [recipient]
             else:
                 group.append(recipient)
+        if failed:  # one report lists them all, whatever each one's cause
+            self.books.fail_each(envelope, failed, "MSExchangeMTA", self.server)
         if only is not None:
             self._forward(only, envelope)
         elif groups:
