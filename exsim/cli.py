@@ -751,12 +751,45 @@ def print_experiment(experiment: Experiment) -> None:
         out.print(f"Misdelivered{at}: {sample['recipient']} reached {sample['delivered_to']}", markup=False)
 
 
+#: The options of ``exsim run`` a resume must repeat: those that decide the results (the seed,
+#: the replications, the baseline and --set are compared with the results directory's
+#: scenario.toml, which refuses a resume that differs) and those that decide what else is
+#: written there (tracking logs, figures, the report). --workers and --scheduler decide only
+#: where the runs go, never their numbers, and are left to the user.
+RESUME_REPEATS = ("seed", "replications", "baseline", "settings", "tracking", "plot", "report")
+
+
+def _resume_command(context: click.Context, out_dir: str) -> list[str]:
+    """The ``exsim run`` command that finishes an interrupted experiment: the scenario as given,
+    ``--out DIR --resume`` and every option of :data:`RESUME_REPEATS` the user gave, as given."""
+    command = ["exsim", "run"]
+    if context.params.get("scenario"):
+        command.append(context.params["scenario"])
+    command += ["--out", out_dir, "--resume"]
+    for parameter in context.command.params:
+        value = context.params.get(parameter.name or "")
+        if parameter.name not in RESUME_REPEATS or value in (None, False, ()):
+            continue
+        option = parameter.opts[0]
+        if value is True:
+            command.append(option)
+        else:
+            for one in value if isinstance(value, tuple) else (value,):
+                command += [option, str(one)]
+    return command
+
+
 @cli.command()
 @click.argument("scenario", required=False, type=click.Path())
 @click.option(
     "--out", "out_dir", type=click.Path(), help="Results directory (default: results/<scenario>-<time>)."
 )
-@click.option("--resume", is_flag=True, help="Finish an interrupted experiment in --out.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Finish an interrupted experiment in --out, with the --seed, --replications, --baseline and "
+    "--set it was started with (the command printed when it stopped has them).",
+)
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
 @click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
 @click.option("--replications", type=click.IntRange(min=1), help="Override the number of replications.")
@@ -873,13 +906,11 @@ def run(
 
         if progress_bar is not None:
             progress_bar.stop()
-        source = scenario if scenario else str(_bundled_default())
         what = "Interrupted: " if exc.signum is not None else f"Stopped: {exc.reason}.\n"
         err.print(
             f"{what}{exc.finished} of {exc.total} runs finished; "
             f"their complete rows are in {out_dir}/runs.csv.\n"
-            f"Resume with: exsim run {shlex.quote(source)} --out {shlex.quote(out_dir)} --resume"
-            + "".join(f" --set {shlex.quote(s)}" for s in settings),
+            f"Resume with: {shlex.join(_resume_command(click.get_current_context(), out_dir))}",
             markup=False,
         )
         # A signal's conventional exit status is 128 + its number (130 Ctrl-C, 143 SIGTERM).

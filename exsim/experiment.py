@@ -422,8 +422,9 @@ def _run_in(
             previous = (out_path / "scenario.toml").read_text(encoding="utf-8", errors="replace")
             if previous != tomli_w.dumps(as_run):
                 raise ResultsDirectoryError(
-                    f"--resume {out_path}: the results there are for a different scenario or settings; "
-                    "use another --out or --force"
+                    f"--resume {out_path}: the results there are for a different scenario or settings "
+                    f"({_what_differs(previous, as_run)}); resume with the settings they were made with, "
+                    "or use another --out or --force"
                 )
         _atomic_write(out_path / "scenario.toml", lambda p: p.write_text(tomli_w.dumps(as_run)))
 
@@ -493,6 +494,69 @@ def _run_in(
     if signum is not None or reason is not None:
         raise ExperimentInterrupted(experiment, finished, len(specs), signum=signum, reason=reason)
     return experiment
+
+
+#: Settings ``exsim run`` takes as options: a difference there is put right by the option.
+_OPTION_OF = {"run.seed": "--seed", "run.replications": "--replications", "sweep.baseline": "--baseline"}
+#: Differences a refused resume lists before it says how many more there are.
+_DIFFERENCES_SHOWN = 4
+
+
+def _what_differs(previous: str, as_run: dict[str, Any]) -> str:
+    """The settings in which a results directory's ``scenario.toml`` (``previous``) and the
+    experiment asked for now (``as_run``) differ, each with both values and, for one an option
+    sets, the option: ``run.replications is 4 there, 1 now (--replications)``."""
+    import tomllib
+
+    from exsim.names import shortened
+    from exsim.scenario.load import format_path
+
+    try:
+        before = tomllib.loads(previous)
+    except tomllib.TOMLDecodeError:
+        return "its scenario.toml cannot be read"
+    now = tomllib.loads(tomli_w.dumps(as_run))  # as it would be written: the same types as before
+
+    def shown(value: Any) -> str:
+        if value is _ABSENT:
+            return "absent"
+        text = json.dumps(value, default=str)
+        return (
+            shortened(value, 40) if isinstance(value, str) else text[:37] + "..." if len(text) > 40 else text
+        )
+
+    found: list[str] = []
+    for at, there, here in _leaf_differences(before, now, ()):
+        key = format_path(at)
+        option = next((f" ({o})" for k, o in _OPTION_OF.items() if key == k or key.startswith(k + ".")), "")
+        found.append(f"{key} is {shown(there)} there, {shown(here)} now{option}")
+    if not found:
+        return "its scenario.toml is written differently"
+    more = len(found) - _DIFFERENCES_SHOWN
+    return "; ".join(found[:_DIFFERENCES_SHOWN]) + (f"; and {more} more" if more > 0 else "")
+
+
+_ABSENT = object()
+
+
+def _leaf_differences(
+    before: Any, now: Any, at: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], Any, Any]]:
+    """Every place where two parsed scenarios differ (tables key by key, arrays of tables element
+    by element), with the value on each side (``_ABSENT`` where one side has none)."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        for key in [*before, *(k for k in now if k not in before)]:
+            yield from _leaf_differences(before.get(key, _ABSENT), now.get(key, _ABSENT), (*at, key))
+    elif (
+        isinstance(before, list)
+        and isinstance(now, list)
+        and len(before) == len(now)
+        and all(isinstance(item, dict) for item in before + now)
+    ):
+        for index, (one, other) in enumerate(zip(before, now, strict=True)):
+            yield from _leaf_differences(one, other, (*at, index))
+    elif before != now:
+        yield at, before, now
 
 
 def _json_default(value: Any) -> Any:

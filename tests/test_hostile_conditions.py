@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pandas as pd
@@ -211,12 +213,35 @@ def running(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
-def test_sigterm_saves_rows_prints_resume_and_exits_143(tmp_path):
-    path, out = scenario_file(tmp_path, replications=60), tmp_path / "out"
-    # Two runs finish, then both workers stall in their next: SIGTERM lands mid-sweep every time.
+def test_sigterm_saves_rows_prints_a_resume_command_that_works_and_exits_143(tmp_path):
+    # The file: seed 11, one replication, 1 h, no baseline; every option below changes one of them.
+    path, out = scenario_file(tmp_path, replications=1), tmp_path / "out"
+    raw = tomllib.loads(path.read_text())
+    raw["sweep"] = {
+        "variables": [{"name": "version", "path": "servers.*.version", "values": ["5.0", "5.0-sp1"]}]
+    }
+    path.write_text(tomli_w.dumps(raw))
+    options = [
+        "--replications",
+        "3",
+        "--seed",
+        "7",
+        "--baseline",
+        "version=5.0",
+        "--set",
+        'run.duration="30m"',
+    ]
+    # 2 points x 3 replications = 6 runs. Two finish, then both workers stall in their next:
+    # SIGTERM lands mid-sweep every time.
     pipe = subprocess.PIPE
     with stalled_sweep(
-        run_command(path, out, "--workers", "2"), tmp_path, out, 2, 2, stdout=pipe, stderr=pipe
+        run_command(path, out, "--workers", "2", "--tracking", *options),
+        tmp_path,
+        out,
+        2,
+        2,
+        stdout=pipe,
+        stderr=pipe,
     ) as process:
         workers = children_of(process.pid)
         assert len(workers) == 2
@@ -224,10 +249,35 @@ def test_sigterm_saves_rows_prints_resume_and_exits_143(tmp_path):
         _, stderr = process.communicate(timeout=120)
         assert process.returncode == 143, stderr
         assert "Traceback" not in stderr
-        assert f"--out {out} --resume" in stderr
         assert len(pd.read_csv(out / "runs.csv")) == journal_rows(out) == 2
         assert not (out / LOCK).exists()
         wait_for(lambda: not any(running(pid) for pid in workers), "the pool workers to end")
+    # The command printed carries every option that decides the results (not --workers or --quiet).
+    printed = next(line for line in stderr.splitlines() if line.startswith("Resume with: "))
+    command = shlex.split(printed.removeprefix("Resume with: "))
+    assert command == [
+        "exsim", "run", str(path), "--out", str(out), "--resume",
+        "--seed", "7", "--replications", "3", "--baseline", "version=5.0", "--tracking",
+        "--set", 'run.duration="30m"',
+    ]  # fmt: skip
+    # Without those options the resume is refused, and the message says what differs.
+    bare = exsim("run", str(path), "--out", str(out), "--resume")
+    assert bare.returncode == 2
+    assert bare.stderr == (
+        f"--resume {out}: the results there are for a different scenario or settings (run.duration is "
+        "'30m' there, '1h' now; run.seed is 7 there, 11 now (--seed); run.replications is 3 there, 1 now "
+        '(--replications); sweep.baseline is {"version": "5.0"} there, absent now (--baseline)); resume with '
+        "the settings they were made with, or use another --out or --force\n"
+    )
+    # The printed command finishes the experiment (in this process: it needs no signal).
+    resumed = exsim(*command[1:])
+    assert resumed.returncode == 0, resumed.stderr
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs) == 6
+    assert sorted(zip(runs["point"], runs["replication"], strict=True)) == [
+        (p, k) for p in (0, 1) for k in range(3)
+    ]
+    assert len(list((out / "tracking").iterdir())) == 6
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
