@@ -481,3 +481,55 @@ def test_an_ordinary_sweep_variable_name_is_accepted(tmp_path):
     path.write_text(path.read_text().replace('name = "version"', 'name = "release"'))
     result = invoke("validate", str(path))
     assert result.exit_code == 0, result.output
+
+
+# What comes before the deep value: two servers, so the second is servers[1]; lines 1-9.
+NESTING_HEAD = """\
+[organization]
+name = "Contoso"
+# a comment holding [[[ and { is no nesting
+[[servers]]
+name = "A"
+note = "[[[[ {{{{ in a string is no nesting either"
+
+[[servers]]
+name = "B"
+"""
+
+
+@pytest.mark.parametrize(
+    ("tail", "line", "path"),
+    [
+        # tomllib parses 32 levels and gives up (RecursionError) long before 3000.
+        ("users = " + "[" * 32 + "]" * 32 + "\n", 10, "servers[1].users[0][0][0][0][0]..."),
+        ("users = " + "[" * 3000 + "]" * 3000 + "\n", 10, "servers[1].users[0][0][0][0][0]..."),
+        # Spread over lines, in the third element: x (depth 3) holds it, the 30th "[" is depth 33.
+        ("x = [\n  1,\n  { k = 1 },\n" + "[\n" * 40 + "]\n" * 41, 12 + 30, "servers[1].x[2][0][0][0][0]..."),
+        ("x = [1, {k = " + "[" * 40 + "]" * 40 + "}]\n", 10, "servers[1].x[1].k[0][0][0]..."),
+        ("[model]\ny = " + "{a = " * 2000 + "1" + "}" * 2000 + "\n", 11, "model.y.a.a.a.a.a.a..."),
+        ("[" + ".".join(["t"] * 40) + "]\n", 10, "t.t.t.t.t.t.t.t..."),
+    ],
+    ids=[
+        "array_parsed",
+        "array_too_deep_to_parse",
+        "multiline",
+        "in_inline_table",
+        "inline_tables",
+        "header",
+    ],
+)
+def test_nesting_too_deep_names_the_line_and_the_key_path(tmp_path, tail, line, path):
+    scenario = tmp_path / "deep.toml"
+    scenario.write_text(NESTING_HEAD + tail)
+    result = invoke("validate", str(scenario))
+    assert_refused(result, f"{scenario}:{line}: {path}: nested more than 32 levels deep")
+
+
+def test_nesting_32_levels_deep_is_not_refused_for_its_depth(tmp_path):
+    # servers (1), [1] (2), users (3), then brackets 4..32: 29 of them is the deepest allowed.
+    scenario = tmp_path / "deep.toml"
+    scenario.write_text(NESTING_HEAD + "users = " + "[" * 29 + "]" * 29 + "\n")
+    result = invoke("validate", str(scenario))
+    assert result.exit_code == 2, result.output
+    assert "nested more than" not in result.output
+    assert "servers[1].users" in result.output  # refused for what it is: not a number of users

@@ -216,18 +216,113 @@ def _read(path_or_text: str | Path) -> tuple[str, str]:
     return str(path_or_text).removeprefix("\ufeff"), "<text>"
 
 
-def _nesting_problem(data: Any, source: str) -> Problem | None:
-    """A problem when tables and arrays nest deeper than :data:`MAX_NESTING` (walked without recursion)."""
-    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
-    while stack:
-        node, at = stack.pop()
-        if len(at) > MAX_NESTING:
-            return Problem(
-                source, None, format_path(at[:4]) + "...", f"nested more than {MAX_NESTING} levels deep"
-            )
-        items = node.items() if isinstance(node, dict) else enumerate(node)
-        stack.extend((value, (*at, key)) for key, value in items if isinstance(value, (dict, list)))
+def _too_deep(text: str) -> tuple[int, Location] | None:
+    """Where the TOML text first nests deeper than :data:`MAX_NESTING`: (line, location).
+
+    Read from the text, not from parsed data: tomllib parses nested arrays and inline tables
+    recursively, so a file nested a few hundred levels deep never parses at all, and parsed data
+    keeps no line numbers. A location counts the table header (with the index of each ``[[array]]``
+    element), the dotted key, then each array index and inline-table key on the way in.
+    """
+    arrays: dict[Location, int] = {}
+    table: Location = ()
+    inside: list[list[Any]] = []  # open brackets: ["[", index] or ["{", key or None]
+    key = ""  # the (dotted) key being written, or the key of the value being read
+    at: Location = ()  # the key whose value is being read
+    line, line_start = 1, 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line, line_start = line + 1, i + 1
+            key = key if inside else ""
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if text[j] == "\\" and c == '"':
+                    j += 1
+                elif text[j] == "\n" and len(quote) == 1:
+                    break  # an unclosed string: the parser reports it
+                j += 1
+            if text.count("\n", i, j):
+                line += text.count("\n", i, j)
+                line_start = text.rfind("\n", i, j) + 1
+            key += text[i : j + len(quote)]
+            i = j + len(quote)
+            continue
+        elif not inside and c == "[" and not text[line_start:i].strip():  # a table header
+            end = text.find("\n", i)
+            header = _HEADER.match(text[i : n if end < 0 else end])
+            if header:
+                table = ()
+                parts = _split_dotted(header[2])
+                for part in parts:
+                    table += (part,)
+                    if table in arrays and len(table) < len(parts):
+                        table += (arrays[table],)
+                if header[1] == "[[":
+                    arrays[table] = arrays.get(table, -1) + 1
+                    table += (arrays[table],)
+                if len(table) > MAX_NESTING:
+                    return line, table
+                i = n if end < 0 else end
+                continue
+        elif c == "=" and (not inside or inside[-1][0] == "{"):
+            if inside:
+                inside[-1][1] = _split_dotted(key.strip())
+            else:
+                at = (*table, *_split_dotted(key.strip()))
+            key = ""
+        elif c in "[{":
+            inside.append(["[", 0] if c == "[" else ["{", None])
+            where: Location = at
+            for kind, value in inside[:-1]:
+                where += (value,) if kind == "[" else tuple(value or ())
+            if len(where) > MAX_NESTING:  # the container just opened sits at len(where)
+                return line, where
+            key = ""
+        elif c in "]}" and inside:
+            inside.pop()
+        elif c == "," and inside:
+            if inside[-1][0] == "[":
+                inside[-1][1] += 1
+            key = ""
+        else:
+            key += c
+        i += 1
     return None
+
+
+def _nests_too_deep(data: Any) -> bool:
+    """Whether parsed tables and arrays nest deeper than :data:`MAX_NESTING` (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return True
+        items = node.values() if isinstance(node, dict) else node
+        stack.extend((value, depth + 1) for value in items if isinstance(value, (dict, list)))
+    return False
+
+
+def _nesting_problem(text: str, source: str) -> Problem:
+    """The problem of a text nested too deep: its line and the path to where it happened, shown up
+    to a few levels past the key."""
+    found = _too_deep(text)
+    line, at = found if found is not None else (None, ())
+    shown = format_path(at[:8]) + ("..." if len(at) > 8 else "")
+    return Problem(
+        source,
+        line,
+        shown,
+        f"nested more than {MAX_NESTING} levels deep; a scenario's tables and arrays nest a few levels "
+        "at most: look for brackets or braces opened and never closed",
+    )
 
 
 def parse_toml(text: str, source: str) -> dict[str, Any]:
@@ -247,14 +342,11 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ScenarioError([Problem(source, line, "", f"TOML syntax error: {message}")]) from None
     except RecursionError:  # tomllib parses nested arrays and inline tables recursively
-        raise ScenarioError(
-            [Problem(source, None, "", f"nested more than {MAX_NESTING} levels deep")]
-        ) from None
+        raise ScenarioError([_nesting_problem(text, source)]) from None
     if not data:  # only comments and blank lines
         raise ScenarioError([empty])
-    deep = _nesting_problem(data, source)
-    if deep is not None:
-        raise ScenarioError([deep])
+    if _nests_too_deep(data):
+        raise ScenarioError([_nesting_problem(text, source)])
     return data
 
 
