@@ -427,10 +427,20 @@ def _not_toml(setting: str, path: str, text: str) -> str:
     a string needs TOML's double quotes, and the shell's single quotes around the whole setting
     to keep them (``--set 'run.duration="1h"'``)."""
     import shlex
+    import tomllib
 
     if text.startswith(("'", '"')):
-        retry = f"--set {shlex.quote(path + '=' + text)}"
-        return f"--set {setting}: {text!r} is not a TOML value; check its quotes, e.g. {retry}"
+        # Quoted, yet not TOML: most often the closing quote is missing ("1h). Offer the value
+        # closed, if that reads as TOML; never the broken spelling back.
+        quote, closed = text[0], text + text[0]
+        try:
+            tomllib.loads(f"value = {closed}")
+        except tomllib.TOMLDecodeError:
+            return f"--set {setting}: {text!r} is not a TOML value; check its quotes"
+        return (
+            f"--set {setting}: {text!r} is not a TOML value: the {quote} it starts with is never closed; "
+            f"e.g. --set {shlex.quote(path + '=' + closed)}"
+        )
     quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return (
         f"--set {setting}: {text!r} is not a TOML value; a string needs double quotes, kept from "
@@ -992,7 +1002,8 @@ def trace(
     """Tell one message's story, line by line in simulated time.
 
     The story ends with a glossary line for the jargon it used and, when a known defect bit,
-    the fix for it.
+    the fix for it. Exit 2, with what to try instead, when the run has no such message:
+    --first-ndr or --first-misdelivery in a run where none was, --message N beyond those sent.
 
     \b
     Example:
@@ -1026,7 +1037,9 @@ def trace(
                 "scenario with failures (scenarios/q166866.toml --point 3, scenarios/kb/)",
                 markup=False,
             )
-            raise SystemExit(EXIT_FAILURE)
+            # The simulation did what it should; what was asked for is not in this scenario and
+            # seed, as with a --message beyond the messages sent: the request is the problem.
+            raise SystemExit(EXIT_BAD_INPUT)
     assert message_id is not None  # given, or found above: the argument check allows nothing else
     result = simulate(loaded, seed, trace_messages={message_id})
     lines = result.traces.get(message_id)

@@ -73,6 +73,17 @@ def test_set_shows_the_shell_form_of_a_string_value():
         "--set run.duration=1h: '1h' is not a TOML value; a string needs double quotes, "
         "kept from the shell by single quotes: --set 'run.duration=\"1h\"'"
     )
+    # A missing closing quote: the advice closes it, never offers the broken spelling back.
+    unclosed = exsim("gwart", CONTOSO, "--set", 'run.duration="1h')
+    assert unclosed.returncode == 2
+    assert unclosed.stderr.strip() == (
+        '--set run.duration="1h: \'"1h\' is not a TOML value: the " it starts with is never closed; '
+        "e.g. --set 'run.duration=\"1h\"'"
+    )
+    assert exsim("gwart", CONTOSO, "--set", 'run.duration="1h"').returncode == 0
+    # Quoted at both ends and still not TOML: no example to copy, the quotes are to check.
+    inner = exsim("gwart", CONTOSO, "--set", 'run.duration="1"h"')
+    assert inner.stderr.strip() == '--set run.duration="1"h": \'"1"h"\' is not a TOML value; check its quotes'
 
 
 # One site without a PRMD in its X.400 address, on SP1: every Internet recipient gets the
@@ -147,7 +158,7 @@ def test_set_on_trace_changes_the_run_traced(sp1_no_prmd):
         "--set",
         'servers.RED-EX1.version="5.0"',
     )
-    assert rtm.returncode == 1
+    assert rtm.returncode == 2
     assert "no message got a non-delivery report in this run" in rtm.stderr
 
 
