@@ -662,6 +662,7 @@ def print_experiment(experiment: Experiment) -> None:
     variables = experiment.variables
     from exsim import ndr
     from exsim.columns import is_ndr_diagnostic_column
+    from exsim.results import rounded_outcomes
 
     # The test applies to the runs.csv name: in the summary, the total's ndr_mean is ndr_ + "mean".
     ndr_columns = [
@@ -669,7 +670,7 @@ def print_experiment(experiment: Experiment) -> None:
     ]
     table = Table(
         title=f"{experiment.scenario.name}: recipients by outcome (mean of {int(summary['n'].max())} "
-        f"replication(s); 95 % interval where n > 1)"
+        f"replication(s), rounded so that each row adds up; 95 % interval where n > 1)"
     )
     show_lost = "lost_mean" in summary and (summary["lost_mean"].fillna(0) > 0).any()
     # NDRs whose report Exchange lost on the way back: failures the originator never saw (Q197058).
@@ -692,17 +693,15 @@ def print_experiment(experiment: Experiment) -> None:
         "outbound SMTP failure",
     ):
         table.add_column(column, justify="left" if column in variables else "right")
+    outcomes = ["delivered", "misdelivered", *ndr_columns, "pending"]
     for row in summary.to_dict(orient="records"):
         cells = [str(row[v]) for v in variables]
-        cells += [
-            f"{row['recipients_mean']:.0f}",
-            f"{row['delivered_mean']:.0f}",
-            f"{row.get('misdelivered_mean', 0.0):.0f}",
-        ]
-        cells += [f"{row[c + '_mean']:.0f}" for c in ndr_columns]
+        # Means rounded so that the outcomes printed add up to the recipients printed.
+        counts = rounded_outcomes(row, outcomes)
+        cells += [str(counts[c]) if counts else "-" for c in ("recipients", *outcomes[:-1])]
         cells += [f"{row['unreported_ndr_mean']:.0f}"] if show_unreported else []
         cells += [
-            f"{row['pending_mean']:.0f}",
+            str(counts["pending"]) if counts else "-",
             *([f"{row['lost_mean']:.0f}"] if show_lost else []),
             _fmt_rate(row["failure_rate_mean"], row["failure_rate_lo"], row["failure_rate_hi"]),
             *(

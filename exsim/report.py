@@ -27,7 +27,7 @@ import jinja2
 from exsim import plots
 from exsim.columns import is_ndr_diagnostic_column
 from exsim.logs import timestamp
-from exsim.results import RESULTS_FILES, Results, listing, read_results
+from exsim.results import RESULTS_FILES, Results, listing, read_results, rounded_outcomes
 from exsim.scenario.paths import sweep_label
 from exsim.scenario.sweep import expand_sweep
 from exsim.stats import format_rate
@@ -77,14 +77,18 @@ def _summary_table(results: Results) -> dict[str, Any]:
     columns += ["NDR", *(c[4:-5] for c in ndr_columns), "pending", "failure rate [95 %]"]
     columns += ["outbound SMTP failure [95 %]"] if "internet_failure_rate_mean" in summary else []
     rows = []
+    diagnostics = [c.removesuffix("_mean") for c in ndr_columns]
     for row in summary.to_dict(orient="records"):
         cells = [str(row[v]) for v in results.variables] + [str(int(row["n"]))]
-        cells += [_number(row["recipients_mean"]), _number(row["delivered_mean"])]
-        cells += [_number(row["misdelivered_mean"])] if has_misdelivered else []
+        # Means rounded so that the outcomes shown add up to the recipients shown.
+        counts = rounded_outcomes(row, ["delivered", "misdelivered", *diagnostics, "pending"]) or {}
+        ndr = sum(counts[c] for c in diagnostics) if counts else None
+        cells += [_number(counts.get("recipients")), _number(counts.get("delivered"))]
+        cells += [_number(counts.get("misdelivered"))] if has_misdelivered else []
         cells += [
-            _number(row["ndr_mean"]),
-            *(_number(row[c]) for c in ndr_columns),
-            _number(row["pending_mean"]),
+            _number(ndr),
+            *(_number(counts.get(c)) for c in diagnostics),
+            _number(counts.get("pending")),
         ]
         cells.append(format_rate(row["failure_rate_mean"], row["failure_rate_lo"], row["failure_rate_hi"]))
         if "internet_failure_rate_mean" in summary:

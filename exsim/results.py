@@ -8,7 +8,9 @@ listed here, never from running the simulation again.
 from __future__ import annotations
 
 import json
+import math
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +89,28 @@ def read_results(directory: str | Path) -> Results:
         read("differences.csv"),
         meta,
     )
+
+
+def rounded_outcomes(row: Mapping[str, Any], parts: Sequence[str]) -> dict[str, int] | None:
+    """A summary row's mean recipients and mean outcomes, in whole recipients that add up.
+
+    Every recipient ends in exactly one outcome (delivered, misdelivered, an NDR with one
+    diagnostic, or pending), so the means of ``parts`` (columns such as ``delivered`` or
+    ``ndr_invalid-arguments``, read as ``<part>_mean``) add up to the mean recipients. Rounded
+    one by one they need not (8,033.6 + 449.6 = 8,483.2 prints as 8,034 + 450 = 8,483); here
+    the total is rounded and shared out by largest remainder, so the row printed adds up as the
+    books do. None for a point with no finished run (its means are NaN).
+    """
+    values = [float(row.get(f"{part}_mean", 0.0)) for part in parts]
+    total = float(row["recipients_mean"])
+    if math.isnan(total) or any(math.isnan(v) for v in values):
+        return None
+    floors = [math.floor(v) for v in values]
+    left = min(max(round(total) - sum(floors), 0), len(parts))
+    by_remainder = sorted(range(len(parts)), key=lambda i: (floors[i] - values[i], i))
+    for i in by_remainder[:left]:
+        floors[i] += 1
+    return {"recipients": round(total), **dict(zip(parts, floors, strict=True))}
 
 
 def listing(directory: str | Path) -> list[str]:

@@ -14,6 +14,7 @@ import pytest
 import tomli_w
 
 from exsim import plots
+from exsim.columns import is_ndr_diagnostic_column
 from exsim.results import listing, read_results
 from tests.browser import offline_page
 from tests.clikit import exsim
@@ -301,3 +302,48 @@ def test_readme_results_section_names_every_file_of_a_results_directory():
     section = readme[readme.index("## Results") : readme.index("## The model in brief")]
     for name in RESULTS_FILES:
         assert f"`{name}`" in section, name
+
+
+def test_rounded_outcomes_add_up_to_the_rounded_recipients():
+    from exsim.results import rounded_outcomes
+
+    # The stranger's row: 8,033.6 + 449.6 = 8,483.2 printed one by one as 8,034 + 450 = 8,484.
+    row = {"recipients_mean": 8483.2, "delivered_mean": 8033.6, "ndr_x_mean": 449.6, "pending_mean": 0.0}
+    counts = rounded_outcomes(row, ["delivered", "ndr_x", "pending"])
+    # 8,483 to share: floors 8,033 + 449 + 0 = 8,482, one left for the first of the equal remainders.
+    assert counts == {"recipients": 8483, "delivered": 8034, "ndr_x": 449, "pending": 0}
+    # Three thirds of 10: floors 3 + 3 + 3, one left, to the first (remainders tie).
+    thirds = {"recipients_mean": 10.0, "a_mean": 10 / 3, "b_mean": 10 / 3, "c_mean": 10 / 3}
+    assert rounded_outcomes(thirds, ["a", "b", "c"]) == {"recipients": 10, "a": 4, "b": 3, "c": 3}
+    # The largest remainder wins: 1.2 + 2.7 + 3.1 = 7.0 -> 1 + 3 + 3.
+    parts = {"recipients_mean": 7.0, "a_mean": 1.2, "b_mean": 2.7, "c_mean": 3.1}
+    assert rounded_outcomes(parts, ["a", "b", "c"]) == {"recipients": 7, "a": 1, "b": 3, "c": 3}
+    nan = float("nan")
+    assert rounded_outcomes({"recipients_mean": nan, "a_mean": nan}, ["a"]) is None  # a point with no run
+
+
+def test_run_table_rows_add_up_and_stay_within_one_recipient_of_the_means(tmp_path):
+    raw = two_ims(duration="20m")
+    raw["run"].update(replications=2, seed=12)  # 2 of the 8 rows, rounded cell by cell, do not add up
+    source = tmp_path / "two.toml"
+    source.write_text(tomli_w.dumps(raw))
+    out = tmp_path / "out"
+    result = exsim("run", str(source), "--out", str(out), "--quiet", "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if "recipients" in line and "delivered" in line)
+    names = [c.strip() for c in lines[header].split("┃")[1:-1]]
+    rows = [line for line in lines[header + 1 :] if line.startswith("│")][:8]  # the summary's 8 points
+    means = pd.read_csv(out / "summary.csv")
+    outcomes = ["delivered", "misdelivered", *(n for n in names if n.startswith("NDR ")), "pending"]
+    rounded_one_by_one = 0
+    for row, (_, mean) in zip(rows, means.iterrows(), strict=True):
+        cells = dict(zip(names, (c.strip() for c in row.split("│")[1:-1]), strict=True))
+        shown = {n: int(cells[n]) for n in ["recipients", *outcomes]}
+        assert shown["recipients"] == sum(shown[n] for n in outcomes), row
+        for name in ("recipients", "delivered", "pending"):
+            assert abs(shown[name] - mean[f"{name}_mean"]) < 1, name
+        parts = [mean[f"{n}_mean"] for n in ("delivered", "misdelivered", "pending")]
+        parts += [mean[c] for c in means.columns if c.endswith("_mean") and is_ndr_diagnostic_column(c[:-5])]
+        rounded_one_by_one += sum(round(p) for p in parts) != round(mean["recipients_mean"])
+    assert rounded_one_by_one > 0  # the case the shared-out rounding is for does occur here
