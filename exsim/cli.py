@@ -563,7 +563,13 @@ def route(
 
 @cli.command()
 @click.argument("scenario", type=click.Path())
-@click.option("-o", "--output", type=click.Path(), help="HTML file to write (default: SCENARIO_NAME.html).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    help="HTML file to write (default: the scenario file's name with .html, in the current directory: "
+    "contoso.html for scenarios/contoso.toml).",
+)
 @set_option
 def explore(scenario: str, output: str | None, settings: tuple[str, ...]) -> None:
     """Write an offline HTML page to explore the organization's routing.
@@ -1047,7 +1053,7 @@ def trace(
         raise SystemExit(EXIT_BAD_INPUT)
     from exsim.explain import trace_story
 
-    story = trace_story(lines)
+    story = trace_story(lines, loaded)
     if as_json:
         header = {"scenario": loaded.name, "seed": result.seed, "message": message_id}
         if point is not None:

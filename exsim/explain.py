@@ -16,6 +16,7 @@ from exsim.ndr import UNRECOGNIZED
 from exsim.routing import Decision, FilterStep, RoutePlan
 
 if TYPE_CHECKING:  # exsim.sim is the simulation: ``exsim route`` need not import it
+    from exsim.scenario import Scenario
     from exsim.sim.message import TraceLine
 
 #: Filters that only choose among several candidates: with one left, they have nothing to do.
@@ -150,15 +151,50 @@ def glossary_line(texts: Iterable[str]) -> str | None:
     return "Glossary: " + "; ".join(used) + "." if used else None
 
 
-def defect_fixes(lines: Sequence[TraceLine]) -> list[str]:
-    """'Fix for Q...: ...' for each defect that bit in a trace, once each, in order."""
+def defect_fixes(lines: Sequence[TraceLine], scenario: Scenario | None = None) -> list[str]:
+    """'Fix for Q...: ...' for each defect that bit in a trace, once each, in order; with the
+    scenario, each defect that looks at a site's X.400 address names that site.
+
+    The site is not always the sender's: by default (``model.q166866_gdi_site = "transfer_in"``)
+    Q166866 reads the address of the site whose store hands the message to its IMS, so mail
+    from a site with p= fails when it leaves through an IMS in a site without it.
+    """
     from exsim.versions import defect_by_kb
 
-    seen = dict.fromkeys(line.defect for line in lines if line.defect)
-    return [f"Fix for {kb}: {defect_by_kb(kb).fix}." for kb in seen if kb and defect_by_kb(kb).fix]
+    first = {line.defect: line for line in reversed(lines) if line.defect}
+    fixes = []
+    for kb in dict.fromkeys(line.defect for line in lines if line.defect):
+        assert kb is not None
+        defect = defect_by_kb(kb)
+        if not defect.fix:
+            continue
+        fix = f"Fix for {kb}: {defect.fix}."
+        if scenario is not None and defect.needs_missing_prmd:
+            fix += " " + _gdi_site(scenario, defect.gdi_site_is_a_setting, first[kb].server, lines[0].server)
+        fixes.append(fix)
+    return fixes
 
 
-def trace_story(lines: Sequence[TraceLine]) -> dict[str, Any]:
+def _gdi_site(scenario: Scenario, a_setting: bool, failed_on: str, submitted_on: str) -> str:
+    """Which site's X.400 address a defect read, and why that one."""
+    site_of = {server.name: server.site for server in scenario.servers}
+    address = {site.name: site.addresses.x400 for site in scenario.sites}
+    setting = scenario.model.q166866_gdi_site
+    if a_setting and setting == "originator":
+        # A trace starts where the message was submitted: the originator's home server.
+        site, why = site_of[submitted_on], 'the originator\'s site (model.q166866_gdi_site = "originator")'
+    elif a_setting:
+        site = site_of[failed_on]
+        why = (
+            f"the site whose store handed the message to its gateway on {failed_on} "
+            f'(model.q166866_gdi_site = "{setting}"), whatever the sender\'s own address'
+        )
+    else:
+        site, why = site_of[failed_on], f"the site of {failed_on}, where it failed"
+    return f"The address that counted here is site {site}'s ({address[site]}): {why}."
+
+
+def trace_story(lines: Sequence[TraceLine], scenario: Scenario | None = None) -> dict[str, Any]:
     """A traced message as data: its lines, and the hops (consecutive lines on one server) with
     their components, times, event ids and whether an NDR was generated there."""
     hops: list[dict[str, Any]] = []
@@ -179,6 +215,6 @@ def trace_story(lines: Sequence[TraceLine]) -> dict[str, Any]:
         "hops": hops,
         "ndr": any(line.kind == "ndr" for line in lines),
         "delivered": any(line.kind == "delivered" for line in lines),
-        "fixes": defect_fixes(lines),
+        "fixes": defect_fixes(lines, scenario),
         "glossary": glossary_line(line.text for line in lines),
     }

@@ -8,12 +8,20 @@ from __future__ import annotations
 import json
 
 import pytest
+import tomli_w
 
 from exsim.versions import defect_by_kb
 from tests.clikit import exsim
 from tests.conftest import SCENARIOS
+from tests.simkit import mix, one_site
 
 Q166866 = str(SCENARIOS / "q166866.toml")
+# Point 3: the sender and the IMS are both in Redmond, whose address (swept) has no p=.
+REDMOND_COUNTED = (
+    "The address that counted here is site Redmond's (c=US;a= ;o=Redmond): the site whose store "
+    'handed the message to its gateway on RED-EX1 (model.q166866_gdi_site = "transfer_in"), '
+    "whatever the sender's own address."
+)
 
 
 def test_trace_json_is_the_story_as_data_with_hops_ndr_and_the_fix():
@@ -35,7 +43,7 @@ def test_trace_json_is_the_story_as_data_with_hops_ndr_and_the_fix():
     assert "store (gateway-in thread)" in failing["components"]
     defect_lines = [line for line in story["lines"] if line["defect"]]
     assert {line["defect"] for line in defect_lines} == {"Q166866"}
-    assert story["fixes"] == [f"Fix for Q166866: {defect_by_kb('Q166866').fix}."]
+    assert story["fixes"] == [f"Fix for Q166866: {defect_by_kb('Q166866').fix}. {REDMOND_COUNTED}"]
 
 
 def test_trace_ends_with_a_glossary_line_and_the_fix():
@@ -46,7 +54,7 @@ def test_trace_ends_with_a_glossary_line_and_the_fix():
     assert len(glossary) == 1
     for word in ("GDI = ", "bilateral info = ", "gateway-in thread = ", "NDR = "):
         assert word in glossary[0], word
-    assert lines[-1] == f"Fix for Q166866: {defect_by_kb('Q166866').fix}."
+    assert lines[-1] == f"Fix for Q166866: {defect_by_kb('Q166866').fix}. {REDMOND_COUNTED}"
     assert "PRMD" in lines[-1]
 
 
@@ -94,3 +102,58 @@ def test_trace_first_ndr_without_one_says_what_to_try_instead():
     assert "no message got a non-delivery report in this run" in result.stderr
     for hint in ("--message N (1..", "try --first-misdelivery", "scenarios/q166866.toml --point 3"):
         assert hint in result.stderr, hint
+
+
+def two_sites_one_ims(sender_prmd: bool, ims_prmd: bool, gdi_site: str) -> dict:
+    """Lima's users send only Internet mail, out through the IMS on OSL-EX1 in Oslo (SP1)."""
+    lima = "c=PE;a= ;p=Fabrikam;o=Lima" if sender_prmd else "c=PE;a= ;o=Lima"
+    oslo = "c=NO;a= ;p=Fabrikam;o=Oslo" if ims_prmd else "c=NO;a= ;o=Oslo"
+    raw = one_site(version="5.0-sp1", users=5, duration="30m", shares=mix(internet=1.0))
+    raw["sites"] = [
+        {"name": "Lima", "addresses": {"x400": lima}},
+        {"name": "Oslo", "addresses": {"x400": oslo}},
+    ]
+    raw["servers"] = [
+        {"name": "LIM-EX1", "site": "Lima", "version": "5.0-sp1", "users": 5},
+        {"name": "OSL-EX1", "site": "Oslo", "version": "5.0-sp1", "users": 0},
+    ]
+    raw["connectors"] = [
+        {"name": "Site Connector Lima-Oslo", "kind": "site", "sites": ["Lima", "Oslo"]},
+        {"name": "IMS Oslo", "kind": "ims", "server": "OSL-EX1"},
+    ]
+    raw["model"] = {"q166866_gdi_site": gdi_site}
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("sender_prmd", "ims_prmd", "gdi_site", "counted"),
+    [
+        # The default: Lima has p=, Oslo (the IMS's site) has none; Oslo's address is the one to fix.
+        (
+            True,
+            False,
+            "transfer_in",
+            "site Oslo's (c=NO;a= ;o=Oslo): the site whose store handed the message to its gateway on "
+            'OSL-EX1 (model.q166866_gdi_site = "transfer_in"), whatever the sender\'s own address.',
+        ),
+        # The other reading: the originator's site counts, here Lima without p=.
+        (
+            False,
+            True,
+            "originator",
+            "site Lima's (c=PE;a= ;o=Lima): the originator's site (model.q166866_gdi_site = \"originator\").",
+        ),
+    ],
+    ids=["transfer_in", "originator"],
+)
+def test_the_q166866_fix_names_the_site_whose_address_counted(
+    tmp_path, sender_prmd, ims_prmd, gdi_site, counted
+):
+    path = tmp_path / "s.toml"
+    path.write_text(tomli_w.dumps(two_sites_one_ims(sender_prmd, ims_prmd, gdi_site)))
+    result = exsim("trace", str(path), "--first-ndr", "--json")
+    assert result.returncode == 0, result.stderr
+    story = json.loads(result.stdout)
+    assert story["lines"][0]["server"] == "LIM-EX1"  # sent from Lima
+    fix = defect_by_kb("Q166866").fix
+    assert story["fixes"] == [f"Fix for Q166866: {fix}. The address that counted here is {counted}"]

@@ -42,6 +42,20 @@ def test_explore_refuses_a_missing_directory(tmp_path):
     assert not (tmp_path / "nowhere").exists()
 
 
+def test_explore_writes_where_its_help_says_by_default(tmp_path):
+    # The default is named after the file, not the scenario's name (which is 'contoso' here).
+    source = tmp_path / "my-org.toml"
+    source.write_text(Path(CONTOSO).read_text())
+    work = tmp_path / "work"
+    work.mkdir()
+    result = exsim("explore", str(source), cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Wrote my-org.html"
+    assert sorted(p.name for p in work.iterdir()) == ["my-org.html"]
+    shown = " ".join(exsim("explore", "--help").stdout.split())
+    assert "default: the scenario file's name with .html, in the current directory" in shown
+
+
 def test_explorer_in_headless_chromium_shows_gwart_and_routes_as_exsim_route(chromium, page_path):
     with offline_page(chromium, page_path, viewport={"width": 1400, "height": 900}) as opened:
         page = opened.page
