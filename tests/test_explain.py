@@ -157,3 +157,22 @@ def test_the_q166866_fix_names_the_site_whose_address_counted(
     assert story["lines"][0]["server"] == "LIM-EX1"  # sent from Lima
     fix = defect_by_kb("Q166866").fix
     assert story["fixes"] == [f"Fix for Q166866: {fix}. The address that counted here is {counted}"]
+
+
+def test_readme_says_whose_address_q166866_reads_and_it_is_so():
+    # README, "The model in brief": by default the IMS's site counts, not the sender's.
+    from pathlib import Path
+
+    from exsim.scenario import validate_raw
+    from exsim.sim import simulate
+
+    readme = " ".join((Path(__file__).resolve().parent.parent / "README.md").read_text().split())
+    assert (
+        "mail from a site with `p=` that leaves through an IMS in a site without it fails, and mail from "
+        "a site without `p=` that leaves through an IMS in a site with it is delivered" in readme
+    )
+    lima_has_p = simulate(validate_raw(two_sites_one_ims(True, False, "transfer_in")))
+    oslo_has_p = simulate(validate_raw(two_sites_one_ims(False, True, "transfer_in")))
+    assert lima_has_p.recipients > 0
+    assert lima_has_p.ndr == lima_has_p.recipients  # every recipient is on the Internet
+    assert oslo_has_p.ndr == 0 < oslo_has_p.delivered
