@@ -940,7 +940,7 @@ def run(
             progress_bar.stop()
     if as_json:
         click.echo((Path(out_dir) / "summary.json").read_text())
-    else:
+    elif experiment.failed < len(experiment.runs):  # with every run failed, a table would be all blanks
         print_experiment(experiment)
         note = no_mail_note(experiment)
         if note is not None:

@@ -219,7 +219,14 @@ def execute_run(
         scenario = validate_raw(raw, source)
         result = simulate(scenario, spec.seed, tracking_dir=Path(tracking_dir) if tracking_dir else None)
     except Exception as exc:  # a failed run is recorded, not fatal to the sweep
-        record.update(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=5))
+        # A MemoryError says nothing of itself (its message is empty): say what it means.
+        what = (
+            "out of memory: the run needed more than this machine has (fewer users, a shorter "
+            "outage or run, or fewer workers)"
+            if isinstance(exc, MemoryError)
+            else str(exc)
+        )
+        record.update(error=f"{type(exc).__name__}: {what}", traceback=traceback.format_exc(limit=5))
         return {
             "row": record,
             "events": [],

@@ -473,7 +473,22 @@ def test_every_run_failing_is_summarised_with_the_first_error(tmp_path, monkeypa
     result = invoke("run", scenario_file(tmp_path, replications=3), "--out", out, "--quiet", "--workers", 1)
     assert result.exit_code == 1
     assert "3 of 3 runs failed; the first: RuntimeError: disk on fire" in result.output
+    assert "recipients by outcome" not in result.output  # no table of blanks
     assert pd.read_csv(out / "runs.csv")["error"].str.contains("disk on fire").all()
+
+
+def test_a_run_out_of_memory_says_so(tmp_path, monkeypatch):
+    import exsim.sim
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(exsim.sim, "simulate", exhausted)
+    out = tmp_path / "r"
+    result = invoke("run", scenario_file(tmp_path), "--out", out, "--quiet", "--workers", 1)
+    assert result.exit_code == 1
+    assert "1 of 1 runs failed; the first: MemoryError: out of memory: the run needed more" in result.output
+    assert "recipients by outcome" not in result.output
 
 
 def test_an_unexpected_error_is_one_line_with_exit_1(monkeypatch, capsys):
@@ -552,7 +567,13 @@ def test_an_experiment_of_hours_needs_allow_long(tmp_path):
 
 def test_the_estimate_counts_points_replications_rows_and_backlog():
     from exsim.scenario import validate_raw
-    from exsim.scenario.size import BYTES_PER_QUEUED_RECIPIENT, estimate, estimated_recipients, sweep_points
+    from exsim.scenario.size import (
+        BYTES_PER_MAILBOX,
+        BYTES_PER_QUEUED_RECIPIENT,
+        estimate,
+        estimated_recipients,
+        sweep_points,
+    )
 
     raw = one_site(duration="10h")  # drain 1h
     raw["run"].update(replications=3, time_series_interval="30m")
@@ -570,8 +591,159 @@ def test_the_estimate_counts_points_replications_rows_and_backlog():
     assert size.runs == 18
     assert size.rows_per_run == 22  # 11 h of simulated time in 30-minute rows
     series = 18 * 22 * (3 + 2) * 48
-    backlog = min(size.cores, 18) * estimated_recipients(scenario) * (2 / 10) * BYTES_PER_QUEUED_RECIPIENT
-    assert size.memory_bytes == pytest.approx(series + backlog)
+    mailboxes = 20 + 20  # one_site's two servers
+    held = (
+        mailboxes * BYTES_PER_MAILBOX + estimated_recipients(scenario) * (2 / 10) * BYTES_PER_QUEUED_RECIPIENT
+    )
+    assert size.memory_bytes == pytest.approx(series + min(size.cores, 18) * held)
+
+
+@pytest.mark.parametrize(
+    ("spread", "hours", "duration", "days"),
+    [
+        ("working_hours", "09:00-17:00", "1h", 0.0),  # a run starts at 00:00: nobody is at work yet
+        ("working_hours", "09:00-17:00", "10h", 1 / 8),  # 09:00-10:00 of an 8-hour day
+        ("working_hours", "09:00-17:00", "17h", 1.0),
+        ("working_hours", "09:00-17:00", "2d10h", 2 + 1 / 8),
+        ("working_hours", "22:00-06:00", "23h", 1 / 8),  # a night shift: 22:00-23:00
+        ("working_hours", "22:00-06:00", "1d2h", 4 / 8),  # 22:00-02:00, past midnight
+        ("all_day", "09:00-17:00", "1h", 1 / 24),
+    ],
+)
+def test_the_estimate_follows_the_working_hours(spread, hours, duration, days):
+    from exsim.scenario import validate_raw
+    from exsim.scenario.size import estimated_recipients, sending_days
+
+    raw = one_site(duration=duration)  # 2 x 20 heavy users (118.9 recipients a day each), no lists
+    raw["workload"].update(spread=spread, working_hours=hours)
+    scenario = validate_raw(raw)
+    assert sending_days(scenario) == pytest.approx(days)
+    assert estimated_recipients(scenario) == pytest.approx(40 * 118.9 * days)
+
+
+BIG = """\
+[organization]
+name = "Contoso"
+
+[[sites]]
+name = "Redmond"
+addresses = {{ x400 = "c=US;a= ;p=Contoso;o=Redmond", smtp = "@redmond.contoso.com" }}
+
+[[servers]]
+name = "RED-EX1"
+site = "Redmond"
+users = {users[0]}
+
+[[servers]]
+name = "RED-EX2"
+site = "Redmond"
+users = {users[1]}
+
+[[connectors]]
+name = "IMS"
+kind = "ims"
+server = "RED-EX1"
+
+[workload]
+profile = "heavy"
+spread = "{spread}"
+mix = {{ same_server = 0.3, same_site = 0.3, other_site = 0.0, internet = 0.4, distribution_list = 0.0 }}
+
+[run]
+duration = "{duration}"
+time_series = {series}
+{run}
+{events}"""
+
+
+def _refusal(
+    tmp_path: Path,
+    monkeypatch,
+    mark: str,
+    users: tuple[int, int] = (20, 20),
+    duration: str = "1h",
+    spread: str = "all_day",
+    series: bool = False,
+    run: str = "",
+    events: str = "",
+) -> tuple[int, str, int]:
+    """Validate a one-site scenario of heavy users (118.9 recipients a day each, no lists) on a
+    machine with 8 GiB available (refusing above 4 GiB): exit code, output (the file's name
+    made FILE), and the line holding ``mark``."""
+    import exsim.scenario.size
+
+    monkeypatch.setattr(exsim.scenario.size, "available_memory", lambda: 8 * 2.0**30)
+    text = BIG.format(
+        users=users, duration=duration, spread=spread, series=str(series).lower(), run=run, events=events
+    )
+    path = tmp_path / "big.toml"
+    path.write_text(text)
+    line = next(n for n, row in enumerate(text.splitlines(), start=1) if mark in row)
+    result = invoke("validate", path)
+    return result.exit_code, result.output.replace(f"{path}:", "FILE:"), line
+
+
+def test_an_organization_too_big_for_memory_blames_the_users_even_with_allow_long(tmp_path, monkeypatch):
+    # 4,000,001 mailboxes at 1,300 bytes: 5.2 GB in a run, over the 4 GiB allowed. The run is an
+    # hour from midnight (no mail) and may be long: memory is refused whatever.
+    code, output, line = _refusal(
+        tmp_path,
+        monkeypatch,
+        "users = 2000001",
+        users=(2_000_000, 2_000_001),
+        spread="working_hours",
+        run="allow_long = true",
+    )
+    assert code == 2
+    assert output.startswith(f"FILE:{line}: servers[1].users: the experiment would need more memory")
+    assert "4,000,001 mailboxes, about 0 recipients" in output
+    assert "; lower the users\n" in output
+
+
+def test_an_outage_whose_backlog_fills_memory_blames_the_outage(tmp_path, monkeypatch):
+    # 2 x 50,000 heavy users send 11.89 million recipients a day; a 2-day outage in a 3-day run
+    # queues 2/3 of 35.67 million: 23.8 GB at 1,000 bytes each. The mailboxes are 0.13 GB.
+    outage = '[[events]]\nkind = "outage"\nconnector = "IMS"\nstart = "12h"\nend = "2d12h"\n'
+    code, output, line = _refusal(
+        tmp_path, monkeypatch, "[[events]]", users=(50_000, 50_000), duration="3d", events=outage
+    )
+    assert code == 2
+    assert output.startswith(f"FILE:{line}: events[0]: the experiment would need more memory")
+    assert "the mail queued during this event fills the memory" in output
+
+
+def test_a_huge_duration_blames_the_duration_not_the_interval(tmp_path, monkeypatch):
+    # 10^20 days in hourly rows: even one row a day would not fit.
+    code, output, line = _refusal(
+        tmp_path, monkeypatch, "duration", duration="100000000000000000000d", series=True
+    )
+    assert code == 2
+    assert output.startswith(f"FILE:{line}: run.duration: the experiment would need more memory")
+    assert "shorten run.duration" in output
+
+
+@pytest.mark.parametrize(
+    ("users", "duration", "blamed", "mark"),
+    [
+        # 2 x 10^6 heavy users: 237.8 million recipients a day, so one day is already too many.
+        (1_000_000, "2d", "servers[0].users", "users = 1000000"),
+        # 40 users for 10^5 days: 4,756 recipients a day, 475.6 million in all.
+        (20, "100000d", "run.duration", 'duration = "100000d"'),
+    ],
+)
+def test_too_many_recipients_blame_what_makes_them(tmp_path, monkeypatch, users, duration, blamed, mark):
+    code, output, line = _refusal(tmp_path, monkeypatch, mark, users=(users, users), duration=duration)
+    assert code == 2
+    assert output.startswith(f"FILE:{line}: {blamed}: one run would simulate about")
+
+
+def test_an_hour_from_midnight_sends_nothing_and_is_not_refused(tmp_path, monkeypatch):
+    # The same 2 x 10^6 users (2.6 GB of mailboxes, under 4 GiB) for one hour from 00:00 with
+    # working hours 09:00-17:00: no mail at all, a run of seconds to set up.
+    code, output, _ = _refusal(
+        tmp_path, monkeypatch, "users", users=(1_000_000, 1_000_000), spread="working_hours"
+    )
+    assert code == 0, output
 
 
 # --- 7. generated hostile documents and command lines -------------------------------------------

@@ -388,9 +388,8 @@ def _size_problems(scenario: Scenario, source: str, locator: Locator) -> list[Pr
     found = size_problem(scenario)
     if found is None:
         return []
-    path, message = found
-    at = tuple(path.split("."))
-    return [Problem(source, locator.line_of(at) or locator.line_of(at[:1]), path, message)]
+    at, message = found
+    return [Problem(source, locator.line_of(at), format_path(at), message)]
 
 
 def _no_point_problems(scenario: Scenario, source: str, locator: Locator) -> list[Problem]:

@@ -681,6 +681,14 @@ class Workload(_Model):
         0.0, ge=0, description="Inbound MS Mail messages per hour, org-wide"
     )
 
+    def sending_window(self) -> tuple[float, float]:
+        """Where users' daily sending window starts and how long it stays open, in seconds: the
+        working hours (a night shift's window runs on past midnight), or the whole day."""
+        if self.spread == "all_day":
+            return 0.0, 86400.0
+        start, end = parse_daily_hours(self.working_hours)
+        return start, (end - start) if end > start else (86400.0 - start + end)
+
 
 # --- events -----------------------------------------------------------------
 

@@ -25,7 +25,6 @@ from simpy.events import EventCallbacks
 
 from exsim.randomness import poisson, stream
 from exsim.scenario import PROFILES
-from exsim.schedule import parse_daily_hours
 from exsim.sim.message import Recipient
 from exsim.sim.queue import Handoff, ProcessGenerator
 
@@ -92,8 +91,6 @@ class Workload:
             if c.kind == "msmail"
             for space in c.address_spaces
         ] or ["MSNET"]
-        working = parse_daily_hours(self.config.working_hours)
-        self.window = working if self.config.spread == "working_hours" else (0.0, DAY_S)
         for server in scenario.servers:
             if self.aliases_on[server.name] and server.users + len(server.mailboxes) > 0:
                 Users(
@@ -115,8 +112,7 @@ class Workload:
 
     def window_s(self) -> tuple[float, float]:
         """Where the daily sending window starts and how long it is open (seconds)."""
-        start, end = self.window
-        return start, (end - start) if end > start else (DAY_S - start + end)
+        return self.config.sending_window()
 
     def _one_off(self, recipient: Recipient) -> None:
         """Address a recipient by its SMTP (else MS Mail) proxy instead of the GAL entry."""
