@@ -785,6 +785,7 @@ class Simulation:
         self._policy_of.clear()
         self._lowest_of.clear()
         self._defect_of.clear()
+        self._routing_changed()
 
     def _address_change(self, event: AddressChangeEvent) -> ProcessGenerator[None]:
         # The directory change reaches the GWART and the stores only after recalculation.
@@ -796,11 +797,18 @@ class Simulation:
         changed = validate_raw(raw, self.scenario.source)
         self.org = Organization(changed)
         self.router = Router(self.org)
+        self._routing_changed()
         if event.type == "x400":
             self.site_x400[event.site] = event.value
             self._gdi_cache.pop(event.site, None)
             self._mts_prefix.clear()
             self._defect_of.clear()
+
+    def _routing_changed(self) -> None:
+        """Tell every MTA that what it routes by may have changed (the routing table, a directory
+        policy, the cost rule): each asks again before its next message."""
+        for mta in self.mtas.values():
+            mta.routing_changed()
 
     def _sample_queues(self) -> ProcessGenerator[None]:
         interval = self.series.interval_s
@@ -930,6 +938,9 @@ def build_components(sim: Simulation) -> Components:
             connector_states=sim.connector_states[server],
             routing_rng=sim.routing_rng,
             network_rng=sim.network_rng,
+            # Without directory replication under way, what an MTA routes by changes only at an
+            # upgrade or an address change, which the simulation announces (routing_changed).
+            static_routing=not sim.replication,
         )
     for connector in scenario.connectors:
         if isinstance(connector, GATEWAY_CONNECTORS):

@@ -92,6 +92,12 @@ class MTA(Component):
     component has (the clock, the routing tables, the builds, the uptime of the services, the
     books, the hand-offs, the logs, the fault and transfer counters), its settings, the server's
     connector states, and the random streams for the load-share draw and dropped transfers.
+
+    ``static_routing``: the routing table, the directory policy and the cost rule it routes by
+    change only when the model says so (:meth:`routing_changed`: an upgrade, an address change),
+    so the MTA asks for them once after each change instead of at every message. Without it
+    (a partial GWART during directory replication changes with time; a test's fake routing) it
+    asks at every message.
     """
 
     def __init__(
@@ -102,6 +108,7 @@ class MTA(Component):
         connector_states: ConnectorStates,
         routing_rng: random.Random,
         network_rng: random.Random,
+        static_routing: bool = False,
     ):
         super().__init__(around)
         self.settings = settings
@@ -120,6 +127,11 @@ class MTA(Component):
         self._mailbox_hop: dict[str, tuple[str, str]] = {}
         self._router = self.routing.router
         self._policy: Policy | None = None
+        self._lowest = False
+        """Whether this MTA keeps only the lowest-cost routes ("Use Lowest Cost Routes Only")."""
+        self._static = static_routing
+        self._asked = False
+        """Whether the routing table, policy and cost rule asked for still hold (static routing)."""
         self._destinations: dict[str, Destination] = {}
         self._answers: dict[object, Answer] = {}
         #: By recipient address, for addresses routed with nothing to do per message: the group
@@ -128,6 +140,9 @@ class MTA(Component):
         self._survivors: dict[tuple[int, str | None, tuple[str, ...], bool], list[GwartRow]] = {}
         self._fixed: dict[int, bool] = {}
         self._only_here = (self.site,)
+        #: By answer, where mail fresh in this site leaves it when its candidates leave one
+        #: survivor: the decision of every message that has tried nothing yet (see route).
+        self._leaves: dict[Answer, tuple[str, str]] = {}
         """The sites passed by mail that has passed only this one (kept, not made per message)."""
         self._gateways: dict[str, GatewayInbox] = {}
         self.directory_s = 0.0
@@ -233,16 +248,25 @@ class MTA(Component):
         only: tuple[str, str] | None = None
         #: The recipients this pass non-delivers, each with its NDR kind and detail.
         failed: list[tuple[Recipient, NdrKind, str]] = []
-        router = self.routing.router_for(self.server)
-        policy = self.routing.directory_policy(self.server)
-        if router is not self._router or policy is not self._policy:
-            if router is not self._router:  # routing was recalculated: forget what it decided
-                self._next_hop, self._survivors, self._fixed = {}, {}, {}
-            # The router keeps what the directory makes of each address (per policy) and what
-            # each site does with each group of addresses, for every MTA (Router.destination).
-            self._router, self._policy = router, policy
-            self._destinations, self._answers = router.destinations(policy), router.answers(self.site)
-            self._known = {}
+        if not self._asked:
+            self._ask_routing()
+        router, policy = self._router, self._policy
+        assert policy is not None  # (asked for by now)
+        # Mail fresh in this site (from its stores, or over RPC from another of its MTAs) that
+        # has tried nothing yet, while no connector of this MTA is in open retry: the seven
+        # filters leave it the same survivors every time (see _choose), so when one is left
+        # its next hop is known by the answer alone (``_leaves``; not for traced mail: a line
+        # each).
+        fresh = (
+            not traced
+            and envelope.arrived_on is None
+            and len(envelope.visited_sites) == 1
+            and not envelope.attempts
+            and not envelope.refused
+            and not self.connector_states.open_retry
+            and envelope.hops < MAX_HOPS
+        )
+        leaves = self._leaves
         destinations, answers = self._destinations, self._answers
         site = self.site
         mailbox_hop, next_hop, known = self._mailbox_hop, self._next_hop, self._known
@@ -336,6 +360,10 @@ class MTA(Component):
                     known[recipient.address] = answer
             if key is None:
                 assert answer is not None  # a "route" answer: leave the site by one of its rows
+                if fresh:
+                    key = leaves.get(answer)
+            if key is None:
+                assert answer is not None
                 # Recipients with the same candidates share one decision per envelope.
                 rows = answer.rows
                 if many:
@@ -388,6 +416,8 @@ class MTA(Component):
                     key = next_hop[row.connector] = self._hop_for(row.connector)
                 if leaving is not None:
                     leaving[answer] = key
+                if fresh and self._only_survivor(envelope, rows):
+                    leaves[answer] = key
             if not many:
                 only = key
                 break
@@ -446,6 +476,35 @@ class MTA(Component):
             queue = self.queue(kind, target)
         queue.put(part)
 
+    def _ask_routing(self) -> None:
+        """Ask the model for the routing table, the directory policy and the cost rule this MTA
+        routes by now, and forget what no longer holds under them."""
+        routing, server = self.routing, self.server
+        router, policy = routing.router_for(server), routing.directory_policy(server)
+        lowest = routing.lowest_cost_only(server)
+        if router is not self._router:  # routing was recalculated: forget what it decided
+            self._next_hop, self._survivors, self._fixed, self._leaves = {}, {}, {}, {}
+        if router is not self._router or policy is not self._policy:
+            # The router keeps what the directory makes of each address (per policy) and what
+            # each site does with each group of addresses, for every MTA (Router.destination).
+            self._router, self._policy = router, policy
+            self._destinations, self._answers = router.destinations(policy), router.answers(self.site)
+            self._known = {}
+        if lowest != self._lowest:
+            self._lowest, self._leaves = lowest, {}
+        self._asked = self._static
+
+    def routing_changed(self) -> None:
+        """The model changed what routing reads (a server's build, a site's address): ask
+        again before the next message."""
+        self._asked = False
+
+    def _only_survivor(self, envelope: Envelope, rows: tuple[GwartRow, ...]) -> bool:
+        """Whether the filters left one survivor of ``rows`` for the envelope, kept for every
+        message in the same state (see _choose)."""
+        survivors = self._survivors.get((id(rows), envelope.arrived_on, envelope.visited_sites, self._lowest))
+        return survivors is not None and len(survivors) == 1
+
     def _choose(self, envelope: Envelope, rows: tuple[GwartRow, ...], now: float) -> GwartRow | str:
         """The chosen row, or why there is none ('loop', 'retries').
 
@@ -456,7 +515,7 @@ class MTA(Component):
         by candidate list, arrival connector, sites passed and the cost-first flag.
         """
         states = self.connector_states
-        lowest = self.routing.lowest_cost_only(self.server)
+        lowest = self._lowest
         clean = (
             not envelope.attempts
             and not envelope.refused

@@ -1,0 +1,50 @@
+"""An MTA routes by what the model says now, after an upgrade or a site address change.
+
+Without directory replication under way, an MTA asks for its routing table, directory policy
+and cost rule once and keeps them until the simulation announces a change (an upgrade, an
+address change): these runs would go on routing by the old ones if an announcement were missed.
+"""
+
+from __future__ import annotations
+
+from exsim.scenario import load_scenario
+from exsim.sim import simulate
+from tests.conftest import SCENARIOS
+from tests.simkit import mix, one_site, scenario
+
+
+def test_an_upgrade_to_sp2_stops_the_fuzzy_search_misdelivering_from_then_on():
+    """KB Q176046 on RTM with exact-only search ('Allow fuzzy proxy search' 2): RTM runs the fuzzy
+    search all the same and misdelivers the PTT's mail for USER1 and USER2 to the local look-alike
+    mailboxes; SP2 honours the value. Upgraded at 3 h, the MTA searches exactly from then on."""
+    run = load_scenario(SCENARIOS / "kb" / "Q176046.toml").modified(
+        {
+            "servers.*.version": "5.0",
+            "servers.*.allow_fuzzy_proxy_search": 2,
+            "events": [{"kind": "upgrade", "at": "3h", "server": "*", "version": "5.0-sp2"}],
+            "run.time_series": True,
+            "run.time_series_interval": "30m",
+        }
+    )
+    misdelivered = simulate(run).series.misdelivered.tolist()  # per half hour
+    assert sum(misdelivered[:6]) > 0  # before the upgrade
+    # From the upgrade on (mail the MTA routes in the seconds after it was routed before it).
+    assert misdelivered[7:] == [0] * len(misdelivered[7:])
+
+
+def test_after_a_site_smtp_address_change_one_offs_to_the_new_proxies_reach_their_mailboxes():
+    """Users of a site address colleagues on the other server by their SMTP proxies (one-offs,
+    KB Q185024's addressing). The site's SMTP address changes at 1 h: once the change is
+    recalculated (10 min), the proxies the users take from the directory are the new ones, and
+    the MTA must know them too. Routed by the table from before, it would take them for Internet
+    addresses and send them out through the IMS."""
+    change = [
+        {"kind": "address_change", "at": "1h", "site": "Redmond", "type": "smtp", "value": "@new.contoso.com"}
+    ]
+    raw = one_site(version="5.0-sp2", duration="2h", shares=mix(same_site=1.0), events=change)
+    raw["workload"]["one_off_share"] = 1.0
+    result = simulate(scenario(raw))
+    colleagues = result.by_class["same_site"]
+    assert colleagues.recipients > 0
+    assert colleagues.delivered == colleagues.recipients
+    assert result.transfers.get("IMS", 0) == 0
