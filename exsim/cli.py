@@ -219,6 +219,12 @@ def _load(path: str, settings: tuple[str, ...] = ()) -> Scenario:
         raise SystemExit(EXIT_BAD_INPUT) from None
 
 
+def _print_warnings(scenario: Scenario) -> None:
+    """One ``warning:`` line (to stderr) for each thing valid but surely not meant."""
+    for warning in scenario.warnings:
+        err.print(f"warning: {warning}", markup=False)
+
+
 class _Command(click.Command):
     """A command whose summary in ``exsim --help`` is its docstring's whole first paragraph.
 
@@ -274,6 +280,7 @@ def validate(scenarios: tuple[str, ...]) -> None:
             continue
         parts = (scenario.sites, "site"), (scenario.servers, "server"), (scenario.connectors, "connector")
         out.print(f"{path}: valid ({', '.join(_count(items, noun) for items, noun in parts)})", markup=False)
+        _print_warnings(scenario)
     if bad:
         err.print(f"{bad} of {len(scenarios)} scenario file(s) invalid", markup=False)
         raise SystemExit(EXIT_BAD_INPUT)
@@ -858,6 +865,7 @@ def run(
     if resume and not out_dir:
         _bad_argument("--resume needs --out DIR (the directory to finish)")
     loaded = _load(scenario if scenario else str(_bundled_default()), settings)
+    _print_warnings(loaded)
     if replications is not None:
         from exsim.scenario.size import size_problem
 

@@ -17,7 +17,8 @@ from exsim.columns import is_reserved_column
 from exsim.constraint import ConstraintError, parse_constraint
 from exsim.names import did_you_mean, name_key
 from exsim.scenario.paths import Location, path_problem, path_segments, resolve_path, sweep_label, why_nothing
-from exsim.scenario.schema import LINK_KINDS, RECIPIENT_CLASSES, REPORT_CLASS
+from exsim.scenario.schema import LINK_KINDS, RECIPIENT_CLASSES, REPORT_CLASS, Scenario
+from exsim.units import format_duration
 
 Raw = dict[str, Any]
 """Parsed scenario data, as the TOML reader gives it."""
@@ -572,3 +573,85 @@ def _ndr_time_problems(expectation: dict[str, Any], at: Location, run_end: float
             f"after = {expectation['after']!r} is past the end of the run (run.duration + run.drain), "
             "so it could only fail",
         )
+
+
+def scenario_warnings(scenario: Scenario) -> list[Finding]:
+    """What is valid but surely not what the user meant, each with the key to look at.
+
+    * A share of Internet (or MS Mail) recipients with no IMS (or MS Mail connector, or any
+      other connector with an SMTP or MS address space) in the organization: no address space
+      takes that mail, so every such recipient is NDR'd ("not recognized"); mail said to
+      arrive from there never comes at all.
+    * An event timed at or after the end of the run (run.duration + run.drain): it never happens.
+    * Two sites with the same X.400 or SMTP site address. A warning, not an error: the MTA
+      resolves each recipient against the directory first and an exact proxy match wins
+      (docs/model.md), so mail to a mailbox still reaches it, and one organization-wide SMTP
+      domain is a common, deliberate setup (SMTP proxies are alias@domain, unique by alias).
+      What does go astray with a shared X.400 address: an X.400 address the directory does
+      not know matches both sites' identical GWART entries and goes to the cheaper site, and
+      two same-named users of the two sites get one X.400 proxy between them.
+    """
+    found: list[Finding] = []
+    workload = scenario.workload
+    for kind, address_type, gateway, mix_key, inbound_key in (
+        ("ims", "SMTP", "IMS", "internet", "inbound_internet_per_hour"),
+        ("msmail", "MS", "MS Mail connector", "msmail", "inbound_msmail_per_hour"),
+    ):
+        # Any connector whose address spaces take the type carries such mail out (an IMS takes
+        # SMTP); only the gateway itself brings it in.
+        carried = any(space.type == address_type for c in scenario.connectors for space in c.address_spaces)
+        share = getattr(workload.mix, mix_key)
+        if share > 0 and not carried:
+            found.append(
+                (
+                    ("workload", "mix", mix_key),
+                    f"{share:g} of recipients are {mix_key} mail but no {gateway} (no {address_type} address "
+                    "space) is in the organization: every one of them will be NDR'd as not recognized",
+                )
+            )
+        if getattr(workload, inbound_key) > 0 and not any(c.kind == kind for c in scenario.connectors):
+            found.append(
+                (
+                    ("workload", inbound_key),
+                    f"no {gateway} is in the organization, so no such mail will arrive",
+                )
+            )
+    run_end = float(scenario.run.duration + scenario.run.drain)
+    for index, event in enumerate(scenario.events):
+        key = "at" if hasattr(event, "at") else "start"
+        when = float(getattr(event, key))
+        if when >= run_end:
+            found.append(
+                (
+                    ("events", index, key),
+                    f"the {event.kind} at {format_duration(when)} comes after the run ends "
+                    f"(run.duration + run.drain = {format_duration(run_end)}), so it never happens",
+                )
+            )
+    for address_type in ("x400", "smtp"):
+        first: dict[str, int] = {}
+        for index, site in enumerate(scenario.sites):
+            address = getattr(site.addresses, address_type)
+            if not address:
+                continue
+            key = "".join(address.lower().split())
+            if key not in first:
+                first[key] = index
+                continue
+            other = scenario.sites[first[key]].name
+            what = (
+                "mail to a mailbox still resolves through the directory, but an X.400 address it does "
+                "not know routes to either site, and same-named users of the two sites get the same "
+                "X.400 proxy; give each site its own"
+                if address_type == "x400"
+                else "their users' SMTP addresses differ by alias only; if one domain for both is not "
+                "what you meant, give each site its own"
+            )
+            found.append(
+                (
+                    ("sites", index, "addresses", address_type),
+                    f"site {site.name!r} has the same {'X.400' if address_type == 'x400' else 'SMTP'} site "
+                    f"address as site {other!r} ({address}): {what}",
+                )
+            )
+    return found

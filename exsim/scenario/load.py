@@ -18,7 +18,7 @@ from typing import Annotated, Any, Union
 from pydantic import BaseModel, ValidationError
 
 from exsim.names import did_you_mean, shortened
-from exsim.references import reference_problems
+from exsim.references import reference_problems, scenario_warnings
 from exsim.scenario.paths import Location, changed
 from exsim.scenario.schema import (
     PATTERN_RULES,
@@ -381,6 +381,10 @@ def validate_raw(raw: dict[str, Any], source: str = "<scenario>", text: str = ""
     assert scenario is not None
     scenario._source = source
     scenario._raw = raw
+    scenario._warnings = [
+        Problem(source, locator.line_of(path), format_path(path), message)
+        for path, message in scenario_warnings(scenario)
+    ]
     return scenario
 
 

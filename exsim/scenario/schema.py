@@ -1101,10 +1101,17 @@ class Scenario(_Model):
 
     _source: str = PrivateAttr("<text>")
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _warnings: list[Problem] = PrivateAttr(default_factory=list)
 
     @property
     def source(self) -> str:
         return self._source
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """What is valid but surely not meant (an Internet share with no IMS, an event after the
+        run's end, ...), with file and line: `exsim validate` and `exsim run` print them."""
+        return self._warnings
 
     @property
     def raw(self) -> dict[str, Any]:

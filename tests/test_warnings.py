@@ -1,0 +1,148 @@
+"""Scenarios that are valid but surely not what the user meant: `exsim validate` says so in a
+`warning:` line with the file, line and key (exit 0), and `exsim run` says so before it runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from exsim.cli import cli
+
+# Two sites with an X.400 connector and an IMS on RED-EX1; each case edits one line of it.
+BASE = """\
+[organization]
+name = "Contoso"
+
+[[sites]]
+name = "Redmond"
+addresses = { x400 = "c=US;a= ;p=Contoso;o=Redmond", smtp = "@redmond.contoso.com" }
+
+[[sites]]
+name = "Dublin"
+addresses = { x400 = "c=IE;a= ;p=Contoso;o=Dublin", smtp = "@dublin.contoso.com" }
+
+[[servers]]
+name = "RED-EX1"
+site = "Redmond"
+users = 5
+
+[[servers]]
+name = "DUB-EX1"
+site = "Dublin"
+users = 5
+
+[[connectors]]
+name = "Redmond-Dublin"
+kind = "x400"
+sites = ["Redmond", "Dublin"]
+bridgeheads = ["RED-EX1", "DUB-EX1"]
+
+[[connectors]]
+name = "IMS"
+kind = "ims"
+server = "RED-EX1"
+
+[workload]
+spread = "all_day"
+inbound_msmail_per_hour = 0
+mix = { same_server = 0.3, same_site = 0.0, other_site = 0.3, internet = 0.2, msmail = 0.0, distribution_list = 0.2 }
+
+[run]
+duration = "10m"
+drain = "5m"
+time_series = false
+
+[[events]]
+kind = "outage"
+connector = "Redmond-Dublin"
+start = "1m"
+end = "2m"
+"""
+
+
+def write(tmp_path: Path, *edits: tuple[str, str]) -> tuple[Path, str]:
+    text = BASE
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return path, text
+
+
+def line_of(text: str, fragment: str) -> int:
+    return next(n for n, row in enumerate(text.splitlines(), start=1) if fragment in row)
+
+
+CASES = [
+    (
+        # The IMS removed: the Internet share has nowhere to go.
+        [('[[connectors]]\nname = "IMS"\nkind = "ims"\nserver = "RED-EX1"\n', "")],
+        "internet = 0.2",
+        "workload.mix.internet: 0.2 of recipients are internet mail but no IMS (no SMTP address space) "
+        "is in the organization: every one of them will be NDR'd as not recognized",
+    ),
+    (
+        [("msmail = 0.0", "msmail = 0.1"), ("same_server = 0.3", "same_server = 0.2")],
+        "msmail = 0.1",
+        "workload.mix.msmail: 0.1 of recipients are msmail mail but no MS Mail connector (no MS address "
+        "space) is in the organization",
+    ),
+    (
+        [("inbound_msmail_per_hour = 0", "inbound_msmail_per_hour = 3")],
+        "inbound_msmail_per_hour",
+        "workload.inbound_msmail_per_hour: no MS Mail connector is in the organization, so no such mail "
+        "will arrive",
+    ),
+    (
+        # The run ends at 10 min + 5 min of drain: an outage from 40 days never happens.
+        [('start = "1m"\nend = "2m"', 'start = "40d"\nend = "41d"')],
+        'start = "40d"',
+        "events[0].start: the outage at 40d comes after the run ends (run.duration + run.drain = 15m), "
+        "so it never happens",
+    ),
+    (
+        [("c=IE;a= ;p=Contoso;o=Dublin", "c=US;a= ;p=Contoso;o=Redmond")],
+        'name = "Dublin"',  # the addresses line follows the name
+        "sites[1].addresses.x400: site 'Dublin' has the same X.400 site address as site 'Redmond' "
+        "(c=US;a= ;p=Contoso;o=Redmond): mail to a mailbox still resolves through the directory",
+    ),
+    (
+        [("@dublin.contoso.com", "@Redmond.contoso.com")],
+        'name = "Dublin"',
+        "sites[1].addresses.smtp: site 'Dublin' has the same SMTP site address as site 'Redmond' "
+        "(@Redmond.contoso.com): their users' SMTP addresses differ by alias only",
+    ),
+]
+
+
+@pytest.mark.parametrize(("edits", "fragment", "message"), CASES)
+def test_validate_warns_naming_the_key_and_line_and_exits_0(tmp_path, edits, fragment, message):
+    path, text = write(tmp_path, *edits)
+    line = line_of(text, fragment) + (1 if fragment.startswith("name = ") else 0)
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"{path}: valid" in result.output
+    warnings = [row for row in result.output.splitlines() if row.startswith("warning: ")]
+    assert len(warnings) == 1, result.output
+    assert warnings[0].startswith(f"warning: {path}:{line}: {message}"), warnings[0]
+
+
+def test_the_scenario_as_meant_has_no_warning(tmp_path):
+    path, _ = write(tmp_path)
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 0
+    assert "warning" not in result.output
+
+
+def test_run_prints_the_warnings_before_it_runs(tmp_path):
+    path, text = write(tmp_path, ('start = "1m"\nend = "2m"', 'start = "40d"\nend = "41d"'))
+    out = tmp_path / "r"
+    result = CliRunner().invoke(cli, ["run", str(path), "--out", str(out), "--quiet", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    line = line_of(text, 'start = "40d"')
+    assert first.startswith(f"warning: {path}:{line}: events[0].start: "), first
+    assert (out / "runs.csv").exists()
