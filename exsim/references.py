@@ -369,7 +369,7 @@ def _expectation_problems(
         for v in (sweep.get("variables") if isinstance(sweep, dict) else None) or []
         if isinstance(v, dict) and isinstance(v.get("name"), str)
     }
-    aliases: set[str] | None = None
+    aliases: set[str] | None = None  # the named mailboxes' aliases, gathered when first needed
     run_end = _run_end(raw)
     for index, expectation in _items(raw, "expect"):
         at = ("expect", index)
@@ -402,10 +402,10 @@ def _expectation_problems(
             )
         elif kind == "mailbox" and isinstance(expectation.get("alias"), str):
             if aliases is None:
-                aliases = _aliases(raw)
-            if expectation["alias"] not in aliases:
-                named = sorted(a for a in aliases if "-u" not in a)
-                yield at + ("alias",), _unknown("mailbox", expectation["alias"], named)
+                aliases = _named_aliases(raw)
+            alias = expectation["alias"]
+            if alias not in aliases and not _is_anonymous_alias(raw, alias):
+                yield at + ("alias",), _unknown("mailbox", alias, sorted(aliases))
         point = expectation.get("point")
         if isinstance(point, dict):
             for name, value in point.items():
@@ -426,17 +426,28 @@ def _expectation_problems(
                     )
 
 
-def _aliases(raw: Raw) -> set[str]:
-    """Every mailbox alias of the scenario: the named mailboxes and each server's anonymous users."""
+def _named_aliases(raw: Raw) -> set[str]:
+    """The aliases of the scenario's named mailboxes."""
     found: set[str] = set()
     for _, server in _items(raw, "servers"):
         for mailbox in server.get("mailboxes") or []:
             if isinstance(mailbox, dict) and isinstance(mailbox.get("alias"), str):
                 found.add(mailbox["alias"])
-        users = server.get("users")
-        if isinstance(server.get("name"), str) and isinstance(users, int):
-            found.update(anonymous_alias(server["name"], n) for n in range(1, users + 1))
     return found
+
+
+def _is_anonymous_alias(raw: Raw, alias: str) -> bool:
+    """Whether ``alias`` is one of a server's anonymous users (``<server>-uNNNN``, 1 to users),
+    decided from the alias itself: a server of 10^9 users must not make a set of 10^9 names."""
+    server, separator, number = alias.rpartition("-u")
+    if not separator or not number.isdigit():
+        return False
+    for _, item in _items(raw, "servers"):
+        users = item.get("users")
+        if item.get("name") == server and isinstance(users, int) and not isinstance(users, bool):
+            n = int(number)
+            return 1 <= n <= users and anonymous_alias(server, n) == alias
+    return False
 
 
 #: What an expectation's bounds measure, by kind: the noun, and the range its values can take

@@ -363,3 +363,32 @@ def test_ndr_time_bounds_are_shown_as_the_file_wrote_them():
     (line,) = evaluate(simkit.scenario(raw))
     assert line.expected == "first NDR at >= 0h10m and <= 0h1200s"
     assert line.passed, str(line)
+
+
+def test_a_mailbox_expectation_does_not_list_every_user(monkeypatch):
+    # A1 with 10^12 users: the alias is checked from its own form, not against 10^12 names (the
+    # old way, stopped here after 1,000 so that it fails instead of filling the memory).
+    import exsim.references
+
+    made = []
+
+    def counted(server: str, number: int) -> str:
+        made.append(number)
+        if len(made) > 1_000:
+            raise AssertionError("validation lists the anonymous users one by one")
+        return f"{server}-u{number:04d}"
+
+    monkeypatch.setattr(exsim.references, "anonymous_alias", counted)
+    text = Q193322.replace("users = 10", "users = 1000000000000", 1)
+    for alias, known in (
+        ("A1-u999999999999", True),
+        ("A1-u0", False),
+        ("A1-u10", False),
+        ("B1-u0001", False),
+    ):
+        body = f'\n[[expect]]\nname = "m"\nkind = "mailbox"\nalias = "{alias}"\nequals = 0\n'
+        with pytest.raises(ScenarioError) as refused:
+            load_scenario(text + body)
+        # A known alias leaves only the size to refuse (checked when nothing else is wrong).
+        assert ("unknown mailbox" not in str(refused.value)) == known, (alias, str(refused.value))
+        assert ("servers[0].users: the experiment would need more memory" in str(refused.value)) == known

@@ -737,6 +737,18 @@ def test_too_many_recipients_blame_what_makes_them(tmp_path, monkeypatch, users,
     assert output.startswith(f"FILE:{line}: {blamed}: one run would simulate about")
 
 
+def test_a_sweep_value_too_big_for_memory_is_refused_at_its_line(tmp_path, monkeypatch):
+    # The scenario as written has 40 mailboxes; its sweep's 4,000,000 users on RED-EX2 would
+    # hold 5.2 GB in a run (over 4 GiB, however many run at once).
+    sweep = '[[sweep.variables]]\nname = "u"\npath = "servers.RED-EX2.users"\nvalues = [20, 4000000]\n'
+    code, output, line = _refusal(tmp_path, monkeypatch, "values = [20, 4000000]", events=sweep)
+    assert code == 2
+    assert output.startswith(
+        f"FILE:{line}: sweep.variables[0].values[1]: value 4000000 for 'servers.RED-EX2.users' gives "
+        "servers[1].users: the experiment would need more memory"
+    ), output
+
+
 def test_an_hour_from_midnight_sends_nothing_and_is_not_refused(tmp_path, monkeypatch):
     # The same 2 x 10^6 users (2.6 GB of mailboxes, under 4 GiB) for one hour from 00:00 with
     # working hours 09:00-17:00: no mail at all, a run of seconds to set up.

@@ -26,7 +26,7 @@ from exsim.scenario.schema import (
     Scenario,
     ScenarioError,
 )
-from exsim.scenario.size import size_problem
+from exsim.scenario.size import memory_problem, size_problem
 
 # --- locating paths in the TOML text -------------------------------------------
 
@@ -414,10 +414,10 @@ def _sweep_value_problems(raw: dict[str, Any], source: str, locator: Locator) ->
     for index, variable in enumerate(variables):
         for k, value in enumerate(variable["values"]):
             trial = changed(raw, [(variable["path"], value)])
+            path = ("sweep", "variables", index, "values", k)
             try:
-                Scenario.model_validate(trial)
+                scenario = Scenario.model_validate(trial)
             except ValidationError as exc:
-                path = ("sweep", "variables", index, "values", k)
                 for problem in _schema_problems(exc, trial, source, Locator("")):
                     problems.append(
                         Problem(
@@ -427,4 +427,17 @@ def _sweep_value_problems(raw: dict[str, Any], source: str, locator: Locator) ->
                             f"value {value!r} for {variable['path']!r} gives {problem.path}: {problem.message}",
                         )
                     )
+                continue
+            # The scenario as written may fit while its biggest sweep value does not.
+            too_big = memory_problem(scenario)
+            if too_big is not None:
+                at, message = too_big
+                problems.append(
+                    Problem(
+                        source,
+                        locator.line_of(path),
+                        format_path(path),
+                        f"value {value!r} for {variable['path']!r} gives {format_path(at)}: {message}",
+                    )
+                )
     return problems

@@ -305,36 +305,9 @@ def size_problem(scenario: Scenario, replications: int | None = None) -> tuple[L
             f"{points:,} sweep point(s) x {reps:,} replication(s) = {points * reps:,} runs; at most {MAX_RUNS:,}"
         )
     size = estimate(scenario, replications)
-    memory = available_memory()
-    # Memory is refused whatever run.allow_long says: such a run would not end, it would fail.
-    if size.memory_bytes > memory / 2:
-        too_much = (
-            f"the experiment would need more memory than this machine has ({_gib(memory)} available): "
-            f"{size.describe()}"
-        )
-        backlog_at, _ = _longest_backlog(scenario)
-        parts = {
-            "mailboxes": size.at_once * size.mailbox_bytes,
-            "backlog": size.at_once * size.backlog_bytes,
-            "series": size.series_bytes,
-        }
-        if parts["mailboxes"] > memory / 2 or max(parts, key=parts.__getitem__) == "mailboxes":
-            return _biggest_server(scenario), f"{too_much}; lower the users"
-        if max(parts, key=parts.__getitem__) == "backlog" and backlog_at is not None:
-            return ("events", backlog_at), (
-                f"{too_much}; the mail queued during this event fills the memory: shorten it, or "
-                "lower the users"
-            )
-        # Time series: too fine an interval, unless even one row a day would be too many.
-        daily = size.runs * _rows(scenario, 86400.0) * (3 + len(scenario.servers)) * BYTES_PER_SERIES_VALUE
-        if daily > memory / 2:
-            return ("run", "duration"), f"{too_much}; shorten run.duration"
-        return ("run", "time_series_interval"), (
-            f"{too_much}; lengthen run.time_series_interval, set run.time_series = false, or run "
-            "fewer points or replications"
-        )
-    if scenario.run.allow_long:
-        return None
+    too_big = _memory_problem(scenario, size)
+    if too_big is not None or scenario.run.allow_long:
+        return too_big
     if size.recipients_per_run > MAX_RECIPIENTS_PER_RUN:
         at, advice = _recipients_driver(scenario)
         return at, (
@@ -356,3 +329,40 @@ def size_problem(scenario: Scenario, replications: int | None = None) -> tuple[L
             "true to run it anyway"
         )
     return None
+
+
+def memory_problem(scenario: Scenario) -> tuple[Location, str] | None:
+    """(path to blame, message) when the experiment would not fit in memory, else None (what a
+    sweep value is checked for: the biggest value must fit, however long the runs take)."""
+    return _memory_problem(scenario, estimate(scenario))
+
+
+def _memory_problem(scenario: Scenario, size: Size) -> tuple[Location, str] | None:
+    # Memory is refused whatever run.allow_long says: such a run would not end, it would fail.
+    memory = available_memory()
+    if size.memory_bytes <= memory / 2:
+        return None
+    too_much = (
+        f"the experiment would need more memory than this machine has ({_gib(memory)} available): "
+        f"{size.describe()}"
+    )
+    backlog_at, _ = _longest_backlog(scenario)
+    parts = {
+        "mailboxes": size.at_once * size.mailbox_bytes,
+        "backlog": size.at_once * size.backlog_bytes,
+        "series": size.series_bytes,
+    }
+    if parts["mailboxes"] > memory / 2 or max(parts, key=parts.__getitem__) == "mailboxes":
+        return _biggest_server(scenario), f"{too_much}; lower the users"
+    if max(parts, key=parts.__getitem__) == "backlog" and backlog_at is not None:
+        return ("events", backlog_at), (
+            f"{too_much}; the mail queued during this event fills the memory: shorten it, or lower the users"
+        )
+    # Time series: too fine an interval, unless even one row a day would be too many.
+    daily = size.runs * _rows(scenario, 86400.0) * (3 + len(scenario.servers)) * BYTES_PER_SERIES_VALUE
+    if daily > memory / 2:
+        return ("run", "duration"), f"{too_much}; shorten run.duration"
+    return ("run", "time_series_interval"), (
+        f"{too_much}; lengthen run.time_series_interval, set run.time_series = false, or run "
+        "fewer points or replications"
+    )
