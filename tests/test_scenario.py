@@ -216,6 +216,27 @@ def test_sweep_value_that_would_be_invalid(base):
     )
 
 
+def test_each_sweep_value_is_checked_as_one_points_scenario(base, monkeypatch):
+    # Each value is put in place alone and validated as the scenario of the point it makes, which
+    # has no sweep of its own: a trial that still carried the sweep copied and validated all n
+    # values again for each of the n (a sweep of 90,000 values took minutes to validate).
+    from exsim.scenario import load
+
+    base["sweep"] = {"variables": [{"name": "users", "path": "servers.RED-EX1.users", "values": [3, 4, 5]}]}
+    trials = []
+    validate = load.Scenario.model_validate
+
+    def recording(data, *args, **kwargs):
+        trials.append(data)
+        return validate(data, *args, **kwargs)
+
+    monkeypatch.setattr(load.Scenario, "model_validate", recording)
+    load_scenario(to_toml(base))
+    points = [t for t in trials if "sweep" not in t]
+    assert [next(s["users"] for s in t["servers"] if s["name"] == "RED-EX1") for t in points] == [3, 4, 5]
+    assert len(trials) == len(points) + 1  # and the scenario as written, sweep and all, once
+
+
 def test_toml_syntax_error_has_its_line():
     assert problems_of('[organization]\nname = "x"\nname 2\n[[sites]]\n')[0].startswith(
         "<text>:3: TOML syntax error"
