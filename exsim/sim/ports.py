@@ -16,7 +16,8 @@ for :class:`Post`.
 * :class:`Routing`: the organization as routing sees it *now*. A site-address change replaces
   the organization and its GWART during a run, and a server on a build with an incomplete GWART
   (KB Q145976) routes from a partial table while replication is under way, so a component asks
-  each time rather than keeping a copy.
+  each time rather than keeping a copy; an MTA keeps what it asked only while no replication is
+  under way, until the simulation announces a change (``MTA.routing_changed``).
 * :class:`Builds`: which build each server runs (an upgrade changes it mid-run) and so which
   documented defect strikes a given message at a given point.
 * :class:`Post`: the hand-offs between components: "give this envelope to server X's MTA",
