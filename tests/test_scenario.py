@@ -8,6 +8,7 @@ import pytest
 
 from exsim.scenario import ScenarioError, json_schema, load_scenario, resolve_path
 from exsim.scenario.paths import path_problem, path_segments, why_nothing
+from tests.clikit import exsim
 from tests.conftest import SCENARIOS, to_toml
 
 
@@ -235,6 +236,36 @@ def test_each_sweep_value_is_checked_as_one_points_scenario(base, monkeypatch):
     points = [t for t in trials if "sweep" not in t]
     assert [next(s["users"] for s in t["servers"] if s["name"] == "RED-EX1") for t in points] == [3, 4, 5]
     assert len(trials) == len(points) + 1  # and the scenario as written, sweep and all, once
+
+
+def test_a_sweep_value_whose_run_is_too_long_is_refused_at_its_line(base, tmp_path):
+    # 10^9 inbound Internet messages an hour for a day is about 2.4 x 10^10 recipients, far over
+    # the 50,000,000 a run may simulate without run.allow_long: the value is refused where it is
+    # written, with the rate (not a server's users) named as the cause, and `exsim run` stops before
+    # making a results directory (the point's run would otherwise fail after starting to write).
+    base["run"] = {"duration": "1d"}
+    base["sweep"] = {
+        "variables": [{"name": "rate", "path": "workload.inbound_internet_per_hour", "values": [10, 1e9]}]
+    }
+    (line,) = problems_of(base)
+    assert (
+        "sweep.variables[0].values[1]: value 1000000000.0 for 'workload.inbound_internet_per_hour' gives "
+        in line
+    )
+    assert "gives workload.inbound_internet_per_hour: one run would simulate about 24,000,000," in line
+    assert "lower workload.inbound_internet_per_hour" in line
+    source = tmp_path / "s.toml"
+    source.write_text(to_toml(base))
+    ran = exsim("run", str(source), "--out", str(tmp_path / "out"), "--quiet")
+    assert ran.returncode == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_rate_of_mail_from_outside_is_blamed_when_it_makes_the_run_too_big(base):
+    base["workload"] = {"inbound_internet_per_hour": 1e9}
+    (line,) = problems_of(base)
+    assert ": workload.inbound_internet_per_hour: one run would simulate about " in line
+    assert "lower workload.inbound_internet_per_hour" in line
 
 
 def test_toml_syntax_error_has_its_line():

@@ -26,7 +26,7 @@ from exsim.scenario.schema import (
     Scenario,
     ScenarioError,
 )
-from exsim.scenario.size import memory_problem, size_problem
+from exsim.scenario.size import size_problem
 
 # --- locating paths in the TOML text -------------------------------------------
 
@@ -431,8 +431,10 @@ def _sweep_value_problems(raw: dict[str, Any], source: str, locator: Locator) ->
                         )
                     )
                 continue
-            # The scenario as written may fit while its biggest sweep value does not.
-            too_big = memory_problem(scenario)
+            # The scenario as written may fit while its biggest sweep value does not: each value's
+            # point must pass the size check its run will meet (memory, mail, hours), or the run
+            # would fail at that point, after it had begun writing its results.
+            too_big = size_problem(scenario)
             if too_big is not None:
                 at, message = too_big
                 problems.append(

@@ -278,10 +278,35 @@ def _biggest_server(scenario: Scenario) -> Location:
     return ("servers", index, "users" if server.users >= len(server.mailboxes) else "mailboxes")
 
 
+def _largest_inbound(scenario: Scenario) -> tuple[Location, str, float]:
+    """The key of the largest rate of mail arriving from outside the organization (its
+    location, its name as written, the rate)."""
+    workload = scenario.workload
+    rates: list[tuple[Location, str, float]] = [
+        (("workload", key), f"workload.{key}", getattr(workload, key))
+        for key in ("inbound_internet_per_hour", "inbound_msmail_per_hour")
+    ]
+    rates += [
+        (
+            ("foreign_x400", i, "inbound_per_hour"),
+            f"foreign_x400[{i}].inbound_per_hour",
+            system.inbound_per_hour,
+        )
+        for i, system in enumerate(scenario.foreign_x400)
+    ]
+    return max(rates, key=lambda item: item[2])
+
+
 def _recipients_driver(scenario: Scenario) -> tuple[Location, str]:
-    """What makes a run's mail too much: the organization, when a single day of its mail is
-    already too much, else the run's length."""
-    if estimated_recipients(scenario, min(float(scenario.run.duration), 86400.0)) > MAX_RECIPIENTS_PER_RUN:
+    """What makes a run's mail too much: when a single day of its mail is already too much, the
+    larger source of it (the organization's users, or mail arriving from outside at a rate),
+    else the run's length."""
+    day = min(float(scenario.run.duration), 86400.0)
+    daily = estimated_recipients(scenario, day)
+    if daily > MAX_RECIPIENTS_PER_RUN:
+        at, name, rate = _largest_inbound(scenario)
+        if rate * day / 3600 > daily / 2:  # most of the day's mail comes from outside
+            return at, f"lower {name}"
         return _biggest_server(scenario), "lower the users"
     return ("run", "duration"), "shorten run.duration"
 
@@ -329,12 +354,6 @@ def size_problem(scenario: Scenario, replications: int | None = None) -> tuple[L
             "true to run it anyway"
         )
     return None
-
-
-def memory_problem(scenario: Scenario) -> tuple[Location, str] | None:
-    """(path to blame, message) when the experiment would not fit in memory, else None (what a
-    sweep value is checked for: the biggest value must fit, however long the runs take)."""
-    return _memory_problem(scenario, estimate(scenario))
 
 
 def _memory_problem(scenario: Scenario, size: Size) -> tuple[Location, str] | None:
