@@ -207,12 +207,14 @@ set_option = click.option(
 )
 
 
-def _load(path: str, settings: tuple[str, ...] = ()) -> Scenario:
+def _load(path: str, settings: tuple[str, ...] = (), *, simulated: bool = True) -> Scenario:
+    """The scenario at ``path`` with ``--set`` applied, or exit 2 listing its problems. A command
+    that does not run it (``simulated=False``) accepts runs of any length."""
     from exsim.scenario import ScenarioError, load_scenario
 
     try:
-        scenario = load_scenario(Path(path))
-        return _apply_settings(scenario, settings) if settings else scenario
+        scenario = load_scenario(Path(path), simulated=simulated)
+        return _apply_settings(scenario, settings, simulated=simulated) if settings else scenario
     except ScenarioError as exc:
         for problem in exc.problems:
             err.print(str(problem), markup=False)
@@ -329,7 +331,7 @@ def show(scenario: str) -> None:
     from exsim.scenario import LINK_CONNECTORS
     from exsim.versions import BUILDS
 
-    org = Organization(_load(scenario))
+    org = Organization(_load(scenario, simulated=False))
     sites = [
         (
             site.name,
@@ -390,7 +392,7 @@ def show(scenario: str) -> None:
     )
 
 
-def _apply_settings(scenario: Scenario, settings: tuple[str, ...]) -> Scenario:
+def _apply_settings(scenario: Scenario, settings: tuple[str, ...], *, simulated: bool = True) -> Scenario:
     """The scenario with each ``--set PATH=VALUE`` put in place (in order), validated again.
 
     Every command that takes ``--set`` comes through here (by :func:`_load`). A malformed
@@ -422,7 +424,7 @@ def _apply_settings(scenario: Scenario, settings: tuple[str, ...]) -> Scenario:
         setting = next(s for s in settings if (split_assignment(s) or ("",))[0] == exc.path)
         _bad_argument(f"--set {setting}: {exc.path!r} names nothing in the scenario: {exc.why}")
     try:
-        return validate_raw(raw, scenario.source)
+        return validate_raw(raw, scenario.source, simulated=simulated)
     except ScenarioError as exc:
         # The file is fine; what --set made of it is not. Say so, instead of a line of the file.
         where = f"{scenario.source} as changed by --set"
@@ -459,7 +461,7 @@ def _router(scenario_path: str, settings: tuple[str, ...] = ()) -> Router:
     from exsim.org import Organization
     from exsim.routing import Router
 
-    return Router(Organization(_load(scenario_path, settings)))
+    return Router(Organization(_load(scenario_path, settings, simulated=False)))
 
 
 def _bad_argument(message: str) -> NoReturn:

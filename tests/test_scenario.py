@@ -268,6 +268,26 @@ def test_the_rate_of_mail_from_outside_is_blamed_when_it_makes_the_run_too_big(b
     assert "lower workload.inbound_internet_per_hour" in line
 
 
+def test_commands_that_do_not_run_a_scenario_accept_one_too_long_to_run(base, tmp_path):
+    # 10^9 inbound messages an hour: far too long to run without run.allow_long (validate and run
+    # refuse it), but show, gwart and route only read the (two-mailbox) organization.
+    base["workload"] = {"inbound_internet_per_hour": 1e9}
+    source = tmp_path / "s.toml"
+    source.write_text(to_toml(base))
+    assert exsim("validate", str(source)).returncode == 2
+    assert exsim("run", str(source), "--out", str(tmp_path / "out"), "--quiet").returncode == 2
+    shown = exsim("show", str(source))
+    assert shown.returncode == 0 and "RED-EX1" in shown.stdout
+    gwart = exsim("gwart", str(source), "--site", "Redmond")
+    assert gwart.returncode == 0 and "IMS" in gwart.stdout
+    routed = exsim("route", str(source), "--from", "RED-EX1", "--to", "someone@example.com")
+    assert routed.returncode == 0 and "IMS" in routed.stdout
+    # What they still refuse: an organization that would not fit in memory.
+    base["servers"][0]["users"] = 10**12
+    source.write_text(to_toml(base))
+    assert "more memory than this machine has" in exsim("show", str(source)).stderr
+
+
 def test_toml_syntax_error_has_its_line():
     assert problems_of('[organization]\nname = "x"\nname 2\n[[sites]]\n')[0].startswith(
         "<text>:3: TOML syntax error"

@@ -350,14 +350,20 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
     return data
 
 
-def load_scenario(path_or_text: str | Path, *, check: bool = True) -> Scenario:
-    """Read, validate and cross-check a scenario; raise :class:`ScenarioError` listing every problem."""
+def load_scenario(path_or_text: str | Path, *, check: bool = True, simulated: bool = True) -> Scenario:
+    """Read, validate and cross-check a scenario; raise :class:`ScenarioError` listing every problem.
+
+    ``simulated=False`` is for a caller that will not run it (``exsim show``, ``gwart``, ``route``,
+    ``explore``): the scenario must still fit in memory, but how long its runs would take does
+    not matter."""
     text, source = _read(path_or_text)
     raw = parse_toml(text, source)
-    return validate_raw(raw, source, text)
+    return validate_raw(raw, source, text, simulated=simulated)
 
 
-def validate_raw(raw: dict[str, Any], source: str = "<scenario>", text: str = "") -> Scenario:
+def validate_raw(
+    raw: dict[str, Any], source: str = "<scenario>", text: str = "", *, simulated: bool = True
+) -> Scenario:
     """Validate already-parsed data (a file, or a sweep point of one)."""
     locator = Locator(text)
     problems: list[Problem] = []
@@ -370,9 +376,9 @@ def validate_raw(raw: dict[str, Any], source: str = "<scenario>", text: str = ""
         problems.append(Problem(source, locator.line_of(path), format_path(path), message))
     if scenario is not None and not problems:
         # Size first: a sweep of 10^6 values must be refused, not tried value by value.
-        problems += _size_problems(scenario, source, locator)
+        problems += _size_problems(scenario, source, locator, simulated)
         if not problems:
-            problems += _sweep_value_problems(raw, source, locator)
+            problems += _sweep_value_problems(raw, source, locator, simulated)
         if not problems:
             problems += _no_point_problems(scenario, source, locator)
     if problems:
@@ -388,8 +394,8 @@ def validate_raw(raw: dict[str, Any], source: str = "<scenario>", text: str = ""
     return scenario
 
 
-def _size_problems(scenario: Scenario, source: str, locator: Locator) -> list[Problem]:
-    found = size_problem(scenario)
+def _size_problems(scenario: Scenario, source: str, locator: Locator, simulated: bool) -> list[Problem]:
+    found = size_problem(scenario, simulated=simulated)
     if found is None:
         return []
     at, message = found
@@ -407,7 +413,9 @@ def _no_point_problems(scenario: Scenario, source: str, locator: Locator) -> lis
     return [Problem(source, locator.line_of(at) or locator.line_of(at[:1]), format_path(at), message)]
 
 
-def _sweep_value_problems(raw: dict[str, Any], source: str, locator: Locator) -> list[Problem]:
+def _sweep_value_problems(
+    raw: dict[str, Any], source: str, locator: Locator, simulated: bool
+) -> list[Problem]:
     """Each sweep value, put in place alone, must give a valid scenario."""
     problems = []
     variables = raw.get("sweep", {}).get("variables", [])
@@ -434,7 +442,7 @@ def _sweep_value_problems(raw: dict[str, Any], source: str, locator: Locator) ->
             # The scenario as written may fit while its biggest sweep value does not: each value's
             # point must pass the size check its run will meet (memory, mail, hours), or the run
             # would fail at that point, after it had begun writing its results.
-            too_big = size_problem(scenario)
+            too_big = size_problem(scenario, simulated=simulated)
             if too_big is not None:
                 at, message = too_big
                 problems.append(

@@ -311,12 +311,16 @@ def _recipients_driver(scenario: Scenario) -> tuple[Location, str]:
     return ("run", "duration"), "shorten run.duration"
 
 
-def size_problem(scenario: Scenario, replications: int | None = None) -> tuple[Location, str] | None:
+def size_problem(
+    scenario: Scenario, replications: int | None = None, *, simulated: bool = True
+) -> tuple[Location, str] | None:
     """(scenario path to blame, message) when the experiment is too big to start, else None.
 
     The path is the key that drives the excess: a server's users when the organization is too
     big, run.duration when the run is too long, the outage (or stop, or crash) whose backlog
-    fills memory, run.time_series_interval when the time series are too fine.
+    fills memory, run.time_series_interval when the time series are too fine. With
+    ``simulated=False`` (the scenario is only read, not run) only the memory and the sweep's
+    limits are checked.
     """
     points = sweep_points(scenario)
     reps = scenario.run.replications if replications is None else replications
@@ -331,7 +335,7 @@ def size_problem(scenario: Scenario, replications: int | None = None) -> tuple[L
         )
     size = estimate(scenario, replications)
     too_big = _memory_problem(scenario, size)
-    if too_big is not None or scenario.run.allow_long:
+    if too_big is not None or scenario.run.allow_long or not simulated:
         return too_big
     if size.recipients_per_run > MAX_RECIPIENTS_PER_RUN:
         at, advice = _recipients_driver(scenario)
