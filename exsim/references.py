@@ -557,7 +557,8 @@ def _bound_problems(expectation: dict[str, Any], at: Location, run_end: float) -
     elif least <= low and most >= high:
         yield (
             at + (next(iter(given)),),
-            f"{' and '.join(show(key) for key in given)} hold for every {noun}, so it could never fail; "
+            f"{' and '.join(show(key) for key in given)} {'holds' if len(given) == 1 else 'hold'} for every "
+            f"{noun}, so it could never fail; "
             "give a bound that some outcome would break",
         )
 
@@ -616,7 +617,7 @@ def scenario_warnings(scenario: Scenario) -> list[Finding]:
             found.append(
                 (
                     ("workload", "mix", mix_key),
-                    f"{share:g} of recipients are {mix_key} mail but no {gateway} (no {address_type} address "
+                    f"{share:g} of the addressed recipients are {mix_key} mail but no {gateway} (no {address_type} address "
                     "space) is in the organization: every one of them will be NDR'd as not recognized",
                 )
             )

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from exsim.names import shortened
+
 #: exsim's own marker: written into every results directory exsim creates.
 MARKER = ".exsim-results"
 #: The lock file of a running experiment (JSON: pid, host, process start time).
@@ -245,6 +247,13 @@ def open_results_dir(out: Path, *, resume: bool, force: bool) -> ResultsDirector
     and locked. Non-empty: ``resume`` continues it, ``force`` empties it if and
     only if it carries exsim's marker, otherwise it is refused.
     """
+    try:
+        out.exists()
+    except OSError as exc:  # a name longer than the file system allows: the look itself fails
+        raise ResultsDirectoryError(
+            f"--out {shortened(str(out))}: cannot use it as the results directory: "
+            f"{exc.strerror or exc}; choose another --out"
+        ) from None
     if out.exists() and not out.is_dir():
         raise ResultsDirectoryError(f"--out {out}: exists and is not a directory")
     created = _create(out) if not out.exists() else []

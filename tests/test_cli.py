@@ -255,6 +255,14 @@ def test_an_out_that_cannot_be_made_is_bad_usage_and_leaves_nothing(tmp_path):
         assert result.stderr == (
             f"--out {out_dir}: cannot create the results directory: {why}; choose another --out\n"
         )
+    # A name too long in an existing directory: even looking it up fails, and is bad usage too.
+    result = exsim("run", str(SCENARIOS / "q166866.toml"), "--out", str(tmp_path / long_name), "--quiet")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"--out '{str(tmp_path)[:40]}")
+    assert "x" * 60 not in result.stderr  # the name shortened, not all 300 characters
+    assert result.stderr.endswith(
+        "...': cannot use it as the results directory: File name too long; choose another --out\n"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
     assert blocker.read_text() == "not a directory"
 

@@ -95,7 +95,7 @@ BAD = [
     (
         'kind = "latency"\nat_least = "0s"',
         "at_least",
-        "expect[4].at_least: at_least = '0s' hold for every time, so it could never fail",
+        "expect[4].at_least: at_least = '0s' holds for every time, so it could never fail",
     ),
     (
         'kind = "outcome"\nmetric = "delivery_rate"\nat_least = 0\nat_most = 1',

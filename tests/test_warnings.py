@@ -81,13 +81,13 @@ CASES = [
         # The IMS removed: the Internet share has nowhere to go.
         [('[[connectors]]\nname = "IMS"\nkind = "ims"\nserver = "RED-EX1"\n', "")],
         "internet = 0.2",
-        "workload.mix.internet: 0.2 of recipients are internet mail but no IMS (no SMTP address space) "
+        "workload.mix.internet: 0.2 of the addressed recipients are internet mail but no IMS (no SMTP address space) "
         "is in the organization: every one of them will be NDR'd as not recognized",
     ),
     (
         [("msmail = 0.0", "msmail = 0.1"), ("same_server = 0.3", "same_server = 0.2")],
         "msmail = 0.1",
-        "workload.mix.msmail: 0.1 of recipients are msmail mail but no MS Mail connector (no MS address "
+        "workload.mix.msmail: 0.1 of the addressed recipients are msmail mail but no MS Mail connector (no MS address "
         "space) is in the organization",
     ),
     (
