@@ -787,8 +787,10 @@ def _resume_command(context: click.Context, out_dir: str) -> list[str]:
     """The ``exsim run`` command that finishes an interrupted experiment: the scenario as given,
     ``--out DIR --resume`` and every option of :data:`RESUME_REPEATS` the user gave, as given."""
     command = ["exsim", "run"]
-    if context.params.get("scenario"):
-        command.append(context.params["scenario"])
+    scenario = context.params.get("scenario")
+    if scenario:
+        # A file named like an option ('-x.toml') would be read as one: name it by its folder.
+        command.append(f"./{scenario}" if scenario.startswith("-") else scenario)
     command += ["--out", out_dir, "--resume"]
     for parameter in context.command.params:
         value = context.params.get(parameter.name or "")

@@ -337,3 +337,17 @@ def test_a_run_that_sends_nothing_says_why(tmp_path):
     assert "no user or inbound workload sent any" in empty
     # Mail sent: no note.
     assert "No mail was" not in one_hour("c", 'workload.spread="all_day"')
+
+
+def test_the_resume_command_reads_back_as_the_same_run_even_for_names_like_options():
+    # A scenario file named '-x.toml' (reachable after '--') must not come back as an option in
+    # the printed resume command: read back by the same command line, it names the same file.
+    from exsim.cli import _resume_command, cli
+
+    run = cli.commands["run"]
+    given = run.make_context("run", ["--out=-odir", "--seed", "3", "--", "-x.toml"])
+    command = _resume_command(given, given.params["out_dir"])
+    assert command == ["exsim", "run", "./-x.toml", "--out", "-odir", "--resume", "--seed", "3"]
+    again = run.make_context("run", command[2:])
+    assert Path(again.params["scenario"]) == Path(given.params["scenario"])
+    assert (again.params["out_dir"], again.params["seed"], again.params["resume"]) == ("-odir", 3, True)
