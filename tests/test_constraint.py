@@ -55,6 +55,42 @@ def test_a_sweep_constraint_drops_combinations_from_the_points():
     ]
 
 
+def test_an_expectation_on_a_point_the_constraint_removes_is_bad_input(tmp_path):
+    # The constraint drops (version 5.0, users 2): an expectation on that point has no run to
+    # check and could only fail, so validation refuses it at its line. One on a kept point, and
+    # one naming the version by a value some kept point has, stay valid.
+    raw = one_site(duration="1h", shares=mix(same_server=1.0))
+    raw["sweep"] = {
+        "variables": [
+            {
+                "name": "version",
+                "path": "servers.*.version",
+                "values": ["5.0", "5.0-sp1"],
+                "labels": ["RTM", "SP1"],
+            },
+            {"name": "users", "path": "servers.RED-EX1.users", "values": [1, 2]},
+        ],
+        "constraint": "not (version == '5.0' and users == 2)",
+    }
+    bound = {"kind": "outcome", "recipient_class": "same_server", "metric": "ndr", "equals": 0}
+    raw["expect"] = [
+        {**bound, "name": "kept", "point": {"version": "RTM", "users": 1}},
+        {**bound, "name": "by value", "point": {"version": "5.0"}},
+        {**bound, "name": "removed", "point": {"version": "RTM", "users": 2}},
+    ]
+    path = tmp_path / "s.toml"
+    path.write_text(to_toml(raw))
+    validated = exsim("validate", str(path))
+    assert validated.returncode == 2
+    (line,) = validated.stderr.splitlines()[:-1]
+    assert line.endswith(
+        "expect[2].point: the sweep constraint \"not (version == '5.0' and users == 2)\" keeps no point with "
+        "version = 'RTM', users = 2, so this expectation could only fail; change the point or the constraint"
+    )
+    del raw["expect"][2]
+    validate_raw(raw)  # the other two are fine
+
+
 def test_a_constraint_that_keeps_no_combination_is_bad_input_before_anything_is_made(tmp_path):
     # 'users > 5' over users 1, 2 is false whatever the version: 2 x 2 combinations, none kept.
     raw = one_site(duration="1h", shares=mix(same_server=1.0))

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from exsim.cli import cli
 from exsim.expect import evaluate
 from exsim.randomness import replication_seed
-from exsim.scenario import ScenarioError, load_scenario
+from exsim.scenario import Scenario, ScenarioError, load_scenario
 from exsim.sim import simulate
 from exsim.sim.message import Recipient
 from exsim.sim.model import Simulation
@@ -208,7 +208,11 @@ def test_an_expectation_the_sweep_constraint_leaves_without_a_point_fails():
         "variables": [{"name": "v", "path": "servers.*.version", "values": ["5.0", "5.0-sp1"]}],
         "constraint": "v != '5.0'",
     }
-    lines = evaluate(simkit.scenario(raw))
+    # Validation refuses it: no run of the point is made for it to check.
+    with pytest.raises(ScenarioError, match=r"expect\[0\]\.point: the sweep constraint .* could only fail"):
+        simkit.scenario(raw)
+    # A scenario that skipped validation (pydantic's checks only) still fails it when checked.
+    lines = evaluate(Scenario.model_validate(raw))
     assert [(line.name, line.passed, line.observed) for line in lines] == [
         ("dropped", False, "none selected")
     ]

@@ -381,6 +381,8 @@ def validate_raw(
             problems += _sweep_value_problems(raw, source, locator, simulated)
         if not problems:
             problems += _no_point_problems(scenario, source, locator)
+        if not problems:
+            problems += _expectation_point_problems(scenario, source, locator)
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.path))
         raise ScenarioError(problems)
@@ -411,6 +413,31 @@ def _no_point_problems(scenario: Scenario, source: str, locator: Locator) -> lis
         return []
     at = ("sweep", "constraint")
     return [Problem(source, locator.line_of(at) or locator.line_of(at[:1]), format_path(at), message)]
+
+
+def _expectation_point_problems(scenario: Scenario, source: str, locator: Locator) -> list[Problem]:
+    """An [[expect]] block on a sweep point the constraint removes could only fail: no run of that
+    point is made for it to check."""
+    from exsim.scenario.sweep import expand_sweep  # sweep.py validates points through this module
+
+    if not scenario.sweep.constraint or not any(e.point for e in scenario.expect):
+        return []
+    points = expand_sweep(scenario)
+    problems = []
+    for index, expectation in enumerate(scenario.expect):
+        if expectation.point and not any(point.matches(expectation.point) for point in points):
+            at = ("expect", index, "point")
+            wanted = ", ".join(f"{k} = {v!r}" for k, v in expectation.point.items())
+            problems.append(
+                Problem(
+                    source,
+                    locator.line_of(at) or locator.line_of(at[:2]),
+                    format_path(at),
+                    f"the sweep constraint {shortened(scenario.sweep.constraint)} keeps no point with "
+                    f"{wanted}, so this expectation could only fail; change the point or the constraint",
+                )
+            )
+    return problems
 
 
 def _sweep_value_problems(

@@ -25,6 +25,13 @@ class SweepPoint:
     values: dict[str, Any]
     labels: dict[str, str]
 
+    def matches(self, wanted: dict[str, Any] | None) -> bool:
+        """Whether this is a point ``wanted`` (an expectation's ``point``) names: each variable
+        by its label or its value; no selection names every point."""
+        if not wanted:
+            return True
+        return all(self.labels.get(k) == str(v) or self.values.get(k) == v for k, v in wanted.items())
+
 
 def _combinations(variables: list[SweepVariable]) -> Iterator[list[tuple[SweepVariable, int]]]:
     """Every combination of the variables' values, as (variable, value index) pairs, in the
