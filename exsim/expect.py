@@ -33,8 +33,7 @@ from exsim.scenario import (
     Scenario,
     TransfersExpectation,
 )
-from exsim.scenario.schema import _Expectation as ExpectationBase
-from exsim.scenario.sweep import SweepPoint, expand_sweep, point_scenario
+from exsim.scenario.sweep import expand_sweep, point_scenario
 from exsim.sim import RunResult, simulate
 
 
@@ -49,10 +48,6 @@ class CheckLine:
     def __str__(self) -> str:
         where = f" [{self.point}]" if self.point else ""
         return f"{'PASS' if self.passed else 'FAIL'}  {self.name}{where}: expected {self.expected}; observed {self.observed}"
-
-
-def _selected(expectation: ExpectationBase, point: SweepPoint) -> bool:
-    return point.matches(expectation.point)
 
 
 class Bounds(Protocol):
@@ -235,12 +230,12 @@ def evaluate(
     points = expand_sweep(scenario)
     results: dict[int, list[RunResult]] = {}
     for point in points:
-        if not any(_selected(e, point) for e in scenario.expect):
+        if not any(point.matches(e.point) for e in scenario.expect):
             continue
         concrete = point_scenario(scenario, point)
         results[point.index] = [simulate(concrete, replication_seed(base_seed, k)) for k in range(n_reps)]
     for expectation in scenario.expect:
-        if not any(_selected(expectation, point) for point in points):
+        if not any(point.matches(expectation.point) for point in points):
             # Validation refuses an expectation on a point the constraint removes: a scenario
             # changed after it was validated (by the API) can still get here.
             wanted = ", ".join(f"{k}={v}" for k, v in (expectation.point or {}).items())
@@ -249,7 +244,7 @@ def evaluate(
             )
             continue
         for point in points:
-            if not _selected(expectation, point):
+            if not point.matches(expectation.point):
                 continue
             runs = results[point.index]
             if isinstance(expectation, OutcomeExpectation):

@@ -248,15 +248,15 @@ def open_results_dir(out: Path, *, resume: bool, force: bool) -> ResultsDirector
     only if it carries exsim's marker, otherwise it is refused.
     """
     try:
-        out.exists()
+        exists = out.exists()
     except OSError as exc:  # a name longer than the file system allows: the look itself fails
         raise ResultsDirectoryError(
             f"--out {shortened(str(out))}: cannot use it as the results directory: "
             f"{exc.strerror or exc}; choose another --out"
         ) from None
-    if out.exists() and not out.is_dir():
+    if exists and not out.is_dir():
         raise ResultsDirectoryError(f"--out {out}: exists and is not a directory")
-    created = _create(out) if not out.exists() else []
+    created = [] if exists else _create(out)
     entries = [e for e in out.iterdir() if e.name not in (MARKER, LOCK)]
     marked = (out / MARKER).exists()
     if entries and not resume:

@@ -412,7 +412,7 @@ def _no_point_problems(scenario: Scenario, source: str, locator: Locator) -> lis
     if message is None:
         return []
     at = ("sweep", "constraint")
-    return [Problem(source, locator.line_of(at) or locator.line_of(at[:1]), format_path(at), message)]
+    return [Problem(source, locator.line_of(at), format_path(at), message)]
 
 
 def _expectation_point_problems(scenario: Scenario, source: str, locator: Locator) -> list[Problem]:
@@ -431,7 +431,7 @@ def _expectation_point_problems(scenario: Scenario, source: str, locator: Locato
             problems.append(
                 Problem(
                     source,
-                    locator.line_of(at) or locator.line_of(at[:2]),
+                    locator.line_of(at),
                     format_path(at),
                     f"the sweep constraint {shortened(scenario.sweep.constraint)} keeps no point with "
                     f"{wanted}, so this expectation could only fail; change the point or the constraint",
