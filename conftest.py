@@ -177,13 +177,19 @@ BROWSER_TEST_FILES = frozenset({"tests/test_explore.py", "tests/test_report.py"}
 #: The unit of work (see pytest_xdist_make_scheduler) that BROWSER_TEST_FILES make together.
 BROWSER_TESTS = "the browser tests"
 
+#: The unit of work that the lessons (notebooks/*.ipynb) make together: they run in one worker, so
+#: that one warm-kernel server (tests/warm_kernels.py: about 3 CPU-seconds of imports to start)
+#: serves all thirteen instead of one in each worker.
+LESSONS = "the lessons"
+
 #: The units of work that take longest (wall time on two workers, whole files), longest first:
 #: xdist hands them out before the rest, so that the run ends with short files that the workers
 #: share out evenly, not with one worker running a long file while the other has finished. Ranked
-#: by a per-worker timeline of the suite (each file's first start to its last end); the lessons
-#: follow them, then every other file in collection order. tests/test_browser_files.py checks that
-#: each names a file (or the browser tests' unit).
+#: by a per-worker timeline of the suite (each file's first start to its last end); every other file
+#: follows in collection order. tests/test_browser_files.py checks that each names a file (or the
+#: lessons' or the browser tests' unit).
 LONGEST_FIRST = (
+    LESSONS,
     BROWSER_TESTS,
     "tests/test_plots.py",
     "tests/test_experiment.py",
@@ -203,7 +209,7 @@ LONGEST_FIRST = (
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's: known only where it is installed
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`--dist loadfile`, with the browser tests' files one unit of work (see BROWSER_TEST_FILES),
-    and the longest units handed out first (LONGEST_FIRST)."""
+    the lessons another (LESSONS), and the longest units handed out first (LONGEST_FIRST)."""
     if config.getoption("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
@@ -213,7 +219,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
         def _split_scope(self, nodeid: str) -> str:
             scope = super()._split_scope(nodeid)
-            return BROWSER_TESTS if scope in BROWSER_TEST_FILES else scope
+            if scope in BROWSER_TEST_FILES:
+                return BROWSER_TESTS
+            return LESSONS if scope.startswith("notebooks/") else scope
 
         def _assign_work_unit(self, node: Any) -> None:
             if not self.ordered:  # the first assignment: the queue is complete, in collection order
