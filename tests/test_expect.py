@@ -241,6 +241,7 @@ def test_ndr_reports_back_to_the_originator_are_checkable():
         outage=("0s", "2h"),
     )
     raw["connectors"][0]["override"] = {"max_open_retries": 2, "open_interval": "5m"}
+    raw["servers"][1]["users"] = 10  # people enough in B for a message to name several
     scenario = simkit.scenario(raw)
     lines = {line.name: line for line in evaluate(scenario)}
     assert all(line.passed for line in lines.values()), [str(line) for line in lines.values()]

@@ -413,12 +413,12 @@ def test_marks_are_listed_in_words_and_a_crash_says_when_it_restarts():
     from exsim.explore import event_marks
 
     marks = event_marks(load_scenario(SCENARIOS / "faults.toml"))
-    # faults.toml: RED-EX2 crashes at 5h1m30s for 2 minutes (back 05:03:30) and at 5h11m20s for
-    # 20 minutes (back 05:31:20); the IMS on RED-EX1 stops 9h-10h.
+    # faults.toml: RED-EX2 crashes at 5h0m26.4s for 2 minutes (back 05:02:26) and at 5h10m30.87s
+    # for 20 minutes (back 05:30:31); the IMS on RED-EX1 stops 9h-10h.
     crashes = [m["text"] for m in marks if m["kind"] == "crash"]
     assert crashes == [
-        "RED-EX2 crashes; restarts at Mon 05:03 (t = 5.1 h)",
-        "RED-EX2 crashes; restarts at Mon 05:31 (t = 5.5 h)",
+        "RED-EX2 crashes; restarts at Mon 05:02 (t = 5.0 h)",
+        "RED-EX2 crashes; restarts at Mon 05:30 (t = 5.5 h)",
     ]
     ims = [(m["label"], m["text"]) for m in marks if m["text"].startswith("ims on RED-EX1")]
     assert ims == [("service stops", "ims on RED-EX1 stops"), ("service restarts", "ims on RED-EX1 restarts")]

@@ -23,7 +23,7 @@ def test_books_balance(result):
 def test_connector_outage_gives_congestion_ndrs_after_12_retries_of_5_minutes(result):
     opens = [e.time_s for e in result.events if e.event_id == 289]
     # Opens fail only while the link is down, or while RED-EX2 (a bridgehead) is crashed.
-    crashes = [(5 * H + 90, 5 * H + 90 + 120), (5 * H + 680, 5 * H + 680 + 1200)]
+    crashes = [(5 * H + 26.4, 5 * H + 26.4 + 120), (5 * H + 630.87, 5 * H + 630.87 + 1200)]
     assert opens
     assert all(2 * H <= t < 5 * H or any(a <= t < b for a, b in crashes) for t in opens)
     assert any(t >= crashes[0][0] for t in opens)
@@ -53,7 +53,9 @@ def test_internet_failure_ends_in_time_expired_ndrs_from_the_ims(result):
 def test_lossy_link_costs_transfer_retries_not_mail(result):
     assert result.counters["transfer_retries"] > 0
     other = result.by_class["other_site"]
-    assert other.delivered + other.ndr == other.recipients
+    # Nothing is left pending by the link: what is neither delivered nor NDR'd is what the
+    # second crash lost in RED-EX2's MTA (Books.lose, called only for a crashed component).
+    assert other.delivered + other.ndr + other.lost == other.recipients
 
 
 def test_crashes_cut_a_transfer_and_lose_only_what_was_in_memory(result):

@@ -90,7 +90,9 @@ def test_the_builds_table_in_the_model_docs_matches_the_defect_table():
 
 
 def test_mailbox_expectation_counts_deliveries_to_one_mailbox(tmp_path):
-    # In Q193322 every recipient is bob@B: all of them must show up as deliveries to bob.
+    # In Q193322 every recipient is bob@B: all of them must show up as deliveries to bob. A's 10
+    # heavy users send 10 x 38.6 x 3 / 24 = 48.25 messages in the 3 hours, each naming bob once
+    # (Poisson: 30 is 2.6 standard deviations below).
     text = (
         (SCENARIOS / "kb" / "Q193322.toml").read_text()
         + """
@@ -98,7 +100,7 @@ def test_mailbox_expectation_counts_deliveries_to_one_mailbox(tmp_path):
 name = "bob gets mail"
 kind = "mailbox"
 alias = "bob"
-at_least = 100
+at_least = 30
 """
     )
     path = tmp_path / "bob.toml"

@@ -7,10 +7,21 @@ address change): these runs would go on routing by the old ones if an announceme
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pandas as pd
+
+from exsim import logs
+from exsim.logs import read_tracking_log, timestamp
 from exsim.scenario import load_scenario
 from exsim.sim import simulate
 from tests.conftest import SCENARIOS
 from tests.simkit import mix, one_site, scenario
+
+
+def parse_time(text: str) -> dt.datetime:
+    """A tracking record's date/time field (``1997/06/09 01:10:00 GMT``)."""
+    return dt.datetime.strptime(text, "%Y/%m/%d %H:%M:%S GMT").replace(tzinfo=timestamp(0).tzinfo)
 
 
 def test_an_upgrade_to_sp2_stops_the_fuzzy_search_misdelivering_from_then_on():
@@ -32,7 +43,7 @@ def test_an_upgrade_to_sp2_stops_the_fuzzy_search_misdelivering_from_then_on():
     assert misdelivered[7:] == [0] * len(misdelivered[7:])
 
 
-def test_after_a_site_smtp_address_change_one_offs_to_the_new_proxies_reach_their_mailboxes():
+def test_after_a_site_smtp_address_change_one_offs_to_the_new_proxies_reach_their_mailboxes(tmp_path):
     """Users of a site address colleagues on the other server by their SMTP proxies (one-offs,
     KB Q185024's addressing). The site's SMTP address changes at 1 h: once the change is
     recalculated (10 min), the proxies the users take from the directory are the new ones, and
@@ -43,8 +54,17 @@ def test_after_a_site_smtp_address_change_one_offs_to_the_new_proxies_reach_thei
     ]
     raw = one_site(version="5.0-sp2", duration="2h", shares=mix(same_site=1.0), events=change)
     raw["workload"]["one_off_share"] = 1.0
-    result = simulate(scenario(raw))
+    run = scenario(raw)
+    result = simulate(run, tracking_dir=tmp_path)
     colleagues = result.by_class["same_site"]
     assert colleagues.recipients > 0
     assert colleagues.delivered == colleagues.recipients
-    assert result.transfers.get("IMS", 0) == 0
+    # Only a message addressed by an old proxy before the recalculation and routed after it
+    # may leave through the IMS: every user of the site takes the new proxies from then on.
+    recalculated = timestamp(3600.0 + run.model.recalculation_delay)
+    log = pd.concat(read_tracking_log(path) for path in tmp_path.glob("*/*.log"))
+    submitted = log[log["event #"] == str(logs.SUBMISSION)].set_index("message id")["date/time"]
+    outbound = log[log["event #"] == str(logs.SMTP_QUEUED_OUTBOUND)]["message id"]
+    assert result.transfers.get("IMS", 0) == len(outbound)
+    late = [m for m in outbound if parse_time(submitted[m]) >= recalculated]
+    assert late == []

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import math
 import random
+import re
 
 import numpy as np
 import pytest
 
 from exsim.sim import simulate
-from exsim.sim.workload import index_drawer, message_size
+from exsim.sim.message import Recipient
+from exsim.sim.workload import REDRAWS, index_drawer, message_size, once_each
 from tests.simkit import mix, scenario, two_ims
 
 #: profile: (messages sent per user per day, recipients received per user per day)
@@ -160,3 +162,122 @@ def test_without_randbelow_the_workload_draws_with_randrange():
     reference = random.Random(5)
     below = index_drawer(Plain())  # type: ignore[arg-type]
     assert [below(59_400) for _ in range(50)] == [reference.randrange(59_400) for _ in range(50)]
+
+
+def three_sites_to_c(mailboxes_in_c: int) -> dict:
+    """A - B - C as in KB Q145976: 100 users in A mail C's mailboxes only, 3 entries a message."""
+    return {
+        "name": "to-c",
+        "organization": {"name": "Contoso"},
+        "sites": [{"name": s, "addresses": {"x400": f"c=US;a= ;p=Contoso;o={s}"}} for s in "ABC"],
+        "servers": [
+            {"name": "A1", "site": "A", "users": 100},
+            {"name": "B1", "site": "B"},
+            {
+                "name": "C1",
+                "site": "C",
+                "mailboxes": [{"alias": f"c{n}", "surname": f"C{n}"} for n in range(mailboxes_in_c)],
+            },
+        ],
+        "connectors": [
+            {"name": "A-B", "kind": "site", "sites": ["A", "B"]},
+            {"name": "B-C", "kind": "site", "sites": ["B", "C"]},
+        ],
+        "workload": {
+            "profile": "heavy",
+            "spread": "all_day",
+            "recipients_per_message": 3.0,
+            "mix": mix(other_site=1.0),
+        },
+        "run": {"duration": "2h", "drain": "30m", "seed": 5},
+    }
+
+
+def recipients_of_a_messages(raw: dict) -> list[int]:
+    """The recipient count of every message A's users sent (each traced)."""
+    result = simulate(scenario(raw), trace_messages=set(range(1, 2000)))
+    assert result.messages < 2000  # every message was traced
+    counts = []
+    for lines in result.traces.values():
+        submitted = re.search(r"submitted by A1-\S+ .*\((\d+) recipient\(s\)", lines[0].text)
+        if submitted is not None:  # (C's mailboxes send too)
+            counts.append(int(submitted.group(1)))
+    assert len(counts) > 300  # 100 users x 38.6 a day x 2 h: about 322
+    return counts
+
+
+def test_a_message_names_each_recipient_once_even_from_a_one_mailbox_site():
+    # C has one mailbox: however many entries a message draws, it addresses that mailbox once.
+    assert set(recipients_of_a_messages(three_sites_to_c(mailboxes_in_c=1))) == {1}
+
+
+def test_a_large_population_keeps_the_recipients_per_message_mean():
+    # 1 + Poisson(2) entries against 200 mailboxes: a repeat is drawn again, so the mean stays 3.
+    counts = recipients_of_a_messages(three_sites_to_c(mailboxes_in_c=200))
+    standard_error = math.sqrt(2.0 / len(counts))
+    assert sum(counts) / len(counts) == pytest.approx(3.0, abs=4 * standard_error)
+
+
+def test_a_small_population_caps_a_message_at_the_mailboxes_there_are():
+    # Two mailboxes: one recipient when the message drew one entry (P = P(Poisson(2) = 0) = e^-2),
+    # else both (a repeat is drawn again up to 8 times, missing the other with chance 2^-8).
+    counts = recipients_of_a_messages(three_sites_to_c(mailboxes_in_c=2))
+    assert set(counts) == {1, 2}
+    share_of_one = counts.count(1) / len(counts)
+    standard_error = math.sqrt(math.exp(-2.0) * (1 - math.exp(-2.0)) / len(counts))
+    assert share_of_one == pytest.approx(math.exp(-2.0), abs=4 * standard_error + 2**-8)
+
+
+def drawing(*addresses: str):
+    """An addresser that gives one recipient after the other, counting its calls."""
+    queue = list(addresses)
+    calls = []
+
+    def addresser(originator: str) -> list[Recipient]:
+        calls.append(originator)
+        return [Recipient(queue.pop(0), "other_site")]
+
+    return addresser, calls
+
+
+def test_a_person_already_named_is_drawn_again_and_left_out_after_the_redraws():
+    addresser, calls = drawing("bob", "bob", "carol")
+    held = once_each([Recipient("bob", "same_site")], addresser, "alice")
+    assert [r.address for r in held] == ["bob", "carol"]
+    assert len(calls) == 3
+    addresser, calls = drawing(*["bob"] * (REDRAWS + 1))
+    held = once_each([Recipient("bob", "same_site")], addresser, "alice")
+    assert [r.address for r in held] == ["bob"]
+    assert len(calls) == REDRAWS  # no more draws than that
+
+
+def test_list_members_already_named_are_left_out_without_drawing_again():
+    draws = []
+
+    def a_list(originator: str) -> list[Recipient]:
+        draws.append(originator)
+        return [Recipient(a, "distribution_list") for a in ("dave", "bob", "erin")]
+
+    held = once_each([Recipient("bob", "same_site")], a_list, "alice")
+    assert [(r.address, r.kind) for r in held] == [
+        ("bob", "same_site"),
+        ("dave", "distribution_list"),
+        ("erin", "distribution_list"),
+    ]
+    assert len(draws) == 1
+
+
+def test_a_list_has_distinct_members_and_a_list_as_large_as_everyone_is_everyone():
+    raw = one_server_day("heavy", 30)
+    raw["workload"]["mix"] = mix(distribution_list=1.0)
+    raw["workload"]["recipients_per_message"] = 1  # one list a message
+    for size, expected in ((25, 25), (30, 30), (40, 30)):
+        raw["workload"]["distribution_list_size"] = size
+        result = simulate(scenario(raw), trace_messages=set(range(1, 50)))
+        assert len(result.traces) == 49
+        for lines in result.traces.values():
+            named = int(re.search(r"\((\d+) recipient\(s\)", lines[0].text).group(1))
+            assert named == expected, (size, lines[0].text)
+            # One server: the store delivers the whole list at once, each member named once.
+            delivered = re.match(r"delivered to (.+) \(mailbox on RED-EX1\)", lines[1].text).group(1)
+            assert len(set(delivered.split(", "))) == expected, (size, lines[1].text)

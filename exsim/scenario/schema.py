@@ -581,7 +581,11 @@ class RecipientMix(_Model):
     1.45 recipients on average, so lists reach 0.5 / 1.45 = 34 % of the users' recipients and
     the Internet 0.25 / 1.45 = 17 %. A kind with nobody in it for a sender becomes the nearest
     kind that has someone, and is counted as that kind: same_site becomes same_server for a
-    sender on a site's only server, other_site becomes same_site in an organization of one site."""
+    sender on a site's only server, other_site becomes same_site in an organization of one site.
+    A message names each address once: a person it already names is drawn again (up to 8 times,
+    then the entry adds nobody), a list's members are distinct and those the message already
+    names are left out, so where people are few (a site of one mailbox) messages carry fewer
+    recipients than drawn."""
 
     same_server: float = Field(
         0.4, ge=0, le=1, description="Entries for a mailbox on the sender's own server"

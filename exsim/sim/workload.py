@@ -5,7 +5,9 @@ rate (LoadSim figures), either spread over the working day (an 8-hour window,
 every day of the week) or over all 24 hours. A message has 1 + Poisson(m - 1)
 addressed recipients, where m is the profile's mean; each addressed recipient
 is drawn from the recipient mix, and a distribution-list entry expands into
-that many organization mailboxes. Sizes follow the MMB weights.
+that many distinct organization mailboxes. A message names each address once
+(:func:`once_each`), so a small population can make a message shorter than
+drawn. Sizes follow the MMB weights.
 
 Randomness: one generator per purpose and per server, each spawned from the
 run's seed with a key derived from the server's *name*, so adding a server
@@ -57,6 +59,10 @@ MIX_KINDS = (
 #: Recipient kinds a user may address by a proxy instead of the GAL (mailboxes in the organization).
 ONE_OFF_KINDS = frozenset({"same_server", "same_site", "other_site"})
 FALLBACK = {"other_site": "same_site", "same_site": "same_server"}
+#: Draws of a person already on the message before the entry is left out: a pool with one
+#: free address in n is missed every time with chance ((n - 1) / n) ** REDRAWS, small unless
+#: the message already holds (nearly) everyone of that kind.
+REDRAWS = 8
 
 
 class Workload:
@@ -150,9 +156,13 @@ class Workload:
 
             return foreign
         if kind == "distribution_list":
+            # A list has distinct members: drawn without replacement (a list as large as the
+            # organization is everyone).
             size, everyone = self.config.distribution_list_size, self.all_aliases
-            people = len(everyone)
-            return lambda _: [Recipient(everyone[below(people)], kind) for _ in range(size)]
+            if size >= len(everyone):
+                return lambda _: [Recipient(alias, kind) for alias in everyone]
+            sample = rng.sample
+            return lambda _: [Recipient(alias, kind) for alias in sample(everyone, size)]
         pool = self._pool(kind, server)
         if kind == "same_server":
             if len(pool) < 2:
@@ -261,6 +271,35 @@ class AllBut(Sequence[str]):
         return self._all[index if index < self._start else index + self._skip]
 
 
+def once_each(
+    recipients: list[Recipient], addresser: Callable[[str], list[Recipient]], originator: str
+) -> list[Recipient]:
+    """``recipients`` with one more addressed entry drawn by ``addresser``, each address once.
+
+    A message holds one recipient per address: nobody types the same name twice, and a
+    mailbox both named and reached through a distribution list gets one copy. So a person
+    drawn again is drawn anew from the same kind, up to :data:`REDRAWS` times (a kind whose
+    people the message already holds, such as a one-mailbox site, then adds nobody), and a
+    list's members the message already holds are left out. Draws are taken only when an
+    address repeats, so a message whose addresses never repeat draws what it always did.
+    """
+    held = {recipient.address for recipient in recipients}
+    drawn = addresser(originator)
+    if len(drawn) == 1:
+        attempts = 1
+        while drawn[0].address in held and attempts < REDRAWS:
+            drawn = addresser(originator)
+            attempts += 1
+        if drawn[0].address not in held:
+            recipients.append(drawn[0])
+        return recipients
+    for recipient in drawn:
+        if recipient.address not in held:
+            held.add(recipient.address)
+            recipients.append(recipient)
+    return recipients
+
+
 def message_size(rng: random.Random) -> float:
     """A message size in KB drawn with the MMB weights."""
     return _SIZE_AT[bisect.bisect(SIZE_CUMULATIVE, rng.random())]
@@ -346,7 +385,7 @@ class Users:
             if addresser is None:
                 kind = MIX_KINDS[min(place, len(MIX_KINDS) - 1)]
                 addresser = addressers[place] = self.workload.addresser(kind, self.server, rng)
-            recipients += addresser(originator)
+            recipients = once_each(recipients, addresser, originator) if recipients else addresser(originator)
         size = message_size(rng)
         # Draws for clients and one-off addressing only when the scenario has them, so that
         # scenarios without them keep exactly the traffic they had.
