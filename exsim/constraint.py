@@ -189,13 +189,16 @@ def _evaluate(node: ast.expr, values: Mapping[str, Any]) -> Any:
     raise AssertionError(f"unchecked node {type(node).__name__}")  # parse_constraint refuses it
 
 
-def parse_constraint(text: str, variables: Mapping[str, Sequence[Any]]) -> Constraint:
+def parse_constraint(
+    text: str, variables: Mapping[str, Sequence[Any]], labels: Mapping[str, Sequence[str]] | None = None
+) -> Constraint:
     """Check ``text`` against the language; ``variables`` maps each sweep variable to its values.
 
     Raises :class:`ConstraintError` naming the first problem: too long, nested
     too deep, not an expression, a construct outside the language (with the
-    offending piece of text), an unknown variable, or a comparison that fails
-    for some value a variable can take.
+    offending piece of text), an unknown variable, a comparison that fails
+    for some value a variable can take, or (given ``labels``, each variable's
+    labels in the order of its values) a label where a value belongs.
     """
     if len(text) > MAX_LENGTH:
         raise ConstraintError(
@@ -210,7 +213,71 @@ def parse_constraint(text: str, variables: Mapping[str, Sequence[Any]]) -> Const
     except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes; a parser out of stack
         raise ConstraintError(f"constraint {shortened(text)} is not a valid expression: {exc}") from None
     _check(text.strip(), tree, variables)
+    for name, constant in _stray_constants(tree, variables):
+        shown = list(labels.get(name) or ()) if labels else []
+        if constant in shown:
+            value = variables[name][shown.index(constant)]
+            raise ConstraintError(
+                f"constraint compares {name} with {constant!r}, the label of its value {value!r}; a constraint "
+                f"compares values (labels only name them in tables): write {value!r} instead of {constant!r}"
+            )
     return Constraint(text, tree)
+
+
+def _stray_constants(tree: ast.expr, variables: Mapping[str, Sequence[Any]]) -> Iterator[tuple[str, Any]]:
+    """(variable, constant) for each constant a variable is tested against for equality or
+    membership (``version == 'x'``, ``'x' != version``, ``version in ('x', 'y')``) that is none of
+    that variable's values: such a test comes out the same at every point of the sweep.
+
+    Order comparisons (``users < 50``) and a substring test (``'sp' in version``) are left
+    alone: there a constant need not be a value to mean something."""
+    for node, _ in _nodes(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        for op, left, right in zip(node.ops, operands[:-1], operands[1:], strict=True):
+            if isinstance(op, (ast.Eq, ast.NotEq)):
+                pairs = [(left, right), (right, left)]
+            elif isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, (ast.Tuple, ast.List)):
+                pairs = [(left, right)]
+            else:
+                continue
+            for variable, other in pairs:
+                if not isinstance(variable, ast.Name) or isinstance(other, ast.Name):
+                    continue
+                found = _evaluate(other, {})
+                for constant in found if isinstance(other, (ast.Tuple, ast.List)) else [found]:
+                    if constant not in variables[variable.id]:
+                        yield variable.id, constant
+
+
+#: Values of one variable a message lists before it says how many more there are.
+SHOWN_VALUES = 8
+
+
+def listed(values: Sequence[Any]) -> str:
+    """A variable's values for a message: the first :data:`SHOWN_VALUES`, then how many more."""
+    shown = ", ".join(repr(v) for v in values[:SHOWN_VALUES])
+    return shown + (f" and {len(values) - SHOWN_VALUES} more" if len(values) > SHOWN_VALUES else "")
+
+
+def stray_constant_problem(constraint: Constraint, variables: Mapping[str, Sequence[Any]]) -> str | None:
+    """Why a constraint tests a variable against something that is none of its values, or None.
+
+    ``version != '5.0-sp3'`` over the values '5.0', '5.0-sp1' and '5.0-sp2' is true at every
+    point: a misspelt value makes the constraint keep (or drop) everything silently."""
+    for name, constant in _stray_constants(constraint.tree, variables):
+        values = variables[name]
+        hint = (
+            did_you_mean(constant, [v for v in values if isinstance(v, str)])
+            if isinstance(constant, str)
+            else ""
+        )
+        return (
+            f"constraint {shortened(constraint.text)} compares {name} with {constant!r}, which is none of "
+            f"its values ({listed(values)}), so that comparison comes out the same at every point{hint}"
+        )
+    return None
 
 
 def _nodes(tree: ast.expr) -> Iterator[tuple[ast.AST, int]]:

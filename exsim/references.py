@@ -352,8 +352,16 @@ def _sweep_problems(raw: Raw) -> Iterator[Finding]:
             for v in variables
             if isinstance(v, dict) and isinstance(v.get("name"), str) and isinstance(v.get("values"), list)
         }
+        labels = {
+            name: v["labels"]
+            for v in variables
+            if isinstance(v, dict)
+            and (name := v.get("name")) in values
+            and isinstance(v.get("labels"), list)
+            and len(v["labels"]) == len(values[name])
+        }
         try:
-            parse_constraint(constraint, values)
+            parse_constraint(constraint, values, labels)
         except ConstraintError as exc:
             yield ("sweep", "constraint"), str(exc)
 

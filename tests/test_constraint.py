@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 from hypothesis import given, settings
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from exsim.constraint import MAX_DEPTH, MAX_LENGTH, ConstraintError, parse_constraint
 from exsim.experiment import expand_sweep, run_experiment
-from exsim.scenario import Scenario, validate_raw
+from exsim.scenario import Scenario, load_scenario, validate_raw
 from tests.clikit import exsim
 from tests.conftest import to_toml
 from tests.simkit import mix, one_site
@@ -244,3 +245,105 @@ def test_the_walker_agrees_with_python_on_every_combination(text):
         values = dict(zip(VARIABLES, combo, strict=True))
         expected = bool(eval(text, {"__builtins__": {}}, values))  # noqa: S307 - the test's own grammar, not user text
         assert constraint.holds(values) is expected, (text, values)
+
+
+def test_a_label_where_a_value_belongs_is_refused_naming_the_value():
+    labels = {"version": ["RTM", "SP1", "SP2"]}
+    parse_constraint("version != '5.0-sp1'", VARIABLES, labels)  # the value itself is fine
+    for text in ("version != 'SP1'", "'SP1' == version", "users == 2 and version not in ('5.0', 'SP1')"):
+        with pytest.raises(ConstraintError) as info:
+            parse_constraint(text, VARIABLES, labels)
+        assert str(info.value) == (
+            "constraint compares version with 'SP1', the label of its value '5.0-sp1'; a constraint compares "
+            "values (labels only name them in tables): write '5.0-sp1' instead of 'SP1'"
+        )
+    # A label that is also a value is that value; a substring test may hold any string.
+    parse_constraint("version == '5.0'", VARIABLES, {"version": ["5.0-sp1", "RTM", "SP2"]})
+    parse_constraint("'SP1' in version", VARIABLES, labels)
+
+
+SWEPT_ADDRESS = """\
+name = "labels"
+
+[organization]
+name = "Contoso"
+
+[[sites]]
+name = "Redmond"
+[sites.addresses]
+x400 = "c=US;a= ;o=Redmond"
+smtp = "@redmond.contoso.com"
+
+[[servers]]
+name = "RED-EX1"
+site = "Redmond"
+users = 2
+
+[run]
+duration = "10m"
+
+[sweep]
+constraint = {constraint}
+
+[[sweep.variables]]
+name = "version"
+path = "servers.*.version"
+values = ["5.0", "5.0-sp1", "5.0-sp2"]
+
+[[sweep.variables]]
+name = "site_address"
+path = "sites.Redmond.addresses.x400"
+values = ["c=US;a= ;p=Contoso;o=Redmond", "c=US;a= ;o=Redmond"]
+labels = ["with p=", "without p="]
+"""
+
+
+@pytest.mark.parametrize(
+    ("constraint", "message"),
+    [
+        (
+            # The label: before, true at all 6 points (no value is 'without p='), so nothing was dropped.
+            "site_address != 'without p='",
+            "constraint compares site_address with 'without p=', the label of its value 'c=US;a= ;o=Redmond'; "
+            "a constraint compares values (labels only name them in tables): write 'c=US;a= ;o=Redmond' "
+            "instead of 'without p='",
+        ),
+        (
+            # Neither a value nor a label: true at every point, whatever it was meant to drop.
+            "version != '5.0-sp3'",
+            "constraint \"version != '5.0-sp3'\" compares version with '5.0-sp3', which is none of its values "
+            "('5.0', '5.0-sp1', '5.0-sp2'), so that comparison comes out the same at every point; "
+            "did you mean '5.0-sp2'?",
+        ),
+        (
+            "version not in ('5.0', '5.0-SP1')",
+            "constraint \"version not in ('5.0', '5.0-SP1')\" compares version with '5.0-SP1', which is none of its values ('5.0', '5.0-sp1', '5.0-sp2'), so that "
+            "comparison comes out the same at every point; did you mean '5.0-sp1'?",
+        ),
+    ],
+    ids=["label", "neither", "neither_in_a_list"],
+)
+def test_a_constraint_naming_no_value_is_bad_input_at_its_line(constraint, message, tmp_path):
+    path = tmp_path / "labels.toml"
+    path.write_text(SWEPT_ADDRESS.format(constraint=json.dumps(constraint)))
+    line = SWEPT_ADDRESS.splitlines().index("constraint = {constraint}") + 1
+    validated = exsim("validate", str(path))
+    assert validated.returncode == 2
+    assert validated.stderr.splitlines()[0] == f"{path}:{line}: sweep.constraint: {message}"
+    out = tmp_path / "out"
+    refused = exsim("run", str(path), "--out", str(out), "--quiet")
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[0] == f"{path}:{line}: sweep.constraint: {message}"
+    assert "Traceback" not in refused.stderr
+    assert not out.exists()
+
+
+def test_a_constraint_on_values_still_drops_what_it_names(tmp_path):
+    path = tmp_path / "labels.toml"
+    path.write_text(SWEPT_ADDRESS.format(constraint=json.dumps("site_address != 'c=US;a= ;o=Redmond'")))
+    points = expand_sweep(load_scenario(path))
+    assert [(p.values["version"], p.labels["site_address"]) for p in points] == [
+        ("5.0", "with p="),
+        ("5.0-sp1", "with p="),
+        ("5.0-sp2", "with p="),
+    ]

@@ -405,10 +405,11 @@ def _size_problems(scenario: Scenario, source: str, locator: Locator, simulated:
 
 
 def _no_point_problems(scenario: Scenario, source: str, locator: Locator) -> list[Problem]:
-    """A sweep whose constraint keeps no combination of values: an experiment of no runs."""
-    from exsim.scenario.sweep import no_points_problem  # sweep.py validates points through this module
+    """A sweep whose constraint keeps no combination of values (an experiment of no runs), or
+    one that tests a variable against a value it does not have (the same at every point)."""
+    from exsim.scenario.sweep import no_points_problem, stray_value_problem  # sweep.py imports this module
 
-    message = no_points_problem(scenario)
+    message = no_points_problem(scenario) or stray_value_problem(scenario)
     if message is None:
         return []
     at = ("sweep", "constraint")

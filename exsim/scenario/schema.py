@@ -785,6 +785,7 @@ class Sweep(_Model):
         "(== != < <= > >=, chains such as 1 <= users <= 3), in / not in (with a variable, or a "
         "list or tuple of constants, on the right), and, or, not and parentheses; at most "
         f"{MAX_CONSTRAINT_LENGTH} characters and {MAX_CONSTRAINT_DEPTH} levels of nesting. "
+        "It compares values, not labels, and == != in name values the variable has. "
         "Example: \"version != '5.0' and users in (10, 100)\"",
     )
     baseline: dict[str, Any] | None = Field(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from exsim.constraint import parse_constraint
+from exsim.constraint import listed, parse_constraint, stray_constant_problem
 from exsim.names import shortened
 from exsim.scenario.load import validate_raw
 from exsim.scenario.paths import changed, sweep_label
@@ -78,10 +78,6 @@ def expand_sweep(scenario: Scenario) -> list[SweepPoint]:
     return points
 
 
-#: Values of one variable a message lists before it says how many more there are.
-_SHOWN_VALUES = 8
-
-
 def no_points_problem(scenario: Scenario) -> str | None:
     """Why the sweep would run nothing, or None when it has a point.
 
@@ -99,15 +95,22 @@ def no_points_problem(scenario: Scenario) -> str | None:
     for combination in _combinations(variables):
         if holds({variable.name: variable.values[i] for variable, i in combination}):
             return None
-    tried = "; ".join(
-        f"{v.name} = {', '.join(repr(x) for x in v.values[:_SHOWN_VALUES])}"
-        + (f" and {len(v.values) - _SHOWN_VALUES} more" if len(v.values) > _SHOWN_VALUES else "")
-        for v in variables
-    )
+    tried = "; ".join(f"{v.name} = {listed(v.values)}" for v in variables)
     return (
         f"constraint {shortened(scenario.sweep.constraint)} is false for every combination of the sweep's values "
         f"(tried {tried}), so the sweep has no point to run; loosen the constraint or change the values"
     )
+
+
+def stray_value_problem(scenario: Scenario) -> str | None:
+    """Why the sweep's constraint tests a variable against something none of its values is, or
+    None: ``version != '5.0-sp3'`` is true at every point, so a misspelt value silently keeps
+    (or drops) everything. Asked after :func:`no_points_problem`, whose message (the values
+    tried) says more when nothing is kept at all."""
+    if not scenario.sweep.constraint:
+        return None
+    variables = {v.name: v.values for v in scenario.sweep.variables}
+    return stray_constant_problem(parse_constraint(scenario.sweep.constraint, variables), variables)
 
 
 def point_scenario(scenario: Scenario, point: SweepPoint) -> Scenario:
