@@ -405,6 +405,7 @@ def _apply_settings(scenario: Scenario, settings: tuple[str, ...], *, simulated:
     from exsim.scenario.paths import PathMatchesNothing, changed, path_problem, split_assignment
 
     changes: list[tuple[str, object]] = []
+    given: list[tuple[str, str]] = []
     for setting in settings:
         split = split_assignment(setting)
         if split is None or not split[0]:
@@ -418,13 +419,14 @@ def _apply_settings(scenario: Scenario, settings: tuple[str, ...], *, simulated:
         except tomllib.TOMLDecodeError:
             _bad_argument(_not_toml(setting, path, text.strip()))
         changes.append((path, value))
+        given.append((path, setting))
     try:
         raw = changed(scenario.raw, changes)
     except PathMatchesNothing as exc:
         setting = next(s for s in settings if (split_assignment(s) or ("",))[0] == exc.path)
         _bad_argument(f"--set {setting}: {exc.path!r} names nothing in the scenario: {exc.why}")
     try:
-        return validate_raw(raw, scenario.source, simulated=simulated)
+        return validate_raw(raw, scenario.source, scenario.text, simulated=simulated, set_by=given)
     except ScenarioError as exc:
         # The file is fine; what --set made of it is not. Say so, instead of a line of the file.
         where = f"{scenario.source} as changed by --set"

@@ -146,3 +146,36 @@ def test_run_prints_the_warnings_before_it_runs(tmp_path):
     line = line_of(text, 'start = "40d"')
     assert first.startswith(f"warning: {path}:{line}: events[0].start: "), first
     assert (out / "runs.csv").exists()
+
+
+def test_a_warning_about_a_value_given_by_set_names_the_setting_and_the_others_keep_their_line(tmp_path):
+    # The file's outage starts after the run's end (at its line); --set gives an MS Mail share
+    # with no MS Mail connector to carry it, and the same start again.
+    path, text = write(tmp_path, ('start = "1m"\nend = "2m"', 'start = "40d"\nend = "41d"'))
+    msmail, shares, start = "workload.mix.msmail=0.1", "workload.mix.same_server=0.2", 'events.0.start="40d"'
+    args = ["run", str(path), "--out", str(tmp_path / "r"), "--quiet", "--workers", "1"]
+    result = CliRunner().invoke(cli, [*args, "--set", msmail, "--set", shares, "--set", start])
+    assert result.exit_code == 0, result.output
+    warnings = [row for row in result.output.splitlines() if row.startswith("warning: ")]
+    never = "comes after the run ends (run.duration + run.drain = 15m), so it never happens"
+    assert warnings == [
+        f"warning: {path} as changed by --set {msmail}: workload.mix.msmail: 0.1 of the addressed recipients "
+        "are msmail mail but no MS Mail connector (no MS address space) is in the organization: every one of "
+        "them will be NDR'd as not recognized",
+        f"warning: {path} as changed by --set {start}: events[0].start: the outage at 40d {never}",
+    ]
+    # A --set of the whole event list gives the start too; one of the outage's end does not.
+    outages = 'events=[{kind="outage",connector="IMS",start="30d",end="31d"}]'
+    result = CliRunner().invoke(cli, [*args[:3], str(tmp_path / "r2"), *args[4:], "--set", outages])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == (
+        f"warning: {path} as changed by --set {outages}: events[0].start: the outage at 30d {never}"
+    )
+    result = CliRunner().invoke(
+        cli, [*args[:3], str(tmp_path / "r3"), *args[4:], "--set", 'events.0.end="42d"']
+    )
+    assert result.exit_code == 0, result.output
+    line = line_of(text, 'start = "40d"')
+    assert (
+        result.output.splitlines()[0] == f"warning: {path}:{line}: events[0].start: the outage at 40d {never}"
+    )

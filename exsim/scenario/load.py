@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from exsim.names import did_you_mean, shortened
 from exsim.references import reference_problems, scenario_warnings
-from exsim.scenario.paths import Location, changed
+from exsim.scenario.paths import Location, changed, resolve_path
 from exsim.scenario.schema import (
     PATTERN_RULES,
     Problem,
@@ -362,9 +362,20 @@ def load_scenario(path_or_text: str | Path, *, check: bool = True, simulated: bo
 
 
 def validate_raw(
-    raw: dict[str, Any], source: str = "<scenario>", text: str = "", *, simulated: bool = True
+    raw: dict[str, Any],
+    source: str = "<scenario>",
+    text: str = "",
+    *,
+    simulated: bool = True,
+    set_by: typing.Sequence[tuple[str, str]] = (),
 ) -> Scenario:
-    """Validate already-parsed data (a file, or a sweep point of one)."""
+    """Validate already-parsed data (a file, or a sweep point of one).
+
+    ``set_by`` lists the ``(path, setting)`` of each ``--set PATH=VALUE`` already put into
+    ``raw`` (``text`` is the file's own text): a warning about a key one of them gave names
+    that setting, since the file's line would show a value that is no longer there; the
+    others keep their file:line.
+    """
     locator = Locator(text)
     problems: list[Problem] = []
     scenario: Scenario | None = None
@@ -389,10 +400,17 @@ def validate_raw(
     assert scenario is not None
     scenario._source = source
     scenario._raw = raw
-    scenario._warnings = [
-        Problem(source, locator.line_of(path), format_path(path), message)
-        for path, message in scenario_warnings(scenario)
-    ]
+    scenario._text = text
+    given = [(at, setting) for path, setting in set_by for at in resolve_path(raw, path)]
+
+    def located(path: Location, message: str) -> Problem:
+        # The last --set at or above the key is the one whose value it holds.
+        setting = next((setting for at, setting in reversed(given) if path[: len(at)] == at), None)
+        if setting is not None:
+            return Problem(f"{source} as changed by --set {setting}", None, format_path(path), message)
+        return Problem(source, locator.line_of(path), format_path(path), message)
+
+    scenario._warnings = [located(path, message) for path, message in scenario_warnings(scenario)]
     return scenario
 
 

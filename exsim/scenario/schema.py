@@ -1106,6 +1106,7 @@ class Scenario(_Model):
 
     _source: str = PrivateAttr("<text>")
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _text: str = PrivateAttr("")
     _warnings: list[Problem] = PrivateAttr(default_factory=list)
 
     @property
@@ -1122,6 +1123,11 @@ class Scenario(_Model):
     def raw(self) -> dict[str, Any]:
         """The file's data as parsed, before defaults: what sweeps rewrite."""
         return self._raw
+
+    @property
+    def text(self) -> str:
+        """The file's text as read ("" for data that came from no file): where its keys' lines are."""
+        return self._text
 
     def modified(self, changes: dict[str, Any]) -> "Scenario":
         """A validated copy with values set at scenario paths (as sweeps do), e.g.
