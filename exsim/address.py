@@ -267,6 +267,26 @@ def parse_smtp(text: str) -> SmtpAddress:
     return SmtpAddress(local, domain.lower())
 
 
+BLANK = -1
+"""How specific a blank address space is: it takes every address, and anything beats it, even '*'."""
+
+
+def smtp_specificity(pattern: str, domain: str) -> int | None:
+    """How specifically an SMTP address space ``pattern`` takes ``domain``, or None when it does
+    not: '*' takes every domain (0), '*.ie' takes 'example.ie' (3, its characters besides the
+    wildcards), a blank one takes every domain least of all (:data:`BLANK`). The most
+    specific space wins whatever the costs (KB Q193322)."""
+    pattern = pattern.strip().lower().lstrip("@")
+    if pattern == "":
+        return BLANK
+    if pattern == "*":
+        return 0
+    regex = "^" + re.escape(pattern).replace(r"\*", ".*") + "$"
+    if re.match(regex, domain):
+        return len(pattern.replace("*", ""))
+    return None
+
+
 def smtp_site_domain(site_address: str) -> str:
     """The domain of a site SMTP address, written ``@redmond.contoso.com``."""
     return site_address.strip().lstrip("@").lower()

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from exsim.names import did_you_mean, shortened
+from exsim.names import did_you_mean, listed, shortened
 
 MAX_LENGTH = 1000
 """Longest constraint text accepted, in characters."""
@@ -249,16 +249,6 @@ def _stray_constants(tree: ast.expr, variables: Mapping[str, Sequence[Any]]) -> 
                 for constant in found if isinstance(other, (ast.Tuple, ast.List)) else [found]:
                     if constant not in variables[variable.id]:
                         yield variable.id, constant
-
-
-#: Values of one variable a message lists before it says how many more there are.
-SHOWN_VALUES = 8
-
-
-def listed(values: Sequence[Any]) -> str:
-    """A variable's values for a message: the first :data:`SHOWN_VALUES`, then how many more."""
-    shown = ", ".join(repr(v) for v in values[:SHOWN_VALUES])
-    return shown + (f" and {len(values) - SHOWN_VALUES} more" if len(values) > SHOWN_VALUES else "")
 
 
 def stray_constant_problem(constraint: Constraint, variables: Mapping[str, Sequence[Any]]) -> str | None:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+from typing import Any
 
 
 def closest(word: str, choices: list[str]) -> str | None:
@@ -91,3 +93,10 @@ def shortened(text: str, limit: int = 60) -> str:
     """``text`` quoted for a message (its ``repr``), cut to ``limit`` characters with ``...``
     when longer: a 5,000-character name in a scenario file must not fill the screen."""
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def listed(items: Sequence[Any], shown: int = 8, *, quoted: bool = True) -> str:
+    """The first ``shown`` of ``items`` for a message (each as its ``repr`` when ``quoted``), then
+    how many more: a sweep of 90,000 values must not fill the screen either."""
+    text = ", ".join(repr(item) if quoted else str(item) for item in items[:shown])
+    return text + (f" and {len(items) - shown} more" if len(items) > shown else "")

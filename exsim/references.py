@@ -12,12 +12,12 @@ import math
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
-from exsim.address import anonymous_alias
+from exsim.address import anonymous_alias, smtp_specificity
 from exsim.columns import is_reserved_column
 from exsim.constraint import ConstraintError, parse_constraint
-from exsim.names import did_you_mean, name_key
+from exsim.names import did_you_mean, listed, name_key
 from exsim.scenario.paths import Location, path_problem, path_segments, resolve_path, sweep_label, why_nothing
-from exsim.scenario.schema import LINK_KINDS, RECIPIENT_CLASSES, REPORT_CLASS, Scenario
+from exsim.scenario.schema import INTERNET_DOMAINS, LINK_KINDS, RECIPIENT_CLASSES, REPORT_CLASS, Scenario
 from exsim.units import format_duration
 
 Raw = dict[str, Any]
@@ -602,6 +602,9 @@ def scenario_warnings(scenario: Scenario) -> list[Finding]:
       other connector with an SMTP or MS address space) in the organization: no address space
       takes that mail, so every such recipient is NDR'd ("not recognized"); mail said to
       arrive from there never comes at all.
+    * SMTP address spaces that take only some of the Internet domains the workload mails (an
+      IMS serving '*.ie' alone): the MTA finds no route for the others, so their recipients
+      are NDR'd ("not recognized") as surely as with no IMS at all.
     * An event timed at or after the end of the run (run.duration + run.drain): it never happens.
     * Two sites with the same X.400 or SMTP site address. A warning, not an error: the MTA
       resolves each recipient against the directory first and an exact proxy match wins
@@ -621,6 +624,8 @@ def scenario_warnings(scenario: Scenario) -> list[Finding]:
         # SMTP); only the gateway itself brings it in.
         carried = any(space.type == address_type for c in scenario.connectors for space in c.address_spaces)
         share = getattr(workload.mix, mix_key)
+        if kind == "ims" and share > 0 and carried:
+            found += _unserved_internet_domains(scenario, share)
         if share > 0 and not carried:
             found.append(
                 (
@@ -675,3 +680,35 @@ def scenario_warnings(scenario: Scenario) -> list[Finding]:
                 )
             )
     return found
+
+
+def _unserved_internet_domains(scenario: Scenario, share: float) -> list[Finding]:
+    """The Internet domains the workload mails that no SMTP address space of the organization
+    takes, as one warning at the first such space's connector (its address spaces are what to
+    change). The workload picks each domain as often as the next, so the share of the Internet
+    mail lost is the share of domains."""
+    spaces = [
+        (index, connector.name, space.pattern)
+        for index, connector in enumerate(scenario.connectors)
+        for space in connector.address_spaces
+        if space.type == "SMTP"
+    ]
+    unserved = [
+        domain
+        for domain in INTERNET_DOMAINS
+        if all(smtp_specificity(pattern, domain) is None for _, _, pattern in spaces)
+    ]
+    if not unserved:
+        return []
+    taken = ", ".join(f"{pattern!r} on {name!r}" for _, name, pattern in spaces)
+    fraction = len(unserved) / len(INTERNET_DOMAINS)
+    return [
+        (
+            ("connectors", spaces[0][0], "address_spaces"),
+            f"the SMTP address spaces ({taken}) take {len(INTERNET_DOMAINS) - len(unserved)} of the "
+            f"{len(INTERNET_DOMAINS)} Internet domains the workload mails; no IMS serves the other "
+            f"{len(unserved)} ({listed(unserved, 4, quoted=False)}), so {fraction:.0%} of the Internet "
+            f"recipients ({share * fraction:.2g} of all addressed) will be NDR'd as not recognized; "
+            "the SMTP address space '*' takes every domain",
+        )
+    ]

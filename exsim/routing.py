@@ -40,12 +40,12 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from exsim.address import (
+    BLANK,
     AddressError,
     classify_recipient,
     format_x400,
@@ -53,6 +53,7 @@ from exsim.address import (
     parse_ms,
     parse_smtp,
     parse_x400,
+    smtp_specificity,
 )
 from exsim.directory import EXACT, Directory, DirectoryMatch, Policy
 from exsim.org import Mailbox, Organization
@@ -355,20 +356,6 @@ class Gwarts(Mapping[str, list[GwartRow]]):
 
 # --- matching addresses to address spaces --------------------------------------------
 
-BLANK = -1  # specificity of a blank address space: anything beats it, even '*'
-
-
-def _smtp_specificity(pattern: str, domain: str) -> int | None:
-    pattern = pattern.strip().lower().lstrip("@")
-    if pattern == "":
-        return BLANK
-    if pattern == "*":
-        return 0
-    regex = "^" + re.escape(pattern).replace(r"\*", ".*") + "$"
-    if re.match(regex, domain):
-        return len(pattern.replace("*", ""))
-    return None
-
 
 def _x400_specificity(pattern: str, address: dict[str, str]) -> int | None:
     if pattern.strip() == "":
@@ -420,7 +407,7 @@ def _ex_specificity(pattern: str, dn: str) -> int | None:
 def _matcher(address_type: str, address: str) -> Callable[[str], int | None] | None:
     if address_type == "SMTP":
         domain = parse_smtp(address).domain
-        return lambda pattern: _smtp_specificity(pattern, domain)
+        return lambda pattern: smtp_specificity(pattern, domain)
     if address_type == "X400":
         parsed = parse_x400(address).as_dict()
         return lambda pattern: _x400_specificity(pattern, parsed)

@@ -85,6 +85,35 @@ CASES = [
         "is in the organization: every one of them will be NDR'd as not recognized",
     ),
     (
+        # An IMS for Irish domains only: of the workload's 22 Internet domains (example1.com to
+        # example20.com, example.ie, example.co.uk, each as likely) 21 have no route.
+        [
+            (
+                'server = "RED-EX1"\n\n[workload]',
+                'server = "RED-EX1"\naddress_spaces = [{ type = "SMTP", pattern = "*.ie" }]\n\n[workload]',
+            )
+        ],
+        "address_spaces",
+        "connectors[1].address_spaces: the SMTP address spaces ('*.ie' on 'IMS') take 1 of the 22 Internet "
+        "domains the workload mails; no IMS serves the other 21 (example1.com, example2.com, example3.com, "
+        "example4.com and 17 more), so 95% of the Internet recipients (0.19 of all addressed) will be NDR'd "
+        "as not recognized; the SMTP address space '*' takes every domain",
+    ),
+    (
+        # Two spaces between them take the 20 .com domains and example.co.uk: 1 of 22 is left.
+        [
+            (
+                'server = "RED-EX1"\n\n[workload]',
+                'server = "RED-EX1"\naddress_spaces = [\n  { type = "SMTP", pattern = "*.com" },\n'
+                '  { type = "SMTP", pattern = "@*.uk", cost = 2 },\n]\n\n[workload]',
+            )
+        ],
+        "address_spaces",
+        "connectors[1].address_spaces: the SMTP address spaces ('*.com' on 'IMS', '@*.uk' on 'IMS') take 21 of "
+        "the 22 Internet domains the workload mails; no IMS serves the other 1 (example.ie), so 5% of the "
+        "Internet recipients (0.0091 of all addressed) will be NDR'd as not recognized",
+    ),
+    (
         [("msmail = 0.0", "msmail = 0.1"), ("same_server = 0.3", "same_server = 0.2")],
         "msmail = 0.1",
         "workload.mix.msmail: 0.1 of the addressed recipients are msmail mail but no MS Mail connector (no MS address "

@@ -64,6 +64,12 @@ PROFILES: dict[str, tuple[float, float]] = {
     "heavy": (38.6, 118.9 / 38.6),
     "mmb": (14.18, 4.7),
 }
+#: The Internet domains the workload's users mail (user1 to user50 at each), each as likely as the
+#: next: an SMTP address space that takes only some of them leaves the rest to NDRs.
+INTERNET_DOMAINS: tuple[str, ...] = tuple(f"example{n}.com" for n in range(1, 21)) + (
+    "example.ie",
+    "example.co.uk",
+)
 #: Refuse runs estimated above this many recipients (hours of wall time) unless run.allow_long.
 MAX_RECIPIENTS_PER_RUN = 50_000_000
 #: Simulation speed for the estimate in that message: recipients simulated per second of one

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from exsim.constraint import listed, parse_constraint, stray_constant_problem
-from exsim.names import shortened
+from exsim.constraint import parse_constraint, stray_constant_problem
+from exsim.names import listed, shortened
 from exsim.scenario.load import validate_raw
 from exsim.scenario.paths import changed, sweep_label
 from exsim.scenario.schema import Scenario, SweepVariable

@@ -26,7 +26,7 @@ import simpy
 from simpy.events import EventCallbacks
 
 from exsim.randomness import poisson, stream
-from exsim.scenario import PROFILES
+from exsim.scenario import INTERNET_DOMAINS, PROFILES
 from exsim.sim.message import Recipient
 from exsim.sim.queue import Handoff, ProcessGenerator
 
@@ -40,7 +40,6 @@ DAY_S = 86400.0
 #: MMB message sizes in KB and their weights (the 10 KB message is an attachment).
 SIZES_KB = (1.0, 2.0, 4.0, 10.0, 15.0, 16.0, 43.0)
 SIZE_CUMULATIVE = tuple(itertools.accumulate(w / 96.0 for w in (60, 16, 4, 6, 4, 4, 2)))
-INTERNET_DOMAINS = tuple(f"example{n}.com" for n in range(1, 21)) + ("example.ie", "example.co.uk")
 INTERNET_USERS = 50
 """Users mailed at each Internet domain (``user1`` to ``user50``)."""
 INTERNET_ADDRESSES = tuple(
