@@ -20,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from exsim.address import classify_recipient
 from exsim.metrics import LatencyHistogram, Outcomes
+from exsim.org import Organization
 from exsim.randomness import replication_seed
 from exsim.scenario import (
     REPORT_CLASS,
@@ -228,6 +230,20 @@ def evaluate(
     base_seed = scenario.run.seed if seed is None else seed
     lines: list[CheckLine] = []
     points = expand_sweep(scenario)
+    organization: list[Organization] = []  # made only for a mailbox named by an address
+
+    def mailbox_alias(text: str) -> str:
+        """The alias of the mailbox an expectation names by its alias or any address the
+        directory knows it by, in the scenario as written (the same mailbox at every point)."""
+        if classify_recipient(text)[0] == "ALIAS":
+            return text
+        if not organization:
+            organization.append(Organization(scenario))
+        try:
+            return organization[0].mailbox_meant(text).alias
+        except LookupError:  # validation refuses it; a scenario that skipped it counts nothing
+            return text
+
     results: dict[int, list[RunResult]] = {}
     for point in points:
         if not any(point.matches(e.point) for e in scenario.expect):
@@ -264,12 +280,10 @@ def evaluate(
                     f"transfers over {expectation.connector}",
                 )
             elif isinstance(expectation, MailboxExpectation):
+                alias = mailbox_alias(expectation.alias)
+                shown = expectation.alias if alias == expectation.alias else f"{expectation.alias} ({alias})"
                 ok, expected, observed = _counted(
-                    expectation,
-                    runs,
-                    "mailbox_deliveries",
-                    expectation.alias,
-                    f"deliveries to {expectation.alias}",
+                    expectation, runs, "mailbox_deliveries", alias, f"deliveries to {shown}"
                 )
             elif isinstance(expectation, LatencyExpectation):
                 ok, expected, observed = _latency(expectation, runs)

@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from exsim.address import Proxies, anonymous_alias, proxies, site_dn
+from exsim.address import (
+    AddressError,
+    Proxies,
+    anonymous_alias,
+    classify_recipient,
+    format_x400,
+    parse_x400,
+    proxies,
+    site_dn,
+)
 from exsim.scenario import GATEWAY_CONNECTORS, LINK_CONNECTORS, LinkConnector, Scenario
 
 if TYPE_CHECKING:
@@ -192,3 +201,35 @@ class Organization:
                 return exact
             return next((m for a, m in self.mailboxes.items() if a.lower() == address.lower()), None)
         return self._proxy_index.get((address_type, address.lower()))
+
+    def look_up(self, recipient: str) -> tuple[str, str, Mailbox | None]:
+        """A recipient as a user may write it (an alias, ``alias@domain``, an X.400 address, a
+        directory name, ``TYPE:address``): its address type, the address as the directory keeps
+        it (an X.400 one in its canonical form) and the mailbox owning it exactly, or None.
+        Raises :class:`~exsim.address.AddressError` for a malformed X.400 address."""
+        address_type, address = classify_recipient(recipient)
+        if address_type == "X400":
+            address = format_x400(parse_x400(address))
+        return address_type, address, self.find_mailbox(address_type, address)
+
+    def mailbox_meant(self, text: str) -> Mailbox:
+        """The mailbox ``text`` names: by its alias or by any address the directory knows it by
+        (:meth:`look_up`), as a ``mailbox`` expectation names the mailbox it counts. Raises
+        :class:`LookupError` saying why none is, with the closest address of that type among the
+        scenario's named mailboxes (not the anonymous users, who may be millions)."""
+        try:
+            address_type, address, mailbox = self.look_up(text)
+        except AddressError as exc:
+            raise LookupError(f"{text!r} is not a valid address: {exc}") from None
+        if mailbox is not None:
+            return mailbox
+        from exsim.names import did_you_mean  # only a miss pays for it
+
+        def written(box: Mailbox) -> str | None:
+            """The box's address of the type asked for (a Proxies field is named by its type)."""
+            return box.alias if address_type == "ALIAS" else getattr(box.proxies, address_type.lower(), None)
+
+        named = (self.mailboxes[m.alias] for server in self.scenario.servers for m in server.mailboxes)
+        known = [form for box in named if (form := written(box)) is not None]
+        what = {"ALIAS": "alias", "X400": "X.400 address"}.get(address_type, f"{address_type} address")
+        raise LookupError(f"no mailbox has the {what} {text!r}{did_you_mean(address, known)}")

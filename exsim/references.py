@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
-from exsim.address import anonymous_alias, smtp_specificity
+from exsim.address import anonymous_alias, classify_recipient, smtp_specificity
 from exsim.columns import is_reserved_column
 from exsim.constraint import ConstraintError, parse_constraint
 from exsim.names import did_you_mean, listed, name_key
@@ -408,7 +408,13 @@ def _expectation_problems(
             yield from _reference(
                 expectation.get("connector"), [*connectors, "RPC"], "connector", at + ("connector",)
             )
-        elif kind == "mailbox" and isinstance(expectation.get("alias"), str):
+        elif (
+            kind == "mailbox"
+            and isinstance(expectation.get("alias"), str)
+            # An alias is checked here, from its own form; any other address the directory may
+            # know the mailbox by, once the scenario is whole (load.py's mailbox check).
+            and classify_recipient(expectation["alias"])[0] == "ALIAS"
+        ):
             if aliases is None:
                 aliases = _named_aliases(raw)
             alias = expectation["alias"]

@@ -47,7 +47,6 @@ from typing import TYPE_CHECKING, Protocol, TypeAlias
 from exsim.address import (
     BLANK,
     AddressError,
-    classify_recipient,
     format_x400,
     parse_dn,
     parse_ms,
@@ -1235,10 +1234,7 @@ class Router:
     def _look_up(self, recipient: str) -> Destination:
         """The exact directory's destination of a recipient address."""
         try:
-            address_type, address = classify_recipient(recipient)
-            if address_type == "X400":
-                address = format_x400(parse_x400(address))
-            mailbox = self.org.find_mailbox(address_type, address)
+            address_type, address, mailbox = self.org.look_up(recipient)
             if mailbox is not None:
                 return Destination(address_type, address, self._site_group(mailbox.site), mailbox)
             if address_type == "EX":

@@ -3,6 +3,8 @@ mailboxes and latencies are checkable, and a check over mail that never existed 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -14,7 +16,8 @@ from exsim.sim import simulate
 from exsim.sim.message import Recipient
 from exsim.sim.model import Simulation
 from tests import simkit
-from tests.conftest import SCENARIOS
+from tests.clikit import exsim
+from tests.conftest import SCENARIOS, to_toml
 
 Q193322 = (SCENARIOS / "kb" / "Q193322.toml").read_text()
 
@@ -397,3 +400,63 @@ def test_a_mailbox_expectation_does_not_list_every_user(monkeypatch):
         # A known alias leaves only the size to refuse (checked when nothing else is wrong).
         assert ("unknown mailbox" not in str(refused.value)) == known, (alias, str(refused.value))
         assert ("servers[0].users: the experiment would need more memory" in str(refused.value)) == known
+
+
+# The forms the directory knows bob by, written out by hand from the site's addresses
+# (c=US;a= ;o=Redmond and @redmond.contoso.com) and bob's names.
+BOB = {
+    "alias": "bob",
+    "smtp": "bob@redmond.contoso.com",
+    "x400": "c=US;a= ;o=Redmond;s=Brown;g=Bob",
+    "ex": "/o=Contoso/ou=Redmond/cn=Recipients/cn=bob",
+    "typed": "SMTP:BOB@Redmond.Contoso.com",
+}
+
+
+def test_a_mailbox_expectation_names_its_mailbox_by_any_address_the_directory_knows():
+    raw = simkit.one_site(users=2, shares=simkit.mix(same_server=1.0), duration="1h")
+    raw["servers"][0]["mailboxes"] = [{"alias": "bob", "surname": "Brown", "given": "Bob"}]
+    raw["expect"] = [
+        {"name": name, "kind": "mailbox", "alias": form, "at_least": 1} for name, form in BOB.items()
+    ]
+    lines = evaluate(simkit.scenario(raw))
+    # One mailbox, one count, whichever way it is named: bob's deliveries in the run.
+    assert {line.name: line.observed for line in lines} == dict.fromkeys(BOB, lines[0].observed)
+    assert all(line.passed for line in lines), [str(line) for line in lines]
+    assert lines[1].expected == "deliveries to bob@redmond.contoso.com (bob) >= 1"
+
+
+def test_a_mailbox_address_the_directory_does_not_know_is_refused_at_its_line(tmp_path):
+    raw = simkit.one_site(users=2, shares=simkit.mix(same_server=1.0), duration="1h")
+    raw["servers"][0]["mailboxes"] = [{"alias": "bob", "surname": "Brown", "given": "Bob"}]
+    wrong = {
+        "smtp": (
+            "bob@redmond.contoso.org",
+            "no mailbox has the SMTP address 'bob@redmond.contoso.org'; "
+            "did you mean 'bob@redmond.contoso.com'?",
+        ),
+        "x400": (
+            "c=US;a= ;o=Redmond;s=Brown;g=Rob",
+            "no mailbox has the X.400 address "
+            "'c=US;a= ;o=Redmond;s=Brown;g=Rob'; did you mean 'c=US;a= ;o=Redmond;s=Brown;g=Bob'?",
+        ),
+        "malformed": (
+            "c=US;x=1;s=Brown",
+            "'c=US;x=1;s=Brown' is not a valid address: unknown X.400 attribute 'x'",
+        ),
+    }
+    blocks = "".join(
+        f'\n[[expect]]\nname = "{name}"\nkind = "mailbox"\nalias = {json.dumps(form)}\nequals = 0\n'
+        for name, (form, _) in wrong.items()
+    )
+    path = tmp_path / "s.toml"
+    path.write_text(to_toml(raw) + blocks)
+    lines = path.read_text().splitlines()
+    result = exsim("validate", str(path))
+    assert result.returncode == 2
+    refused = result.stderr.splitlines()[:-1]
+    assert len(refused) == 3, result.stderr
+    for index, (row, (form, message)) in enumerate(zip(refused, wrong.values(), strict=True)):
+        line = next(n for n, text in enumerate(lines, 1) if text == f"alias = {json.dumps(form)}")
+        assert row.startswith(f"{path}:{line}: expect[{index}].alias: {message}"), row
+    assert "Traceback" not in result.stderr

@@ -394,6 +394,8 @@ def validate_raw(
             problems += _no_point_problems(scenario, source, locator)
         if not problems:
             problems += _expectation_point_problems(scenario, source, locator)
+        if not problems:
+            problems += _mailbox_address_problems(scenario, source, locator)
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.path))
         raise ScenarioError(problems)
@@ -456,6 +458,34 @@ def _expectation_point_problems(scenario: Scenario, source: str, locator: Locato
                     f"{wanted}, so this expectation could only fail; change the point or the constraint",
                 )
             )
+    return problems
+
+
+def _mailbox_address_problems(scenario: Scenario, source: str, locator: Locator) -> list[Problem]:
+    """A mailbox expectation naming its mailbox by an address (``alias@domain``, an X.400
+    address, ...) rather than its alias: the directory must know that address as some mailbox's
+    proxy, or the expectation would count nothing. Asked once the size is checked: the directory
+    holds every mailbox."""
+    from exsim.address import classify_recipient
+    from exsim.scenario.schema import MailboxExpectation
+
+    by_address = [
+        (index, e.alias)
+        for index, e in enumerate(scenario.expect)
+        if isinstance(e, MailboxExpectation) and classify_recipient(e.alias)[0] != "ALIAS"
+    ]
+    if not by_address:
+        return []
+    from exsim.org import Organization  # the directory; org.py builds on this package
+
+    org = Organization(scenario)
+    problems = []
+    for index, address in by_address:
+        try:
+            org.mailbox_meant(address)
+        except LookupError as exc:
+            at = ("expect", index, "alias")
+            problems.append(Problem(source, locator.line_of(at), format_path(at), str(exc)))
     return problems
 
 

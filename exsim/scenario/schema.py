@@ -1048,7 +1048,9 @@ class MailboxExpectation(_Expectation, _Bounds):
     kind: Literal["mailbox"]
     alias: str = Field(
         description="Mailbox whose deliveries are counted, whatever address the sender used "
-        "(alias, SMTP or X.400 proxy, directory name, one-off 'TYPE:address')"
+        "(alias, SMTP or X.400 proxy, directory name, one-off 'TYPE:address'); named by its alias "
+        "or by any of those addresses the directory knows it by in the scenario as written "
+        "(e.g. 'JSmith@redmond.contoso.com')"
     )
 
 
