@@ -936,9 +936,13 @@ def run(
         if progress_bar is not None:
             progress_bar.stop()
         what = "Interrupted: " if exc.signum is not None else f"Stopped: {exc.reason}.\n"
+        kept = (
+            f"{exc.finished} of {exc.total} runs finished; their complete rows are in {out_dir}/runs.csv"
+            if exc.finished
+            else f"no run of {exc.total} finished, so {out_dir}/runs.csv holds no row yet"
+        )
         err.print(
-            f"{what}{exc.finished} of {exc.total} runs finished; "
-            f"their complete rows are in {out_dir}/runs.csv.\n"
+            f"{what}{kept}.\n"
             f"Resume with: {shlex.join(_resume_command(click.get_current_context(), out_dir))}",
             markup=False,
         )

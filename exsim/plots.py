@@ -947,6 +947,11 @@ def make_figures(
     }
     made: dict[str, Figure | str] = {}
     for name, make in makers.items():
+        if not len(results.runs) and name != "topology":
+            # Stopped before its first run ended: only the organization can be drawn, and "no
+            # mail was delivered" would read as if a run had happened.
+            made[name] = f"{name}.png skipped: no run finished"
+            continue
         try:
             made[name] = make()
         except NothingToPlot as exc:

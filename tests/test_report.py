@@ -265,6 +265,47 @@ def test_report_of_an_interrupted_run_says_it_is_incomplete_and_how_to_finish_it
     # a second report here would double this test's cost, nearly all of it drawing the figures.)
 
 
+def test_report_of_a_run_stopped_before_any_run_finished_says_plainly_that_none_did(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import exsim.experiment
+    from exsim.cli import cli
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt  # as Ctrl-C while the first run is still running
+        yield  # a generator, as _execute is
+
+    monkeypatch.setattr(exsim.experiment, "_execute", stopped)
+    raw = two_ims(duration="10m")
+    raw["events"] = []
+    source = tmp_path / "s.toml"
+    source.write_text(tomli_w.dumps(raw))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["run", str(source), "--out", str(out), "--quiet", "--workers", "1"])
+    assert result.exit_code == 130
+    assert result.output.startswith(
+        f"Interrupted: no run of 8 finished, so {out}/runs.csv holds no row yet.\n"
+    )
+    result = CliRunner().invoke(cli, ["report", str(out)])
+    assert result.exit_code == 0, result.output  # a report of what there is, as of any results directory
+    page = (out / "report.html").read_text()
+    text = " ".join(page.split())
+    # 2 versions x 2 x 2 addresses, 1 replication: 8 runs, none finished.
+    assert "No run finished (0 of 8)." in text
+    assert f"exsim run {out}/scenario.toml --out {out} --resume" in text
+    # Nothing reads as if a run had happened: no table of zeros, no "in any run".
+    assert "Incomplete results" not in text
+    assert 'id="table-summary"' not in page
+    assert "in any run" not in text
+    assert text.count("No run finished, so") == 3  # summary, NDRs, event log
+    skipped = re.findall(r'<p class="skipped" id="figure-(\w+)">(.*?)</p>', page)
+    assert skipped == [
+        (name, f"{name}.png skipped: no run finished")
+        for name in ("failure_curve", "failure_matrix", "rollout", "latency", "queues")
+    ]
+    assert 'id="figure-topology"' in page  # the organization needs no run
+
+
 # --- in a real browser ---------------------------------------------------------------------
 
 
