@@ -51,7 +51,7 @@ from exsim.address import parse_x400
 from exsim.logs import timestamp
 from exsim.results import Results, read_results
 from exsim.scenario import LINK_CONNECTORS, Scenario, SweepVariable
-from exsim.scenario.paths import resolve_path, sweep_label
+from exsim.scenario.paths import Location, resolve_path, sweep_label
 from exsim.versions import BUILDS
 
 DPI = 110
@@ -657,19 +657,37 @@ def final_versions(scenario: Scenario) -> dict[str, list[tuple[float, str]]]:
     return history
 
 
-def swept_versions(scenario: Scenario) -> dict[str, str]:
-    """Per server whose version a sweep variable sets, what the results show for it:
+def swept_settings(scenario: Scenario) -> dict[Location, str]:
+    """Per place in the scenario a sweep variable sets (``('servers', 0, 'version')``,
+    ``('sites', 1, 'addresses', 'x400')``), what the results show for it:
     ``swept (version): RTM, SP1, SP2`` (the labels, as the summary's rows name the points).
 
-    Each sweep point runs one of these versions, so no single version is "the" server's:
-    the scenario's own ``version`` is only where a point that does not set it would start."""
-    shown: dict[str, str] = {}
+    Each sweep point runs one of these values, so no single value is "the" setting: the
+    scenario's own is only what a point that does not set it would run."""
+    shown: dict[Location, str] = {}
     for variable in scenario.sweep.variables:
         for location in resolve_path(scenario.raw, variable.path):
-            if len(location) == 3 and location[0] == "servers" and location[2] == "version":
-                server = scenario.servers[int(location[1])].name
-                shown[server] = f"swept ({variable.name}): " + ", ".join(sweep_labels(variable))
+            shown[location] = f"swept ({variable.name}): " + ", ".join(sweep_labels(variable))
     return shown
+
+
+def swept_at(swept: dict[Location, str], location: Location) -> str | None:
+    """What :func:`swept_settings` shows for ``location``, also when a sweep sets a table
+    holding it (``sites.Redmond.addresses`` sets the X.400 address too); None when unswept."""
+    for end in range(len(location), 0, -1):
+        if location[:end] in swept:
+            return swept[location[:end]]
+    return None
+
+
+def swept_versions(scenario: Scenario) -> dict[str, str]:
+    """Per server whose version a sweep variable sets, what the results show for it:
+    ``swept (version): RTM, SP1, SP2``."""
+    swept = swept_settings(scenario)
+    shown = {
+        s.name: swept_at(swept, ("servers", index, "version")) for index, s in enumerate(scenario.servers)
+    }
+    return {name: text for name, text in shown.items() if text is not None}
 
 
 def sweep_labels(variable: SweepVariable) -> list[str]:
@@ -684,11 +702,9 @@ def _swept_versions(scenario: Scenario) -> list[str] | None:
 
 def _server_lines(scenario: Scenario, site: str) -> list[str]:
     history = final_versions(scenario)
-    lines = [
-        f"X.400 site address swept ({v.name}): " + ", ".join(sweep_labels(v))
-        for v in scenario.sweep.variables
-        if v.path in (f"sites.{site}.addresses.x400", "sites.*.addresses.x400")
-    ]
+    index = next(i for i, s in enumerate(scenario.sites) if s.name == site)
+    address = swept_at(swept_settings(scenario), ("sites", index, "addresses", "x400"))
+    lines = [f"X.400 site address {address}"] if address else []
     swept = swept_versions(scenario)
     for server in (s for s in scenario.servers if s.site == site):
         if server.name in swept:

@@ -170,14 +170,16 @@ def _event_excerpts(results: Results, per_id: int = 3) -> list[dict[str, Any]]:
 
 def _organization(results: Results) -> dict[str, Any]:
     scenario = results.scenario
+    # A swept site address differs per point, as a swept version does: the sweep's values.
+    settings = plots.swept_settings(scenario)
     sites = [
         {
             "name": s.name,
-            "x400": s.addresses.x400 or "-",
-            "smtp": s.addresses.smtp or "-",
+            "x400": plots.swept_at(settings, ("sites", i, "addresses", "x400")) or s.addresses.x400 or "-",
+            "smtp": plots.swept_at(settings, ("sites", i, "addresses", "smtp")) or s.addresses.smtp or "-",
             "servers": ", ".join(v.name for v in scenario.servers if v.site == s.name),
         }
-        for s in scenario.sites
+        for i, s in enumerate(scenario.sites)
     ]
     history = plots.final_versions(scenario)
     swept = plots.swept_versions(scenario)

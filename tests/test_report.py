@@ -226,6 +226,26 @@ def test_report_names_each_sweep_value_and_each_swept_servers_versions(report):
         assert rows[server][1:3] == ["swept (version): 5.0-sp1, 5.0-sp2"] * 2, server
 
 
+def test_report_shows_a_swept_site_address_as_its_sweep_values_not_one_address(report):
+    # two_ims sweeps each site's X.400 address (not its SMTP one) over two values labelled
+    # "with p=" and "without p=": as for a swept version, the sites table names the variable
+    # and its values instead of the one address the file gives.
+    path, _ = report
+    page = path.read_text()
+    table = re.search(r'<table class="sortable" id="table-sites">(.*?)</table>', page, re.S).group(1)
+    sites = {
+        cells[0]: cells[1:3]
+        for cells in (
+            [html.unescape(re.sub(r"</?code>", "", c)) for c in re.findall(r"<td>(.*?)</td>", row)]
+            for row in re.findall(r"<tr><td>.*?</tr>", table)
+        )
+    }
+    assert sites == {
+        "Redmond": ["swept (redmond): with p=, without p=", "@redmond.contoso.com"],
+        "Dublin": ["swept (dublin): with p=, without p=", "@dublin.contoso.com"],
+    }
+
+
 def test_report_of_an_interrupted_run_says_it_is_incomplete_and_how_to_finish_it(tmp_path):
     from exsim.experiment import ExperimentInterrupted, run_experiment
     from exsim.report import write_report
