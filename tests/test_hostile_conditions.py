@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import socket
@@ -563,6 +564,22 @@ def test_an_experiment_of_hours_needs_allow_long(tmp_path):
     assert "the experiment would take hours" in result.output
     assert "set run.allow_long = true" in result.output
     assert invoke("validate", sized(tmp_path, run={**run, "allow_long": True}, users=2000)).exit_code == 0
+
+
+def test_the_estimate_says_one_fixed_speed_and_its_hours_follow_from_it(tmp_path):
+    # The figure is a constant (RECIPIENTS_PER_SECOND), not a measurement of the machine at that
+    # moment, which moved between 19,000 and 41,000 from one identical call to the next.
+    # 2 x 2,000 heavy users (118.9 recipients a day each) sending all day for 1 h: 19,816.7
+    # recipients a run, 1.9817 s at 10,000 a second, plus 4,000 mailboxes x 45 us and 0.05 s.
+    path = sized(tmp_path, run={"replications": 100_000}, users=2000)
+    messages = [invoke("validate", str(path)).output for _ in range(2)]
+    assert messages[0] == messages[1]
+    found = re.search(r"roughly ([\d,.]+) h on (\d+) core\(s\) at ([\d,]+) recipients a second", messages[0])
+    assert found is not None, messages[0]
+    hours, cores, speed = float(found[1].replace(",", "")), int(found[2]), found[3]
+    assert speed == "10,000"
+    one_run = 4000 * 118.9 / 24 / 10_000 + 4000 * 45e-6 + 0.05
+    assert hours == round(100_000 * one_run / cores / 3600, 1)
 
 
 def test_the_estimate_counts_points_replications_rows_and_backlog():

@@ -72,9 +72,11 @@ INTERNET_DOMAINS: tuple[str, ...] = tuple(f"example{n}.com" for n in range(1, 21
 )
 #: Refuse runs estimated above this many recipients (hours of wall time) unless run.allow_long.
 MAX_RECIPIENTS_PER_RUN = 50_000_000
-#: Simulation speed for the estimate in that message: recipients simulated per second of one
-#: core, as ``python benchmarks/run.py`` measured it on the benchmark organization (about
-#: 10,000 a CPU-second on the 2-core development machine; README, Performance).
+#: Simulation speed for the size estimate: recipients simulated per CPU-second of one core. A
+#: fixed figure, so the same scenario gets the same estimate every time: what
+#: ``python benchmarks/run.py`` measures on the 2-core development machine (13,000-19,000 a
+#: CPU-second over its shapes and the 100-site day; README, Performance) rounded down, so
+#: that a somewhat slower machine's estimate is not too short.
 RECIPIENTS_PER_SECOND = 10_000
 Profile = Literal["light", "medium", "heavy", "mmb"]
 Service = Literal["is", "mta", "ims", "msmail"]

@@ -12,10 +12,13 @@ would take hours or more memory than the machine has:
 * **time** = runs x (a fixed set-up cost + mailboxes x a set-up cost each +
   recipients per run / speed). The recipients follow from users, profiles and
   the days of sending within the run (:func:`estimated_recipients`: working
-  hours count, so an hour from midnight sends nothing); the speed is
-  :data:`RECIPIENTS_PER_SECOND` on the reference machine, scaled by a short
-  CPU-time measurement of this one (:func:`machine_speed`), and the runs share
-  the cores. Above :data:`MAX_WALL_S` the run needs ``run.allow_long``.
+  hours count, so an hour from midnight sends nothing); the speed is the fixed
+  :data:`RECIPIENTS_PER_SECOND`, what ``benchmarks/run.py`` measures on the development
+  machine rounded down, and the runs share the cores. Above :data:`MAX_WALL_S` the run
+  needs ``run.allow_long``. The speed is not measured at run time: a measurement short
+  enough for ``validate`` gave anything from 11,000 to 41,000 recipients a second between
+  identical calls on a loaded machine, so the same scenario could be refused one moment and
+  accepted the next.
 * **memory** = the time series every run returns and the experiment keeps
   (rows per run = simulated time / ``run.time_series_interval``, one column per
   server and three more), plus, in each run held at once (one per core), the
@@ -32,10 +35,8 @@ time series are too fine.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
-import time
 from dataclasses import dataclass
 
 from exsim.scenario.paths import Location
@@ -59,11 +60,9 @@ BYTES_PER_QUEUED_RECIPIENT = 1_000
 #: more (the allocator's overhead): 849 -> 1,615 MiB from 600,000 to 1,200,000 mailboxes (15 min
 #: of light mail all day, 187,196 -> 371,507 recipients), about 1,280 bytes a mailbox; hence 1,300.
 BYTES_PER_MAILBOX = 1_300
-#: CPU seconds setting up one mailbox takes on the reference machine (measured the same way:
-#: 15-17 microseconds on a machine machine_speed() puts at 2.95).
+#: CPU seconds setting up one mailbox takes (measured the same way, 15-17 microseconds on the
+#: development machine; 45 keeps the estimate on the long side on a slower one).
 SETUP_S_PER_MAILBOX = 45e-6
-#: CPU seconds the calibration loop takes on the machine RECIPIENTS_PER_SECOND was measured on.
-REFERENCE_CALIBRATION_S = 0.015
 
 
 def sending_days(scenario: Scenario, duration: float | None = None) -> float:
@@ -111,27 +110,6 @@ def sweep_points(scenario: Scenario) -> int:
     return math.prod(sizes.values())
 
 
-@functools.cache
-def machine_speed() -> float:
-    """This machine's speed relative to the reference machine (2.0: twice as fast).
-
-    The best of a few short runs of a fixed event-queue workload, in CPU time
-    (other programs' load does not make this machine look slower than it is).
-    """
-    import heapq
-
-    best = math.inf
-    for _ in range(3):
-        started = time.process_time()
-        heap: list[tuple[float, int]] = []
-        for i in range(5_000):
-            heapq.heappush(heap, ((i * 7919) % 10_007 / 7.0, i))
-        while heap:
-            heapq.heappop(heap)
-        best = min(best, time.process_time() - started)
-    return REFERENCE_CALIBRATION_S / best if best > 0 else 1.0
-
-
 def available_memory() -> float:
     """Bytes of memory available to a new process (MemAvailable; else all physical memory)."""
     try:
@@ -170,7 +148,6 @@ class Size:
     mailbox_bytes: float
     backlog_bytes: float
     cores: int
-    speed: float
 
     @property
     def runs(self) -> int:
@@ -190,8 +167,8 @@ class Size:
             f"{self.points:,} sweep point(s) x {self.replications:,} replication(s) = {self.runs:,} runs of "
             f"{self.mailboxes:,} mailboxes, about {self.recipients_per_run:,.0f} recipients and "
             f"{self.rows_per_run:,} time-series rows each: roughly {_hours(self.wall_s)} on {self.cores} "
-            f"core(s) at {RECIPIENTS_PER_SECOND * self.speed:,.0f} recipients a second (the benchmark "
-            "organization's measured speed, scaled to this machine), and "
+            f"core(s) at {RECIPIENTS_PER_SECOND:,} recipients a second (what benchmarks/run.py measures "
+            "on the development machine, rounded down; README, Performance), and "
             f"{_gib(self.memory_bytes)} of memory ({self.at_once:,} run(s) at once, each holding "
             f"{_gib(self.mailbox_bytes)} of mailboxes and {_gib(self.backlog_bytes)} of queued mail; "
             f"{_gib(self.series_bytes)} of time series)"
@@ -248,12 +225,8 @@ def estimate(scenario: Scenario, replications: int | None = None) -> Size:
     cores = _cores()
     runs = points * reps
 
-    def one_run_s(speed: float) -> float:
-        return RUN_OVERHEAD_S + (boxes * SETUP_S_PER_MAILBOX + recipients / RECIPIENTS_PER_SECOND) / speed
-
-    # Measure the machine only when the answer could matter (it costs some milliseconds).
-    speed = machine_speed() if runs * one_run_s(1.0) > MAX_WALL_S / 20 else 1.0
-    wall_s = runs * one_run_s(speed) / max(1, min(cores, runs))
+    one_run_s = RUN_OVERHEAD_S + boxes * SETUP_S_PER_MAILBOX + recipients / RECIPIENTS_PER_SECOND
+    wall_s = runs * one_run_s / max(1, min(cores, runs))
     series = runs * rows * (3 + len(scenario.servers)) * BYTES_PER_SERIES_VALUE
     _, backlog_s = _longest_backlog(scenario)
     backlog = recipients * backlog_s / run.duration if run.duration else 0.0
@@ -268,7 +241,6 @@ def estimate(scenario: Scenario, replications: int | None = None) -> Size:
         boxes * BYTES_PER_MAILBOX,
         backlog * BYTES_PER_QUEUED_RECIPIENT,
         cores,
-        speed,
     )
 
 
