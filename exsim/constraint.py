@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import math
 import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -243,7 +244,11 @@ def _stray_constants(tree: ast.expr, variables: Mapping[str, Sequence[Any]]) -> 
             else:
                 continue
             for variable, other in pairs:
-                if not isinstance(variable, ast.Name) or isinstance(other, ast.Name):
+                # Only a constant or a list of them (whose items the language keeps constant):
+                # ``fast == (users == 1)`` compares with another comparison, not a constant.
+                if not isinstance(variable, ast.Name) or not (
+                    _is_constant(other) or isinstance(other, (ast.Tuple, ast.List))
+                ):
                     continue
                 found = _evaluate(other, {})
                 for constant in found if isinstance(other, (ast.Tuple, ast.List)) else [found]:
@@ -369,9 +374,23 @@ _MAX_TRIALS = 100_000
 
 
 def _possible(node: ast.expr, variables: Mapping[str, Sequence[Any]]) -> Sequence[Any]:
+    """Every value ``node`` can take: a variable's values, a constant, or what an expression
+    of variables (``users == 1`` in ``fast == (users == 1)``) gives over their combinations;
+    nothing to try when those are more than :data:`_MAX_TRIALS`."""
     if isinstance(node, ast.Name):
         return variables[node.id]
-    return [_evaluate(node, {})]
+    names = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name)})
+    if math.prod(len(variables[name]) for name in names) > _MAX_TRIALS:
+        return []
+    found: list[Any] = []
+    for combination in itertools.product(*(variables[name] for name in names)):
+        try:
+            value = _evaluate(node, dict(zip(names, combination, strict=True)))
+        except TypeError:
+            continue  # the inner comparison's own trial names it
+        if value not in found:
+            found.append(value)
+    return found
 
 
 def _try_comparison(text: str, node: ast.Compare, variables: Mapping[str, Sequence[Any]]) -> None:

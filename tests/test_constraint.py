@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -347,3 +348,20 @@ def test_a_constraint_on_values_still_drops_what_it_names(tmp_path):
         ("5.0-sp1", "with p="),
         ("5.0-sp2", "with p="),
     ]
+
+
+@pytest.mark.parametrize("text", ["fast == (users == 1)", "version != (users == 1)", "fast == (not fast)"])
+def test_a_comparison_with_a_comparison_inside_is_computed_as_python_does(text):
+    # Validation tried such a comparison on the inner expression's value with no variables set
+    # and stopped with an internal error (KeyError) instead of checking it.
+    constraint = parse_constraint(text, VARIABLES)
+    for combo in itertools.product(*VARIABLES.values()):
+        values = dict(zip(VARIABLES, combo, strict=True))
+        assert constraint.holds(values) is bool(eval(text, {"__builtins__": {}}, values))  # noqa: S307 - the test's own text
+
+
+def test_a_comparison_with_an_inner_comparison_that_cannot_be_computed_is_refused():
+    with pytest.raises(
+        ConstraintError, match=re.escape("cannot compute version < users == 1 for the values '5.0' and True")
+    ):
+        parse_constraint("version < (users == 1)", VARIABLES)
