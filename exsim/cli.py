@@ -529,7 +529,8 @@ def gwart(scenario: str, sites: tuple[str, ...], as_json: bool, settings: tuple[
     "at",
     default="0s",
     show_default=True,
-    help="Simulated time of the decision, e.g. '9h' (schedules).",
+    help="Simulated time of the decision, e.g. '9h': the connectors' activation schedules at that "
+    "time (the scenario's [[events]] -- outages, crashes, replication, upgrades -- are not applied).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 @set_option
@@ -539,6 +540,8 @@ def route(
     """Explain how a message to ADDRESS would be routed from a server.
 
     Each selection filter says what it dropped and why; the explanation ends with why this route.
+    It routes the organization as the scenario configures it: what the scenario's timed events do
+    (an outage, a crash, replication under way, an upgrade) shows in a run (`exsim trace`).
 
     \b
     Example:
@@ -570,6 +573,14 @@ def route(
 
     for line in explain_plan(plan):
         out.print(line, markup=False)
+    events = router.org.scenario.events
+    if events:
+        kinds = sorted({event.kind for event in events})
+        out.print(
+            f"Note: not applied here, the scenario's {len(events)} timed event(s) ({', '.join(kinds)}); "
+            "`exsim trace` follows a message through them in a run.",
+            markup=False,
+        )
 
 
 @cli.command()

@@ -171,7 +171,8 @@ def _connector_problems(
                 yield (
                     at + ("bridgeheads",),
                     (
-                        f"a {connector.get('kind')} connector needs one bridgehead server per site "
+                        f"{'an X.400' if connector.get('kind') == 'x400' else 'a RAS'} connector needs "
+                        "one bridgehead server per site "
                         f"(2, in the order of 'sites'); got {len(bridgeheads)}"
                     ),
                 )
@@ -190,11 +191,6 @@ def _connector_problems(
                             "list bridgeheads in the order of 'sites'"
                         ),
                     )
-        elif connector.get("kind") in ("x400", "ras") and "bridgeheads" not in connector:
-            yield (
-                at,
-                f"missing required key 'bridgeheads' (a {connector.get('kind')} connector runs on one MTA per site)",
-            )
         spaces = connector.get("address_spaces")
         if isinstance(spaces, list) and isinstance(joined, list) and connector.get("kind") in LINK_KINDS:
             ends = [s for s in joined if isinstance(s, str)]

@@ -150,6 +150,18 @@ def test_route_explains_and_json():
     assert "unknown server 'NOPE'" in bad.stderr
 
 
+def test_route_says_the_scenarios_timed_events_are_not_applied():
+    # faults.toml has an outage, service stops and crashes; contoso.toml has no [[events]].
+    faults = exsim("route", str(SCENARIOS / "faults.toml"), "--from", "RED-EX2", "--to", "DUB-EX1-u0001")
+    assert faults.returncode == 0
+    assert faults.stdout.splitlines()[-1] == (
+        "Note: not applied here, the scenario's 6 timed event(s) (crash, outage, service_stop); "
+        "`exsim trace` follows a message through them in a run."
+    )
+    quiet = exsim("route", str(SCENARIOS / "contoso.toml"), "--from", "RED-EX1", "--to", "BJones")
+    assert "Note: not applied" not in quiet.stdout
+
+
 #: Two hours of mail around the clock instead of a working day: the same six points and the same
 #: single failing one, in a ninth of the time.
 SHORT = ("--set", 'run.duration="2h"', "--set", 'workload.spread="all_day"')

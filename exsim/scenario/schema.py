@@ -369,7 +369,12 @@ class Link(_Model):
 class Override(_Model):
     """MTA settings, per connector (the Override page); defaults are Exchange 5.0's."""
 
-    max_open_retries: int = Field(144, ge=0, description="Open attempts before queued mail is NDR'd")
+    max_open_retries: int = Field(
+        144,
+        ge=0,
+        description="Open retries after the first failed open before queued mail is NDR'd "
+        "(max_open_retries x open_interval after that first failure)",
+    )
     open_interval: Duration = Field(as_written("600s"), gt=0, description="Wait between open attempts")
     max_transfer_retries: int = Field(2, ge=0, description="Transfer attempts over an open association")
     transfer_interval: Duration = Field(as_written("120s"), description="Wait between transfer attempts")
@@ -453,12 +458,21 @@ class SiteConnector(_LinkConnector):
     )
 
 
+#: An X.400 or dial-up (RAS) connector runs on one MTA in each site, which must be named.
+_REQUIRED_BRIDGEHEADS = Field(
+    description="Messaging bridgehead server in each site, in the order of 'sites' (required: the "
+    "connector runs on one MTA per site)",
+)
+
+
 class X400Connector(_LinkConnector):
     kind: Literal["x400"]
+    bridgeheads: list[str] = _REQUIRED_BRIDGEHEADS
 
 
 class RasConnector(_LinkConnector):
     kind: Literal["ras"]
+    bridgeheads: list[str] = _REQUIRED_BRIDGEHEADS
     link: Link = Field(
         default=as_written({"bandwidth": "28.8kbps", "latency": "200ms"}),
         description="Dial-up link by default (28.8 kbps modem)",
@@ -659,7 +673,10 @@ def _daily_hours(text: str) -> str:
 
 class Workload(_Model):
     profile: Profile = Field(
-        "medium", description="Default usage profile (LoadSim light/medium/heavy or MMB)"
+        "medium",
+        description="Default usage profile: messages a user sends a day and addressed entries a message, "
+        + ", ".join(f"{name} {sends:g} and {entries:.2f}" for name, (sends, entries) in PROFILES.items())
+        + " (LoadSim light/medium/heavy, MMB)",
     )
     spread: Literal["working_hours", "all_day"] = Field(
         "working_hours", description="Send during working hours (an 8-hour day, as LoadSim) or all day"
@@ -670,7 +687,10 @@ class Workload(_Model):
         description="Daily sending window HH:MM-HH:MM (24:00 ends the day; start and end differ)",
     )
     recipients_per_message: float | None = Field(
-        None, gt=0, description="Mean recipients per message; default: the profile's"
+        None,
+        gt=0,
+        description="Mean addressed entries (names on the To and Cc lines) a message, before lists expand "
+        "and repeated addresses are dropped; default: the profile's",
     )
     mix: RecipientMix = Field(
         as_written({}), description="Where recipients are: shares of addressed entries, before lists expand"
