@@ -425,14 +425,17 @@ def _expectation_problems(
                     continue
                 given = variable.get("values")
                 values: list[Any] = given if isinstance(given, list) else []
-                labels = variable.get("labels")
-                if not isinstance(labels, list):
-                    labels = [sweep_label(v) for v in values]
+                given_labels = variable.get("labels")
+                labelled = isinstance(given_labels, list)
+                labels = given_labels if labelled else [sweep_label(v) for v in values]
                 if value not in values and str(value) not in labels:
+                    # The names a point may use: a labelled variable's labels, else its values.
+                    shown = f"{'labels' if labelled else 'values'}: " + ", ".join(
+                        map(repr, dict.fromkeys(map(str, labels)))
+                    )
                     yield (
                         at + ("point", name),
-                        f"{value!r} is not a value or label of sweep variable {name!r} "
-                        f"(labels: {', '.join(map(str, labels))})",
+                        f"{value!r} is not a value or label of sweep variable {name!r} ({shown})",
                     )
 
 

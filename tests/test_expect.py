@@ -31,7 +31,14 @@ BAD = [
     (
         'kind = "outcome"\nmetric = "ndr"\npoint = { cheap = "scheduled nevr" }\nequals = 0',
         "point",
-        "expect[4].point.cheap: 'scheduled nevr' is not a value or label of sweep variable 'cheap'",
+        "expect[4].point.cheap: 'scheduled nevr' is not a value or label of sweep variable 'cheap' "
+        "(labels: 'scheduled never', 'at max retries', 'at max retries, cost first')",
+    ),
+    (
+        'kind = "outcome"\nmetric = "ndr"\npoint = { version = "5.0-sp3" }\nequals = 0',
+        "point",
+        "expect[4].point.version: '5.0-sp3' is not a value or label of sweep variable 'version' "
+        "(values: '5.0', '5.0-sp1')",
     ),
     (
         'kind = "outcome"\nmetric = "ndr"\npoint = { chaep = "scheduled never" }\nequals = 0',
