@@ -427,7 +427,9 @@ def _expectation_problems(
                 values: list[Any] = given if isinstance(given, list) else []
                 given_labels = variable.get("labels")
                 labelled = isinstance(given_labels, list)
-                labels = given_labels if labelled else [sweep_label(v) for v in values]
+                labels: list[Any] = (
+                    given_labels if isinstance(given_labels, list) else [sweep_label(v) for v in values]
+                )
                 if value not in values and str(value) not in labels:
                     # The names a point may use: a labelled variable's labels, else its values.
                     shown = f"{'labels' if labelled else 'values'}: " + ", ".join(
