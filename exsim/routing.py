@@ -65,7 +65,7 @@ from exsim.scenario import (
     SiteConnector,
 )
 from exsim.schedule import Activation
-from exsim.versions import defect_by_kb
+from exsim.versions import Defect, defect_at, defect_by_kb
 
 if TYPE_CHECKING:
     import numpy as np
@@ -1096,7 +1096,8 @@ class RoutePlan:
     """'delivered to <server>', 'misdelivered to <server> (...)', 'to gateway <name>', or
     'unroutable: <why>'."""
     fix: str = ""
-    """For a misdelivery, what an administrator does about it (the defect row's fix)."""
+    """For a misdelivery, or mail a defect of the gateway server's build returns, what an
+    administrator does about it (the defect row's fix)."""
 
 
 class Router:
@@ -1131,6 +1132,19 @@ class Router:
         if self._directory is None:
             self._directory = Directory(self.org.mailboxes.values())
         return self._directory
+
+    def _gateway_defect(self, from_server: str, server: str, kind: str) -> Defect | None:
+        """The defect of ``server``'s build that strikes mail its store hands to a gateway of
+        ``kind`` (KB Q166866 for an IMS), looking at the X.400 address of the site the scenario
+        says (``model.q166866_gdi_site``: the gateway's, or the sender's); None when none does."""
+        model = self.org.scenario.model
+        defect = defect_at(f"gateway_in:{kind}", assume_fixed=model.q165485_fixed_in_sp2)
+        if defect is None:
+            return None
+        by_sender = defect.gdi_site_is_a_setting and model.q166866_gdi_site == "originator"
+        site = self.org.site_of(from_server if by_sender else server)
+        gdi = parse_x400(self.org.scenario.site(site).addresses.x400 or "").gdi
+        return defect if defect.triggered(self.org.servers[server].version, gdi) else None
 
     def _misdelivery(self, site: str, recipient: str, found: DirectoryMatch) -> tuple[str, str] | None:
         """When a fuzzy or restricted search put an address that belongs to a foreign address space
@@ -1382,9 +1396,15 @@ class Router:
                         "organization",
                     )
                 )
-                return RoutePlan(
-                    recipient, tuple(decisions), tuple(hops), total + hop_cost, f"to gateway {row.connector}"
-                )
+                outcome, fix = f"to gateway {row.connector}", ""
+                defect = self._gateway_defect(from_server, server, connector.kind)
+                if defect is not None:
+                    outcome += (
+                        f", but on {org.servers[server].version} the store on {server} "
+                        f"{'returns it' if defect.ndr else 'holds it'} ({defect.kb}: {defect.title})"
+                    )
+                    fix = defect.fix
+                return RoutePlan(recipient, tuple(decisions), tuple(hops), total + hop_cost, outcome, fix)
             next_site = row.route[1]
             next_server = select_target_server(org, row.connector, next_site)
             if next_server is None:

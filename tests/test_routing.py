@@ -823,3 +823,30 @@ def test_resolutions_do_not_depend_on_which_address_of_a_group_came_first():
         if box is not None and box.site != at:
             expected = match_rows(Router(org).gwarts[at], "EX", org.site_dn(box.site))
             assert list(resolution.rows) == expected
+
+
+@pytest.mark.parametrize(
+    ("version", "x400", "returned"),
+    [
+        ("5.0-sp1", "c=US;a= ;o=Redmond", True),  # Q166866: SP1, no p= in the site address
+        ("5.0-sp1", "c=US;a= ;p=Contoso;o=Redmond", False),
+        ("5.0", "c=US;a= ;o=Redmond", False),  # RTM does not have the defect
+        ("5.0-sp2", "c=US;a= ;o=Redmond", False),  # fixed in SP2
+    ],
+)
+def test_a_route_to_an_ims_whose_store_returns_the_mail_says_so_and_how_to_fix_it(version, x400, returned):
+    from exsim import load_scenario
+
+    scenario = load_scenario(SCENARIOS / "q166866.toml").modified(
+        {"servers.*.version": version, "sites.Redmond.addresses.x400": x400}
+    )
+    plan = Router(Organization(scenario)).plan("RED-EX2", "someone@example.com")
+    gateway = "to gateway Internet Mail Service (RED-EX1)"
+    if returned:
+        assert plan.outcome.startswith(
+            f"{gateway}, but on 5.0-sp1 the store on RED-EX1 returns it (Q166866: "
+        )
+        assert plan.fix.startswith("give the site's X.400 address a PRMD (p=")
+        assert f"Fix: {plan.fix}." in explain_plan(plan)
+    else:
+        assert (plan.outcome, plan.fix) == (gateway, "")
