@@ -1,9 +1,10 @@
 """Checking a scenario against its ``[[expect]]`` block.
 
 Each expectation is evaluated on every sweep point it selects, over all
-replications (counts and rates are means over replications; latencies pool the
-deliveries of all replications; an NDR, an event or a delivery must show up in
-the runs as asked). Every check gives one line: PASS or FAIL, what was
+replications: counts and rates (outcomes, event counts, transfers, deliveries to a
+mailbox) are means over replications; latencies pool the deliveries of all
+replications; an NDR text must appear in some run; an event logged (or never
+logged) and the time of the first or last NDR must hold in every run. Every check gives one line: PASS or FAIL, what was
 expected, what was observed.
 
 An expectation cannot pass by default: the names it uses are checked when the
@@ -191,13 +192,19 @@ def _event(expectation: EventExpectation, runs: list[RunResult]) -> tuple[bool, 
 
 
 def _ndr_time(expectation: NdrTimeExpectation, runs: list[RunResult]) -> tuple[bool, str, str]:
-    times = []
+    """The first (or last) NDR must fall within the bounds in every run, as an event must be
+    logged in every run: one replication outside them fails the check, and each run's time is
+    shown ('no NDR' for a run that had none, which fails it too)."""
+    times: list[float | None] = []
     for run in runs:
         spans = [span for text, span in run.ndr_times.items() if expectation.text in (None, text)]
-        if spans:
-            times.append(
-                min(s[0] for s in spans) if expectation.which == "first" else max(s[1] for s in spans)
-            )
+        times.append(
+            None
+            if not spans
+            else min(s[0] for s in spans)
+            if expectation.which == "first"
+            else max(s[1] for s in spans)
+        )
     label = f"{expectation.which} NDR" + (f" {expectation.text!r}" if expectation.text else "")
     bounds = []
     if expectation.after is not None:
@@ -205,13 +212,18 @@ def _ndr_time(expectation: NdrTimeExpectation, runs: list[RunResult]) -> tuple[b
     if expectation.before is not None:
         bounds.append(f"<= {expectation.written('before')}")
     expected = f"{label} at {' and '.join(bounds)}"  # validation refuses an ndr_time without bounds
-    if not times:
+    if all(value is None for value in times):
         return False, expected, "no NDR"
-    value = min(times) if expectation.which == "first" else max(times)
-    ok = (expectation.after is None or value >= expectation.after - 1e-6) and (
-        expectation.before is None or value <= expectation.before + 1e-6
+    ok = all(
+        value is not None
+        and (expectation.after is None or value >= expectation.after - 1e-6)
+        and (expectation.before is None or value <= expectation.before + 1e-6)
+        for value in times
     )
-    return ok, expected, f"{value:.0f} s ({value / 3600:.2f} h)"
+    observed = "/".join(
+        "no NDR" if value is None else f"{value:.0f} s ({value / 3600:.2f} h)" for value in times
+    )
+    return ok, expected, observed
 
 
 def _counted(

@@ -4,6 +4,7 @@ mailboxes and latencies are checkable, and a check over mail that never existed 
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from click.testing import CliRunner
@@ -467,3 +468,31 @@ def test_a_mailbox_address_the_directory_does_not_know_is_refused_at_its_line(tm
         line = next(n for n, text in enumerate(lines, 1) if text == f"alias = {json.dumps(form)}")
         assert row.startswith(f"{path}:{line}: expect[{index}].alias: {message}"), row
     assert "Traceback" not in result.stderr
+
+
+def test_ndr_time_holds_in_every_replication_and_shows_each_run():
+    # The same outage: each replication's first NDR comes 2 x 5 min after its own first failed
+    # open, so the three runs' first (and last) NDRs differ. A bound only the earliest first NDR
+    # (or the latest last one) meets must fail: the rule holds in every run, as an event's does.
+    raw = _two_sites_with(outage=("0s", "2h"))
+    raw["connectors"][0]["override"] = {"max_open_retries": 2, "open_interval": "5m"}
+    scenario = simkit.scenario(raw)
+    runs = [simulate(scenario, replication_seed(scenario.run.seed, k)) for k in range(3)]
+    firsts = [min(s[0] for s in run.ndr_times.values()) for run in runs]
+    lasts = [max(s[1] for s in run.ndr_times.values()) for run in runs]
+    assert len(set(firsts)) == 3
+    assert len(set(lasts)) == 3
+    shown = "/".join(f"{t:.0f} s ({t / 3600:.2f} h)" for t in firsts)
+    raw["expect"] = [
+        {"name": "earliest only", "kind": "ndr_time", "before": f"{math.ceil(min(firsts))}s"},
+        {"name": "every run", "kind": "ndr_time", "before": f"{math.ceil(max(firsts))}s"},
+        {"name": "latest only", "kind": "ndr_time", "which": "last", "after": f"{math.floor(max(lasts))}s"},
+        {"name": "every last", "kind": "ndr_time", "which": "last", "after": f"{math.floor(min(lasts))}s"},
+    ]
+    lines = {line.name: line for line in evaluate(simkit.scenario(raw), replications=3)}
+    assert not lines["earliest only"].passed
+    assert lines["earliest only"].observed == lines["every run"].observed == shown
+    assert lines["every run"].passed
+    assert not lines["latest only"].passed
+    assert lines["every last"].passed
+    assert lines["every last"].observed == "/".join(f"{t:.0f} s ({t / 3600:.2f} h)" for t in lasts)

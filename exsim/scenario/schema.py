@@ -825,7 +825,11 @@ class Sweep(_Model):
 
 class Run(_Model):
     duration: Duration = Field(as_written("1d"), gt=0, description="Simulated time per run")
-    warmup: Duration = Field(as_written("0s"), description="Initial period left out of the statistics")
+    warmup: Duration = Field(
+        as_written("0s"),
+        description="Initial period left out of the statistics: the mail sent in it "
+        "(with the reports on it, whenever they are sent) and the faults and transfers that happen in it",
+    )
     drain: Duration = Field(
         as_written("0s"), description="Extra time with no new mail, so queued mail can settle"
     )

@@ -90,15 +90,21 @@ class RunResult:
     events: list[logs.EventEntry]
     series: TimeSeries
     messages: int
+    """Messages the run sent (users', inbound and reports), numbered 1..messages as trace knows them."""
+    counted_messages: int
+    """Of those, the messages counted in the statistics (the ``messages`` column): sent at or
+    after the warm-up's end, and the reports on such mail."""
     first_ndr_message: int | None = None
     first_misdelivery_message: int | None = None
     traces: dict[int, list[TraceLine]] = field(default_factory=dict)
     ndr_samples: dict[str, dict[str, Any]] = field(default_factory=dict)
     """One example per NDR text: recipient, reason, diagnostic, footer, time."""
     counters: dict[str, int] = field(default_factory=dict)
-    """Fault costs: open failures, transfer retries, gateway retries, transfers cut by a crash."""
+    """Fault costs: open failures, transfer retries, gateway retries, transfers cut by a crash,
+    reroutes; each counted when it happens at or after the warm-up's end."""
     transfers: dict[str, int] = field(default_factory=dict)
-    """Transfers per connector ('RPC' inside a site): the routes mail took."""
+    """Transfers per connector ('RPC' inside a site): the routes mail took, from the warm-up's
+    end on."""
     mailbox_deliveries: dict[str, int] = field(default_factory=dict)
     """User-mail recipients delivered per mailbox alias, whatever address the sender used
     (counted when a `mailbox` expectation asks)."""
@@ -155,7 +161,7 @@ class RunResult:
             "latency_p95_s": self.latency.quantile(0.95),
             "lost": self.outcomes.lost,
             "unreported_ndr": self.outcomes.unreported_ndr,
-            "messages": self.messages,
+            "messages": self.counted_messages,
             "reports": self.reports.recipients,
             **self.counters,
         }
@@ -182,6 +188,12 @@ class Simulation:
         # the first row of `exsim run`); an explicit seed is used as it is.
         self.seed = replication_seed(scenario.run.seed, 0) if seed is None else seed
         self.env = Environment()
+        # The fault and transfer counters leave out what happened before the warm-up ended: what
+        # they hold then is taken off at the end. Its timeout is the run's first event, so it
+        # fires before anything else due at that instant (which is then counted).
+        self._counts_at_warmup: tuple[Counter[str], Counter[str]] | None = None
+        if scenario.run.warmup > 0:
+            self.env.timeout(scenario.run.warmup).callbacks.append(lambda _: self._warmup_ends())
         self.times = scenario.model.service_times
         self._service_draws: dict[tuple[str, str], Callable[[], float]] = {}
         self.default_override = Override()
@@ -247,6 +259,9 @@ class Simulation:
         self.trace_messages = trace_messages or set()
         self.traces: dict[int, list[TraceLine]] = {}
         self._next_id = 0
+        #: Messages counted in the statistics (sent at or after the warm-up's end, with the
+        #: reports on them); ``_next_id`` numbers them all.
+        self._counted_messages = 0
 
         self.components = build_components(self)
         self.stores = self.components.stores
@@ -409,6 +424,9 @@ class Simulation:
                 )
         else:
             prefix = f"c=US;a= ;p=INTERNET;l={inbound_via or 'GATEWAY'}"
+        # A report is counted with the message it reports on, as that message's NDR'd recipients
+        # are, whenever it is sent: one on mail sent in the warm-up is left out with that mail.
+        counted = report_for.counted if report_for is not None else now >= self._warmup_s
         # Positional, in the order of Message's fields (keywords cost a run measurably).
         message = Message(
             self._next_id,  # id
@@ -418,14 +436,15 @@ class Simulation:
             now,  # submitted_s
             size_kb,
             recipients,
-            now >= self._warmup_s,  # counted
+            counted,
             report_for,
             inbound_via,
             self._next_id in self.trace_messages,  # traced
             now + (self.clock[origin_server] if origin_server is not None else 0.0),  # stamp_s
         )
         books = self.reports if report_for is not None else self.outcomes
-        if message.counted:
+        if counted:
+            self._counted_messages += 1
             books.recipients += len(recipients)
             if report_for is None:
                 # Counted per run of recipients of one class (a list's members are one run).
@@ -823,6 +842,24 @@ class Simulation:
             queued += sum(g.queued for g in self.gateways.values() if g.server == server)
             self.series.sample_queue(self.env._now, server, queued)
 
+    # --- the warm-up -----------------------------------------------------------------------
+    def _warmup_ends(self) -> None:
+        """What the fault and transfer counters hold as the warm-up ends (left out at the end)."""
+        self._counts_at_warmup = (Counter(self.counters), Counter(self.transfers))
+
+    def _counts_after_warmup(self) -> dict[str, dict[str, int]]:
+        """The fault counters and the transfers per connector counted from the warm-up's end on:
+        an event counts when it happens at or after it (all of them without a warm-up)."""
+        if self.scenario.run.warmup > 0 and self._counts_at_warmup is None:
+            self._warmup_ends()  # the warm-up outlasts the run: nothing is counted
+        faults, transfers = self._counts_at_warmup or (Counter(), Counter())
+        return {
+            "counters": {name: count - faults[name] for name, count in self.counters.items()},
+            "transfers": {
+                key: count - transfers[key] for key, count in self.transfers.items() if count > transfers[key]
+            },
+        }
+
     # --- running -------------------------------------------------------------------------
     def run(self) -> RunResult:
         # A run makes millions of short-lived objects and no reference cycles of its own:
@@ -849,13 +886,13 @@ class Simulation:
             events=self.events.entries,
             series=self.series,
             messages=self._next_id,
+            counted_messages=self._counted_messages,
             first_ndr_message=self.first_ndr_message,
             first_misdelivery_message=self.first_misdelivery_message,
             misdelivery_samples=self.misdelivery_samples,
             traces=self.traces,
             ndr_samples=self.ndr_samples,
-            counters=dict(self.counters),
-            transfers=dict(self.transfers),
+            **self._counts_after_warmup(),
             mailbox_deliveries=dict(self.mailbox_deliveries),
             latency_by_class=self.latency_by_class or {},
             ndr_times=dict(self.ndr_times),
