@@ -1051,7 +1051,7 @@ class NextHopQueue:
         if self.connector is not None:
             envelope.arrived_on = self.target
             envelope.hops += 1
-            if mta.routing.org.site_of(peer) in envelope.visited_sites:
+            if mta.routing.org.servers[peer].site in envelope.visited_sites:  # (site_of, inlined)
                 mta.books.fail(
                     envelope,
                     envelope.pending,
