@@ -1058,8 +1058,11 @@ class EventExpectation(_Expectation, _Bounds):
 
 
 class NdrTimeExpectation(_Expectation, _WrittenDurations):
+    """When the first or the last NDR came, checked in every run: with several replications each
+    run's time must be within the bounds (a run without such an NDR fails the check)."""
+
     kind: Literal["ndr_time"]
-    which: Literal["first", "last"] = Field("first", description="The first or the last NDR of the run")
+    which: Literal["first", "last"] = Field("first", description="The first or the last NDR of each run")
     text: str | None = Field(None, description="Only NDRs with this text")
     after: Duration | None = Field(None, description="At or after this simulated time")
     before: Duration | None = Field(None, description="At or before this simulated time")
