@@ -37,7 +37,8 @@ OUTCOME_METRICS: tuple[str, ...] = get_args(OutcomeMetric)
 
 #: What the faults cost, counted per run: failed association opens, transfer retries after a
 #: dropped transfer, gateway retries after a refused delivery, transfers cut by a crash, and
-#: messages rerouted around a connector that failed.
+#: reroutes (tracking event 29): queued mail an MTA sent by another next hop after its connector
+#: failed, and mail a gateway handed back over its size limit.
 FAULT_COUNTERS: tuple[str, ...] = (
     "open_failures",
     "transfer_retries",

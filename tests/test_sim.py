@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from exsim import logs
 from exsim.logs import read_tracking_log
 from exsim.metrics import Outcomes
 from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, INVALID_ARGUMENTS, MAX_TIME_EXPIRED, UNRECOGNIZED
@@ -199,6 +201,69 @@ def test_transfers_that_keep_failing_give_up_the_association_and_end_in_congesti
     ndr_times = [e.time_s for e in result.events if e.event_id == 290]
     assert min(ndr_times) == pytest.approx(first + 3 * 361, abs=0.01)
     assert all(any(t == pytest.approx(g, abs=1e-6) for g in give_ups) for t in ndr_times)
+
+
+def detour(alternate: bool) -> dict:
+    """A's users mail bob on B while AB is down all day (2 open retries, 5 minutes apart); with
+    ``alternate``, a dearer way round by site C: AC (cost 1) then CB (cost 5)."""
+    raw = two_sites(outage=("0s", "1d"), duration="30m", drain="1h")
+    raw["connectors"][0]["override"] = {"max_open_retries": 2, "open_interval": "5m"}
+    if alternate:
+        raw["sites"].append({"name": "C", "addresses": {"x400": "c=US;a= ;p=Contoso;o=C"}})
+        raw["servers"].append({"name": "C1", "site": "C", "users": 0})
+        raw["connectors"] += [
+            {"name": name, "kind": "x400", "sites": list(name), "bridgeheads": [f"{name[0]}1", f"{name[1]}1"]}
+            | {"cost": cost}
+            for name, cost in (("AC", 1), ("CB", 5))
+        ]
+    return raw
+
+
+def tracked(folder, server: str, event: int):
+    table = pd.concat(map(read_tracking_log, sorted((folder / server).glob("*.log"))))
+    return table[table["event #"] == str(event)]
+
+
+def test_mail_sent_round_a_connector_that_cannot_be_opened_is_a_reroute_event_29(tmp_path):
+    """KB Q173364: tracking event 29, the message was routed to an alternate path. The first
+    message A routes to bob takes AB (cost 1 against 1 + 5 by C); AB's first open fails, and
+    routed again it leaves by AC: A1 logs event 29 for it at that failed open, naming AB and
+    bob, and transfers it to C1. A queue opens only with mail waiting, and all of it goes round
+    by C, so every failed open of AB has its 29s at that second, and nothing else does."""
+    result = simulate(scenario(detour(alternate=True)), tracking_dir=tmp_path)
+    assert balanced(result)
+    assert result.recipients > 0
+    assert result.delivered == result.recipients
+    rerouted = tracked(tmp_path, "A1", logs.MESSAGE_REROUTED)
+    assert tracked(tmp_path, "C1", logs.MESSAGE_REROUTED).empty
+    assert tracked(tmp_path, "B1", logs.MESSAGE_REROUTED).empty
+    assert result.counters["reroutes"] == len(rerouted) == rerouted["message id"].nunique()
+    assert set(rerouted["gateway name"]) == {"AB"}
+    assert set(rerouted["recipients"]) == {"bob"}
+    failed_opens = [e.time_s for e in result.events if e.event_id == 289]
+    assert len(failed_opens) == result.counters["open_failures"] > 0
+    assert result.counters["reroutes"] >= len(failed_opens)
+
+    def stamp(time_s: float) -> str:
+        return logs.timestamp(time_s).strftime("%Y/%m/%d %H:%M:%S GMT")
+
+    assert set(rerouted["date/time"]) == {stamp(t) for t in failed_opens}
+    first = tracked(tmp_path, "A1", logs.SUBMISSION)["message id"].iloc[0]
+    assert list(rerouted[rerouted["message id"] == first]["date/time"]) == [stamp(min(failed_opens))]
+    sent = tracked(tmp_path, "A1", logs.TRANSFER_OUT)
+    assert list(sent[sent["message id"] == first]["partner name"]) == ["C1"]
+
+
+def test_mail_routed_back_to_the_connector_that_failed_is_no_reroute(tmp_path):
+    """With AB the only way to B, mail routed again after each failed open goes back to AB
+    (the trace says so): no alternate path, so no event 29 and no reroute counted, though
+    every open fails and the mail ends in congestion NDRs."""
+    result = simulate(scenario(detour(alternate=False)), tracking_dir=tmp_path)
+    assert result.recipients > 0
+    assert result.outcomes.ndr_by_text == {CONGESTION.text: result.recipients}
+    assert result.counters["open_failures"] > 0
+    assert result.counters["reroutes"] == 0
+    assert tracked(tmp_path, "A1", logs.MESSAGE_REROUTED).empty
 
 
 def expired_after_submission(result) -> list[float]:

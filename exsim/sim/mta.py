@@ -926,7 +926,31 @@ class NextHopQueue:
             if self.connector is None:
                 self._retry_rpc(envelope)
             else:
-                self.mta.route(envelope)
+                self._reroute(envelope)
+
+    def _reroute(self, envelope: Envelope) -> None:
+        """Route a message again after this connector failed. Recipients it now sends by another
+        next hop were rerouted: one tracking event 29 on this server lists them and counts one
+        reroute (KB Q173364: routed to an alternate path). Those routed back to this connector
+        wait here for the next open (route() puts their part at the end of this queue, which
+        its own process, busy retrying, is not waiting on), and those with no route left get
+        their NDR from route(): neither is a reroute."""
+        mta = self.mta
+        pending, before = envelope.pending, len(self.items)
+        mta.route(envelope)
+        back = {id(r) for r in self.items[-1].recipients} if len(self.items) > before else set()
+        moved = [r for r in pending if r.outcome is PENDING and id(r) not in back]
+        if moved:
+            mta.faults["reroutes"] += 1
+            mta.track(logs.MESSAGE_REROUTED, envelope.message, moved, gateway=self.target)
+            if envelope.message.traced:
+                mta.books.trace(
+                    envelope.message,
+                    f"MTA {mta.server}: rerouted {', '.join(r.address for r in moved)} around "
+                    f"{self.target} (tracking event 29)",
+                    mta.server,
+                    "MTA",
+                )
 
     def _retry_rpc(self, envelope: Envelope) -> None:
         """Inside a site there is no alternate route: wait, or give up after max open retries."""
