@@ -1006,9 +1006,20 @@ def run(
         raise SystemExit(EXIT_FAILURE)
 
 
+_SHARED_NUMBERS = "users' mail, mail from outside and the NDR reports the run generated, numbered together"
+"""What a message number counts: a trace's --message N may be any of them."""
+
+
 @cli.command()
 @click.argument("scenario", type=click.Path())
-@click.option("--message", "message_id", type=click.IntRange(min=1), help="Message number (1 = first sent).")
+@click.option(
+    "--message",
+    "message_id",
+    type=click.IntRange(min=1),
+    help="Message number, 1 = the first made. Users' mail, mail from outside and the NDR reports the "
+    "run generates share one numbering; given a report's number, trace names the message it reports on, "
+    "whose story ends with the report's steps.",
+)
 @click.option("--first-ndr", is_flag=True, help="The first message that got a non-delivery report.")
 @click.option(
     "--first-misdelivery",
@@ -1037,7 +1048,8 @@ def trace(
 
     The story ends with a glossary line for the jargon it used and, when a known defect bit,
     the fix for it. Exit 2, with what to try instead, when the run has no such message:
-    --first-ndr or --first-misdelivery in a run where none was, --message N beyond those sent.
+    --first-ndr or --first-misdelivery in a run where none was, --message N beyond the run's
+    numbering, or N the number of an NDR report (then it names the message the report is on).
 
     \b
     Example:
@@ -1067,7 +1079,7 @@ def trace(
             other = "--first-misdelivery" if first_ndr else "--first-ndr"
             err.print(
                 f"no message {what} in this run (seed {found.seed}, {found.messages} messages): trace one "
-                f"with --message N (1..{found.messages}), try {other}, another --seed or --point, or a "
+                f"with --message N (1..{found.messages}, {_SHARED_NUMBERS}), try {other}, another --seed or --point, or a "
                 "scenario with failures (scenarios/q166866.toml --point 3, scenarios/kb/)",
                 markup=False,
             )
@@ -1078,7 +1090,30 @@ def trace(
     result = simulate(loaded, seed, trace_messages={message_id})
     lines = result.traces.get(message_id)
     if not lines:
-        err.print(f"message {message_id} was never sent (the run sent {result.messages})", markup=False)
+        original = result.traced_reports.get(message_id)
+        if original is None:
+            made = (
+                f"the run numbered {result.messages} messages ({_SHARED_NUMBERS}); trace one of "
+                f"1..{result.messages}"
+                if result.messages
+                else "the run made no message at all"
+            )
+            err.print(f"message {message_id} was never made: {made}", markup=False)
+        else:
+            import shlex
+
+            again = ["exsim", "trace", scenario, "--message", str(original)]
+            for option, value in (("--point", point), ("--seed", seed)):
+                if value is not None:
+                    again += [option, str(value)]
+            again += [part for setting in settings for part in ("--set", setting)]
+            err.print(
+                f"message {message_id} is not mail anyone sent but the non-delivery report the run generated "
+                f"on message {original} (reports share the messages' numbers); the report's steps end "
+                f"message {original}'s story: "
+                + " ".join(map(shlex.quote, again + (["--json"] if as_json else []))),
+                markup=False,
+            )
         raise SystemExit(EXIT_BAD_INPUT)
     from exsim.explain import trace_story
 

@@ -6,6 +6,7 @@ The last test runs the installed ``exsim`` script itself, once.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from tests.clikit import exsim
 from tests.conftest import SCENARIOS
 from tests.stall import run
+from tests.test_set import SP1_NO_PRMD
 
 
 def test_validate_bundled_scenarios_exits_0():
@@ -242,6 +244,49 @@ def test_trace_first_ndr_tells_the_q166866_story():
     ):
         assert fragment in story, fragment
     assert exsim("trace", str(SCENARIOS / "q166866.toml")).returncode == 2
+
+
+def test_trace_of_a_reports_number_names_the_message_it_reports_on(tmp_path):
+    """Users' mail and NDR reports share one numbering. One user on SP1 in a site without p=
+    sends only Internet mail, every message NDR'd within a second by its own store (Q166866),
+    and a heavy user's messages are minutes apart: numbers alternate, message 1, the report on
+    it (2), message 3, the report on it (4)... A report's number is refused (exit 2) naming
+    the message it reports on and the command that tells that story, options kept."""
+    scenario = tmp_path / "one.toml"
+    scenario.write_text(SP1_NO_PRMD)
+    one_user = ("servers.RED-EX1.users=1", "workload.mix.same_server=0.0", "workload.mix.internet=1.0")
+    options = (
+        "--seed",
+        "1",
+        *(part for setting in (*one_user, 'run.duration="6h"') for part in ("--set", setting)),
+    )
+    report = exsim("trace", str(scenario), "--message", "4", *options)
+    assert report.returncode == 2
+    again = f"exsim trace {scenario} --message 3 " + shlex.join(options)
+    assert report.stderr == (
+        "message 4 is not mail anyone sent but the non-delivery report the run generated on message 3 "
+        f"(reports share the messages' numbers); the report's steps end message 3's story: {again}\n"
+    )
+    story = exsim(*shlex.split(again)[1:])
+    assert story.returncode == 0, story.stderr
+    assert "Message 3 of scenario sp1-no-prmd (seed 1)" in story.stdout
+    assert "report (NDR) sent from RED-EX1 back to RED-EX1-u0001" in story.stdout
+    assert "report: delivered to RED-EX1-u0001" in story.stdout
+    # Past the end: the count names what shares the numbers. It is even (each message, then its
+    # report), the last number a report on the one before.
+    beyond = exsim("trace", str(scenario), "--message", "999", *options)
+    assert beyond.returncode == 2
+    made = int(beyond.stderr.split("numbered ")[1].split()[0])
+    assert beyond.stderr == (
+        f"message 999 was never made: the run numbered {made} messages (users' mail, mail from outside "
+        f"and the NDR reports the run generated, numbered together); trace one of 1..{made}\n"
+    )
+    assert made > 4
+    assert made % 2 == 0
+    last = exsim("trace", str(scenario), "--message", str(made), *options)
+    assert f"generated on message {made - 1} " in last.stderr
+    nothing = exsim("trace", str(scenario), "--message", "1", "--set", 'workload.spread="working_hours"')
+    assert nothing.stderr == "message 1 was never made: the run made no message at all\n"
 
 
 def test_an_out_that_cannot_be_made_is_bad_usage_and_leaves_nothing(tmp_path):

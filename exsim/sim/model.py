@@ -97,6 +97,10 @@ class RunResult:
     first_ndr_message: int | None = None
     first_misdelivery_message: int | None = None
     traces: dict[int, list[TraceLine]] = field(default_factory=dict)
+    traced_reports: dict[int, int] = field(default_factory=dict)
+    """Of the numbers asked to be traced, those the run gave to NDR reports (users' mail, mail
+    from outside and reports share one numbering), each with the number of the message it
+    reports on: a report's steps are told in that message's story."""
     ndr_samples: dict[str, dict[str, Any]] = field(default_factory=dict)
     """One example per NDR text: recipient, reason, diagnostic, footer, time."""
     counters: dict[str, int] = field(default_factory=dict)
@@ -258,6 +262,7 @@ class Simulation:
         self.misdelivery_samples: list[dict[str, Any]] = []
         self.trace_messages = trace_messages or set()
         self.traces: dict[int, list[TraceLine]] = {}
+        self.traced_reports: dict[int, int] = {}
         self._next_id = 0
         #: Messages counted in the statistics (sent at or after the warm-up's end, with the
         #: reports on them); ``_next_id`` numbers them all.
@@ -770,6 +775,8 @@ class Simulation:
             report_for=message,
         )
         report.traced = message.traced
+        if report.id in self.trace_messages:  # a report's number asked for: which message it is on
+            self.traced_reports[report.id] = message.id
         if message.traced:
             self.trace(
                 message,
@@ -891,6 +898,7 @@ class Simulation:
             first_misdelivery_message=self.first_misdelivery_message,
             misdelivery_samples=self.misdelivery_samples,
             traces=self.traces,
+            traced_reports=self.traced_reports,
             ndr_samples=self.ndr_samples,
             **self._counts_after_warmup(),
             mailbox_deliveries=dict(self.mailbox_deliveries),
