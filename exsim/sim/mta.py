@@ -919,7 +919,7 @@ class NextHopQueue:
                 mta.books.trace(
                     envelope.message,
                     f"MTA {self.mta.server}: {what} {self._describe()} "
-                    f"(failed open {envelope.attempts[self._state_key]}); {events}; rerouting",
+                    f"(failed open {envelope.attempts[self._state_key]}); {events}; routing it again",
                     self.mta.server,
                     "MTA",
                 )
