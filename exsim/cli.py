@@ -564,23 +564,25 @@ def route(
         plan = router.plan(from_server, address, at_s)
     except AddressError as exc:
         _bad_argument(f"--to: {exc}")
+    events = router.org.scenario.events
+    kinds = sorted({event.kind for event in events})
+    note = (
+        f"Note: not applied here, the scenario's {len(events)} timed event(s) ({', '.join(kinds)}); "
+        "`exsim trace` follows a message through them in a run."
+    )
     if as_json:
         import json
 
         click.echo(json.dumps(asdict(plan), indent=2, default=str))
+        if events:  # on stderr: stdout stays the plan alone, for a program to read
+            err.print(note, markup=False)
         return
     from exsim.explain import explain_plan
 
     for line in explain_plan(plan):
         out.print(line, markup=False)
-    events = router.org.scenario.events
     if events:
-        kinds = sorted({event.kind for event in events})
-        out.print(
-            f"Note: not applied here, the scenario's {len(events)} timed event(s) ({', '.join(kinds)}); "
-            "`exsim trace` follows a message through them in a run.",
-            markup=False,
-        )
+        out.print(note, markup=False)
 
 
 @cli.command()

@@ -162,6 +162,12 @@ def test_route_says_the_scenarios_timed_events_are_not_applied():
     )
     quiet = exsim("route", str(SCENARIOS / "contoso.toml"), "--from", "RED-EX1", "--to", "BJones")
     assert "Note: not applied" not in quiet.stdout
+    # With --json the plan alone is on stdout and the note on stderr.
+    plan = exsim(
+        "route", str(SCENARIOS / "faults.toml"), "--from", "RED-EX2", "--to", "DUB-EX1-u0001", "--json"
+    )
+    assert json.loads(plan.stdout)["outcome"] == "delivered to DUB-EX1"
+    assert plan.stderr.startswith("Note: not applied here, the scenario's 6 timed event(s)")
 
 
 #: Two hours of mail around the clock instead of a working day: the same six points and the same

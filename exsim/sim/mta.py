@@ -908,7 +908,8 @@ class NextHopQueue:
         self.mta.connector_states.open_retry.discard(self._state_key)
 
     def _retry_open(self, what: str, events: str) -> None:
-        """The connection failed: one failed open on every queued message, each routed again."""
+        """The connection failed (an open, or an association given up): one open retry on every
+        queued message, each routed again."""
         mta = self.mta
         mta.connector_states.open_retry.add(self._state_key)
         waiting = list(self.items)
@@ -919,7 +920,7 @@ class NextHopQueue:
                 mta.books.trace(
                     envelope.message,
                     f"MTA {self.mta.server}: {what} {self._describe()} "
-                    f"(failed open {envelope.attempts[self._state_key]}); {events}; routing it again",
+                    f"(open retry {envelope.attempts[self._state_key]}); {events}; routing it again",
                     self.mta.server,
                     "MTA",
                 )
