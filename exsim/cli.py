@@ -801,15 +801,21 @@ RESUME_REPEATS = ("seed", "replications", "baseline", "settings", "tracking", "p
 def _resume_command(context: click.Context, out_dir: str) -> list[str]:
     """The ``exsim run`` command that finishes an interrupted experiment: the scenario as given,
     ``--out DIR --resume`` and every option of :data:`RESUME_REPEATS` the user gave, as given."""
-    command = ["exsim", "run"]
+    return _command_again(context, ["--out", out_dir, "--resume"], RESUME_REPEATS)
+
+
+def _command_again(context: click.Context, arguments: list[str], repeats: tuple[str, ...]) -> list[str]:
+    """The command being run, to print for the user to run next: ``exsim`` and its name, the
+    scenario as given, ``arguments``, then every option named in ``repeats`` the user gave, as given."""
+    command = ["exsim", context.command.name or ""]
     scenario = context.params.get("scenario")
     if scenario:
         # A file named like an option ('-x.toml') would be read as one: name it by its folder.
         command.append(f"./{scenario}" if scenario.startswith("-") else scenario)
-    command += ["--out", out_dir, "--resume"]
+    command += arguments
     for parameter in context.command.params:
         value = context.params.get(parameter.name or "")
-        if parameter.name not in RESUME_REPEATS or value in (None, False, ()):
+        if parameter.name not in repeats or value in (None, False, ()):
             continue
         option = parameter.opts[0]
         if value is True:
@@ -1104,16 +1110,15 @@ def trace(
         else:
             import shlex
 
-            again = ["exsim", "trace", scenario, "--message", str(original)]
-            for option, value in (("--point", point), ("--seed", seed)):
-                if value is not None:
-                    again += [option, str(value)]
-            again += [part for setting in settings for part in ("--set", setting)]
+            again = _command_again(
+                click.get_current_context(),
+                ["--message", str(original)],
+                ("point", "seed", "as_json", "settings"),
+            )
             err.print(
                 f"message {message_id} is not mail anyone sent but the non-delivery report the run generated "
                 f"on message {original} (reports share the messages' numbers); the report's steps end "
-                f"message {original}'s story: "
-                + " ".join(map(shlex.quote, again + (["--json"] if as_json else []))),
+                f"message {original}'s story: {shlex.join(again)}",
                 markup=False,
             )
         raise SystemExit(EXIT_BAD_INPUT)
