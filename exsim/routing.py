@@ -65,7 +65,7 @@ from exsim.scenario import (
     SiteConnector,
 )
 from exsim.schedule import Activation
-from exsim.versions import Defect, defect_at, defect_by_kb
+from exsim.versions import Defect, defect_by_kb, striking_defect
 
 if TYPE_CHECKING:
     import numpy as np
@@ -1137,14 +1137,15 @@ class Router:
         """The defect of ``server``'s build that strikes mail its store hands to a gateway of
         ``kind`` (KB Q166866 for an IMS), looking at the X.400 address of the site the scenario
         says (``model.q166866_gdi_site``: the gateway's, or the sender's); None when none does."""
-        model = self.org.scenario.model
-        defect = defect_at(f"gateway_in:{kind}", assume_fixed=model.q165485_fixed_in_sp2)
-        if defect is None:
-            return None
-        by_sender = defect.gdi_site_is_a_setting and model.q166866_gdi_site == "originator"
-        site = self.org.site_of(from_server if by_sender else server)
-        gdi = parse_x400(self.org.scenario.site(site).addresses.x400 or "").gdi
-        return defect if defect.triggered(self.org.servers[server].version, gdi) else None
+        org = self.org
+        return striking_defect(
+            f"gateway_in:{kind}",
+            org.servers[server].version,
+            org.scenario.model,
+            lambda site: parse_x400(org.scenario.site(site).addresses.x400 or "").gdi,
+            org.site_of(server),
+            org.site_of(from_server),
+        )
 
     def _misdelivery(self, site: str, recipient: str, found: DirectoryMatch) -> tuple[str, str] | None:
         """When a fuzzy or restricted search put an address that belongs to a foreign address space

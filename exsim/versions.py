@@ -13,11 +13,15 @@ walks through the Q166866 row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from exsim.address import GDI
 from exsim.ndr import CONTENT_TOO_LONG, INVALID_ARGUMENTS, LOOP, MAX_TIME_EXPIRED, UNRECOGNIZED, NdrKind
+
+if TYPE_CHECKING:
+    from exsim.scenario.schema import Model  # the schema imports this module
 
 #: The Exchange components a defect can strike in.
 Component = Literal["information store", "MTA", "directory", "MS Mail connector", "Internet Mail Service"]
@@ -229,3 +233,21 @@ def defect_at(where: str, *, assume_fixed: bool = False) -> Defect | None:
                 return replace(defect, versions=defect.versions - {defect.maybe_fixed_in})
             return defect
     return None
+
+
+def striking_defect(
+    where: str, version: str, model: Model, gdi: Callable[[str], GDI], site: str, sender_site: str | None
+) -> Defect | None:
+    """The defect that strikes at ``where`` on a server of ``version`` in ``site``, or None.
+
+    A defect that looks for a PRMD reads the GDI (``gdi(site)``) of the site doing the work,
+    or, where that is the scenario's choice (``model.q166866_gdi_site = "originator"``), of the
+    sender's home site ``sender_site`` (mail from outside has none: the working site's, then).
+    The one rule for the simulation and for ``exsim route``'s account of a route.
+    """
+    defect = defect_at(where, assume_fixed=model.q165485_fixed_in_sp2)
+    if defect is None:
+        return None
+    by_sender = defect.gdi_site_is_a_setting and model.q166866_gdi_site == "originator"
+    read = sender_site if by_sender and sender_site is not None else site
+    return defect if defect.triggered(version, gdi(read)) else None

@@ -57,7 +57,7 @@ from exsim.sim.queue import Environment, ProcessGenerator
 from exsim.sim.store import InformationStore, StoreSettings
 from exsim.sim.uptime import Availability, Uptime
 from exsim.sim.workload import Workload
-from exsim.versions import BUILDS, Defect, defect_at
+from exsim.versions import BUILDS, Defect, defect_at, striking_defect
 
 #: The defect that loses an NDR's report on its way back to the originator: the only way a
 #: report is lost, so the trace names it when one is.
@@ -398,15 +398,15 @@ class Simulation:
             return defect
 
     def _defect(self, where: str, server: str, message: Message) -> Defect | None:
-        defect = defect_at(where, assume_fixed=self.scenario.model.q165485_fixed_in_sp2)
-        if defect is None:
-            return None
-        gdi = (
-            self.gdi_for_defect(server, message)
-            if defect.gdi_site_is_a_setting
-            else self.gdi(self.org.site_of(server))
+        origin = message.origin_server
+        return striking_defect(
+            where,
+            self.versions[server],
+            self.scenario.model,
+            self.gdi,
+            self.org.site_of(server),
+            self.org.site_of(origin) if origin is not None else None,
         )
-        return defect if defect.triggered(self.versions[server], gdi) else None
 
     # --- messages and the books --------------------------------------------------------
     def new_message(
