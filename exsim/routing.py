@@ -894,8 +894,8 @@ def _by_schedule(
             note,
             before=rows,
             why=lambda r: (
-                f"schedule {_activation_name(activation[r.connector])} while another is "
-                f"{_activation_name(best)}"
+                f"its schedule is {_activation_phrase(activation[r.connector])} while another's is "
+                f"{_activation_phrase(best)}"
             ),
         )
     return kept
@@ -987,6 +987,15 @@ def _by_locality(
 
 def _activation_name(state: int) -> str:
     return Activation(state).name.lower() if state != Activation.NEVER else "never/remote"
+
+
+def _activation_phrase(state: int) -> str:
+    """A schedule state as a phrase: 'active now', 'active later', 'never active from this side'."""
+    return (
+        f"active {Activation(state).name.lower()}"
+        if state != Activation.NEVER
+        else "never active from this side"
+    )
 
 
 _ORDER = (_by_schedule, _by_attempts, _by_open_retry, _by_cost, _by_locality)

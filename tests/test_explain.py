@@ -176,3 +176,53 @@ def test_readme_says_whose_address_q166866_reads_and_it_is_so():
     assert lima_has_p.recipients > 0
     assert lima_has_p.ndr == lima_has_p.recipients  # every recipient is on the Internet
     assert oslo_has_p.ndr == 0 < oslo_has_p.delivered
+
+
+def _choices(scenario, **changes) -> tuple[list[tuple[float, str]], object]:
+    """Every routing decision in the stories of all the run's messages: (time, text)."""
+    from exsim.sim import simulate
+
+    changed = scenario.modified(changes) if changes else scenario
+    everyone = simulate(changed, trace_messages=set(range(1, 1000)))
+    choices = [
+        (line.time_s, line.text)
+        for lines in everyone.traces.values()
+        for line in lines
+        if " chose " in line.text
+    ]
+    return choices, everyone
+
+
+def test_the_story_says_why_each_candidate_was_passed_over():
+    # Q166567's organization: Cheap (cost 1) and Dear (cost 5) join A and B; Cheap is down
+    # 09:00-10:00 and mail goes out from 09:00. A learner seeing "chose Dear (cost 5)" must be
+    # told why not Cheap: first its failed open (filter 4), then its open retry timer (filter 5).
+    from exsim import load_scenario
+    from exsim.sim import simulate
+
+    scenario = load_scenario(SCENARIOS / "kb" / "Q166567.toml")
+    choices, traced = _choices(scenario)
+    dear = [text for _, text in choices if "chose Dear" in text]
+    cheap = [text for _, text in choices if "chose Cheap" in text]
+    assert cheap
+    assert all(text.endswith("; passed over Dear (cost 5 > 1)") for text in cheap)
+    why_not_cheap = {text.split("; passed over ")[1] for text in dear}
+    assert why_not_cheap == {"Cheap (1 failed opens > 0)", "Cheap (its connector is in open retry)"}
+    # Dear is chosen only while Cheap is down or its retry timer runs (it is back at 10:00).
+    assert all(9 * 3600 <= t < 11 * 3600 for t, text in choices if "chose Dear" in text)
+    # Telling the story changes nothing of the run: the same outcomes and routes untraced.
+    untraced = simulate(scenario)
+    assert traced.outcomes == untraced.outcomes
+    assert traced.transfers == untraced.transfers
+
+    # Cheap open only at night: by day it is passed over for its schedule (filter 3).
+    choices, _ = _choices(scenario, **{"connectors.Cheap.schedule": ["20:00-06:00"]})
+    assert {text.split("; passed over ")[1] for _, text in choices} == {
+        "Cheap (its schedule is active later while another's is active now)"
+    }
+
+    # Two routes of one cost and nothing down: neither is passed over, one is drawn.
+    choices, _ = _choices(scenario, **{"connectors.Dear.cost": 1, "events": []})
+    assert choices
+    assert all("passed over" not in text for _, text in choices)
+    assert all(text.endswith("; drawn at random among 2 equal routes (Cheap, Dear)") for _, text in choices)

@@ -35,6 +35,7 @@ from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, LOOP, UNRECOGNIZED, NdrKind
 from exsim.routing import (
     MAX_HOPS,
     ConnectorStates,
+    FilterStep,
     GwartRow,
     SurvivorMemo,
     is_local,
@@ -407,7 +408,8 @@ class MTA(Component):
                         message,
                         f"MTA {self.server}: {recipient.address} matched "
                         f"{row.type}:{row.space or '(blank)'}; {len(answer.rows)} candidate(s), "
-                        f"chose {row.connector} (cost {row.cost}, route {' > '.join(row.route)})",
+                        f"chose {row.connector} (cost {row.cost}, route {' > '.join(row.route)})"
+                        + self._why_chosen(envelope, rows, now),
                         self.server,
                         "MTA",
                     )
@@ -548,6 +550,22 @@ class MTA(Component):
         if len(survivors) == 1:
             return survivors[0]
         return survivors[self.routing_rng.randrange(len(survivors))]
+
+    def _why_chosen(self, envelope: Envelope, rows: tuple[GwartRow, ...], now: float) -> str:
+        """For a traced message's story: each candidate the filters passed over and why (in open
+        retry, dearer, a schedule not active ...), and whether the choice was drawn among equal
+        routes. It runs the filters again with their account kept, which changes nothing: they
+        read the message's and connectors' state and draw no random number (``_choose`` draws)."""
+        steps: list[FilterStep] = []
+        survivors, _ = route_survivors(
+            self.routing.org, rows, self.server, envelope, self.connector_states, now, self._lowest, steps
+        )
+        passed = [f"{connector} ({why})" for step in steps for connector, why in step.dropped]
+        text = f"; passed over {', '.join(passed)}" if passed else ""
+        if len(survivors) > 1:
+            names = ", ".join(r.connector for r in survivors)
+            text += f"; drawn at random among {len(survivors)} equal routes ({names})"
+        return text
 
     def _memo_of(self, router: Router) -> SurvivorMemo:
         """This MTA's memo of route survivors (routing.route_survivors) for the routing table it
