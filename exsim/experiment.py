@@ -194,12 +194,12 @@ class RunSpec:
 
 
 #: :func:`execute_run`'s arguments, plain data that travels to a pool or Dask worker: the point's
-#: parsed scenario, its source, the run, the point's labels and where to write tracking logs.
-RunArgs = tuple[dict[str, Any], str, RunSpec, dict[str, str], str | None]
+#: parsed scenario, its source, the run, the point's sweep columns and where to write tracking logs.
+RunArgs = tuple[dict[str, Any], str, RunSpec, dict[str, Any], str | None]
 
 
 def execute_run(
-    raw: dict[str, Any], source: str, spec: RunSpec, labels: dict[str, str], tracking_dir: str | None = None
+    raw: dict[str, Any], source: str, spec: RunSpec, columns: dict[str, Any], tracking_dir: str | None = None
 ) -> Record:
     """Run one (sweep point, replication); never raises: a failure becomes an error record.
 
@@ -210,7 +210,7 @@ def execute_run(
 
     record: dict[str, Any] = {
         "point": spec.point,
-        **labels,
+        **columns,
         "replication": spec.replication,
         "seed": spec.seed,
     }
@@ -442,7 +442,7 @@ def _run_in(
         if note:
             say(note)
     point_raw = {p.index: point_scenario(scenario, p).raw for p in points}
-    labels = {p.index: p.labels for p in points}
+    columns = {p.index: p.columns for p in points}
     tracking_root = (out_path / "tracking") if (tracking and out_path is not None) else None
 
     def tracking_dir(spec: RunSpec) -> str | None:
@@ -472,7 +472,7 @@ def _run_in(
     signum: int | None = None
     reason: str | None = None
     try:
-        args = [(point_raw[s.point], scenario.source, s, labels[s.point], tracking_dir(s)) for s in todo]
+        args = [(point_raw[s.point], scenario.source, s, columns[s.point], tracking_dir(s)) for s in todo]
         with guard:
             for entry in _execute(args, workers, scheduler):
                 with guard.critical():  # a row is written whole or not at all
@@ -608,7 +608,10 @@ def _summarise(
     scenario: Scenario, points: list[SweepPoint], done: Done, out: Path | None, wall_s: float
 ) -> Experiment:
     variables = [v.name for v in scenario.sweep.variables]
-    rows = [entry["row"] for _, entry in sorted(done.items())]
+    # Each row's sweep columns as its point has them now: a journal an earlier exsim wrote (a
+    # resumed run) may hold a number's label, "1", where the point now has the number.
+    columns = {p.index: p.columns for p in points}
+    rows = [{**entry["row"], **columns[point]} for (point, _), entry in sorted(done.items())]
     runs = pd.DataFrame(rows)
     if runs.empty:
         runs = pd.DataFrame(columns=["point", *variables, "replication", "seed", *BOOK_COLUMNS, "error"])
@@ -624,7 +627,7 @@ def _summarise(
     summary_rows = []
     for point in points:
         mine = ok[ok["point"] == point.index].sort_values("replication")
-        row: dict[str, Any] = {"point": point.index, **point.labels, "n": len(mine)}
+        row: dict[str, Any] = {"point": point.index, **point.columns, "n": len(mine)}
         for column in INTERVAL_COLUMNS:
             interval = t_interval(mine[column].tolist() if len(mine) else [])
             row[f"{column}_mean"], row[f"{column}_lo"], row[f"{column}_hi"] = (
@@ -732,9 +735,9 @@ def _differences(scenario: Scenario, points: list[SweepPoint], ok: pd.DataFrame)
         rows.append(
             {
                 "point": point.index,
-                **point.labels,
+                **point.columns,
                 "baseline_point": partner.index,
-                f"{name}_baseline": partner.labels[name],
+                f"{name}_baseline": partner.columns[name],
                 "n": interval.n,
                 "failure_rate_diff_mean": interval.mean,
                 "failure_rate_diff_lo": interval.lo,

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from exsim.columns import (
@@ -87,3 +89,42 @@ def test_the_schema_accepts_the_metrics_and_refuses_others():
         OutcomeExpectation.model_validate({**base, "metric": "failures"})
     enum = OutcomeExpectation.model_json_schema()["properties"]["metric"]["enum"]
     assert enum == list(OUTCOME_METRICS)
+
+
+def test_a_sweep_column_holds_numbers_without_labels_as_numbers(tmp_path):
+    # users is swept over numbers, a flag (Use Lowest Cost Routes Only) over true/false, the
+    # version over strings with labels: summary[summary.users == 5] must find the rows in memory
+    # as it does in a summary.csv read back with pandas; true/false stay text as the scenario
+    # writes them (and the CSV files hold them), labels stay what the tables show.
+    import pandas as pd
+
+    raw = one_site(duration="30m", shares=mix(same_server=1.0))
+    raw["sweep"] = {
+        "variables": [
+            {"name": "users", "path": "servers.*.users", "values": [5, 7]},
+            {"name": "lowest", "path": "model.lowest_cost_routes_only", "values": [False, True]},
+            {
+                "name": "version",
+                "path": "servers.*.version",
+                "values": ["5.0", "5.0-sp1"],
+                "labels": ["RTM", "SP1"],
+            },
+        ],
+        "constraint": "users == 5 or lowest",
+    }
+    experiment = run_experiment(validate_raw(raw), workers=1, replications=1, out=tmp_path / "out")
+    expected = [
+        (5, "false", "RTM"),
+        (5, "false", "SP1"),
+        (5, "true", "RTM"),
+        (5, "true", "SP1"),
+        (7, "true", "RTM"),
+        (7, "true", "SP1"),
+    ]
+    for frame in (experiment.runs, experiment.summary):
+        assert list(frame[["users", "lowest", "version"]].itertuples(index=False, name=None)) == expected
+        assert len(frame[frame.users == 7]) == 2
+    read_back = pd.read_csv(tmp_path / "out" / "summary.csv", dtype={"lowest": str})
+    assert list(read_back[["users", "lowest", "version"]].itertuples(index=False, name=None)) == expected
+    points = json.loads((tmp_path / "out" / "summary.json").read_text())["points"]
+    assert [(p["users"], p["lowest"], p["version"]) for p in points] == expected

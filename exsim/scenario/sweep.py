@@ -24,6 +24,11 @@ class SweepPoint:
     index: int
     values: dict[str, Any]
     labels: dict[str, str]
+    columns: dict[str, Any]
+    """The variables as the results tables hold them (runs, summary, JSON): a variable of
+    numbers (all ints or all floats) without labels holds the numbers themselves, so that
+    ``summary[summary.users == 5]`` finds its rows; any other holds its labels (true/false
+    as the scenario writes them), as the CSV files do."""
 
     def matches(self, wanted: dict[str, Any] | None) -> bool:
         """Whether this is a point ``wanted`` (an expectation's ``point``) names: each variable
@@ -31,6 +36,14 @@ class SweepPoint:
         if not wanted:
             return True
         return all(self.labels.get(k) == str(v) or self.values.get(k) == v for k, v in wanted.items())
+
+
+def _numbers(variable: SweepVariable) -> bool:
+    """Whether a variable's values are all ints or all floats, without labels: its results
+    column holds the numbers themselves, which CSV writes exactly as their labels."""
+    return not variable.labels and (
+        all(type(v) is int for v in variable.values) or all(type(v) is float for v in variable.values)
+    )
 
 
 def _combinations(variables: list[SweepVariable]) -> Iterator[list[tuple[SweepVariable, int]]]:
@@ -63,18 +76,20 @@ def expand_sweep(scenario: Scenario) -> list[SweepPoint]:
     """
     variables = scenario.sweep.variables
     if not variables:
-        return [SweepPoint(0, {}, {})]
+        return [SweepPoint(0, {}, {}, {})]
     holds = _constraint_holds(scenario)
     points: list[SweepPoint] = []
     for combination in _combinations(variables):
         values: dict[str, Any] = {}
         labels: dict[str, str] = {}
+        columns: dict[str, Any] = {}
         for variable, i in combination:
-            values[variable.name] = variable.values[i]
-            labels[variable.name] = variable.labels[i] if variable.labels else sweep_label(variable.values[i])
+            value = values[variable.name] = variable.values[i]
+            labels[variable.name] = variable.labels[i] if variable.labels else sweep_label(value)
+            columns[variable.name] = value if _numbers(variable) else labels[variable.name]
         if not holds(values):
             continue
-        points.append(SweepPoint(len(points), values, labels))
+        points.append(SweepPoint(len(points), values, labels, columns))
     return points
 
 
