@@ -1420,17 +1420,28 @@ class Router:
             if next_server is None:
                 why = f"no server in site {next_site} for {row.connector} to connect to"
                 return RoutePlan(recipient, tuple(decisions), tuple(hops), total, f"unroutable: {why}")
+            # An address space on this site's end of the link: its own cost is the GWART row's,
+            # and stands for the link's (compute_gwart adds no link cost to it).
+            spaced = row.target == row.connector
+            hop_cost = row.cost if spaced else connector.cost
             hops.append(
                 Hop(
                     server,
                     next_server,
                     row.connector,
-                    connector.cost,
-                    f"{server}'s MTA sends over {row.connector}; {next_server} receives it in site "
-                    f"{next_site} ({_target_reason(org, row.connector, next_server)})",
+                    hop_cost,
+                    f"{server}'s MTA sends over {row.connector}"
+                    + (
+                        f" (cost {hop_cost}: the address space {row.type}:{row.space or '(blank)'} on "
+                        f"site {site}'s end of it, whose cost stands for the link's {connector.cost})"
+                        if spaced
+                        else ""
+                    )
+                    + f"; {next_server} receives it in site {next_site} "
+                    f"({_target_reason(org, row.connector, next_server)})",
                 )
             )
-            total += connector.cost
+            total += hop_cost
             message.arrived_on = row.connector
             message.hops += 1
             server = next_server
@@ -1447,6 +1458,8 @@ def cost_breakdown(org: Organization, row: GwartRow) -> list[tuple[str, int]]:
     connector = org.connectors[row.connector]
     if isinstance(connector, GATEWAY_CONNECTORS):
         return [(row.connector, row.cost)]
+    if row.target == row.connector:  # an address space on this site's end of the link: its cost alone
+        return [(f"{row.connector} address space {row.type}:{row.space or '(blank)'}", row.cost)]
     parts = [(row.connector, connector.cost)]
     steps = list(zip(row.route[1:], row.route[2:], strict=False))
     if steps and row.target in org.connectors and org.connectors[row.target].kind in LINK_KINDS:

@@ -594,6 +594,63 @@ def test_remote_route_to_a_link_address_space_avoids_the_far_end():
     assert rows_for(org, "D", "*.fabrikam.com") == [(2, "DA", ("D", "A", "B"))]
 
 
+def test_a_link_address_space_costs_its_own_cost_in_the_table_the_route_and_the_breakdown():
+    # Chain C - A - B; AB costs 4 and A's end of it holds *.fabrikam.com at cost 1; CA costs 2;
+    # B's IMS takes SMTP * at cost 3. The space's own cost stands for the link it sits on: A's
+    # row is 1 (not 4 + 1), C's is CA 2 + 1 = 3 (the exit over AB adds nothing).
+    from exsim.routing import cost_breakdown
+
+    ims = dict(IMS_B, address_spaces=[{"type": "SMTP", "pattern": "*", "cost": 3}])
+    org = org_of(
+        ["A", "B", "C"],
+        [link("AB", "A", "B", 4, address_spaces=[fabrikam_space(site="A")]), link("CA", "C", "A", 2)],
+        [ims],
+    )
+    assert rows_for(org, "A", "*.fabrikam.com") == [(1, "AB", ("A", "B"))]
+    assert rows_for(org, "C", "*.fabrikam.com") == [(3, "CA", ("C", "A", "B"))]
+    (at_a,) = [r for r in compute_gwart(org, "A") if r.space == "*.fabrikam.com"]
+    (at_c,) = [r for r in compute_gwart(org, "C") if r.space == "*.fabrikam.com"]
+    assert cost_breakdown(org, at_a) == [("AB address space SMTP:*.fabrikam.com", 1)]
+    assert cost_breakdown(org, at_c) == [("CA", 2), ("AB address space SMTP:*.fabrikam.com", 1)]
+    # The route's hops cost what the tables charge: over AB 1, then B's IMS 3.
+    plan = Router(org).plan("A1", "jo@mail.fabrikam.com")
+    assert [(h.via, h.cost) for h in plan.hops] == [("AB", 1), ("IMS-B", 3)]
+    assert plan.total_cost == 4
+    assert plan.hops[0].why.startswith(
+        "A1's MTA sends over AB (cost 1: the address space SMTP:*.fabrikam.com on site A's end of it, "
+        "whose cost stands for the link's 4)"
+    )
+    # From C: CA 2, AB 1, IMS 3.
+    assert Router(org).plan("C1", "jo@mail.fabrikam.com").total_cost == 6
+
+
+def test_every_gwart_rows_cost_breaks_down_into_parts_that_sum_to_it():
+    # The explorer's "cost by hop": every bundled scenario's rows, and a chain whose links hold
+    # address spaces at either end (costs chosen so that no two sums coincide).
+    from exsim.routing import cost_breakdown
+    from exsim.scenario import load_scenario
+
+    orgs = [Organization(load_scenario(path)) for path in sorted(SCENARIOS.rglob("*.toml"))]
+    spaces = {"address_spaces": [fabrikam_space(site="B", cost=7)]}
+    orgs.append(
+        org_of(
+            ["A", "B", "C", "D"],
+            [
+                link("AB", "A", "B", 4, address_spaces=[fabrikam_space(site="A")]),
+                link("BC", "B", "C", 2, **spaces),
+                link("CD", "C", "D", 5),
+            ],
+            [IMS_B],
+        )
+    )
+    rows = [(org, row) for org in orgs for site_name in org.sites for row in compute_gwart(org, site_name)]
+    assert any(row.target == row.connector for _, row in rows)  # a link's own address space
+    for org, row in rows:
+        parts = cost_breakdown(org, row)
+        assert sum(cost for _, cost in parts) == row.cost, row
+        assert all(cost >= 0 for _, cost in parts), row
+
+
 def test_site_connector_address_spaces_ignored_between_replicated_sites():
     from exsim.routing import ignored_address_spaces
 
