@@ -176,7 +176,7 @@ def test_a_client_that_failed_to_connect_is_gone_when_the_run_ends(
     moment; inside the next Client's start-up that close deadlocks (a CI run hung on it)."""
     import exsim.cluster
 
-    monkeypatch.setattr(exsim.cluster, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(exsim.cluster, "CONNECT_TIMEOUT", "0.2s")  # refused at once: no need to wait long
     before = live_dask_clients()
     result = invoke(
         "run", scenario_file(tmp_path), "--out", tmp_path / "r", "--quiet", "--scheduler", address
@@ -323,7 +323,10 @@ def test_a_cluster_with_no_workers_gives_up_after_the_timeout(tmp_path, monkeypa
 
     import exsim.cluster
 
-    monkeypatch.setenv("EXSIM_CLUSTER_TIMEOUT", "2")
+    # Half a second without a worker, the cluster's health looked at every tenth of a second (the
+    # defaults, 60 s and 1 s, would only make the test wait).
+    monkeypatch.setenv("EXSIM_CLUSTER_TIMEOUT", "0.5")
+    monkeypatch.setattr(exsim.cluster, "_POLL_S", 0.1)
     # Connecting is not what is tested: a busy machine may take longer than exsim's 10 s.
     monkeypatch.setattr(exsim.cluster, "CONNECT_TIMEOUT", "120s")
     with LocalCluster(n_workers=0, processes=False, **exsim.cluster.NO_FIXED_PORTS) as cluster:
@@ -332,7 +335,7 @@ def test_a_cluster_with_no_workers_gives_up_after_the_timeout(tmp_path, monkeypa
             "run", scenario_file(tmp_path), "--out", out, "--scheduler", cluster.scheduler_address
         )
     assert result.exit_code == 2, result.output
-    assert "the cluster has had no workers for 2 s" in result.output
+    assert "the cluster has had no workers for 0.5 s" in result.output
     assert not out.exists()  # nothing finished: a failed start leaves nothing
 
 
