@@ -57,14 +57,28 @@ class _Page(HTMLParser):
 @pytest.fixture(scope="module")
 def made(two_ims_results, tmp_path_factory):
     """``exsim report DIR -o FILE`` run once (drawing every figure is most of a report's cost):
-    the file it wrote and what the command printed."""
+    the file it wrote, what the command printed, and what the report's own call of
+    plots.make_figures gave it: each figure's name, with the reason where it was skipped (None
+    where it was drawn). Recorded, not asked for again: a second call would draw every figure twice."""
     target = tmp_path_factory.mktemp("report") / "handout.html"
-    return target, exsim("report", str(two_ims_results), "-o", str(target))
+    figures: list[dict[str, str | None]] = []
+    real = plots.make_figures
+
+    def recorded(*args, **options):  # type: ignore[no-untyped-def]
+        drawn = real(*args, **options)
+        figures.append({name: f if isinstance(f, str) else None for name, f in drawn.items()})
+        return drawn
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plots, "make_figures", recorded)
+        completed = exsim("report", str(two_ims_results), "-o", str(target))
+    assert len(figures) == 1  # the report drew its figures once
+    return target, completed, figures[0]
 
 
 @pytest.fixture(scope="module")
 def report(made):
-    path, _ = made
+    path, _, _ = made
     page = _Page()
     page.feed(path.read_text())
     return path, page
@@ -83,7 +97,7 @@ def test_report_needs_no_network(report):
     assert "https://" not in html
 
 
-def test_report_has_every_table_and_figure(report, two_ims_results):
+def test_report_has_every_table_and_figure(report, made, two_ims_results):
     _, page = report
     results = read_results(two_ims_results)
     assert page.tables["table-summary"] == len(results.summary) == 8
@@ -91,12 +105,13 @@ def test_report_has_every_table_and_figure(report, two_ims_results):
     assert page.tables["table-servers"] == 3
     assert page.tables["table-connectors"] == 3
     images = [a["src"] for tag, a in page.tags if tag == "img"]
-    made = plots.make_figures(results)
-    drawn = [name for name, f in made.items() if not isinstance(f, str)]
-    assert len(images) == len(drawn)
+    figures = made[2]
+    assert list(figures) == list(plots.FIGURES)
+    drawn = [name for name, reason in figures.items() if reason is None]
+    assert len(images) == len(drawn) >= 5
     assert all(i.startswith("data:image/svg+xml;base64,") for i in images)
     text = " ".join(page.text)
-    for reason in (f for f in made.values() if isinstance(f, str)):
+    for reason in (r for r in figures.values() if r is not None):
         assert reason in text  # a skipped figure says why
     for name in drawn:
         assert plots_caption(name) in " ".join(text.split())
@@ -140,7 +155,7 @@ def test_report_has_an_excerpt_per_event_id(report, two_ims_results):
 
 
 def test_report_command_writes_where_told_and_refuses_a_non_results_directory(made, tmp_path):
-    target, ok = made
+    target, ok, _ = made
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip() == f"Report: {target}"
     assert target.stat().st_size > 10_000
