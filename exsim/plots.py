@@ -622,8 +622,16 @@ def queues(results: Results, point: int | None = None) -> Figure:
         mine = _per_interval_mean(series, p)
         hours = mine.index.to_numpy() / 3600
         for k, column in enumerate(columns):
-            ax.step(
-                hours, mine[column], where="post", label=column.removeprefix("queued_"), color=f"C{k % 10}"
+            # A sample is what a server held at that instant: a point, joined to the next by a
+            # straight line. Held as a step over the interval after it, a backlog that built up
+            # at 10:40 would seem to start at 11:00 and to last an interval past its end.
+            ax.plot(
+                hours,
+                mine[column],
+                marker="o",
+                markersize=2.5,
+                label=column.removeprefix("queued_"),
+                color=f"C{k % 10}",
             )
         ax.set_ylabel("messages held")
         ax.set_title(_point_title(results, p, point is None), fontsize=9, loc="left")
@@ -639,7 +647,7 @@ def queues(results: Results, point: int | None = None) -> Figure:
         axes,
         f"{scenario.name}: messages each server holds (store and MTA queues, gateway MTS-OUT and "
         "retry waits; mean over replications)",
-        "sampled at the start of each interval",
+        "a dot per sample of what each server held",
     )
     return fig
 

@@ -236,6 +236,12 @@ def test_queues_draw_every_server_that_holds_mail(results):
     peak = series.groupby("t_s")["queued_RED-EX1"].mean().max()
     line = next(line for line in panel.lines if line.get_label() == "RED-EX1")
     assert max(line.get_ydata()) == pytest.approx(peak)
+    # Each sample is a point at its own time, joined to the next, not held over the interval
+    # after it (a step would show a backlog one interval late and one interval too long).
+    times = sorted(series["t_s"].unique())
+    assert list(line.get_xdata()) == pytest.approx([t / 3600 for t in times])
+    assert line.get_drawstyle() == "default"
+    assert line.get_marker() == "o"
 
 
 def test_by_default_a_variable_that_changes_the_rate_gets_a_panel_per_value(results):
