@@ -238,6 +238,8 @@ class Mark:
     end_s: float | None
     label: str
     color: str
+    detail: str = ""
+    """What the short label leaves out, for a list of the events (the new address)."""
 
 
 def event_marks(scenario: Scenario) -> list[Mark]:
@@ -254,7 +256,15 @@ def event_marks(scenario: Scenario) -> list[Mark]:
                 if event.type == "x400" and parse_x400(event.value).gdi.has_prmd
                 else f"new {event.type} address"
             )
-            marks.append(Mark(event.at, None, f"{event.site} {what}", "tab:purple"))
+            marks.append(
+                Mark(
+                    event.at,
+                    None,
+                    f"{event.site} {what}",
+                    "tab:purple",
+                    f"{event.type} address {event.value}",
+                )
+            )
         elif event.kind == "outage":
             marks.append(Mark(event.start, event.end, f"{event.connector} down", "tab:red"))
         elif event.kind == "service_stop":

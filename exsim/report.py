@@ -133,7 +133,12 @@ def _ndrs(results: Results) -> list[dict[str, Any]]:
                 "text": text,
                 "sample": sample,
                 "when": f"{timestamp(sample['time_s']):%a %H:%M:%S}",
-                "generators": [g for g in generators if g["text"] == text],
+                # Each generator's sweep points named as the summary's rows name them.
+                "generators": [
+                    {**g, "where": [results.point_label(point) for point in g["points"]]}
+                    for g in generators
+                    if g["text"] == text
+                ],
             }
         )
     return ndrs
@@ -222,7 +227,16 @@ def _organization(results: Results) -> dict[str, Any]:
         }
         for v in scenario.sweep.variables
     ]
-    return {"sites": sites, "servers": servers, "connectors": connectors, "sweep": sweep}
+    # The timed events as the figures' event lane names them, with when and what changed.
+    events = [
+        {
+            "when": f"{timestamp(m.start_s):%a %H:%M}"
+            + (f" to {timestamp(m.end_s):%a %H:%M}" if m.end_s is not None else ""),
+            "what": m.label + (f": {m.detail}" if m.detail else ""),
+        }
+        for m in plots.event_marks(scenario)
+    ]
+    return {"sites": sites, "servers": servers, "connectors": connectors, "sweep": sweep, "events": events}
 
 
 def _completeness(results: Results) -> dict[str, Any]:
@@ -278,6 +292,7 @@ def render_report(results: Results, command: str | None = None) -> str:
         summary=_summary_table(results),
         differences=_differences_table(results),
         ndrs=_ndrs(results),
+        variables=results.variables,
         events=_event_excerpts(results),
         organization=_organization(results),
         figures=figures,

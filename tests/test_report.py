@@ -18,6 +18,7 @@ from exsim.columns import is_ndr_diagnostic_column
 from exsim.results import listing, read_results
 from tests.browser import offline_page
 from tests.clikit import exsim
+from tests.conftest import SCENARIOS
 from tests.simkit import two_ims
 
 
@@ -141,6 +142,35 @@ def test_report_counts_every_ndr_generator(report, two_ims_results):
     for component, count in counted.items():
         assert component in text
         assert str(count) in text
+    # Where: each generator's sweep points as the summary names them (the version is swept, and
+    # only SP1 has the Q166866 defect), not their bare indexes.
+    table = text[text.index("at sweep points") :].split("Event log")[0]
+    for generator in meta["ndr_generators"]:
+        for point in generator["points"]:
+            assert runs[runs["point"] == point].iloc[0]["version"] == "5.0-sp1"
+    assert table.count("version=5.0-sp1, ") == sum(len(g["points"]) for g in meta["ndr_generators"])
+    assert "version=5.0, " not in table
+
+
+def test_report_lists_the_timed_events_with_when(report):
+    # tests.simkit.two_ims: the IMS is down 00:10-00:25 and RED-EX2's MTA stopped 00:20-00:30,
+    # on the run's first day (a Monday).
+    _, page = report
+    text = " ".join(" ".join(page.text).split())
+    table = text[text.index("timed event when") :].split("sweep variable")[0]
+    assert "IMS down Mon 00:10 to Mon 00:25" in table
+    assert "RED-EX2 MTA stopped Mon 00:20 to Mon 00:30" in table
+
+
+def test_an_address_change_is_listed_with_the_new_address():
+    from exsim import load_scenario
+    from exsim.plots import event_marks
+
+    # scenarios/rollout.toml: Dublin's X.400 site address gains p=Contoso on Thursday at noon.
+    marks = event_marks(load_scenario(SCENARIOS / "rollout.toml"))
+    (dublin,) = [m for m in marks if m.label.startswith("Dublin")]
+    assert (dublin.label, dublin.detail) == ("Dublin adds p=", "x400 address c=IE;a= ;p=Contoso;o=Dublin")
+    assert dublin.start_s == 3 * 86400 + 12 * 3600
 
 
 def test_report_has_an_excerpt_per_event_id(report, two_ims_results):
