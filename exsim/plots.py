@@ -834,6 +834,15 @@ def topology(results: Results | Scenario) -> Figure:
         for v in scenario.sweep.variables
         if v.path in (f"sites.{site.name}.addresses.x400", "sites.*.addresses.x400")
     }
+    # A site whose X.400 address changes during the run: coloured as it starts, and when its
+    # PRMD comes or goes written under its name.
+    changes: dict[str, list[str]] = {}
+    for event in sorted((e for e in scenario.events if e.kind == "address_change"), key=lambda e: e.at):
+        if event.type == "x400":
+            prmd = parse_x400(event.value).gdi.has_prmd
+            changes.setdefault(event.site, []).append(
+                f"{'p= from' if prmd else 'no p= from'} {timestamp(event.at):%a %H:%M}"
+            )
     nodes = []
     for site in scenario.sites:
         x, y = layout[site.name]
@@ -841,7 +850,7 @@ def topology(results: Results | Scenario) -> Figure:
             ax.text(
                 x,
                 y,
-                site.name,
+                "\n".join([site.name, *changes.get(site.name, [])]),
                 ha="center",
                 va="center",
                 fontsize=10,
@@ -856,8 +865,13 @@ def topology(results: Results | Scenario) -> Figure:
                 },
             )
         )
-    ax.scatter([], [], color="#f4a3a3", edgecolors="black", s=80, marker="s", label="site address without p=")
-    ax.scatter([], [], color="#cfe2f3", edgecolors="black", s=80, marker="s", label="site address with p=")
+    start = " at the start" if changes else ""
+    ax.scatter(
+        [], [], color="#f4a3a3", edgecolors="black", s=80, marker="s", label=f"site address without p={start}"
+    )
+    ax.scatter(
+        [], [], color="#cfe2f3", edgecolors="black", s=80, marker="s", label=f"site address with p={start}"
+    )
     if swept:
         ax.scatter([], [], color="#e0e0e0", edgecolors="black", s=80, marker="s", label="site address swept")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)

@@ -225,6 +225,13 @@ def test_topology_shows_gateway_address_spaces_and_versions_at_the_end():
     assert line.endswith("→ 5.0-sp2 (Sat 12:00)")
     history = plots.final_versions(scenario)
     assert history["RED-EX1"][-1][1] == "5.0-sp1"
+    # Dublin starts without p= (coloured so) and gains it on Thursday at noon: said under its name.
+    figure = plots.topology(scenario)
+    nodes = {t.get_text().split("\n")[0]: t.get_text() for t in plots.topology_artists(figure)["nodes"]}
+    assert nodes["Dublin"] == "Dublin\np= from Thu 12:00"
+    assert nodes["Tokyo"] == "Tokyo"
+    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert "site address without p= at the start" in legend
 
 
 def test_queues_draw_every_server_that_holds_mail(results):
