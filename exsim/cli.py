@@ -320,12 +320,13 @@ def schema(form: str) -> None:
 @cli.command()
 @click.argument("scenario", type=click.Path())
 def show(scenario: str) -> None:
-    """Print the organization as tables: sites, servers, connectors.
+    """Print the organization as tables: sites, servers, connectors, and its timed events.
 
     \b
     Example:
       exsim show scenarios/contoso.toml
     """
+    from exsim import timeline
     from exsim.org import Organization
     from exsim.routing import address_space_end
     from exsim.scenario import LINK_CONNECTORS
@@ -390,6 +391,9 @@ def show(scenario: str) -> None:
         ("connector", "kind", "joins / host", "cost", "address spaces", "schedule", "link"),
         connectors,
     )
+    events = timeline.listed(org.scenario)
+    if events:
+        out.table("Timed events", ("event", "when"), events)
 
 
 def _apply_settings(scenario: Scenario, settings: tuple[str, ...], *, simulated: bool = True) -> Scenario:

@@ -33,7 +33,6 @@ import io
 import math
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,14 +51,13 @@ from exsim.logs import timestamp
 from exsim.results import Results, read_results
 from exsim.scenario import LINK_CONNECTORS, Scenario, SweepVariable
 from exsim.scenario.paths import Location, resolve_path, sweep_label
-from exsim.versions import BUILDS
+from exsim.timeline import Mark, event_marks
 
 DPI = 110
 KIND_STYLE = {"site": ("tab:blue", "solid"), "x400": ("tab:green", "dashed"), "ras": ("tab:orange", "dotted")}
 FIGURES = ("failure_curve", "failure_matrix", "rollout", "latency", "queues", "topology")
 #: Up to this many sweep points, a per-point figure draws them all (small multiples).
 SMALL_MULTIPLES = 4
-SERVICE_NAMES = {"is": "Information Store", "mta": "MTA", "ims": "IMS", "msmail": "MS Mail Connector"}
 
 
 class NothingToPlot(Exception):
@@ -228,56 +226,6 @@ def _time_axis(ax: Axes, end_h: float) -> None:
     ticks = np.arange(0, end_h + 1e-9, step)
     ax.set_xticks(ticks, [timestamp(t * 3600).strftime("%a %H:%M") for t in ticks])
     ax.set_xlim(0, end_h)
-
-
-@dataclass(frozen=True)
-class Mark:
-    """A timed event as drawn: a line at ``start_s``, or a shaded span to ``end_s``."""
-
-    start_s: float
-    end_s: float | None
-    label: str
-    color: str
-    detail: str = ""
-    """What the short label leaves out, for a list of the events (the new address)."""
-
-
-def event_marks(scenario: Scenario) -> list[Mark]:
-    """Every timed event of the scenario, as a labelled mark, in time order."""
-    marks = []
-    horizon = scenario.run.duration
-    for event in scenario.events:
-        if event.kind == "upgrade":
-            who = "every server" if event.server == "*" else event.server
-            marks.append(Mark(event.at, None, f"{BUILDS[event.version].short} on {who}", "dimgrey"))
-        elif event.kind == "address_change":
-            what = (
-                "adds p="
-                if event.type == "x400" and parse_x400(event.value).gdi.has_prmd
-                else f"new {event.type} address"
-            )
-            marks.append(
-                Mark(
-                    event.at,
-                    None,
-                    f"{event.site} {what}",
-                    "tab:purple",
-                    f"{event.type} address {event.value}",
-                )
-            )
-        elif event.kind == "outage":
-            marks.append(Mark(event.start, event.end, f"{event.connector} down", "tab:red"))
-        elif event.kind == "service_stop":
-            end = event.end if event.end is not None else horizon
-            service = SERVICE_NAMES.get(event.service, event.service)
-            marks.append(Mark(event.start, end, f"{event.server} {service} stopped", "tab:orange"))
-        elif event.kind == "crash":
-            marks.append(
-                Mark(event.at, event.at + event.restart_after, f"{event.server} crashed", "tab:brown")
-            )
-        elif event.kind == "replication":
-            marks.append(Mark(event.start, event.end, f"{', '.join(event.sites)} not replicated", "tab:cyan"))
-    return sorted(marks, key=lambda m: m.start_s)
 
 
 def _overlaps(a: Bbox, b: Bbox, pad: float = 1.0) -> bool:

@@ -24,7 +24,7 @@ from typing import Any
 
 import jinja2
 
-from exsim import plots
+from exsim import plots, timeline
 from exsim.columns import is_ndr_diagnostic_column
 from exsim.logs import timestamp
 from exsim.results import RESULTS_FILES, Results, listing, read_results, rounded_outcomes
@@ -228,14 +228,7 @@ def _organization(results: Results) -> dict[str, Any]:
         for v in scenario.sweep.variables
     ]
     # The timed events as the figures' event lane names them, with when and what changed.
-    events = [
-        {
-            "when": f"{timestamp(m.start_s):%a %H:%M}"
-            + (f" to {timestamp(m.end_s):%a %H:%M}" if m.end_s is not None else ""),
-            "what": m.label + (f": {m.detail}" if m.detail else ""),
-        }
-        for m in plots.event_marks(scenario)
-    ]
+    events = [{"what": what, "when": when} for what, when in timeline.listed(scenario)]
     return {"sites": sites, "servers": servers, "connectors": connectors, "sweep": sweep, "events": events}
 
 

@@ -72,6 +72,21 @@ def test_show_prints_the_organization():
     assert result.returncode == 0
     for word in ("Redmond", "TOK-EX1", "Dynamic RAS Tokyo-Sydney", "1458"):
         assert word in result.stdout
+    assert "Timed events" not in result.stdout  # contoso has none
+
+
+def test_show_lists_the_timed_events_in_time_order():
+    # scenarios/rollout.toml: SP1 reaches DUB-EX1 on Wednesday at 02:00 and Dublin's X.400
+    # address gains p= on Thursday at noon (3d12h).
+    lines = exsim("show", str(SCENARIOS / "rollout.toml")).stdout.splitlines()
+    start = lines.index("Timed events")
+    rows = [line for line in lines[start:] if "│" in line]
+    dublin = next(i for i, row in enumerate(rows) if "Dublin adds p=" in row)
+    assert "x400 address c=IE;a= ;p=Contoso;o=Dublin" in rows[dublin]
+    assert "Thu 12:00" in rows[dublin]
+    upgrade = next(i for i, row in enumerate(rows) if "SP1 on DUB-EX1" in row)
+    assert "Wed 02:00" in rows[upgrade]
+    assert upgrade < dublin
 
 
 def test_gwart_prints_every_site_and_json():

@@ -164,7 +164,7 @@ def test_report_lists_the_timed_events_with_when(report):
 
 def test_an_address_change_is_listed_with_the_new_address():
     from exsim import load_scenario
-    from exsim.plots import event_marks
+    from exsim.timeline import event_marks
 
     # scenarios/rollout.toml: Dublin's X.400 site address gains p=Contoso on Thursday at noon.
     marks = event_marks(load_scenario(SCENARIOS / "rollout.toml"))
