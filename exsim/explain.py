@@ -57,13 +57,31 @@ def explain_decision(decision: Decision) -> list[str]:
                 )
                 lines.append(f"  {which} skipped: one candidate left ({step.survivors[0]})")
                 break
-            lines += _explain_step(step)
+            if step.name == "load share" and not step.dropped and selection.chosen is not None:
+                lines.append(f"  load share: {_tie(selection.tied, selection.chosen.cost)}")
+            else:
+                lines += _explain_step(step)
             left = len(step.survivors)
-        if selection.chosen is not None:
+        if selection.chosen is not None and selection.tied and not selection.steps[-1].dropped:
+            lines.append(
+                f"  chosen: one of {_names(selection.tied)}, drawn at random for each message "
+                f"(followed here: {selection.chosen.connector}, the first by name)"
+            )
+        elif selection.chosen is not None:
             lines.append(f"  chosen: {selection.chosen.connector}")
         else:
             lines.append(f"  nothing chosen ({selection.reason})")
     return lines
+
+
+def _names(connectors: Sequence[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    return " and ".join(filter(None, [", ".join(connectors[:-1]), connectors[-1]]))
+
+
+def _tie(tied: Sequence[str], cost: int, named: bool = True) -> str:
+    """Equal routes left after the filters: the MTA spreads the mail among them at random."""
+    return f"{_names(tied) + ' ' if named else ''}tie (cost {cost} each), so each message draws one of them at random"
 
 
 def _explain_step(step: FilterStep) -> list[str]:
@@ -86,14 +104,26 @@ def why_this_route(plan: RoutePlan) -> str:
         if selection is None or selection.chosen is None:
             continue
         chosen = selection.chosen.connector
-        deciding = [s for s in selection.steps if s.dropped]
+        deciding = [s for s in selection.steps if s.dropped and s.name != "load share"]
+        drawn = bool(selection.tied) and not selection.steps[-1].dropped
+        followed = f" (followed here: {chosen})"
         if not deciding:
-            reasons.append(f"at {decision.server} {chosen} was the only candidate")
+            reasons.append(
+                f"at {decision.server} "
+                + (
+                    _tie(selection.tied, selection.chosen.cost) + followed
+                    if drawn
+                    else f"{chosen} was the only candidate"
+                )
+            )
             continue
         last = deciding[-1]
         name = last.name.split(". ", 1)[-1]
         beaten = "; ".join(f"{c}: {why}" for c, why in last.dropped)
-        reasons.append(f"at {decision.server} {chosen} won on '{name}' ({beaten})")
+        won = f"{_names(selection.tied) if drawn else chosen} won on '{name}' ({beaten})"
+        if drawn:
+            won += f" and {_tie(selection.tied, selection.chosen.cost, named=False)}{followed}"
+        reasons.append(f"at {decision.server} {won}")
     reasons.append(plan.outcome)
     return "Why this route: " + "; then ".join(reasons) + "."
 

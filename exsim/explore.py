@@ -121,6 +121,8 @@ def explorer_data(org: Organization) -> dict[str, Any]:
                         "chosen": d.selection.chosen.connector
                         if d.selection and d.selection.chosen
                         else None,
+                        # Equal survivors: each message draws one of them ("chosen" is the first).
+                        "tied": list(d.selection.tied) if d.selection else [],
                     }
                     for d in plan.decisions
                 ],

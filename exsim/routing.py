@@ -677,6 +677,9 @@ class Selection:
     steps: tuple[FilterStep, ...]
     reason: str = ""
     """Why nothing was chosen: 'loop' when only visited sites remained, 'retries', 'none'."""
+    tied: tuple[str, ...] = ()
+    """The equal routes the filters left when more than one survived (connectors, by name): the
+    MTA draws one of them at random for each message, so they share the load."""
 
 
 def is_local(org: Organization, connector: str, server: str) -> bool:
@@ -699,14 +702,16 @@ def select_route(
 
     ``lowest_cost_only`` is the 5.0 SP1 "Use Lowest Cost Routes Only" flag
     (Q166567): cost is decided right after the schedule. Equal survivors share
-    the load: one is drawn with ``rng`` (or the first by name without one).
+    the load: one is drawn with ``rng``; without one, the first by name stands for them all
+    (``Selection.tied`` names them, for an account that must say the choice is a draw).
     ``explain=False`` skips recording the filter steps (the simulation's hot path).
     """
     steps: list[FilterStep] | None = [] if explain else None
     rows, reason = route_survivors(org, candidates, server, message, states, at_s, lowest_cost_only, steps)
     if not rows:
         return Selection(None, tuple(steps or ()), reason)
-    if len(rows) > 1 and rng is not None:
+    tied = tuple(r.connector for r in rows) if len(rows) > 1 else ()
+    if tied and rng is not None:
         chosen = rows[_draw(rng, len(rows))]
         _record(
             steps,
@@ -717,8 +722,11 @@ def select_route(
             why=lambda r: "not drawn (equal routes share the load)",
         )
     else:
+        # Without a draw the plan follows the first by name; each message of a run draws its own.
         chosen = rows[0]
-    return Selection(chosen, tuple(steps or ()))
+        if tied:
+            _record(steps, "load share", rows, f"{len(rows)} equal routes: each message draws one at random")
+    return Selection(chosen, tuple(steps or ()), tied=tied)
 
 
 SurvivorMemo: TypeAlias = "dict[tuple[int, ...], list[GwartRow]]"

@@ -35,6 +35,23 @@ def test_explore_writes_a_self_contained_page(page_path):
     assert "<script src" not in text
 
 
+def test_the_page_says_equal_routes_are_drawn_per_message_as_exsim_route_does():
+    # tests/test_routing.py's ring: from A1 to C, AB and DA tie at cost 2 (worked out there).
+    from exsim.explain import explain_plan
+    from exsim.explore import explorer_data
+    from exsim.routing import Router
+    from tests.test_routing import RING, org_of
+
+    org = org_of(["A", "B", "C", "D"], RING)
+    shown = explorer_data(org)["routes"]["A1"]["userC"]
+    assert shown["decisions"][0]["tied"] == ["AB", "DA"]
+    said = explain_plan(Router(org).plan("A1", "userC"))
+    assert "  load share: AB and DA tie (cost 2 each), so each message draws one of them at random" in said
+    assert [line for lines in shown["explained"] for line in lines] == said[1 : said.index("Hops:")]
+    assert shown["why"] == said[-1]
+    assert "tie (cost 2 each)" in shown["why"]
+
+
 def test_explore_refuses_a_missing_directory(tmp_path):
     result = exsim("explore", CONTOSO, "-o", str(tmp_path / "nowhere" / "x.html"))
     assert result.returncode == 2

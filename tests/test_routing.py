@@ -533,6 +533,34 @@ def test_route_explanation_says_what_each_filter_dropped_and_why():
     )
 
 
+def test_route_explanation_says_equal_routes_are_drawn_per_message():
+    # Ring A-B-C-D-A at cost 1 each, plus a direct AC at 5. From A1 to C: AB 1 + BC 1 = 2 and
+    # DA 1 + CD 1 = 2 tie; AC's 5 loses on cost. Filters 1-7 leave two survivors, and the MTA
+    # draws one of them for each message: the account must not call either "the only candidate".
+    org = org_of(["A", "B", "C", "D"], [*RING, link("AC", "A", "C", 5)])
+    plan = Router(org).plan("A1", "userC")
+    assert plan.decisions[0].selection.tied == ("AB", "DA")
+    lines = explain_plan(plan)
+    assert "    dropped AC: cost 5 > 2" in lines
+    assert "  load share: AB and DA tie (cost 2 each), so each message draws one of them at random" in lines
+    assert (
+        "  chosen: one of AB and DA, drawn at random for each message (followed here: AB, the first by name)"
+        in lines
+    )
+    tie = "tie (cost 2 each), so each message draws one of them at random (followed here: AB)"
+    then = (
+        "; then at B1 BC won on 'not the connector it arrived on, nor into a site already passed' "
+        "(AB: the connector the message arrived on); then delivered to C1."
+    )
+    assert (
+        lines[-1] == f"Why this route: at A1 AB and DA won on 'lowest cost' (AC: cost 5 > 2) and {tie}{then}"
+    )
+    # Without AC nothing is dropped at A1: the two survivors tie from the start. At B1 one is left.
+    ring = explain_plan(Router(org_of(["A", "B", "C", "D"], RING)).plan("A1", "userC"))
+    assert ring[-1] == f"Why this route: at A1 AB and DA {tie}{then}"
+    assert "  chosen: BC" in ring
+
+
 # --- address spaces on site-linking connectors (KB Q182128, Q149121) -----------------
 
 
