@@ -203,18 +203,28 @@ set_option = click.option(
     "the sweep's path syntax: keys, array elements by index, name or *, joined by dots; a name "
     "holding a dot in double quotes: --set 'connectors.\"X.400 Redmond-Tokyo\".cost=20'. "
     "VALUE is a TOML value; a string keeps its double quotes inside single ones: "
-    "--set 'run.duration=\"1h\"'.",
+    "--set 'run.duration=\"1h\"'. Where sweep points run, a place a sweep variable sets is refused "
+    "(change the variable: --set 'sweep.variables.NAME.values=[...]').",
 )
 
 
-def _load(path: str, settings: tuple[str, ...] = (), *, simulated: bool = True) -> Scenario:
+def _load(
+    path: str, settings: tuple[str, ...] = (), *, simulated: bool = True, points: str | None = None
+) -> Scenario:
     """The scenario at ``path`` with ``--set`` applied, or exit 2 listing its problems. A command
-    that does not run it (``simulated=False``) accepts runs of any length."""
+    that does not run it (``simulated=False``) accepts runs of any length. A command that runs
+    its sweep points says how to do without them in ``points`` (``""``: there is no way), and a
+    ``--set`` that a sweep variable would overwrite is refused (:func:`_refuse_swept`)."""
     from exsim.scenario import ScenarioError, load_scenario
 
     try:
         scenario = load_scenario(Path(path), simulated=simulated)
-        return _apply_settings(scenario, settings, simulated=simulated) if settings else scenario
+        if not settings:
+            return scenario
+        changed = _apply_settings(scenario, settings, simulated=simulated)
+        if points is not None:
+            _refuse_swept(changed, settings, points)
+        return changed
     except ScenarioError as exc:
         for problem in exc.problems:
             err.print(str(problem), markup=False)
@@ -435,6 +445,30 @@ def _apply_settings(scenario: Scenario, settings: tuple[str, ...], *, simulated:
         # The file is fine; what --set made of it is not. Say so, instead of a line of the file.
         where = f"{scenario.source} as changed by --set"
         raise ScenarioError([Problem(where, None, p.path, p.message) for p in exc.problems]) from None
+
+
+def _refuse_swept(scenario: Scenario, settings: tuple[str, ...], otherwise: str) -> None:
+    """Exit 2 if a sweep variable sets what a ``--set`` set (or a place inside or around it):
+    every sweep point puts the variable's value over it, so the --set would change nothing that
+    is run, while the results' scenario.toml would record it. ``otherwise`` is one more way out
+    for this command (e.g. trace's "leave out --point"), or empty."""
+    from exsim.scenario.load import format_path
+    from exsim.scenario.paths import format_path as format_segments
+    from exsim.scenario.paths import split_assignment
+    from exsim.scenario.sweep import swept_setting
+
+    paths = {split[0]: setting for setting in settings if (split := split_assignment(setting))}
+    found = swept_setting(scenario, paths)
+    if found is None:
+        return
+    path, variable, at = found
+    values = format_segments(["sweep", "variables", variable.name, "values"])
+    _bad_argument(
+        f"--set {paths[path]}: sweep variable {variable.name!r} ({variable.path}) sets {format_path(at)} "
+        f"at every sweep point, so this --set would be overwritten and never run; change that "
+        f"variable's values instead (--set '{values}=[...]', and sweep.baseline if it names "
+        f"{variable.name}) or take it out of the sweep in the file{otherwise}"
+    )
 
 
 def _not_toml(setting: str, path: str, text: str) -> str:
@@ -893,7 +927,7 @@ def run(
         _bad_argument("--resume and --force exclude each other")
     if resume and not out_dir:
         _bad_argument("--resume needs --out DIR (the directory to finish)")
-    loaded = _load(scenario if scenario else str(_bundled_default()), settings)
+    loaded = _load(scenario if scenario else str(_bundled_default()), settings, points="")
     _print_warnings(loaded)
     if replications is not None:
         from exsim.scenario.size import size_problem
@@ -1074,7 +1108,11 @@ def trace(
 
     if (message_id is not None) + first_ndr + first_misdelivery != 1:
         _bad_argument("give exactly one of --message N, --first-ndr or --first-misdelivery")
-    loaded = _load(scenario, settings)
+    loaded = _load(
+        scenario,
+        settings,
+        points=None if point is None else "; or leave out --point to trace the scenario as written, with it",
+    )
     if point is not None:
         points = expand_sweep(loaded)
         if point >= len(points):
@@ -1267,7 +1305,7 @@ def check(
     """
     from exsim.expect import evaluate
 
-    loaded = [(path, _load(path, settings)) for path in scenarios]
+    loaded = [(path, _load(path, settings, points="")) for path in scenarios]
     for path, scenario in loaded:
         if not scenario.expect:
             _bad_argument(f"{path}: no [[expect]] entries to check")

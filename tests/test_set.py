@@ -203,3 +203,74 @@ def test_bad_settings_exit_2_before_anything_is_written(sp1_no_prmd, tmp_path, c
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sp1.toml"]
+
+
+def test_overlap_resolves_names_indexes_and_wildcards_before_comparing():
+    from exsim.scenario.paths import overlap
+
+    raw = {"servers": [{"name": "A", "version": "5.0"}, {"name": "B", "version": "5.0"}], "run": {}}
+    # Every spelling of B's version is location ("servers", 1, "version"), which * also names.
+    for path in ("servers.B.version", "servers.1.version", 'servers["B"].version'):
+        assert overlap(raw, path, "servers.*.version") == (("servers", 1, "version"),) * 2, path
+    assert overlap(raw, "servers.*.version", "servers.*.version") == (("servers", 0, "version"),) * 2
+    # A whole server, or the whole array, holds the version a variable sets: they meet there.
+    assert overlap(raw, "servers.B", "servers.*.version") == (("servers", 1), ("servers", 1, "version"))
+    assert overlap(raw, "servers", "servers.1.version") == (("servers",), ("servers", 1, "version"))
+    # And the other way round: a variable over whole servers holds a --set of one key.
+    assert overlap(raw, "servers.0.version", "servers.A") == (("servers", 0, "version"), ("servers", 0))
+    # Different keys, or different elements, never meet.
+    assert overlap(raw, "servers.*.users", "servers.*.version") is None
+    assert overlap(raw, "servers.A.version", "servers.B.version") is None
+    assert overlap(raw, "run.duration", "servers.*.version") is None
+
+
+SWEPT = (
+    SP1_NO_PRMD
+    + """
+[sweep]
+[[sweep.variables]]
+name = "version"
+path = "servers.*.version"
+values = ["5.0", "5.0-sp1"]
+"""
+)
+
+
+@pytest.mark.parametrize("command", ["run", "check", "trace"])
+def test_set_where_a_sweep_variable_sets_is_refused(tmp_path, command):
+    # Every sweep point puts its version over RED-EX1's: a --set there would run at no point.
+    scenario = tmp_path / "swept.toml"
+    scenario.write_text(SWEPT)
+    extra = {"run": ["--out", str(tmp_path / "results")], "trace": ["--message", "1", "--point", "0"]}
+    for setting, where in [
+        ('servers.RED-EX1.version="5.0-sp2"', "servers[0].version"),
+        ('servers.0={name="RED-EX1", site="Redmond", users=5, version="5.0"}', "servers[0].version"),
+    ]:
+        result = exsim(command, str(scenario), *extra.get(command, []), "--set", setting, cwd=tmp_path)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert result.stderr.startswith(
+            f"--set {setting}: sweep variable 'version' (servers.*.version) sets {where} at every sweep point"
+        ), result.stderr
+        assert "--set 'sweep.variables.version.values=[...]'" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["swept.toml"]
+    # A key the sweep leaves alone is fine, as is a --set that changes the sweep itself.
+    fine = ["--set", "servers.0.users=6", "--set", 'sweep.variables.version.values=["5.0-sp1"]']
+    kept = exsim(command, str(scenario), *extra.get(command, []), *fine, cwd=tmp_path)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+
+
+def test_set_is_accepted_once_the_sweep_no_longer_sets_its_path(tmp_path):
+    scenario = tmp_path / "swept.toml"
+    scenario.write_text(SWEPT)
+    # Without the sweep, RTM (5.0) everywhere: no Q166866 NDR, so the expectation of every
+    # Internet recipient failing sees 0 and fails (exit 1) -- the --set is what ran.
+    rtm = exsim(
+        "check", str(scenario), "--set", "sweep.variables=[]", "--set", 'servers.RED-EX1.version="5.0"'
+    )
+    assert rtm.returncode == 1, rtm.stdout + rtm.stderr
+    assert "observed 0" in rtm.stdout
+    # trace without --point traces the scenario as written, where the --set holds.
+    traced = exsim("trace", str(scenario), "--first-ndr", "--set", 'servers.RED-EX1.version="5.0"')
+    assert traced.returncode == 2
+    assert "no message got a non-delivery report in this run" in traced.stderr

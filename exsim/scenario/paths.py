@@ -176,6 +176,22 @@ def resolve_path(raw: Any, path: str) -> list[Location]:
     return _walk(raw, path)[0]
 
 
+def overlap(raw: Any, path: str, other: str) -> tuple[Location, Location] | None:
+    """The first place two paths meet in parsed scenario data, as a location of each, or None.
+
+    They meet where a location of one is a location of the other or holds it: ``servers.*.version``,
+    ``servers.RED-EX1.version``, ``servers.0`` and ``servers`` all meet at the first server's
+    version (names, indexes and ``*`` are all resolved against ``raw`` first), while
+    ``servers.0.users`` and ``servers.*.version`` never do.
+    """
+    theirs = resolve_path(raw, other)
+    for mine in resolve_path(raw, path):
+        for at in theirs:
+            if mine[: len(at)] == at or at[: len(mine)] == mine:
+                return mine, at
+    return None
+
+
 def why_nothing(raw: Any, path: str) -> str:
     """Why a path that resolves to nothing does: the first array where no element matched,
     what its elements are called, and a did-you-mean (a name holding a dot must be quoted)."""

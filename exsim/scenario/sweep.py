@@ -8,14 +8,14 @@ one point, such as ``exsim trace --point``, does not import pandas and SciPy.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from exsim.constraint import parse_constraint, stray_constant_problem
 from exsim.names import listed, shortened
 from exsim.scenario.load import validate_raw
-from exsim.scenario.paths import changed, sweep_label
+from exsim.scenario.paths import Location, changed, overlap, sweep_label
 from exsim.scenario.schema import Scenario, SweepVariable
 
 
@@ -138,3 +138,22 @@ def point_scenario(scenario: Scenario, point: SweepPoint) -> Scenario:
     for expectation in raw.get("expect", []):
         expectation.pop("point", None)  # the point is chosen: no sweep variable is left to name
     return validate_raw(raw, scenario.source)
+
+
+def swept_setting(scenario: Scenario, paths: Iterable[str]) -> tuple[str, SweepVariable, Location] | None:
+    """The first of ``paths`` (each a ``--set PATH``, already put into ``scenario``) at or around a
+    place a sweep variable sets, with that variable and the place; None when no variable touches
+    any of them.
+
+    Each sweep point puts its variables' values in place over the scenario, so a change made
+    there beforehand is overwritten at every point: ``--set 'servers.*.version="5.0-sp2"'`` on a
+    sweep over ``servers.*.version`` would still run 5.0 and SP1. A command that runs sweep
+    points must refuse it rather than report numbers that are not what was asked. A path into the
+    sweep itself (``sweep.variables...``) changes what the points are and is never overwritten.
+    """
+    for path in paths:
+        for variable in scenario.sweep.variables:
+            met = overlap(scenario.raw, path, variable.path)
+            if met is not None:
+                return path, variable, met[1]
+    return None
