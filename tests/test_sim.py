@@ -166,6 +166,26 @@ def test_overridden_open_retries_shorten_the_wait_for_the_congestion_ndr():
     assert min(e.time_s for e in result.events if e.event_id == 290) == pytest.approx(first + 1800, abs=1.0)
 
 
+def test_a_traced_message_counts_open_retries_after_the_first_open_as_max_open_retries_does():
+    # AB is down all run; max_open_retries 3 means 3 retries after the first failed open
+    # (docs/scenario.md): each message's story reads the first open, then retries 1 of 3 to
+    # 3 of 3, and then no route is left (the congestion NDR). Four failed opens in all.
+    raw = two_sites(outage=("0s", "25h"), duration="10m", drain="2h")
+    raw["connectors"][0]["override"] = {"max_open_retries": 3, "open_interval": "5m"}
+    result = simulate(scenario(raw), trace_messages={1, 2})
+    for number in (1, 2):
+        texts = [line.text for line in result.traces[number]]
+        opens = [text.split("connector AB (")[1].split(")")[0] for text in texts if "could not open" in text]
+        assert opens == [
+            "the first open; up to 3 open retries follow",
+            "open retry 1 of 3",
+            "open retry 2 of 3",
+            "open retry 3 of 3",
+        ]
+        after = texts[[i for i, text in enumerate(texts) if "could not open" in text][-1] + 1]
+        assert after.endswith("(every candidate is past max open retries)")
+
+
 def test_transfers_that_keep_failing_give_up_the_association_and_end_in_congestion_ndrs():
     # Q157630: an association opens, but every transfer over it fails (drop_probability 1).
     # The MTA sends again every transfer interval (30 s) up to max transfer retries (2), gives

@@ -385,7 +385,8 @@ class MTA(Component):
                         )
                         self.books.trace(
                             message,
-                            f"MTA {self.server}: no route left for {recipient.address} ({row})"
+                            f"MTA {self.server}: no route left for {recipient.address} "
+                            f"({'every candidate is past max open retries' if row == 'retries' else row})"
                             + (
                                 f": {envelope.hops} hops of reroutes around gateway size limits ({bounced.kb})"
                                 if bounced
@@ -935,10 +936,13 @@ class NextHopQueue:
         for envelope in waiting:
             envelope.attempts[self._state_key] = envelope.attempts.get(self._state_key, 0) + 1
             if envelope.message.traced:
+                # Counted as max_open_retries counts: the first failed open, then retries 1..N.
+                retry, most = envelope.retries(self._state_key), self.override.max_open_retries
                 mta.books.trace(
                     envelope.message,
                     f"MTA {self.mta.server}: {what} {self._describe()} "
-                    f"(open retry {envelope.attempts[self._state_key]}); {events}; routing it again",
+                    f"({f'open retry {retry} of {most}' if retry else f'the first open; up to {most} open retries follow'}); "
+                    f"{events}; routing it again",
                     self.mta.server,
                     "MTA",
                 )
