@@ -654,7 +654,7 @@ def explore(scenario: str, output: str | None, settings: tuple[str, ...]) -> Non
     org = Organization(loaded)
     if loaded.events and loaded.run.time_series:
         err.print("Running the scenario once for the time slider...", markup=False)
-    page = render_explorer(org, f"exsim explore: {loaded.name}", timeline_data(loaded, org))
+    page = render_explorer(org, f"exsim explore: {loaded.name}", timeline_data(loaded, org), loaded)
     # Written whole, then renamed: never a half-written page.
     partial = target.with_name(target.name + ".partial")
     partial.write_text(page, encoding="utf-8")
@@ -1077,7 +1077,11 @@ _SHARED_NUMBERS = "users' mail, mail from outside and the NDR reports the run ge
 )
 @click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
 @click.option(
-    "--json", "as_json", is_flag=True, help="Print the story as JSON: lines, hops, NDR, defect fixes."
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the story as JSON: the scenario's name and hash (for exsim explore's page), lines, hops, "
+    "NDR, defect fixes.",
 )
 @set_option
 def trace(
@@ -1113,6 +1117,9 @@ def trace(
         settings,
         points=None if point is None else "; or leave out --point to trace the scenario as written, with it",
     )
+    # The scenario as given (file and --set), before a sweep point: the explorer page made from
+    # it replays this story, whichever point it is of.
+    identity = loaded.hash
     if point is not None:
         points = expand_sweep(loaded)
         if point >= len(points):
@@ -1168,7 +1175,12 @@ def trace(
 
     story = trace_story(lines, loaded)
     if as_json:
-        header = {"scenario": loaded.name, "seed": result.seed, "message": message_id}
+        header = {
+            "scenario": loaded.name,
+            "scenario_hash": identity,
+            "seed": result.seed,
+            "message": message_id,
+        }
         if point is not None:
             header["point"] = {"index": point, "labels": labels}
         import json

@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import math
 import os
@@ -43,7 +42,7 @@ from exsim.columns import BOOK_COLUMNS, COUNT_COLUMNS, INTERVAL_COLUMNS, is_ndr_
 from exsim.logs import EVENT_COLUMNS
 from exsim.randomness import replication_seed
 from exsim.resultsdir import ResultsDirectory, ResultsDirectoryError, open_results_dir
-from exsim.scenario import Scenario, validate_raw
+from exsim.scenario import Scenario, scenario_hash, validate_raw
 from exsim.scenario.sweep import SweepPoint, expand_sweep, no_points_problem, point_scenario
 from exsim.stats import paired_difference, t_interval
 
@@ -317,10 +316,6 @@ def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     write(tmp)
     os.replace(tmp, path)
-
-
-def scenario_hash(raw: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _journal(out: Path | None, specs: list[RunSpec]) -> Done:

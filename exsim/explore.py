@@ -243,12 +243,20 @@ def timeline_data(scenario: Scenario, org: Organization) -> dict[str, Any] | Non
     }
 
 
-def render_explorer(org: Organization, title: str, timeline: dict[str, Any] | None = None) -> str:
-    """The explorer page: the Jinja2 template with the data embedded as JSON."""
+def render_explorer(
+    org: Organization,
+    title: str,
+    timeline: dict[str, Any] | None = None,
+    scenario: Scenario | None = None,
+) -> str:
+    """The explorer page: the Jinja2 template with the data embedded as JSON. With the scenario,
+    the page knows its name and hash (:attr:`Scenario.hash`) and replays only traces that carry
+    the same (``exsim trace --json`` writes them): another scenario may name its servers alike."""
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("exsim", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
     )
     # "</" is escaped so no value can close the <script> element holding the data.
-    data = json.dumps(explorer_data(org) | {"timeline": timeline}).replace("</", "<\\/")
+    identity = {"name": scenario.name, "hash": scenario.hash} if scenario is not None else None
+    data = json.dumps(explorer_data(org) | {"timeline": timeline, "scenario": identity}).replace("</", "<\\/")
     return environment.get_template("explore.html.j2").render(title=title, data=data)

@@ -200,6 +200,46 @@ def test_a_bad_trace_file_is_refused_on_the_page_without_errors(chromium, q16686
         assert opened.problems == []
 
 
+def test_a_trace_of_another_scenario_with_the_same_servers_is_refused(chromium, page_path, tmp_path):
+    # Contoso with one connector's cost changed: the same name, organization and servers, but
+    # another scenario (its routes differ). Its trace must not be drawn on contoso's page; a
+    # trace of contoso itself is, and a trace that carries no scenario hash is refused too.
+    changed = ("--set", 'connectors."X.400 Redmond-Sydney".cost=1')
+    other = json.loads(exsim("trace", CONTOSO, "--message", "1", "--json", *changed).stdout)
+    same = json.loads(exsim("trace", CONTOSO, "--message", "1", "--json").stdout)
+    assert other["scenario"] == same["scenario"] == "contoso"
+    assert other["scenario_hash"] != same["scenario_hash"]
+    hashless = {key: value for key, value in same.items() if key != "scenario_hash"}
+    files = {}
+    for name, story in (("other.json", other), ("same.json", same), ("hashless.json", hashless)):
+        files[name] = tmp_path / name
+        files[name].write_text(json.dumps(story))
+    with offline_page(chromium, page_path) as opened:
+        page = opened.page
+        # Every server of the other trace is one of the page's: the old check let it through.
+        known = page.evaluate("DATA.sites.flatMap(s => s.servers.map(v => v.name))")
+        assert {line["server"] for line in other["lines"]} <= set(known)
+        for name, expected in (
+            ("other.json", "it is a trace of scenario contoso (hash "),
+            ("hashless.json", "it carries no scenario hash"),
+        ):
+            page.set_input_files("#trace-file", str(files[name]))
+            page.wait_for_function("document.getElementById('trace-error').textContent !== ''")
+            shown = page.locator("#trace-error").inner_text()
+            assert shown.startswith(f"Cannot show {name}: {expected}"), shown
+            assert page.locator("#sequence .mark").count() == 0
+            if name == "other.json":
+                assert f"(hash {other['scenario_hash']}) and this page is of scenario contoso (hash " in shown
+                assert f"(hash {same['scenario_hash']}), the same name but not the same scenario" in shown
+            page.set_input_files("#trace-file", [])
+        page.set_input_files("#trace-file", str(files["same.json"]))
+        page.wait_for_function(
+            f"document.querySelectorAll('#sequence .mark').length === {len(same['lines'])}"
+        )
+        assert page.locator("#trace-error").inner_text() == ""
+        assert opened.problems == []
+
+
 def test_route_view_clears_after_an_error_and_reads_recipients_as_the_directory(chromium, page_path):
     with offline_page(chromium, page_path) as opened:
         page = opened.page

@@ -27,7 +27,7 @@ from exsim.scenario.load import (
 )
 from exsim.scenario.paths import resolve_path, set_path
 from exsim.scenario.schema import *  # noqa: F403  (the schema is this package's public face)
-from exsim.scenario.schema import Problem, Scenario, ScenarioError, json_schema
+from exsim.scenario.schema import Problem, Scenario, ScenarioError, json_schema, scenario_hash
 from exsim.scenario.size import estimated_recipients
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "load_scenario",
     "parse_toml",
     "resolve_path",
+    "scenario_hash",
     "set_path",
     "validate_raw",
 ]

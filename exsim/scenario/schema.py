@@ -20,6 +20,8 @@ documents the format completely.
 # evaluate every field's annotation from its text when each model is defined (a compile and an
 # eval per field), which is a noticeable part of how long `exsim validate` takes to start.
 # Annotations are objects as written; a model's method returning its own class says ``Self``.
+import hashlib
+import json
 import math
 import random
 from collections.abc import Callable
@@ -1107,6 +1109,12 @@ Expectation = Annotated[
 ]
 
 
+def scenario_hash(raw: dict[str, Any]) -> str:
+    """A scenario's data as 16 hex digits of its SHA-256 (keys sorted): the same for the same
+    data, whichever file or order it came in; different for any other value anywhere."""
+    return hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 class Scenario(_Model):
     """A validated scenario: an organization, its traffic, events and experiment settings."""
 
@@ -1165,6 +1173,12 @@ class Scenario(_Model):
     def text(self) -> str:
         """The file's text as read ("" for data that came from no file): where its keys' lines are."""
         return self._text
+
+    @property
+    def hash(self) -> str:
+        """What identifies this scenario exactly (:func:`scenario_hash` of its data): a trace and
+        the explorer page it is replayed on must share it, as results share it with their scenario."""
+        return scenario_hash(self._raw)
 
     def modified(self, changes: dict[str, Any]) -> "Scenario":
         """A validated copy with values set at scenario paths (as sweeps do), e.g.
