@@ -940,17 +940,30 @@ def _by_open_retry(
     at_s: float,
     steps: list[FilterStep] | None,
 ) -> list[GwartRow]:
+    # An MTA knows only its own open retry timers (KB Q193322): with candidates on different
+    # servers the filter is bypassed, even for those on this one; with all of them on one other
+    # server (or the same servers) it applies, but this MTA's states hold none of their timers.
     site = org.site_of(server)
     hosts = {tuple(org.hosts_in(r.connector, site)) for r in rows}
-    if len(hosts) > 1 and not all(is_local(org, r.connector, server) for r in rows):
-        _record(steps, "5. not in open retry", rows, "bypassed: candidates are on different servers")
+    local = all(is_local(org, r.connector, server) for r in rows)
+    if len(hosts) > 1 and not local:
+        _record(
+            steps,
+            "5. not in open retry",
+            rows,
+            f"bypassed: the candidates run on different servers, and {server}'s MTA knows only its own "
+            "open retry timers",
+        )
         return rows
     kept = [r for r in rows if r.connector not in states.open_retry]
+    note = "" if kept else "all retrying: kept all"
+    if not local and steps is not None:
+        note = f"the candidates all run on {', '.join(next(iter(hosts)))}: {server}'s MTA knows none of their timers"
     _record(
         steps,
         "5. not in open retry",
         kept or rows,
-        "" if kept else "all retrying: kept all",
+        note,
         before=rows,
         why=lambda r: "its connector is in open retry",
     )

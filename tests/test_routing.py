@@ -205,6 +205,41 @@ def test_open_retry_state_counts_only_for_connectors_on_this_server():
     assert selection(org, rows, "A1", states=states).chosen.connector == "L2"
 
 
+def test_open_retry_filter_is_bypassed_for_candidates_on_different_servers():
+    # KB Q193322 filter 5: an MTA knows only its own open retry timers, so with candidates on
+    # different servers the filter is skipped, even for the one on the deciding server.
+    def org_with(l2_bridgehead: str) -> Organization:
+        raw = {
+            "organization": {"name": "Contoso"},
+            "sites": [site("A"), site("B")],
+            "servers": [server("A1", "A"), server("A2", "A"), server("B1", "B", mailbox="userB")],
+            "connectors": [
+                link("L1", "A", "B", 1, bridgeheads=["A1", "B1"]),
+                link("L2", "A", "B", 5, bridgeheads=[l2_bridgehead, "B1"]),
+            ],
+        }
+        return Organization(validate_raw(raw))
+
+    retrying = ConnectorStates(open_retry={"L1"})
+    # L1 on A1 (retrying there), L2 on A2: bypassed, and cost then picks L1 all the same.
+    apart = org_with("A2")
+    rows = Router(apart).resolve("A", "userB").rows
+    chosen = selection(apart, rows, "A1", states=retrying)
+    assert chosen.chosen.connector == "L1"
+    (step5,) = [s for s in chosen.steps if s.name.startswith("5.")]
+    assert (step5.survivors, step5.dropped) == (("L1", "L2"), ())
+    assert step5.note.startswith("bypassed: the candidates run on different servers")
+    # Both on A1, decided there: A1 knows L1's timer, the filter drops it, L2 goes.
+    together = org_with("A1")
+    rows = Router(together).resolve("A", "userB").rows
+    assert selection(together, rows, "A1", states=retrying).chosen.connector == "L2"
+    # Both on A1, decided on A2: the filter applies but A2 holds no timer of A1's connectors.
+    from_a2 = selection(together, rows, "A2", states=ConnectorStates())
+    (step5,) = [s for s in from_a2.steps if s.name.startswith("5.")]
+    assert step5.dropped == ()
+    assert step5.note == "the candidates all run on A1: A2's MTA knows none of their timers"
+
+
 def test_local_connector_over_remote():
     raw_sites = ["A", "B"]
     raw = {
