@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from exsim.names import spoken_list
 from exsim.ndr import UNRECOGNIZED
 from exsim.routing import Decision, FilterStep, RoutePlan
 
@@ -64,7 +65,7 @@ def explain_decision(decision: Decision) -> list[str]:
             left = len(step.survivors)
         if selection.chosen is not None and selection.tied and not selection.steps[-1].dropped:
             lines.append(
-                f"  chosen: one of {_names(selection.tied)}, drawn at random for each message "
+                f"  chosen: one of {spoken_list(selection.tied)}, drawn at random for each message "
                 f"(followed here: {selection.chosen.connector}, the first by name)"
             )
         elif selection.chosen is not None:
@@ -74,14 +75,9 @@ def explain_decision(decision: Decision) -> list[str]:
     return lines
 
 
-def _names(connectors: Sequence[str]) -> str:
-    """'A', 'A and B', 'A, B and C'."""
-    return " and ".join(filter(None, [", ".join(connectors[:-1]), connectors[-1]]))
-
-
 def _tie(tied: Sequence[str], cost: int, named: bool = True) -> str:
     """Equal routes left after the filters: the MTA spreads the mail among them at random."""
-    return f"{_names(tied) + ' ' if named else ''}tie (cost {cost} each), so each message draws one of them at random"
+    return f"{spoken_list(tied) + ' ' if named else ''}tie (cost {cost} each), so each message draws one of them at random"
 
 
 def _explain_step(step: FilterStep) -> list[str]:
@@ -120,7 +116,7 @@ def why_this_route(plan: RoutePlan) -> str:
         last = deciding[-1]
         name = last.name.split(". ", 1)[-1]
         beaten = "; ".join(f"{c}: {why}" for c, why in last.dropped)
-        won = f"{_names(selection.tied) if drawn else chosen} won on '{name}' ({beaten})"
+        won = f"{spoken_list(selection.tied) if drawn else chosen} won on '{name}' ({beaten})"
         if drawn:
             won += f" and {_tie(selection.tied, selection.chosen.cost, named=False)}{followed}"
         reasons.append(f"at {decision.server} {won}")

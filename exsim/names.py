@@ -32,6 +32,11 @@ def closest(word: str, choices: list[str]) -> str | None:
     return close[0] if close else None
 
 
+def spoken_list(words: Sequence[str]) -> str:
+    """Words as a sentence lists them: 'A', 'A and B', 'A, B and C'."""
+    return " and ".join(filter(None, [", ".join(words[:-1]), words[-1]]))
+
+
 def did_you_mean(word: str, choices: list[str]) -> str:
     """``"; did you mean 'Dublin'?"`` for the closest choice, or ``""`` when none is close."""
     close = closest(word, choices)

@@ -183,10 +183,32 @@ def test_x400_connector_needs_bridgeheads_in_the_right_sites(base):
 
 def test_recipient_mix_must_add_up(base):
     base["workload"] = {"mix": {"same_server": 0.9}}
-    # 0.9 + the other defaults 0.2 + 0.2 + 0.15 + 0 + 0.05 = 1.5
+    # 0.9 + the other defaults 0.2 + 0.2 + 0.15 + 0 + 0.05 = 1.5; the unwritten non-zero ones are named.
     assert any(
-        line.endswith("workload.mix: recipient shares add up to 1.5, not 1") for line in problems_of(base)
+        line.endswith(
+            "workload.mix: recipient shares add up to 1.5, not 1: same_site, other_site, internet and "
+            "distribution_list are not written and count with their defaults 0.2, 0.2, 0.15 and 0.05 "
+            "(the written ones add up to 0.9): write every share, 0 for those not wanted"
+        )
+        for line in problems_of(base)
     )
+
+
+def test_a_mix_written_to_1_names_the_default_that_tips_it_over(base):
+    # An outside tester's mix: the five written shares add up to 1, and distribution_list, left
+    # out, keeps its default 0.05: 1.05. The message must say which share and what to do.
+    written = {"same_server": 0.3, "same_site": 0.1, "other_site": 0.4, "internet": 0.2}
+    base["workload"] = {"mix": written}
+    assert any(
+        line.endswith(
+            "workload.mix: recipient shares add up to 1.05, not 1: distribution_list is not written and "
+            "counts with its default 0.05 (the written shares add up to 1): set it to 0"
+        )
+        for line in problems_of(base)
+    )
+    # Written as 0 (or with the others making room) it loads; a default of 0 (msmail) is no matter.
+    base["workload"] = {"mix": written | {"distribution_list": 0}}
+    assert load_scenario(to_toml(base)).workload.mix.distribution_list == 0
 
 
 def test_sweep_path_that_matches_nothing_and_bad_values(base):

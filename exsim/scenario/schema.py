@@ -53,7 +53,7 @@ from exsim.address import (
 from exsim.columns import OutcomeMetric
 from exsim.constraint import MAX_DEPTH as MAX_CONSTRAINT_DEPTH
 from exsim.constraint import MAX_LENGTH as MAX_CONSTRAINT_LENGTH
-from exsim.names import refused_characters
+from exsim.names import refused_characters, spoken_list
 from exsim.schedule import Schedule, parse_daily_hours, parse_schedule
 from exsim.units import DURATION_PATTERN, Duration, Rate, Size, format_duration, parse_duration_s
 from exsim.versions import Version, describe_builds
@@ -652,8 +652,33 @@ class RecipientMix(_Model):
         # validator on the first scenario loaded, for nothing).
         total = sum(getattr(self, name) for name in type(self).model_fields)
         if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"recipient shares add up to {total:g}, not 1")
+            raise ValueError(f"recipient shares add up to {total:g}, not 1{self._defaults_counted(total)}")
         return self
+
+    def _defaults_counted(self, total: float) -> str:
+        """For a sum that is not 1: the shares left unwritten that count with their non-zero
+        defaults (distribution_list 0.05 ...), and what to do about them; "" if there are none."""
+        defaulted = {
+            name: getattr(self, name)
+            for name in type(self).model_fields
+            if name not in self.model_fields_set and getattr(self, name)
+        }
+        if not defaulted:
+            return ""
+
+        names, shares = (
+            spoken_list(list(defaulted)),
+            spoken_list([f"{share:g}" for share in defaulted.values()]),
+        )
+        one = len(defaulted) == 1
+        said = (
+            f": {names} {'is' if one else 'are'} not written and count{'s' if one else ''} with "
+            f"{'its default' if one else 'their defaults'} {shares}"
+        )
+        written = total - sum(defaulted.values())
+        if abs(written - 1.0) <= 1e-6:
+            return f"{said} (the written shares add up to 1): set {'it' if one else 'them'} to 0"
+        return f"{said} (the written ones add up to {written:g}): write every share, 0 for those not wanted"
 
 
 #: Recipient classes of user mail, as results and expectations name them: where the workload's
