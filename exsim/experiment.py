@@ -25,6 +25,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -205,8 +206,6 @@ def execute_run(
     Takes plain data (the point's parsed scenario) so it can run in another
     process or on a Dask worker.
     """
-    from exsim.sim import simulate
-
     record: dict[str, Any] = {
         "point": spec.point,
         **columns,
@@ -214,9 +213,51 @@ def execute_run(
         "seed": spec.seed,
     }
     started = time.perf_counter()
+    with _tracking_aside(tracking_dir) as aside:
+        return _execute_run(raw, source, spec, record, started, aside)
+
+
+@contextmanager
+def _tracking_aside(tracking_dir: str | None) -> Iterator[Path | None]:
+    """Where a run writes its tracking logs: beside ``tracking_dir``, in ``NAME.partial``, moved
+    to ``tracking_dir`` whole once the run has ended (a failed run's logs too, up to its failure).
+
+    A run cut short (Ctrl-C, a killed worker) leaves only the ``.partial`` folder, which the run
+    that does it again (``--resume``: a run not in the journal) empties first. Its logs are
+    appended as events happen, so writing into the folder itself would add a second copy of
+    every event the first attempt had logged.
+    """
+    if tracking_dir is None:
+        yield None
+        return
+    target = Path(tracking_dir)
+    aside = target.with_name(target.name + ".partial")
+    if aside.exists():
+        shutil.rmtree(aside)
+    yield aside
+    # Not reached when the run is interrupted: the .partial folder stays, and no finished one is
+    # replaced. A run that finished but was not journaled before the stop is run again: its
+    # folder is replaced by the new one, equal event for event.
+    if target.exists():
+        shutil.rmtree(target)
+    if aside.exists():
+        aside.rename(target)
+
+
+def _execute_run(
+    raw: dict[str, Any],
+    source: str,
+    spec: RunSpec,
+    record: dict[str, Any],
+    started: float,
+    tracking: Path | None,
+) -> Record:
+    """:func:`execute_run`'s body, with its tracking logs going to ``tracking``."""
+    from exsim.sim import simulate
+
     try:
         scenario = validate_raw(raw, source)
-        result = simulate(scenario, spec.seed, tracking_dir=Path(tracking_dir) if tracking_dir else None)
+        result = simulate(scenario, spec.seed, tracking_dir=tracking)
     except Exception as exc:  # a failed run is recorded, not fatal to the sweep
         # A MemoryError says nothing of itself (its message is empty): say what it means.
         what = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pandas as pd
@@ -179,6 +180,38 @@ def test_killed_sweep_resumes_without_duplicates_or_losses(tmp_path):
     fresh = exsim("run", str(path), "--out", str(fresh_out), "--workers", "2", "--quiet")
     assert fresh.returncode == 0, fresh.stderr
     assert (out / "runs.csv").read_text() == (fresh_out / "runs.csv").read_text()
+
+
+def test_a_resumed_run_writes_its_tracking_logs_once(tmp_path):
+    def logs(out):
+        root = out / "tracking"
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    scenario = validate_raw(swept(variables=[VERSION]))  # 3 points, one replication each
+    fresh = tmp_path / "fresh"
+    run_experiment(scenario, workers=1, out=fresh, replications=1, tracking=True)
+    out = tmp_path / "cut"
+    run_experiment(scenario, workers=1, out=out, replications=1, tracking=True)
+    # What a stop leaves: point 0 journaled; point 1 cut short mid-run (half its logs, in the
+    # folder a run writes while under way); point 2 finished but stopped before its journal line.
+    journal = out / "runs.jsonl"
+    first = journal.read_text().splitlines()[0]
+    assert json.loads(first)["row"]["point"] == 0
+    journal.write_text(first + "\n")
+    cut = out / "tracking" / "point1-rep0.partial"
+    (out / "tracking" / "point1-rep0").rename(cut)
+    log = next(p for p in cut.rglob("*.log"))
+    log.write_bytes(log.read_bytes()[: log.stat().st_size // 2])
+    run_experiment(scenario, workers=1, out=out, replications=1, tracking=True, resume=True)
+    # The same seed makes the same events: every log is the uninterrupted run's, byte for byte
+    # (each event once), and no folder of a cut-short run is left.
+    assert len(logs(fresh)) >= 3
+    assert logs(out) == logs(fresh)
+    assert sorted(p.name for p in (out / "tracking").iterdir()) == [
+        "point0-rep0",
+        "point1-rep0",
+        "point2-rep0",
+    ]
 
 
 def test_warmup_is_left_out_of_the_statistics():
