@@ -1075,7 +1075,17 @@ _SHARED_NUMBERS = "users' mail, mail from outside and the NDR reports the run ge
 @click.option(
     "--point", type=click.IntRange(min=0), help="Sweep point to run (default: the scenario as written)."
 )
-@click.option("--seed", type=click.IntRange(min=0), help="Override the scenario's seed.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    help="Override the scenario's seed, as run's --seed does: each replication's run seed is drawn from it.",
+)
+@click.option(
+    "--replication",
+    type=click.IntRange(min=0),
+    help="Which replication to trace (default 0), as runs.csv numbers them: with the run's --seed and "
+    "the row's --point, the run that row counts.",
+)
 @click.option(
     "--json",
     "as_json",
@@ -1091,6 +1101,7 @@ def trace(
     first_misdelivery: bool,
     point: int | None,
     seed: int | None,
+    replication: int | None,
     as_json: bool,
     settings: tuple[str, ...],
 ) -> None:
@@ -1101,12 +1112,18 @@ def trace(
     --first-ndr or --first-misdelivery in a run where none was, --message N beyond the run's
     numbering, or N the number of an NDR report (then it names the message the report is on).
 
+    The run traced is replication 0 of the scenario's seed unless --seed and --replication say
+    otherwise, as exsim run seeds its runs: the run behind a runs.csv row is --point, --replication
+    and the --seed given to run.
+
     \b
     Example:
       exsim trace scenarios/q166866.toml --first-ndr
       exsim trace scenarios/contoso.toml --message 3 --json > story.json
+      exsim trace scenarios/q166866.toml --first-ndr --point 3 --replication 2
     """
     from exsim.logs import timestamp
+    from exsim.randomness import replication_seed
     from exsim.scenario.sweep import expand_sweep, point_scenario
     from exsim.sim import simulate
 
@@ -1128,15 +1145,20 @@ def trace(
         labels = points[point].labels
         if not as_json:
             out.print("Sweep point " + ", ".join(f"{k} = {v}" for k, v in labels.items()), markup=False)
+    replication = replication or 0
+    scenario_seed = loaded.run.seed if seed is None else seed
+    run_seed = replication_seed(scenario_seed, replication)
+    which = f"run seed {run_seed}: replication {replication} of seed {scenario_seed}"
     if first_ndr or first_misdelivery:
-        found = simulate(loaded, seed)
+        found = simulate(loaded, run_seed)
         message_id = found.first_ndr_message if first_ndr else found.first_misdelivery_message
         if message_id is None:
             what = "got a non-delivery report" if first_ndr else "was misdelivered"
             other = "--first-misdelivery" if first_ndr else "--first-ndr"
             err.print(
-                f"no message {what} in this run (seed {found.seed}, {found.messages} messages): trace one "
-                f"with --message N (1..{found.messages}, {_SHARED_NUMBERS}), try {other}, another --seed or --point, or a "
+                f"no message {what} in this run ({which}; {found.messages} messages): trace one "
+                f"with --message N (1..{found.messages}, {_SHARED_NUMBERS}), try {other}, another --seed, "
+                "--replication or --point, or a "
                 "scenario with failures (scenarios/q166866.toml --point 3, scenarios/kb/)",
                 markup=False,
             )
@@ -1144,7 +1166,7 @@ def trace(
             # seed, as with a --message beyond the messages sent: the request is the problem.
             raise SystemExit(EXIT_BAD_INPUT)
     assert message_id is not None  # given, or found above: the argument check allows nothing else
-    result = simulate(loaded, seed, trace_messages={message_id})
+    result = simulate(loaded, run_seed, trace_messages={message_id})
     lines = result.traces.get(message_id)
     if not lines:
         original = result.traced_reports.get(message_id)
@@ -1162,7 +1184,7 @@ def trace(
             again = _command_again(
                 click.get_current_context(),
                 ["--message", str(original)],
-                ("point", "seed", "as_json", "settings"),
+                ("point", "seed", "replication", "as_json", "settings"),
             )
             err.print(
                 f"message {message_id} is not mail anyone sent but the non-delivery report the run generated "
@@ -1179,6 +1201,8 @@ def trace(
             "scenario": loaded.name,
             "scenario_hash": identity,
             "seed": result.seed,
+            "scenario_seed": scenario_seed,
+            "replication": replication,
             "message": message_id,
         }
         if point is not None:
@@ -1187,7 +1211,7 @@ def trace(
 
         click.echo(json.dumps(header | story, indent=2, default=str))
         return
-    out.print(f"Message {message_id} of scenario {loaded.name} (seed {result.seed})", markup=False)
+    out.print(f"Message {message_id} of scenario {loaded.name} ({which})", markup=False)
     for line in lines:
         text = ("report: " if line.report else "") + line.text
         out.print(f"{timestamp(line.time_s):%a %H:%M:%S} (t={line.time_s:9.2f} s)  {text}", markup=False)

@@ -267,6 +267,36 @@ def test_trace_first_ndr_tells_the_q166866_story():
     assert exsim("trace", str(SCENARIOS / "q166866.toml")).returncode == 2
 
 
+def test_trace_seed_and_replication_are_runs_so_a_runs_csv_row_can_be_traced(tmp_path):
+    # run --seed 7 seeds replication k with replication_seed(7, k); trace --seed 7 --replication k
+    # must simulate that same run: its message count is the row's `messages` and its header
+    # names the row's seed. The two replications make different counts, so a trace of the wrong
+    # run (or of seed 7 itself, as trace --seed once meant) shows.
+    import pandas as pd
+
+    scenario = tmp_path / "sp1.toml"
+    scenario.write_text(SP1_NO_PRMD)
+    out = tmp_path / "results"
+    assert (
+        exsim("run", str(scenario), "--seed", "7", "--replications", "2", "--out", str(out)).returncode == 0
+    )
+    rows = pd.read_csv(out / "runs.csv").set_index("replication")
+    assert rows.loc[0, "messages"] != rows.loc[1, "messages"]
+    for k in (0, 1):
+        beyond = exsim("trace", str(scenario), "--seed", "7", "--replication", str(k), "--message", "9999")
+        assert beyond.returncode == 2
+        assert f"the run numbered {rows.loc[k, 'messages']} messages" in beyond.stderr, beyond.stderr
+        story = exsim(
+            "trace", str(scenario), "--seed", "7", "--replication", str(k), "--message", "1", "--json"
+        )
+        header = json.loads(story.stdout)
+        assert (header["seed"], header["scenario_seed"], header["replication"]) == (rows.loc[k, "seed"], 7, k)
+    text = exsim("trace", str(scenario), "--seed", "7", "--replication", "1", "--message", "1").stdout
+    assert text.startswith(
+        f"Message 1 of scenario sp1-no-prmd (run seed {rows.loc[1, 'seed']}: replication 1 of seed 7)"
+    )
+
+
 def test_trace_of_a_reports_number_names_the_message_it_reports_on(tmp_path):
     """Users' mail and NDR reports share one numbering. One user on SP1 in a site without p=
     sends only Internet mail, every message NDR'd within a second by its own store (Q166866),
@@ -290,7 +320,11 @@ def test_trace_of_a_reports_number_names_the_message_it_reports_on(tmp_path):
     )
     story = exsim(*shlex.split(again)[1:])
     assert story.returncode == 0, story.stderr
-    assert "Message 3 of scenario sp1-no-prmd (seed 1)" in story.stdout
+    from exsim.randomness import replication_seed
+
+    # --seed 1 is the scenario seed, as run's: the run traced is its replication 0.
+    run_seed = replication_seed(1, 0)
+    assert f"Message 3 of scenario sp1-no-prmd (run seed {run_seed}: replication 0 of seed 1)" in story.stdout
     assert "report (NDR) sent from RED-EX1 back to RED-EX1-u0001" in story.stdout
     assert "report: delivered to RED-EX1-u0001" in story.stdout
     # Past the end: the count names what shares the numbers. It is even (each message, then its
