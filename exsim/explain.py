@@ -194,11 +194,19 @@ def defect_fixes(lines: Sequence[TraceLine], scenario: Scenario | None = None) -
         defect = defect_by_kb(kb)
         if not defect.fix:
             continue
-        fix = f"Fix for {kb}: {defect.fix}."
+        fix = f"Fix for {kb}: {defect.fix_for(_gateway_kinds(lines, scenario))}."
         if scenario is not None and defect.needs_missing_prmd:
             fix += " " + _gdi_site(scenario, defect.gdi_site_is_a_setting, first[kb].server, lines[0].server)
         fixes.append(fix)
     return fixes
+
+
+def _gateway_kinds(lines: Sequence[TraceLine], scenario: Scenario | None) -> set[str]:
+    """The kinds of the gateways that worked on the message (each names its own trace lines)."""
+    if scenario is None:
+        return set()
+    kinds = {connector.name: connector.kind for connector in scenario.connectors}
+    return {kinds[line.component] for line in lines if line.component in kinds}
 
 
 def _gdi_site(scenario: Scenario, a_setting: bool, failed_on: str, submitted_on: str) -> str:

@@ -1434,7 +1434,7 @@ class Router:
                         f", but on {org.servers[server].version} the store on {server} "
                         f"{'returns it' if defect.ndr else 'holds it'} ({defect.kb}: {defect.title})"
                     )
-                    fix = defect.fix
+                    fix = defect.fix_for({connector.kind})
                 return RoutePlan(recipient, tuple(decisions), tuple(hops), total + hop_cost, outcome, fix)
             next_site = row.route[1]
             next_server = select_target_server(org, row.connector, next_site)

@@ -13,7 +13,7 @@ walks through the Q166866 row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
@@ -86,6 +86,18 @@ class Defect:
     maybe_fixed_in: str | None = None
     """A build the sources do not clearly list as fixed; the scenario's setting
     (``model.q165485_fixed_in_sp2``) says whether it still carries the defect."""
+    fix_by_gateway: tuple[tuple[str, str], ...] = ()
+    """For a fix that depends on the kind of gateway involved: (connector kind, what to do for
+    it), ``fix`` being what they share (see :meth:`fix_for`)."""
+
+    def fix_for(self, gateway_kinds: Collection[str] = ()) -> str:
+        """The fix, in the words for the gateway kinds involved (all of them when none is known)."""
+        if not self.fix_by_gateway:
+            return self.fix
+        said = [text for kind, text in self.fix_by_gateway if kind in gateway_kinds] or [
+            text for _, text in self.fix_by_gateway
+        ]
+        return f"{self.fix}: {', '.join(said)}"
 
     @property
     def ndr_kind(self) -> NdrKind:
@@ -196,7 +208,13 @@ DEFECTS: tuple[Defect, ...] = (
         ndr=LOOP,
         needs_missing_prmd=False,
         fix="set one message size limit for the whole organization on every server's MTA object (it "
-        "NDRs oversized mail at once), or leave only one connector serving those postoffices",
+        "NDRs oversized mail at once), or let a single gateway serve each address space, so that no other "
+        "path leads to an equal one",
+        fix_by_gateway=(
+            ("msmail", "one MS Mail Connector for a set of MS Mail postoffices"),
+            ("ims", "one Internet Mail Service for a set of Internet domains"),
+            ("x400_foreign", "one X.400 connector for a foreign X.400 system"),
+        ),
     ),
     Defect(
         kb="Q156063",

@@ -89,7 +89,53 @@ def test_trace_ends_with_the_fix_of_the_defect_row_that_struck(args, kb):
     struck = [line for line in story["lines"] if line["defect"]]
     assert {line["defect"] for line in struck} == {kb}
     assert kb in struck[0]["text"] or kb == "Q176046"
-    assert story["fixes"] == [f"Fix for {kb}: {defect_by_kb(kb).fix}."]
+    (fix,) = story["fixes"]
+    assert fix.startswith(f"Fix for {kb}: {defect_by_kb(kb).fix}")
+    assert fix.endswith(".")
+
+
+SIZE_LOOP_FIX = (
+    "Fix for Q160534: set one message size limit for the whole organization on every server's MTA "
+    "object (it NDRs oversized mail at once), or let a single gateway serve each address space, so "
+    "that no other path leads to an equal one: "
+)
+
+
+@pytest.mark.parametrize(
+    ("gateway", "fix"),
+    [
+        # The KB's own case: two MS Mail connectors serving the same postoffices.
+        ("msmail", "one MS Mail Connector for a set of MS Mail postoffices."),
+        # The same loop with two Internet Mail Services serving SMTP:*: no postoffices in sight.
+        ("ims", "one Internet Mail Service for a set of Internet domains."),
+    ],
+)
+def test_the_size_loop_fix_speaks_of_the_gateways_that_looped(tmp_path, gateway, fix):
+    text = (SCENARIOS / "kb" / "Q160534.toml").read_text()
+    if gateway == "ims":
+        text = (
+            text.replace('kind = "msmail"', 'kind = "ims"')
+            .replace('type = "MS", pattern = "MSNET/*"', 'type = "SMTP", pattern = "*"')
+            .replace("internet = 0.0", "internet = 1.0")
+            .replace("msmail = 1.0", "msmail = 0.0")
+        )
+    path = tmp_path / "loop.toml"
+    path.write_text(text)
+    result = exsim("trace", str(path), "--first-ndr", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["fixes"] == [SIZE_LOOP_FIX + fix]
+
+
+def test_the_size_loop_fix_has_words_for_every_gateway_kind():
+    from exsim.scenario import GATEWAY_KINDS
+
+    defect = defect_by_kb("Q160534")
+    assert {kind for kind, _ in defect.fix_by_gateway} == set(GATEWAY_KINDS)
+    # Knowing no gateway (exsim route, or a story without a scenario), every kind's words.
+    assert defect.fix_for() == SIZE_LOOP_FIX.removeprefix("Fix for Q160534: ") + (
+        "one MS Mail Connector for a set of MS Mail postoffices, one Internet Mail Service for a set of "
+        "Internet domains, one X.400 connector for a foreign X.400 system"
+    )
 
 
 def test_trace_first_ndr_without_one_says_what_to_try_instead():
