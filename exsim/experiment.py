@@ -176,8 +176,9 @@ def worker_count(requested: int | None, runs: int) -> tuple[int, str | None]:
     capped = max(1, min(requested, runs, cores))
     if capped == requested:
         return capped, None
-    why = f"{runs} run(s)" if runs < min(requested, cores) else f"{cores} core(s) available"
-    return capped, f"--workers {requested}: using {capped} ({why})"
+    # Both limits, always: the smaller is the one that binds, and naming only the cores when a
+    # short run (or a resume with few runs left) also falls short of the request hid the other.
+    return capped, f"--workers {requested}: using {capped} ({runs} run(s), {cores} core(s) available)"
 
 
 # --- sweeps -------------------------------------------------------------------------
@@ -473,7 +474,7 @@ def _run_in(
 
     done = _journal(out_path, specs) if resume else {}
     todo = [s for s in specs if (s.point, s.replication) not in done]
-    if scheduler is None and len(todo) > 1:
+    if scheduler is None and todo:  # one run is run here, in this process: a note all the same
         workers, note = worker_count(workers, len(todo))
         if note:
             say(note)

@@ -308,14 +308,24 @@ def test_workers_are_capped_at_the_runs_and_cores_with_a_note(tmp_path):
 
     cores = len(os.sched_getaffinity(0))
     assert worker_count(1, 5) == (1, None)
-    assert worker_count(cores + 7, 1)[0] == 1
-    assert "1 run(s)" in worker_count(cores + 7, 1)[1]
+    assert worker_count(cores + 7, 1) == (
+        1,
+        f"--workers {cores + 7}: using 1 (1 run(s), {cores} core(s) available)",
+    )
     n, note = worker_count(cores + 7, 10 * cores)
     assert n == cores
-    assert note == f"--workers {cores + 7}: using {cores} ({cores} core(s) available)"
+    assert note == f"--workers {cores + 7}: using {cores} ({10 * cores} run(s), {cores} core(s) available)"
+    # Fewer runs than asked for, and more than the cores: both limits are named.
+    assert worker_count(cores + 7, cores + 1)[1] == (
+        f"--workers {cores + 7}: using {cores} ({cores + 1} run(s), {cores} core(s) available)"
+    )
     result = invoke("run", scenario_file(tmp_path, replications=2), "--out", tmp_path / "r", "--workers", 999)
     assert result.exit_code == 0
-    assert "--workers 999: using " in result.output
+    assert f"--workers 999: using {min(2, cores)} (2 run(s), {cores} core(s) available)" in result.output
+    # A single run is run in this process, and says so as well (it once said nothing).
+    one = invoke("run", scenario_file(tmp_path, replications=1), "--out", tmp_path / "one", "--workers", 5)
+    assert one.exit_code == 0
+    assert f"--workers 5: using 1 (1 run(s), {cores} core(s) available)" in one.output
 
 
 def test_a_cluster_with_no_workers_gives_up_after_the_timeout(tmp_path, monkeypatch, dask_config):
