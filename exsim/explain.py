@@ -13,7 +13,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from exsim.names import spoken_list
-from exsim.ndr import UNRECOGNIZED
+from exsim.ndr import UNRECOGNIZED, NdrKind, no_route_ndr
 from exsim.routing import Decision, FilterStep, RoutePlan
 
 if TYPE_CHECKING:  # exsim.sim is the simulation: ``exsim route`` need not import it
@@ -33,8 +33,7 @@ def explain_decision(decision: Decision) -> list[str]:
         return lines
     if res.kind == "unroutable":
         lines.append(f"  unroutable: {res.reason}")
-        ndr = UNRECOGNIZED
-        lines.append(f"  -> NDR '{ndr.text}' ({ndr.reason_name} / {ndr.diagnostic_name})")
+        lines.append(_ndr_line(UNRECOGNIZED))
         return lines
     lines.append(f"  matched {res.matched_as}; candidate rows:")
     for row in res.rows:
@@ -72,7 +71,12 @@ def explain_decision(decision: Decision) -> list[str]:
             lines.append(f"  chosen: {selection.chosen.connector}")
         else:
             lines.append(f"  nothing chosen ({selection.reason})")
+            lines.append(_ndr_line(no_route_ndr(selection.reason)))
     return lines
+
+
+def _ndr_line(ndr: NdrKind) -> str:
+    return f"  -> NDR '{ndr.text}' ({ndr.reason_name} / {ndr.diagnostic_name})"
 
 
 def _tie(tied: Sequence[str], cost: int, named: bool = True) -> str:

@@ -70,6 +70,13 @@ CONTENT_TOO_LONG = NdrKind(
 )
 
 
+def no_route_ndr(reason: str) -> NdrKind:
+    """The NDR an MTA returns when route selection leaves no connector: loop-detected when every
+    candidate led back the way the mail came ('loop'), MTS congestion when every one is past its
+    max open retries ('retries')."""
+    return LOOP if reason == "loop" else CONGESTION
+
+
 def footer(service: str, site: str, server: str) -> str:
     """The NDR footer naming the component that gave up, e.g. MSEXCH:MSExchangeMTA:Redmond:RED-EX1."""
     return f"MSEXCH:{service}:{site}:{server}"

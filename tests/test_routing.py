@@ -596,6 +596,22 @@ def test_route_explanation_says_equal_routes_are_drawn_per_message():
     assert "  chosen: BC" in ring
 
 
+def test_route_ends_a_loop_with_its_ndr_as_it_does_an_unknown_name():
+    # Each end of AB holds SMTP:*: A sends Internet mail over AB to B, and B's only row is AB
+    # back, the connector it arrived on: filter 1 drops it, nothing is left, the MTA NDRs it
+    # loop-detected (reason 1 unable-to-transfer, diagnostic 3), as the simulation does.
+    spaces = [{"type": "SMTP", "pattern": "*", "cost": 1, "site": end} for end in ("A", "B")]
+    org = org_of(["A", "B"], [link("AB", "A", "B", 1, address_spaces=spaces)])
+    lines = explain_plan(Router(org).plan("A1", "x@example.com"))
+    at = lines.index("  nothing chosen (loop)")
+    assert lines[at - 1] == "    dropped AB: the connector the message arrived on"
+    assert lines[at + 1] == (
+        "  -> NDR 'The recipient was detected looping within the message transfer service' "
+        "(unable-to-transfer / loop-detected)"
+    )
+    assert "Outcome: unroutable: loop detected" in lines
+
+
 # --- address spaces on site-linking connectors (KB Q182128, Q149121) -----------------
 
 

@@ -186,6 +186,34 @@ def test_a_traced_message_counts_open_retries_after_the_first_open_as_max_open_r
         assert after.endswith("(every candidate is past max open retries)")
 
 
+def test_a_traced_message_says_why_it_goes_by_rpc_to_a_mailbox_on_another_server():
+    # One site, RED-EX1 and RED-EX2, users mailing only the other server of the site: the
+    # sender's MTA makes no routing decision (no connector), the directory puts the mailbox on
+    # the other server. The story must say so before the RPC hop, once per such recipient.
+    raw = one_site(users=5, duration="30m", shares=mix(same_site=1.0))
+    result = simulate(scenario(raw), trace_messages=set(range(1, 11)))
+    told = 0
+    for lines in result.traces.values():
+        texts = [line.text for line in lines]
+        sender = lines[0].server
+        other = "RED-EX2" if sender == "RED-EX1" else "RED-EX1"
+        said = [t for t in texts if "'s mailbox is on " in t]
+        # Every recipient is a user of the other server (named <server>-uNNNN): one line each.
+        handed = next(t for t in texts if t.startswith(f"store on {sender} hands "))
+        assert len(said) == int(handed.split(" hands ")[1].split()[0]) >= 1
+        for text in said:
+            address = text.removeprefix(f"MTA {sender}: ").split("'s mailbox")[0]
+            assert address.startswith(f"{other}-u")
+            assert text == (
+                f"MTA {sender}: {address}'s mailbox is on {other}, another server of site Redmond "
+                f"(the directory): passed to {other}'s MTA by RPC"
+            )
+        hop = next(i for i, t in enumerate(texts) if t.startswith(f"MTA {sender} -> MTA {other} over RPC"))
+        assert max(texts.index(t) for t in said) < hop
+        told += 1
+    assert told == result.messages >= 5  # every message of the run (fewer than 10) was told
+
+
 def test_transfers_that_keep_failing_give_up_the_association_and_end_in_congestion_ndrs():
     # Q157630: an association opens, but every transfer over it fails (drop_probability 1).
     # The MTA sends again every transfer interval (30 s) up to max transfer retries (2), gives

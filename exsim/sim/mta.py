@@ -31,7 +31,8 @@ from simpy.events import NORMAL, EventCallbacks
 from simpy.events import PENDING as PENDING_EVENT
 
 from exsim import logs
-from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, LOOP, UNRECOGNIZED, NdrKind
+from exsim.names import spoken_list
+from exsim.ndr import CONGESTION, CONTENT_TOO_LONG, LOOP, UNRECOGNIZED, NdrKind, no_route_ndr
 from exsim.routing import (
     MAX_HOPS,
     ConnectorStates,
@@ -374,7 +375,8 @@ class MTA(Component):
                 else:
                     row = self._choose(envelope, rows, now)
                 if type(row) is not GwartRow:  # why there is none (not isinstance: a call per recipient)
-                    ndr = LOOP if row == "loop" else CONGESTION
+                    assert isinstance(row, str)  # (narrows the type: this branch is rare, the mail fails)
+                    ndr = no_route_ndr(row)
                     if message.traced:
                         # Only reroutes (a gateway handing back mail over its size limit) carry the hop
                         # count this far: Q160534's slow loop.
@@ -383,15 +385,17 @@ class MTA(Component):
                             if row == "loop" and envelope.hops >= MAX_HOPS
                             else None
                         )
+                        why = (
+                            "every candidate is past max open retries"
+                            if row == "retries"
+                            else f"loop: {envelope.hops} hops of reroutes around gateway size limits ({bounced.kb})"
+                            if bounced
+                            else "loop: each candidate is the connector it arrived on or leads back into one "
+                            f"of the sites it passed, {spoken_list(envelope.visited_sites)}"
+                        )
                         self.books.trace(
                             message,
-                            f"MTA {self.server}: no route left for {recipient.address} "
-                            f"({'every candidate is past max open retries' if row == 'retries' else row})"
-                            + (
-                                f": {envelope.hops} hops of reroutes around gateway size limits ({bounced.kb})"
-                                if bounced
-                                else ""
-                            ),
+                            f"MTA {self.server}: no route left for {recipient.address} ({why})",
                             self.server,
                             "MTA",
                             defect=bounced.kb if bounced else None,
@@ -421,6 +425,15 @@ class MTA(Component):
                     leaving[answer] = key
                 if fresh and self._only_survivor(envelope, rows):
                     leaves[answer] = key
+            elif traced and key[0] == "final":
+                # No connector to choose: the directory puts the mailbox on another server here.
+                self.books.trace(
+                    message,
+                    f"MTA {self.server}: {recipient.address}'s mailbox is on {key[1]}, another server of "
+                    f"site {site} (the directory): passed to {key[1]}'s MTA by RPC",
+                    self.server,
+                    "MTA",
+                )
             if not many:
                 only = key
                 break
