@@ -20,8 +20,6 @@ documents the format completely.
 # evaluate every field's annotation from its text when each model is defined (a compile and an
 # eval per field), which is a noticeable part of how long `exsim validate` takes to start.
 # Annotations are objects as written; a model's method returning its own class says ``Self``.
-import hashlib
-import json
 import math
 import random
 from collections.abc import Callable
@@ -1137,6 +1135,9 @@ Expectation = Annotated[
 def scenario_hash(raw: dict[str, Any]) -> str:
     """A scenario's data as 16 hex digits of its SHA-256 (keys sorted): the same for the same
     data, whichever file or order it came in; different for any other value anywhere."""
+    import hashlib
+    import json  # only a command that writes or reads the hash pays for it (tests/test_startup.py)
+
     return hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
