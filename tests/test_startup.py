@@ -15,7 +15,6 @@ on a loaded machine too.
 """
 
 import inspect
-import json
 import os
 import sys
 from pathlib import Path
@@ -42,7 +41,9 @@ HEAVY = ("pandas", "scipy", "matplotlib", "dask", "distributed", "networkx", "nu
 # what each of those commands imports anyway, about 0.25 CPU-s a probe): importing it earlier only
 # adds to what a probe sees in sys.modules, never hides anything. The probes import nothing but os
 # and sys themselves (json is watched too): the cases are a Python literal in the source and each
-# report is a line of text. Each test asserts its own probe's report.
+# report is a line of text. A probe that asks something else of a fresh interpreter (what pydantic
+# looked up, which validators it built) puts its answer, a line of words, in the variable 'found'
+# instead. Each test asserts its own probe's report.
 PROBE = """
 import os
 import sys
@@ -60,8 +61,10 @@ def probe(cases):
             try:
                 for module in modules:
                     __import__(module)
-                exec(action, {{}})
+                namespace = {{}}
+                exec(action, namespace)
                 report = " ".join(w for w in watched if any(m == w or m.startswith(w + ".") for m in sys.modules))
+                report = namespace.get("found", report)
             except BaseException as exc:
                 report = "!" + " ".join(repr(exc).split())
             os.write(write, report.encode())
@@ -144,6 +147,61 @@ PROBES: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
         ("pandas", "scipy", "exsim.experiment"),
     ),
 }
+
+
+# The console entry point with importlib.metadata.entry_points watched: pydantic's plugin look-up
+# reads every installed distribution's entry points through it (pydantic.plugin._loader imports the
+# function when a validator is first built, so replacing it beforehand catches the call). Found: the
+# entry-point groups read, in order.
+PLUGIN_PROBE = """
+import contextlib, importlib.metadata, io, os, sys
+{setting}
+groups = []
+real = importlib.metadata.entry_points
+def watched(*args, **options):
+    groups.append(options.get("group"))
+    return real(*args, **options)
+importlib.metadata.entry_points = watched
+from exsim.cli import main
+sys.argv = ["exsim", "validate", {scenario!r}]
+printed = io.StringIO()
+try:
+    with contextlib.redirect_stdout(printed):
+        main()
+except SystemExit as exc:
+    assert exc.code == 0, exc.code
+assert "valid" in printed.getvalue(), printed.getvalue()
+found = " ".join(map(str, groups))
+"""
+#: The plugin probes: the variable unset, and set by the user (empty: every plugin enabled).
+PLUGIN_SETTINGS = {
+    "plugins unset": 'os.environ.pop("PYDANTIC_DISABLE_PLUGINS", None)',
+    "plugins enabled by the user": 'os.environ["PYDANTIC_DISABLE_PLUGINS"] = ""',
+}
+PROBES.update(
+    {
+        name: ((), PLUGIN_PROBE.format(setting=setting, scenario=CONTOSO), ())
+        for name, setting in PLUGIN_SETTINGS.items()
+    }
+)
+# validate, gwart and route one after the other, then which scenario models pydantic reports complete.
+VALIDATOR_PROBE = """
+from click.testing import CliRunner
+from pydantic import BaseModel
+from exsim.cli import cli
+for argv in {commands!r}:
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 0, result.output
+from exsim.scenario import schema
+models = [m for m in vars(schema).values() if isinstance(m, type) and issubclass(m, BaseModel)]
+assert len(models) > 40, len(models)
+found = " ".join(m.__name__ for m in models if m.__pydantic_complete__)
+"""
+PROBES["validators built"] = (
+    (),
+    VALIDATOR_PROBE.format(commands=[["validate", CONTOSO], ["gwart", CONTOSO], ROUTE]),
+    (),
+)
 
 
 #: What every command that loads a scenario file imports first.
@@ -235,41 +293,15 @@ def test_the_scenario_models_default_factories_are_python_functions():
     assert [name for name, factory in factories if not inspect.isfunction(factory)] == []
 
 
-# The console entry point with importlib.metadata.entry_points watched: pydantic's plugin look-up
-# reads every installed distribution's entry points through it (pydantic.plugin._loader imports the
-# function when a validator is first built, so replacing it beforehand catches the call).
-PLUGIN_PROBE = """
-import importlib.metadata, json, sys
-groups = []
-real = importlib.metadata.entry_points
-def watched(*args, **options):
-    groups.append(options.get("group"))
-    return real(*args, **options)
-importlib.metadata.entry_points = watched
-from exsim.cli import main
-sys.argv = ["exsim", "validate", sys.argv[1]]
-try:
-    main()
-except SystemExit as exc:
-    assert exc.code == 0, exc.code
-print(json.dumps(groups), file=sys.stderr)
-"""
-
-
 @pytest.mark.parametrize(
-    ("setting", "groups"),
-    [(None, []), ("", ["pydantic"])],
+    ("name", "groups"),
+    [("plugins unset", []), ("plugins enabled by the user", ["pydantic"])],
     ids=["unset-no-look-up", "user-enables-plugins"],
 )
-def test_the_command_makes_no_pydantic_plugin_look_up_unless_the_user_asks(setting, groups):
+def test_the_command_makes_no_pydantic_plugin_look_up_unless_the_user_asks(probed, name, groups):
     # Unset, the command disables pydantic's plugins and no entry point is read; a user who sets
     # the variable (here empty: every plugin enabled) keeps it, and pydantic looks plugins up.
-    env = {name: value for name, value in os.environ.items() if name != "PYDANTIC_DISABLE_PLUGINS"}
-    if setting is not None:
-        env["PYDANTIC_DISABLE_PLUGINS"] = setting
-    result = run([sys.executable, "-c", PLUGIN_PROBE, CONTOSO], check=True, env=env)
-    assert "valid" in result.stdout
-    assert json.loads(result.stderr.splitlines()[-1]) == groups
+    assert imported(probed, name) == groups
 
 
 @pytest.mark.parametrize("setting", [None, "some_plugin"], ids=["unset", "set-by-the-user"])
@@ -291,22 +323,9 @@ def test_the_entry_point_disables_plugins_only_while_it_runs_and_only_when_unset
     assert os.environ.get(cli.PLUGINS_VARIABLE) == setting
 
 
-def test_the_quick_commands_build_one_validator_the_scenarios():
+def test_the_quick_commands_build_one_validator_the_scenarios(probed):
     # The scenario models defer building their validators (defer_build): a scenario is validated
     # as a whole, so the quick commands build one validator, the Scenario's, which covers every
     # nested model, instead of one for each of the 47 models at import (about 30 million more
     # instructions at each start). Checked by which models pydantic reports complete afterwards.
-    commands = [["validate", CONTOSO], ["gwart", CONTOSO], ROUTE]
-    action = (
-        "from click.testing import CliRunner\n"
-        "from exsim.cli import cli\n"
-        f"for argv in {commands!r}:\n"
-        "    result = CliRunner().invoke(cli, argv)\n"
-        "    assert result.exit_code == 0, result.output\n"
-        "from pydantic import BaseModel\n"
-        "from exsim.scenario import schema\n"
-        "models = [m for m in vars(schema).values() if isinstance(m, type) and issubclass(m, BaseModel)]\n"
-        "assert len(models) > 40, len(models)\n"
-        "print('\\n'.join(m.__name__ for m in models if m.__pydantic_complete__))\n"
-    )
-    assert run([sys.executable, "-c", action], check=True).stdout.split() == ["Scenario"]
+    assert imported(probed, "validators built") == ["Scenario"]
