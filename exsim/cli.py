@@ -238,11 +238,31 @@ def _print_warnings(scenario: Scenario) -> None:
 
 
 class _Command(click.Command):
-    """A command whose summary in ``exsim --help`` is its docstring's whole first paragraph.
+    """A command whose summary in ``exsim --help`` is its docstring's whole first paragraph,
+    and which takes an option of one value at most once.
 
     Click cuts a summary to the terminal's width and ends it with '...'; a summary that
     stops mid-sentence tells the reader nothing, so it is wrapped instead.
     """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Refuse (exit 2) an option of one value given twice: click keeps the last without a word,
+        so ``--baseline version=5.0 ... --baseline version=5.0-sp1`` compared with SP1 while the
+        command line also asked for 5.0. Repeatable options (--set, --site) and flags are fine."""
+        if not ctx.resilient_parsing:
+            try:
+                order = self.make_parser(ctx).parse_args(args=list(args))[2]
+            except click.UsageError:
+                order = []  # click's own parse, next, reports it
+            once = [
+                p for p in order if isinstance(p, click.Option) and not (p.multiple or p.is_flag or p.count)
+            ]
+            for param in once:
+                if (times := once.count(param)) > 1:
+                    _bad_argument(
+                        f"{' / '.join(param.opts)} is given {times} times; it takes one value: give it once"
+                    )
+        return super().parse_args(ctx, args)
 
     def get_short_help_str(self, limit: int = 45) -> str:
         if self.short_help or not self.help:

@@ -407,6 +407,42 @@ def test_baseline_option_sets_the_paired_comparison(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+def test_an_option_of_one_value_given_twice_is_refused(tmp_path):
+    # Click would keep the last --baseline and compare with it, though the line also asked for
+    # the first. Refused before anything runs or is written; repeatable options stay repeatable.
+    q = str(SCENARIOS / "q166866.toml")
+    twice = exsim(
+        "run", q, "--baseline", "version=5.0", "--baseline", "version=5.0-sp1", "--out", str(tmp_path / "r")
+    )
+    assert twice.returncode == 2
+    assert twice.stderr == "--baseline is given 2 times; it takes one value: give it once\n"
+    assert not (tmp_path / "r").exists()
+    seeds = exsim("trace", q, "--message", "1", "--seed", "1", "--seed=2", "--seed", "3")
+    assert (seeds.returncode, seeds.stderr) == (
+        2,
+        "--seed is given 3 times; it takes one value: give it once\n",
+    )
+    output = exsim("explore", q, "-o", str(tmp_path / "a.html"), "--output", str(tmp_path / "b.html"))
+    assert output.stderr == "-o / --output is given 2 times; it takes one value: give it once\n"
+    assert list(tmp_path.iterdir()) == []
+    contoso = str(SCENARIOS / "contoso.toml")
+    sites = exsim(
+        "gwart",
+        contoso,
+        "--site",
+        "Redmond",
+        "--site",
+        "Tokyo",
+        "--json",
+        "--set",
+        "run.seed=1",
+        "--set",
+        "run.seed=2",
+    )
+    assert sites.returncode == 0, sites.stderr
+    assert sorted(json.loads(sites.stdout)) == ["Redmond", "Tokyo"]
+
+
 def test_resume_refuses_results_of_another_scenario(tmp_path):
     first = exsim("run", str(SCENARIOS / "kb" / "Q158399.toml"), "--out", str(tmp_path / "r"), "--quiet")
     assert first.returncode == 0, first.stderr
