@@ -44,20 +44,35 @@ def sample_addresses(org: Organization) -> list[str]:
                 network, _, postoffice = pattern.partition("/")
                 found.append(f"MS:{network.replace('*', 'NET')}/{postoffice.replace('*', 'PO') or 'PO'}/USER")
             elif space.type == "X400" and pattern:
-                # A foreign X.400 user: the space's attributes (wildcards dropped) and a name.
-                attributes = [part for part in pattern.split(";") if part.strip() and "*" not in part]
-                found.append(";".join([*attributes, "s=Smith", "g=Pat"]))
+                # A foreign X.400 user: the space's attributes, a wildcard filled in (p=* with
+                # p=Sample: a sample must match the space it stands for), and a name.
+                attributes = [part for part in pattern.split(";") if part.strip()]
+                found.append(";".join([*map(_filled, attributes), "s=Smith", "g=Pat"]))
                 # And a foreign user with a local mailbox's surname: the address a fuzzy directory
-                # search can put in that mailbox (KB Q176046), when one's proxy lies in the space.
-                wanted = {part.strip().lower() for part in attributes}
+                # search can put in that mailbox (KB Q176046), when one's proxy lies in the space
+                # (a wildcard then takes the proxy's own value).
+                wanted = {part.strip().lower() for part in attributes if "*" not in part}
                 for mailbox in org.mailboxes.values():
                     parts = [part.strip() for part in mailbox.proxies.x400.split(";")]
                     if wanted <= {part.lower() for part in parts}:
                         surname = next((part for part in parts if part.lower().startswith("s=")), None)
                         if surname:
-                            found.append(";".join([*attributes, surname]))
+                            own = dict(part.split("=", 1) for part in parts if "=" in part)
+                            found.append(";".join([*(_filled(part, own) for part in attributes), surname]))
                             break
     return list(dict.fromkeys(found))
+
+
+def _filled(part: str, values: dict[str, str] | None = None) -> str:
+    """An X.400 address space's attribute with its wildcard filled in: from ``values`` (a
+    mailbox's own attributes) when they have it, else 'US' for a country and 'Sample' otherwise."""
+    key, _, value = part.partition("=")
+    if "*" not in value:
+        return part
+    given = (values or {}).get(key.strip())
+    if given is not None:
+        return f"{key}={given}"
+    return f"{key}={'US' if key.strip().lower() == 'c' else value.replace('*', 'Sample')}"
 
 
 def explorer_data(org: Organization) -> dict[str, Any]:

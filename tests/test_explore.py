@@ -60,6 +60,50 @@ def test_the_page_says_equal_routes_are_drawn_per_message_as_exsim_route_does():
     assert "tie (cost 2 each)" in shown["why"]
 
 
+def test_each_sample_address_matches_the_address_space_it_stands_for():
+    # The page routes only the addresses it precomputed: a sample of an address space that the
+    # space does not match (c=GB;a=XYZ;p=* once gave c=GB;a=XYZ;s=Smith, no p=) shows no route
+    # over it. Every bundled scenario's spaces, and X.400 ones with wildcards in p=, o= and c=.
+    from exsim.explore import sample_addresses
+    from exsim.org import Organization
+    from exsim.routing import GwartRow, match_rows
+    from exsim.scenario import load_scenario, validate_raw
+    from tests.simkit import one_site
+
+    raw = one_site()
+    raw["connectors"].append(
+        {
+            "name": "X400 out",
+            "kind": "x400_foreign",
+            "server": "RED-EX1",
+            "address_spaces": [
+                {"type": "X400", "pattern": "c=GB;a=XYZ;p=*", "cost": 1},
+                {"type": "X400", "pattern": "c=US;a= ;p=Acme;o=*", "cost": 1},
+                {"type": "X400", "pattern": "c=*;a=ZZ", "cost": 1},
+            ],
+        }
+    )
+    orgs = [Organization(load_scenario(path)) for path in sorted(SCENARIOS.rglob("*.toml"))]
+    orgs.append(Organization(validate_raw(raw)))
+    checked = 0
+    for org in orgs:
+        samples = sample_addresses(org)
+        for connector in org.connectors.values():
+            for space in connector.address_spaces:
+                if space.type == "EX" or (space.type != "SMTP" and not space.pattern.strip()):
+                    continue
+                row = GwartRow(space.type, space.pattern, space.cost, connector.name, ("X",), connector.name)
+                of_type = {
+                    "SMTP": [a for a in samples if "@" in a],
+                    "MS": [a.removeprefix("MS:") for a in samples if a.startswith("MS:")],
+                    "X400": [a for a in samples if "=" in a and not a.startswith("MS:")],
+                }[space.type]
+                assert any(match_rows([row], space.type, sample) for sample in of_type), space
+                checked += 1
+    assert checked >= 3
+    assert "c=GB;a=XYZ;p=Sample;s=Smith;g=Pat" in sample_addresses(orgs[-1])
+
+
 def test_explore_refuses_a_missing_directory(tmp_path):
     result = exsim("explore", CONTOSO, "-o", str(tmp_path / "nowhere" / "x.html"))
     assert result.returncode == 2
