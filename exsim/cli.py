@@ -932,7 +932,7 @@ def run(
     Example:
       exsim run
       exsim run scenarios/rollout.toml --out results/rollout --replications 5 --plot
-      exsim run scenarios/kb/Q166866.toml --set 'servers.*.version="5.0-sp2"'
+      exsim run scenarios/kb/Q166866.toml --set 'workload.profile="light"' --set run.replications=2
     """
     import datetime
     import time
@@ -1164,7 +1164,14 @@ def trace(
         loaded = point_scenario(loaded, points[point])
         labels = points[point].labels
         if not as_json:
-            out.print("Sweep point " + ", ".join(f"{k} = {v}" for k, v in labels.items()), markup=False)
+            out.print(
+                "Sweep point "
+                + (
+                    ", ".join(f"{k} = {v}" for k, v in labels.items())
+                    or "0: the scenario as written (no sweep)"
+                ),
+                markup=False,
+            )
     replication = replication or 0
     scenario_seed = loaded.run.seed if seed is None else seed
     run_seed = replication_seed(scenario_seed, replication)

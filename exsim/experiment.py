@@ -474,6 +474,15 @@ def _run_in(
 
     done = _journal(out_path, specs) if resume else {}
     todo = [s for s in specs if (s.point, s.replication) not in done]
+    if resume:
+        say(
+            f"--resume: {len(specs) - len(todo)} of {len(specs)} run(s) already finished, "
+            + (
+                f"{len(todo)} to run"
+                if todo
+                else "nothing left to run: the results are written again from them"
+            )
+        )
     if scheduler is None and todo:  # one run is run here, in this process: a note all the same
         workers, note = worker_count(workers, len(todo))
         if note:

@@ -297,6 +297,12 @@ def test_trace_seed_and_replication_are_runs_so_a_runs_csv_row_can_be_traced(tmp
     )
 
 
+def test_trace_point_0_of_a_scenario_without_a_sweep_says_it_is_the_scenario_as_written():
+    result = exsim("trace", str(SCENARIOS / "contoso.toml"), "--message", "1", "--point", "0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "Sweep point 0: the scenario as written (no sweep)"
+
+
 def test_trace_of_a_reports_number_names_the_message_it_reports_on(tmp_path):
     """Users' mail and NDR reports share one numbering. One user on SP1 in a site without p=
     sends only Internet mail, every message NDR'd within a second by its own store (Q166866),

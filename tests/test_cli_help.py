@@ -66,6 +66,25 @@ def test_quick_examples_run(name):
         assert result.returncode == 0, f"{shlex.join(words)}: {result.stderr}"
 
 
+def test_no_example_sets_what_its_scenarios_sweep_overwrites():
+    # run refuses a --set that a sweep variable overwrites at every point: an example doing it
+    # would be refused (run's once set the version that Q166866.toml sweeps).
+    from exsim.scenario import load_scenario
+    from exsim.scenario.paths import split_assignment
+    from exsim.scenario.sweep import swept_setting
+
+    checked = 0
+    for name in COMMANDS:
+        for words in examples(help_text(name)):
+            settings = [words[i + 1] for i, word in enumerate(words[:-1]) if word == "--set"]
+            files = [word for word in words if word.endswith(".toml")]
+            for file in files if settings else []:
+                paths = [split[0] for setting in settings if (split := split_assignment(setting))]
+                assert swept_setting(load_scenario(ROOT / file), paths) is None, shlex.join(words)
+                checked += 1
+    assert checked
+
+
 def test_the_top_level_help_has_an_example():
     assert examples(help_text())
 

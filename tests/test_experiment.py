@@ -202,7 +202,19 @@ def test_a_resumed_run_writes_its_tracking_logs_once(tmp_path):
     (out / "tracking" / "point1-rep0").rename(cut)
     log = next(p for p in cut.rglob("*.log"))
     log.write_bytes(log.read_bytes()[: log.stat().st_size // 2])
-    run_experiment(scenario, workers=1, out=out, replications=1, tracking=True, resume=True)
+    notes: list[str] = []
+    run_experiment(
+        scenario, workers=1, out=out, replications=1, tracking=True, resume=True, notify=notes.append
+    )
+    assert "--resume: 1 of 3 run(s) already finished, 2 to run" in notes
+    # With nothing left, a resume says so rather than seem to have run them.
+    notes.clear()
+    run_experiment(
+        scenario, workers=1, out=out, replications=1, tracking=True, resume=True, notify=notes.append
+    )
+    assert notes == [
+        "--resume: 3 of 3 run(s) already finished, nothing left to run: the results are written again from them"
+    ]
     # The same seed makes the same events: every log is the uninterrupted run's, byte for byte
     # (each event once), and no folder of a cut-short run is left.
     assert len(logs(fresh)) >= 3
