@@ -206,7 +206,14 @@ class Organization:
         """A recipient as a user may write it (an alias, ``alias@domain``, an X.400 address, a
         directory name, ``TYPE:address``): its address type, the address as the directory keeps
         it (an X.400 one in its canonical form) and the mailbox owning it exactly, or None.
-        Raises :class:`~exsim.address.AddressError` for a malformed X.400 address."""
+        Raises :class:`~exsim.address.AddressError` for a malformed X.400 address.
+
+        The directory is asked first: text that is a mailbox's alias names that mailbox, whatever
+        it looks like (a server called ``A/B`` has users ``A/B-u0001``..., which would otherwise
+        read as an MS Mail address, and one called ``x@y`` users that would read as SMTP)."""
+        named = self.mailboxes.get(recipient.strip())
+        if named is not None:
+            return "ALIAS", recipient.strip(), named
         address_type, address = classify_recipient(recipient)
         if address_type == "X400":
             address = format_x400(parse_x400(address))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -51,3 +52,21 @@ def test_any_name_becomes_one_harmless_path_component(name):
 def test_different_names_never_share_a_file_name(a, b):
     if a != b:
         assert safe_file_name(a) != safe_file_name(b)
+
+
+@pytest.mark.parametrize("name", ["RED/EX2", "RED@EX2", "c=US;o=EX2", "X[bold red]Y[/]Z"])
+def test_a_server_may_be_called_anything_its_users_are_still_found(name):
+    # README: a name may hold slashes, brackets ... A server's users are NAME-u0001...; read as an
+    # address, 'RED/EX2-u0001' looked like MS Mail (and 'RED@EX2-u0001' like SMTP), so mail to
+    # them was NDR'd as an unknown name. Nothing here can fail (SP2, mail inside one site): every
+    # recipient is delivered, as under the plain name.
+    from exsim.scenario import validate_raw
+    from exsim.sim import simulate
+    from tests.simkit import mix, one_site
+
+    raw = one_site(version="5.0-sp2", duration="1h", shares=mix(same_server=0.5, same_site=0.5))
+    raw["servers"][1]["name"] = name
+    result = simulate(validate_raw(raw), seed=3)
+    assert result.recipients > 100
+    assert result.row()["ndr"] == 0
+    assert result.row()["delivered"] == result.recipients
