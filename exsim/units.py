@@ -44,6 +44,13 @@ RATE_UNITS_BPS: dict[str, float] = {
 }
 
 
+#: The unit letters whose case is part of the meaning, and what the other case would say.
+_CASE_MATTERS: dict[str, str] = {
+    "B": "is bits, and a size is in bytes (B)",
+    "b": "is bytes, and a rate is in bits per second (bps)",
+    "m": "could be read as months: write minutes as 'm' or 'min', milliseconds as 'ms'",
+}
+
 # A number in exponent notation ("1e308"): TOML and Python read it, a unit string does not.
 _EXPONENT = re.compile(r"[0-9.][eE][+-]?[0-9]")
 
@@ -71,12 +78,19 @@ def _parse(
     unit = match["unit"]
     factor = units.get(unit)
     if factor is None:
-        # Sizes and rates are conventionally case-sensitive (Mb vs MB); accept
-        # an unambiguous case-insensitive match, refuse anything else.
+        # A unit in another case is accepted ('KBPS' is 'kbps') unless the case of one letter
+        # changes the quantity: B is bytes and b bits (8x apart), M reads as months but m is
+        # minutes. Those are refused rather than taken either way.
+        known = ", ".join(units)
         folded = [u for u in units if u.lower() == unit.lower()]
         if len(folded) != 1:
-            known = ", ".join(units)
             raise _malformed(what, shown, f": unknown unit '{unit}' (use one of {known})")
+        # 'MIN' is minutes however it is written: only a unit that could be another is refused.
+        checked = "" if folded[0] == "min" else folded[0]
+        for canonical_letter, written_letter in zip(checked, unit[: len(checked)], strict=True):
+            meaning = _CASE_MATTERS.get(canonical_letter)
+            if meaning is not None and written_letter != canonical_letter:
+                raise _malformed(what, shown, f": '{written_letter}' {meaning} (use one of {known})")
         factor = units[folded[0]]
     value = float(match["value"]) * factor
     if not math.isfinite(value):  # hundreds of digits: a float overflows to inf

@@ -77,3 +77,45 @@ def test_format_duration_round_trips():
     for seconds in (86400, 3600, 600, 45, 0.25):
         assert parse_duration_s(format_duration(seconds)) == pytest.approx(seconds)
     assert format_duration(86400) == "1d"
+
+
+def test_a_unit_in_another_case_is_read_where_the_case_changes_nothing():
+    assert parse_rate_bps("64Kbps") == 64_000
+    assert parse_rate_bps("10mbps") == 10_000_000  # mega: a rate in millibits makes no sense
+    assert parse_size_bytes("30kB") == 30 * 1024
+    assert parse_duration_s("1H") == 3600
+    assert parse_duration_s("10MIN") == 600
+
+
+@pytest.mark.parametrize(
+    ("parse", "value", "message"),
+    [
+        # kilobytes a second: 8 times the 64kbps the model would otherwise read
+        (
+            parse_rate_bps,
+            "64KBps",
+            "rate '64KBps': 'B' is bytes, and a rate is in bits per second (bps) "
+            "(use one of bps, kbps, Mbps, Gbps)",
+        ),
+        (parse_rate_bps, "10MBps", "rate '10MBps': 'B' is bytes"),
+        # kilobits: an eighth of the 30KB it would otherwise be read as
+        (
+            parse_size_bytes,
+            "30Kb",
+            "size '30Kb': 'b' is bits, and a size is in bytes (B) (use one of B, KB, MB, GB)",
+        ),
+        (parse_size_bytes, "2mb", "size '2mb': 'b' is bits"),
+        # months, or 10 minutes?
+        (
+            parse_duration_s,
+            "10M",
+            "duration '10M': 'M' could be read as months: write minutes as 'm' or 'min', "
+            "milliseconds as 'ms' (use one of ms, s, m, min, h, d, w)",
+        ),
+        (parse_duration_s, "1h10M", "duration '1h10M': 'M' could be read as months"),
+    ],
+)
+def test_a_unit_whose_case_is_its_meaning_is_refused(parse, value, message):
+    with pytest.raises(ValueError, match=r"^(rate|size|duration) ") as caught:
+        parse(value)
+    assert str(caught.value).startswith(message)

@@ -26,7 +26,11 @@ INTRODUCTION = """\
 A scenario is a TOML file. This page lists every key it may hold: its type, its default
 (*required* when it has none) and what it means. Durations, sizes and link rates are strings
 with a unit (`"600s"`, `"2MB"`, `"64kbps"`); a bare number is refused, since `600` could be
-seconds or minutes. A value of the wrong type is refused too (`cost = "2"`), except that an
+seconds or minutes. Units are `ms`, `s`, `m` or `min`, `h`, `d`, `w`; `B`, `KB`, `MB`, `GB`
+(binary: a KB is 1,024 bytes); `bps`, `kbps`, `Mbps`, `Gbps`. Another case is accepted
+(`"30kB"`, `"64Kbps"`, `"1H"`) except where the case is the meaning: a size is in bytes (`"30Kb"`, kilobits,
+is refused), a rate in bits (`"64KBps"`, kilobytes a second, is refused), and `"10M"` could be
+months (minutes are `m`). A value of the wrong type is refused too (`cost = "2"`), except that an
 integer is accepted where a number with a fraction is expected. Leaving a key out gives its
 default; *optional* means the key may be left out with no value at all.
 
