@@ -509,8 +509,11 @@ def _bound_problems(expectation: dict[str, Any], at: Location, run_end: float) -
     if kind == "ndr_time":
         yield from _ndr_time_problems(expectation, at, run_end)
         return
+    if kind == "ndr":
+        yield from _ndr_problems(expectation, at)
+        return
     if kind not in ("outcome", "event", "transfers", "mailbox", "latency"):
-        return  # an ndr expectation states a text, not bounds; an unknown kind is the schema's
+        return  # an unknown kind is the schema's
     metric = expectation.get("metric")
     measure = (
         _TIME
@@ -578,6 +581,23 @@ def _bound_problems(expectation: dict[str, Any], at: Location, run_end: float) -
         )
 
 
+def _ndr_problems(expectation: dict[str, Any], at: Location) -> Iterator[Finding]:
+    """An ndr expectation names an NDR by its text (and codes): an empty text is part of every
+    NDR's, and no NDR carries a negative code."""
+    if expectation.get("text") == "":
+        yield (
+            at + ("text",),
+            "text = '' is part of every NDR's text, so it picks out no NDR; give the text the NDR must carry",
+        )
+    for key in ("reason", "diagnostic"):
+        value = expectation.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            yield (
+                at + (key,),
+                f"{key} = {value} is below 0: an NDR's {key} code is never negative, so it could only fail",
+            )
+
+
 def _ndr_time_problems(expectation: dict[str, Any], at: Location, run_end: float) -> Iterator[Finding]:
     """An ndr_time expectation needs a window (after, before) that a run's NDRs could fall in."""
     after = _bound_value(expectation.get("after"), _TIME)
@@ -599,6 +619,15 @@ def _ndr_time_problems(expectation: dict[str, Any], at: Location, run_end: float
             at + ("after",),
             f"after = {expectation['after']!r} is past the end of the run (run.duration + run.drain), "
             "so it could only fail",
+        )
+    elif (after is None or after <= 0) and (before is None or before >= run_end):
+        # Every NDR of a run comes between 0 and the run's end: such bounds hold for all of them.
+        given = [key for key, value in (("after", after), ("before", before)) if value is not None]
+        yield (
+            at + (given[0],),
+            f"{' and '.join(f'{key} = {expectation[key]!r}' for key in given)} "
+            f"{'holds' if len(given) == 1 else 'hold'} for every time in the run (it ends at run.duration "
+            "+ run.drain), so it could never fail; give a bound that some NDR time would break",
         )
 
 

@@ -135,6 +135,33 @@ BAD = [
         "expect[4].after: after = '4h' is past the end of the run (run.duration + run.drain)",
     ),
     (
+        'kind = "ndr_time"\nafter = "0s"',
+        "after",
+        "expect[4].after: after = '0s' holds for every time in the run (it ends at run.duration + "
+        "run.drain), so it could never fail",
+    ),
+    (
+        # The run ends at 3 h 30 min: every NDR comes before 210m.
+        'kind = "ndr_time"\nafter = "0s"\nbefore = "210m"',
+        "after",
+        "expect[4].after: after = '0s' and before = '210m' hold for every time in the run",
+    ),
+    (
+        'kind = "ndr_time"\nbefore = "1000d"',
+        "before",
+        "expect[4].before: before = '1000d' holds for every time in the run",
+    ),
+    (
+        'kind = "ndr"\ntext = ""',
+        "text",
+        "expect[4].text: text = '' is part of every NDR's text, so it picks out no NDR",
+    ),
+    (
+        'kind = "ndr"\ntext = "x"\nreason = -5',
+        "reason",
+        "expect[4].reason: reason = -5 is below 0: an NDR's reason code is never negative, so it could only fail",
+    ),
+    (
         'kind = "ndr_time"\ntext = "x"',
         "[[expect]]",
         "expect[4]: the expectation states no bound, so any NDR at any time would pass",
@@ -176,10 +203,22 @@ kind = "transfers"
 connector = "RPC"
 point = { cheap_down = "down" }
 equals = 0
+
+[[expect]]
+name = "an NDR before the run's last minute"
+kind = "ndr_time"
+after = "0s"
+before = "209m"
+
+[[expect]]
+name = "any text, one reason"
+kind = "ndr"
+text = "x"
+reason = 0
 """
     )
     scenario = load_scenario(text)
-    assert [e.name for e in scenario.expect][-2:] == ["fine", "fine too"]
+    assert [e.name for e in scenario.expect][-4:-2] == ["fine", "fine too"]
     text = text.replace('alias = "A1-u0010"', 'alias = "A1-u0011"')  # A1 has 10 users
     with pytest.raises(ScenarioError, match="unknown mailbox 'A1-u0011'"):
         load_scenario(text)
