@@ -17,6 +17,7 @@ recipient against a routing table lives in :mod:`exsim.routing`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -404,6 +405,29 @@ def ms_proxy(alias: str, site_ms: str) -> str:
 def anonymous_alias(server: str, number: int) -> str:
     """Alias of the n-th (from 1) anonymous user a scenario puts on a server, e.g. ``RED-EX1-u0007``."""
     return f"{server}-u{number:04d}"
+
+
+def alias_as_written(alias: str, servers: Iterable[tuple[str, int, Iterable[str]]]) -> str | None:
+    """The mailbox alias ``alias`` names, spelt as the scenario gives it, or None when no mailbox
+    has it. The directory matches aliases whatever their case (``annl`` is ``AnnL``), so this does
+    too. ``servers``: each server's name, its number of anonymous users and its named mailboxes'
+    aliases. An anonymous user's alias is recognised from its form (``<server>-uNNNN``, 1 to
+    users): a server of 10^9 users must not make a list of 10^9 names."""
+    folded = alias.lower()
+    servers = list(servers)
+    named = [name for _, _, aliases in servers for name in aliases]
+    if alias in named:
+        return alias
+    found = next((name for name in named if name.lower() == folded), None)
+    if found is not None:
+        return found
+    server_name, separator, number = folded.rpartition("-u")
+    if separator and number.isdigit():
+        for server, users, _ in servers:
+            if server.lower() == server_name and 1 <= int(number) <= users:
+                written = anonymous_alias(server, int(number))
+                return written if written.lower() == folded else None
+    return None
 
 
 def proxies(

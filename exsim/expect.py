@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from exsim.address import classify_recipient
+from exsim.address import alias_as_written, classify_recipient
 from exsim.metrics import LatencyHistogram, Outcomes
 from exsim.org import Organization
 from exsim.randomness import replication_seed
@@ -248,7 +248,9 @@ def evaluate(
         """The alias of the mailbox an expectation names by its alias or any address the
         directory knows it by, in the scenario as written (the same mailbox at every point)."""
         if classify_recipient(text)[0] == "ALIAS":
-            return text
+            # As the directory matches it: whatever the case ('annl' counts AnnL's mail).
+            holders = ((s.name, s.users, [m.alias for m in s.mailboxes]) for s in scenario.servers)
+            return alias_as_written(text, holders) or text
         if not organization:
             organization.append(Organization(scenario))
         try:

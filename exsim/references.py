@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
-from exsim.address import anonymous_alias, classify_recipient, smtp_specificity
+from exsim.address import alias_as_written, classify_recipient, smtp_specificity
 from exsim.columns import is_reserved_column
 from exsim.constraint import ConstraintError, parse_constraint
 from exsim.names import did_you_mean, listed, name_key
@@ -414,7 +414,7 @@ def _expectation_problems(
             if aliases is None:
                 aliases = _named_aliases(raw)
             alias = expectation["alias"]
-            if alias not in aliases and not _is_anonymous_alias(raw, alias):
+            if alias_as_written(alias, _alias_holders(raw)) is None:
                 yield at + ("alias",), _unknown("mailbox", alias, sorted(aliases))
         point = expectation.get("point")
         if isinstance(point, dict):
@@ -451,18 +451,26 @@ def _named_aliases(raw: Raw) -> set[str]:
     return found
 
 
-def _is_anonymous_alias(raw: Raw, alias: str) -> bool:
-    """Whether ``alias`` is one of a server's anonymous users (``<server>-uNNNN``, 1 to users),
-    decided from the alias itself: a server of 10^9 users must not make a set of 10^9 names."""
-    server, separator, number = alias.rpartition("-u")
-    if not separator or not number.isdigit():
-        return False
-    for _, item in _items(raw, "servers"):
-        users = item.get("users")
-        if item.get("name") == server and isinstance(users, int) and not isinstance(users, bool):
-            n = int(number)
-            return 1 <= n <= users and anonymous_alias(server, n) == alias
-    return False
+def _alias_holders(raw: Raw) -> list[tuple[str, int, list[str]]]:
+    """Each server's name, anonymous users and named mailboxes' aliases, for
+    :func:`exsim.address.alias_as_written` (malformed entries are the schema's to report)."""
+    holders = []
+    for _, server in _items(raw, "servers"):
+        users = server.get("users")
+        named = [
+            m["alias"]
+            for m in server.get("mailboxes") or []
+            if isinstance(m, dict) and isinstance(m.get("alias"), str)
+        ]
+        if isinstance(server.get("name"), str):
+            holders.append(
+                (
+                    server["name"],
+                    users if isinstance(users, int) and not isinstance(users, bool) else 0,
+                    named,
+                )
+            )
+    return holders
 
 
 #: What an expectation's bounds measure, by kind: the noun, and the range its values can take

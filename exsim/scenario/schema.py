@@ -1102,7 +1102,7 @@ class MailboxExpectation(_Expectation, _Bounds):
     kind: Literal["mailbox"]
     alias: str = Field(
         description="Mailbox whose deliveries are counted, whatever address the sender used "
-        "(alias, SMTP or X.400 proxy, directory name, one-off 'TYPE:address'); named by its alias "
+        "(alias, SMTP or X.400 proxy, directory name, one-off 'TYPE:address'); named by its alias (in any case) "
         "or by any of those addresses the directory knows it by in the scenario as written "
         "(e.g. 'JSmith@redmond.contoso.com')"
     )
