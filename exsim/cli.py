@@ -666,19 +666,17 @@ def explore(scenario: str, output: str | None, settings: tuple[str, ...]) -> Non
     """
     from exsim.explore import render_explorer, timeline_data
     from exsim.org import Organization
+    from exsim.outputs import check_output_file, write_whole
 
     loaded = _load(scenario, settings)
     target = Path(output) if output else Path(f"{Path(scenario).stem}.html")
-    if not target.parent.is_dir():
-        _bad_argument(f"-o: directory {target.parent} does not exist")
+    with _writing(_ANOTHER_O):
+        check_output_file(target)  # before the work: refused at once, nothing written
     org = Organization(loaded)
     if loaded.events and loaded.run.time_series:
         err.print("Running the scenario once for the time slider...", markup=False)
     page = render_explorer(org, f"exsim explore: {loaded.name}", timeline_data(loaded, org), loaded)
-    # Written whole, then renamed: never a half-written page.
-    partial = target.with_name(target.name + ".partial")
-    partial.write_text(page, encoding="utf-8")
-    partial.replace(target)
+    write_whole(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     out.print(f"Wrote {target}", markup=False)
 
 
@@ -1044,13 +1042,16 @@ def run(
         _use_agg()
         from exsim.plots import plot_results
 
-        for line in plot_results(Path(out_dir)):
+        with _writing(_MOVE_IT):
+            lines = plot_results(Path(out_dir))
+        for line in lines:
             (err if as_json else out).print(line, markup=False)
     if report:
         _use_agg()
         from exsim.report import write_report
 
-        path = write_report(Path(out_dir), command=_command_line())
+        with _writing(_MOVE_IT):
+            path = write_report(Path(out_dir), command=_command_line())
         (err if as_json else out).print(f"Report: {path}", markup=False)
     if not as_json:
         from exsim.results import listing
@@ -1247,6 +1248,22 @@ def trace(
             out.print(tail, markup=False)
 
 
+_ANOTHER_O = "choose another file with -o"
+_MOVE_IT = "move it out of the way and try again"
+
+
+@contextlib.contextmanager
+def _writing(remedy: str) -> Iterator[None]:
+    """Exit 2 when a file a command writes cannot be written where asked: the path, why, and
+    ``remedy``; the checks of :mod:`exsim.outputs` leave nothing behind."""
+    from exsim.outputs import OutputPathError
+
+    try:
+        yield
+    except OutputPathError as exc:
+        _bad_argument(f"{exc}; {remedy}")
+
+
 def _damaged(directory: str, exc: BaseException) -> NoReturn:
     """Exit 2: a results directory whose files cannot be read as exsim wrote them."""
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -1324,7 +1341,8 @@ def plot(directory: str, x_variable: str | None, average: bool, point: int | Non
     ]:
         _bad_argument(f"--point: these results have no sweep point {point}")
     try:
-        lines = plot_results(folder, x_variable, average, point)
+        with _writing(_MOVE_IT):
+            lines = plot_results(folder, x_variable, average, point)
     except AveragingRefused as exc:
         _bad_argument(f"--x {x_variable}: {exc}")
     except (ValueError, KeyError) as exc:  # a scenario.toml or CSV edited out of shape
@@ -1347,7 +1365,8 @@ def report(directory: str, output: str | None) -> None:
     _use_agg()
     from exsim.report import write_report
 
-    path = write_report(folder, Path(output) if output else None, command=_command_line())
+    with _writing(_ANOTHER_O):
+        path = write_report(folder, Path(output) if output else None, command=_command_line())
     out.print(f"Report: {path}", markup=False)
 
 

@@ -41,6 +41,7 @@ import tomli_w
 
 from exsim.columns import BOOK_COLUMNS, COUNT_COLUMNS, INTERVAL_COLUMNS, is_ndr_diagnostic_column
 from exsim.logs import EVENT_COLUMNS
+from exsim.outputs import write_whole
 from exsim.randomness import replication_seed
 from exsim.resultsdir import ResultsDirectory, ResultsDirectoryError, open_results_dir
 from exsim.scenario import Scenario, scenario_hash, validate_raw
@@ -352,14 +353,6 @@ class Experiment:
         return [v.name for v in self.scenario.sweep.variables]
 
 
-def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """Write a file whole or not at all: ``write`` fills a hidden temporary beside it (its return
-    value, such as a count of characters, is not needed), which then replaces the file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def _journal(out: Path | None, specs: list[RunSpec]) -> Done:
     """The runs an interrupted experiment finished, from its journal.
 
@@ -470,7 +463,7 @@ def _run_in(
                     f"({_what_differs(previous, as_run)}); resume with the settings they were made with, "
                     "or use another --out or --force"
                 )
-        _atomic_write(out_path / "scenario.toml", lambda p: p.write_text(tomli_w.dumps(as_run)))
+        write_whole(out_path / "scenario.toml", lambda p: p.write_text(tomli_w.dumps(as_run)))
 
     done = _journal(out_path, specs) if resume else {}
     todo = [s for s in specs if (s.point, s.replication) not in done]
@@ -803,7 +796,7 @@ def write_results(
     out = experiment.out
     assert out is not None
     sort = ["point", "replication"]
-    _atomic_write(
+    write_whole(
         out / "runs.csv",
         lambda p: (
             experiment.runs.sort_values(sort)
@@ -811,19 +804,19 @@ def write_results(
             .to_csv(p, index=False)
         ),
     )
-    _atomic_write(out / "summary.csv", lambda p: experiment.summary.to_csv(p, index=False))
-    _atomic_write(
+    write_whole(out / "summary.csv", lambda p: experiment.summary.to_csv(p, index=False))
+    write_whole(
         out / "events.csv",
         lambda p: experiment.events.sort_values(["point", "replication", "time_s"], kind="stable").to_csv(
             p, index=False
         ),
     )
     if not experiment.series.empty:
-        _atomic_write(out / "series.csv", lambda p: experiment.series.to_csv(p, index=False))
+        write_whole(out / "series.csv", lambda p: experiment.series.to_csv(p, index=False))
     if not experiment.latency.empty:
-        _atomic_write(out / "latency.csv", lambda p: experiment.latency.to_csv(p, index=False))
+        write_whole(out / "latency.csv", lambda p: experiment.latency.to_csv(p, index=False))
     if not experiment.differences.empty:
-        _atomic_write(out / "differences.csv", lambda p: experiment.differences.to_csv(p, index=False))
+        write_whole(out / "differences.csv", lambda p: experiment.differences.to_csv(p, index=False))
     summary = {
         "scenario": experiment.scenario.name,
         "scenario_hash": scenario_hash(as_run),
@@ -845,7 +838,7 @@ def write_results(
         "misdelivery_examples": experiment.misdelivery_samples,
         "ndr_generators": experiment.ndr_generators,
     }
-    _atomic_write(
+    write_whole(
         out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2, default=_json_default))
     )
 

@@ -29,6 +29,7 @@ command line chooses Agg.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import weakref
@@ -48,6 +49,7 @@ from matplotlib.transforms import Bbox
 
 from exsim.address import parse_x400
 from exsim.logs import timestamp
+from exsim.outputs import check_output_file, make_output_dir, write_whole
 from exsim.results import Results, read_results
 from exsim.scenario import LINK_CONNECTORS, Scenario, SweepVariable
 from exsim.scenario.paths import Location, resolve_path, sweep_label
@@ -966,15 +968,18 @@ def plot_results(
     skipped)."""
     results = read_results(directory)
     plots = Path(directory) / "plots"
-    plots.mkdir(exist_ok=True)
+    make_output_dir(plots)
+    figures = make_figures(results, x, average, point)
+    for name in figures:
+        check_output_file(plots / f"{name}.png")  # before the first is written: all or none
     lines = []
-    for name, figure in make_figures(results, x, average, point).items():
+    for name, figure in figures.items():
+        path = plots / f"{name}.png"
         if isinstance(figure, str):
-            (plots / f"{name}.png").unlink(missing_ok=True)  # never leave a stale figure behind
+            path.unlink(missing_ok=True)  # never leave a stale figure behind
             lines.append(figure)
             continue
-        path = plots / f"{name}.png"
-        figure.savefig(path, dpi=DPI)
+        write_whole(path, functools.partial(figure.savefig, dpi=DPI, format="png"))
         lines.append(str(path))
     return lines
 

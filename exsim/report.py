@@ -27,6 +27,7 @@ import jinja2
 from exsim import plots, timeline
 from exsim.columns import is_ndr_diagnostic_column
 from exsim.logs import timestamp
+from exsim.outputs import check_output_file, write_whole
 from exsim.results import RESULTS_FILES, Results, listing, read_results, rounded_outcomes
 from exsim.scenario.paths import sweep_label
 from exsim.scenario.sweep import expand_sweep
@@ -299,13 +300,14 @@ def render_report(results: Results, command: str | None = None) -> str:
 
 
 def write_report(directory: Path, output: Path | None = None, command: str | None = None) -> Path:
-    """Write the report of ``directory`` (default ``DIR/report.html``); return its path."""
-    results = read_results(directory)
+    """Write the report of ``directory`` (default ``DIR/report.html``); return its path.
+
+    A path the page cannot be written to is refused before anything is read or drawn
+    (:class:`~exsim.outputs.OutputPathError`); the page is written whole or not at all."""
     path = Path(output) if output is not None else Path(directory) / "report.html"
-    html = render_report(results, command)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)  # never a half-written report
+    check_output_file(path)
+    html = render_report(read_results(directory), command)
+    write_whole(path, lambda tmp: tmp.write_text(html, encoding="utf-8"))
     return path
 
 

@@ -25,7 +25,6 @@ Three rules keep a results directory from hurting anyone:
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import os
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from exsim.names import shortened
+from exsim.outputs import why_not_made
 
 #: exsim's own marker: written into every results directory exsim creates.
 MARKER = ".exsim-results"
@@ -225,18 +225,7 @@ def _discard_made(made: list[Path]) -> None:
 
 def _cannot_create(out: Path, directory: Path, exc: OSError | None) -> str:
     """Why ``directory`` (``out`` or a parent of it) cannot be made, as the message for the user."""
-    blocker = next((p for p in (directory, *directory.parents) if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
-        why = f"{blocker} is a file, not a directory"
-    elif exc is not None and exc.errno in (errno.EACCES, errno.EPERM):
-        why = f"no permission to create a directory in {directory.parent}"
-    elif exc is not None and exc.errno == errno.EROFS:
-        why = f"{directory.parent} is on a read-only file system"
-    elif exc is not None and exc.errno == errno.ENAMETOOLONG:
-        why = f"the name {directory.name[:40]!r}... is longer than the file system allows"
-    else:
-        reason = f" ({exc.strerror})" if exc is not None and exc.strerror else ""
-        why = f"{directory.parent} does not accept a new directory{reason}"
+    why = why_not_made(directory, exc, "directory")
     return f"--out {out}: cannot create the results directory: {why}; choose another --out"
 
 

@@ -467,6 +467,80 @@ def test_plot_refuses_an_empty_or_damaged_results_directory(tmp_path, damage, fr
     assert fragment in result.output
 
 
+def hidden_or_partial(folder: Path) -> list[str]:
+    """What a half-done write would leave in ``folder``: hidden temporaries or .partial files."""
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith((".tmp", ".partial")))
+
+
+@pytest.mark.parametrize("case", ["directory", "file in the path", "missing folder", "/proc"])
+def test_explore_and_report_refuse_an_output_path_they_cannot_write(tmp_path, case):
+    out = results_dir(tmp_path)
+    (tmp_path / "afile").write_text("mine\n")
+    target = {
+        "directory": tmp_path / "exdir",
+        "file in the path": tmp_path / "afile" / "x.html",
+        "missing folder": tmp_path / "nowhere" / "x.html",
+        "/proc": Path("/proc/x.html"),
+    }[case]
+    why = {
+        "directory": f"{target} is a directory",
+        "file in the path": f"{tmp_path / 'afile'} is a file, not a directory",
+        "missing folder": f"directory {tmp_path / 'nowhere'} does not exist",
+        "/proc": "/proc does not accept a new file (No such file or directory)",
+    }[case]
+    (tmp_path / "exdir").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for command in (["explore", scenario_file(tmp_path)], ["report", out]):
+        result = invoke(*command, "-o", target)
+        assert result.exit_code == 2, result.output
+        assert result.output == f"cannot write {target}: {why}; choose another file with -o\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert list((tmp_path / "exdir").iterdir()) == []
+    assert (tmp_path / "afile").read_text() == "mine\n"
+    assert hidden_or_partial(out) == []
+    assert "report.html" not in os.listdir(out)
+
+
+def test_report_and_plot_refuse_a_directory_or_file_in_the_way(tmp_path):
+    out = results_dir(tmp_path)
+    (out / "report.html").mkdir()
+    result = invoke("report", out)
+    assert result.exit_code == 2, result.output
+    assert f"cannot write {out / 'report.html'}: {out / 'report.html'} is a directory;" in result.output
+    assert list((out / "report.html").iterdir()) == []
+    assert hidden_or_partial(out) == []
+    (out / "plots").write_text("mine\n")
+    result = invoke("plot", out)
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"cannot write {out / 'plots'}: {out / 'plots'} is a file, not a directory; "
+        "move it out of the way and try again\n"
+    )
+    assert (out / "plots").read_text() == "mine\n"
+    (out / "plots").unlink()
+    (out / "plots" / "topology.png").mkdir(parents=True)  # one figure's name taken: none is written
+    result = invoke("plot", out)
+    assert result.exit_code == 2, result.output
+    assert f"{out / 'plots' / 'topology.png'} is a directory" in result.output
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["topology.png"]
+
+
+def test_a_file_written_whole_leaves_no_temporary_when_writing_fails(tmp_path):
+    from exsim.outputs import write_whole
+
+    target = tmp_path / "page.html"
+    target.write_text("old\n")
+
+    def half(tmp: Path) -> None:
+        tmp.write_text("<html>half")
+        raise KeyboardInterrupt  # Ctrl-C in the middle of writing
+
+    with pytest.raises(KeyboardInterrupt):
+        write_whole(target, half)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]
+    assert target.read_text() == "old\n"
+
+
 @pytest.mark.parametrize("address", ["<<@@>>", "a@@b", "@", "x@" + "." * 10])
 def test_route_refuses_a_malformed_smtp_address(address):
     from tests.conftest import SCENARIOS
