@@ -495,6 +495,11 @@ def _bound_value(value: object, measure: tuple[str, float, float]) -> float | No
     return float(value) if isinstance(value, (int, float)) else None
 
 
+def _unreadable(expectation: dict[str, Any], read: dict[str, float | None]) -> bool:
+    """Whether a bound the expectation gives could not be read (``equals = "1"``, ``"-1s"``)."""
+    return any(value is None and expectation.get(key) is not None for key, value in read.items())
+
+
 def _run_end(raw: Raw) -> float:
     """When a run's last event can happen: run.duration + run.drain (math.inf when unreadable)."""
     from exsim.scenario.schema import Run
@@ -534,6 +539,8 @@ def _bound_problems(expectation: dict[str, Any], at: Location, run_end: float) -
     bounds = {key: _bound_value(expectation.get(key), measure) for key in ("equals", "at_least", "at_most")}
     given = {key: value for key, value in bounds.items() if value is not None}
     tolerance = _bound_value(expectation.get("tolerance"), measure) or 0.0
+    if _unreadable(expectation, {**bounds, "tolerance": tolerance}) or tolerance < 0:
+        return  # the schema names the bound it cannot read; judged without it, the rest would mislead
     written = {key: expectation[key] for key in (*given, "tolerance") if key in expectation}
 
     def show(key: str) -> str:
@@ -610,6 +617,8 @@ def _ndr_time_problems(expectation: dict[str, Any], at: Location, run_end: float
     """An ndr_time expectation needs a window (after, before) that a run's NDRs could fall in."""
     after = _bound_value(expectation.get("after"), _TIME)
     before = _bound_value(expectation.get("before"), _TIME)
+    if _unreadable(expectation, {"after": after, "before": before}):
+        return
     if after is None and before is None:
         yield (
             at,
@@ -686,6 +695,22 @@ def scenario_warnings(scenario: Scenario) -> list[Finding]:
                 )
             )
     run_end = float(scenario.run.duration + scenario.run.drain)
+    if scenario.run.warmup >= scenario.run.duration:
+        # Mail is sent until run.duration only (the drain sends none), and what the warm-up sends
+        # is left out: the statistics would hold no mail at all.
+        after = (
+            "nor any fault or transfer"
+            if scenario.run.warmup >= run_end
+            else f"only the faults and transfers of the last {format_duration(run_end - scenario.run.warmup)}"
+        )
+        found.append(
+            (
+                ("run", "warmup"),
+                f"the warm-up ({format_duration(scenario.run.warmup)}) lasts as long as the sending "
+                f"(run.duration = {format_duration(scenario.run.duration)}) or longer: no mail of the run "
+                f"is counted, {after}",
+            )
+        )
     for index, event in enumerate(scenario.events):
         key = "at" if hasattr(event, "at") else "start"
         when = float(getattr(event, key))

@@ -537,3 +537,32 @@ def test_ndr_time_holds_in_every_replication_and_shows_each_run():
     assert not lines["latest only"].passed
     assert lines["every last"].passed
     assert lines["every last"].observed == "/".join(f"{t:.0f} s ({t / 3600:.2f} h)" for t in lasts)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            'kind = "outcome"\nmetric = "ndr"\nequals = "1"',
+            "expect[4].equals: Input should be a valid number",
+        ),
+        (
+            'kind = "latency"\nat_most = "-1s"',
+            "expect[4].at_most: duration '-1s' is not a number with a unit",
+        ),
+        ('kind = "ndr_time"\nafter = 5', "expect[4].after: duration 5 has no unit"),
+        (
+            'kind = "outcome"\nmetric = "ndr"\nequals = 5\ntolerance = -1',
+            "expect[4].tolerance: Input should be greater than or equal to 0",
+        ),
+    ],
+)
+def test_a_bound_that_cannot_be_read_is_the_only_problem_reported(tmp_path, body, message):
+    # Not also "states no bound" (it does state one) or "leave no value between them" (5 +- -1).
+    path = tmp_path / "bad.toml"
+    path.write_text(Q193322 + f'\n[[expect]]\nname = "bad"\n{body}\n')
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 2
+    problems = [line for line in result.output.splitlines() if line.startswith(f"{path}:")]
+    assert len(problems) == 1, result.output
+    assert message in problems[0]

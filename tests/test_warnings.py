@@ -133,6 +133,20 @@ CASES = [
         "so it never happens",
     ),
     (
+        # New mail stops at 10 min; all of it is sent in a 1 h warm-up, which outlasts the drain too.
+        [('duration = "10m"', 'duration = "10m"\nwarmup = "1h"')],
+        'warmup = "1h"',
+        "run.warmup: the warm-up (1h) lasts as long as the sending (run.duration = 10m) or longer: no mail "
+        "of the run is counted, nor any fault or transfer",
+    ),
+    (
+        # A 12 min warm-up: the run ends at 15 min, so 3 min of the drain are counted.
+        [('duration = "10m"', 'duration = "10m"\nwarmup = "12m"')],
+        'warmup = "12m"',
+        "run.warmup: the warm-up (12m) lasts as long as the sending (run.duration = 10m) or longer: no mail "
+        "of the run is counted, only the faults and transfers of the last 3m",
+    ),
+    (
         [("c=IE;a= ;p=Contoso;o=Dublin", "c=US;a= ;p=Contoso;o=Redmond")],
         'name = "Dublin"',  # the addresses line follows the name
         "sites[1].addresses.x400: site 'Dublin' has the same X.400 site address as site 'Redmond' "
