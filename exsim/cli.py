@@ -1265,11 +1265,21 @@ def _writing(remedy: str) -> Iterator[None]:
 
 
 def _damaged(directory: str, exc: BaseException) -> NoReturn:
-    """Exit 2: a results directory whose files cannot be read as exsim wrote them."""
+    """Exit 2: a results directory whose files cannot be read as exsim wrote them (the message of
+    :class:`~exsim.results.DamagedResults` starts with the file's name)."""
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     _bad_argument(
         f"{directory}: damaged results ({detail}); make them again with exsim run --out DIR --force"
     )
+
+
+@contextlib.contextmanager
+def _results_read(directory: str) -> Iterator[None]:
+    """Around whatever reads a results directory (plot, report): damage is bad input, exit 2."""
+    try:
+        yield
+    except (ValueError, KeyError, RecursionError) as exc:  # a file edited, cut short or overwritten
+        _damaged(directory, exc)
 
 
 def _use_agg() -> None:
@@ -1297,13 +1307,15 @@ def _results_dir(directory: str) -> Path:
 
     import pandas as pd
 
+    from exsim.results import reading
+
     try:
-        tomllib.loads((folder / "scenario.toml").read_text(encoding="utf-8"))
-        columns = [str(c) for c in pd.read_csv(folder / "summary.csv").columns]
+        with _results_read(directory), reading(folder / "scenario.toml"):
+            tomllib.loads((folder / "scenario.toml").read_text(encoding="utf-8"))
+        with _results_read(directory), reading(folder / "summary.csv"):
+            columns = [str(c) for c in pd.read_csv(folder / "summary.csv").columns]
     except OSError as exc:
         _bad_argument(f"{directory}: cannot read the results ({exc.strerror or exc})")
-    except (ValueError, RecursionError) as exc:  # TOML, CSV and UTF-8 errors are ValueErrors
-        _damaged(directory, exc)
     if "point" not in columns or "n" not in columns:
         _damaged(directory, ValueError("summary.csv lacks the point and n columns"))
     return folder
@@ -1341,12 +1353,10 @@ def plot(directory: str, x_variable: str | None, average: bool, point: int | Non
     ]:
         _bad_argument(f"--point: these results have no sweep point {point}")
     try:
-        with _writing(_MOVE_IT):
+        with _results_read(directory), _writing(_MOVE_IT):
             lines = plot_results(folder, x_variable, average, point)
     except AveragingRefused as exc:
         _bad_argument(f"--x {x_variable}: {exc}")
-    except (ValueError, KeyError) as exc:  # a scenario.toml or CSV edited out of shape
-        _damaged(directory, exc)
     for line in lines:
         out.print(line, markup=False)
 
@@ -1365,7 +1375,7 @@ def report(directory: str, output: str | None) -> None:
     _use_agg()
     from exsim.report import write_report
 
-    with _writing(_ANOTHER_O):
+    with _results_read(directory), _writing(_ANOTHER_O):
         path = write_report(folder, Path(output) if output else None, command=_command_line())
     out.print(f"Report: {path}", markup=False)
 

@@ -7,10 +7,11 @@ listed here, never from running the simulation again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,28 @@ RESULTS_FILES = {
     "plots/": "the figures (with --plot or exsim plot)",
     "report.html": "the self-contained report (with --report or exsim report)",
 }
+
+
+class DamagedResults(ValueError):
+    """A file of a results directory that cannot be read as exsim wrote it (edited, cut short,
+    overwritten); the message starts with the file's name."""
+
+    def __init__(self, name: str, exc: BaseException) -> None:
+        lines = str(exc).strip().splitlines()
+        super().__init__(f"{name}: {lines[0] if lines else type(exc).__name__}")
+        self.file = name
+
+
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Read ``path`` of a results directory: what cannot be parsed (TOML, CSV, JSON, UTF-8 and
+    scenario errors are all ValueErrors) becomes :class:`DamagedResults` naming the file."""
+    try:
+        yield
+    except DamagedResults:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise DamagedResults(path.name, exc) from exc
 
 
 @dataclass
@@ -64,20 +87,29 @@ class Results:
 
 
 def read_results(directory: str | Path) -> Results:
-    """Read a results directory written by ``exsim run --out DIR``."""
+    """Read a results directory written by ``exsim run --out DIR``.
+
+    A file that cannot be parsed raises :class:`DamagedResults`, which names it."""
     directory = Path(directory)
     source = directory / "scenario.toml"
-    scenario = validate_raw(tomllib.loads(source.read_text()), str(source))
+    with reading(source):
+        scenario = validate_raw(tomllib.loads(source.read_text(encoding="utf-8")), str(source))
 
     def read(name: str) -> pd.DataFrame:
         path = directory / name
         if not path.exists() or path.stat().st_size == 0:
             return pd.DataFrame()
-        # Sweep labels stay text ("5.0" is a build, not a number).
-        return pd.read_csv(path, dtype={v.name: str for v in scenario.sweep.variables})
+        with reading(path):
+            # Sweep labels stay text ("5.0" is a build, not a number).
+            return pd.read_csv(path, dtype={v.name: str for v in scenario.sweep.variables})
 
     meta_path = directory / "summary.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    meta: dict[str, Any] = {}
+    if meta_path.exists():
+        with reading(meta_path):
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            raise DamagedResults(meta_path.name, ValueError("not a JSON object"))
     return Results(
         directory,
         scenario,

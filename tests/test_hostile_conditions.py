@@ -442,9 +442,9 @@ def results_dir(tmp_path: Path) -> Path:
     ("damage", "fragment"),
     [
         ("empty", "not a results directory"),
-        ("scenario.toml", "damaged results (Expected '=' after a key"),
-        ("summary.csv", "damaged results (No columns to parse from file)"),
-        ("binary summary.csv", "damaged results ('utf-8' codec can't decode"),
+        ("scenario.toml", "damaged results (scenario.toml: Expected '=' after a key"),
+        ("summary.csv", "damaged results (summary.csv: No columns to parse from file)"),
+        ("binary summary.csv", "damaged results (summary.csv: 'utf-8' codec can't decode"),
         ("columns", "damaged results (summary.csv lacks the point and n columns)"),
     ],
 )
@@ -465,6 +465,23 @@ def test_plot_refuses_an_empty_or_damaged_results_directory(tmp_path, damage, fr
     result = invoke("plot", out)
     assert result.exit_code == 2, result.output
     assert fragment in result.output
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["runs.csv", "events.csv", "series.csv", "latency.csv", "summary.json", "summary.csv", "scenario.toml"],
+)
+def test_report_and_plot_name_the_damaged_file_of_a_results_directory(tmp_path, name):
+    out = results_dir(tmp_path)
+    (out / name).write_text('garbage,"')  # what the tester wrote over each file
+    before = sorted(os.listdir(out))
+    for command in ("report", "plot"):
+        result = invoke(command, out)
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(f"{out}: damaged results ({name}: "), result.output
+        assert result.output.endswith("; make them again with exsim run --out DIR --force\n")
+        assert result.output.count("\n") == 1
+    assert sorted(os.listdir(out)) == before  # no report.html, no plots/, no temporary
 
 
 def hidden_or_partial(folder: Path) -> list[str]:
