@@ -25,6 +25,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import time
 import traceback
@@ -399,12 +400,49 @@ def run_experiment(
     locked while the experiment runs (see :mod:`exsim.resultsdir`). ``notify``
     hears notes for the user (a capped ``workers``, a stale lock taken over).
     ``command``: the command line that asked for this run (``exsim run ... --set ...``),
-    recorded in ``summary.json`` so the results say how to make them again.
+    recorded in ``summary.json`` so the results say how to make them again (None: called from
+    Python, and the results-directory messages name ``out``, ``resume=True``, ``force=True``
+    instead of ``--out``...). ``seed`` (default ``run.seed``) is the scenario seed, as
+    ``exsim run --seed``: replication k runs with ``replication_seed(seed, k)`` (runs.csv's
+    ``seed``), whereas :func:`exsim.sim.simulate`'s ``seed`` is one run's seed, used as given.
 
     Raises :class:`ExperimentInterrupted` when a signal (SIGINT, SIGTERM), the
     cluster or a worker process stops the experiment part way: the finished
     runs are saved first, so ``resume`` can finish it.
     """
+    given = {"--seed": seed is not None, "--replications": replications is not None}
+    if command is not None:
+        return _experiment(
+            scenario, workers, scheduler, out, replications, seed, tracking, resume, force, progress,
+            notify, command, given,
+        )  # fmt: skip
+    # Called from Python: the messages name its arguments (out, resume=True), not the CLI's options.
+    told = notify or (lambda note: None)
+    try:
+        return _experiment(
+            scenario, workers, scheduler, out, replications, seed, tracking, resume, force, progress,
+            lambda note: told(_api_worded(note)), command, given,
+        )  # fmt: skip
+    except ResultsDirectoryError as exc:
+        raise ResultsDirectoryError(_api_worded(str(exc))) from None
+
+
+def _experiment(
+    scenario: Scenario,
+    workers: int | None,
+    scheduler: str | None,
+    out: str | Path | None,
+    replications: int | None,
+    seed: int | None,
+    tracking: bool,
+    resume: bool,
+    force: bool,
+    progress: Callable[[int, int], None] | None,
+    notify: Callable[[str], None] | None,
+    command: str | None,
+    given: dict[str, bool],
+) -> Experiment:
+    """The body of :func:`run_experiment`; ``given``: which options the caller set (``--seed``)."""
     started = time.perf_counter()
     say = notify or (lambda note: None)
     base_seed = scenario.run.seed if seed is None else seed
@@ -425,7 +463,7 @@ def run_experiment(
         return _run_in(
             directory, scenario, points, specs, as_run, base_seed, n_reps, started,
             workers=workers, scheduler=scheduler, tracking=tracking, resume=resume,
-            progress=progress, say=say, command=command,
+            progress=progress, say=say, command=command, given=given,
         )  # fmt: skip
     finally:
         if directory is not None:
@@ -449,6 +487,7 @@ def _run_in(
     progress: Callable[[int, int], None] | None,
     say: Callable[[str], None],
     command: str | None,
+    given: dict[str, bool],
 ) -> Experiment:
     """The body of :func:`run_experiment`, with the results directory open and locked."""
     from exsim.cluster import ClusterError
@@ -460,7 +499,7 @@ def _run_in(
             if previous != tomli_w.dumps(as_run):
                 raise ResultsDirectoryError(
                     f"--resume {out_path}: the results there are for a different scenario or settings "
-                    f"({_what_differs(previous, as_run)}); resume with the settings they were made with, "
+                    f"({_what_differs(previous, as_run, given)}); resume with the settings they were made with, "
                     "or use another --out or --force"
                 )
         write_whole(out_path / "scenario.toml", lambda p: p.write_text(tomli_w.dumps(as_run)))
@@ -544,14 +583,34 @@ def _run_in(
 
 #: Settings ``exsim run`` takes as options: a difference there is put right by the option.
 _OPTION_OF = {"run.seed": "--seed", "run.replications": "--replications", "sweep.baseline": "--baseline"}
+#: The CLI's options as run_experiment's arguments, for its messages to a Python caller.
+_API_WORDS = {
+    "--out": "out",
+    "--resume": "resume=True",
+    "--force": "force=True",
+    "--seed": "seed",
+    "--replications": "replications",
+    "--baseline": "sweep.baseline",
+}
+_OPTION = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, _API_WORDS)) + r")(?![\w-])")
+
+
+def _api_worded(message: str) -> str:
+    """A results-directory message with the CLI's options named as run_experiment's arguments
+    (``--out DIR`` is ``out DIR``, ``--force`` is ``force=True``)."""
+    return _OPTION.sub(lambda match: _API_WORDS[match[1]], message)
+
+
 #: Differences a refused resume lists before it says how many more there are.
 _DIFFERENCES_SHOWN = 4
 
 
-def _what_differs(previous: str, as_run: dict[str, Any]) -> str:
+def _what_differs(previous: str, as_run: dict[str, Any], given: dict[str, bool]) -> str:
     """The settings in which a results directory's ``scenario.toml`` (``previous``) and the
     experiment asked for now (``as_run``) differ, each with both values and, for one an option
-    sets, the option: ``run.replications is 4 there, 1 now (--replications)``."""
+    sets, the option: ``run.replications is 4 there, 1 now (--replications)`` when it was given
+    (``given``), ``(--replications sets it)`` when the value is the scenario's (or not known to be
+    an option's: --baseline changes the scenario)."""
     import tomllib
 
     from exsim.names import shortened
@@ -574,7 +633,14 @@ def _what_differs(previous: str, as_run: dict[str, Any]) -> str:
     found: list[str] = []
     for at, there, here in _leaf_differences(before, now, ()):
         key = format_path(at)
-        option = next((f" ({o})" for k, o in _OPTION_OF.items() if key == k or key.startswith(k + ".")), "")
+        option = next(
+            (
+                f" ({o})" if given.get(o, False) else f" ({o} sets it)"
+                for k, o in _OPTION_OF.items()
+                if key == k or key.startswith(k + ".")
+            ),
+            "",
+        )
         found.append(f"{key} is {shown(there)} there, {shown(here)} now{option}")
     if not found:
         return "its scenario.toml is written differently"

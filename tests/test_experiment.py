@@ -206,14 +206,14 @@ def test_a_resumed_run_writes_its_tracking_logs_once(tmp_path):
     run_experiment(
         scenario, workers=1, out=out, replications=1, tracking=True, resume=True, notify=notes.append
     )
-    assert "--resume: 1 of 3 run(s) already finished, 2 to run" in notes
+    assert "resume=True: 1 of 3 run(s) already finished, 2 to run" in notes  # as the caller wrote it
     # With nothing left, a resume says so rather than seem to have run them.
     notes.clear()
     run_experiment(
         scenario, workers=1, out=out, replications=1, tracking=True, resume=True, notify=notes.append
     )
     assert notes == [
-        "--resume: 3 of 3 run(s) already finished, nothing left to run: the results are written again from them"
+        "resume=True: 3 of 3 run(s) already finished, nothing left to run: the results are written again from them"
     ]
     # The same seed makes the same events: every log is the uninterrupted run's, byte for byte
     # (each event once), and no folder of a cut-short run is left.
@@ -275,3 +275,30 @@ def test_ctrl_c_saves_complete_rows_and_says_how_to_resume(tmp_path, workers):
     resumed = exsim(*command[3:], "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert len(pd.read_csv(out / "runs.csv")) == 12
+
+
+def test_results_directory_messages_name_the_python_arguments_and_an_option_only_when_given(tmp_path):
+    from exsim.resultsdir import ResultsDirectoryError
+
+    raw = one_site(duration="10m", shares=mix(same_server=1.0))
+    raw["run"]["seed"] = 3
+    scenario = validate_raw(raw)
+    foreign = tmp_path / "thesis"
+    foreign.mkdir()
+    (foreign / "chapter1.tex").write_text("years of work")
+    with pytest.raises(ResultsDirectoryError) as refused:
+        run_experiment(scenario, workers=1, out=foreign)
+    assert str(refused.value).startswith(f"out {foreign}: directory is not empty and exsim did not make it")
+    assert "--" not in str(refused.value)
+    out = tmp_path / "out"
+    run_experiment(scenario, workers=1, out=out, seed=7)
+    # A seed given now is named as the argument that set it ...
+    with pytest.raises(ResultsDirectoryError) as refused:
+        run_experiment(scenario, workers=1, out=out, seed=8, resume=True)
+    assert "(run.seed is 7 there, 8 now (seed));" in str(refused.value)
+    assert str(refused.value).startswith(f"resume=True {out}: the results there are for a different scenario")
+    assert str(refused.value).endswith("or use another out or force=True")
+    # ... and the scenario's own is not blamed on an argument not given.
+    with pytest.raises(ResultsDirectoryError) as refused:
+        run_experiment(scenario, workers=1, out=out, resume=True)
+    assert "(run.seed is 7 there, 3 now (seed sets it))" in str(refused.value)

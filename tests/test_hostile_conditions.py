@@ -266,9 +266,9 @@ def test_sigterm_saves_rows_prints_a_resume_command_that_works_and_exits_143(tmp
     assert bare.returncode == 2
     assert bare.stderr == (
         f"--resume {out}: the results there are for a different scenario or settings (run.duration is "
-        "'30m' there, '1h' now; run.seed is 7 there, 11 now (--seed); run.replications is 3 there, 1 now "
-        '(--replications); sweep.baseline is {"version": "5.0"} there, absent now (--baseline)); resume with '
-        "the settings they were made with, or use another --out or --force\n"
+        "'30m' there, '1h' now; run.seed is 7 there, 11 now (--seed sets it); run.replications is 3 there, "
+        '1 now (--replications sets it); sweep.baseline is {"version": "5.0"} there, absent now (--baseline sets '
+        "it)); resume with the settings they were made with, or use another --out or --force\n"
     )
     # The printed command finishes the experiment (in this process: it needs no signal).
     resumed = exsim(*command[1:])

@@ -1005,5 +1005,12 @@ def simulate(
     tracking_dir: Path | None = None,
     trace_messages: set[int] | None = None,
 ) -> RunResult:
-    """Run one replication of a scenario (as written: sweeps are run by experiments)."""
+    """Run one replication of a scenario (as written: sweeps are run by experiments).
+
+    ``seed`` is the seed of this one run, used as it is: not a scenario seed like ``run.seed``,
+    ``exsim run --seed`` or :func:`exsim.experiment.run_experiment`'s ``seed``, from which an
+    experiment derives each replication's run seed (:func:`exsim.randomness.replication_seed`; the
+    ``seed`` column of ``runs.csv``). So ``simulate(s, seed=7)`` is not replication 0 of
+    ``run_experiment(s, seed=7)``; ``simulate(s, seed=replication_seed(7, 0))`` is, and ``seed=None``
+    is replication 0 of the scenario's own ``run.seed``."""
     return Simulation(scenario, seed, tracking_dir=tracking_dir, trace_messages=trace_messages).run()
