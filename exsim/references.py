@@ -476,8 +476,14 @@ def _alias_holders(raw: Raw) -> list[tuple[str, int, list[str]]]:
 #: What an expectation's bounds measure, by kind: the noun, and the range its values can take
 #: (an outcome's rates are shares of recipients; every other measure is a count or a time).
 _RATE = ("rate", 0.0, 1.0)
-_COUNT = ("count", 0.0, math.inf)
+#: No run counts 2^53 (9.0e15) of anything: at tens of thousands of recipients a CPU-second that
+#: is thousands of years, and a float count stops telling n from n + 1 there. A bound beyond it
+#: (at_least = 1e308 transfers) could only fail; the scenario's own size is not needed to say so.
+MAX_COUNT = float(2**53)
+_COUNT = ("count", 0.0, MAX_COUNT)
 _TIME = ("time", 0.0, math.inf)
+#: Why a value above a measure's highest cannot be, by noun.
+_CEILING = {"rate": "a rate is at most 1", "count": "no run counts that many"}
 
 
 def _bound_value(value: object, measure: tuple[str, float, float]) -> float | None:
@@ -574,7 +580,7 @@ def _bound_problems(expectation: dict[str, Any], at: Location, run_end: float) -
             )
         elif value > high:
             outside = True
-            yield at + (key,), f"{show(key)} is above {high:g}: a {noun} is at most 1, so it could only fail"
+            yield at + (key,), f"{show(key)} is above {high:g}: {_CEILING[noun]}, so it could only fail"
     if outside:
         return
     least = given.get("at_least", -math.inf)

@@ -104,6 +104,18 @@ BAD = [
         "expect[4].at_most: at_most = -2 is below 0: a count is never negative, so it could only fail",
     ),
     (
+        # 2^53 = 9,007,199,254,740,992: no run could carry that many transfers.
+        'kind = "transfers"\nconnector = "Cheap"\nat_least = 1e308',
+        "at_least",
+        "expect[4].at_least: at_least = 1e+308 is above 9.0072e+15: no run counts that many, so it could only "
+        "fail",
+    ),
+    (
+        'kind = "event"\nevent_id = 289\nat_most = 9007199254740992',
+        "at_most",
+        "expect[4].at_most: at_most = 9007199254740992 holds for every count, so it could never fail",
+    ),
+    (
         'kind = "latency"\nat_least = "0s"',
         "at_least",
         "expect[4].at_least: at_least = '0s' holds for every time, so it could never fail",
