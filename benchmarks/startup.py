@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -65,8 +66,19 @@ def measure(argv: list[str], repetitions: int, env: dict[str, str]) -> tuple[lis
     for _ in range(repetitions):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, check=True, timeout=120, env=env)
+        # wait() without a timeout blocks in waitpid and returns the moment the command ends;
+        # with one, Python polls with sleeps of up to 50 ms, which rounded every wall time up to
+        # the next 50 ms step. A timer kills a command that hangs instead.
+        process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, env=env)
+        guard = threading.Timer(120, process.kill)
+        guard.start()
+        try:
+            code = process.wait()
+        finally:
+            guard.cancel()
         walls.append(time.perf_counter() - started)
+        if code != 0:
+            raise subprocess.CalledProcessError(code, argv)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return cpus, walls
