@@ -809,7 +809,7 @@ def route_survivors(
     )
     if not rows:
         return [], "retries"
-    rows = _by_last_resort(rows, org, message, at_s, steps)
+    rows = _by_last_resort(rows, org, message, states, at_s, steps)
     if len(rows) == 1 and steps is None:
         return rows, ""  # filters 3-7 keep a lone candidate
     for step in _LOWEST_COST_ORDER if lowest_cost_only else _ORDER:
@@ -838,16 +838,18 @@ def _by_last_resort(
     rows: list[GwartRow],
     org: Organization,
     message: RouteState,
+    states: ConnectorStates,
     at_s: float,
     steps: list[FilterStep] | None,
 ) -> list[GwartRow]:
     """Cost 100 means "only when every other route has failed" (Q262952), whatever the sums.
 
     A last-resort row is set aside while another candidate can still be tried: one this
-    message has not failed an open on yet, whose connector will call out (active now or
-    later; a 'never' or remote-initiated schedule never carries it from this side). Once
-    every other route has failed, the ordinary filters decide among all of them, and the
-    fewest-attempts filter then picks the untried last resort.
+    message has not failed an open on yet, which this MTA does not know to be failing (in
+    open retry: its own connectors' timers, as filter 5 reads them), and whose connector will
+    call out (active now or later; a 'never' or remote-initiated schedule never carries it from
+    this side). Once every other route has failed, the ordinary filters decide among all of
+    them, and the fewest-attempts or open-retry filter then picks the last resort.
     """
     if not any(r.last_resort for r in rows):
         return rows
@@ -857,16 +859,25 @@ def _by_last_resort(
         for r in rows
         if not r.last_resort
         and not attempts.get(r.connector)
+        and r.connector not in states.open_retry
         and org.connectors[r.connector].schedule.state_at(at_s) < Activation.NEVER
     ]
     kept = [r for r in rows if not r.last_resort] if untried else rows
     if steps is not None:
         held = sorted({r.connector for r in rows if r.last_resort})
+        retrying = sorted(
+            {r.connector for r in rows if not r.last_resort and r.connector in states.open_retry}
+        )
+        failing = (
+            f" ({', '.join(retrying)} {'is' if len(retrying) == 1 else 'are'} in open retry)"
+            if retrying
+            else ""
+        )
         note = (
             f"{', '.join(held)} held back (cost 100) while {', '.join(sorted(set(untried)))} "
-            "can still be tried"
+            f"can still be tried{failing}"
             if untried
-            else f"every other route has failed: {', '.join(held)} (cost 100) may be used"
+            else f"every other route has failed{failing}: {', '.join(held)} (cost 100) may be used"
         )
         _record(
             steps,

@@ -490,6 +490,14 @@ def test_cost_100_connector_is_a_last_resort_whatever_the_sums():
     # fewest-attempts filter takes AD (0 attempts) now.
     failed = MessageRouteState(attempts={"AB": 1})
     assert selection(org, rows, "A1", message=failed).chosen.connector == "AD"
+    # A route this MTA knows is not working holds it back no longer: AB in open retry on A1
+    # (another message's open failed there) counts as failed for this message too, so the
+    # last resort is used now instead of the message waiting out AB's open retry timer.
+    retrying = ConnectorStates(open_retry={"AB"})
+    chosen = selection(org, rows, "A1", states=retrying)
+    assert chosen.chosen.connector == "AD"
+    step = next(s for s in chosen.steps if s.name.startswith("2b."))
+    assert "AB is in open retry" in step.note
     # An other route that never calls out cannot hold the last resort back.
     never = [link("AD", "A", "D", 100), link("AB", "A", "B", 1, schedule="never"), *links[2:]]
     org = org_of(["A", "B", "C", "D"], never)
