@@ -85,3 +85,39 @@ def test_long_run_is_allowed_when_asked(tmp_path):
     path = tmp_path / "long.toml"
     path.write_text(text)
     assert invoke("validate", str(path)).exit_code == 0
+
+
+def test_a_site_connector_schedule_is_refused_by_set_and_by_sweeps(tmp_path):
+    # KB Q190022: a site connector is always active. The schema refuses a schedule on one
+    # wherever it comes from: the file (the corpus), --set, or a sweep value.
+    text = "\n".join(
+        line
+        for line in (CORPUS / "site_connector_schedule.toml").read_text().splitlines()
+        if not line.startswith("schedule")
+    )
+    plain = tmp_path / "plain.toml"
+    plain.write_text(text + "\n")
+    assert invoke("validate", str(plain)).exit_code == 0
+    out = tmp_path / "r"
+    result = invoke(
+        "run", str(plain), "--set", 'connectors.AB.schedule="never"', "--out", str(out), "--quiet"
+    )
+    assert result.exit_code == 2, result.output
+    assert "connectors[0].schedule: a site connector cannot be scheduled ('never')" in result.output
+    assert 'use an X.400 connector (kind = "x400")' in result.output
+    assert not out.exists()
+    # "always" says what a site connector is anyway: accepted.
+    always = invoke(
+        "run", str(plain), "--set", 'connectors.AB.schedule="always"', "--out", str(out), "--quiet"
+    )
+    assert always.exit_code == 0, always.output
+    swept = tmp_path / "swept.toml"
+    swept.write_text(
+        text + '\n[[sweep.variables]]\nname = "s"\npath = "connectors.AB.schedule"\n'
+        'values = ["always", ["20:00-06:00"]]\n'
+    )
+    lines = swept.read_text().splitlines()
+    result = invoke("validate", str(swept))
+    assert result.exit_code == 2, result.output
+    assert f"{swept}:{len(lines)}: sweep.variables[0].values[1]:" in result.output
+    assert "a site connector cannot be scheduled ('20:00-06:00')" in result.output

@@ -38,6 +38,7 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -438,6 +439,11 @@ class _LinkConnector(_Connector):
 
 class SiteConnector(_LinkConnector):
     kind: Literal["site"]
+    schedule: ScheduleField = Field(
+        as_written("always"),
+        description="Always 'always': a site connector is always active and cannot be scheduled "
+        "(KB Q190022); for a link that opens only at set times use an X.400 connector",
+    )
     bridgeheads: list[str] = Field(
         default_factory=_no_items,
         description="Optional bridgehead per site; empty means every server's MTA connects directly",
@@ -456,6 +462,20 @@ class SiteConnector(_LinkConnector):
         "organization). Then the connector's address spaces are ignored except site-scoped ones: "
         "the remote site's replicated GWART says what it reaches (KB Q182128)",
     )
+
+    @field_validator("schedule")
+    @classmethod
+    def _always_active(cls, schedule: Schedule) -> Schedule:
+        """A site connector joins its sites over RPC whenever mail waits: Exchange offers it no
+        schedule (KB Q190022), so one written here (other than "always") would have the model
+        hold mail Exchange sends at once."""
+        if schedule.kind != "always":
+            raise ValueError(
+                f"a site connector cannot be scheduled ({schedule.text!r}): it is always active, "
+                "connecting over RPC whenever mail waits (KB Q190022); leave schedule out, or use "
+                'an X.400 connector (kind = "x400"), whose schedule the MTA obeys'
+            )
+        return schedule
 
 
 #: An X.400 or dial-up (RAS) connector runs on one MTA in each site, which must be named.
