@@ -409,16 +409,48 @@ def read_tracking_log(path: Path | str) -> pd.DataFrame:
 
 # Tracking event numbers (KB Q173364).
 TRANSFER_IN = 0
+REPORT_TRANSFER_IN = 2
 SUBMISSION = 4
 TRANSFER_OUT = 7
+REPORT_TRANSFER_OUT = 8
 DELIVERED = 9
+REPORT_DELIVERED = 10
 MESSAGE_REROUTED = 29
 REPORT_GENERATED = 34
 UNROUTABLE_REPORT_DISCARDED = 43
 LOCAL_DELIVERY = 1000
 GATEWAY_TRANSFER_OUT = 1003
 GATEWAY_TRANSFER_IN = 1004
+GATEWAY_REPORT_TRANSFER_IN = 1005
+GATEWAY_REPORT_TRANSFER_OUT = 1006
 SMTP_QUEUED_OUTBOUND = 1010
 SMTP_TRANSFERRED_OUTBOUND = 1011
 SMTP_RECEIVED_INBOUND = 1012
 SMTP_TRANSFERRED_INBOUND = 1013
+SMTP_REPORT_TRANSFERRED_IN = 1015
+SMTP_REPORT_TRANSFERRED_OUT = 1016
+
+REPORT_EVENTS: dict[int, int | None] = {
+    TRANSFER_IN: REPORT_TRANSFER_IN,
+    TRANSFER_OUT: REPORT_TRANSFER_OUT,
+    DELIVERED: REPORT_DELIVERED,
+    LOCAL_DELIVERY: REPORT_DELIVERED,
+    GATEWAY_TRANSFER_OUT: GATEWAY_REPORT_TRANSFER_OUT,
+    GATEWAY_TRANSFER_IN: GATEWAY_REPORT_TRANSFER_IN,
+    SMTP_QUEUED_OUTBOUND: SMTP_REPORT_TRANSFERRED_OUT,
+    SMTP_TRANSFERRED_OUTBOUND: None,
+    SMTP_RECEIVED_INBOUND: SMTP_REPORT_TRANSFERRED_IN,
+    SMTP_TRANSFERRED_INBOUND: None,
+}
+"""The event a report (an NDR) is logged with where a message would be logged with the key
+(KB Q173364 numbers reports apart from messages). A report has one delivery event, 10, on
+the server that made it as on any other (1000 is for a user's mail to a mailbox on the
+sender's own server). The Internet Mail Service has one report event each way where a
+message has two: 1016 when the report is handed to it (a message's 1010), 1015 when it
+receives one (1012); None: no record. An event missing here (29, a reroute) is the same for
+a report."""
+
+
+def report_event(event: int) -> int | None:
+    """The event number of ``event`` when what it logs is a report (see :data:`REPORT_EVENTS`)."""
+    return REPORT_EVENTS.get(event, event)

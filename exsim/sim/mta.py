@@ -1076,28 +1076,15 @@ class NextHopQueue:
         mta = self.mta
         message = envelope.message
         if mta.tracking_on:
-            mta.tracking.record(
-                mta.env._now,
-                mta.server,
+            mta.track(
                 logs.TRANSFER_OUT,
-                message.mts_id,
+                message,
+                envelope.recipients,
                 partner=peer,
-                originator=message.originator,
-                length=int(message.size_bytes),
                 seconds=seconds,
                 cost=self.connector.cost if self.connector else 0,
-                recipients=envelope.recipients,
             )
-            mta.tracking.record(
-                mta.env._now,
-                peer,
-                logs.TRANSFER_IN,
-                message.mts_id,
-                partner=mta.server,
-                originator=message.originator,
-                length=int(message.size_bytes),
-                recipients=envelope.recipients,
-            )
+            mta.track(logs.TRANSFER_IN, message, envelope.recipients, partner=mta.server, server=peer)
         if message.traced:
             mta.books.trace(
                 message,

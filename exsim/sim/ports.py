@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
+from exsim import logs
+
 if TYPE_CHECKING:
     import simpy
 
-    from exsim import logs
     from exsim.address import GDI
     from exsim.directory import Policy
     from exsim.ndr import NdrKind
@@ -255,18 +256,31 @@ class Component:
         *,
         gateway: str = "",
         partner: str = "",
+        server: str | None = None,
+        seconds: float = 0.0,
+        cost: int = 0,
     ) -> None:
-        """A line in this server's message tracking log, when tracking is on; its length field
-        is the message's size, as on every event that carries a message."""
-        if self.tracking_on:
-            self.tracking.record(
-                self.env.now,
-                self.server,
-                event,
-                message.mts_id,
-                gateway=gateway,
-                partner=partner,
-                originator=message.originator,
-                length=int(message.size_bytes),
-                recipients=recipients,
-            )
+        """A line in the message tracking log of this server (or of ``server``, the other end of
+        a transfer), when tracking is on. Its length field is the message's size, as on every
+        event that carries a message. ``event`` is the message's event: a report is logged
+        with the report's own number for it (:func:`exsim.logs.report_event`)."""
+        if not self.tracking_on:
+            return
+        if message.report_for is not None:
+            found = logs.report_event(event)
+            if found is None:
+                return
+            event = found
+        self.tracking.record(
+            self.env._now,
+            server or self.server,
+            event,
+            message.mts_id,
+            gateway=gateway,
+            partner=partner,
+            originator=message.originator,
+            length=int(message.size_bytes),
+            seconds=seconds,
+            cost=cost,
+            recipients=recipients,
+        )

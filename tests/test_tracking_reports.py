@@ -1,0 +1,105 @@
+"""Reports (NDRs) in the message tracking log: their own event numbers (KB Q173364) and the
+report fields of KB Q173280 (report MTS-ID, per-recipient report status), the unused seconds
+and cost fields, and a report that cannot be delivered (no report on a report)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from exsim.logs import read_tracking_log
+from exsim.sim import simulate
+from tests.simkit import mix, one_site, scenario
+
+ADMIN = "System Administrator ("
+"""How a report's originator starts (the generating server's administrator)."""
+
+
+def tracking_table(folder) -> pd.DataFrame:
+    """Every record of every server's files, with the server the file belongs to."""
+    return pd.concat(
+        read_tracking_log(path).assign(server=path.parent.name) for path in sorted(folder.glob("*/*.log"))
+    )
+
+
+@pytest.fixture(scope="module")
+def q166866_logs(tmp_path_factory):
+    """KB Q166866 on one site: SP1, no p=, RED-EX1 runs the IMS. Every Internet recipient is
+    NDR'd by RED-EX1's store (gateway transfer-in); the report goes back to the originator:
+    over RED-EX1's MTA to RED-EX2 for RED-EX2's users, and straight to RED-EX1's own store for
+    RED-EX1's users (there the report is delivered on the server that generated it)."""
+    folder = tmp_path_factory.mktemp("q166866")
+    raw = one_site(users=3, duration="40m", shares=mix(internet=0.7, same_server=0.3))
+    result = simulate(scenario(raw), tracking_dir=folder)
+    return result, tracking_table(folder)
+
+
+def report_records(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table["originator"].str.startswith(ADMIN)]
+
+
+def test_a_report_is_logged_with_the_report_events_not_the_message_events(q166866_logs):
+    """KB Q173364: 8 report transfer out, 2 report transfer in, 10 report delivered; a report
+    never takes the message events 7, 0, 9 or 1000, even when delivered where it was made."""
+    result, table = q166866_logs
+    reports = report_records(table)
+    assert result.reports.recipients > 0
+    assert set(reports["event #"]) == {"8", "2", "10"}
+    # One delivery (10) per report, on the server of its one recipient (the NDR'd originator).
+    delivered = reports[reports["event #"] == "10"]
+    assert sorted(delivered["message id"]) == sorted(set(reports["message id"]))
+    assert len(delivered) == result.reports.delivered == result.reports.recipients
+    homes = delivered["recipients"].str.split("-u").str[0]
+    assert (homes == delivered["server"]).all()
+    assert {"RED-EX1", "RED-EX2"} <= set(delivered["server"])  # both ways, made here and sent over
+    # Every report transfer out of RED-EX1 (to RED-EX2) is a report transfer in on RED-EX2.
+    out = reports[reports["event #"] == "8"]
+    into = reports[reports["event #"] == "2"]
+    assert set(out["server"]) == {"RED-EX1"}
+    assert set(out["partner name"]) == {"RED-EX2"}
+    assert set(into["server"]) == {"RED-EX2"}
+    assert set(into["partner name"]) == {"RED-EX1"}
+    assert sorted(out["message id"]) == sorted(into["message id"])
+    assert sorted(out["message id"]) == sorted(delivered.loc[delivered["server"] == "RED-EX2", "message id"])
+    # User mail keeps the message events, and never takes a report's.
+    user = table[~table["originator"].str.startswith(ADMIN)]
+    assert not {"2", "8", "10"} & set(user["event #"])
+    assert {"0", "7", "1000"} <= set(user["event #"])
+
+
+def unreachable_dublin(prmd: bool) -> dict:
+    """Redmond (RED-EX1 runs the IMS) and Dublin, whose X.400 connector is down all day (two
+    open retries, 5 minutes apart): Internet mail for Dublin's mailboxes is NDR'd for
+    congestion by RED-EX1's MTA, and the report goes back to the Internet sender by the IMS.
+    Without p= on SP1 the store's gateway transfer-in fails on that report too (KB Q166866)."""
+    raw = one_site(prmd=prmd, users=2, duration="1h", shares=mix(same_server=1.0))
+    raw["workload"]["inbound_internet_per_hour"] = 20
+    raw["sites"].append({"name": "Dublin", "addresses": {"x400": "c=IE;a= ;p=Contoso;o=Dublin"}})
+    raw["servers"].append({"name": "DUB-EX1", "site": "Dublin", "users": 5})
+    raw["connectors"].append(
+        {
+            "name": "Redmond-Dublin",
+            "kind": "x400",
+            "sites": ["Redmond", "Dublin"],
+            "bridgeheads": ["RED-EX1", "DUB-EX1"],
+            "override": {"max_open_retries": 2, "open_interval": "5m"},
+        }
+    )
+    raw["events"] = [{"kind": "outage", "connector": "Redmond-Dublin", "start": "0s", "end": "1d"}]
+    return raw
+
+
+def test_a_report_through_the_internet_mail_service_takes_the_gateway_report_events(tmp_path):
+    """The report to an Internet sender leaves by the IMS: the store's hand-over is a gateway
+    report transfer out (1006, not 1003), the IMS's queueing an SMTP report transferred out
+    (1016, not 1010), and the IMS's send has no report event (no 1011): KB Q173364."""
+    result = simulate(scenario(unreachable_dublin(prmd=True)), tracking_dir=tmp_path)
+    table = tracking_table(tmp_path)
+    reports = report_records(table)
+    assert result.reports.recipients > 0
+    assert result.reports.delivered == result.reports.recipients  # each left for the Internet
+    assert list(reports["event #"]) == ["1006", "1016"] * result.reports.recipients
+    assert set(reports["server"]) == {"RED-EX1"}
+    assert set(reports["recipients"].str.split("@").str[1]) <= {f"example{n}.com" for n in range(1, 21)}
+    user = table[~table["originator"].str.startswith(ADMIN)]
+    assert {"1012", "1013", "1004"} <= set(user["event #"])  # the Internet mail coming in: a message's
