@@ -342,10 +342,13 @@ class TrackingLog:
         cost: int = 0,
         report_mts_id: str = "",
         recipients: Sequence[Any] = (),
-        report_status: str = "",
+        report_status: int | None = None,
     ) -> None:
         """One tracking record; ``recipients`` are addresses or objects with an ``address``.
-        ``priority`` as KB Q173280 numbers it: 0 normal, 1 high, -1 low."""
+        ``priority`` as KB Q173280 numbers it: 0 normal, 1 high, -1 low. On a report's records,
+        ``report_mts_id`` is the report's MTS-ID and ``report_status`` the report's status for
+        its recipients (:data:`NOT_DELIVERED` for an NDR), written once per recipient listed;
+        both stay blank on every other record."""
         if self.directory is None:
             return
         when = timestamp(time_s)
@@ -379,7 +382,7 @@ class TrackingLog:
                 report_mts_id,
                 len(recipients),
                 "\n".join(str(getattr(r, "address", r)) for r in recipients),
-                report_status,
+                "" if report_status is None else "\n".join([str(report_status)] * len(recipients)),
             )
         )
 
@@ -429,6 +432,12 @@ SMTP_RECEIVED_INBOUND = 1012
 SMTP_TRANSFERRED_INBOUND = 1013
 SMTP_REPORT_TRANSFERRED_IN = 1015
 SMTP_REPORT_TRANSFERRED_OUT = 1016
+
+# Recipient report status (KB Q173280 field 15), per recipient on a report's records.
+DELIVERED_STATUS = 0
+"""A delivery receipt: the report says the message reached the recipient (exsim makes none)."""
+NOT_DELIVERED = 1
+"""A non-delivery report: the report says the message did not reach the recipient."""
 
 REPORT_EVENTS: dict[int, int | None] = {
     TRANSFER_IN: REPORT_TRANSFER_IN,

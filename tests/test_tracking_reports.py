@@ -67,6 +67,39 @@ def test_a_report_is_logged_with_the_report_events_not_the_message_events(q16686
     assert {"0", "7", "1000"} <= set(user["event #"])
 
 
+def test_report_mts_id_field_names_the_report(q166866_logs):
+    """KB Q173280 field 12: blank on normal messages; for reports, the report's MTS-ID. Event
+    34 (report generation) carries the message's MTS-ID in field 1 and its report's in field
+    12; the report's own records carry its MTS-ID in both."""
+    result, table = q166866_logs
+    reports = report_records(table)
+    generated = table[table["event #"] == "34"]
+    assert len(generated) == result.reports.recipients > 0
+    # Field 12 of each 34 is one report's MTS-ID, a different report for each 34, and that
+    # report went to the originator of the message the 34 is about.
+    assert set(generated["report mts-id"]) == set(reports["message id"])
+    assert generated["report mts-id"].is_unique
+    delivered_to = reports[reports["event #"] == "10"].set_index("message id")["recipients"]
+    assert list(delivered_to[generated["report mts-id"]]) == list(generated["originator"])
+    assert (reports["report mts-id"] == reports["message id"]).all()
+    user = table[~table["originator"].str.startswith(ADMIN) & (table["event #"] != "34")]
+    assert len(user) > 0
+    assert (user["report mts-id"] == "").all()
+
+
+def test_report_status_is_a_number_per_recipient_on_report_records_only(q166866_logs):
+    """KB Q173280 field 15: per recipient, 0 delivered or 1 not delivered, on reports only,
+    blank on every other record. Every report here is an NDR: each recipient it covers, 1."""
+    _, table = q166866_logs
+    on_reports = table[table["originator"].str.startswith(ADMIN) | (table["event #"] == "34")]
+    assert len(on_reports) > 0
+    for count, status in zip(on_reports["recipient count"], on_reports["report status"], strict=True):
+        assert status.split("\n") == ["1"] * int(count)
+    others = table[~(table["originator"].str.startswith(ADMIN) | (table["event #"] == "34"))]
+    assert len(others) > 0
+    assert (others["report status"] == "").all()
+
+
 def unreachable_dublin(prmd: bool) -> dict:
     """Redmond (RED-EX1 runs the IMS) and Dublin, whose X.400 connector is down all day (two
     open retries, 5 minutes apart): Internet mail for Dublin's mailboxes is NDR'd for

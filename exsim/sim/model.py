@@ -740,20 +740,20 @@ class Simulation:
                     kind="ndr",
                 )
         recipients = [recipient for recipient, _, _ in failures]
-        if self.tracking.enabled:
-            self.tracking.record(
-                now,
-                server,
-                logs.REPORT_GENERATED,
-                message.mts_id,
-                partner=service,
-                originator=message.originator,
-                recipients=recipients,
-                report_status="NDR",
-            )
         if message.is_report:
             # A report that cannot be delivered is dropped: no report on a report.
             if self.tracking.enabled:
+                self.tracking.record(
+                    now,
+                    server,
+                    logs.REPORT_GENERATED,
+                    message.mts_id,
+                    partner=service,
+                    originator=message.originator,
+                    report_mts_id=message.mts_id,
+                    recipients=recipients,
+                    report_status=logs.NOT_DELIVERED,
+                )
                 self.tracking.record(
                     now,
                     server,
@@ -762,11 +762,6 @@ class Simulation:
                     originator=message.originator,
                 )
             return
-        self._send_report(message, server, lost=report_lost)
-
-    def _send_report(self, message: Message, server: str, lost: bool = False) -> None:
-        """Send the originator a report of the NDRs; with ``lost``, the MTA generates it but
-        cannot route it back (event 141, KB Q197058) and it is gone."""
         report = self.new_message(
             f"System Administrator ({server})",
             server,
@@ -774,6 +769,25 @@ class Simulation:
             2.0,
             report_for=message,
         )
+        if self.tracking.enabled:
+            # Field 1 names the message the report is on; field 12 the report, whose own
+            # records carry its MTS-ID in field 1: the one record that joins the two.
+            self.tracking.record(
+                now,
+                server,
+                logs.REPORT_GENERATED,
+                message.mts_id,
+                partner=service,
+                originator=message.originator,
+                report_mts_id=report.mts_id,
+                recipients=recipients,
+                report_status=logs.NOT_DELIVERED,
+            )
+        self._send_report(message, report, server, lost=report_lost)
+
+    def _send_report(self, message: Message, report: Message, server: str, lost: bool = False) -> None:
+        """Send the originator ``report``, the report of the NDRs of ``message``; with ``lost``,
+        the MTA generates it but cannot route it back (event 141, KB Q197058) and it is gone."""
         report.traced = message.traced
         if report.id in self.trace_messages:  # a report's number asked for: which message it is on
             self.traced_reports[report.id] = message.id
@@ -797,7 +811,9 @@ class Simulation:
                     logs.UNROUTABLE_REPORT_DISCARDED,
                     report.mts_id,
                     originator=report.originator,
-                    report_mts_id=message.mts_id,
+                    report_mts_id=report.mts_id,
+                    recipients=report.recipients,
+                    report_status=logs.NOT_DELIVERED,
                 )
             self.lose(envelope, envelope.recipients, server, "the MTA", "could not route the report back")
             return

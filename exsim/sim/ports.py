@@ -263,14 +263,17 @@ class Component:
         """A line in the message tracking log of this server (or of ``server``, the other end of
         a transfer), when tracking is on. Its length field is the message's size, as on every
         event that carries a message. ``event`` is the message's event: a report is logged
-        with the report's own number for it (:func:`exsim.logs.report_event`)."""
+        with the report's own number for it (:func:`exsim.logs.report_event`), its own MTS-ID
+        as the report MTS-ID and "not delivered" as each recipient's report status (every
+        report exsim makes is an NDR)."""
         if not self.tracking_on:
             return
+        report_mts_id, status = "", None
         if message.report_for is not None:
             found = logs.report_event(event)
             if found is None:
                 return
-            event = found
+            event, report_mts_id, status = found, message.mts_id, logs.NOT_DELIVERED
         self.tracking.record(
             self.env._now,
             server or self.server,
@@ -282,5 +285,7 @@ class Component:
             length=int(message.size_bytes),
             seconds=seconds,
             cost=cost,
+            report_mts_id=report_mts_id,
             recipients=recipients,
+            report_status=status,
         )
