@@ -131,3 +131,27 @@ def test_every_event_of_a_message_records_its_size(tmp_path):
         assert event in set(user_mail["event #"]), f"contoso writes event {event}"
     sizes = user_mail.groupby("message id")["length"].nunique()
     assert (sizes == 1).all()  # one message, one size, whichever server wrote the line
+
+
+def test_inbound_smtp_mts_id_is_made_from_the_ims_servers_site_address(tmp_path):
+    # KB Q156710, Q230420: the IMS (IMC) builds the MTS-ID of mail it takes in from the Internet
+    # from its own X.400 address: the GDI of its server's site, and l= that server, as for any
+    # other mail the server originates. A German organization's IMS gives c=DE;a=DBP;p=Firma.
+    raw = one_site(version="5.0-sp2", prmd=True, users=5, duration="2h", shares=mix(same_server=1.0))
+    raw["sites"][0]["addresses"]["x400"] = "c=DE;a=DBP;p=Firma;o=Muenchen"
+    raw["workload"]["inbound_internet_per_hour"] = 30.0
+    simulate(scenario(raw), tracking_dir=tmp_path)
+    # The expected prefix from the site address itself: its c, a and p parts, then the IMS's server.
+    parts = dict(part.split("=", 1) for part in raw["sites"][0]["addresses"]["x400"].split(";"))
+    ims_server = raw["connectors"][0]["server"]
+    expected = f"c={parts['c']};a={parts['a']};p={parts['p']};l={ims_server}-"
+    import pandas as pd
+
+    table = pd.concat(read_tracking_log(path) for path in tmp_path.glob("*/*.log"))
+    received = table[table["event #"] == "1012"]  # SMTP received inbound, written by the IMS
+    assert len(received) > 0
+    assert all(mts_id.startswith(expected) for mts_id in received["message id"]), set(received["message id"])
+    # The same id follows the message to its delivery.
+    delivered = table[table["message id"].isin(set(received["message id"]))]
+    assert {"1012", "1013"} <= set(delivered["event #"])
+    assert not any("INTERNET" in mts_id for mts_id in table["message id"])

@@ -417,15 +417,22 @@ class Simulation:
         size_kb: float,
         *,
         inbound_via: str | None = None,
+        received_by: str | None = None,
         report_for: Message | None = None,
     ) -> Message:
         self._next_id += 1
         now = self.env._now
-        if origin_server is not None:
-            prefix = self._mts_prefix.get(origin_server)
+        # The MTS-ID names the GDI of the site of the server that made the message and that
+        # server (l=). Mail from outside gets it from the Exchange server whose gateway took it
+        # in (``received_by``): the IMS builds it from its own X.400 address, its site's (KB
+        # Q156710), as for mail its server originates. Mail from a foreign X.400 MTA (no
+        # Exchange gateway takes it in) keeps an id of exsim's own making.
+        stamped_by = origin_server if origin_server is not None else received_by
+        if stamped_by is not None:
+            prefix = self._mts_prefix.get(stamped_by)
             if prefix is None:
-                prefix = self._mts_prefix[origin_server] = (
-                    f"{self.gdi(self.org.site_of(origin_server))};l={origin_server}"
+                prefix = self._mts_prefix[stamped_by] = (
+                    f"{self.gdi(self.org.site_of(stamped_by))};l={stamped_by}"
                 )
         else:
             prefix = f"c=US;a= ;p=INTERNET;l={inbound_via or 'GATEWAY'}"

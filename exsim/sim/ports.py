@@ -98,9 +98,11 @@ class Books(Protocol):
         size_kb: float,
         *,
         inbound_via: str | None = None,
+        received_by: str | None = None,
         report_for: Message | None = None,
     ) -> Message:
-        """A new message, numbered and counted in the books."""
+        """A new message, numbered and counted in the books. ``received_by``: for mail from
+        outside, the server whose gateway took it in (its MTS-ID is made there)."""
 
     def trace(
         self,

@@ -220,7 +220,12 @@ class Workload:
                 originator = f"{self.ms_networks[0]}/PO1/USER{rng.randrange(1, 51)}"
             size = message_size(rng)
             message = sim.new_message(
-                originator, None, [Recipient(recipient, f"inbound_{via}")], size, inbound_via=via
+                originator,
+                None,
+                [Recipient(recipient, f"inbound_{via}")],
+                size,
+                inbound_via=via,
+                received_by=gateway.server,
             )
             env.process(gateway.inbound(message))
 
