@@ -1299,6 +1299,13 @@ def _command_line() -> str:
 def _results_dir(directory: str) -> Path:
     folder = Path(directory)
     if not (folder / "scenario.toml").is_file() or not (folder / "summary.csv").is_file():
+        from exsim.resultsdir import running_in
+
+        if (owner := running_in(folder)) is not None:
+            _bad_argument(
+                f"{directory}: in use by {owner}, whose experiment has not written its results yet; "
+                "try again when it has finished"
+            )
         _bad_argument(
             f"{directory}: not a results directory (no scenario.toml and summary.csv); "
             "make one with exsim run --out DIR"

@@ -237,6 +237,9 @@ def _tracking_aside(tracking_dir: str | None) -> Iterator[Path | None]:
     aside = target.with_name(target.name + ".partial")
     if aside.exists():
         shutil.rmtree(aside)
+    # Made now, even if the run logs nothing: a finished run with tracking always has its
+    # folder, which is how a resume tells what the finished runs were made with.
+    aside.mkdir(parents=True)
     yield aside
     # Not reached when the run is interrupted: the .partial folder stays, and no finished one is
     # replaced. A run that finished but was not journaled before the stop is run again: its
@@ -377,6 +380,25 @@ def _journal(out: Path | None, specs: list[RunSpec]) -> Done:
     return done
 
 
+def _same_tracking(out: Path, done: Done, tracking: bool) -> None:
+    """Refuse a resume that would leave the tracking logs incomplete: with ``--tracking`` when
+    finished runs were made without it (they have no folder under ``tracking/``), or without it
+    when finished runs logged theirs."""
+    logged = sum((out / "tracking" / f"point{p}-rep{r}").is_dir() for p, r in done)
+    if tracking and logged < len(done):
+        made = f"{len(done) - logged} of its {len(done)} finished run(s) were made without --tracking"
+        fix = "resume without --tracking"
+    elif not tracking and logged:
+        made = f"{logged} of its {len(done)} finished run(s) were made with --tracking"
+        fix = "resume with --tracking too"
+    else:
+        return
+    raise ResultsDirectoryError(
+        f"--resume {out}: {made}, so the tracking logs would cover only some runs; {fix}, "
+        "or use another --out or --force"
+    )
+
+
 def run_experiment(
     scenario: Scenario,
     workers: int | None = None,
@@ -493,6 +515,7 @@ def _run_in(
     from exsim.cluster import ClusterError
 
     out_path = directory.path if directory is not None else None
+    done = _journal(out_path, specs) if resume else {}
     if out_path is not None:
         if resume and (out_path / "scenario.toml").exists():
             previous = (out_path / "scenario.toml").read_text(encoding="utf-8", errors="replace")
@@ -502,9 +525,10 @@ def _run_in(
                     f"({_what_differs(previous, as_run, given)}); resume with the settings they were made with, "
                     "or use another --out or --force"
                 )
+        if done:
+            _same_tracking(out_path, done, tracking)
         write_whole(out_path / "scenario.toml", lambda p: p.write_text(tomli_w.dumps(as_run)))
 
-    done = _journal(out_path, specs) if resume else {}
     todo = [s for s in specs if (s.point, s.replication) not in done]
     if resume:
         say(
@@ -591,6 +615,7 @@ _API_WORDS = {
     "--seed": "seed",
     "--replications": "replications",
     "--baseline": "sweep.baseline",
+    "--tracking": "tracking=True",
 }
 _OPTION = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, _API_WORDS)) + r")(?![\w-])")
 

@@ -125,6 +125,16 @@ def _describe(owner: dict[str, Any]) -> str:
     return f"exsim (pid {owner['pid']} on {owner.get('host', '?')}{when})"
 
 
+def running_in(directory: Path) -> str | None:
+    """Who holds ``directory``'s lock and may still be writing there (``exsim (pid ...)``), or
+    None: no lock, or the lock of a process on this host that has ended. A lock from another
+    host counts as held (this host cannot tell)."""
+    owner = _read_owner(directory / LOCK)
+    if owner is None or (owner.get("host") == _host() and not _alive(owner["pid"], owner.get("started"))):
+        return None
+    return _describe(owner)
+
+
 @contextlib.contextmanager
 def _directory_flock(directory: Path) -> Iterator[None]:
     """Serialise stale-lock takeovers on one directory (two takers must not both win)."""
@@ -234,7 +244,8 @@ def open_results_dir(out: Path, *, resume: bool, force: bool) -> ResultsDirector
 
     Fresh directory: created, marked, locked. Existing empty directory: marked
     and locked. Non-empty: ``resume`` continues it, ``force`` empties it if and
-    only if it carries exsim's marker, otherwise it is refused.
+    only if it carries exsim's marker, otherwise it is refused (as ``resume`` is then: what is
+    there is not exsim's to continue, and its files could be overwritten).
     """
     try:
         exists = out.exists()
@@ -248,13 +259,15 @@ def open_results_dir(out: Path, *, resume: bool, force: bool) -> ResultsDirector
     created = [] if exists else _create(out)
     entries = [e for e in out.iterdir() if e.name not in (MARKER, LOCK)]
     marked = (out / MARKER).exists()
+    if entries and not marked and (resume or not force):
+        # Not exsim's: it can neither be resumed nor replaced, only avoided (a --resume would
+        # write its results over files of the same names, and beside the rest).
+        raise ResultsDirectoryError(
+            f"--out {out}: directory is not empty and exsim did not make it (no {MARKER})"
+            + (", so there is nothing of exsim's to resume" if resume else "")
+            + f"; choose another --out, e.g. a new directory such as {out / 'results'}"
+        )
     if entries and not resume:
-        if not force and not marked:
-            # Not exsim's: it can neither be resumed nor replaced, only avoided.
-            raise ResultsDirectoryError(
-                f"--out {out}: directory is not empty and exsim did not make it (no {MARKER}); "
-                f"choose another --out, e.g. a new directory such as {out / 'results'}"
-            )
         if not force:
             owner = _read_owner(out / LOCK)
             busy = f" (in use by {_describe(owner)})" if owner else ""

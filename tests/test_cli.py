@@ -228,6 +228,18 @@ def test_run_into_a_full_directory_exsim_did_not_make_suggests_another_out(tmp_p
         f"choose another --out, e.g. a new directory such as {theirs / 'results'}"
     )
     assert sorted(p.name for p in theirs.iterdir()) == ["notes.txt"]
+    # Nor does --resume take it over: a summary.csv of the user's would have been overwritten
+    # by exsim's, and its results written beside the rest (outside tester: 0 of 6 runs finished).
+    (theirs / "summary.csv").write_text("my precious data")
+    result = exsim("run", "--out", str(theirs), "--resume", "--quiet", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"--out {theirs}: directory is not empty and exsim did not make it (no .exsim-results), so there "
+        f"is nothing of exsim's to resume; choose another --out, e.g. a new directory such as "
+        f"{theirs / 'results'}"
+    )
+    assert sorted(p.name for p in theirs.iterdir()) == ["notes.txt", "summary.csv"]
+    assert (theirs / "summary.csv").read_text() == "my precious data"
 
 
 def test_run_shows_ndrs_whose_report_was_lost(tmp_path):

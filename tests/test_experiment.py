@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pandas as pd
 import pytest
@@ -224,6 +225,48 @@ def test_a_resumed_run_writes_its_tracking_logs_once(tmp_path):
         "point1-rep0",
         "point2-rep0",
     ]
+
+
+def test_a_resume_keeps_the_tracking_setting_its_finished_runs_were_made_with(tmp_path):
+    from exsim.resultsdir import ResultsDirectoryError
+
+    scenario = validate_raw(swept(variables=[VERSION]))  # 3 points, one replication each
+
+    def cut_after_the_first_run(out):
+        journal = out / "runs.jsonl"
+        journal.write_text(journal.read_text().splitlines()[0] + "\n")
+        return sorted(p.name for p in out.rglob("*"))
+
+    # Made with --tracking, resumed without: runs 2 and 3 would have no logs.
+    logged = tmp_path / "logged"
+    run_experiment(scenario, workers=1, out=logged, replications=1, tracking=True)
+    before = cut_after_the_first_run(logged)
+    with pytest.raises(ResultsDirectoryError) as refused:
+        run_experiment(scenario, workers=1, out=logged, replications=1, resume=True)
+    assert str(refused.value) == (
+        f"resume=True {logged}: 1 of its 1 finished run(s) were made with tracking=True, so the tracking "
+        "logs would cover only some runs; resume with tracking=True too, or use another out or force=True"
+    )
+    assert sorted(p.name for p in logged.rglob("*")) == before
+    # Made without, resumed with: the finished run has none.
+    plain = tmp_path / "plain"
+    run_experiment(scenario, workers=1, out=plain, replications=1)
+    before = cut_after_the_first_run(plain)
+    with pytest.raises(
+        ResultsDirectoryError, match=re.escape("1 of its 1 finished run(s) were made without tracking=True")
+    ):
+        run_experiment(scenario, workers=1, out=plain, replications=1, tracking=True, resume=True)
+    assert sorted(p.name for p in plain.rglob("*")) == before
+    # The same setting resumes, and a run that logged nothing still counts as made with it.
+    run_experiment(scenario, workers=1, out=plain, replications=1, resume=True)
+    raw = swept(variables=[VERSION])
+    raw["run"]["duration"] = "1s"  # no mail in a second of the night: nothing to log
+    quiet = validate_raw(raw)
+    empty = tmp_path / "empty"
+    run_experiment(quiet, workers=1, out=empty, replications=1, tracking=True)
+    assert [p.name for p in (empty / "tracking" / "point0-rep0").iterdir()] == []
+    cut_after_the_first_run(empty)
+    run_experiment(quiet, workers=1, out=empty, replications=1, tracking=True, resume=True)
 
 
 def test_warmup_is_left_out_of_the_statistics():

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shlex
+import socket
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,6 +19,7 @@ import tomli_w
 from exsim import plots
 from exsim.columns import is_ndr_diagnostic_column
 from exsim.results import listing, read_results
+from exsim.resultsdir import LOCK
 from tests.browser import offline_page
 from tests.clikit import exsim
 from tests.conftest import SCENARIOS
@@ -193,6 +197,23 @@ def test_report_command_writes_where_told_and_refuses_a_non_results_directory(ma
     assert bad.returncode == 2
     assert "not a results directory" in bad.stderr
     assert "Traceback" not in bad.stderr
+    # A directory an experiment is still running in (its lock held by a live process, here
+    # this one) is not called "not a results directory": it says who is at work there.
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / LOCK).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": 0}))
+    for command in ("report", "plot"):
+        refused = exsim(command, str(busy))
+        assert refused.returncode == 2
+        assert refused.stderr.strip() == (
+            f"{busy}: in use by exsim (pid {os.getpid()} on {socket.gethostname()}), whose experiment has not "
+            "written its results yet; try again when it has finished"
+        )
+    # A lock whose process has ended is no sign of work: the plain message again.
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    (busy / LOCK).write_text(json.dumps({"pid": ended.pid, "host": socket.gethostname(), "since": 0}))
+    assert "not a results directory" in exsim("report", str(busy)).stderr
 
 
 def test_run_prints_every_ndr_generator_the_file_list_and_the_wall_time(tmp_path):
