@@ -136,3 +136,34 @@ def test_a_report_through_the_internet_mail_service_takes_the_gateway_report_eve
     assert set(reports["recipients"].str.split("@").str[1]) <= {f"example{n}.com" for n in range(1, 21)}
     user = table[~table["originator"].str.startswith(ADMIN)]
     assert {"1012", "1013", "1004"} <= set(user["event #"])  # the Internet mail coming in: a message's
+
+
+def test_a_report_that_cannot_be_delivered_is_discarded_with_no_report_on_it(tmp_path):
+    """On SP1 without p= the store's gateway transfer-in fails on the report to the Internet
+    sender too (KB Q166866). No report is made about a report (KB Q173364, 1018): the report
+    is discarded (43, its MTS-ID in fields 1 and 12, its recipient listed, status 1) and there
+    is no second 34. In the books its recipient ends once, as an NDR among the reports."""
+    result = simulate(scenario(unreachable_dublin(prmd=False)), tracking_dir=tmp_path)
+    table = tracking_table(tmp_path)
+    reports = report_records(table)
+    made = result.reports.recipients
+    assert made > 0
+    # One 34 per report, each about an inbound message (none about a report).
+    generated = table[table["event #"] == "34"]
+    assert len(generated) == made
+    assert not generated["originator"].str.startswith(ADMIN).any()
+    assert not set(generated["message id"]) & set(reports["message id"])
+    # The report's only record is its 43, on RED-EX1, naming it twice and its recipient.
+    assert list(reports["event #"]) == ["43"] * made
+    assert set(reports["server"]) == {"RED-EX1"}
+    assert sorted(reports["message id"]) == sorted(generated["report mts-id"])
+    assert (reports["report mts-id"] == reports["message id"]).all()
+    by_report = generated.set_index("report mts-id")["originator"]
+    assert list(reports["recipients"]) == list(by_report[reports["message id"]])
+    assert (reports["recipient count"] == "1").all()
+    assert (reports["report status"] == "1").all()
+    # The books: each report's recipient ends in exactly one class, not delivered.
+    books = result.reports
+    assert books.ndr == made
+    assert books.delivered == books.misdelivered == books.lost == books.pending == 0
+    assert result.outcomes.ndr == made  # the inbound mail for Dublin: one NDR'd recipient each

@@ -748,25 +748,19 @@ class Simulation:
                 )
         recipients = [recipient for recipient, _, _ in failures]
         if message.is_report:
-            # A report that cannot be delivered is dropped: no report on a report.
+            # A report that cannot be delivered is discarded: no report is made on a report, so
+            # no report generation (34) either, only the discard.
             if self.tracking.enabled:
                 self.tracking.record(
                     now,
                     server,
-                    logs.REPORT_GENERATED,
+                    logs.UNROUTABLE_REPORT_DISCARDED,
                     message.mts_id,
                     partner=service,
                     originator=message.originator,
                     report_mts_id=message.mts_id,
                     recipients=recipients,
                     report_status=logs.NOT_DELIVERED,
-                )
-                self.tracking.record(
-                    now,
-                    server,
-                    logs.UNROUTABLE_REPORT_DISCARDED,
-                    message.mts_id,
-                    originator=message.originator,
                 )
             return
         report = self.new_message(
