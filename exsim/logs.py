@@ -426,12 +426,32 @@ GATEWAY_TRANSFER_OUT = 1003
 GATEWAY_TRANSFER_IN = 1004
 GATEWAY_REPORT_TRANSFER_IN = 1005
 GATEWAY_REPORT_TRANSFER_OUT = 1006
+GATEWAY_REPORT_GENERATED = 1007
 SMTP_QUEUED_OUTBOUND = 1010
 SMTP_TRANSFERRED_OUTBOUND = 1011
 SMTP_RECEIVED_INBOUND = 1012
 SMTP_TRANSFERRED_INBOUND = 1013
 SMTP_REPORT_TRANSFERRED_IN = 1015
 SMTP_REPORT_TRANSFERRED_OUT = 1016
+SMTP_REPORT_GENERATED = 1017
+SMTP_REPORT_ABSORBED = 1018
+
+
+@dataclass(frozen=True, slots=True)
+class ReportEvents:
+    """How the component that non-delivers mail logs it: the event of the report it generates
+    and the event of a report it cannot deliver (none is generated on a report), with the
+    gateway it names. The MTA and the store: 34 and 43. A gateway writes its own (KB Q173364):
+    the IMS 1017 and 1018, another gateway 1007 (and 43: the article has no discard of its own
+    for one)."""
+
+    generated: int = REPORT_GENERATED
+    discarded: int = UNROUTABLE_REPORT_DISCARDED
+    gateway: str = ""
+
+
+BY_THE_MTA = ReportEvents()
+"""Reports made or discarded by the MTA or the store (no gateway)."""
 
 # Recipient report status (KB Q173280 field 15), per recipient on a report's records.
 DELIVERED_STATUS = 0

@@ -150,7 +150,13 @@ class RecordingBooks:
             self.delivered.append((self.env.now, recipient.address, where))
 
     def fail(
-        self, envelope: Envelope, recipients: list[Recipient], kind: NdrKind, service: str, *details: Any
+        self,
+        envelope: Envelope,
+        recipients: list[Recipient],
+        kind: NdrKind,
+        service: str,
+        *details: Any,
+        **tracking: Any,
     ) -> None:
         for recipient in recipients:
             recipient.outcome = "ndr"

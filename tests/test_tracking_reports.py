@@ -167,3 +167,79 @@ def test_a_report_that_cannot_be_delivered_is_discarded_with_no_report_on_it(tmp
     assert books.ndr == made
     assert books.delivered == books.misdelivered == books.lost == books.pending == 0
     assert result.outcomes.ndr == made  # the inbound mail for Dublin: one NDR'd recipient each
+
+
+def refusing_gateways(inbound: bool = False) -> dict:
+    """One site with p= (no KB Q166866): RED-EX1 runs an IMS whose Internet side refuses every
+    attempt and an MS Mail connector whose postoffice does; the IMS gives up at its 20-minute
+    message timeout, the MS Mail connector at its 20-minute message lifetime. With
+    ``inbound``, Internet mail arrives for the unreachable Dublin (:func:`unreachable_dublin`),
+    whose reports to the Internet senders the IMS then gives up on too."""
+    raw = unreachable_dublin(prmd=True) if inbound else one_site(prmd=True, users=2, duration="30m")
+    raw["workload"]["mix"] = mix(same_server=1.0) if inbound else mix(internet=0.5, msmail=0.5)
+    raw["connectors"][0] |= {
+        "internet": {"failure_probability": 1.0},
+        "retry_intervals": ["5m"],
+        "message_timeout": "20m",
+    }
+    raw["connectors"].append(
+        {
+            "name": "MS Mail Connector",
+            "kind": "msmail",
+            "server": "RED-EX1",
+            "address_spaces": [{"type": "MS", "pattern": "MSNET/*", "cost": 1}],
+            "postoffice": {"failure_probability": 1.0},
+            "override": {"message_lifetime_normal": "20m"},
+        }
+    )
+    return raw
+
+
+def test_a_gateway_that_gives_up_logs_its_own_report_generation(tmp_path):
+    """KB Q173364: the IMS's NDR at its message timeout is SMTP report generated (1017), the MS
+    Mail connector's at its lifetime gateway report generation (1007), each naming its gateway;
+    neither is the MTA's 34. The reports they make are delivered to the senders (10)."""
+    result = simulate(scenario(refusing_gateways()), tracking_dir=tmp_path)
+    table = tracking_table(tmp_path)
+    assert result.outcomes.ndr_by_component == {
+        "MSExchangeIMC": result.by_class["internet"].recipients,
+        "MSExchangeMSMI": result.by_class["msmail"].recipients,
+    }
+    assert result.by_class["internet"].recipients > 0
+    assert result.by_class["msmail"].recipients > 0
+    assert "34" not in set(table["event #"])
+    made = table[table["event #"].isin({"1017", "1007"})]
+    assert len(made) == result.reports.recipients == result.reports.delivered
+    assert set(made["server"]) == {"RED-EX1"}
+    for event, gateway, partner, kind in (
+        ("1017", "IMS", "MSExchangeIMC", "internet"),
+        ("1007", "MS Mail Connector", "MSExchangeMSMI", "msmail"),
+    ):
+        these = made[made["event #"] == event]
+        assert set(these["gateway name"]) == {gateway}
+        assert set(these["partner name"]) == {partner}
+        assert these["recipient count"].astype(int).sum() == result.by_class[kind].ndr
+    assert set(made["report mts-id"]) == set(report_records(table)["message id"])
+
+
+def test_a_report_the_internet_mail_service_cannot_deliver_is_absorbed(tmp_path):
+    """A report the IMS gives up on is SMTP report absorbed (1018, KB Q173364: the IMS cannot
+    send an NDR on an NDR), not the MTA's 43, and no report generation for it."""
+    result = simulate(scenario(refusing_gateways(inbound=True)), tracking_dir=tmp_path)
+    table = tracking_table(tmp_path)
+    reports = report_records(table)
+    made = result.reports.recipients
+    assert made > 0
+    assert result.reports.ndr == made
+    stories = reports.groupby("message id", sort=False)["event #"].agg(list)
+    assert len(stories) == made
+    # The store's hand-over, the IMS's queueing (again at each retry, as for a message's
+    # 1010), then the IMS's give-up.
+    assert all(story[0] == "1006" and story[-1] == "1018" for story in stories)
+    assert all(set(story[1:-1]) == {"1016"} for story in stories)
+    absorbed = reports[reports["event #"] == "1018"]
+    assert set(absorbed["gateway name"]) == {"IMS"}
+    assert (absorbed["report mts-id"] == absorbed["message id"]).all()
+    assert (absorbed["report status"] == "1").all()
+    assert len(table[table["event #"] == "34"]) == made  # the MTA's congestion NDRs only
+    assert "43" not in set(table["event #"])

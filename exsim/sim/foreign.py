@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from exsim import logs
 from exsim.ndr import CONGESTION
 from exsim.sim.gateways import Gateway
 
@@ -30,5 +31,6 @@ class ForeignX400Connector(Gateway):
     component = "MSExchangeMTA"
     in_mta = True
     gives_up_with = CONGESTION
+    report_generated = logs.REPORT_GENERATED  # the MTA itself gives up: its 34 and 43
 
     connector: ForeignX400ConnectorSpec

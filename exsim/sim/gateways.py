@@ -110,6 +110,10 @@ class Gateway(Component):
     smtp_tracking = False
     """Whether the gateway writes the SMTP tracking events 1010-1013: only the Internet Mail
     Service does (KB Q173364); the store logs its gateway transfers (1003, 1004) for every gateway."""
+    report_generated = logs.GATEWAY_REPORT_GENERATED
+    """The tracking event of an NDR this gateway generates when it gives up (KB Q173364)."""
+    report_discarded = logs.UNROUTABLE_REPORT_DISCARDED
+    """The tracking event of a report this gateway gives up on (no report is made on a report)."""
 
     connector: GatewayConnector
 
@@ -132,6 +136,10 @@ class Gateway(Component):
         self.first_try: dict[int, float] = {}
         self.retry_waits = 0
         """Messages refused by the foreign side, waiting out their retry interval (held, not in MTS-OUT)."""
+        self.report_events = logs.ReportEvents(
+            self.report_generated, self.report_discarded, "" if self.in_mta else self.name
+        )
+        """How its NDRs are tracked: the gateway's own events, or the MTA's for one it drives."""
         # Where the books say delivered mail went.
         self._delivered_to = f"{settings.side} via {self.name}"
         self._outages = self.uptime.has_outages(self.name)
@@ -304,7 +312,9 @@ class Gateway(Component):
 
     def _give_up(self, envelope: Envelope, kind: NdrKind, detail: str) -> None:
         self.first_try.pop(id(envelope), None)
-        self.books.fail(envelope, envelope.pending, kind, self.component, self.server, detail)
+        self.books.fail(
+            envelope, envelope.pending, kind, self.component, self.server, detail, tracked=self.report_events
+        )
 
     def _far_side(self) -> tuple[str, str]:
         """``(gateway, partner)`` of a tracking line: the gateway, or (for a connector the MTA
@@ -370,6 +380,8 @@ class InternetMailService(Gateway):
     service = "ims"
     component = "MSExchangeIMC"
     smtp_tracking = True
+    report_generated = logs.SMTP_REPORT_GENERATED
+    report_discarded = logs.SMTP_REPORT_ABSORBED
     stuck_at_timeout = "ims_timeout_no_reroute"
     connector: ImsConnectorSpec
 

@@ -661,12 +661,16 @@ class Simulation:
         server: str,
         detail: str,
         report_lost: bool = False,
+        tracked: logs.ReportEvents = logs.BY_THE_MTA,
     ) -> None:
         """Non-deliver recipients: record the outcome, log, and send the originator a report.
 
         ``report_lost``: the report is generated but cannot be routed back and is lost
-        (KB Q197058), so these recipients failed without the originator knowing."""
-        self.fail_each(envelope, [(r, kind, detail) for r in recipients], service, server, report_lost)
+        (KB Q197058), so these recipients failed without the originator knowing. ``tracked``:
+        the tracking events of the component that fails them (a gateway has its own)."""
+        self.fail_each(
+            envelope, [(r, kind, detail) for r in recipients], service, server, report_lost, tracked
+        )
 
     def fail_each(
         self,
@@ -675,6 +679,7 @@ class Simulation:
         service: str,
         server: str,
         report_lost: bool = False,
+        tracked: logs.ReportEvents = logs.BY_THE_MTA,
     ) -> None:
         """Non-deliver several recipients of one message, each with its own kind and detail, in
         one report: an Exchange NDR lists every recipient it could not reach ("The following
@@ -754,8 +759,9 @@ class Simulation:
                 self.tracking.record(
                     now,
                     server,
-                    logs.UNROUTABLE_REPORT_DISCARDED,
+                    tracked.discarded,
                     message.mts_id,
+                    gateway=tracked.gateway,
                     partner=service,
                     originator=message.originator,
                     report_mts_id=message.mts_id,
@@ -776,8 +782,9 @@ class Simulation:
             self.tracking.record(
                 now,
                 server,
-                logs.REPORT_GENERATED,
+                tracked.generated,
                 message.mts_id,
+                gateway=tracked.gateway,
                 partner=service,
                 originator=message.originator,
                 report_mts_id=report.mts_id,
