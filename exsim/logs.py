@@ -267,6 +267,12 @@ def logged_event_ids() -> frozenset[int]:
     return frozenset(ids)
 
 
+UNUSED_SECONDS = 0
+"""Field 10, "seconds": Exchange does not use it and writes 0 (or nothing), KB Q173280."""
+UNUSED_COST = 1
+"""Field 11, "cost": Exchange does not use it and always writes 1, KB Q173280 (not a connector's cost)."""
+
+
 class TrackingLog:
     """Message tracking files ``DIR/<server>/YYYYMMDD.log``, written as events happen.
 
@@ -338,14 +344,13 @@ class TrackingLog:
         originator: str = "",
         priority: int = 0,
         length: int = 0,
-        seconds: float = 0.0,
-        cost: int = 0,
         report_mts_id: str = "",
         recipients: Sequence[Any] = (),
         report_status: int | None = None,
     ) -> None:
         """One tracking record; ``recipients`` are addresses or objects with an ``address``.
-        ``priority`` as KB Q173280 numbers it: 0 normal, 1 high, -1 low. On a report's records,
+        ``priority`` as KB Q173280 numbers it: 0 normal, 1 high, -1 low. Exchange uses neither
+        the seconds nor the cost field: every record has 0 and 1 there. On a report's records,
         ``report_mts_id`` is the report's MTS-ID and ``report_status`` the report's status for
         its recipients (:data:`NOT_DELIVERED` for an NDR), written once per recipient listed;
         both stay blank on every other record."""
@@ -377,8 +382,8 @@ class TrackingLog:
                 originator,
                 priority,
                 length,
-                f"{seconds:.0f}",
-                cost,
+                UNUSED_SECONDS,
+                UNUSED_COST,
                 report_mts_id,
                 len(recipients),
                 "\n".join(str(getattr(r, "address", r)) for r in recipients),

@@ -9,7 +9,7 @@ import pytest
 
 from exsim.logs import read_tracking_log
 from exsim.sim import simulate
-from tests.simkit import mix, one_site, scenario
+from tests.simkit import mix, one_site, scenario, two_sites
 
 ADMIN = "System Administrator ("
 """How a report's originator starts (the generating server's administrator)."""
@@ -243,3 +243,17 @@ def test_a_report_the_internet_mail_service_cannot_deliver_is_absorbed(tmp_path)
     assert (absorbed["report status"] == "1").all()
     assert len(table[table["event #"] == "34"]) == made  # the MTA's congestion NDRs only
     assert "43" not in set(table["event #"])
+
+
+def test_seconds_and_cost_are_the_constants_exchange_writes(tmp_path):
+    """KB Q173280: Exchange does not use field 10 (seconds: 0 or blank) nor field 11 (cost:
+    always 1). A dear connector (cost 5) over a slow link (a 43 KB message takes some 11 s at
+    32 kbit/s) changes neither, on any record."""
+    raw = two_sites(duration="30m", drain="1h")
+    raw["workload"]["profile"] = "mmb"
+    raw["connectors"][0] |= {"cost": 5, "link": {"bandwidth": "32kbps", "latency": "100ms"}}
+    simulate(scenario(raw), tracking_dir=tmp_path)
+    table = tracking_table(tmp_path)
+    assert {"4", "7", "0", "9"} <= set(table["event #"])
+    assert set(table["seconds"]) == {"0"}
+    assert set(table["cost"]) == {"1"}

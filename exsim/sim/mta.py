@@ -899,7 +899,7 @@ class NextHopQueue:
         if envelope is not None:
             mta = self.mta
             mta.connector_states.open_retry.discard(self._state_key)
-            self._hand_over(envelope, self._idle_peer, self._idle_handoff.delay)
+            self._hand_over(envelope, self._idle_peer)
             self.open_until = mta.env._now + self.override.association_lifetime
             if not self.items:
                 self._await_transfer()
@@ -1070,20 +1070,13 @@ class NextHopQueue:
                 self.open_until = -1.0
                 self.broken = True
                 return
-            self._hand_over(envelope, peer, seconds)
+            self._hand_over(envelope, peer)
 
-    def _hand_over(self, envelope: Envelope, peer: str, seconds: float) -> None:
+    def _hand_over(self, envelope: Envelope, peer: str) -> None:
         mta = self.mta
         message = envelope.message
         if mta.tracking_on:
-            mta.track(
-                logs.TRANSFER_OUT,
-                message,
-                envelope.recipients,
-                partner=peer,
-                seconds=seconds,
-                cost=self.connector.cost if self.connector else 0,
-            )
+            mta.track(logs.TRANSFER_OUT, message, envelope.recipients, partner=peer)
             mta.track(logs.TRANSFER_IN, message, envelope.recipients, partner=mta.server, server=peer)
         if message.traced:
             mta.books.trace(

@@ -261,8 +261,6 @@ class Component:
         gateway: str = "",
         partner: str = "",
         server: str | None = None,
-        seconds: float = 0.0,
-        cost: int = 0,
     ) -> None:
         """A line in the message tracking log of this server (or of ``server``, the other end of
         a transfer), when tracking is on. Its length field is the message's size, as on every
@@ -287,8 +285,6 @@ class Component:
             partner=partner,
             originator=message.originator,
             length=int(message.size_bytes),
-            seconds=seconds,
-            cost=cost,
             report_mts_id=report_mts_id,
             recipients=recipients,
             report_status=status,
