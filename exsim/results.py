@@ -8,6 +8,7 @@ listed here, never from running the simulation again.
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import math
 import tomllib
@@ -110,17 +111,57 @@ def read_results(directory: str | Path) -> Results:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if not isinstance(meta, dict):
             raise DamagedResults(meta_path.name, ValueError("not a JSON object"))
+    summary, runs = read("summary.csv"), read("runs.csv")
+    check_runs_whole(directory / "runs.csv", runs, summary, meta)
     return Results(
         directory,
         scenario,
-        read("summary.csv"),
-        read("runs.csv"),
+        summary,
+        runs,
         read("series.csv"),
         read("latency.csv"),
         read("events.csv"),
         read("differences.csv"),
         meta,
     )
+
+
+def check_runs_whole(path: Path, runs: pd.DataFrame, summary: pd.DataFrame, meta: Mapping[str, Any]) -> None:
+    """Raise :class:`DamagedResults` when ``runs.csv`` holds fewer runs than the directory records.
+
+    ``exsim run`` writes runs.csv, summary.csv and summary.json together, from the same finished
+    runs, and whole (a temporary renamed into place), even when it is interrupted: an interrupted
+    run's runs.csv has fewer rows than the experiment has runs, but exactly as many as
+    summary.json's ``runs`` and at least summary.csv's ``n`` added up (failed runs have a row and
+    no n). A runs.csv that disagrees with them, whose last line has no newline, or with a row of
+    fewer fields than its heading was cut short or edited afterwards: it is damaged, not a run
+    to resume, and a report of it would count the wrong runs.
+    """
+    if path.exists() and path.stat().st_size > 0:
+        with reading(path), open(path, "rb") as raw:
+            raw.seek(-1, 2)
+            if raw.read(1) != b"\n":
+                raise DamagedResults(path.name, ValueError("cut short (its last line has no newline)"))
+        with reading(path), open(path, encoding="utf-8", newline="") as text:
+            rows = csv.reader(text)
+            heading = next(rows, [])
+            for row in rows:
+                if len(row) != len(heading):
+                    raise DamagedResults(
+                        path.name,
+                        ValueError(f"line {rows.line_num} has {len(row)} fields, the heading {len(heading)}"),
+                    )
+    recorded = meta.get("runs")
+    if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded != len(runs):
+        raise DamagedResults(
+            path.name, ValueError(f"{len(runs)} runs, where summary.json records {recorded}")
+        )
+    if "n" in summary:
+        counted = pd.to_numeric(summary["n"], errors="coerce").fillna(0).sum()
+        if counted > len(runs):
+            raise DamagedResults(
+                path.name, ValueError(f"{len(runs)} runs, where summary.csv counts {int(counted)} (n)")
+            )
 
 
 def rounded_outcomes(row: Mapping[str, Any], parts: Sequence[str]) -> dict[str, int] | None:

@@ -990,3 +990,28 @@ def test_generated_documents_and_command_lines_never_crash(tmp_path_factory, dat
     assert "Traceback" not in result.output
     assert _inside(outside) == set()  # nothing written anywhere but --out
     assert {p.split("/")[0] for p in _inside(root)} <= {"s.toml", "out"}
+
+
+@pytest.mark.parametrize("cut", ["mid-row", "whole rows", "short row"])
+def test_a_runs_csv_cut_short_is_damaged_not_an_interrupted_run(tmp_path, cut):
+    # 1 point x 4 replications: summary.csv says n=4 and summary.json 4 runs, so a runs.csv with
+    # fewer whole rows, a last line without its newline or a row with fewer fields than the
+    # heading was cut short on disk; an interrupted run writes all three files from the same runs.
+    out = tmp_path / "r"
+    assert invoke("run", scenario_file(tmp_path, replications=4), "--out", out, "--quiet").exit_code == 0
+    text = (out / "runs.csv").read_text()
+    lines = text.splitlines(keepends=True)
+    assert len(lines) == 5  # the heading and four runs
+    if cut == "mid-row":
+        damaged = text[: len(text) - len(lines[-1]) // 2]  # as `head -c` leaves it
+    elif cut == "whole rows":
+        damaged = "".join(lines[:3])  # two runs gone, every line whole
+    else:
+        damaged = "".join(lines[:-1]) + ",".join(lines[-1].split(",")[:5]) + "\n"
+    (out / "runs.csv").write_text(damaged)
+    for command in ("report", "plot"):
+        result = invoke(command, out)
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(f"{out}: damaged results (runs.csv: "), result.output
+        assert result.output.endswith("; make them again with exsim run --out DIR --force\n")
+    assert not (out / "report.html").exists()
