@@ -20,7 +20,8 @@ BookCount = Literal["recipients", "delivered", "misdelivered", "ndr", "pending"]
 misdelivered + ndr + pending``."""
 SilentCount = Literal["lost", "unreported_ndr"]
 """Failures nobody is told of, counted inside the books: pending mail a crash destroyed, and
-NDRs whose report to the originator was itself lost (KB Q197058)."""
+NDRs whose report never reached the originator (lost, as in KB Q197058, or itself
+undeliverable and discarded)."""
 OutcomeRate = Literal["failure_rate", "ndr_rate", "misdelivery_rate"]
 """Failures per recipient: loud (NDR), silent (misdelivered), or both."""
 LatencyColumn = Literal["latency_p50_s", "latency_p95_s"]

@@ -92,8 +92,10 @@ class Outcomes:
     lost: int = 0
     """Lost by Exchange in a crash; part of ``pending`` (never delivered, never reported)."""
     unreported_ndr: int = 0
-    """NDR'd, but the report was lost on its way back (KB Q197058): part of ``ndr``, a failure
-    the originator never learns of."""
+    """NDR'd, but the report never reached the originator: lost on its way back (KB Q197058),
+    itself NDR'd and discarded (tracking event 43), or misdelivered. Part of ``ndr``, a failure
+    the originator never learns of; each recipient the report listed counts once, in its own
+    class (the report's recipient is in the "report" class's books)."""
     ndr_by_diagnostic: Counter[str] = field(default_factory=Counter)
     ndr_by_text: Counter[str] = field(default_factory=Counter)
     ndr_by_component: Counter[str] = field(default_factory=Counter)

@@ -785,3 +785,73 @@ def test_far_end_crash_ends_the_association_abnormally_1294():
     # transfer (43 KB at 600 bps, about 587 s).
     assert all(3600 < e.time_s <= 3600 + 600 for e in result.events if e.event_id == 1294)
     assert balanced(result)
+
+
+def test_every_ndr_whose_report_is_discarded_counts_as_unreported(tmp_path):
+    # Site B's users mail the Internet through the IMS in site A, whose Internet side is out
+    # for the whole run: the IMS returns each recipient when its timeout (1 h) runs out. From
+    # 50 min on the X.400 connector A-B is out too, with max_open_retries = 2, so every report
+    # the IMS sends back to B fails its opens, gets the congestion NDR itself and is discarded
+    # (tracking event 43 on A1): those originators never learn. Mail B sends after 50 min never
+    # crosses: B1's own MTA returns it, and that report reaches its originator at home.
+    raw = {
+        "name": "reports-discarded",
+        "organization": {"name": "Contoso"},
+        "sites": [
+            {"name": "A", "addresses": {"x400": "c=US;a= ;p=Contoso;o=A", "smtp": "@a.contoso.com"}},
+            {"name": "B", "addresses": {"x400": "c=US;a= ;p=Contoso;o=B", "smtp": "@b.contoso.com"}},
+        ],
+        "servers": [
+            {"name": "A1", "site": "A", "version": "5.0-sp2", "users": 0},
+            {"name": "B1", "site": "B", "version": "5.0-sp2", "users": 20},
+        ],
+        "connectors": [
+            {
+                "name": "AB",
+                "kind": "x400",
+                "sites": ["A", "B"],
+                "bridgeheads": ["A1", "B1"],
+                "override": {"max_open_retries": 2},
+            },
+            {
+                "name": "IMS",
+                "kind": "ims",
+                "server": "A1",
+                "message_timeout": "1h",
+                "retry_intervals": ["10m"],
+            },
+        ],
+        "workload": {"profile": "heavy", "spread": "all_day", "mix": mix(internet=1.0)},
+        "events": [
+            {"kind": "outage", "connector": "IMS", "start": "0s", "end": "12h"},
+            {"kind": "outage", "connector": "AB", "start": "50m", "end": "12h"},
+        ],
+        "run": {"duration": "1h", "drain": "6h", "seed": 5},
+    }
+    result = simulate(scenario(raw), tracking_dir=tmp_path)
+    a1, b1 = (pd.concat(read_tracking_log(p) for p in (tmp_path / s).glob("*.log")) for s in ("A1", "B1"))
+    generated = a1[a1["event #"] == "34"]
+    by_ims = generated[generated["partner name"] == "MSExchangeIMC"]  # the users' mail returned
+    of_reports = generated[generated["partner name"] == "MSExchangeMTA"]  # the reports failing
+    discarded = a1[a1["event #"] == "43"]
+    # Every report A1 sent back failed and was discarded: one 34 and one 43 for each.
+    assert len(by_ims) > 0
+    assert len(of_reports) == len(discarded) == len(by_ims)
+    assert set(of_reports["originator"]) == {"System Administrator (A1)"}
+    # So every recipient those reports listed failed unreported: by hand, their count.
+    expected = int(by_ims["recipient count"].astype(int).sum())
+    # B1's own NDRs (congestion, mail that never crossed) reach their originators: not counted.
+    at_home = b1[b1["event #"] == "34"]
+    assert len(at_home) > 0
+    assert (b1["event #"] == "10").sum() == len(at_home)  # report delivered, on B1
+    internet = result.by_class["internet"]
+    assert internet.ndr == expected + int(at_home["recipient count"].astype(int).sum())
+    assert result.outcomes.unreported_ndr == internet.unreported_ndr == expected
+    assert result.row()["unreported_ndr"] == expected
+    # The books: each discarded report is one NDR of the "report" class; the rest delivered.
+    assert result.reports.recipients == len(by_ims) + len(at_home)
+    assert result.reports.ndr == len(discarded)
+    assert result.reports.delivered == len(at_home)
+    assert result.reports.unreported_ndr == 0
+    assert balanced(result)
+    assert sum(c.unreported_ndr for c in result.by_class.values()) == result.outcomes.unreported_ndr

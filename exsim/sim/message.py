@@ -91,6 +91,9 @@ class Message:
     """Submission time by the clock of the server that stamped it (clocks can be off, KB Q158399)."""
     client: str = ""
     """The mail client that submitted it (exchange_4_0, exchange_5_0, outlook_97, outlook_98)."""
+    reports_on: list[Recipient] | None = None
+    """For a report (NDR): the recipients of ``report_for`` it tells the originator of. Should
+    the report itself not be delivered, they failed unreported."""
 
     @property
     def is_report(self) -> bool:

@@ -310,6 +310,8 @@ class Simulation:
         detail = f"lost by Exchange: {where} on {server} " + (why or "when it crashed")
         for recipient in recipients:
             self._settle(message, recipient, LOST, detail)
+            if message.reports_on is not None:
+                self._unreported(message)
             if message.counted:
                 books = self.reports if message.is_report else self.outcomes
                 books.lost += 1
@@ -331,6 +333,17 @@ class Simulation:
                 f"recipient {recipient.address} of message {message.id} already {recipient.outcome}"
             )
         recipient.outcome, recipient.time_s, recipient.detail = outcome, self.env._now, detail
+
+    def _unreported(self, report: Message) -> None:
+        """A report ended without reaching the originator (NDR'd and discarded, lost, or
+        misdelivered): every recipient it told of failed, and the originator never learned.
+        Called once per report (its one recipient settles once); counted in the books of the
+        user's mail (``unreported_ndr``, by the recipients' own classes), never the report's."""
+        if not report.counted or not report.reports_on:
+            return
+        self.outcomes.unreported_ndr += len(report.reports_on)
+        for recipient in report.reports_on:
+            self._class(recipient.kind).unreported_ndr += 1
 
     def router_for(self, server: str) -> Router:
         """The routing table this server's MTA works from right now (KB Q145976 on RTM)."""
@@ -557,6 +570,8 @@ class Simulation:
                         defect=recipient.misdirected_by,
                     )
         if wrong:
+            if message.reports_on is not None:
+                self._unreported(message)  # a report in the wrong mailbox: the originator never sees it
             self._misdelivered(message, [r for r in recipients if r.misdirected], where)
             if wrong == len(recipients):
                 return
@@ -695,6 +710,8 @@ class Simulation:
         for number, (recipient, kind, detail) in enumerate(failures, start=1):
             by_kind.setdefault(kind, []).append(recipient)
             self._settle(message, recipient, NDR, detail)
+            if message.reports_on is not None:
+                self._unreported(message)  # the report failed: it is discarded below
             recipient.ndr, recipient.component = kind, component
             if service == "MSExchangeMTA":
                 self.events.ndr_generated(
@@ -713,9 +730,6 @@ class Simulation:
             books.ndr_by_component[service] += 1
             books.ndr_by_diagnostic[kind.diagnostic_name] += 1
             books.ndr_by_text[kind.text] += 1
-            if report_lost and not message.is_report:
-                books.unreported_ndr += 1
-                self._class(recipient.kind).unreported_ndr += 1
             if not message.is_report:
                 self._class(recipient.kind).ndr += 1
                 self.series.count_ndr(now, server)
@@ -776,6 +790,7 @@ class Simulation:
             2.0,
             report_for=message,
         )
+        report.reports_on = recipients
         if self.tracking.enabled:
             # Field 1 names the message the report is on; field 12 the report, whose own
             # records carry its MTS-ID in field 1: the one record that joins the two.
