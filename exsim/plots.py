@@ -53,7 +53,7 @@ from exsim.outputs import check_output_file, make_output_dir, write_whole
 from exsim.results import Results, read_results
 from exsim.scenario import LINK_CONNECTORS, Scenario, SweepVariable
 from exsim.scenario.paths import Location, resolve_path, sweep_label
-from exsim.timeline import Mark, event_marks
+from exsim.timeline import Mark, event_marks, merged, point_marks
 
 DPI = 110
 KIND_STYLE = {"site": ("tab:blue", "solid"), "x400": ("tab:green", "dashed"), "ras": ("tab:orange", "dotted")}
@@ -234,8 +234,18 @@ def _overlaps(a: Bbox, b: Bbox, pad: float = 1.0) -> bool:
     return bool(a.x0 < b.x1 + pad and b.x0 < a.x1 + pad and a.y0 < b.y1 + pad and b.y0 < a.y1 + pad)
 
 
-def _event_lane(fig: Figure, lane: Axes, axes: list[Axes], marks: list[Mark], end_h: float) -> None:
-    """Label each mark in ``lane`` (an axes above the plots) on the first row where it fits."""
+def _event_lane(
+    fig: Figure,
+    lane: Axes,
+    axes: list[Axes],
+    marks: list[Mark],
+    end_h: float,
+    per_axis: list[list[Mark]] | None = None,
+) -> None:
+    """Label each mark in ``lane`` (an axes above the plots) on the first row where it fits.
+
+    ``per_axis``: each panel's own marks (its sweep point's, when a sweep sets an event's time),
+    drawn in that panel; by default every panel draws ``marks``."""
     lane.set_xlim(0, end_h)
     lane.set_yticks([])
     lane.tick_params(axis="x", labelbottom=False, length=0)
@@ -244,8 +254,8 @@ def _event_lane(fig: Figure, lane: Axes, axes: list[Axes], marks: list[Mark], en
     if not marks:
         lane.set_visible(False)
         return
-    for mark in marks:
-        for ax in (*axes, lane):
+    for ax, drawn in [*zip(axes, per_axis or [marks] * len(axes), strict=True), (lane, marks)]:
+        for mark in drawn:
             if mark.end_s is None:
                 ax.axvline(mark.start_s / 3600, color=mark.color, linestyle="--", linewidth=0.9)
             else:
@@ -303,19 +313,28 @@ def _timeline(
 ) -> tuple[Figure, Axes, list[Axes], list[int]]:
     """A figure over simulated time: the event lane, and one panel per chosen sweep point."""
     chosen = choose_points(results, point, score)
-    fig, lane, axes = _lane_figure(len(chosen), event_marks(results.scenario))
+    fig, lane, axes = _lane_figure(len(chosen), merged(point_marks(results.scenario, chosen), chosen))
     return fig, lane, axes, chosen
 
 
 def _finish_timeline(
-    results: Results, fig: Figure, lane: Axes, axes: list[Axes], title: str, note: str
+    results: Results,
+    fig: Figure,
+    lane: Axes,
+    axes: list[Axes],
+    chosen: list[int],
+    title: str,
+    note: str,
 ) -> None:
-    """Weekday-and-hour ticks under the last panel, the title, and the events labelled."""
+    """Weekday-and-hour ticks under the last panel, the title, and the events labelled: each
+    panel's from its own point's scenario (a swept event time differs per point), the lane
+    naming the points of an event not every panel has."""
     end_h = results.series["t_s"].max() / 3600
     _time_axis(axes[-1], end_h)
     axes[-1].set_xlabel(f"simulated time (weekday and hour; {note})")
     fig.suptitle(title, fontsize=10)
-    _event_lane(fig, lane, axes, event_marks(results.scenario), end_h)
+    per_axis = point_marks(results.scenario, chosen)
+    _event_lane(fig, lane, axes, merged(per_axis, chosen), end_h, per_axis)
 
 
 # --- the figures ---------------------------------------------------------------------------
@@ -515,6 +534,7 @@ def rollout(results: Results, point: int | None = None) -> Figure:
         fig,
         lane,
         axes,
+        chosen,
         f"{scenario.name}: failed recipients per hour, by the server whose component generated "
         f"the NDR (mean of {n} replication(s))",
         "the run starts Monday 00:00",
@@ -605,6 +625,7 @@ def queues(results: Results, point: int | None = None) -> Figure:
         fig,
         lane,
         axes,
+        chosen,
         f"{scenario.name}: messages each server holds (store and MTA queues, gateway MTS-OUT and "
         "retry waits; mean over replications)",
         "a dot per sample of what each server held",

@@ -263,3 +263,51 @@ def test_by_default_a_variable_that_changes_the_rate_gets_a_panel_per_value(resu
         "dublin=without p=",
         "dublin=without p=",
     ]
+
+
+def swept_crash(tmp_path):
+    """one_site, 1 h plus 1 h drain: RED-EX2's MTA stopped 5m-15m, RED-EX1 crashed (20 min),
+    the crash's time swept over 10m, 25m and 40m (the file says 5m)."""
+    raw = one_site(duration="1h")
+    raw["run"]["time_series_interval"] = "5m"
+    raw["events"] = [
+        {"kind": "service_stop", "server": "RED-EX2", "service": "mta", "start": "5m", "end": "15m"},
+        {"kind": "crash", "server": "RED-EX1", "at": "5m", "restart_after": "20m"},
+    ]
+    raw["sweep"] = {
+        "variables": [{"name": "crash_at", "path": "events.1.at", "values": ["10m", "25m", "40m"]}]
+    }
+    run_experiment(validate_raw(raw), workers=1, out=tmp_path)
+    return read_results(tmp_path)
+
+
+def spans(ax) -> list[tuple[float, float]]:
+    """The shaded spans of a panel, in hours (axvspan draws a rectangle from x0 to x1)."""
+    return sorted(
+        (round(p.get_x(), 4), round(p.get_x() + p.get_width(), 4))
+        for p in ax.patches
+        if hasattr(p, "get_width") and p.get_height() == 1  # in axes fraction: the full height
+    )
+
+
+def test_each_panel_shades_its_own_points_swept_event_time(tmp_path):
+    results = swept_crash(tmp_path)
+    figure = plots.queues(results)
+    panels = [ax for ax in figure.axes if ax.get_title(loc="left").startswith("point")]
+    assert [ax.get_title(loc="left") for ax in panels] == [
+        "point 0 (crash_at=10m)",
+        "point 1 (crash_at=25m)",
+        "point 2 (crash_at=40m)",
+    ]
+    stop = (5 / 60, 15 / 60)  # the same at every point
+    for ax, at in zip(panels, (10, 25, 40), strict=True):
+        crash = (round(at / 60, 4), round((at + 20) / 60, 4))  # the point's own time, 20 min long
+        assert spans(ax) == sorted([tuple(round(x, 4) for x in stop), crash])
+    # The lane names the points of each crash; the stop, common to all, once without a point.
+    labels = sorted(t.get_text().strip() for t in figure.axes[0].texts)
+    assert labels == [
+        "RED-EX1 crashed (point 0)",
+        "RED-EX1 crashed (point 1)",
+        "RED-EX1 crashed (point 2)",
+        "RED-EX2 MTA stopped",
+    ]

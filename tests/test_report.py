@@ -476,3 +476,46 @@ def test_run_table_rows_add_up_and_stay_within_one_recipient_of_the_means(tmp_pa
         parts += [mean[c] for c in means.columns if c.endswith("_mean") and is_ndr_diagnostic_column(c[:-5])]
         rounded_one_by_one += sum(round(p) for p in parts) != round(mean["recipients_mean"])
     assert rounded_one_by_one > 0  # the case the shared-out rounding is for does occur here
+
+
+def test_a_swept_event_time_is_listed_as_swept_with_each_points_time():
+    from exsim.scenario import validate_raw
+    from exsim.timeline import listed
+    from tests.simkit import one_site
+
+    raw = one_site(duration="1d")
+    raw["events"] = [
+        {"kind": "outage", "connector": "IMS", "start": "1h", "end": "2h"},
+        {"kind": "crash", "server": "RED-EX1", "at": "9h", "restart_after": "30m"},
+    ]
+    raw["sweep"] = {
+        "variables": [{"name": "crash_at", "path": "events.1.at", "values": ["9h", "10h30m", "16h"]}]
+    }
+    assert listed(validate_raw(raw)) == [
+        ("IMS down", "Mon 01:00 to Mon 02:00"),
+        (
+            "RED-EX1 crashed",
+            "swept (crash_at): Mon 09:00 to Mon 09:30, Mon 10:30 to Mon 11:00, Mon 16:00 to Mon 16:30",
+        ),
+    ]
+    # Q166866 sweeps the whole list: its IMS is stopped (for good) at half of its 12 points, none
+    # in the file itself.
+    from exsim import load_scenario
+
+    assert listed(load_scenario(SCENARIOS / "kb" / "Q166866.toml")) == [
+        ("RED-EX1 IMS stopped", "swept (ims): from Mon 00:00, not restarted (at 6 of 12 points)")
+    ]
+
+
+def test_a_service_stop_with_no_end_is_listed_as_not_restarted():
+    from exsim.scenario import validate_raw
+    from exsim.timeline import event_marks, listed
+    from tests.simkit import one_site
+
+    raw = one_site(duration="1d")  # and 1 h of drain
+    raw["events"] = [{"kind": "service_stop", "server": "RED-EX2", "service": "mta", "start": "15h"}]
+    scenario = validate_raw(raw)
+    assert listed(scenario) == [("RED-EX2 MTA stopped", "from Mon 15:00, not restarted")]
+    # Shaded through the drain as well: the service never comes back in the simulation.
+    (mark,) = event_marks(scenario)
+    assert (mark.start_s, mark.end_s, mark.ends) == (15 * 3600, 25 * 3600, False)
