@@ -245,19 +245,31 @@ class EventLog:
         ]
 
 
-@functools.cache
-def logged_event_ids() -> frozenset[int]:
-    """Every event id exsim can log: the ids :class:`EventLog`'s methods pass to ``log``.
+#: The gateway a server must host for each :class:`EventLog` method that logs to be called
+#: there; None: any server can (its MTA logs it). The store logs 1026 and 2007 only while
+#: handing mail to an IMS (KB Q166866) and 2025 only for mail an MS Mail connector took in
+#: (Q176194); the MS Mail interchange logs its own (Q165485). Every method that logs is listed
+#: (tests/test_expect.py checks it), so whoever adds an event says where it can come from.
+LOGGED_ON: dict[str, str | None] = {
+    "q166866_transfer_in_failed": "ims",
+    "store_delivery_failed": "msmail",
+    "open_failed": None,
+    "_open_retry_timer": None,
+    "association_ended": None,
+    "delivery_failed": None,
+    "report_unroutable": None,
+    "ndr_generated": None,
+    "msmi_failed": "msmail",
+}
 
-    Read from the methods' own code (a literal id, or a module constant holding one), so an
-    event added there is known to scenario validation without a second list to keep.
-    """
-    tree = ast.parse(textwrap.dedent(inspect.getsource(EventLog)))
+
+def _ids_logged_in(node: ast.AST) -> frozenset[int]:
+    """The event ids the code under ``node`` passes to ``log`` (a literal id, or a module
+    constant holding one; an id chosen in place, ``1294 if ended else 289``, gives both)."""
     ids: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "log":
-            given = node.args[3:4] + [k.value for k in node.keywords if k.arg == "event_id"]
-            # The id may be chosen in place (``1294 if ended else 289``): every constant counts.
+    for call in ast.walk(node):
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "log":
+            given = call.args[3:4] + [k.value for k in call.keywords if k.arg == "event_id"]
             for part in (p for arg in given for p in ast.walk(arg)):
                 value = part.value if isinstance(part, ast.Constant) else None
                 if isinstance(part, ast.Name):
@@ -265,6 +277,38 @@ def logged_event_ids() -> frozenset[int]:
                 if isinstance(value, int) and not isinstance(value, bool):
                     ids.add(value)
     return frozenset(ids)
+
+
+@functools.cache
+def event_ids_by_method() -> dict[str, frozenset[int]]:
+    """For each :class:`EventLog` method that logs, the event ids it logs, read from its code."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(EventLog)))
+    methods = (node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef))
+    return {method.name: ids for method in methods if (ids := _ids_logged_in(method))}
+
+
+@functools.cache
+def logged_event_ids() -> frozenset[int]:
+    """Every event id exsim can log: the ids :class:`EventLog`'s methods pass to ``log``.
+
+    Read from the methods' own code, so an event added there is known to scenario validation
+    without a second list to keep.
+    """
+    return frozenset().union(*event_ids_by_method().values())
+
+
+@functools.cache
+def gateways_logging(event_id: int) -> frozenset[str] | None:
+    """The gateway kinds (``"ims"``, ``"msmail"``) one of which a server must host to log the
+    event (:data:`LOGGED_ON`), or None when any server can (or exsim never logs it)."""
+    kinds: set[str] = set()
+    for method, ids in event_ids_by_method().items():
+        if event_id in ids:
+            needs = LOGGED_ON.get(method)
+            if needs is None:
+                return None
+            kinds.add(needs)
+    return frozenset(kinds) or None
 
 
 UNUSED_SECONDS = 0

@@ -375,6 +375,7 @@ def _expectation_problems(
     }
     aliases: set[str] | None = None  # the named mailboxes' aliases, gathered when first needed
     run_end = _run_end(raw)
+    hosts = _gateway_hosts(raw)
     for index, expectation in _items(raw, "expect"):
         at = ("expect", index)
         kind = expectation.get("kind")
@@ -400,6 +401,8 @@ def _expectation_problems(
                     at + ("event_id",),
                     f"exsim never logs event {event_id} (it logs {', '.join(map(str, sorted(known_ids)))})",
                 )
+            elif isinstance(event_id, int) and not isinstance(event_id, bool) and hosts is not None:
+                yield from _unloggable_event_problems(expectation, event_id, at, hosts, servers)
         elif kind == "transfers":
             yield from _reference(
                 expectation.get("connector"), [*connectors, "RPC"], "connector", at + ("connector",)
@@ -542,6 +545,10 @@ def _bound_problems(expectation: dict[str, Any], at: Location, run_end: float) -
         else _COUNT
     )
     noun, low, high = measure
+    if kind == "latency":
+        # No mail is delivered after the run ends (run.duration + run.drain), so no latency is
+        # longer: the same end of the run that bounds an ndr_time expectation bounds this one.
+        high = run_end
     bounds = {key: _bound_value(expectation.get(key), measure) for key in ("equals", "at_least", "at_most")}
     given = {key: value for key, value in bounds.items() if value is not None}
     tolerance = _bound_value(expectation.get("tolerance"), measure) or 0.0
@@ -578,6 +585,15 @@ def _bound_problems(expectation: dict[str, Any], at: Location, run_end: float) -
                 at + (key,),
                 f"{show(key)} is below {low:g}: a {noun} is never negative, so it could only fail",
             )
+        elif value > high and kind == "latency":
+            if key != "at_most":  # an at_most past the end holds for every latency (below)
+                outside = True
+                yield (
+                    at + (key,),
+                    f"{show(key)} is past the end of the run (run.duration + run.drain = "
+                    f"{format_duration(run_end)}): no mail takes that long to be delivered within a run, "
+                    "so it could only fail",
+                )
         elif value > high:
             outside = True
             yield at + (key,), f"{show(key)} is above {high:g}: {_CEILING[noun]}, so it could only fail"
@@ -593,6 +609,13 @@ def _bound_problems(expectation: dict[str, Any], at: Location, run_end: float) -
             at + ("at_least" if "at_least" in given else "equals",),
             f"{' and '.join(show(key) for key in given)} leave no value between them, so it could only fail",
         )
+    elif least <= low and most >= high and kind == "latency" and "at_most" in given:
+        yield (
+            at + (next(iter(given)),),
+            f"{' and '.join(show(key) for key in given)} {'holds' if len(given) == 1 else 'hold'} for every "
+            "time a run can measure (no mail is delivered after the run ends, at run.duration + run.drain "
+            f"= {format_duration(run_end)}), so it could never fail",
+        )
     elif least <= low and most >= high:
         yield (
             at + (next(iter(given)),),
@@ -600,6 +623,102 @@ def _bound_problems(expectation: dict[str, Any], at: Location, run_end: float) -
             f"{noun}, so it could never fail; "
             "give a bound that some outcome would break",
         )
+
+
+_GATEWAY_NAMES = {"ims": 'an IMS (kind = "ims")', "msmail": 'an MS Mail connector (kind = "msmail")'}
+
+
+def _gateway_hosts(raw: Raw) -> dict[str, set[str]] | None:
+    """The servers that may host each kind of gateway: the file's connectors, and any a sweep
+    puts in (a whole connector swept, or its kind or server); None when a sweep changes them in
+    a way not read here (then no server is ruled out)."""
+    connectors = _items(raw, "connectors")
+    hosts: dict[str, set[str]] = {}
+
+    def host(kind: object, server: object) -> None:
+        if isinstance(kind, str) and isinstance(server, str):
+            hosts.setdefault(kind, set()).add(server)
+
+    for _, connector in connectors:
+        host(connector.get("kind"), connector.get("server"))
+    sweep = raw.get("sweep")
+    for variable in (sweep.get("variables") if isinstance(sweep, dict) else None) or []:
+        path = variable.get("path") if isinstance(variable, dict) else None
+        if not isinstance(path, str) or path.split(".")[0] != "connectors":
+            continue
+        parts, values = path.split("."), variable.get("values")
+        if len(parts) > 3 or (len(parts) == 3 and parts[2] not in ("kind", "server")):
+            continue  # a connector's other settings: no gateway moves
+        named = [c for i, c in connectors if parts[1:2] in ([c.get("name")], [str(i)])]
+        if len(parts) < 2 or len(named) != 1 or not isinstance(values, list):
+            return None
+        for value in values:
+            if len(parts) == 2 and isinstance(value, dict):
+                host(value.get("kind"), value.get("server"))
+            elif len(parts) == 3:
+                host(
+                    *(
+                        (value, named[0].get("server"))
+                        if parts[2] == "kind"
+                        else (named[0].get("kind"), value)
+                    )
+                )
+            else:
+                return None
+    return hosts
+
+
+def _unloggable_event_problems(
+    expectation: dict[str, Any],
+    event_id: int,
+    at: Location,
+    hosts: dict[str, set[str]],
+    servers: Collection[str],
+) -> Iterator[Finding]:
+    """An event only a gateway's presence brings (the store's events for an IMS, the MS Mail
+    interchange's) is never logged where no such gateway runs: 'never logged' (present = false,
+    a bound that 0 meets) could not fail there, and 'logged' could only fail."""
+    from exsim.logs import gateways_logging  # the event log's module, only for where it logs
+
+    kinds = gateways_logging(event_id)
+    if kinds is None:
+        return
+    server = expectation.get("server")
+    if isinstance(server, str) and server not in servers:
+        return  # an unknown server is reported as such
+    able = {host for kind in kinds for host in hosts.get(kind, ())}
+    if (server in able) if isinstance(server, str) else able:
+        return
+    present = expectation.get("present")
+    bounds = {key: _bound_value(expectation.get(key), _COUNT) for key in ("equals", "at_least", "at_most")}
+    given = {key: value for key, value in bounds.items() if value is not None}
+    if present is not None:
+        if given or not isinstance(present, bool):
+            return  # present beside a bound is refused as such
+        said, zero_passes = f"present = {str(present).lower()}", not present
+    else:
+        if not given or _unreadable(expectation, bounds):
+            return  # no bound, or one the schema refuses: reported as such
+        tolerance = _bound_value(expectation.get("tolerance"), _COUNT) or 0.0
+        least, most = given.get("at_least", -math.inf), given.get("at_most", math.inf)
+        if "equals" in given:
+            least, most = max(least, given["equals"] - tolerance), min(most, given["equals"] + tolerance)
+        said = " and ".join(
+            f"{key} = {expectation[key]!r}"
+            if isinstance(expectation[key], str)
+            else f"{key} = {expectation[key]}"
+            for key in given
+        )
+        zero_passes = least <= 0 <= most
+    gateways = " or ".join(
+        _GATEWAY_NAMES.get(kind, f'a connector of kind "{kind}"') for kind in sorted(kinds)
+    )
+    nobody = f"{server} hosts none" if isinstance(server, str) else "no server here hosts one"
+    yield (
+        at + ("event_id",),
+        f"event {event_id} is logged only on a server hosting {gateways} and {nobody}, so {said} "
+        + ("could never fail" if zero_passes else "could only fail"),
+    )
 
 
 def _ndr_problems(expectation: dict[str, Any], at: Location) -> Iterator[Finding]:

@@ -178,6 +178,43 @@ BAD = [
         "[[expect]]",
         "expect[4]: the expectation states no bound, so any NDR at any time would pass",
     ),
+    (
+        # The run ends at 3 h 30 min: no mail waits longer than that to be delivered.
+        'kind = "latency"\nstatistic = "p95"\nat_most = "210m"',
+        "at_most",
+        "expect[4].at_most: at_most = '210m' holds for every time a run can measure (no mail is "
+        "delivered after the run ends, at run.duration + run.drain = 210m), so it could never fail",
+    ),
+    (
+        'kind = "latency"\nat_least = "0s"\nat_most = "1000d"',
+        "at_least",
+        "expect[4].at_least: at_least = '0s' and at_most = '1000d' hold for every time a run can measure",
+    ),
+    (
+        'kind = "latency"\nat_least = "4h"',
+        "at_least",
+        "expect[4].at_least: at_least = '4h' is past the end of the run (run.duration + run.drain = "
+        "210m): no mail takes that long to be delivered within a run, so it could only fail",
+    ),
+    (
+        # Q193322 has no IMS: nothing hands mail to one, so the store never logs 1026.
+        'kind = "event"\nevent_id = 1026\npresent = false',
+        "event_id",
+        'expect[4].event_id: event 1026 is logged only on a server hosting an IMS (kind = "ims") and '
+        "no server here hosts one, so present = false could never fail",
+    ),
+    (
+        'kind = "event"\nevent_id = 2380\nserver = "A1"\nat_most = 0',
+        "event_id",
+        "expect[4].event_id: event 2380 is logged only on a server hosting an MS Mail connector "
+        '(kind = "msmail") and A1 hosts none, so at_most = 0 could never fail',
+    ),
+    (
+        'kind = "event"\nevent_id = 2025\npresent = true',
+        "event_id",
+        "expect[4].event_id: event 2025 is logged only on a server hosting an MS Mail connector "
+        '(kind = "msmail") and no server here hosts one, so present = true could only fail',
+    ),
 ]
 
 
@@ -369,14 +406,52 @@ def test_validation_knows_every_event_the_model_logs():
     # The ids validation accepts are read from the event log's code; every event a run of the
     # KB and fault scenarios actually logs must be among them (and they are not all of them).
     from exsim.experiment import expand_sweep, point_scenario
-    from exsim.logs import logged_event_ids
+    from exsim.logs import LOGGED_ON, event_ids_by_method, gateways_logging, logged_event_ids
 
     seen: set[int] = set()
     for path in [*sorted((SCENARIOS / "kb").glob("*.toml")), SCENARIOS / "faults.toml"]:
         scenario = load_scenario(path)
         for point in expand_sweep(scenario):
-            seen |= {e.event_id for e in simulate(point_scenario(scenario, point), 1).events}
+            run = point_scenario(scenario, point)
+            events = simulate(run, 1).events
+            seen |= {e.event_id for e in events}
+            # An event validation ties to a gateway is logged only where such a gateway runs.
+            hosts = {(c.kind, getattr(c, "server", None)) for c in run.connectors}
+            for entry in events:
+                kinds = gateways_logging(entry.event_id)
+                assert kinds is None or any((kind, entry.server) in hosts for kind in kinds), entry
     assert {289, 301, 1026, 2007, 2025, 2335, 2380} <= seen <= logged_event_ids()
+    # Every method of the event log that logs says where it can be called.
+    assert set(event_ids_by_method()) == set(LOGGED_ON)
+    assert gateways_logging(1026) == gateways_logging(2007) == {"ims"}
+    assert gateways_logging(2025) == gateways_logging(2335) == {"msmail"}
+    assert gateways_logging(289) is None
+
+
+def test_an_event_expectation_on_a_server_without_the_gateway_that_logs_it_is_refused(tmp_path):
+    # Q166866: the IMS runs on RED-EX1. Event 1026 "never" on RED-EX1 is a real check (the
+    # bundled file has it for the builds without the defect); on RED-EX2 it could never fail.
+    q166866 = (SCENARIOS / "kb" / "Q166866.toml").read_text()
+    block = '\n[[expect]]\nname = "x"\nkind = "event"\nevent_id = 1026\nserver = "{}"\npresent = false\n'
+    ok, bad = tmp_path / "ok.toml", tmp_path / "bad.toml"
+    ok.write_text(q166866 + block.format("RED-EX1"))
+    bad.write_text(q166866 + block.format("RED-EX2"))
+    assert CliRunner().invoke(cli, ["validate", str(ok)]).exit_code == 0
+    result = CliRunner().invoke(cli, ["validate", str(bad)])
+    assert result.exit_code == 2, result.output
+    line = len(bad.read_text().splitlines()) - 2  # the event_id line
+    assert f"{bad}:{line}: expect[" in result.output
+    assert (
+        '].event_id: event 1026 is logged only on a server hosting an IMS (kind = "ims") and RED-EX2 '
+        "hosts none, so present = false could never fail" in result.output
+    ), result.output
+    # A sweep that puts the IMS on RED-EX2 in some points makes the check a real one there.
+    moved = tmp_path / "moved.toml"
+    moved.write_text(
+        bad.read_text()
+        + '\n[[sweep.variables]]\nname = "host"\npath = "connectors.IMS.server"\nvalues = ["RED-EX1", "RED-EX2"]\n'
+    )
+    assert CliRunner().invoke(cli, ["validate", str(moved)]).exit_code == 0
 
 
 def test_reports_lost_on_their_way_back_are_checkable():
