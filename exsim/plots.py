@@ -455,7 +455,7 @@ def failure_matrix(results: Results, average: bool = False) -> Figure:
                     grid[i, j] = cell[f"{column}_mean"]
                     text = "-" if math.isnan(grid[i, j]) else f"{grid[i, j]:.1%}"
                     lo, hi = cell.get(f"{column}_lo", np.nan), cell.get(f"{column}_hi", np.nan)
-                    if n > 1 and not math.isnan(lo) and not math.isclose(lo, hi):
+                    if n > 1 and not math.isnan(lo):
                         text += f"\n[{lo:.1%}, {hi:.1%}]"
                     color = "white" if grid[i, j] > 0.6 else "black"
                     ax.text(j, i, text, ha="center", va="center", fontsize=9, color=color)

@@ -57,9 +57,11 @@ def paired_difference(
 
 def format_rate(mean: float, lo: float, hi: float) -> str:
     """A rate as a percentage with its 95 % interval, ``"9.90% [8.10%, 11.70%]"``; the interval is left
-    out when there is none (one replication) and ``-`` stands for no recipients of that kind."""
+    out when there is none (one replication: NaN bounds) and ``-`` stands for no recipients of that
+    kind. An interval of width zero (every replication at 0 %, say) is printed all the same,
+    ``"0.00% [0.00%, 0.00%]"``: without it the row would read as one of a single replication."""
     if mean != mean:  # NaN: no recipients of that kind
         return "-"
-    if lo != lo or math.isclose(lo, hi):
+    if lo != lo:
         return f"{mean:.2%}"
     return f"{mean:.2%} [{lo:.2%}, {hi:.2%}]"

@@ -517,3 +517,23 @@ def test_the_resume_command_reads_back_as_the_same_run_even_for_names_like_optio
     again = run.make_context("run", command[2:])
     assert Path(again.params["scenario"]) == Path(given.params["scenario"])
     assert (again.params["out_dir"], again.params["seed"], again.params["resume"]) == ("-odir", 3, True)
+
+
+def test_run_and_report_print_a_zero_width_interval_with_more_than_one_run(tmp_path):
+    import tomli_w
+
+    from tests.simkit import mix, one_site
+
+    # SP2 and mail within the server and to the Internet: nothing fails in any of 3 runs, so every
+    # rate is 0 with the interval [0, 0] (summary.csv's lo = hi = 0), which n = 3 must print.
+    raw = one_site(version="5.0-sp2", duration="30m", shares=mix(same_server=0.5, internet=0.5))
+    raw["run"]["replications"] = 3
+    path = tmp_path / "s.toml"
+    path.write_text(tomli_w.dumps(raw))
+    out = tmp_path / "r"
+    result = exsim("run", str(path), "--out", str(out), "--report", "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    (row,) = [line for line in result.stdout.splitlines() if "%" in line and "│" in line]
+    assert row.count("0.00% [0.00%, 0.00%]") == 2, row  # failure rate, outbound SMTP failure
+    page = (out / "report.html").read_text()
+    assert page.count(">0.00% [0.00%, 0.00%]</td>") == 2

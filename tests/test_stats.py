@@ -34,3 +34,14 @@ def test_degenerate_samples():
     assert same.hi == pytest.approx(0.1)
     with pytest.raises(ValueError, match="differ in size: 2 vs 1"):
         paired_difference([1, 2], [1])
+
+
+def test_a_zero_width_interval_is_printed_whenever_there_is_one():
+    from exsim.stats import format_rate
+
+    # n > 1 and every run at 0 % (or 100 %): the interval is [0, 0], and it is shown, unlike
+    # n = 1 (no interval, NaN bounds), which prints the mean alone.
+    assert format_rate(0.0, 0.0, 0.0) == "0.00% [0.00%, 0.00%]"
+    assert format_rate(1.0, 1.0, 1.0) == "100.00% [100.00%, 100.00%]"
+    assert format_rate(0.25, math.nan, math.nan) == "25.00%"
+    assert format_rate(math.nan, math.nan, math.nan) == "-"
