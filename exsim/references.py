@@ -843,7 +843,7 @@ def scenario_warnings(scenario: Scenario) -> list[Finding]:
             found.append(
                 (
                     ("events", index, key),
-                    f"the {event.kind} at {format_duration(when)} comes after the run ends "
+                    f"the {event.kind} at {format_duration(when)} comes at or after the run ends "
                     f"(run.duration + run.drain = {format_duration(run_end)}), so it never happens",
                 )
             )

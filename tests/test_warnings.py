@@ -129,7 +129,14 @@ CASES = [
         # The run ends at 10 min + 5 min of drain: an outage from 40 days never happens.
         [('start = "1m"\nend = "2m"', 'start = "40d"\nend = "41d"')],
         'start = "40d"',
-        "events[0].start: the outage at 40d comes after the run ends (run.duration + run.drain = 15m), "
+        "events[0].start: the outage at 40d comes at or after the run ends (run.duration + run.drain = 15m), "
+        "so it never happens",
+    ),
+    (
+        # An outage from the very end of the run (10 min + 5 min of drain) never happens either.
+        [('start = "1m"\nend = "2m"', 'start = "15m"\nend = "20m"')],
+        'start = "15m"',
+        "events[0].start: the outage at 15m comes at or after the run ends (run.duration + run.drain = 15m), "
         "so it never happens",
     ),
     (
@@ -200,7 +207,7 @@ def test_a_warning_about_a_value_given_by_set_names_the_setting_and_the_others_k
     result = CliRunner().invoke(cli, [*args, "--set", msmail, "--set", shares, "--set", start])
     assert result.exit_code == 0, result.output
     warnings = [row for row in result.output.splitlines() if row.startswith("warning: ")]
-    never = "comes after the run ends (run.duration + run.drain = 15m), so it never happens"
+    never = "comes at or after the run ends (run.duration + run.drain = 15m), so it never happens"
     assert warnings == [
         f"warning: {path} as changed by --set {msmail}: workload.mix.msmail: 0.1 of the addressed recipients "
         "are msmail mail but no MS Mail connector (no MS address space) is in the organization: every one of "

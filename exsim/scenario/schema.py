@@ -140,6 +140,14 @@ def _plain_text(value: str) -> str:
     return value
 
 
+def _not_blank(value: str) -> str:
+    """Refuse a scenario name that is empty or only spaces: it names the results and their
+    directory (``results/<name>-<hash>``), which would then start with no name at all."""
+    if not value.strip():
+        raise ValueError(f"name {value!r} is blank; give the scenario a name (it names its results)")
+    return value
+
+
 #: The rule every organization, site, server, connector and foreign-system name follows. The first
 #: character is an ASCII letter or digit on purpose: a name is typed after options on command lines
 #: (``--from``, ``--site``), so it must never read as one (``-x``), and it becomes part of file
@@ -1164,9 +1172,10 @@ def scenario_hash(raw: dict[str, Any]) -> str:
 class Scenario(_Model):
     """A validated scenario: an organization, its traffic, events and experiment settings."""
 
-    name: Annotated[str, AfterValidator(_plain_text)] = Field(
+    name: Annotated[str, AfterValidator(_plain_text), AfterValidator(_not_blank)] = Field(
         "scenario",
-        description="Short name used in results (and, made a safe file name, in the results directory's)",
+        description="Short name used in results (and, made a safe file name, in the results directory's); "
+        "not empty or blank",
     )
     description: str = Field("", description="What the scenario shows")
     organization: Organization = Field(description="The organization: its name")
