@@ -381,6 +381,12 @@ MUTATIONS = [
     ),
     Mutation(
         "Q166567",
+        "flag ignored (the outage's mail leaves by the dear connector within seconds)",
+        lowest_cost_flag_ignored,
+        "flag on: the mail sent during the outage waits for the cheap one",
+    ),
+    Mutation(
+        "Q166567",
         "flag puts cost before schedule too (no exception for an inactive schedule)",
         lambda mp: selection_order(
             mp,
