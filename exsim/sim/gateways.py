@@ -11,8 +11,8 @@ The IMS retries a refused delivery at its retry intervals (.25, .5, 1, 4 hours,
 the last repeating) and gives up with "maximum time expired" at its message
 timeout (48 h by default). Like the real 5.0 IMS it never hands queued mail
 back for rerouting (KB Q156063). The MS Mail interchange carries KB Q165485:
-with a blank PRMD in the site address it logs events 2335/2380 at every poll
-and transfers nothing, so the mail waits.
+with a blank PRMD in the site address each of its outbound connections logs
+events 2335/2380 at every poll and transfers nothing, so the mail waits.
 """
 
 from __future__ import annotations
