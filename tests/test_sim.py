@@ -357,6 +357,16 @@ def test_mail_waiting_for_a_never_active_connector_expires_where_it_waits(clock,
     waits = expired_after_submission(result)
     assert len(waits) > 0
     assert all(w == pytest.approx(wait_h * 3600, abs=1e-3) for w in waits)
+    # The trace tells the age and the lifetime in the lifetime's own unit (2 h: hours, not
+    # "0.08 days old ... 0.0833333-day lifetime").
+    told = {
+        line.text.split(": ", 1)[1]
+        for lines in result.traces.values()
+        for line in lines
+        if "old by this server's clock" in line.text
+    }
+    age, lifetime_told = ("2.00 hours", "2 hours") if lifetime else ("7.00 days", "7 days")
+    assert told == {f"the message looks {age} old by this server's clock, at the lifetime of {lifetime_told}"}
 
 
 @pytest.mark.parametrize("via", ["internet", "msmail"])

@@ -220,6 +220,15 @@ def test_a_gateway_that_gives_up_logs_its_own_report_generation(tmp_path):
         assert set(these["partner name"]) == {partner}
         assert these["recipient count"].astype(int).sum() == result.by_class[kind].ndr
     assert set(made["report mts-id"]) == set(report_records(table)["message id"])
+    # Each report enters the organization as the gateway's inbound mail does: gateway report
+    # transfer in (1005, a message's 1004) on the gateway's server, naming the gateway, once.
+    taken_in = table[table["event #"] == "1005"]
+    assert sorted(taken_in["message id"]) == sorted(made["report mts-id"])
+    assert dict(zip(taken_in["message id"], taken_in["gateway name"], strict=True)) == dict(
+        zip(made["report mts-id"], made["gateway name"], strict=True)
+    )
+    assert set(taken_in["server"]) == {"RED-EX1"}
+    assert set(taken_in["partner name"]) == {"Store"}
 
 
 def test_a_report_the_internet_mail_service_cannot_deliver_is_absorbed(tmp_path):

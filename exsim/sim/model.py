@@ -178,6 +178,10 @@ class RunResult:
         return row
 
 
+#: Units a message lifetime is told in (the largest it spans): seconds, and the unit's name.
+_LIFETIME_UNITS = ((86400.0, "days"), (3600.0, "hours"), (60.0, "minutes"), (1.0, "seconds"))
+
+
 class Simulation:
     def __init__(
         self,
@@ -649,11 +653,14 @@ class Simulation:
         age = self.env._now + self.clock[server] - message.stamp_s
         if age < lifetime - LIFETIME_SLACK_S:
             return False
+        # Age and lifetime in the lifetime's own unit: a 15-minute Override lifetime reads
+        # "15.00 minutes old ... 15 minutes", not "0.01 days old ... 0.0104167-day".
+        unit_s, unit = next((u, n) for u, n in _LIFETIME_UNITS if lifetime >= u or u == 1)
         if message.traced:
             self.trace(
                 message,
-                f"{server}: the message looks {age / 86400:.2f} days old by this server's clock, "
-                f"at the {lifetime / 86400:g}-day lifetime",
+                f"{server}: the message looks {age / unit_s:.2f} {unit} old by this server's clock, "
+                f"at the lifetime of {lifetime / unit_s:g} {unit}",
                 server,
                 "MTA",
             )
@@ -663,7 +670,7 @@ class Simulation:
             MAX_TIME_EXPIRED,
             "MSExchangeMTA",
             server,
-            f"older than the MTA message lifetime ({lifetime / 86400:g} days) by {server}'s clock",
+            f"older than the MTA message lifetime ({lifetime / unit_s:g} {unit}) by {server}'s clock",
         )
         return True
 
@@ -806,6 +813,22 @@ class Simulation:
                 recipients=recipients,
                 report_status=logs.NOT_DELIVERED,
             )
+            if tracked.gateway:
+                # A gateway's report enters the organization as its inbound mail does: put into
+                # MTS-IN and taken in by the store on its server (a message's 1004).
+                self.tracking.record(
+                    now,
+                    server,
+                    logs.GATEWAY_REPORT_TRANSFER_IN,
+                    report.mts_id,
+                    gateway=tracked.gateway,
+                    partner="Store",
+                    originator=report.originator,
+                    length=int(report.size_bytes),
+                    report_mts_id=report.mts_id,
+                    recipients=report.recipients,
+                    report_status=logs.NOT_DELIVERED,
+                )
         self._send_report(message, report, server, lost=report_lost)
 
     def _send_report(self, message: Message, report: Message, server: str, lost: bool = False) -> None:
