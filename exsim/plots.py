@@ -217,6 +217,16 @@ def _per_interval_mean(series: pd.DataFrame, point: int) -> pd.DataFrame:
     return series[series["point"] == point].groupby("t_s").mean(numeric_only=True)
 
 
+def _no_run_panel(ax: Axes, results: Results, point: int, by_default: bool, last: bool) -> None:
+    """A point's panel when none of its runs finished (an interrupted run): said so, not drawn
+    empty and not left out, so the panels still line up with the points."""
+    ax.text(0.5, 0.5, "no run finished at this point", transform=ax.transAxes, ha="center", color="grey")
+    ax.set_title(_point_title(results, point, by_default), fontsize=9, loc="left")
+    ax.set_yticks([])
+    if not last:
+        ax.tick_params(labelbottom=False)
+
+
 # --- simulated time ------------------------------------------------------------------------
 
 
@@ -499,6 +509,9 @@ def rollout(results: Results, point: int | None = None) -> Figure:
     colors = dict(zip([c for c, _, m in layers if not m], [f"C{i}" for i in range(10)] * 3, strict=False))
     for ax, p in zip(axes, chosen, strict=True):
         mine = _per_interval_mean(series, p)
+        if mine.empty:
+            _no_run_panel(ax, results, p, point is None, ax is axes[-1])
+            continue
         edges = np.append(mine.index.to_numpy(), mine.index[-1] + step_h * 3600) / 3600
         bottom = np.zeros(len(mine))
         drawn = False
@@ -600,6 +613,9 @@ def queues(results: Results, point: int | None = None) -> Figure:
     fig, lane, axes, chosen = _timeline(results, point, peak)
     for ax, p in zip(axes, chosen, strict=True):
         mine = _per_interval_mean(series, p)
+        if mine.empty:
+            _no_run_panel(ax, results, p, point is None, ax is axes[-1])
+            continue
         hours = mine.index.to_numpy() / 3600
         for k, column in enumerate(columns):
             # A sample is what a server held at that instant: a point, joined to the next by a
@@ -989,8 +1005,9 @@ def plot_results(
     skipped)."""
     results = read_results(directory)
     plots = Path(directory) / "plots"
-    make_output_dir(plots)
+    # Every figure is made before the folder: a figure that cannot be made leaves no empty plots/.
     figures = make_figures(results, x, average, point)
+    make_output_dir(plots)
     for name in figures:
         check_output_file(plots / f"{name}.png")  # before the first is written: all or none
     lines = []

@@ -519,3 +519,47 @@ def test_a_service_stop_with_no_end_is_listed_as_not_restarted():
     # Shaded through the drain as well: the service never comes back in the simulation.
     (mark,) = event_marks(scenario)
     assert (mark.start_s, mark.end_s, mark.ends) == (15 * 3600, 25 * 3600, False)
+
+
+def test_report_and_plots_of_an_interrupted_run_with_a_point_without_runs_mark_that_point(tmp_path):
+    """Timed events and a sweep point none of whose runs finished (n = 0): the per-point figures
+    over time used to take the last sample of that point's empty series (IndexError, exit 1, and
+    an empty plots/ left behind). Now the point's panel says no run finished there, every other
+    figure is drawn, and the report is the "Incomplete results" one."""
+    from exsim.experiment import ExperimentInterrupted, run_experiment
+    from exsim.report import write_report
+    from exsim.scenario import validate_raw
+
+    raw = two_ims(duration="40m")  # with its timed outage and service stop
+    raw["sweep"]["variables"] = raw["sweep"]["variables"][:1]  # version only: 2 points
+    del raw["sweep"]["baseline"]
+    raw["run"]["replications"] = 2
+    source = tmp_path / "s.toml"
+    source.write_text(tomli_w.dumps(raw))
+    out = tmp_path / "out"
+
+    def stop_after_one(finished: int, total: int) -> None:
+        if finished == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(ExperimentInterrupted):
+        run_experiment(validate_raw(raw, str(source)), workers=1, out=out, progress=stop_after_one)
+    results = read_results(out)
+    counts = dict(zip(results.summary["point"], results.summary["n"], strict=True))
+    assert sorted(counts.values()) == [0, 1]  # one point has a run, the other none
+    empty = next(p for p, n in counts.items() if n == 0)
+    figures = plots.make_figures(results)
+    for name in ("rollout", "queues"):
+        figure = figures[name]
+        if isinstance(figure, str):
+            assert "no run finished" not in figure  # skipped only for the figure's own reason
+            continue
+        texts = [t.get_text() for ax in figure.axes for t in ax.texts]
+        titles = [ax.get_title(loc="left") for ax in figure.axes]
+        assert "no run finished at this point" in texts, name
+        assert any(title.startswith(f"point {empty} ") for title in titles), (name, titles)
+    assert not isinstance(figures["rollout"], str)  # point 0's run has NDRs: this one is drawn
+    lines = plots.plot_results(out)
+    assert all(not line.endswith("skipped: no run finished") for line in lines), lines
+    page = write_report(out).read_text()
+    assert "Incomplete results: 1 of 4 runs finished." in page
