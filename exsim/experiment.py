@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
+from exsim import arguments
 from exsim.columns import BOOK_COLUMNS, COUNT_COLUMNS, INTERVAL_COLUMNS, is_ndr_diagnostic_column
 from exsim.logs import EVENT_COLUMNS
 from exsim.outputs import write_whole
@@ -432,6 +433,7 @@ def run_experiment(
     cluster or a worker process stops the experiment part way: the finished
     runs are saved first, so ``resume`` can finish it.
     """
+    _check_arguments(scenario, workers, out, replications, seed, tracking, resume, force)
     given = {"--seed": seed is not None, "--replications": replications is not None}
     if command is not None:
         return _experiment(
@@ -447,6 +449,34 @@ def run_experiment(
         )  # fmt: skip
     except ResultsDirectoryError as exc:
         raise ResultsDirectoryError(_api_worded(str(exc))) from None
+
+
+def _check_arguments(
+    scenario: Any,
+    workers: Any,
+    out: Any,
+    replications: Any,
+    seed: Any,
+    tracking: Any,
+    resume: Any,
+    force: Any,
+) -> None:
+    """Refuse, before anything runs or is written, what ``exsim run`` would refuse as options:
+    a count below 1, a word or a float where a whole number belongs, ``resume`` with ``force``."""
+    arguments.scenario("scenario", scenario, Scenario)
+    arguments.whole_number("workers", workers, minimum=1)
+    arguments.whole_number("replications", replications, minimum=1)
+    arguments.whole_number("seed", seed, minimum=0)
+    if out is not None:
+        arguments.path("out", out)
+    for name, value in (("tracking", tracking), ("resume", resume), ("force", force)):
+        arguments.flag(name, value)
+    if resume and force:
+        raise ValueError(
+            "resume=True and force=True exclude each other (resume keeps the runs, force discards them)"
+        )
+    if resume and out is None:
+        raise ValueError("resume=True needs out (the results directory to finish)")
 
 
 def _experiment(

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from exsim import arguments
 from exsim.scenario import Scenario, validate_raw
 
 #: What each file of a results directory holds (README "Results" says the same to users).
@@ -91,8 +92,13 @@ def read_results(directory: str | Path) -> Results:
     """Read a results directory written by ``exsim run --out DIR``.
 
     A file that cannot be parsed raises :class:`DamagedResults`, which names it."""
-    directory = Path(directory)
+    directory = arguments.path("directory", directory)
     source = directory / "scenario.toml"
+    if not source.is_file():
+        raise FileNotFoundError(
+            f"{directory}: not a results directory (no scenario.toml); "
+            "make one with run_experiment(scenario, out=DIR) or exsim run --out DIR"
+        )
     with reading(source):
         scenario = validate_raw(tomllib.loads(source.read_text(encoding="utf-8")), str(source))
 

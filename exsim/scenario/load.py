@@ -17,6 +17,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import BaseModel, ValidationError
 
+from exsim import arguments
 from exsim.names import did_you_mean, shortened
 from exsim.references import reference_problems, scenario_warnings
 from exsim.scenario.paths import Location, changed, resolve_path
@@ -356,6 +357,8 @@ def load_scenario(path_or_text: str | Path, *, check: bool = True, simulated: bo
     ``simulated=False`` is for a caller that will not run it (``exsim show``, ``gwart``, ``route``,
     ``explore``): the scenario must still fit in memory, but how long its runs would take does
     not matter."""
+    # A number is neither a path nor TOML text (42 would otherwise be read as the text "42").
+    arguments.path("path_or_text", path_or_text, what="a path (a str or a pathlib.Path) or TOML text")
     text, source = _read(path_or_text)
     raw = parse_toml(text, source)
     return validate_raw(raw, source, text, simulated=simulated)

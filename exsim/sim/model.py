@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from exsim import logs
+from exsim import arguments, logs
 from exsim.address import GDI, parse_x400
 from exsim.columns import FAULT_COUNTERS
 from exsim.directory import Policy
@@ -1075,4 +1075,6 @@ def simulate(
     ``seed`` column of ``runs.csv``). So ``simulate(s, seed=7)`` is not replication 0 of
     ``run_experiment(s, seed=7)``; ``simulate(s, seed=replication_seed(7, 0))`` is, and ``seed=None``
     is replication 0 of the scenario's own ``run.seed``."""
+    arguments.scenario("scenario", scenario, Scenario)
+    arguments.whole_number("seed", seed, minimum=0)
     return Simulation(scenario, seed, tracking_dir=tracking_dir, trace_messages=trace_messages).run()
