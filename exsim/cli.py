@@ -682,6 +682,8 @@ def explore(scenario: str, output: str | None, settings: tuple[str, ...]) -> Non
 
 def _with_baseline(scenario: Scenario, text: str) -> Scenario:
     """The scenario with sweep.baseline set from ``VAR=VALUE`` (VALUE a label or a value)."""
+    from exsim.scenario.paths import named_sweep_value
+
     name, eq, value = text.partition("=")
     variables = {v.name: v for v in scenario.sweep.variables}
     if not eq or name not in variables:
@@ -690,12 +692,9 @@ def _with_baseline(scenario: Scenario, text: str) -> Scenario:
             f"({', '.join(variables) or 'the scenario sweeps none'})"
         )
     variable = variables[name]
-    labels = variable.labels or [str(v) for v in variable.values]
-    if value in labels:
-        chosen = variable.values[labels.index(value)]
-    elif value in [str(v) for v in variable.values]:
-        chosen = variable.values[[str(v) for v in variable.values].index(value)]
-    else:
+    found, chosen = named_sweep_value(variable.values, variable.labels, value)
+    if not found:
+        labels = variable.labels or [str(v) for v in variable.values]
         _bad_argument(f"--baseline: {value!r} is not a value of {name} ({', '.join(labels)})")
     return scenario.modified({"sweep.baseline": {name: chosen}})
 

@@ -16,7 +16,15 @@ from exsim.address import alias_as_written, classify_recipient, smtp_specificity
 from exsim.columns import is_reserved_column
 from exsim.constraint import ConstraintError, parse_constraint
 from exsim.names import did_you_mean, listed, name_key
-from exsim.scenario.paths import Location, path_problem, path_segments, resolve_path, sweep_label, why_nothing
+from exsim.scenario.paths import (
+    Location,
+    named_sweep_value,
+    path_problem,
+    path_segments,
+    resolve_path,
+    sweep_label,
+    why_nothing,
+)
 from exsim.scenario.schema import INTERNET_DOMAINS, LINK_KINDS, RECIPIENT_CLASSES, REPORT_CLASS, Scenario
 from exsim.units import format_duration
 
@@ -339,8 +347,18 @@ def _sweep_problems(raw: Raw) -> Iterator[Finding]:
         for name, value in baseline.items():
             if name not in by_name:
                 yield ("sweep", "baseline"), _unknown("sweep variable", name, list(by_name))
-            elif isinstance(by_name[name].get("values"), list) and value not in by_name[name]["values"]:
-                yield ("sweep", "baseline"), f"baseline value {value!r} is not one of {name}'s values"
+            elif (
+                isinstance(values := by_name[name].get("values"), list)
+                and not named_sweep_value(
+                    values, labels if isinstance(labels := by_name[name].get("labels"), list) else None, value
+                )[0]
+            ):
+                shown = labels if isinstance(labels, list) and len(labels) == len(values) else values
+                yield (
+                    ("sweep", "baseline"),
+                    f"baseline value {value!r} is neither a label nor a value of {name} "
+                    f"({', '.join(map(sweep_label, shown))})",
+                )
     constraint = sweep.get("constraint")
     if isinstance(constraint, str):
         values = {

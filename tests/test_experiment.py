@@ -345,3 +345,24 @@ def test_results_directory_messages_name_the_python_arguments_and_an_option_only
     with pytest.raises(ResultsDirectoryError) as refused:
         run_experiment(scenario, workers=1, out=out, resume=True)
     assert "(run.seed is 7 there, 3 now (seed sets it))" in str(refused.value)
+
+
+def test_a_baseline_in_the_file_may_name_its_value_by_label_as_baseline_and_point_do(tmp_path):
+    """sweep.baseline = {users = "twenty"} names the value 20 by its label, as
+    ``exsim run --baseline users=twenty`` and an expectation's point = {users = "twenty"} do."""
+    from exsim.scenario import ScenarioError
+
+    labelled = {"name": "users", "path": "servers.*.users", "values": [10, 20], "labels": ["ten", "twenty"]}
+    raw = swept(variables=[labelled], baseline={"users": "twenty"})
+    raw["run"]["duration"] = "10m"
+    scenario = validate_raw(raw)
+    assert scenario.sweep.baseline == {"users": 20}
+    differences = run_experiment(scenario, workers=1).differences
+    # the one other point (users = 10) is compared with the point the label named (users = 20)
+    assert list(differences["users"]) == ["ten"]
+    assert list(differences["users_baseline"]) == ["twenty"]
+    with pytest.raises(ScenarioError) as refused:
+        validate_raw(swept(variables=[labelled], baseline={"users": "thirty"}))
+    assert "baseline value 'thirty' is neither a label nor a value of users (ten, twenty)" in str(
+        refused.value
+    )

@@ -11,7 +11,7 @@ is the one reader of this syntax.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 Location = tuple[str | int, ...]
@@ -305,3 +305,22 @@ def sweep_label(value: Any) -> str:
     import json  # here: validating a scenario without a sweep need not import it
 
     return json.dumps(value)
+
+
+def named_sweep_value(values: Sequence[Any], labels: Sequence[Any] | None, wanted: Any) -> tuple[bool, Any]:
+    """``(True, value)`` for the value of a sweep variable that ``wanted`` names, else ``(False, None)``.
+
+    The one rule for naming a sweep value, wherever one is named (``exsim run --baseline VAR=VALUE``,
+    ``sweep.baseline`` in the file, an expectation's ``point``): its label first (the ``labels``
+    given, or how :func:`sweep_label` shows the value), then the value itself, also as text."""
+    shown = list(labels) if labels and len(labels) == len(values) else [sweep_label(v) for v in values]
+    for index, label in enumerate(shown):
+        if isinstance(wanted, str) and wanted == label:
+            return True, values[index]
+    for value in values:
+        if wanted == value:
+            return True, value
+    for value in values:
+        if isinstance(wanted, str) and wanted in (str(value), sweep_label(value)):
+            return True, value
+    return False, None

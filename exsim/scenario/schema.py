@@ -53,6 +53,7 @@ from exsim.columns import OutcomeMetric
 from exsim.constraint import MAX_DEPTH as MAX_CONSTRAINT_DEPTH
 from exsim.constraint import MAX_LENGTH as MAX_CONSTRAINT_LENGTH
 from exsim.names import refused_characters, spoken_list
+from exsim.scenario.paths import named_sweep_value
 from exsim.schedule import Schedule, parse_daily_hours, parse_schedule
 from exsim.units import DURATION_PATTERN, Duration, Rate, Size, format_duration, parse_duration_s
 from exsim.versions import Version, describe_builds
@@ -872,8 +873,21 @@ class Sweep(_Model):
     baseline: dict[str, Any] | None = Field(
         None,
         description="One variable and its reference value, e.g. {version = '5.0'}: every other "
-        "value is compared with it by paired difference",
+        "value is compared with it by paired difference; the value may be given by its label",
     )
+
+    @model_validator(mode="after")
+    def _baseline_by_value(self) -> Self:
+        """A baseline named by its label (``{fuzzy = "exact"}``) holds the value it names, as
+        ``exsim run --baseline`` and an expectation's ``point`` take a label or a value alike."""
+        if self.baseline and len(self.baseline) == 1:
+            ((name, wanted),) = self.baseline.items()
+            variable = next((v for v in self.variables if v.name == name), None)
+            if variable is not None:
+                found, value = named_sweep_value(variable.values, variable.labels, wanted)
+                if found:
+                    self.baseline = {name: value}
+        return self
 
 
 class Run(_Model):
