@@ -138,7 +138,8 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(
         kb="Q145976",
         title="A GWART calculated while directory replication is incomplete lacks the sites not yet "
-        "replicated, so mail to them is misrouted and NDR'd until replication completes",
+        "replicated, so mail to them is misrouted and NDR'd until the GWART is recalculated after "
+        "replication completes",
         versions=frozenset({"5.0"}),
         component="MTA",
         where="gwart_replication",

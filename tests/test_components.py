@@ -106,6 +106,9 @@ class FakeRouting:
     def router_for(self, server: str) -> Router:
         return self.router  # type: ignore[no-any-return]
 
+    def replication_recalculation(self) -> tuple[float, float] | None:
+        return None
+
     def lowest_cost_only(self, server: str) -> bool:
         return False
 

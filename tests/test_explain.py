@@ -94,6 +94,29 @@ def test_trace_ends_with_the_fix_of_the_defect_row_that_struck(args, kb):
     assert fix.endswith(".")
 
 
+@pytest.mark.parametrize(
+    ("settings", "told"),
+    [
+        # As written: replication completes at 3 h, the GWART is recalculated 10 min later.
+        (
+            (),
+            "replication completes at t=10800 s and routing learns of it at the next recalculation, at t=11400 s",
+        ),
+        # Replication done at 1 s, recalculated an hour later: the first NDR (13 s) comes in between.
+        (
+            ("--set", 'events.0.end="1s"', "--set", 'model.recalculation_delay="1h"'),
+            "replication completed at t=1 s and routing learns of it at the next recalculation, at t=3601 s",
+        ),
+    ],
+    ids=["during replication", "after replication, before the recalculation"],
+)
+def test_trace_of_q145976_says_when_routing_learns_that_replication_completed(settings, told):
+    result = exsim("trace", str(SCENARIOS / "kb" / "Q145976.toml"), "--first-ndr", "--point", "0", *settings)
+    assert result.returncode == 0, result.stdout
+    (line,) = [line for line in result.stdout.splitlines() if "unroutable" in line]
+    assert line.endswith(f"brought every site (Q145976): {told}"), line
+
+
 SIZE_LOOP_FIX = (
     "Fix for Q160534: set one message size limit for the whole organization on every server's MTA "
     "object (it NDRs oversized mail at once), or let a single gateway serve each address space, so "

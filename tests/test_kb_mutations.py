@@ -107,14 +107,16 @@ def selection_order(monkeypatch: pytest.MonkeyPatch, name: str, order: tuple) ->
     monkeypatch.setattr(routing, name, order)
 
 
-def gwart_recalculated_late(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The incomplete GWART outlives the replication window by 15 minutes."""
+def gwart_recalculated(monkeypatch: pytest.MonkeyPatch, after_end: Callable[[float], float]) -> None:
+    """The incomplete GWART is replaced ``after_end(recalculation_delay)`` seconds after each
+    replication event ends, not ``model.recalculation_delay`` after it."""
 
-    def late(sim) -> None:  # type: ignore[no-untyped-def]
-        sim.replication = [e.model_copy(update={"end": e.end + 900}) for e in sim.replication]
-        sim._replication_over += 900
+    def when(sim) -> None:  # type: ignore[no-untyped-def]
+        delay = after_end(sim.scenario.model.recalculation_delay)
+        sim._hidden_until = [(e, e.end + delay) for e in sim.replication]
+        sim._replication_over = max(until for _, until in sim._hidden_until)
 
-    _after_init(monkeypatch, model.Simulation, late)
+    _after_init(monkeypatch, model.Simulation, when)
 
 
 def ims_retry_delay(monkeypatch: pytest.MonkeyPatch, delay: Callable) -> None:
@@ -238,7 +240,7 @@ def proxy_loop_on_any_server(monkeypatch: pytest.MonkeyPatch) -> None:
 BUILDS = frozenset({"5.0", "5.0-sp1", "5.0-sp2"})
 
 MUTATIONS = [
-    # Q145976: the incomplete GWART on RTM only, for exactly the replication window.
+    # Q145976: the incomplete GWART on RTM only, until the recalculation after replication.
     Mutation(
         "Q145976",
         "defect gone from RTM",
@@ -253,9 +255,15 @@ MUTATIONS = [
     ),
     Mutation(
         "Q145976",
-        "GWART recalculated 15 min after replication completes",
-        gwart_recalculated_late,
-        "RTM: no NDR once replication has completed",
+        "recalculation delay ignored at replication's end",
+        lambda mp: gwart_recalculated(mp, lambda delay: 0.0),
+        "RTM: NDRs go on after replication completes, until the GWART is recalculated",
+    ),
+    Mutation(
+        "Q145976",
+        "GWART recalculated an hour late",
+        lambda mp: gwart_recalculated(mp, lambda delay: delay + 3600.0),
+        "RTM: no NDR once the GWART is recalculated after replication completes",
     ),
     # Q146669: an IMS retry interval of 0 means no retry.
     Mutation(

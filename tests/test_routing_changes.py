@@ -68,3 +68,29 @@ def test_after_a_site_smtp_address_change_one_offs_to_the_new_proxies_reach_thei
     assert result.transfers.get("IMS", 0) == len(outbound)
     late = [m for m in outbound if parse_time(submitted[m]) >= recalculated]
     assert late == []
+
+
+def test_the_gwart_missing_unreplicated_sites_stays_until_the_recalculation_after_replication():
+    """KB Q145976 on RTM: while site C has not replicated (0 - 3 h), A's GWART lacks it and A's
+    mail to carol is NDR'd. Replication completing is a directory change like any other: routing
+    learns of it at the next recalculation, ``model.recalculation_delay`` later (here 1 h, so
+    4 h), not the instant replication ends. A's 50 heavy users send 50 x 38.6 / 24 = 80 recipients
+    an hour to carol (spread over the whole day), so the hour between 3 h and 4 h holds about
+    80 NDRs, the same rate as the hours before; from 4 h on none."""
+    run = load_scenario(SCENARIOS / "kb" / "Q145976.toml").modified(
+        {
+            "servers.*.version": "5.0",
+            "model.recalculation_delay": "1h",
+            "run.time_series": True,
+            "run.time_series_interval": "30m",
+        }
+    )
+    result = simulate(run)
+    ndr = result.series.ndr.tolist()  # per half hour from 0
+    before, waiting, after = sum(ndr[:6]), sum(ndr[6:8]), sum(ndr[8:])
+    assert before > 3 * 60  # about 3 x 80 while replication is incomplete
+    # The hour between replication's end and the recalculation: NDRs at the same rate.
+    assert 40 < waiting < 130, ndr
+    assert after == 0, ndr
+    _first, last = result.ndr_times["The recipient name is not recognized"]
+    assert 3 * 3600 < last <= 4 * 3600

@@ -824,12 +824,15 @@ class CrashEvent(_Model):
 
 class ReplicationEvent(_Model):
     """Directory replication still in progress: the listed sites' objects have not reached the
-    other sites yet. GWARTs calculated meanwhile on 5.0 RTM miss them (KB Q145976)."""
+    other sites yet. GWARTs calculated meanwhile on 5.0 RTM miss them (KB Q145976) until the
+    recalculation after replication completes, model.recalculation_delay after its end."""
 
     kind: Literal["replication"]
     sites: Annotated[list[str], Field(min_length=1)] = Field(description="Sites not yet replicated")
     start: Duration = Field(description="When replication is found incomplete, from the start of the run")
-    end: Duration = Field(description="When it has completed")
+    end: Duration = Field(
+        description="When it has completed (routing learns of it model.recalculation_delay later)"
+    )
 
 
 Event = Annotated[
@@ -1045,7 +1048,9 @@ class Model(_Model):
         "does the transfer-in (default, most plausible) or the originator's home site",
     )
     recalculation_delay: Duration = Field(
-        as_written("10m"), description="Delay before a directory change reaches routing and the stores"
+        as_written("10m"),
+        description="Delay before a directory change (an address change, directory replication completing) "
+        "reaches routing and the stores",
     )
     q165485_fixed_in_sp2: bool = Field(
         False, description="Whether SP2 fixed the MS Mail outbound blank-PRMD problem (undocumented)"

@@ -259,7 +259,13 @@ class Simulation:
         self.ndr_generators: dict[str, Counter[str]] = {}
         self.clock = {s.name: s.clock_offset for s in scenario.servers}
         self.replication = [e for e in scenario.events if isinstance(e, ReplicationEvent)]
-        self._replication_over = max((e.end for e in self.replication), default=0.0)
+        # Replication completing is a directory change like any other: a GWART calculated
+        # without the sites stays in use until the recalculation after it, like an address
+        # change's (model.recalculation_delay). Each event hides its sites from ``start`` until
+        # then; routing is whole again once the last of them is recalculated.
+        recalculation = scenario.model.recalculation_delay
+        self._hidden_until = [(e, e.end + recalculation) for e in self.replication]
+        self._replication_over = max((until for _, until in self._hidden_until), default=0.0)
         self._partial_routers: dict[frozenset[str], Router] = {}
         self.first_ndr_message: int | None = None
         self.first_misdelivery_message: int | None = None
@@ -350,13 +356,17 @@ class Simulation:
             self._class(recipient.kind).unreported_ndr += 1
 
     def router_for(self, server: str) -> Router:
-        """The routing table this server's MTA works from right now (KB Q145976 on RTM)."""
+        """The routing table this server's MTA works from right now (KB Q145976 on RTM): on a
+        build with the defect, one without the sites of every replication event from its start
+        until the GWART is recalculated after it ends (``end + model.recalculation_delay``)."""
         if not self.replication:
             return self.router
         if self.env._now >= self._replication_over:
             return self.router
         now = self.env._now
-        hidden = frozenset(site for e in self.replication if e.start <= now < e.end for site in e.sites)
+        hidden = frozenset(
+            site for e, until in self._hidden_until if e.start <= now < until for site in e.sites
+        )
         defect = defect_at("gwart_replication")
         if (
             not hidden
@@ -368,6 +378,17 @@ class Simulation:
         if router is None or router.org is not self.org:
             router = self._partial_routers[hidden] = Router(self.org, hidden)
         return router
+
+    def replication_recalculation(self) -> tuple[float, float] | None:
+        """For a trace: when the replication hiding sites now completes (its ``end``) and when
+        the GWART is recalculated after it (``end + model.recalculation_delay``), the earliest
+        of those under way; None when no replication hides a site now."""
+        now = self.env._now
+        pending = [(until, e.end) for e, until in self._hidden_until if e.start <= now < until]
+        if not pending:
+            return None
+        until, end = min(pending)
+        return end, until
 
     def lowest_cost_only(self, server: str) -> bool:
         lowest = self._lowest_of.get(server)

@@ -343,15 +343,23 @@ class MTA(Component):
                             != "unroutable"
                         )
                         gwart_defect = defect_at("gwart_replication") if partial else None
-                        self.books.trace(
-                            message,
-                            f"MTA {self.server}: {recipient.address} unroutable ({answer.reason})"
-                            + (
+                        why = ""
+                        if gwart_defect:
+                            why = (
                                 f"; this GWART was calculated before directory replication brought "
                                 f"every site ({gwart_defect.kb})"
-                                if gwart_defect
-                                else ""
-                            ),
+                            )
+                            times = self.routing.replication_recalculation()
+                            if times is not None:
+                                end, recalculated = times
+                                why += (
+                                    f": replication {'completes' if self.env._now < end else 'completed'} "
+                                    f"at t={end:.0f} s and routing learns of it at the next recalculation, "
+                                    f"at t={recalculated:.0f} s"
+                                )
+                        self.books.trace(
+                            message,
+                            f"MTA {self.server}: {recipient.address} unroutable ({answer.reason})" + why,
                             self.server,
                             "MTA",
                             defect=gwart_defect.kb if gwart_defect else None,

@@ -15,9 +15,9 @@ for :class:`Post`.
   message's story is kept here too.
 * :class:`Routing`: the organization as routing sees it *now*. A site-address change replaces
   the organization and its GWART during a run, and a server on a build with an incomplete GWART
-  (KB Q145976) routes from a partial table while replication is under way, so a component asks
-  each time rather than keeping a copy; an MTA keeps what it asked only while no replication is
-  under way, until the simulation announces a change (``MTA.routing_changed``).
+  (KB Q145976) routes from a partial table while replication is under way and until the GWART is
+  recalculated after it, so a component asks each time rather than keeping a copy; an MTA keeps
+  what it asked only while no replication is under way, until the simulation announces a change (``MTA.routing_changed``).
 * :class:`Builds`: which build each server runs (an upgrade changes it mid-run) and so which
   documented defect strikes a given message at a given point.
 * :class:`Post`: the hand-offs between components: "give this envelope to server X's MTA",
@@ -136,6 +136,10 @@ class Routing(Protocol):
 
     def router_for(self, server: str) -> Router:
         """The table this server's MTA routes from now (partial during replication on RTM)."""
+
+    def replication_recalculation(self) -> tuple[float, float] | None:
+        """When the directory replication hiding sites now completes and when the GWART is
+        recalculated after it (simulated seconds); None when none hides a site now."""
 
     def lowest_cost_only(self, server: str) -> bool:
         """Whether this server's MTA keeps only the lowest-cost routes (a post-RTM setting)."""
