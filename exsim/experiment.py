@@ -29,7 +29,7 @@ import re
 import shutil
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -552,7 +552,7 @@ def _run_in(
             if previous != tomli_w.dumps(as_run):
                 raise ResultsDirectoryError(
                     f"--resume {out_path}: the results there are for a different scenario or settings "
-                    f"({_what_differs(previous, as_run, given)}); resume with the settings they were made with, "
+                    f"({_what_differs(previous, as_run, given, scenario.set_by)}); resume with the settings they were made with, "
                     "or use another --out or --force"
                 )
         if done:
@@ -660,16 +660,20 @@ def _api_worded(message: str) -> str:
 _DIFFERENCES_SHOWN = 4
 
 
-def _what_differs(previous: str, as_run: dict[str, Any], given: dict[str, bool]) -> str:
+def _what_differs(
+    previous: str, as_run: dict[str, Any], given: dict[str, bool], set_by: Sequence[tuple[str, str]] = ()
+) -> str:
     """The settings in which a results directory's ``scenario.toml`` (``previous``) and the
     experiment asked for now (``as_run``) differ, each with both values and, for one an option
     sets, the option: ``run.replications is 4 there, 1 now (--replications)`` when it was given
-    (``given``), ``(--replications sets it)`` when the value is the scenario's (or not known to be
-    an option's: --baseline changes the scenario)."""
+    (``given``), ``(--set run.replications=1)`` when a ``--set`` gave it (``set_by``, as
+    :attr:`Scenario.set_by`), ``(--replications sets it)`` when the value is the scenario's (or not
+    known to be an option's: --baseline changes the scenario)."""
     import tomllib
 
     from exsim.names import shortened
     from exsim.scenario.load import format_path
+    from exsim.scenario.paths import resolve_path
 
     try:
         before = tomllib.loads(previous)
@@ -686,16 +690,18 @@ def _what_differs(previous: str, as_run: dict[str, Any], given: dict[str, bool])
         )
 
     found: list[str] = []
+    set_at = [(at, setting) for path, setting in set_by for at in resolve_path(as_run, path)]
     for at, there, here in _leaf_differences(before, now, ()):
         key = format_path(at)
-        option = next(
-            (
-                f" ({o})" if given.get(o, False) else f" ({o} sets it)"
-                for k, o in _OPTION_OF.items()
-                if key == k or key.startswith(k + ".")
-            ),
-            "",
-        )
+        options = [o for k, o in _OPTION_OF.items() if key == k or key.startswith(k + ".")]
+        # The last --set at or above the key is the one whose value it holds.
+        setting = next((s for where, s in reversed(set_at) if at[: len(where)] == where), None)
+        if any(given.get(o, False) for o in options):
+            option = f" ({options[0]})"
+        elif setting is not None:
+            option = f" (--set {setting})"
+        else:
+            option = f" ({options[0]} sets it)" if options else ""
         found.append(f"{key} is {shown(there)} there, {shown(here)} now{option}")
     if not found:
         return "its scenario.toml is written differently"

@@ -537,3 +537,24 @@ def test_run_and_report_print_a_zero_width_interval_with_more_than_one_run(tmp_p
     assert row.count("0.00% [0.00%, 0.00%]") == 2, row  # failure rate, outbound SMTP failure
     page = (out / "report.html").read_text()
     assert page.count(">0.00% [0.00%, 0.00%]</td>") == 2
+
+
+def test_a_refused_resume_names_the_set_that_gave_a_setting_not_the_option(tmp_path):
+    """run.seed came from --set both times: the message names that --set, not --seed, which
+    was never used (and --seed, when it is used, is still the one named)."""
+    path = tmp_path / "small.toml"
+    path.write_text(SP1_NO_PRMD.replace('duration = "1h"', 'duration = "10m"'))
+    out = tmp_path / "out"
+    first = exsim("run", str(path), "--out", str(out), "--quiet", "--set", "run.seed=5")
+    assert first.returncode == 0, first.stderr
+    refused = exsim(
+        "run", str(path), "--out", str(out), "--resume", "--replications", "1", "--set", "run.seed=6"
+    )
+    assert refused.returncode == 2
+    assert "(run.seed is 5 there, 6 now (--set run.seed=6))" in refused.stderr
+    # --seed given as well wins over the --set (run_experiment's seed replaces run.seed) ...
+    by_option = exsim("run", str(path), "--out", str(out), "--resume", "--seed", "7", "--set", "run.seed=6")
+    assert "(run.seed is 5 there, 7 now (--seed))" in by_option.stderr
+    # ... and with neither, the scenario's own seed is what --seed would set.
+    bare = exsim("run", str(path), "--out", str(out), "--resume")
+    assert "(run.seed is 5 there, 1 now (--seed sets it))" in bare.stderr

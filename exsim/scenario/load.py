@@ -406,6 +406,7 @@ def validate_raw(
     scenario._source = source
     scenario._raw = raw
     scenario._text = text
+    scenario._set_by = list(set_by)
     given = [(at, setting) for path, setting in set_by for at in resolve_path(raw, path)]
 
     def located(path: Location, message: str) -> Problem:

@@ -1227,6 +1227,7 @@ class Scenario(_Model):
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
     _text: str = PrivateAttr("")
     _warnings: list[Problem] = PrivateAttr(default_factory=list)
+    _set_by: list[tuple[str, str]] = PrivateAttr(default_factory=list)
 
     @property
     def source(self) -> str:
@@ -1237,6 +1238,12 @@ class Scenario(_Model):
         """What is valid but surely not meant (an Internet share with no IMS, an event after the
         run's end, ...), with file and line: `exsim validate` and `exsim run` print them."""
         return self._warnings
+
+    @property
+    def set_by(self) -> list[tuple[str, str]]:
+        """The ``(path, setting)`` of each ``--set PATH=VALUE`` this scenario holds, in order: a
+        message about a key one of them gave names that setting rather than the file's line."""
+        return self._set_by
 
     @property
     def raw(self) -> dict[str, Any]:
@@ -1266,7 +1273,7 @@ class Scenario(_Model):
             raise ScenarioError(
                 [Problem(self._source, None, exc.path, f"path matches nothing in the scenario: {exc.why}")]
             ) from None
-        return validate_raw(raw, self._source)
+        return validate_raw(raw, self._source, set_by=self._set_by)
 
     def site(self, name: str) -> Site:
         return next(s for s in self.sites if s.name == name)
