@@ -270,6 +270,7 @@ def _reachability_problems(raw: Raw, sites: dict[str, None]) -> Iterator[Finding
 def _event_problems(
     raw: Raw, sites: dict[str, None], servers: dict[str, None], connectors: dict[str, None]
 ) -> Iterator[Finding]:
+    hosts = _gateway_hosts(raw)
     for index, event in _items(raw, "events"):
         at = ("events", index)
         yield from _reference(event.get("server"), servers, "server", at + ("server",), wildcard=True)
@@ -278,6 +279,7 @@ def _event_problems(
         if isinstance(event.get("sites"), list):
             for k, name in enumerate(event["sites"]):
                 yield from _reference(name, sites, "site", at + ("sites", k))
+        yield from _stopped_gateway_problems(event, at, servers, hosts)
         start, end = event.get("start"), event.get("end")
         if isinstance(start, str) and isinstance(end, str):
             from exsim.units import parse_duration_s
@@ -287,6 +289,32 @@ def _event_problems(
                     yield at + ("end",), f"end {end!r} is not after start {start!r}"
             except ValueError:
                 pass  # the schema reports the malformed duration
+
+
+def _stopped_gateway_problems(
+    event: dict[str, Any], at: Location, servers: Collection[str], hosts: dict[str, set[str]] | None
+) -> Iterator[Finding]:
+    """A service_stop of a gateway (the IMS, the MS Mail connector) on a server that hosts none
+    stops nothing: the gateway's service runs only where the connector is installed."""
+    service, server = event.get("service"), event.get("server")
+    if (
+        event.get("kind") != "service_stop"
+        or service not in _GATEWAY_NAMES
+        or hosts is None  # a sweep moves the gateways in a way not read here: none is ruled out
+        or not isinstance(server, str)
+        or (server not in servers and server != "*")  # an unknown server is reported as such
+    ):
+        return
+    able = sorted(hosts.get(service, ()))
+    if (server == "*" and able) or server in able:
+        return
+    where = f"on {listed(able, 4)}" if able else "on no server of the organization"
+    whom = "no server hosts one" if server == "*" else f"server {server!r} hosts none"
+    yield (
+        at + ("service",),
+        f"service_stop of service = {service!r} on {'every server' if server == '*' else repr(server)}, "
+        f"but {whom}, so it stops nothing: {_GATEWAY_NAMES[service]} runs {where}",
+    )
 
 
 def _sweep_problems(raw: Raw) -> Iterator[Finding]:
@@ -791,6 +819,64 @@ def _ndr_time_problems(expectation: dict[str, Any], at: Location, run_end: float
         )
 
 
+def crash_problems(scenario: Scenario) -> list[Finding]:
+    """A crash of a server that is still down from an earlier crash (its restart_after not yet
+    over) cannot be what was meant: a server that is not running does not crash. Refused rather
+    than warned about, because what was meant is not clear (a longer outage? a second crash after
+    the restart?) and the run would silently make it the first: the server would stay down until
+    the later of the two restarts, one outage, not two. Two crashes at the same time are the same."""
+    found: list[Finding] = []
+    names = [server.name for server in scenario.servers]
+    down: dict[str, tuple[float, float, int]] = {}  # server: (crashed at, back at, event index)
+    crashes = [(index, e) for index, e in enumerate(scenario.events) if e.kind == "crash"]
+    for index, event in sorted(crashes, key=lambda item: float(item[1].at)):
+        at = float(event.at)
+        for server in names if event.server == "*" else [event.server]:
+            earlier = down.get(server)
+            if earlier is not None and earlier[0] <= at < earlier[1]:
+                found.append(
+                    (
+                        ("events", index, "at"),
+                        f"the crash of {server} at {format_duration(at)} comes while {server} is still "
+                        f"down from its crash at {format_duration(earlier[0])} (events[{earlier[2]}], back "
+                        f"at {format_duration(earlier[1])}): a server that is down does not crash; move "
+                        "this crash after the restart, or lengthen the first crash's restart_after",
+                    )
+                )
+                continue
+            down[server] = (at, at + float(event.restart_after), index)
+    return found
+
+
+def _unchanged_addresses(scenario: Scenario) -> list[Finding]:
+    """An address_change to the address its site already has at that time (as the file gives
+    it, or as an earlier change left it) changes nothing; compared as the duplicate-site-address
+    warning compares, ignoring case and spaces."""
+    found: list[Finding] = []
+    current: dict[tuple[str, str], tuple[str | None, int | None]] = {
+        (site.name, kind): (getattr(site.addresses, kind), None)
+        for site in scenario.sites
+        for kind in ("x400", "smtp", "ms")
+    }
+    changes = [(index, e) for index, e in enumerate(scenario.events) if e.kind == "address_change"]
+    for index, event in sorted(changes, key=lambda item: float(item[1].at)):  # stable: file order at a tie
+        address, by = current.get((event.site, event.type), (None, None))
+        if address and "".join(address.lower().split()) == "".join(event.value.lower().split()):
+            since = (
+                "as the file gives it in sites" if by is None else f"since the address_change events[{by}]"
+            )
+            found.append(
+                (
+                    ("events", index, "value"),
+                    f"the address_change at {format_duration(float(event.at))} sets {event.site}'s "
+                    f"{event.type} site address to {event.value!r}, the address it already has then "
+                    f"({since}), so it changes nothing",
+                )
+            )
+        current[(event.site, event.type)] = (event.value, index)
+    return found
+
+
 def scenario_warnings(scenario: Scenario) -> list[Finding]:
     """What is valid but surely not what the user meant, each with the key to look at.
 
@@ -802,6 +888,7 @@ def scenario_warnings(scenario: Scenario) -> list[Finding]:
       IMS serving '*.ie' alone): the MTA finds no route for the others, so their recipients
       are NDR'd ("not recognized") as surely as with no IMS at all.
     * An event timed at or after the end of the run (run.duration + run.drain): it never happens.
+    * An address_change to the address its site already has at that time: it changes nothing.
     * Two sites with the same X.400 or SMTP site address. A warning, not an error: the MTA
       resolves each recipient against the directory first and an exact proxy match wins
       (docs/model.md), so mail to a mailbox still reaches it, and one organization-wide SMTP
@@ -865,6 +952,7 @@ def scenario_warnings(scenario: Scenario) -> list[Finding]:
                     f"(run.duration + run.drain = {format_duration(run_end)}), so it never happens",
                 )
             )
+    found += _unchanged_addresses(scenario)
     for address_type in ("x400", "smtp"):
         first: dict[str, int] = {}
         for index, site in enumerate(scenario.sites):

@@ -61,6 +61,8 @@ start = "1m"
 end = "2m"
 """
 
+OUTAGE = 'kind = "outage"\nconnector = "Redmond-Dublin"\nstart = "1m"\nend = "2m"'
+
 
 def write(tmp_path: Path, *edits: tuple[str, str]) -> tuple[Path, str]:
     text = BASE
@@ -164,6 +166,31 @@ CASES = [
         'name = "Dublin"',
         "sites[1].addresses.smtp: site 'Dublin' has the same SMTP site address as site 'Redmond' "
         "(@Redmond.contoso.com): their users' SMTP addresses differ by alias only",
+    ),
+    (
+        # An address change to the address the file already gives the site changes nothing.
+        [
+            (
+                OUTAGE,
+                'kind = "address_change"\nat = "5m"\nsite = "Dublin"\ntype = "x400"\nvalue = "c=IE;a= ;p=Contoso;o=Dublin"',
+            )
+        ],
+        'value = "c=IE',
+        "events[0].value: the address_change at 5m sets Dublin's x400 site address to 'c=IE;a= ;p=Contoso;o=Dublin', "
+        "the address it already has then (as the file gives it in sites), so it changes nothing",
+    ),
+    (
+        # The second of two changes to one address (case aside), although listed first: by time.
+        [
+            (
+                OUTAGE,
+                'kind = "address_change"\nat = "5m"\nsite = "Dublin"\ntype = "smtp"\nvalue = "@EIRE.contoso.com"\n\n'
+                '[[events]]\nkind = "address_change"\nat = "2m"\nsite = "Dublin"\ntype = "smtp"\nvalue = "@eire.contoso.com"',
+            )
+        ],
+        'value = "@EIRE',
+        "events[0].value: the address_change at 5m sets Dublin's smtp site address to '@EIRE.contoso.com', "
+        "the address it already has then (since the address_change events[1]), so it changes nothing",
     ),
 ]
 

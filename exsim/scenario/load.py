@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from exsim import arguments
 from exsim.names import did_you_mean, shortened
-from exsim.references import reference_problems, scenario_warnings
+from exsim.references import crash_problems, reference_problems, scenario_warnings
 from exsim.scenario.paths import Location, changed, resolve_path
 from exsim.scenario.schema import (
     PATTERN_RULES,
@@ -399,6 +399,11 @@ def validate_raw(
             problems += _expectation_point_problems(scenario, source, locator)
         if not problems:
             problems += _mailbox_address_problems(scenario, source, locator)
+        if not problems:
+            problems += [
+                Problem(source, locator.line_of(path), format_path(path), message)
+                for path, message in crash_problems(scenario)
+            ]
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.path))
         raise ScenarioError(problems)
