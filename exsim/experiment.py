@@ -41,14 +41,20 @@ import pandas as pd
 import tomli_w
 
 from exsim import arguments
-from exsim.columns import BOOK_COLUMNS, COUNT_COLUMNS, INTERVAL_COLUMNS, is_ndr_diagnostic_column
+from exsim.columns import (
+    BOOK_COLUMNS,
+    COUNT_COLUMNS,
+    INTERVAL_COLUMNS,
+    OUTCOME_RATES,
+    is_ndr_diagnostic_column,
+)
 from exsim.logs import EVENT_COLUMNS
 from exsim.outputs import write_whole
 from exsim.randomness import replication_seed
 from exsim.resultsdir import ResultsDirectory, ResultsDirectoryError, open_results_dir
 from exsim.scenario import Scenario, scenario_hash, validate_raw
 from exsim.scenario.sweep import SweepPoint, expand_sweep, no_points_problem, point_scenario
-from exsim.stats import paired_difference, t_interval
+from exsim.stats import NON_NEGATIVE, RATE, RATE_DIFFERENCE, paired_difference, t_interval
 
 if TYPE_CHECKING:
     from exsim.sim.model import RunResult
@@ -795,7 +801,8 @@ def _summarise(
         mine = ok[ok["point"] == point.index].sort_values("replication")
         row: dict[str, Any] = {"point": point.index, **point.columns, "n": len(mine)}
         for column in INTERVAL_COLUMNS:
-            interval = t_interval(mine[column].tolist() if len(mine) else [])
+            within = RATE if column in OUTCOME_RATES else NON_NEGATIVE  # the rest are latencies
+            interval = t_interval(mine[column].tolist() if len(mine) else [], within=within)
             row[f"{column}_mean"], row[f"{column}_lo"], row[f"{column}_hi"] = (
                 interval.mean,
                 interval.lo,
@@ -805,7 +812,7 @@ def _summarise(
             row[f"{column}_mean"] = float(mine[column].mean()) if len(mine) else float("nan")
         if "internet_recipients" in mine and len(mine):
             rate = (mine["internet_ndr"].fillna(0) / mine["internet_recipients"].replace(0, np.nan)).tolist()
-            interval = t_interval(rate)
+            interval = t_interval(rate, within=RATE)
             (
                 row["internet_failure_rate_mean"],
                 row["internet_failure_rate_lo"],
@@ -897,7 +904,9 @@ def _differences(scenario: Scenario, points: list[SweepPoint], ok: pd.DataFrame)
         mine = ok[ok["point"] == point.index].set_index("replication")["failure_rate"]
         theirs = ok[ok["point"] == partner.index].set_index("replication")["failure_rate"]
         common = sorted(set(mine.index) & set(theirs.index))
-        interval = paired_difference([mine[k] for k in common], [theirs[k] for k in common])
+        interval = paired_difference(
+            [mine[k] for k in common], [theirs[k] for k in common], within=RATE_DIFFERENCE
+        )
         rows.append(
             {
                 "point": point.index,

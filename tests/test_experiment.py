@@ -366,3 +366,62 @@ def test_a_baseline_in_the_file_may_name_its_value_by_label_as_baseline_and_poin
     assert "baseline value 'thirty' is neither a label nor a value of users (ten, twenty)" in str(
         refused.value
     )
+
+
+def test_summary_intervals_stay_within_what_each_quantity_can_be(tmp_path):
+    """Two replications: the Student-t interval (t = 12.71) of a rate near 0 % or 100 % ran past
+    the range (``48.47% [-6.10%, 103.04%]``, latency_p95_s_lo = -871 s). Each end is now the
+    interval's as computed (scipy.stats.t here, independently), clipped to [0, 1] for a rate, to
+    [0, inf) for a latency and to [-1, 1] for a paired difference of rates; summary.csv and
+    summary.json say the same."""
+    import math
+
+    from scipy import stats
+
+    from tests.simkit import two_ims
+
+    raw = two_ims(duration="10m")
+    raw["run"]["replications"] = 2
+    out = tmp_path / "out"
+    run_experiment(validate_raw(raw, "s.toml"), workers=1, out=out)
+    runs = pd.read_csv(out / "runs.csv")
+    runs = runs[runs["error"].isna()]
+    summary = pd.read_csv(out / "summary.csv").set_index("point")
+    points = {row["point"]: row for row in json.loads((out / "summary.json").read_text())["points"]}
+
+    def expected(values: list[float], low: float, high: float) -> tuple[float, float]:
+        values = [v for v in values if not math.isnan(v)]
+        mean, sem = float(pd.Series(values).mean()), float(pd.Series(values).std()) / math.sqrt(len(values))
+        half = float(stats.t.ppf(0.975, len(values) - 1)) * sem
+        return max(mean - half, low), min(mean + half, high)
+
+    clipped = 0
+    runs["internet_failure_rate"] = runs["internet_ndr"] / runs["internet_recipients"].replace(
+        0, float("nan")
+    )
+    ranges = {
+        "failure_rate": (0.0, 1.0),
+        "ndr_rate": (0.0, 1.0),
+        "misdelivery_rate": (0.0, 1.0),
+        "internet_failure_rate": (0.0, 1.0),
+        "latency_p50_s": (0.0, math.inf),
+        "latency_p95_s": (0.0, math.inf),
+    }
+    for point, mine in runs.groupby("point"):
+        for column, (low, high) in ranges.items():
+            lo, hi = expected(mine[column].tolist(), low, high)
+            got = summary.loc[point, f"{column}_lo"], summary.loc[point, f"{column}_hi"]
+            assert got == (pytest.approx(lo, abs=1e-12), pytest.approx(hi, abs=1e-12)), (point, column)
+            assert (points[point][f"{column}_lo"], points[point][f"{column}_hi"]) == got
+            clipped += (lo == low) + (hi == high)
+    differences = pd.read_csv(out / "differences.csv")
+    for _, row in differences.iterrows():
+        mine = runs[runs["point"] == row["point"]].set_index("replication")["failure_rate"]
+        theirs = runs[runs["point"] == row["baseline_point"]].set_index("replication")["failure_rate"]
+        lo, hi = expected((mine - theirs).tolist(), -1.0, 1.0)
+        assert (row["failure_rate_diff_lo"], row["failure_rate_diff_hi"]) == (
+            pytest.approx(lo, abs=1e-12),
+            pytest.approx(hi, abs=1e-12),
+        )
+        clipped += (lo == -1.0) + (hi == 1.0)
+    assert clipped > 0  # some interval did run past its range here

@@ -45,3 +45,32 @@ def test_a_zero_width_interval_is_printed_whenever_there_is_one():
     assert format_rate(1.0, 1.0, 1.0) == "100.00% [100.00%, 100.00%]"
     assert format_rate(0.25, math.nan, math.nan) == "25.00%"
     assert format_rate(math.nan, math.nan, math.nan) == "-"
+
+
+def test_an_interval_is_clipped_to_the_range_of_its_quantity():
+    from exsim.stats import NON_NEGATIVE, RATE, RATE_DIFFERENCE
+
+    # 0, 0.1, 0.2: mean 0.1; s = 0.1; sem = 0.057735; t(0.975, 2) = 4.302653; half = 0.248414.
+    # As computed [-0.148414, 0.348414]: a rate cannot be below 0, so the low end is 0 and the
+    # high end, inside the range, stays as it was.
+    half = 4.302653 * 0.1 / math.sqrt(3)
+    unbounded = t_interval([0.0, 0.1, 0.2])
+    assert unbounded.lo == pytest.approx(0.1 - half, rel=1e-5)
+    rate = t_interval([0.0, 0.1, 0.2], within=RATE)
+    assert (rate.mean, rate.lo, rate.n) == (pytest.approx(0.1), 0.0, 3)
+    assert rate.hi == pytest.approx(0.1 + half, rel=1e-5)
+    # 0.9, 1, 1 as a rate: the high end would pass 100 %.
+    high = t_interval([0.9, 1.0, 1.0], within=RATE)
+    assert high.hi == 1.0
+    assert high.lo < 0.95
+    # A latency (seconds) of 1, 1, 400: mean 134; the interval's low end would be negative.
+    latency = t_interval([1.0, 1.0, 400.0], within=NON_NEGATIVE)
+    assert latency.lo == 0.0
+    assert latency.hi > 400
+    # Differences of rates 1, 0, 1: mean 2/3; sem = 1/3; half = 4.302653 / 3 = 1.434218;
+    # [-0.767551, 2.100884] -> [-0.767551, 1].
+    diff = paired_difference([1.0, 0.0, 1.0], [0.0, 0.0, 0.0], within=RATE_DIFFERENCE)
+    assert diff.lo == pytest.approx(2 / 3 - 4.302653 / 3, rel=1e-5)
+    assert diff.hi == 1.0
+    # No interval (one value) stays NaN, not an edge of the range.
+    assert math.isnan(t_interval([0.5], within=RATE).lo)
