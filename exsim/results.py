@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from exsim import arguments
+from exsim.columns import BOOK_COUNTS
 from exsim.scenario import Scenario, validate_raw
 
 #: What each file of a results directory holds (README "Results" says the same to users).
@@ -117,8 +118,15 @@ def read_results(directory: str | Path) -> Results:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if not isinstance(meta, dict):
             raise DamagedResults(meta_path.name, ValueError("not a JSON object"))
+    elif any((directory / name).exists() for name in WRITTEN_TOGETHER):
+        # exsim run writes summary.json with runs.csv and summary.csv, even when interrupted:
+        # without it the report would lose the NDR texts and their generators without a word.
+        present = " and ".join(name for name in WRITTEN_TOGETHER if (directory / name).exists())
+        raise DamagedResults(meta_path.name, ValueError(f"missing, where {present} are written with it"))
     summary, runs = read("summary.csv"), read("runs.csv")
     check_runs_whole(directory / "runs.csv", runs, summary, meta)
+    check_runs_columns(directory / "runs.csv", runs, [v.name for v in scenario.sweep.variables])
+    check_runs_books(directory / "runs.csv", runs)
     return Results(
         directory,
         scenario,
@@ -167,6 +175,57 @@ def check_runs_whole(path: Path, runs: pd.DataFrame, summary: pd.DataFrame, meta
         if counted > len(runs):
             raise DamagedResults(
                 path.name, ValueError(f"{len(runs)} runs, where summary.csv counts {int(counted)} (n)")
+            )
+
+
+#: The files ``exsim run`` writes with summary.json, every time it writes results (interrupted too).
+WRITTEN_TOGETHER = ("runs.csv", "summary.csv")
+
+
+def check_runs_columns(path: Path, runs: pd.DataFrame, variables: Sequence[str]) -> None:
+    """Raise :class:`DamagedResults` when ``runs.csv`` lacks a column every run's row has: the
+    point, each sweep variable, the replication, its seed and the books (an interrupted run's
+    runs.csv, even with no row, has its heading)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    needed = ["point", *variables, "replication", "seed", *BOOK_COUNTS]
+    missing = [c for c in needed if c not in runs.columns]
+    if missing:
+        raise DamagedResults(path.name, ValueError(f"lacks the {', '.join(missing)} column(s)"))
+
+
+def check_runs_books(path: Path, runs: pd.DataFrame) -> None:
+    """Raise :class:`DamagedResults` when a finished run's row of ``runs.csv`` does not balance.
+
+    Every recipient ends in exactly one outcome, so each run that did not fail has whole,
+    non-negative counts with ``recipients == delivered + misdelivered + ndr + pending``; a row
+    that breaks this was edited (a failed run's row has an error and no counts)."""
+    if runs.empty:
+        return
+    failed = (
+        runs["error"].astype("string").fillna("") != ""
+        if "error" in runs
+        else pd.Series(False, index=runs.index)
+    )
+    books = {column: pd.to_numeric(runs[column], errors="coerce") for column in BOOK_COUNTS}
+    for i in runs.index[~failed]:
+        where = f"the run of point {runs.at[i, 'point']}, replication {runs.at[i, 'replication']}"
+        counts = {}
+        for column in BOOK_COUNTS:
+            value = float(books[column].at[i])
+            if not math.isfinite(value) or value < 0 or value != int(value):
+                raise DamagedResults(
+                    path.name, ValueError(f"{where} has {column} = {runs.at[i, column]!r}, not a count")
+                )
+            counts[column] = int(value)
+        parts = counts["delivered"] + counts["misdelivered"] + counts["ndr"] + counts["pending"]
+        if counts["recipients"] != parts:
+            raise DamagedResults(
+                path.name,
+                ValueError(
+                    f"{where} has recipients = {counts['recipients']}, but delivered + misdelivered"
+                    f" + ndr + pending = {parts}"
+                ),
             )
 
 

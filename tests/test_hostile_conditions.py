@@ -1015,3 +1015,54 @@ def test_a_runs_csv_cut_short_is_damaged_not_an_interrupted_run(tmp_path, cut):
         assert result.output.startswith(f"{out}: damaged results (runs.csv: "), result.output
         assert result.output.endswith("; make them again with exsim run --out DIR --force\n")
     assert not (out / "report.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("damage", "detail"),
+    [
+        ("summary.json deleted", "summary.json: missing, where runs.csv and summary.csv are written with it"),
+        ("ndr column dropped", "runs.csv: lacks the ndr column(s)"),
+        (
+            "books off",
+            "runs.csv: the run of point 0, replication 0 has recipients = {recipients}, "
+            "but delivered + misdelivered + ndr + pending = {parts}",
+        ),
+        ("count not a number", "runs.csv: the run of point 0, replication 0 has pending = 'x', not a count"),
+    ],
+)
+def test_an_edited_or_missing_results_file_is_damaged_not_read_silently(tmp_path, damage, detail):
+    # README: a results file edited afterwards is bad input (exit 2, the file named). These were
+    # read without a word: the report lost the NDR texts, or counted runs whose books do not add
+    # up (every recipient ends in exactly one outcome).
+    import csv
+
+    out = results_dir(tmp_path)
+    path = out / "runs.csv"
+    with open(path, newline="") as text:
+        rows = list(csv.reader(text))
+    heading, first = rows[0], dict(zip(rows[0], rows[1], strict=True))
+    recipients = int(first["recipients"])
+    parts = sum(int(first[c]) for c in ("delivered", "misdelivered", "ndr", "pending"))
+    assert recipients == parts  # as exsim wrote it
+    if damage == "summary.json deleted":
+        (out / "summary.json").unlink()
+    elif damage == "ndr column dropped":
+        drop = heading.index("ndr")
+        rows = [row[:drop] + row[drop + 1 :] for row in rows]
+    elif damage == "books off":
+        rows[1][heading.index("delivered")] = str(int(first["delivered"]) + 1)
+        parts += 1
+    else:
+        rows[1][heading.index("pending")] = "x"
+    if damage != "summary.json deleted":
+        with open(path, "w", newline="") as text:
+            csv.writer(text, lineterminator="\n").writerows(rows)
+    for command in ("report", "plot"):
+        result = invoke(command, out)
+        assert result.exit_code == 2, result.output
+        assert result.output == (
+            f"{out}: damaged results ({detail.format(recipients=recipients, parts=parts)}); "
+            "make them again with exsim run --out DIR --force\n"
+        )
+    assert not (out / "report.html").exists()
+    assert not (out / "plots").exists()
