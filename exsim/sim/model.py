@@ -794,21 +794,33 @@ class Simulation:
                     kind="ndr",
                 )
         recipients = [recipient for recipient, _, _ in failures]
+
+        def track(event: int, mts_id: str, report: Message, listed: list[Recipient], **fields: Any) -> None:
+            """One of the records of a report this failure makes or ends (report MTS-ID in field 12,
+            every listed recipient "not delivered"), on this server, naming the gateway if any."""
+            self.tracking.record(
+                now,
+                server,
+                event,
+                mts_id,
+                gateway=tracked.gateway,
+                report_mts_id=report.mts_id,
+                recipients=listed,
+                report_status=logs.NOT_DELIVERED,
+                **fields,
+            )
+
         if message.is_report:
             # A report that cannot be delivered is discarded: no report is made on a report, so
             # no report generation (34) either, only the discard.
             if self.tracking.enabled:
-                self.tracking.record(
-                    now,
-                    server,
+                track(
                     tracked.discarded,
                     message.mts_id,
-                    gateway=tracked.gateway,
+                    message,
+                    recipients,
                     partner=service,
                     originator=message.originator,
-                    report_mts_id=message.mts_id,
-                    recipients=recipients,
-                    report_status=logs.NOT_DELIVERED,
                 )
             return
         report = self.new_message(
@@ -822,33 +834,25 @@ class Simulation:
         if self.tracking.enabled:
             # Field 1 names the message the report is on; field 12 the report, whose own
             # records carry its MTS-ID in field 1: the one record that joins the two.
-            self.tracking.record(
-                now,
-                server,
+            track(
                 tracked.generated,
                 message.mts_id,
-                gateway=tracked.gateway,
+                report,
+                recipients,
                 partner=service,
                 originator=message.originator,
-                report_mts_id=report.mts_id,
-                recipients=recipients,
-                report_status=logs.NOT_DELIVERED,
             )
             if tracked.gateway:
                 # A gateway's report enters the organization as its inbound mail does: put into
                 # MTS-IN and taken in by the store on its server (a message's 1004).
-                self.tracking.record(
-                    now,
-                    server,
+                track(
                     logs.GATEWAY_REPORT_TRANSFER_IN,
                     report.mts_id,
-                    gateway=tracked.gateway,
+                    report,
+                    report.recipients,
                     partner="Store",
                     originator=report.originator,
                     length=int(report.size_bytes),
-                    report_mts_id=report.mts_id,
-                    recipients=report.recipients,
-                    report_status=logs.NOT_DELIVERED,
                 )
         self._send_report(message, report, server, lost=report_lost)
 
