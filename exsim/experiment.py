@@ -269,7 +269,7 @@ def _execute_run(
     from exsim.sim import simulate
 
     try:
-        scenario = validate_raw(raw, source)
+        scenario = validate_raw(raw, source, sweep_point=True)  # a point of a file validated whole
         result = simulate(scenario, spec.seed, tracking_dir=tracking)
     except Exception as exc:  # a failed run is recorded, not fatal to the sweep
         # A MemoryError says nothing of itself (its message is empty): say what it means.

@@ -87,9 +87,16 @@ def _reference(
         yield path, _unknown(what, value, known)
 
 
-def reference_problems(raw: object, line_of: LineOf = lambda path: None) -> list[Finding]:
+def reference_problems(
+    raw: object, line_of: LineOf = lambda path: None, *, sweep_point: bool = False
+) -> list[Finding]:
     """Every cross-reference problem in parsed scenario data; ``line_of`` locates a path in the
-    file, for messages that point at a second place (the first of two duplicate names)."""
+    file, for messages that point at a second place (the first of two duplicate names).
+
+    ``sweep_point``: ``raw`` is one point of a sweep (:func:`exsim.scenario.sweep.point_scenario`).
+    Which servers host a gateway is then judged for the whole scenario, not the point: the file's
+    check reads every server a sweep puts a gateway on, so an expectation or a service_stop that
+    can matter at some point is not refused at a point where it cannot."""
     if not isinstance(raw, dict):
         return []
     findings: list[Finding] = []
@@ -126,10 +133,11 @@ def reference_problems(raw: object, line_of: LineOf = lambda path: None) -> list
 
     findings += _connector_problems(raw, sites, servers, site_of)
     findings += _reachability_problems(raw, sites)
-    findings += _event_problems(raw, sites, servers, connectors)
+    hosts = None if sweep_point else _gateway_hosts(raw)
+    findings += _event_problems(raw, sites, servers, connectors, hosts)
     findings += _foreign_problems(raw, connectors)
     findings += _sweep_problems(raw)
-    findings += _expectation_problems(raw, servers, connectors)
+    findings += _expectation_problems(raw, servers, connectors, hosts)
     return findings
 
 
@@ -268,9 +276,12 @@ def _reachability_problems(raw: Raw, sites: dict[str, None]) -> Iterator[Finding
 
 
 def _event_problems(
-    raw: Raw, sites: dict[str, None], servers: dict[str, None], connectors: dict[str, None]
+    raw: Raw,
+    sites: dict[str, None],
+    servers: dict[str, None],
+    connectors: dict[str, None],
+    hosts: dict[str, set[str]] | None,
 ) -> Iterator[Finding]:
-    hosts = _gateway_hosts(raw)
     for index, event in _items(raw, "events"):
         at = ("events", index)
         yield from _reference(event.get("server"), servers, "server", at + ("server",), wildcard=True)
@@ -409,7 +420,7 @@ def _sweep_problems(raw: Raw) -> Iterator[Finding]:
 
 
 def _expectation_problems(
-    raw: Raw, servers: Collection[str], connectors: Collection[str]
+    raw: Raw, servers: Collection[str], connectors: Collection[str], hosts: dict[str, set[str]] | None
 ) -> Iterator[Finding]:
     """Every name an expectation uses must exist: a misspelt one would count nothing, and an
     expectation of zero (or of 'never logged') would then pass whatever the model does."""
@@ -421,7 +432,6 @@ def _expectation_problems(
     }
     aliases: set[str] | None = None  # the named mailboxes' aliases, gathered when first needed
     run_end = _run_end(raw)
-    hosts = _gateway_hosts(raw)
     for index, expectation in _items(raw, "expect"):
         at = ("expect", index)
         kind = expectation.get("kind")

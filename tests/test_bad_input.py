@@ -121,3 +121,39 @@ def test_a_site_connector_schedule_is_refused_by_set_and_by_sweeps(tmp_path):
     assert result.exit_code == 2, result.output
     assert f"{swept}:{len(lines)}: sweep.variables[0].values[1]:" in result.output
     assert "a site connector cannot be scheduled ('20:00-06:00')" in result.output
+
+
+def test_a_sweep_value_that_moves_a_crash_into_another_is_refused_at_its_line_and_gateway_moves_are_run(
+    tmp_path,
+):
+    # A sweep value is a scenario of its own: one that puts the second crash inside the first's
+    # downtime is bad input at validate, at the value's line (exit 2), not an "internal error"
+    # when that point is run. The other value (after the restart) is fine.
+    base = (CORPUS / "crash_while_down.toml").read_text().replace('at = "30m"', 'at = "50m"')
+    swept = tmp_path / "swept.toml"
+    swept.write_text(
+        base + '\n[[sweep.variables]]\nname = "second"\npath = "events.1.at"\nvalues = ["45m", "20m"]\n'
+    )
+    result = CliRunner().invoke(cli, ["validate", str(swept)])
+    assert result.exit_code == 2, result.output
+    line = len(swept.read_text().splitlines())  # the values line
+    assert (
+        f"{swept}:{line}: sweep.variables[0].values[1]: value '20m' for 'events.1.at' gives events[1].at: "
+        "the crash of RED-EX1 at 20m comes while RED-EX1 is still down from its crash at 10m"
+    ) in result.output, result.output
+    # An IMS stop on the server a sweep moves the IMS away from stops nothing at that point, but
+    # matters at the other: accepted, and every point runs (before: "internal error" at run time).
+    moved = tmp_path / "moved.toml"
+    moved.write_text(
+        base.replace("users = 10", 'users = 10\n\n[[servers]]\nname = "RED-EX2"\nsite = "Redmond"\nusers = 5')
+        + '\n[[events]]\nkind = "service_stop"\nserver = "RED-EX1"\nservice = "ims"\nstart = "5m"\nend = "8m"\n'
+        + '\n[[sweep.variables]]\nname = "host"\npath = "connectors.IMS.server"\nvalues = ["RED-EX1", "RED-EX2"]\n'
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["run", str(moved), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    runs = pd.read_csv(out / "runs.csv", keep_default_na=False)
+    assert list(runs["host"]) == ["RED-EX1", "RED-EX2"]
+    assert (runs["error"] == "").all(), runs["error"].tolist()

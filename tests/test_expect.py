@@ -13,6 +13,7 @@ from exsim.cli import cli
 from exsim.expect import evaluate
 from exsim.randomness import replication_seed
 from exsim.scenario import Scenario, ScenarioError, load_scenario
+from exsim.scenario.sweep import expand_sweep, point_scenario
 from exsim.sim import simulate
 from exsim.sim.message import Recipient
 from exsim.sim.model import Simulation
@@ -452,6 +453,13 @@ def test_an_event_expectation_on_a_server_without_the_gateway_that_logs_it_is_re
         + '\n[[sweep.variables]]\nname = "host"\npath = "connectors.IMS.server"\nvalues = ["RED-EX1", "RED-EX2"]\n'
     )
     assert CliRunner().invoke(cli, ["validate", str(moved)]).exit_code == 0
+    # ... and every point of it runs: at a point where RED-EX2 hosts no IMS the expectation is
+    # still the file's, judged for the whole sweep (before: ScenarioError, "internal error").
+    scenario = load_scenario(moved)
+    points = expand_sweep(scenario)
+    assert {p.labels["host"] for p in points} == {"RED-EX1", "RED-EX2"}
+    for point in points:
+        assert point_scenario(scenario, point).expect[-1].server == "RED-EX2"
 
 
 def test_reports_lost_on_their_way_back_are_checkable():

@@ -371,13 +371,15 @@ def validate_raw(
     *,
     simulated: bool = True,
     set_by: typing.Sequence[tuple[str, str]] = (),
+    sweep_point: bool = False,
 ) -> Scenario:
     """Validate already-parsed data (a file, or a sweep point of one).
 
     ``set_by`` lists the ``(path, setting)`` of each ``--set PATH=VALUE`` already put into
     ``raw`` (``text`` is the file's own text): a warning about a key one of them gave names
     that setting, since the file's line would show a value that is no longer there; the
-    others keep their file:line.
+    others keep their file:line. ``sweep_point``: ``raw`` is a point of a sweep, whose file
+    was validated whole (see :func:`exsim.references.reference_problems`).
     """
     locator = Locator(text)
     problems: list[Problem] = []
@@ -386,7 +388,7 @@ def validate_raw(
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
         problems += _schema_problems(exc, raw, source, locator)
-    for path, message in reference_problems(raw, locator.line_of):
+    for path, message in reference_problems(raw, locator.line_of, sweep_point=sweep_point):
         problems.append(Problem(source, locator.line_of(path), format_path(path), message))
     if scenario is not None and not problems:
         # Size first: a sweep of 10^6 values must be refused, not tried value by value.
@@ -528,8 +530,9 @@ def _sweep_value_problems(
             # point must pass the size check its run will meet (memory, mail, hours), or the run
             # would fail at that point, after it had begun writing its results.
             too_big = size_problem(scenario, simulated=simulated)
-            if too_big is not None:
-                at, message = too_big
+            # So must its timed events (a crash moved into another's downtime), which only the
+            # point's own times show: refused here at the value, not when the point is run.
+            for at, message in ([too_big] if too_big is not None else []) + crash_problems(scenario):
                 problems.append(
                     Problem(
                         source,

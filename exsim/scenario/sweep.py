@@ -137,7 +137,7 @@ def point_scenario(scenario: Scenario, point: SweepPoint) -> Scenario:
     raw.pop("sweep", None)
     for expectation in raw.get("expect", []):
         expectation.pop("point", None)  # the point is chosen: no sweep variable is left to name
-    return validate_raw(raw, scenario.source)
+    return validate_raw(raw, scenario.source, sweep_point=True)
 
 
 def swept_setting(scenario: Scenario, paths: Iterable[str]) -> tuple[str, SweepVariable, Location] | None:

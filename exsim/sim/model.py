@@ -907,7 +907,7 @@ class Simulation:
         for site in raw["sites"]:
             if site["name"] == event.site:
                 site.setdefault("addresses", {})[event.type] = event.value
-        changed = validate_raw(raw, self.scenario.source)
+        changed = validate_raw(raw, self.scenario.source, sweep_point=True)  # (validated whole before)
         self.org = Organization(changed)
         self.router = Router(self.org)
         self._routing_changed()
