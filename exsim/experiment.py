@@ -440,6 +440,11 @@ def run_experiment(
     runs are saved first, so ``resume`` can finish it.
     """
     _check_arguments(scenario, workers, out, replications, seed, tracking, resume, force)
+    # As Python ints from here on: a numpy integer (from a DataFrame, say) is accepted above, and
+    # would otherwise reach the results' scenario.toml, which TOML cannot write.
+    workers = arguments.whole_number("workers", workers, minimum=1)
+    replications = arguments.whole_number("replications", replications, minimum=1)
+    seed = arguments.whole_number("seed", seed, minimum=0)
     given = {"--seed": seed is not None, "--replications": replications is not None}
     if command is not None:
         return _experiment(

@@ -284,7 +284,10 @@ def _event_problems(
 ) -> Iterator[Finding]:
     for index, event in _items(raw, "events"):
         at = ("events", index)
-        yield from _reference(event.get("server"), servers, "server", at + ("server",), wildcard=True)
+        # "*" (every server) is for an upgrade only: a crash or a stop of "*" would match no server.
+        yield from _reference(
+            event.get("server"), servers, "server", at + ("server",), wildcard=event.get("kind") == "upgrade"
+        )
         yield from _reference(event.get("site"), sites, "site", at + ("site",))
         yield from _reference(event.get("connector"), connectors, "connector", at + ("connector",))
         if isinstance(event.get("sites"), list):

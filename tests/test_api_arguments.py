@@ -98,3 +98,19 @@ def test_load_scenario_of_a_number_is_not_parsed_as_toml():
     ):
         load_scenario(42)
     assert load_scenario(Path(__file__).parent.parent / "scenarios" / "q166866.toml").name
+
+
+def test_numpy_counts_and_a_str_tracking_dir_are_taken_as_the_cli_takes_them(scenario, tmp_path):
+    # A seed or a count taken from a DataFrame is a numpy integer: accepted as the int it is,
+    # and written as one (before: "Object of type 'int64' is not TOML serializable" after the
+    # directory was made). A str tracking_dir works as a Path does (before: 'str' / 'str').
+    import numpy as np
+
+    out = tmp_path / "np"
+    experiment = run_experiment(scenario, workers=1, out=out, seed=np.int64(3), replications=np.uint64(2))
+    assert list(experiment.runs["replication"]) == [0, 1]
+    assert "seed = 3\n" in (out / "scenario.toml").read_text()
+    assert read_results(out).runs["seed"].tolist() == experiment.runs["seed"].tolist()
+    folder = tmp_path / "logs"
+    simulate(scenario, seed=np.int64(1), tracking_dir=str(folder))
+    assert any(folder.rglob("*.log"))

@@ -1089,7 +1089,7 @@ def simulate(
     scenario: Scenario,
     seed: int | None = None,
     *,
-    tracking_dir: Path | None = None,
+    tracking_dir: str | Path | None = None,
     trace_messages: set[int] | None = None,
 ) -> RunResult:
     """Run one replication of a scenario (as written: sweeps are run by experiments).
@@ -1101,5 +1101,6 @@ def simulate(
     ``run_experiment(s, seed=7)``; ``simulate(s, seed=replication_seed(7, 0))`` is, and ``seed=None``
     is replication 0 of the scenario's own ``run.seed``."""
     arguments.scenario("scenario", scenario, Scenario)
-    arguments.whole_number("seed", seed, minimum=0)
-    return Simulation(scenario, seed, tracking_dir=tracking_dir, trace_messages=trace_messages).run()
+    seed = arguments.whole_number("seed", seed, minimum=0)
+    folder = None if tracking_dir is None else arguments.path("tracking_dir", tracking_dir)
+    return Simulation(scenario, seed, tracking_dir=folder, trace_messages=trace_messages).run()
