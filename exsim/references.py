@@ -315,19 +315,17 @@ def _stopped_gateway_problems(
         event.get("kind") != "service_stop"
         or service not in _GATEWAY_NAMES
         or hosts is None  # a sweep moves the gateways in a way not read here: none is ruled out
-        or not isinstance(server, str)
-        or (server not in servers and server != "*")  # an unknown server is reported as such
+        or server not in servers  # an unknown server (or "*", for upgrades only) is reported as such
     ):
         return
     able = sorted(hosts.get(service, ()))
-    if (server == "*" and able) or server in able:
+    if server in able:
         return
     where = f"on {listed(able, 4)}" if able else "on no server of the organization"
-    whom = "no server hosts one" if server == "*" else f"server {server!r} hosts none"
     yield (
         at + ("service",),
-        f"service_stop of service = {service!r} on {'every server' if server == '*' else repr(server)}, "
-        f"but {whom}, so it stops nothing: {_GATEWAY_NAMES[service]} runs {where}",
+        f"service_stop of service = {service!r} on {server!r}, but server {server!r} hosts none, "
+        f"so it stops nothing: {_GATEWAY_NAMES[service]} runs {where}",
     )
 
 
@@ -839,25 +837,23 @@ def crash_problems(scenario: Scenario) -> list[Finding]:
     the restart?) and the run would silently make it the first: the server would stay down until
     the later of the two restarts, one outage, not two. Two crashes at the same time are the same."""
     found: list[Finding] = []
-    names = [server.name for server in scenario.servers]
     down: dict[str, tuple[float, float, int]] = {}  # server: (crashed at, back at, event index)
     crashes = [(index, e) for index, e in enumerate(scenario.events) if e.kind == "crash"]
     for index, event in sorted(crashes, key=lambda item: float(item[1].at)):
-        at = float(event.at)
-        for server in names if event.server == "*" else [event.server]:
-            earlier = down.get(server)
-            if earlier is not None and earlier[0] <= at < earlier[1]:
-                found.append(
-                    (
-                        ("events", index, "at"),
-                        f"the crash of {server} at {format_duration(at)} comes while {server} is still "
-                        f"down from its crash at {format_duration(earlier[0])} (events[{earlier[2]}], back "
-                        f"at {format_duration(earlier[1])}): a server that is down does not crash; move "
-                        "this crash after the restart, or lengthen the first crash's restart_after",
-                    )
+        at, server = float(event.at), event.server  # one named server ("*" is for upgrades only)
+        earlier = down.get(server)
+        if earlier is not None and earlier[0] <= at < earlier[1]:
+            found.append(
+                (
+                    ("events", index, "at"),
+                    f"the crash of {server} at {format_duration(at)} comes while {server} is still "
+                    f"down from its crash at {format_duration(earlier[0])} (events[{earlier[2]}], back "
+                    f"at {format_duration(earlier[1])}): a server that is down does not crash; move "
+                    "this crash after the restart, or lengthen the first crash's restart_after",
                 )
-                continue
-            down[server] = (at, at + float(event.restart_after), index)
+            )
+            continue
+        down[server] = (at, at + float(event.restart_after), index)
     return found
 
 
