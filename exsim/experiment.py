@@ -439,12 +439,11 @@ def run_experiment(
     cluster or a worker process stops the experiment part way: the finished
     runs are saved first, so ``resume`` can finish it.
     """
-    _check_arguments(scenario, workers, out, replications, seed, tracking, resume, force)
-    # As Python ints from here on: a numpy integer (from a DataFrame, say) is accepted above, and
-    # would otherwise reach the results' scenario.toml, which TOML cannot write.
-    workers = arguments.whole_number("workers", workers, minimum=1)
-    replications = arguments.whole_number("replications", replications, minimum=1)
-    seed = arguments.whole_number("seed", seed, minimum=0)
+    # As Python ints from here on: a numpy integer (from a DataFrame, say) is accepted, and would
+    # otherwise reach the results' scenario.toml, which TOML cannot write.
+    workers, replications, seed = _check_arguments(
+        scenario, workers, out, replications, seed, tracking, resume, force
+    )
     given = {"--seed": seed is not None, "--replications": replications is not None}
     if command is not None:
         return _experiment(
@@ -471,13 +470,16 @@ def _check_arguments(
     tracking: Any,
     resume: Any,
     force: Any,
-) -> None:
+) -> tuple[int | None, int | None, int | None]:
     """Refuse, before anything runs or is written, what ``exsim run`` would refuse as options:
-    a count below 1, a word or a float where a whole number belongs, ``resume`` with ``force``."""
+    a count below 1, a word or a float where a whole number belongs, ``resume`` with ``force``.
+    What it returns is ``workers``, ``replications`` and ``seed`` as Python ints (or None)."""
     arguments.scenario("scenario", scenario, Scenario)
-    arguments.whole_number("workers", workers, minimum=1)
-    arguments.whole_number("replications", replications, minimum=1)
-    arguments.whole_number("seed", seed, minimum=0)
+    counts = (
+        arguments.whole_number("workers", workers, minimum=1),
+        arguments.whole_number("replications", replications, minimum=1),
+        arguments.whole_number("seed", seed, minimum=0),
+    )
     if out is not None:
         arguments.path("out", out)
     for name, value in (("tracking", tracking), ("resume", resume), ("force", force)):
@@ -488,6 +490,7 @@ def _check_arguments(
         )
     if resume and out is None:
         raise ValueError("resume=True needs out (the results directory to finish)")
+    return counts
 
 
 def _experiment(
